@@ -1,0 +1,84 @@
+"""2-bit trit packing, the weight format every kernel consumes.
+
+Encoding (from the seeds' TriX kernel): 0 -> 0b00, +1 -> 0b01, -1 -> 0b10; 0b11 is
+invalid. Four trits per byte, trit j of a row at bits 2*(j % 4) of byte j // 4 (LSB
+first). Each row starts on a byte boundary; by default rows are padded with zero trits to
+a multiple of ROW_ALIGN_BYTES (4 bytes = 16 trits) so a kernel may read a row as 32-bit
+words and the NEON kernel as 16-bit groups of 8 trits without crossing into the next row.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import CodegenError
+
+ROW_ALIGN_BYTES = 4
+TRITS_PER_BYTE = 4
+
+# code for trit value t is ENCODE[t + 1]
+_ENCODE = np.array([0b10, 0b00, 0b01], dtype=np.uint8)
+# value for code c is DECODE[c]; 0b11 has no value (checked separately)
+_DECODE = np.array([0, 1, -1, 0], dtype=np.int8)
+
+
+def row_bytes_for(cols: int, align: int = ROW_ALIGN_BYTES) -> int:
+    """Bytes per packed row: ceil(cols / 4) rounded up to a multiple of ``align``."""
+    if cols < 1:
+        raise CodegenError(f"cannot pack rows of {cols} trits")
+    natural = -(-cols // TRITS_PER_BYTE)
+    return -(-natural // align) * align
+
+
+def pack_trits(trits, row_bytes: int | None = None) -> np.ndarray:
+    """Pack a 2-D array of trits in {-1, 0, +1} into uint8 [rows, row_bytes].
+
+    ``row_bytes`` defaults to ``row_bytes_for(cols)``; it must hold at least ceil(cols/4)
+    bytes. Padding trits are 0 (code 0b00).
+    """
+    t = np.asarray(trits)
+    if t.ndim != 2:
+        raise CodegenError(f"trits must be 2-D, got shape {t.shape}")
+    if not np.issubdtype(t.dtype, np.integer):
+        raise CodegenError(f"trits must be integers, got dtype {t.dtype}")
+    rows, cols = t.shape
+    if cols < 1:
+        raise CodegenError("cannot pack rows of 0 trits")
+    bad = (t < -1) | (t > 1)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise CodegenError(f"trit at row {r}, column {c} is {int(t[r, c])}, not in {{-1, 0, +1}}")
+    natural = -(-cols // TRITS_PER_BYTE)
+    if row_bytes is None:
+        row_bytes = row_bytes_for(cols)
+    if row_bytes < natural:
+        raise CodegenError(f"row_bytes {row_bytes} too small for {cols} trits (need {natural})")
+    codes = np.zeros((rows, row_bytes * TRITS_PER_BYTE), dtype=np.uint8)
+    codes[:, :cols] = _ENCODE[t.astype(np.int64) + 1]
+    codes = codes.reshape(rows, row_bytes, TRITS_PER_BYTE)
+    shifts = np.array([0, 2, 4, 6], dtype=np.uint8)
+    return np.bitwise_or.reduce(codes << shifts, axis=2).astype(np.uint8)
+
+
+def unpack_trits(packed, cols: int) -> np.ndarray:
+    """Inverse of pack_trits: uint8 [rows, row_bytes] -> int8 [rows, cols].
+
+    Raises CodegenError on the invalid code 0b11 anywhere in the row (padding included) and
+    on non-zero padding trits, so a corrupted weight blob cannot load silently.
+    """
+    p = np.asarray(packed)
+    if p.ndim != 2 or p.dtype != np.uint8:
+        raise CodegenError(f"packed trits must be uint8 [rows, row_bytes], got {p.dtype} {p.shape}")
+    rows, row_bytes = p.shape
+    if cols < 1 or cols > row_bytes * TRITS_PER_BYTE:
+        raise CodegenError(f"cannot unpack {cols} trits from rows of {row_bytes} bytes")
+    shifts = np.array([0, 2, 4, 6], dtype=np.uint8)
+    codes = ((p[:, :, None] >> shifts) & 0b11).reshape(rows, row_bytes * TRITS_PER_BYTE)
+    invalid = codes == 0b11
+    if invalid.any():
+        r, j = np.argwhere(invalid)[0]
+        raise CodegenError(
+            f"invalid trit code 0b11 at row {r}, trit {j} (byte {j // 4}, bits {2 * (j % 4)}..{2 * (j % 4) + 1})")
+    if (codes[:, cols:] != 0).any():
+        r, j = np.argwhere(codes[:, cols:] != 0)[0]
+        raise CodegenError(f"non-zero padding trit at row {r}, trit {cols + j}")
+    return _DECODE[codes[:, :cols]].astype(np.int8)
