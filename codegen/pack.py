@@ -2,9 +2,10 @@
 
 Encoding (from the seeds' TriX kernel): 0 -> 0b00, +1 -> 0b01, -1 -> 0b10; 0b11 is
 invalid. Four trits per byte, trit j of a row at bits 2*(j % 4) of byte j // 4 (LSB
-first). Each row starts on a byte boundary; by default rows are padded with zero trits to
-a multiple of ROW_ALIGN_BYTES (4 bytes = 16 trits) so a kernel may read a row as 32-bit
-words and the NEON kernel as 16-bit groups of 8 trits without crossing into the next row.
+first). Each row starts on a byte boundary and is padded with zero trits to a whole byte
+(ROW_ALIGN_BYTES = 1): storage is exactly 2 bits per trit plus < 1 byte per row. Every
+kernel walks a row byte by byte (a byte = 4 trits = one LUT index), so wider alignment would
+only cost flash (at H=16, I=1: 5 bytes per row instead of 8 with 4-byte alignment).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from .errors import CodegenError
 
-ROW_ALIGN_BYTES = 4
+ROW_ALIGN_BYTES = 1
 TRITS_PER_BYTE = 4
 
 # code for trit value t is ENCODE[t + 1]

@@ -1,0 +1,119 @@
+"""Command line: ``python -m codegen {export,accuracy,vectors} ...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .artifact import load_artifact
+from .errors import CodegenError
+from .export import (footprint_text, load_test_split, render_model_files, render_test_vectors,
+                     test_model_entry, write_outputs)
+from .golden import IntModel, dequantize_output, float_ternary_predict, quantize_input, run_golden
+from .testing import random_artifact, random_inputs_q14
+
+WASHOUT = 5
+# Shapes for the random kernel-test models: many sizes that are not multiples of 4, 8 or 16.
+RANDOM_SHAPES = [(1, 1), (1, 3), (2, 5), (1, 7), (3, 9), (1, 13), (1, 16), (2, 17), (1, 31),
+                 (1, 32), (3, 33), (2, 2), (1, 4), (3, 6), (1, 8), (2, 11), (1, 15), (3, 19),
+                 (1, 23), (2, 24), (1, 29), (3, 37), (1, 47), (2, 64), (1, 63), (3, 1)]
+
+
+def accuracy_report(art, x, y) -> dict:
+    """Washout MSE (t >= 5) of the float ternary and the golden integer model vs the truth."""
+    y = np.asarray(y, np.float64).reshape(x.shape[0], x.shape[1])
+    yf = float_ternary_predict(art, x)
+    yg = dequantize_output(run_golden(IntModel.from_artifact(art), quantize_input(x)))
+    mse_f = float(np.mean((yf[:, WASHOUT:] - y[:, WASHOUT:]) ** 2))
+    mse_g = float(np.mean((yg[:, WASHOUT:] - y[:, WASHOUT:]) ** 2))
+    return {"float_mse_washout": mse_f, "golden_mse_washout": mse_g,
+            "relative": (mse_g - mse_f) / mse_f if mse_f > 0 else float("inf"),
+            "golden_vs_float_mse": float(np.mean((yg[:, WASHOUT:] - yf[:, WASHOUT:]) ** 2)),
+            "max_abs_diff": float(np.max(np.abs(yg - yf)))}
+
+
+def cmd_export(a) -> int:
+    art = load_artifact(a.npz)
+    files = render_model_files(art, a.prefix)
+    m = IntModel.from_artifact(art)
+    write_outputs(files, a.out)
+    print(footprint_text(m))
+    for name in sorted(files):
+        print(f"wrote {Path(a.out) / name}")
+    return 0
+
+
+def cmd_accuracy(a) -> int:
+    worst = 0.0
+    for path in a.npz:
+        art = load_artifact(path)
+        task = a.task or art.task
+        x, y = load_test_split(task, "test")
+        r = accuracy_report(art, x, y)
+        worst = max(worst, abs(r["relative"]))
+        print(f"{path}: task {task}, test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: "
+              f"float ternary {r['float_mse_washout']:.4e}, golden integer {r['golden_mse_washout']:.4e}, "
+              f"relative {100 * r['relative']:+.3f}%  (golden vs float MSE {r['golden_vs_float_mse']:.2e}, "
+              f"max |diff| {r['max_abs_diff']:.2e})")
+    if worst > a.tolerance:
+        print(f"error: relative washout MSE difference {100 * worst:.3f}% exceeds {100 * a.tolerance:.1f}%",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_vectors(a) -> int:
+    entries = []
+    models = list(a.model or [])
+    if not a.model:
+        models = [p for p in ("results/sine/best.npz", "results/sine-mix/best.npz") if Path(p).is_file()]
+    for path in models:
+        art = load_artifact(path)
+        from .export import golden_inputs
+        x, _ = golden_inputs(art, 4)
+        entries.append(test_model_entry(f"{art.task}:{Path(path).name}", art, x))
+    if a.random > len(RANDOM_SHAPES):
+        raise CodegenError(f"--random {a.random}: at most {len(RANDOM_SHAPES)} random shapes")
+    for k, (I, H) in enumerate(RANDOM_SHAPES[: a.random]):
+        art = random_artifact(I, H, seed=a.seed + k)
+        x = random_inputs_q14(I, 3, 20, seed=a.seed + 1000 + k)
+        entries.append(test_model_entry(f"random{k}-I{I}-H{H}", art, x, seed=a.seed + k))
+    write_outputs(render_test_vectors(entries), a.out)
+    print(f"wrote {Path(a.out) / 'test_vectors.h'}: {len(entries)} models "
+          f"({len(models)} trained, {a.random} random)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m codegen",
+                                 description="Export a trained ternary CfC (best.npz) to C99 headers.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="validate best.npz and write <prefix>_model.h and <prefix>_golden.h")
+    e.add_argument("npz")
+    e.add_argument("--out", default="build/generated", help="output directory (default build/generated)")
+    e.add_argument("--prefix", default="trix", help="C identifier prefix (default trix)")
+    e.set_defaults(func=cmd_export)
+    c = sub.add_parser("accuracy", help="golden integer vs float ternary washout MSE on the test set")
+    c.add_argument("npz", nargs="+")
+    c.add_argument("--task", help="task to evaluate on (default: the artifact's)")
+    c.add_argument("--tolerance", type=float, default=0.05, help="relative tolerance (default 0.05)")
+    c.set_defaults(func=cmd_accuracy)
+    v = sub.add_parser("vectors", help="write test_vectors.h for the firmware kernel/cell tests")
+    v.add_argument("--out", required=True)
+    v.add_argument("--model", action="append", help="trained best.npz to include (repeatable; default "
+                   "results/{sine,sine-mix}/best.npz when present)")
+    v.add_argument("--random", type=int, default=24, help="number of random models (default 24)")
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(func=cmd_vectors)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CodegenError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

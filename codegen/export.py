@@ -1,0 +1,179 @@
+"""Render the C99 headers (model, golden vectors, kernel test vectors) from jinja2 template
+files, write them atomically, and summarise the footprint."""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from . import golden as G
+from .artifact import Artifact
+from .cliterals import c_array_body, c_hex_bytes, c_identifier, c_int, c_u64_hex
+from .errors import CodegenError
+from .golden import IntModel, quantize_input, run_golden, matvec_golden
+
+TEMPLATE_DIR = Path(__file__).with_name("templates")
+GOLDEN_SEQUENCES = 8
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              autoescape=False, trim_blocks=True, lstrip_blocks=True)
+
+
+def _ints(a, per_line=12):
+    return c_array_body(np.asarray(a, np.int64), per_line)
+
+
+def _i32s(a, per_line=8):
+    return c_array_body(np.asarray(a, np.int64), per_line, fmt=lambda v: c_int(v, 32))
+
+
+def load_test_split(task: str, split: str = "test"):
+    """(x [N,T,I], y [N,T,1]) from trainer.tasks.load_split, or CodegenError if unavailable."""
+    try:
+        from trainer.tasks import load_split  # the trainer engineer's API
+    except ImportError as e:
+        raise CodegenError(f"trainer.tasks.load_split is not available ({e}); cannot regenerate the {task!r} {split} set")
+    try:
+        x, y = load_split(task, split)
+    except (KeyError, ValueError) as e:
+        raise CodegenError(f"trainer.tasks.load_split({task!r}, {split!r}) failed: {e}")
+    return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+
+def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
+    """Inputs for the golden vectors: the first n test-set sequences, or synthetic sines."""
+    try:
+        x, _ = load_test_split(art.task, "test")
+        if x.ndim == 3 and x.shape[2] == art.I:
+            return quantize_input(x[:n]), f"the first {min(n, len(x))} {art.task} test sequences"
+    except CodegenError:
+        pass
+    t = np.arange(50)[None, :, None]
+    phi = np.linspace(0, 2 * np.pi, n, endpoint=False)[:, None, None]
+    x = np.sin(2 * np.pi / 25 * t + phi) * np.ones((1, 1, art.I))
+    return quantize_input(x), "synthetic sines (trainer.tasks unavailable)"
+
+
+def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "") -> dict:
+    """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h."""
+    p = c_identifier(prefix)
+    P = p.upper()
+    m = IntModel.from_artifact(art)
+    env = _env()
+    common = dict(command="export", m=m, p=p, P=P, hash=c_u64_hex(m.hash), table_size=G.TABLE_SIZE,
+                  task=art.task, config=art.config or "-")
+    model_h = env.get_template("model.h.j2").render(
+        **common, b_o=c_int(m.b_o_q, 64), trits=c_hex_bytes(m.packed.ravel()),
+        row_multiplier=_i32s(m.row_multiplier), row_shift=_ints(m.row_shift, 16),
+        bias_q12=_i32s(m.bias_q12), lam_q15=_ints(m.lam_q15), w_o=_ints(m.w_o_q),
+        sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15))
+    if golden_x is None:
+        golden_x, source = golden_inputs(art)
+    y = run_golden(m, golden_x)
+    golden_h = env.get_template("golden.h.j2").render(
+        **common, n=golden_x.shape[0], t=golden_x.shape[1], source=source,
+        x=_ints(golden_x.ravel(), 16), y=_ints(y.ravel(), 16))
+    return {f"{p}_model.h": model_h.encode(), f"{p}_golden.h": golden_h.encode()}
+
+
+def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:
+    """z vectors for the kernel test: extremes (all +max, all -min, alternating) and random."""
+    rng = np.random.default_rng(seed)
+    z = np.zeros((count, m.cols_padded), np.int16)
+    C = m.C
+    fixed = [np.full(C, 32767), np.full(C, -32768), np.where(np.arange(C) % 2, 32767, -32768)]
+    for k in range(count):
+        if k < len(fixed):
+            z[k, :C] = fixed[k]
+        else:
+            z[k, :C] = rng.integers(-32768, 32768, C)
+    return z
+
+
+def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors: int = 6, seed: int = 0) -> dict:
+    m = IntModel.from_artifact(art)
+    kz = kernel_test_z(m, kernel_vectors, seed)
+    ka = matvec_golden(m, kz)
+    y, hs = run_golden(m, x_q14, return_states=True)
+    return dict(name=name, m=m, hash=c_u64_hex(m.hash), b_o=c_int(m.b_o_q, 64),
+                trits=c_hex_bytes(m.packed.ravel()), row_multiplier=_i32s(m.row_multiplier),
+                row_shift=_ints(m.row_shift, 16), bias_q12=_i32s(m.bias_q12),
+                lam_q15=_ints(m.lam_q15), w_o=_ints(m.w_o_q),
+                kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
+                kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
+                sequences=x_q14.shape[0], steps=x_q14.shape[1],
+                cell_x=_ints(x_q14.ravel(), 16), cx_len=x_q14.size,
+                cell_y=_ints(y.ravel(), 16), cy_len=y.size,
+                cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size)
+
+
+def render_test_vectors(entries: list) -> dict:
+    env = _env()
+    text = env.get_template("test_vectors.h.j2").render(
+        command="vectors", models=entries, table_size=G.TABLE_SIZE,
+        sigmoid=_ints(G.sigmoid_table_q15()), tanh=_ints(G.tanh_table_q15()))
+    return {"test_vectors.h": text.encode()}
+
+
+def write_outputs(files: dict, out) -> None:
+    """Write all files into a temp dir beside ``out``, then rename each into ``out``.
+
+    Everything is rendered before this is called, so a CodegenError never touches ``out``.
+    """
+    out = Path(out)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".codegen-", dir=parent))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        out.mkdir(exist_ok=True)
+        for name in files:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def footprint(m: IntModel) -> dict:
+    rows, C = 2 * m.H, m.C
+    weights = rows * C
+    trit_bytes = rows * m.row_bytes
+    return {
+        "weights": weights,
+        "trit_bytes": trit_bytes,
+        "trit_bytes_unpadded": rows * math.ceil(C / 4),
+        "bits_per_trit": 2.0,
+        "bits_per_weight_stored": trit_bytes * 8 / weights,
+        "log2_3": math.log2(3),
+        "scale_bytes": rows * (4 + 1),          # int32 multiplier + int8 shift
+        "bias_bytes": rows * 4,
+        "lam_bytes": m.H * 2,
+        "readout_bytes": m.H * 2 + 8,
+        "table_bytes": 2 * G.TABLE_SIZE * 2,
+    }
+
+
+def footprint_text(m: IntModel) -> str:
+    f = footprint(m)
+    total = sum(v for k, v in f.items() if k.endswith("_bytes") and k != "trit_bytes_unpadded")
+    return "\n".join([
+        f"model {m.hash_hex}: I={m.I} H={m.H}, {f['weights']} ternary weights in {2 * m.H} rows x {m.C} columns",
+        f"  trits    {f['trit_bytes']:6d} bytes  ({f['trit_bytes_unpadded']} without row padding; "
+        f"rows padded to {m.row_bytes} bytes)",
+        f"  bits/weight: {f['bits_per_trit']:.3f} per trit packed, {f['bits_per_weight_stored']:.3f} stored "
+        f"with row padding  (log2(3) = {f['log2_3']:.3f} limit)",
+        f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
+        f"  biases   {f['bias_bytes']:6d} bytes",
+        f"  lambda   {f['lam_bytes']:6d} bytes",
+        f"  readout  {f['readout_bytes']:6d} bytes",
+        f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
+        f"  total    {total:6d} bytes of constant data",
+    ])

@@ -1,0 +1,32 @@
+/* Public API (trix_cfc.h) on the compiled-in model from TRIX_MODEL_DIR/trix_model.h. */
+#include "trix_cfc.h"
+#include "trix_cell.h"
+#include "trix_model.h"
+
+static const trix_model_t trix_default_model = {
+    TRIX_INPUTS, TRIX_HIDDEN, TRIX_ROW_BYTES, trix_trits,
+    trix_row_multiplier, trix_row_shift, trix_bias_q12,
+    trix_lam_q15, trix_w_o, TRIX_READOUT_BIAS, TRIX_READOUT_SHIFT,
+    trix_sigmoid_q15, trix_tanh_q15,
+};
+
+/* z = [x ; h ; zero padding]: the state lives here between steps (static, no heap).
+ * int32 storage keeps the int16 view 4-byte aligned for the SIMD kernels. */
+static int32_t trix_z_words[(TRIX_COLS_PADDED + 1) / 2];
+static int32_t trix_acc[TRIX_ROWS];
+
+int trix_inputs(void) { return TRIX_INPUTS; }
+int trix_hidden(void) { return TRIX_HIDDEN; }
+uint64_t trix_model_hash(void) { return TRIX_MODEL_HASH; }
+const char *trix_kernel_name(void) { return TRIX_KERNEL_NAME; }
+
+void trix_reset(void)
+{
+    unsigned i;
+    for (i = 0; i < sizeof trix_z_words / sizeof trix_z_words[0]; i++) trix_z_words[i] = 0;
+}
+
+int16_t trix_step(const int16_t *x_q14)
+{
+    return trix_cell_step_q14(&trix_default_model, TRIX_MATVEC, (int16_t *)(void *)trix_z_words, trix_acc, x_q14);
+}

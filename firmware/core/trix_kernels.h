@@ -1,0 +1,33 @@
+/*
+ * Ternary matrix-vector kernels. All share ONE signature (CMSIS-NN style: the reference
+ * beside the optimised variants) and compute, for r in 0..rows-1,
+ *
+ *     acc[r] = sum_j T[r][j] * z[j]      (int32, exact)
+ *
+ * trits: rows x row_bytes packed trits (0b00 = 0, 0b01 = +1, 0b10 = -1, 0b11 treated as 0;
+ *        trit j at bits 2*(j%4) of byte j/4); z: row_bytes * 4 int16 values, 4-byte
+ *        aligned, zeros past the last real column (padding trits are 0 anyway).
+ */
+#ifndef TRIX_KERNELS_H
+#define TRIX_KERNELS_H
+
+#include <stdint.h>
+#include "trix_arch.h"
+
+typedef void (*trix_matvec_fn)(const uint8_t *trits, int rows, int row_bytes,
+                               const int16_t *z, int32_t *acc);
+
+/* Portable C99, any target. */
+void trix_matvec_ref(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+
+#if TRIX_HAVE_NEON
+/* AArch64 Advanced SIMD. */
+void trix_matvec_neon(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+#endif
+
+#if TRIX_HAVE_DSP
+/* ARMv7E-M DSP extension (SMLAD on int16 pairs). */
+void trix_matvec_dsp(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+#endif
+
+#endif /* TRIX_KERNELS_H */
