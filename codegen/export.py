@@ -73,7 +73,7 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     model_h = env.get_template("model.h.j2").render(
         **common, b_o=c_int(m.b_o_q, 64), trits=c_hex_bytes(m.packed.ravel()),
         row_multiplier=_i32s(m.row_multiplier), row_shift=_ints(m.row_shift, 16),
-        bias_q12=_i32s(m.bias_q12), lam_q15=_ints(m.lam_q15), w_o=_ints(m.w_o_q),
+        bias_q16=_i32s(m.bias_q16), lam_q15=_ints(m.lam_q15), w_o=_i32s(m.w_o_q),
         sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15))
     if golden_x is None:
         golden_x, source = golden_inputs(art)
@@ -105,8 +105,8 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
     y, hs = run_golden(m, x_q14, return_states=True)
     return dict(name=name, m=m, hash=c_u64_hex(m.hash), b_o=c_int(m.b_o_q, 64),
                 trits=c_hex_bytes(m.packed.ravel()), row_multiplier=_i32s(m.row_multiplier),
-                row_shift=_ints(m.row_shift, 16), bias_q12=_i32s(m.bias_q12),
-                lam_q15=_ints(m.lam_q15), w_o=_ints(m.w_o_q),
+                row_shift=_ints(m.row_shift, 16), bias_q16=_i32s(m.bias_q16),
+                lam_q15=_ints(m.lam_q15), w_o=_i32s(m.w_o_q),
                 kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
                 kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
                 sequences=x_q14.shape[0], steps=x_q14.shape[1],

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include "trix_kernels.h"
 
-#define TRIX_TABLE_SIZE_Q15 513
+#define TRIX_TABLE_SIZE_Q15 1025   /* sigmoid/tanh at -8 + i/64, i = 0..1024 */
 
 typedef struct {
     int inputs;                      /* I */
@@ -17,20 +17,20 @@ typedef struct {
     const uint8_t *trits;            /* [2H][row_bytes]: gate rows, then candidate rows */
     const int32_t *row_multiplier;   /* [2H] M in [2^30, 2^31) */
     const int8_t  *row_shift;        /* [2H] n in [1, 62] */
-    const int32_t *bias_q12;         /* [2H] */
+    const int32_t *bias_q16;         /* [2H] pre-activation bias, Q16 */
     const int16_t *lam_q15;          /* [H] exp(-dt / tau) */
-    const int16_t *w_o;              /* [H] readout weights, Q(readout_shift) */
-    int64_t b_o;                     /* readout bias, Q(14 + readout_shift) */
-    int readout_shift;               /* s in [1, 24] */
-    const int16_t *sigmoid_q15;      /* [513] */
-    const int16_t *tanh_q15;         /* [513] */
+    const int32_t *w_o;              /* [H] readout weights, Q(readout_shift) */
+    int64_t b_o;                     /* readout bias, Q(15 + readout_shift) */
+    int readout_shift;               /* s in [1, 40] */
+    const int16_t *sigmoid_q15;      /* [TRIX_TABLE_SIZE_Q15] */
+    const int16_t *tanh_q15;         /* [TRIX_TABLE_SIZE_Q15] */
 } trix_model_t;
 
 /* Length of the z buffer of a model: [x ; h ; zero padding]. */
 #define TRIX_Z_LEN(model) ((model)->row_bytes * 4)
 
 /*
- * One cell step. z (TRIX_Z_LEN int16, 4-byte aligned) holds the state: z[I..I+H) = h,
+ * One cell step. z (TRIX_Z_LEN int16, 4-byte aligned) holds the state: z[I..I+H) = h (Q15),
  * z[I+H..) = 0 (the caller zeroes it once; the step never writes there). acc is scratch of
  * 2H int32. x_q14 holds I inputs. Returns y (Q14); the new state is left in z.
  */
@@ -38,9 +38,9 @@ int16_t trix_cell_step_q14(const trix_model_t *model, trix_matvec_fn matvec,
                            int16_t *z, int32_t *acc, const int16_t *x_q14);
 
 /* Sigmoid/tanh lookup with linear interpolation (docs/fixed_point.md, section 4). */
-int32_t trix_table_q15(const int16_t *table, int32_t pre_q12);
+int32_t trix_table_q15(const int16_t *table, int32_t pre_q16);
 
-/* Per-row requantisation and bias (section 3): Q14 accumulator -> clamped Q12. */
-int32_t trix_requantize_q12(int32_t acc, int32_t multiplier, int shift, int32_t bias_q12);
+/* Per-row requantisation and bias (section 3): Q15 accumulator -> clamped Q16. */
+int32_t trix_requantize_q16(int32_t acc, int32_t multiplier, int shift, int32_t bias_q16);
 
 #endif /* TRIX_CELL_H */

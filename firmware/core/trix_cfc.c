@@ -5,7 +5,7 @@
 
 static const trix_model_t trix_default_model = {
     TRIX_INPUTS, TRIX_HIDDEN, TRIX_ROW_BYTES, trix_trits,
-    trix_row_multiplier, trix_row_shift, trix_bias_q12,
+    trix_row_multiplier, trix_row_shift, trix_bias_q16,
     trix_lam_q15, trix_w_o, TRIX_READOUT_BIAS, TRIX_READOUT_SHIFT,
     trix_sigmoid_q15, trix_tanh_q15,
 };

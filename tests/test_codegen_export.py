@@ -1,0 +1,274 @@
+"""`python -m codegen export`: determinism, hash, bad input, C compilation, footprint
+(issue 3, items 3-6)."""
+import math
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codegen.artifact import artifact_arrays, load_artifact, save_artifact
+from codegen.cli import main
+from codegen.errors import CodegenError
+from codegen.golden import IntModel
+from codegen.testing import random_artifact
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def npz(tmp_path):
+    p = tmp_path / "best.npz"
+    save_artifact(random_artifact(1, 16, seed=3), p)
+    return p
+
+
+def export(npz_path, out, *extra):
+    return main(["export", str(npz_path), "--out", str(out), *extra])
+
+
+def test_export_twice_byte_identical(npz, tmp_path, capsys):
+    assert export(npz, tmp_path / "a") == 0
+    assert export(npz, tmp_path / "b") == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["trix_golden.h", "trix_model.h"]
+    for n in names:
+        assert (tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes()
+    text = (tmp_path / "a" / "trix_model.h").read_text()
+    assert "GENERATED FILE - DO NOT EDIT" in text
+    h = IntModel.from_artifact(load_artifact(npz)).hash
+    assert f"#define TRIX_MODEL_HASH    UINT64_C(0x{h:016x})" in text
+
+
+def test_prefix(npz, tmp_path, capsys):
+    assert export(npz, tmp_path / "o", "--prefix", "mymodel") == 0
+    text = (tmp_path / "o" / "mymodel_model.h").read_text()
+    assert "MYMODEL_HIDDEN" in text and "mymodel_trits" in text
+
+
+@pytest.mark.parametrize("prefix", ["1abc", "a-b", "int", "_x", "", "a b", "x" * 40])
+def test_bad_prefix(npz, tmp_path, capsys, prefix):
+    assert export(npz, tmp_path / "o", "--prefix", prefix) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "identifier" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def _hash(art):
+    return IntModel.from_artifact(art).hash
+
+
+@pytest.mark.parametrize("field", ["trits_f", "trits_g", "scale_f", "scale_g", "b_f", "b_g", "tau", "w_o", "b_o"])
+def test_any_single_change_changes_hash(field):
+    base = random_artifact(2, 9, seed=11)
+    h0 = _hash(base)
+    for idx in (0, 4, 8):
+        art = random_artifact(2, 9, seed=11)
+        a = getattr(art, field)
+        if field.startswith("trits"):
+            r, c = idx, (idx * 3) % art.C
+            a[r, c] = 1 if a[r, c] != 1 else -1
+        elif field == "b_o":
+            art.b_o = art.b_o + 1e-3
+        else:
+            a[idx] = a[idx] * 1.0001 + 1e-6
+        assert _hash(art) != h0, (field, idx)
+    assert _hash(random_artifact(2, 9, seed=11)) == h0   # and it is deterministic
+
+
+def test_hash_hex_matches_int():
+    m = IntModel.from_artifact(random_artifact(1, 4, seed=0))
+    assert 0 <= m.hash < 2 ** 64 and int(m.hash_hex, 16) == m.hash and len(m.hash_hex) == 16
+
+
+# ---- bad input: one clear line naming the problem, non-zero exit, --out untouched --------
+
+def _write(tmp_path, arrays, name="bad.npz"):
+    p = tmp_path / name
+    np.savez(p, **arrays)
+    return p
+
+
+def _good_arrays():
+    return artifact_arrays(random_artifact(1, 8, seed=5))
+
+
+def _mutated(key, value=None, drop=False):
+    def make(tmp_path):
+        a = _good_arrays()
+        if drop:
+            del a[key]
+        else:
+            a[key] = value(a[key]) if callable(value) else value
+        return _write(tmp_path, a)
+    return make
+
+
+def _not_npz(tmp_path):
+    p = tmp_path / "notes.npz"
+    p.write_text("this is not an archive\n")
+    return p
+
+
+def _truncated(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez(good, **_good_arrays())
+    data = good.read_bytes()
+    p = tmp_path / "trunc.npz"
+    p.write_bytes(data[: len(data) // 2])
+    return p
+
+
+def _truncated_member(tmp_path):
+    # a valid zip whose member for trits_f is a truncated .npy
+    p = tmp_path / "member.npz"
+    good = tmp_path / "good2.npz"
+    np.savez(good, **_good_arrays())
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(p, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "trits_f.npy":
+                data = data[: len(data) - 20]
+            zout.writestr(info, data)
+    return p
+
+
+def _set_trit(v):
+    def f(a):
+        a = a.copy()
+        a[1, 1] = v
+        return a
+    return f
+
+
+def _set_elem(i, v):
+    def f(a):
+        a = a.copy()
+        a[i] = v
+        return a
+    return f
+
+
+BAD_CASES = {
+    "not-npz": (_not_npz, "not an npz"),
+    "truncated": (_truncated, "not an npz"),
+    "truncated-member": (_truncated_member, "trits_f"),
+    "missing-key": (_mutated("scale_g", drop=True), "scale_g: missing key"),
+    "missing-teacher": (_mutated("teacher_W_f", drop=True), "teacher_W_f: missing key"),
+    "wrong-shape": (_mutated("b_f", lambda a: a[:-1]), "b_f: expected shape"),
+    "wrong-trit-shape": (_mutated("trits_g", lambda a: a[:, :-1]), "trits_g: expected shape"),
+    "wrong-dtype-trits": (_mutated("trits_f", lambda a: a.astype(np.float64)), "trits_f: expected int8"),
+    "wrong-dtype-scale": (_mutated("scale_f", lambda a: np.ones(a.shape, np.int32)), "scale_f: expected float64"),
+    "trit-of-2": (_mutated("trits_f", _set_trit(2)), "trits_f: trit at row 1, column 1 is 2"),
+    "nan-scale": (_mutated("scale_f", _set_elem(3, np.nan)), "scale_f: contains NaN"),
+    "zero-scale": (_mutated("scale_g", _set_elem(2, 0.0)), "scale_g: must be > 0"),
+    "negative-scale": (_mutated("scale_f", _set_elem(0, -0.5)), "scale_f: must be > 0"),
+    "negative-tau": (_mutated("tau", _set_elem(0, -1.0)), "tau: must be > 0"),
+    "inf-bias": (_mutated("b_g", _set_elem(1, np.inf)), "b_g: contains NaN or infinity"),
+    "version-2": (_mutated("format_version", np.int32(2)), "format_version: unknown format version 2"),
+    "huge-bias": (_mutated("b_f", _set_elem(0, 1e6)), "b_f: bias"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_input_one_line_nonzero_nothing_written(case, tmp_path, capsys):
+    make, expect = BAD_CASES[case]
+    bad = make(tmp_path)
+    out = tmp_path / "out"
+    rc = export(bad, out)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ") and expect in err[0], err[0]
+    assert str(bad) in err[0]                      # names the file
+    assert not out.exists()
+
+
+def test_bad_input_leaves_existing_out_untouched(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "trix_model.h").write_text("previous\n")
+    rc = export(_mutated("trits_g", _set_trit(2))(tmp_path), out)
+    assert rc != 0
+    assert [p.name for p in out.iterdir()] == ["trix_model.h"]
+    assert (out / "trix_model.h").read_text() == "previous\n"
+    assert not list(tmp_path.glob(".codegen-*"))   # no temp dir left behind
+
+
+def test_missing_file(tmp_path, capsys):
+    assert export(tmp_path / "nope.npz", tmp_path / "o") != 0
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_subprocess_exit_code_and_single_line(tmp_path):
+    bad = _mutated("scale_f", _set_elem(3, np.nan))(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "codegen", "export", str(bad), "--out", str(tmp_path / "o")],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ") and "scale_f" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_load_artifact_raises_codegen_error(tmp_path):
+    with pytest.raises(CodegenError):
+        load_artifact(_not_npz(tmp_path))
+
+
+# ---- footprint ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("I,H", [(1, 16), (1, 32), (3, 5)])
+def test_footprint_two_bits_per_trit_plus_row_padding(tmp_path, capsys, I, H):
+    p = tmp_path / "m.npz"
+    save_artifact(random_artifact(I, H, seed=1), p)
+    assert export(p, tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    C = I + H
+    trit_bytes = 2 * H * math.ceil(C / 4)
+    assert f"trits    {trit_bytes:6d} bytes" in out
+    assert "2.000 per trit packed" in out and "log2(3) = 1.585 limit" in out
+    assert f"{trit_bytes * 8 / (2 * H * C):.3f} stored" in out
+    text = (tmp_path / "o" / "trix_model.h").read_text()
+    body = text.split("trix_trits[TRIX_ROWS * TRIX_ROW_BYTES] = {")[1].split("};")[0]
+    assert body.count("0x") == trit_bytes
+
+
+# ---- generated headers compile ------------------------------------------------------
+
+USE_ALL = r"""
+#include "trix_model.h"
+#include "trix_golden.h"
+int use_all(void);
+int use_all(void)
+{
+    long s = TRIX_INPUTS + TRIX_HIDDEN + TRIX_COLS + TRIX_COLS_PADDED + TRIX_READOUT_SHIFT;
+    s += trix_trits[0] + trix_row_multiplier[0] + trix_row_shift[0] + trix_bias_q16[0] + trix_lam_q15[0];
+    s += trix_w_o[0] + trix_sigmoid_q15[0] + trix_tanh_q15[0] + trix_golden_x[0] + trix_golden_y[0];
+    s += (long)(TRIX_READOUT_BIAS & 1) + (long)(TRIX_MODEL_HASH == TRIX_GOLDEN_HASH);
+    return (int)s;
+}
+"""
+
+COMPILERS = {
+    "gcc": ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"],
+    "arm-none-eabi-gcc": ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-std=c99", "-Wall", "-Wextra",
+                          "-Werror", "-pedantic"],
+}
+
+
+@pytest.mark.parametrize("compiler", sorted(COMPILERS))
+def test_generated_headers_compile(npz, tmp_path, capsys, compiler):
+    cmd = COMPILERS[compiler]
+    if shutil.which(cmd[0]) is None:
+        pytest.fail(f"{cmd[0]} not installed (scripts/setup.sh installs it)")
+    out = tmp_path / "gen"
+    assert export(npz, out) == 0
+    src = tmp_path / "use.c"
+    src.write_text(USE_ALL)
+    core = REPO / "firmware" / "core"
+    for c in (src, core / "trix_cfc.c"):
+        r = subprocess.run(cmd + ["-O2", "-I", str(out), "-I", str(core), "-c", str(c), "-o", str(tmp_path / "x.o")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
