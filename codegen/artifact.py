@@ -128,7 +128,7 @@ def _validate(path, raw) -> Artifact:
     for k in ("scale_f", "scale_g", "tau", "teacher_tau"):
         if not np.all(floats[k] > 0):
             i = int(np.argmin(floats[k] > 0))
-            _fail(path, k, f"must be > 0, element {i} is {floats[k][i]!r}")
+            _fail(path, k, f"must be > 0, element {i} is {float(floats[k][i])!r}")
     if not floats["dt"] > 0:
         _fail(path, "dt", f"must be > 0, got {float(floats['dt'])!r}")
 

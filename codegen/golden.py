@@ -23,7 +23,6 @@ STATE_FRAC = 15       # h: int16 Q15 (|h| < 1 always; one more bit than Q14 halv
 PRE_FRAC = 16         # pre-activations: int32 Q16
 ACT_FRAC = 15         # gate and candidate: int16 Q15 (table outputs)
 LAM_FRAC = 15         # lambda: int16 Q15
-PRE_CLAMP = 256 << PRE_FRAC  # |pre| clamped to 256.0 before the table: keeps int32 headroom
 
 # ---- activation tables (section 4) -------------------------------------------------
 TABLE_STEP_LOG2 = 6               # table step 2^-6 = 1/64
@@ -57,14 +56,14 @@ def tanh_table_q15() -> np.ndarray:
 def row_multiplier_shift(real: float) -> tuple[int, int]:
     """real ~= M * 2^-n with M in [2^30, 2^31), the multiplier rounded half up."""
     if not (real > 0 and math.isfinite(real)):
-        raise CodegenError(f"row scale multiplier {real!r} is not a positive finite number")
+        raise CodegenError(f"row scale multiplier {float(real)!r} is not a positive finite number")
     f, e = math.frexp(real)          # real = f * 2^e, f in [0.5, 1)
     M = _round_half_up(f * 2.0 ** 31)
     n = 31 - e
     if M == 1 << 31:                 # f rounded up to 1.0
         M, n = 1 << 30, n - 1
     if not SHIFT_MIN <= n <= SHIFT_MAX:
-        raise CodegenError(f"row scale {real / 2.0!r} out of the fixed-point range (shift {n} not in 1..62)")
+        raise CodegenError(f"row scale {float(real) / 2.0!r} out of the fixed-point range (shift {n} not in 1..62)")
     return M, n
 
 
@@ -75,8 +74,9 @@ def lut_q15(table: np.ndarray, pre_q16) -> np.ndarray:
     uc = np.clip(u, 0, TABLE_SPAN - 1)
     i = uc >> TABLE_STEP_SHIFT
     f = uc & ((1 << TABLE_STEP_SHIFT) - 1)
-    y = t[i] + (((t[i + 1] - t[i]) * f + (1 << (TABLE_STEP_SHIFT - 1))) >> TABLE_STEP_SHIFT)
-    return np.where(u >= TABLE_SPAN, t[TABLE_SIZE - 1], y)
+    # u clamped to the last interval saturates too: both tables are flat there (|t[i+1]-t[i]|
+    # <= 1), so t[1023] + round(d * 1023/1024) == t[1024]; one USAT on the device
+    return t[i] + (((t[i + 1] - t[i]) * f + (1 << (TABLE_STEP_SHIFT - 1))) >> TABLE_STEP_SHIFT)
 
 
 @dataclass
@@ -114,12 +114,20 @@ class IntModel:
         row_bytes = row_bytes_for(I + H)
         scales = np.concatenate([art.scale_f, art.scale_g])
         mult, shift = zip(*(row_multiplier_shift(s * 2.0 ** (PRE_FRAC - STATE_FRAC)) for s in scales))
+        # The device evaluates the rounding shift as SMULL on (acc << L), L = max(0, 33 - n),
+        # plus a 32-bit rounding shift of the high word (docs/fixed_point.md, section 3); that
+        # is exact iff max|acc15| * 2^L fits int32, with max|acc15| = (C + I) * 32768.
+        for r, n in enumerate(shift):
+            if (I + H + I) * 32768 << max(0, 33 - n) >= 1 << 31:
+                key = "scale_f" if r < H else "scale_g"
+                raise CodegenError(f"{art.path}: {key}: row {r % H} scale {float(scales[r])!r} too large for "
+                                   f"{I + H} columns (scale * (C + I) must stay below ~2^13)")
         biases = np.concatenate([art.b_f, art.b_g])
         bias_q16 = np.array([_round_half_up(b * 2.0 ** PRE_FRAC) for b in biases], np.int64)
         if np.any(np.abs(bias_q16) > BIAS_LIMIT):
             i = int(np.argmax(np.abs(bias_q16)))
             key = "b_f" if i < H else "b_g"
-            raise CodegenError(f"{art.path}: {key}: bias {biases[i]!r} outside the fixed-point range |b| <= 128")
+            raise CodegenError(f"{art.path}: {key}: bias {float(biases[i])!r} outside the fixed-point range |b| <= 128")
         lam = np.exp(-art.dt / art.tau)
         lam_q15 = np.array([min(_round_half_up(v * 32768.0), 32767) for v in lam], np.int64)
         wmax = float(np.max(np.abs(art.w_o)))
@@ -178,12 +186,12 @@ def accumulate_q15(m: IntModel, x_q14, h_q15) -> np.ndarray:
 
 
 def preactivation_q16(m: IntModel, acc) -> np.ndarray:
-    """Per-row requantisation (section 3): ((acc*M + 2^(n-1)) >> n) + bias, clamped."""
+    """Per-row requantisation (section 3): ((acc*M + 2^(n-1)) >> n) + bias."""
     acc = np.asarray(acc, np.int64)
     M = m.row_multiplier.astype(np.int64)
     n = m.row_shift.astype(np.int64)
     pre = ((acc * M + (np.int64(1) << (n - 1))) >> n) + m.bias_q16.astype(np.int64)
-    return np.clip(pre, -PRE_CLAMP, PRE_CLAMP)
+    return pre   # |pre| < 2^30 + 2^23 by the codegen range checks: no clamp needed
 
 
 def cell_step_q14(m: IntModel, h_q15, x_q14):

@@ -5,44 +5,59 @@
  * which GCC and Clang guarantee; refuse to compile where it does not hold. */
 typedef char trix_check_arithmetic_shift[((-1 >> 1) == -1 && ((int64_t)-3 >> 1) == -2) ? 1 : -1];
 
-#define PRE_CLAMP ((int32_t)256 << 16)   /* 256.0 in Q16 */
-
-int32_t trix_requantize_q16(int32_t acc, int32_t multiplier, int shift, int32_t bias_q16)
+static inline int32_t requantize_q16(int32_t acc, int32_t multiplier, int shift, int32_t bias_q16)
 {
-    /* |acc * M| < 2^62: exact in int64; + 2^(n-1) then >> n rounds half up. */
-    int64_t p = ((int64_t)acc * multiplier + ((int64_t)1 << (shift - 1))) >> shift;
-    p += bias_q16;
-    if (p > PRE_CLAMP) p = PRE_CLAMP;
-    if (p < -PRE_CLAMP) p = -PRE_CLAMP;
-    return (int32_t)p;
+    /* Spec: ((int64)acc * M + 2^(n-1)) >> n. Scaling acc by 2^L (L = 33 - n when n < 33)
+     * and the shift by the same 2^L leaves the value unchanged, and for n' = n + L >= 33 the
+     * rounding constant falls entirely into the high word, so
+     *     (x + 2^(n'-1)) >> n' == (hi32(x) + 2^(n'-33)) >> (n' - 32)
+     * exactly (the low word adds less than one unit of the result's last place).
+     * Codegen guarantees acc * 2^L fits int32, so this is one SMULL and 32-bit arithmetic;
+     * the result is below 2^30 + 2^23 in magnitude (no clamp needed before the table). */
+    const int L = shift < 33 ? 33 - shift : 0;
+    const int k = shift + L - 32;                                   /* 1..30 */
+    const int32_t hi = (int32_t)(((int64_t)(acc * ((int32_t)1 << L)) * multiplier) >> 32);
+    return ((hi + ((int32_t)1 << (k - 1))) >> k) + bias_q16;
 }
 
-int32_t trix_table_q15(const int16_t *table, int32_t pre_q16)
+static inline int32_t table_q15(const int16_t *table, int32_t pre_q16)
 {
-    int32_t u = pre_q16 + ((int32_t)8 << 16);   /* -8.0 in Q16 maps to 0 */
+    /* -8.0 maps to 0; clamping to the table's span saturates both ends (the tables are flat
+     * there, docs/fixed_point.md section 4) and compiles to one USAT on ARMv7-M. */
+    int32_t u = pre_q16 + ((int32_t)8 << 16);
     int32_t i, f, lo;
-    if (u < 0) return table[0];
-    if (u >= ((int32_t)16 << 16)) return table[TRIX_TABLE_SIZE_Q15 - 1];
+    u = u < 0 ? 0 : (u > 0xFFFFF ? 0xFFFFF : u);
     i = u >> 10;                                 /* step 1/64 = 2^10 in Q16 */
     f = u & 1023;
     lo = table[i];
     return lo + (((table[i + 1] - lo) * f + 512) >> 10);
 }
 
-static int16_t sat16(int32_t v)
+int32_t trix_requantize_q16(int32_t acc, int32_t multiplier, int shift, int32_t bias_q16)
+{
+    return requantize_q16(acc, multiplier, shift, bias_q16);
+}
+
+int32_t trix_table_q15(const int16_t *table, int32_t pre_q16)
+{
+    return table_q15(table, pre_q16);
+}
+
+static inline int16_t sat16(int32_t v)
 {
     return (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
 }
 
-/* T_x x for row r: the input columns' trits (bits 0..2I-1 of the row) applied to x_q14. */
-static int32_t input_columns(const uint8_t *row, int inputs, const int16_t *x_q14)
+/* The input columns' contribution T_x x_q14 to one row. For I <= 2 (the sine tasks: I = 1)
+ * both input trits sit in the low nibble of the row's first byte, and a 16-entry table of
+ * every trit pair's sum, built once per step, makes it one lookup per row. */
+static inline int32_t input_columns(const uint8_t *row, int inputs, const int16_t *x_q14)
 {
     int32_t s = 0;
     int i;
     for (i = 0; i < inputs; i++) {
-        unsigned code = (row[i >> 2] >> (2 * (i & 3))) & 3u;
-        if (code == 1u) s += x_q14[i];
-        else if (code == 2u) s -= x_q14[i];
+        const int32_t code = (row[i >> 2] >> (2 * (i & 3))) & 3;
+        s += ((code & 1) - (code >> 1)) * x_q14[i];   /* 00 -> 0, 01 -> +1, 10 -> -1, 11 -> 0 */
     }
     return s;
 }
@@ -50,27 +65,41 @@ static int32_t input_columns(const uint8_t *row, int inputs, const int16_t *x_q1
 int16_t trix_cell_step_q14(const trix_model_t *m, trix_matvec_fn matvec,
                            int16_t *z, int32_t *acc, const int16_t *x_q14)
 {
-    const int I = m->inputs, H = m->hidden, R = 2 * m->hidden;
+    const int I = m->inputs, H = m->hidden, rb = m->row_bytes;
     int16_t *h = z + I;   /* Q15 */
+    const uint8_t *row_f = m->trits, *row_g = m->trits + (long)H * rb;
+    int32_t x_pairs[16];
     int64_t acc_y = m->b_o;
     int64_t y;
-    int i, r;
+    int i;
 
     for (i = 0; i < I; i++) z[i] = x_q14[i];
-    /* Both heads in one pass: the kernel reads all of h_{t-1} before any unit changes.
-     * z mixes x (Q14) and h (Q15); adding T_x x once more puts x in Q15 too. */
-    matvec(m->trits, R, m->row_bytes, z, acc);
-    for (r = 0; r < R; r++) acc[r] += input_columns(m->trits + (long)r * m->row_bytes, I, x_q14);
+    /* Both heads in one pass: the kernel reads all of h_{t-1} before any unit changes. */
+    matvec(m->trits, 2 * H, rb, z, acc);
 
-    for (i = 0; i < H; i++) {
-        int32_t g = trix_table_q15(m->sigmoid_q15,
-                                   trix_requantize_q16(acc[i], m->row_multiplier[i], m->row_shift[i], m->bias_q16[i]));
-        int32_t c = trix_table_q15(m->tanh_q15,
-                                   trix_requantize_q16(acc[H + i], m->row_multiplier[H + i], m->row_shift[H + i],
-                                                       m->bias_q16[H + i]));
-        int32_t d = ((int32_t)m->lam_q15[i] * (32768 - g) + (1 << 14)) >> 15;   /* lam*(1-g), Q15 */
-        int32_t acc30 = d * h[i] + g * c;                                       /* Q30, < 2^31 */
-        int16_t hn = sat16((acc30 + (1 << 14)) >> 15);                          /* Q15 */
+    /* z holds x in Q14 but h in Q15: adding T_x x once more puts x in Q15 too. */
+    if (I <= 2) {
+        const int32_t x0 = x_q14[0], x1 = I > 1 ? x_q14[1] : 0;
+        const int32_t v[4] = { 0, x0, -x0, 0 }, w[4] = { 0, x1, -x1, 0 };
+        for (i = 0; i < 16; i++) x_pairs[i] = v[i & 3] + w[i >> 2];
+    }
+
+    for (i = 0; i < H; i++, row_f += rb, row_g += rb) {
+        int32_t acc_f = acc[i], acc_g = acc[H + i], g, c, d, acc30;
+        int16_t hn;
+        if (I <= 2) {
+            acc_f += x_pairs[row_f[0] & 15];
+            acc_g += x_pairs[row_g[0] & 15];
+        } else {
+            acc_f += input_columns(row_f, I, x_q14);
+            acc_g += input_columns(row_g, I, x_q14);
+        }
+        g = table_q15(m->sigmoid_q15, requantize_q16(acc_f, m->row_multiplier[i], m->row_shift[i], m->bias_q16[i]));
+        c = table_q15(m->tanh_q15, requantize_q16(acc_g, m->row_multiplier[H + i], m->row_shift[H + i],
+                                                  m->bias_q16[H + i]));
+        d = ((int32_t)m->lam_q15[i] * (32768 - g) + (1 << 14)) >> 15;   /* lam*(1-g), Q15 */
+        acc30 = d * h[i] + g * c;                                       /* Q30, < 2^31 */
+        hn = sat16((acc30 + (1 << 14)) >> 15);                          /* Q15 */
         h[i] = hn;  /* unit i's old state is not needed any more */
         acc_y += (int64_t)m->w_o[i] * hn;   /* int32 x int16: one SMLAL */
     }

@@ -1,0 +1,119 @@
+/*
+ * Cortex-M3/M4 startup for the MPS2 boards (QEMU mps2-an385 / mps2-an386).
+ * Reset: copy .data from its load address, zero .bss, bring up UART0 (stdout of the test
+ * programs, the protocol link of trix_fw) and SysTick, run main(); main's return value goes
+ * through exit() (flushes newlib stdio when a program used it) to _exit() -> semihosting
+ * SYS_EXIT_EXTENDED, so QEMU exits with main's return code.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "cmsdk_uart.h"
+#include "cortex_m.h"
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+extern int main(void);
+
+void Reset_Handler(void);
+void Default_Handler(void);
+void HardFault_Handler(void);
+void SysTick_Handler(void);
+
+/* Exceptions 1..15 and the first external interrupts of the boards (all unused: default). */
+typedef void (*vector_t)(void);
+__attribute__((section(".isr_vector"), used))
+const vector_t trix_vectors[16 + 32] = {
+    (vector_t)(uintptr_t)&_estack,   /* initial main stack pointer */
+    Reset_Handler,
+    Default_Handler,                 /* NMI */
+    HardFault_Handler,
+    HardFault_Handler,               /* MemManage */
+    HardFault_Handler,               /* BusFault */
+    HardFault_Handler,               /* UsageFault */
+    0, 0, 0, 0,
+    Default_Handler,                 /* SVCall */
+    Default_Handler,                 /* DebugMon */
+    0,
+    Default_Handler,                 /* PendSV */
+    SysTick_Handler,
+    [16 ... 47] = Default_Handler,
+};
+
+void Reset_Handler(void)
+{
+    uint32_t *src = &_sidata, *dst = &_sdata;
+    while (dst < &_edata) *dst++ = *src++;
+    for (dst = &_sbss; dst < &_ebss; dst++) *dst = 0;
+    cmsdk_uart_init(CMSDK_UART0_BASE, TRIX_CPU_HZ, TRIX_UART_BAUD);
+    trix_systick_start();
+    exit(main());
+}
+
+/* A fault must not hang a test run: report it and exit QEMU with a distinct code. */
+void HardFault_Handler(void)
+{
+    static const char msg[] = "\r\n*** trixcfc: HardFault\r\n";
+    const char *p;
+    for (p = msg; *p; p++) cmsdk_uart_putc(CMSDK_UART0_BASE, (uint8_t)*p);
+    trix_semihost_exit(125);
+}
+
+void Default_Handler(void)
+{
+    static const char msg[] = "\r\n*** trixcfc: unexpected exception\r\n";
+    const char *p;
+    for (p = msg; *p; p++) cmsdk_uart_putc(CMSDK_UART0_BASE, (uint8_t)*p);
+    trix_semihost_exit(126);
+}
+
+/* ---- SysTick: 24-bit down-counter on the processor clock, wraps counted in software ---- */
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define SYST_CSR_ENABLE    0x1u
+#define SYST_CSR_TICKINT   0x2u
+#define SYST_CSR_CLKSOURCE 0x4u    /* processor clock (25 MHz on MPS2) */
+#define SYST_RELOAD        0x00FFFFFFu
+
+static volatile uint32_t systick_wraps;
+
+void trix_systick_start(void)
+{
+    SYST_CSR = 0;
+    SYST_RVR = SYST_RELOAD;
+    SYST_CVR = 0;
+    SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CLKSOURCE;
+}
+
+void SysTick_Handler(void) { systick_wraps++; }
+
+uint64_t trix_systick_ticks64(void)
+{
+    uint32_t w0, w1, cvr;
+    do {   /* re-read when a wrap was taken in between */
+        w0 = systick_wraps;
+        cvr = SYST_CVR;
+        w1 = systick_wraps;
+    } while (w0 != w1);
+    return (uint64_t)w0 * (SYST_RELOAD + 1u) + (SYST_RELOAD - cvr);
+}
+
+/* ---- semihosting ---- */
+#define SEMIHOST_SYS_EXIT_EXTENDED 0x20u
+#define ADP_STOPPED_APPLICATION_EXIT 0x20026u
+
+void trix_semihost_exit(int code)
+{
+    /* Parameter block {reason, subcode}: QEMU exits with the subcode (plain SYS_EXIT on
+     * AArch32 cannot carry an exit status). */
+    volatile uint32_t block[2];
+    block[0] = ADP_STOPPED_APPLICATION_EXIT;
+    block[1] = (uint32_t)code;
+    {
+        register uint32_t r0 __asm__("r0") = SEMIHOST_SYS_EXIT_EXTENDED;
+        register uint32_t r1 __asm__("r1") = (uint32_t)(uintptr_t)block;
+        __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    }
+    for (;;) {   /* no debugger/semihosting: stop here */
+    }
+}
