@@ -149,27 +149,28 @@ def footprint(m: IntModel) -> dict:
     return {
         "weights": weights,
         "trit_bytes": trit_bytes,
-        "trit_bytes_unpadded": rows * math.ceil(C / 4),
+        "trit_bits_exact": weights * 2,
         "bits_per_trit": 2.0,
         "bits_per_weight_stored": trit_bytes * 8 / weights,
         "log2_3": math.log2(3),
         "scale_bytes": rows * (4 + 1),          # int32 multiplier + int8 shift
         "bias_bytes": rows * 4,
         "lam_bytes": m.H * 2,
-        "readout_bytes": m.H * 2 + 8,
+        "readout_bytes": m.H * 4 + 8,          # int32 weights + int64 bias
         "table_bytes": 2 * G.TABLE_SIZE * 2,
     }
 
 
 def footprint_text(m: IntModel) -> str:
     f = footprint(m)
-    total = sum(v for k, v in f.items() if k.endswith("_bytes") and k != "trit_bytes_unpadded")
+    total = sum(v for k, v in f.items() if k.endswith("_bytes"))
+    padding = f["trit_bytes"] * 8 - f["trit_bits_exact"]
     return "\n".join([
         f"model {m.hash_hex}: I={m.I} H={m.H}, {f['weights']} ternary weights in {2 * m.H} rows x {m.C} columns",
-        f"  trits    {f['trit_bytes']:6d} bytes  ({f['trit_bytes_unpadded']} without row padding; "
-        f"rows padded to {m.row_bytes} bytes)",
-        f"  bits/weight: {f['bits_per_trit']:.3f} per trit packed, {f['bits_per_weight_stored']:.3f} stored "
-        f"with row padding  (log2(3) = {f['log2_3']:.3f} limit)",
+        f"  trits    {f['trit_bytes']:6d} bytes  = {f['weights']} trits x 2 bits + {padding} bits of row padding "
+        f"(rows of {m.C} trits in {m.row_bytes} bytes)",
+        f"  bits/weight: {f['bits_per_trit']:.3f} per trit, {f['bits_per_weight_stored']:.3f} with row padding  "
+        f"(log2(3) = {f['log2_3']:.3f} limit)",
         f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
         f"  biases   {f['bias_bytes']:6d} bytes",
         f"  lambda   {f['lam_bytes']:6d} bytes",

@@ -227,9 +227,9 @@ def test_footprint_two_bits_per_trit_plus_row_padding(tmp_path, capsys, I, H):
     out = capsys.readouterr().out
     C = I + H
     trit_bytes = 2 * H * math.ceil(C / 4)
-    assert f"trits    {trit_bytes:6d} bytes" in out
-    assert "2.000 per trit packed" in out and "log2(3) = 1.585 limit" in out
-    assert f"{trit_bytes * 8 / (2 * H * C):.3f} stored" in out
+    assert f"trits    {trit_bytes:6d} bytes  = {2 * H * C} trits x 2 bits + {trit_bytes * 8 - 4 * H * C} bits" in out
+    assert "2.000 per trit," in out and "log2(3) = 1.585 limit" in out
+    assert f"{trit_bytes * 8 / (2 * H * C):.3f} with row padding" in out
     text = (tmp_path / "o" / "trix_model.h").read_text()
     body = text.split("trix_trits[TRIX_ROWS * TRIX_ROW_BYTES] = {")[1].split("};")[0]
     assert body.count("0x") == trit_bytes

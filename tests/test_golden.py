@@ -222,3 +222,35 @@ def test_float_ternary_matches_docs_formula():
         c = np.tanh(art.scale_g * (art.trits_g @ z) + art.b_g)
         h = math.e ** (-art.dt / art.tau) * (1 - g) * h + g * c
         assert abs(y[0, t] - (art.w_o @ h + art.b_o)) < 1e-12
+
+
+def test_accuracy_command(tmp_path, monkeypatch, capsys):
+    """`python -m codegen accuracy` on a stand-in model (a fake trainer.tasks until the
+    trainer's lands): prints both washout MSEs and the relative difference; exit status
+    follows --tolerance."""
+    import sys
+    import types
+    from codegen.artifact import save_artifact
+    from codegen.cli import main
+    if not _has_trainer_tasks():
+        fake = types.ModuleType("trainer.tasks")
+        fake.load_split = lambda task, split: _sine_split(task, 64, 5)
+        monkeypatch.setitem(sys.modules, "trainer", types.ModuleType("trainer"))
+        monkeypatch.setitem(sys.modules, "trainer.tasks", fake)
+    x, y = _load_split("sine")
+    art = _fit_readout(random_artifact(1, 16, seed=7, scale_range=(0.1, 0.6), bias_sd=0.3,
+                                       tau_range=(0.1, 1.0)), x, y)
+    p = tmp_path / "best.npz"
+    save_artifact(art, p)
+    assert main(["accuracy", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "washout (t >= 5) MSE: float ternary" in out and "golden integer" in out and "relative" in out
+    assert main(["accuracy", str(p), "--tolerance", "0"]) == 1      # the check can fail
+
+
+def _has_trainer_tasks():
+    try:
+        from trainer.tasks import load_split  # noqa: F401
+        return True
+    except ImportError:
+        return False
