@@ -16,7 +16,7 @@ int main(void)
     uint8_t buf[64];
     int n;
     trix_reset();
-    trix_proto_init(&rx);
+    trix_proto_init(&rx, trix_platform_write);
     while ((n = trix_platform_read(buf, (int)sizeof buf)) > 0) trix_proto_feed(&rx, buf, n);
     return 0;
 }

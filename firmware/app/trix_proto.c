@@ -55,6 +55,8 @@ static void put_u16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t
 static void put_u32(uint8_t *p, uint32_t v) { put_u16(p, v & 0xFFFFu); put_u16(p + 2, v >> 16); }
 
 /* Sends tx_frame[2 .. 2+plen) as the payload of a reply of the given type and seq. */
+static trix_write_fn reply_write;
+
 static void send_reply(uint8_t type, uint8_t seq, size_t plen)
 {
     uint16_t crc;
@@ -66,7 +68,7 @@ static void send_reply(uint8_t type, uint8_t seq, size_t plen)
     tx_frame[plen + 3] = (uint8_t)(crc >> 8);
     n = trix_cobs_encode(tx_frame, plen + 4, tx_wire);
     tx_wire[n++] = 0;
-    trix_platform_write(tx_wire, (int)n);
+    reply_write(tx_wire, (int)n);
 }
 
 static void send_error(uint8_t code, uint8_t req_type, uint8_t seq)
@@ -195,7 +197,7 @@ static void handle_frame(const uint8_t *f, size_t len)
 }
 
 /* ---- receiver ---- */
-void trix_proto_init(trix_rx_t *rx)
+static void rx_clear(trix_rx_t *rx)
 {
     rx->len = 0;
     rx->open = 0;
@@ -217,13 +219,20 @@ static void rx_end(trix_rx_t *rx)
     const size_t len = rx->len;
     const uint8_t type = len >= 1 ? rx->frame[0] : 0, seq = len >= 2 ? rx->frame[1] : 0;
     if (!rx->open) return;   /* empty frame: ignored silently */
+    reply_write = rx->write;
     if (rx->overflow)
         send_error(TRIX_ERR_OVERSIZE, type, seq);
     else if (rx->remaining != 0)
         send_error(TRIX_ERR_BAD_COBS, type, seq);   /* frame ended inside a COBS block */
     else
         handle_frame(rx->frame, len);
-    trix_proto_init(rx);
+    rx_clear(rx);
+}
+
+void trix_proto_init(trix_rx_t *rx, trix_write_fn write)
+{
+    rx->write = write;
+    rx_clear(rx);
 }
 
 void trix_proto_feed(trix_rx_t *rx, const uint8_t *bytes, int n)

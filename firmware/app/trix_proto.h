@@ -1,7 +1,7 @@
 /*
  * Serial protocol v1 (docs/protocol.md), firmware side: CRC-16/CCITT-FALSE, COBS, an
  * incremental frame receiver and the request dispatch (HELLO, RESET, STEP, BENCH, errors).
- * Static storage only: no heap. Replies go out through trix_platform_write().
+ * Static storage only: no heap. Replies go out through the receiver's write function.
  */
 #ifndef TRIX_PROTO_H
 #define TRIX_PROTO_H
@@ -35,7 +35,10 @@ size_t trix_cobs_encode(const uint8_t *in, size_t len, uint8_t *out);
 
 /* Receiver state: COBS is decoded byte by byte as it arrives, so the decoded length (and
  * with it OVERSIZE) is known exactly without buffering the encoded bytes. */
+typedef void (*trix_write_fn)(const uint8_t *bytes, int len);
+
 typedef struct {
+    trix_write_fn write;              /* where replies go (trix_platform_write in trix_fw) */
     uint8_t  frame[TRIX_MAX_FRAME];   /* decoded bytes of the current frame */
     uint16_t len;                     /* how many are stored */
     uint8_t  open;                    /* non-delimiter bytes arrived since the last 0x00 */
@@ -44,7 +47,7 @@ typedef struct {
     uint8_t  overflow;                /* more than TRIX_MAX_FRAME decoded: OVERSIZE */
 } trix_rx_t;
 
-void trix_proto_init(trix_rx_t *rx);
+void trix_proto_init(trix_rx_t *rx, trix_write_fn write);
 /* Consumes n received bytes; every complete frame (ended by 0x00) is answered. */
 void trix_proto_feed(trix_rx_t *rx, const uint8_t *bytes, int n);
 

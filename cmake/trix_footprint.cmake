@@ -1,0 +1,53 @@
+# cmake -DSIZE=<size> -DELF=<trix_fw> -DTRIX_TARGET=<target> [-DMODEL_DIR=<dir>] -P trix_footprint.cmake
+# Prints the flash and RAM the firmware image uses:
+#   flash = every allocated section in the code region (vectors, .text, .rodata, unwind and
+#           init tables) + the load image of .data
+#   RAM   = .data + .bss + the reserved stack (.stack); no heap in trix_fw
+# On native/aarch64 only the Berkeley `size` line is printed (no fixed memory map).
+execute_process(COMMAND ${SIZE} ${ELF} OUTPUT_VARIABLE berkeley RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${SIZE} ${ELF} failed")
+endif()
+set(hash "")
+if(MODEL_DIR AND EXISTS ${MODEL_DIR}/trix_model.h)
+    file(STRINGS ${MODEL_DIR}/trix_model.h hline REGEX "#define TRIX_MODEL_HASH")
+    string(REGEX MATCH "0x[0-9a-fA-F]+" hash "${hline}")
+    file(STRINGS ${MODEL_DIR}/trix_model.h iline REGEX "#define TRIX_(INPUTS|HIDDEN) ")
+    string(REGEX REPLACE "[^0-9;]*#define TRIX_INPUTS +([0-9]+)[^;]*;[^0-9]*#define TRIX_HIDDEN +([0-9]+).*" "I=\\1 H=\\2" dims "${iline}")
+    set(hash " model ${hash} (${dims})")
+endif()
+if(NOT TRIX_TARGET MATCHES "^cortex-m")
+    message("footprint ${TRIX_TARGET}${hash}: (no fixed memory map on this target)\n${berkeley}")
+    return()
+endif()
+
+execute_process(COMMAND ${SIZE} -A -d ${ELF} OUTPUT_VARIABLE sysv)
+string(REPLACE "\n" ";" lines "${sysv}")
+set(flash 0)
+set(ram 0)
+set(stack 0)
+set(detail "")
+foreach(line IN LISTS lines)
+    if(line MATCHES "^(\\.[A-Za-z0-9_.]+) +([0-9]+) +([0-9]+)")
+        set(name ${CMAKE_MATCH_1})
+        set(sz ${CMAKE_MATCH_2})
+        set(addr ${CMAKE_MATCH_3})
+        if(name MATCHES "^\\.(debug|comment|ARM\\.attributes|stab)" OR sz EQUAL 0)
+            continue()
+        endif()
+        if(addr LESS 536870912)          # below 0x20000000: code region ("flash")
+            math(EXPR flash "${flash} + ${sz}")
+        else()
+            math(EXPR ram "${ram} + ${sz}")
+            if(name STREQUAL ".data")
+                math(EXPR flash "${flash} + ${sz}")   # initial values stored in flash
+            endif()
+            if(name STREQUAL ".stack")
+                set(stack ${sz})
+            endif()
+        endif()
+        string(APPEND detail "  ${name} ${sz}")
+    endif()
+endforeach()
+message("footprint ${TRIX_TARGET}${hash}: flash ${flash} bytes, RAM ${ram} bytes (incl. ${stack} bytes stack), no heap\n"
+        "  sections:${detail}\n${berkeley}")
