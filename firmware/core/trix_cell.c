@@ -1,6 +1,10 @@
 /* The cell step of docs/fixed_point.md; integer only, no heap, no floating point. */
 #include "trix_cell.h"
 
+#if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>   /* __usat: ARMv7-M and later */
+#endif
+
 /* The rounding rules rely on >> of negative values being an arithmetic (flooring) shift,
  * which GCC and Clang guarantee; refuse to compile where it does not hold. */
 typedef char trix_check_arithmetic_shift[((-1 >> 1) == -1 && ((int64_t)-3 >> 1) == -2) ? 1 : -1];
@@ -26,7 +30,11 @@ static inline int32_t table_q15(const int16_t *table, int32_t pre_q16)
      * there, docs/fixed_point.md section 4) and compiles to one USAT on ARMv7-M. */
     int32_t u = pre_q16 + ((int32_t)8 << 16);
     int32_t i, f, lo;
+#if defined(__ARM_FEATURE_SAT)
+    u = (int32_t)__usat(u, 20);
+#else
     u = u < 0 ? 0 : (u > 0xFFFFF ? 0xFFFFF : u);
+#endif
     i = u >> 10;                                 /* step 1/64 = 2^10 in Q16 */
     f = u & 1023;
     lo = table[i];
@@ -62,12 +70,29 @@ static inline int32_t input_columns(const uint8_t *row, int inputs, const int16_
     return s;
 }
 
+/* Rows [r0, r1) of one head: acc (kernel output) -> activation (Q15), in place. Separate
+ * passes for the heads and for the state update keep every pointer in a register. */
+static void head_activations(const trix_model_t *m, int r0, int r1, const int16_t *table,
+                             int32_t *acc, const int32_t *x_pairs, const int16_t *x_q14)
+{
+    const int I = m->inputs, rb = m->row_bytes;
+    const uint8_t *row = m->trits + (long)r0 * rb;
+    int r;
+    for (r = r0; r < r1; r++, row += rb) {
+        /* z holds x in Q14 but h in Q15: adding T_x x once more puts x in Q15 too. */
+        const int32_t a = acc[r] + (I <= 2 ? x_pairs[row[0] & 15] : input_columns(row, I, x_q14));
+        acc[r] = table_q15(table, requantize_q16(a, m->row_multiplier[r], m->row_shift[r], m->bias_q16[r]));
+    }
+}
+
 int16_t trix_cell_step_q14(const trix_model_t *m, trix_matvec_fn matvec,
                            int16_t *z, int32_t *acc, const int16_t *x_q14)
 {
-    const int I = m->inputs, H = m->hidden, rb = m->row_bytes;
+    const int I = m->inputs, H = m->hidden;
     int16_t *h = z + I;   /* Q15 */
-    const uint8_t *row_f = m->trits, *row_g = m->trits + (long)H * rb;
+    const int32_t *gate = acc, *cand = acc + H;
+    const int16_t *lam = m->lam_q15;
+    const int32_t *w_o = m->w_o;
     int32_t x_pairs[16];
     int64_t acc_y = m->b_o;
     int64_t y;
@@ -75,33 +100,23 @@ int16_t trix_cell_step_q14(const trix_model_t *m, trix_matvec_fn matvec,
 
     for (i = 0; i < I; i++) z[i] = x_q14[i];
     /* Both heads in one pass: the kernel reads all of h_{t-1} before any unit changes. */
-    matvec(m->trits, 2 * H, rb, z, acc);
+    matvec(m->trits, 2 * H, m->row_bytes, z, acc);
 
-    /* z holds x in Q14 but h in Q15: adding T_x x once more puts x in Q15 too. */
-    if (I <= 2) {
+    if (I <= 2) {   /* every pair of input trits (low nibble of byte 0) -> its sum */
         const int32_t x0 = x_q14[0], x1 = I > 1 ? x_q14[1] : 0;
         const int32_t v[4] = { 0, x0, -x0, 0 }, w[4] = { 0, x1, -x1, 0 };
         for (i = 0; i < 16; i++) x_pairs[i] = v[i & 3] + w[i >> 2];
     }
+    head_activations(m, 0, H, m->sigmoid_q15, acc, x_pairs, x_q14);       /* g, Q15 */
+    head_activations(m, H, 2 * H, m->tanh_q15, acc, x_pairs, x_q14);      /* c, Q15 */
 
-    for (i = 0; i < H; i++, row_f += rb, row_g += rb) {
-        int32_t acc_f = acc[i], acc_g = acc[H + i], g, c, d, acc30;
-        int16_t hn;
-        if (I <= 2) {
-            acc_f += x_pairs[row_f[0] & 15];
-            acc_g += x_pairs[row_g[0] & 15];
-        } else {
-            acc_f += input_columns(row_f, I, x_q14);
-            acc_g += input_columns(row_g, I, x_q14);
-        }
-        g = table_q15(m->sigmoid_q15, requantize_q16(acc_f, m->row_multiplier[i], m->row_shift[i], m->bias_q16[i]));
-        c = table_q15(m->tanh_q15, requantize_q16(acc_g, m->row_multiplier[H + i], m->row_shift[H + i],
-                                                  m->bias_q16[H + i]));
-        d = ((int32_t)m->lam_q15[i] * (32768 - g) + (1 << 14)) >> 15;   /* lam*(1-g), Q15 */
-        acc30 = d * h[i] + g * c;                                       /* Q30, < 2^31 */
-        hn = sat16((acc30 + (1 << 14)) >> 15);                          /* Q15 */
+    for (i = 0; i < H; i++) {
+        const int32_t g = gate[i], c = cand[i];
+        const int32_t d = ((int32_t)lam[i] * (32768 - g) + (1 << 14)) >> 15;   /* lam*(1-g), Q15 */
+        const int32_t acc30 = d * h[i] + g * c;                               /* Q30, < 2^31 */
+        const int16_t hn = sat16((acc30 + (1 << 14)) >> 15);                  /* Q15 */
         h[i] = hn;  /* unit i's old state is not needed any more */
-        acc_y += (int64_t)m->w_o[i] * hn;   /* int32 x int16: one SMLAL */
+        acc_y += (int64_t)w_o[i] * hn;   /* int32 x int16: one SMLAL */
     }
     y = (acc_y + ((int64_t)1 << m->readout_shift)) >> (m->readout_shift + 1);   /* Q(15+s) -> Q14 */
     return (int16_t)(y > 32767 ? 32767 : (y < -32768 ? -32768 : y));
