@@ -17,7 +17,7 @@ if(MODEL_DIR AND EXISTS ${MODEL_DIR}/trix_model.h)
     set(hash " model ${hash} (${dims})")
 endif()
 if(NOT TRIX_TARGET MATCHES "^cortex-m")
-    message("footprint ${TRIX_TARGET}${hash}: (no fixed memory map on this target)\n${berkeley}")
+    execute_process(COMMAND ${CMAKE_COMMAND} -E echo "footprint ${TRIX_TARGET}${hash}: (no fixed memory map on this target)\n${berkeley}")
     return()
 endif()
 
@@ -49,5 +49,6 @@ foreach(line IN LISTS lines)
         string(APPEND detail "  ${name} ${sz}")
     endif()
 endforeach()
-message("footprint ${TRIX_TARGET}${hash}: flash ${flash} bytes, RAM ${ram} bytes (incl. ${stack} bytes stack), no heap\n"
-        "  sections:${detail}\n${berkeley}")
+# stdout (message() would go to stderr)
+execute_process(COMMAND ${CMAKE_COMMAND} -E echo
+    "footprint ${TRIX_TARGET}${hash}: flash ${flash} bytes, RAM ${ram} bytes (incl. ${stack} bytes stack), no heap\n  sections:${detail}\n${berkeley}")

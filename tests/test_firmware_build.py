@@ -1,0 +1,198 @@
+"""Firmware build per target (issue 4): every target configures and builds from a clean tree with
+-Wall -Wextra -Werror through the top-level CMakeLists.txt and passes its ctest suite (the
+core's kernel/cell tests, the C protocol test, the bench program, the no-heap check) natively or
+under QEMU (acceptance 1, 2); the native build also under ASan/UBSan (3); the cortex-m4
+footprint (4) and instructions per cell step for the reference and the DSP kernel (5).
+
+Builds are shared within the session (test_firmware_protocol.py reuses them through
+``firmware_build``)."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TRAINED = [REPO / "results" / t / "best.npz" for t in ("sine", "sine-mix")]
+TOOLS = {
+    "native": ["cc"],
+    "aarch64": ["aarch64-linux-gnu-gcc", "qemu-aarch64"],
+    "cortex-m4": ["arm-none-eabi-gcc", "qemu-system-arm"],
+    "cortex-m3": ["arm-none-eabi-gcc", "qemu-system-arm"],
+}
+EXPECTED_KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp", "cortex-m3": "ref"}
+QEMU_MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385"}
+
+_cache: dict = {}
+
+
+def run(cmd, **kw):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+
+
+def need(target):
+    missing = [t for t in TOOLS[target] + ["cmake", "ctest"] if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"missing {' '.join(missing)}: run scripts/setup.sh (Debian packages gcc-arm-none-eabi "
+                    "libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)")
+
+
+def model(tmp_path_factory):
+    """(model_dir, artifact): the trained H=16 sine model when committed, else a random I=1, H=16 one."""
+    if "model" not in _cache:
+        sys.path.insert(0, str(REPO))
+        from codegen.artifact import load_artifact, save_artifact
+        from codegen.testing import random_artifact
+        base = tmp_path_factory.mktemp("fw-model")
+        trained = [p for p in TRAINED if p.is_file()]
+        if trained and load_artifact(trained[0]).H == 16:
+            npz = trained[0]
+        else:
+            npz = base / "random-h16.npz"
+            save_artifact(random_artifact(1, 16, seed=42), npz)
+        out = base / "model"
+        r = run([sys.executable, "-m", "codegen", "export", npz, "--out", out], cwd=REPO)
+        assert r.returncode == 0, r.stdout + r.stderr
+        _cache["model"] = (out, load_artifact(npz))
+    return _cache["model"]
+
+
+def firmware_build(tmp_path_factory, target, *options):
+    """Configure + build the top-level project for target in a fresh directory (once per session)."""
+    key = (target,) + options
+    if key not in _cache:
+        need(target)
+        model_dir, _ = model(tmp_path_factory)
+        b = tmp_path_factory.mktemp("fw-" + "-".join(k.replace("=", "_").lstrip("-D") for k in key))
+        r = run(["cmake", "-S", REPO, "-B", b, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={model_dir}",
+                 "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", *options])
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = run(["cmake", "--build", b, "-j", "2"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        _cache[key] = b
+    return _cache[key]
+
+
+def trix_fw(build):
+    return build / "firmware" / "app" / "trix_fw"
+
+
+def qemu_command(target, elf, icount=False):
+    """How to run trix_fw with the protocol on stdin/stdout (pipe)."""
+    if target == "native":
+        return [str(elf)]
+    if target == "aarch64":
+        return ["qemu-aarch64", str(elf)]
+    cmd = ["qemu-system-arm", "-M", QEMU_MACHINE[target], "-display", "none", "-monitor", "none",
+           "-serial", "stdio", "-semihosting-config", "enable=on,target=native"]
+    if icount:
+        cmd += ["-icount", "shift=0"]
+    return cmd + ["-kernel", str(elf)]
+
+
+def ctest(build):
+    r = run(["ctest", "--test-dir", build, "--output-on-failure", "-V", "--timeout", "300"])
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr
+    return r.stdout
+
+
+TARGET_PARAMS = [pytest.param("native"),
+                 pytest.param("aarch64", marks=pytest.mark.qemu),
+                 pytest.param("cortex-m4", marks=pytest.mark.qemu),
+                 pytest.param("cortex-m3", marks=pytest.mark.qemu)]
+
+
+@pytest.mark.parametrize("target", TARGET_PARAMS)
+def test_target_builds_with_werror_and_passes_ctest(tmp_path_factory, target):
+    b = firmware_build(tmp_path_factory, target)
+    commands = json.loads((b / "compile_commands.json").read_text())
+    ours = [c for c in commands if "/firmware/" in c["file"]]
+    assert ours
+    for c in ours:   # every firmware source is compiled with the warning flags of acceptance 1
+        for flag in ("-Wall", "-Wextra", "-Werror"):
+            assert flag in c["command"].split(), (c["file"], c["command"])
+    out = ctest(b)
+    tests = set(re.findall(r"Test +#\d+: (\S+) \.+ +Passed", out))
+    expected = {"test_kernels", "test_step", "test_proto", "trix_bench"}
+    if target != "aarch64":
+        expected.add("trix_fw_no_heap")
+    assert expected <= tests, out
+    kernel = EXPECTED_KERNEL[target]
+    assert f"test_step: kernel {kernel}," in out and "PASS" in out, out
+    assert "test_proto: PASS" in out, out
+    if target == "cortex-m4":
+        assert "(ref dsp), runtime kernel dsp" in out, out
+
+
+def test_native_sanitizers(tmp_path_factory):
+    """The whole native test suite built with -fsanitize=address,undefined (TRIX_SANITIZE=ON)."""
+    b = firmware_build(tmp_path_factory, "native", "-DTRIX_SANITIZE=ON")
+    cache = (b / "CMakeCache.txt").read_text()
+    assert "TRIX_SANITIZE:BOOL=ON" in cache
+    out = ctest(b)
+    assert "test_proto: PASS" in out and "test_step: kernel ref" in out, out
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m3"])
+def test_cortex_m_image_has_no_heap_and_is_a_kernel_image(tmp_path_factory, target):
+    b = firmware_build(tmp_path_factory, target)
+    elf = trix_fw(b)
+    syms = run(["arm-none-eabi-nm", elf]).stdout
+    for name in ("malloc", "free", "_malloc_r", "_free_r", "_sbrk", "realloc", "calloc"):
+        assert not re.search(rf"\s{re.escape(name)}$", syms, re.M), f"{name} linked into {elf}"
+    assert re.search(r"^00000000 [TtRr] trix_vectors$", syms, re.M), "vector table not at 0x0"
+    assert (b / "firmware" / "app" / "trix_fw.bin").is_file()
+
+
+def footprint(build):
+    r = run(["cmake", "--build", build, "--target", "footprint"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"footprint (\S+) model (0x[0-9a-f]+) \(I=(\d+) H=(\d+)\): flash (\d+) bytes, RAM (\d+) bytes "
+                  r"\(incl\. (\d+) bytes stack\)", r.stdout)
+    assert m, r.stdout
+    return {"target": m[1], "hash": m[2], "I": int(m[3]), "H": int(m[4]), "flash": int(m[5]), "ram": int(m[6]),
+            "stack": int(m[7]), "text": r.stdout}
+
+
+@pytest.mark.qemu
+def test_footprint_cortex_m4(tmp_path_factory):
+    """Acceptance 4: `cmake --build <build> --target footprint` prints flash and RAM of trix_fw."""
+    b = firmware_build(tmp_path_factory, "cortex-m4")
+    f = footprint(b)
+    assert f["target"] == "cortex-m4" and f["H"] == 16
+    sizes = run(["arm-none-eabi-size", "-A", "-d", trix_fw(b)]).stdout
+    sec = {m[1]: int(m[2]) for m in re.finditer(r"^(\.\S+)\s+(\d+)\s+\d+", sizes, re.M)}
+    assert f["flash"] == sum(sec.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.exidx",
+                                                       ".ARM.extab", ".init_array", ".fini_array",
+                                                       ".preinit_array", ".data"))
+    assert f["ram"] == sec.get(".data", 0) + sec.get(".bss", 0) + sec[".stack"]
+    assert 0 < f["flash"] < 64 * 1024 and 0 < f["ram"] < 32 * 1024, f
+    print(f"\ncortex-m4 trix_fw (H=16): flash {f['flash']} B, RAM {f['ram']} B (stack {f['stack']} B)")
+
+
+def bench(build):
+    r = run(["cmake", "--build", build, "--target", "bench"], timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cal = re.search(r"= (\d+) ticks -> ([\d.]+) instructions/tick", r.stdout)
+    per_step = re.search(r"instructions per cell step: ([\d.]+) \(kernel (\w+)\)", r.stdout)
+    assert cal and per_step, r.stdout
+    return float(cal[2]), float(per_step[1]), per_step[2]
+
+
+@pytest.mark.qemu
+def test_instructions_per_step_cortex_m4_ref_and_dsp(tmp_path_factory):
+    """Acceptance 5: `cmake --build <build> --target bench` (QEMU -icount shift=0, SysTick)."""
+    dsp = bench(firmware_build(tmp_path_factory, "cortex-m4"))
+    ref = bench(firmware_build(tmp_path_factory, "cortex-m4", "-DTRIX_FORCE_REF=ON"))
+    assert dsp[2] == "dsp" and ref[2] == "ref"
+    for per_tick, _, _ in (dsp, ref):   # 25 MHz SysTick, 1 instruction = 1 ns: 40 per tick
+        assert per_tick == pytest.approx(40.0, abs=0.01)
+    assert 100 < dsp[1] < ref[1], (dsp, ref)
+    print(f"\ncortex-m4 instructions per cell step: ref {ref[1]:.0f}, dsp {dsp[1]:.0f} "
+          f"({ref[1] / dsp[1]:.2f}x)")
