@@ -35,6 +35,8 @@ def accuracy_report(art, x, y) -> dict:
 
 
 def cmd_export(a) -> int:
+    if Path(a.out).exists() and not Path(a.out).is_dir():
+        raise CodegenError(f"--out {a.out}: exists and is not a directory")
     art = load_artifact(a.npz)
     files = render_model_files(art, a.prefix)
     m = IntModel.from_artifact(art)
@@ -116,4 +118,7 @@ def main(argv=None) -> int:
         return args.func(args)
     except CodegenError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:   # unwritable --out, disk full, ...: still one line, no traceback
+        print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2

@@ -198,6 +198,15 @@ def test_bad_input_leaves_existing_out_untouched(tmp_path, capsys):
     assert not list(tmp_path.glob(".codegen-*"))   # no temp dir left behind
 
 
+def test_out_is_a_file(npz, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("x")
+    assert export(npz, out) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a directory" in err[0]
+    assert out.read_text() == "x"
+
+
 def test_missing_file(tmp_path, capsys):
     assert export(tmp_path / "nope.npz", tmp_path / "o") != 0
     assert "no such file" in capsys.readouterr().err
