@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", required=True)
     v.add_argument("--model", action="append", help="trained best.npz to include (repeatable; default "
                    "results/{sine,sine-mix}/best.npz when present)")
-    v.add_argument("--random", type=int, default=24, help="number of random models (default 24)")
+    v.add_argument("--random", type=int, default=len(RANDOM_SHAPES),
+                   help=f"number of random models (default {len(RANDOM_SHAPES)})")
     v.add_argument("--seed", type=int, default=0)
     v.set_defaults(func=cmd_vectors)
     return ap

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from codegen import golden as G
 from codegen.artifact import load_artifact
@@ -254,3 +255,19 @@ def _has_trainer_tasks():
         return True
     except ImportError:
         return False
+
+
+@settings(max_examples=25, deadline=None)
+@given(I=st.integers(1, 3), H=st.integers(1, 9), seed=st.integers(0, 2 ** 31 - 1),
+       scale_hi=st.sampled_from([0.3, 1.0, 4.0]), bias_sd=st.sampled_from([0.1, 1.0, 8.0]))
+def test_golden_equals_scalar_spec_property(I, H, seed, scale_hi, bias_sd):
+    """Random shapes and parameter ranges (saturating gates, large scales, full-scale inputs)."""
+    art = random_artifact(I, H, seed, scale_range=(0.01, scale_hi), bias_sd=bias_sd, tau_range=(0.02, 50.0),
+                          w_o_sd=2.0)
+    m = IntModel.from_artifact(art)
+    x = random_inputs_q14(I, 1, 6, seed)
+    y, hs = run_golden(m, x, return_states=True)
+    h = [0] * H
+    for t in range(x.shape[1]):
+        h, yy = scalar_step(m, h, [int(v) for v in x[0, t]])
+        assert yy == int(y[0, t]) and h == [int(v) for v in hs[0, t]], t
