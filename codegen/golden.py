@@ -29,7 +29,7 @@ TABLE_STEP_LOG2 = 6               # table step 2^-6 = 1/64
 TABLE_SIZE = (16 << TABLE_STEP_LOG2) + 1   # 1025 entries over [-8, +8]
 TABLE_STEP_SHIFT = PRE_FRAC - TABLE_STEP_LOG2
 TABLE_OFFSET = 8 << PRE_FRAC      # pre + 8.0 maps -8.0 to index 0
-TABLE_SPAN = (TABLE_SIZE - 1) << TABLE_STEP_SHIFT  # 16.0: u >= span saturates to the last entry
+TABLE_SPAN = (TABLE_SIZE - 1) << TABLE_STEP_SHIFT  # 16.0: u is clamped to [0, span - 1]
 
 MULTIPLIER_MIN, MULTIPLIER_MAX = 1 << 30, (1 << 31) - 1
 SHIFT_MIN, SHIFT_MAX = 1, 62

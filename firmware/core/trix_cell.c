@@ -18,7 +18,7 @@ static inline int32_t requantize_q16(int32_t acc, int32_t multiplier, int shift,
      * exactly (the low word adds less than one unit of the result's last place).
      * Codegen guarantees acc * 2^L fits int32, so this is one SMULL and 32-bit arithmetic;
      * the result is below 2^30 + 2^23 in magnitude (no clamp needed before the table). */
-    const int L = shift < 33 ? 33 - shift : 0;
+    const int L = shift < 33 ? 33 - shift : 0;                     /* <= 14 (range check) */
     const int k = shift + L - 32;                                   /* 1..30 */
     const int32_t hi = (int32_t)(((int64_t)(acc * ((int32_t)1 << L)) * multiplier) >> 32);
     return ((hi + ((int32_t)1 << (k - 1))) >> k) + bias_q16;

@@ -40,7 +40,7 @@ int16_t trix_cell_step_q14(const trix_model_t *model, trix_matvec_fn matvec,
 /* Sigmoid/tanh lookup with linear interpolation (docs/fixed_point.md, section 4). */
 int32_t trix_table_q15(const int16_t *table, int32_t pre_q16);
 
-/* Per-row requantisation and bias (section 3): Q15 accumulator -> clamped Q16. */
+/* Per-row requantisation and bias (section 3): Q15 accumulator -> Q16 pre-activation. */
 int32_t trix_requantize_q16(int32_t acc, int32_t multiplier, int shift, int32_t bias_q16);
 
 #endif /* TRIX_CELL_H */
