@@ -1,0 +1,268 @@
+"""Serial protocol v1, host side (docs/protocol.md): CRC-16/CCITT-FALSE, COBS, frame encode /
+decode, request building, reply parsing and an incremental frame reader.
+
+Pure Python + the standard library: importing this module opens nothing and needs no pyserial,
+so tests (and the firmware's robustness test) can use it on their own.
+
+The reader tells three failure kinds apart (all subclasses of host.errors.HostError):
+  NoReply         timeout, and nothing arrived since the last complete frame
+  TruncatedFrame  timeout after part of a frame arrived (its 0x00 never came)
+  BadFrame        a complete frame that is not valid: BadCobs, BadCrc, BadFrameLength (< 4 or
+                  > MAX_PAYLOAD + 4 decoded bytes)
+and LinkClosed when the other end went away.
+"""
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass
+
+from .errors import (BadCobs, BadCrc, DeviceError, BadFrameLength, LinkClosed, NoReply,
+                     ProtocolError, TruncatedFrame)
+
+PROTO_VERSION = 1
+MAX_PAYLOAD = 512
+MAX_FRAME = MAX_PAYLOAD + 4          # type, seq, payload, crc16 (decoded)
+MAX_STEPS = 64
+MAX_BENCH = 4096
+Q_FORMAT = 14
+
+HELLO, RESET, STEP, BENCH = 0x01, 0x02, 0x03, 0x04
+REPLY_FLAG = 0x80
+ERROR = 0x7F
+REQUEST_NAMES = {HELLO: "HELLO", RESET: "RESET", STEP: "STEP", BENCH: "BENCH"}
+
+ERROR_NAMES = {1: "BAD_CRC", 2: "BAD_COBS", 3: "TOO_SHORT", 4: "OVERSIZE", 5: "UNKNOWN_TYPE",
+               6: "BAD_LENGTH"}
+
+
+# ---- CRC and COBS ---------------------------------------------------------------------------
+
+def _crc_table() -> tuple:
+    table = []
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
+        table.append(c & 0xFFFF)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor."""
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[((crc >> 8) ^ b) & 0xFF]
+    return crc
+
+
+def cobs_encode(data: bytes) -> bytes:
+    """Consistent Overhead Byte Stuffing (no 0x00 in the output; delimiter not added)."""
+    out = bytearray()
+    block = bytearray()
+    for b in data:
+        if b == 0:
+            out.append(len(block) + 1)
+            out += block
+            block.clear()
+        else:
+            block.append(b)
+            if len(block) == 254:
+                out.append(0xFF)
+                out += block
+                block.clear()
+    out.append(len(block) + 1)
+    out += block
+    return bytes(out)
+
+
+def cobs_decode(enc: bytes) -> bytes:
+    """Inverse of cobs_encode; BadCobs on an invalid encoding (0x00 inside, block past the end)."""
+    out = bytearray()
+    i, n = 0, len(enc)
+    if n == 0:
+        raise BadCobs("empty COBS block", enc)
+    while i < n:
+        code = enc[i]
+        if code == 0:
+            raise BadCobs(f"0x00 inside a COBS frame at byte {i}", enc)
+        end = i + code
+        if end > n:
+            raise BadCobs(f"COBS block at byte {i} runs {end - n} bytes past the frame end", enc)
+        block = enc[i + 1:end]
+        if 0 in block:
+            raise BadCobs("0x00 inside a COBS frame", enc)
+        out += block
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+# ---- frames ---------------------------------------------------------------------------------
+
+def encode_frame(ftype: int, seq: int, payload: bytes = b"") -> bytes:
+    """The wire bytes of one frame: COBS(type | seq | payload | crc_lo | crc_hi) 0x00."""
+    if not 0 <= ftype <= 0xFF or not 0 <= seq <= 0xFF:
+        raise ValueError("type and seq are bytes")
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(payload)} bytes > MAX_PAYLOAD {MAX_PAYLOAD}")
+    body = bytes([ftype, seq]) + bytes(payload)
+    return cobs_encode(body + struct.pack("<H", crc16(body))) + b"\x00"
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: int
+    seq: int
+    payload: bytes
+
+
+def decode_frame(enc: bytes) -> Frame:
+    """Decode the bytes of one frame (without its 0x00). BadCobs / BadFrameLength / BadCrc."""
+    raw = cobs_decode(enc)
+    if len(raw) < 4:
+        raise BadFrameLength(f"frame of {len(raw)} decoded bytes (< 4: type, seq, crc16)", enc)
+    if len(raw) > MAX_FRAME:
+        raise BadFrameLength(f"frame of {len(raw)} decoded bytes (> {MAX_FRAME})", enc)
+    body, (crc,) = raw[:-2], struct.unpack("<H", raw[-2:])
+    want = crc16(body)
+    if crc != want:
+        raise BadCrc(f"CRC mismatch (frame says 0x{crc:04x}, bytes give 0x{want:04x})", enc)
+    return Frame(body[0], body[1], bytes(body[2:]))
+
+
+class FrameReader:
+    """Reads frames off a byte source.
+
+    `read(n)` must return up to n bytes, or b"" after a short wait when nothing is there (a
+    pyserial port with a small `timeout`, or any object that behaves so); it may raise
+    LinkClosed. `alive()`, when given, is called on every empty read and may raise LinkClosed
+    (e.g. the QEMU process exited). Bytes after a frame's delimiter are kept for the next call.
+    """
+
+    def __init__(self, read, alive=None, chunk: int = 4096):
+        self._read = read
+        self._alive = alive
+        self._chunk = chunk
+        self._buf = bytearray()
+
+    @property
+    def pending(self) -> bytes:
+        return bytes(self._buf)
+
+    def discard(self) -> None:
+        self._buf.clear()
+
+    def read_frame(self, timeout: float) -> Frame:
+        """The next non-empty frame within `timeout` seconds (empty frames are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            i = self._buf.find(0)
+            while i == 0:                    # empty frames: ignored (docs/protocol.md)
+                del self._buf[0]
+                i = self._buf.find(0)
+            if i > 0:
+                enc = bytes(self._buf[:i])
+                del self._buf[:i + 1]
+                return decode_frame(enc)
+            if time.monotonic() >= deadline:
+                if self._buf:
+                    raise TruncatedFrame(
+                        f"the reply stopped mid-frame: {len(self._buf)} bytes and no 0x00 delimiter "
+                        f"within {timeout:g} s", self._buf)
+                raise NoReply(f"no reply within {timeout:g} s")
+            data = self._read(self._chunk)
+            if data:
+                self._buf += data
+            elif self._alive is not None:
+                self._alive()
+
+
+# ---- requests and replies -------------------------------------------------------------------
+
+def step_payload(x_q14) -> bytes:
+    """STEP payload: n*I int16 inputs, little-endian, step-major."""
+    vals = [int(v) for v in x_q14]
+    return struct.pack(f"<{len(vals)}h", *vals)
+
+
+def bench_payload(n: int) -> bytes:
+    if not 1 <= n <= MAX_BENCH:
+        raise ValueError(f"BENCH n={n} outside 1..{MAX_BENCH}")
+    return struct.pack("<H", n)
+
+
+@dataclass(frozen=True)
+class Hello:
+    proto_version: int
+    inputs: int
+    hidden: int
+    q_format: int
+    max_steps: int
+    model_hash: int
+    target: str
+    kernel: str
+
+    @property
+    def hash_hex(self) -> str:
+        return f"{self.model_hash:016x}"
+
+
+def parse_hello(p: bytes) -> Hello:
+    if len(p) < 16:
+        raise ProtocolError(f"HELLO reply of {len(p)} bytes (< 16)")
+    ver, i, h, q, ms, mh = struct.unpack_from("<BBHBHQ", p, 0)
+    off = 15
+    tl = p[off]
+    target = p[off + 1:off + 1 + tl]
+    off += 1 + tl
+    if len(target) != tl or off >= len(p):
+        raise ProtocolError("HELLO reply: target string runs past the payload")
+    kl = p[off]
+    kernel = p[off + 1:off + 1 + kl]
+    if len(kernel) != kl or off + 1 + kl != len(p):
+        raise ProtocolError("HELLO reply: kernel string does not end the payload")
+    return Hello(ver, i, h, q, ms, mh, target.decode("ascii", "replace"), kernel.decode("ascii", "replace"))
+
+
+def parse_step(p: bytes, n: int) -> list:
+    if len(p) != 2 * n:
+        raise ProtocolError(f"STEP reply of {len(p)} bytes for {n} steps (expected {2 * n})")
+    return list(struct.unpack(f"<{n}h", p))
+
+
+@dataclass(frozen=True)
+class Bench:
+    ticks: int
+    tick_hz: int
+    n: int
+
+
+def parse_bench(p: bytes) -> Bench:
+    if len(p) != 12:
+        raise ProtocolError(f"BENCH reply of {len(p)} bytes (expected 12)")
+    return Bench(*struct.unpack("<III", p))
+
+
+def error_from_reply(frame: Frame, request_type: int) -> DeviceError:
+    code, req = (frame.payload + b"\x00\x00")[:2]
+    name = ERROR_NAMES.get(code, f"code {code}")
+    what = REQUEST_NAMES.get(request_type, f"0x{request_type:02x}")
+    return DeviceError(f"the firmware answered {what} with error {name} (request type 0x{req:02x})",
+                       code, req)
+
+
+def check_reply(frame: Frame, request_type: int, seq: int) -> bytes:
+    """The payload of the reply to (request_type, seq); DeviceError / ProtocolError otherwise."""
+    if frame.type == ERROR:
+        raise error_from_reply(frame, request_type)
+    if frame.type != request_type | REPLY_FLAG:
+        raise ProtocolError(f"expected reply type 0x{request_type | REPLY_FLAG:02x}, got 0x{frame.type:02x}")
+    if frame.seq != seq:
+        raise ProtocolError(f"reply seq {frame.seq} for request seq {seq} (out of step with the firmware)")
+    return frame.payload
+
+
