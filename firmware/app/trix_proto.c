@@ -48,8 +48,11 @@ size_t trix_cobs_encode(const uint8_t *in, size_t len, uint8_t *out)
 }
 
 /* ---- replies ---- */
-static uint8_t tx_frame[TRIX_MAX_FRAME];
-static uint8_t tx_wire[TRIX_COBS_MAX(TRIX_MAX_FRAME) + 1];
+/* The longest reply is STEP with TRIX_MAX_STEPS outputs (HELLO: at most 15 + 2 * (1 + 32)). */
+#define TRIX_MAX_REPLY (4 + 2 * TRIX_MAX_STEPS)
+typedef char trix_hello_fits[(4 + 15 + 2 * (1 + TRIX_NAME_MAX) <= TRIX_MAX_REPLY) ? 1 : -1];
+static uint8_t tx_frame[TRIX_MAX_REPLY];
+static uint8_t tx_wire[TRIX_COBS_MAX(TRIX_MAX_REPLY) + 1];
 
 static void put_u16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put_u32(uint8_t *p, uint32_t v) { put_u16(p, v & 0xFFFFu); put_u16(p + 2, v >> 16); }
