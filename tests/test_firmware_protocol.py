@@ -6,8 +6,9 @@ exactly the error reply a spec-level oracle names (or nothing, for empty frames)
 crashes or hangs, and a valid STEP right after each one is answered bit-exactly, so no bad frame
 ran a step or touched the state.
 
-The COBS/CRC helpers below are a deliberately small, independent encoder/decoder written from
-the spec (not the firmware's algorithm)."""
+Framing and reply parsing come from host.protocol (so the host side is exercised against the
+firmware too); the oracle has its own small spec-level COBS decoder (not the firmware's
+incremental algorithm) because it must also see the bytes of invalid encodings."""
 from __future__ import annotations
 
 import os
@@ -32,33 +33,16 @@ HELLO, RESET, STEP, BENCH, ERROR = 0x01, 0x02, 0x03, 0x04, 0x7F
 BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH = 1, 2, 3, 4, 5, 6
 
 
-# ---- spec-level helpers ----------------------------------------------------------------
+# ---- helpers: framing from host.protocol; the oracle's decoder is its own -----------------
 
-def crc16(data: bytes) -> int:
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc
-
-
-def cobs_encode(data: bytes) -> bytes:
-    out, block = bytearray(), bytearray()
-    for b in data:
-        if b == 0:
-            out += bytes([len(block) + 1]) + block
-            block = bytearray()
-        else:
-            block.append(b)
-            if len(block) == 254:
-                out += b"\xff" + block
-                block = bytearray()
-    return bytes(out + bytes([len(block) + 1]) + block)
+from host.protocol import cobs_encode, crc16, decode_frame  # noqa: E402
+from host.protocol import encode_frame as frame  # noqa: E402
+from host.protocol import parse_hello as host_parse_hello  # noqa: E402
 
 
 def cobs_decode(enc: bytes):
-    """(decoded bytes, valid): a frame is valid COBS when it ends exactly at a block end."""
+    """(decoded bytes, valid), also for an invalid encoding: the oracle needs the bytes decoded
+    before a frame ended inside a COBS block (host.protocol.cobs_decode raises there)."""
     out, i = bytearray(), 0
     while i < len(enc):
         code = enc[i]
@@ -70,11 +54,6 @@ def cobs_decode(enc: bytes):
         if code != 0xFF and i < len(enc):
             out.append(0)
     return bytes(out), True
-
-
-def frame(typ: int, seq: int, payload: bytes = b"") -> bytes:
-    body = bytes([typ, seq]) + payload
-    return cobs_encode(body + struct.pack("<H", crc16(body))) + b"\x00"
 
 
 def oracle(segment: bytes, inputs: int, max_steps: int):
@@ -127,9 +106,8 @@ class Link:
             self.buf += chunk
         end = self.buf.index(0)
         enc, self.buf = bytes(self.buf[:end]), self.buf[end + 1:]
-        dec, ok = cobs_decode(enc)
-        assert ok and len(dec) >= 4 and crc16(dec[:-2]) == dec[-2] | dec[-1] << 8, f"bad reply frame {enc.hex()}"
-        return dec[0], dec[1], dec[2:-2]
+        f = decode_frame(enc)   # raises on a bad reply frame
+        return f.type, f.seq, f.payload
 
     def request(self, typ, seq, payload=b""):
         self.send(frame(typ, seq, payload))
@@ -151,14 +129,10 @@ class Link:
         assert not self.buf, f"unexpected bytes after the last reply: {bytes(self.buf).hex()}"
 
 
-def parse_hello(p: bytes):
-    ver, I, H, q, max_steps, h = struct.unpack_from("<BBHBHQ", p)
-    n = 15
-    target = p[n + 1:n + 1 + p[n]].decode()
-    n += 1 + p[n]
-    kernel = p[n + 1:n + 1 + p[n]].decode()
-    assert n + 1 + p[n] == len(p)
-    return dict(version=ver, I=I, H=H, q=q, max_steps=max_steps, hash=h, target=target, kernel=kernel)
+def parse_hello(p: bytes) -> dict:
+    h = host_parse_hello(p)
+    return dict(version=h.proto_version, I=h.inputs, H=h.hidden, q=h.q_format, max_steps=h.max_steps,
+                hash=h.model_hash, target=h.target, kernel=h.kernel)
 
 
 def golden(art, x_q14: np.ndarray) -> np.ndarray:
