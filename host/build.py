@@ -1,0 +1,141 @@
+"""Building the firmware for a target and a model.
+
+build/<target>-<modelhash>/ holds one CMake build tree per (target, model):
+  model/           headers exported by `python -m codegen export <npz>` (rewritten only when
+                   their bytes change, so an unchanged model never triggers a recompile)
+  firmware/app/trix_fw   the firmware (ELF; the -kernel image on Cortex-M)
+  host-build.log   the last configure/build output
+Configure runs when the tree has no CMakeCache.txt; `cmake --build --target trix_fw` always
+runs (a no-op when nothing changed), so what is missing is built and the rest reused.
+Flash and RAM come from `arm-none-eabi-size -A` (Cortex-M: the rule of
+cmake/trix_footprint.cmake) or `size` (native / aarch64: Berkeley text+data and data+bss).
+"""
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildError, SetupError
+from .qemu import check_tools
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Firmware:
+    target: str
+    elf: Path
+    build_dir: Path | None
+    model_hash: str           # hex, what HELLO must report
+    built: bool = False       # False: reused as it was
+
+
+def cmake_program() -> str:
+    """cmake next to this Python (the PyPI package in .venv) or on PATH."""
+    beside = Path(sys.executable).parent / "cmake"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("cmake")
+    if not found:
+        raise SetupError("cmake not found: pip install cmake (a project dependency; scripts/setup.sh installs it)")
+    return found
+
+
+def _run(cmd, log_path: Path, what: str, cwd=None):
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=cwd)
+    with open(log_path, "a") as f:
+        f.write(f"$ {' '.join(str(c) for c in cmd)}\n{r.stdout}{r.stderr}\n")
+    if r.returncode != 0:
+        tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-12:])
+        raise BuildError(f"{what} failed (exit {r.returncode}; full log {log_path}):\n{tail}")
+    return r
+
+
+def export_headers(npz, model_dir: Path, log_path: Path) -> bool:
+    """Export fresh headers for npz into model_dir; files are replaced only when they differ.
+    Returns True when something changed."""
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=model_dir.parent, prefix=".export-") as tmp:
+        out = Path(tmp) / "model"
+        _run([sys.executable, "-m", "codegen", "export", os.path.abspath(npz), "--out", out], log_path,
+             f"python -m codegen export {npz}", cwd=REPO)
+        model_dir.mkdir(exist_ok=True)
+        changed = False
+        for f in sorted(out.iterdir()):
+            dst = model_dir / f.name
+            if not dst.exists() or not filecmp.cmp(f, dst, shallow=False):
+                os.replace(f, dst)
+                changed = True
+        return changed
+
+
+def build(target: str, npz, model_hash: str, build_root: Path | None = None, log=None,
+          extra_cmake_args=()) -> Firmware:
+    """Configure (if needed) and build trix_fw for target with freshly exported headers."""
+    check_tools([target], build=True, run=False)
+    cmake = cmake_program()
+    build_root = Path(build_root) if build_root else REPO / "build"
+    bdir = build_root / f"{target}-{model_hash}"
+    bdir.mkdir(parents=True, exist_ok=True)
+    log_path = bdir / "host-build.log"
+    log_path.write_text("")
+    elf = bdir / "firmware" / "app" / "trix_fw"
+    existed = elf.is_file()
+    export_headers(npz, bdir / "model", log_path)
+    if not (bdir / "CMakeCache.txt").is_file():
+        if log:
+            log(f"{target}: configuring {bdir}")
+        _run([cmake, "-S", REPO, "-B", bdir, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={bdir / 'model'}",
+              *extra_cmake_args], log_path, f"cmake configure for {target}")
+    if log and not existed:
+        log(f"{target}: building trix_fw")
+    before = elf.stat().st_mtime_ns if existed else None
+    _run([cmake, "--build", bdir, "--target", "trix_fw", "-j", str(max(2, os.cpu_count() or 2))], log_path,
+         f"cmake --build for {target}")
+    if not elf.is_file():
+        raise BuildError(f"{target}: the build did not produce {elf} (log {log_path})")
+    built = before is None or elf.stat().st_mtime_ns != before
+    return Firmware(target, elf, bdir, model_hash, built)
+
+
+def footprint(target: str, elf) -> dict:
+    """{'flash': bytes, 'ram': bytes, 'how': str} of the firmware image."""
+    if target.startswith("cortex-m"):
+        size = shutil.which("arm-none-eabi-size")
+        if not size:
+            raise SetupError("arm-none-eabi-size not found: install the Debian package binutils-arm-none-eabi "
+                             "(comes with gcc-arm-none-eabi)")
+        out = subprocess.run([size, "-A", "-d", str(elf)], capture_output=True, text=True, check=True).stdout
+        flash = ram = stack = 0
+        for m in re.finditer(r"^(\.[A-Za-z0-9_.]+)\s+(\d+)\s+(\d+)", out, re.M):
+            name, sz, addr = m[1], int(m[2]), int(m[3])
+            if re.match(r"\.(debug|comment|ARM\.attributes|stab)", name) or sz == 0:
+                continue
+            if addr < 0x20000000:
+                flash += sz
+            else:
+                ram += sz
+                if name == ".data":
+                    flash += sz
+                if name == ".stack":
+                    stack = sz
+        return {"flash": flash, "ram": ram, "stack": stack,
+                "how": "arm-none-eabi-size: flash = code region + .data image, RAM = .data + .bss + stack"}
+    size = (shutil.which("aarch64-linux-gnu-size") if target == "aarch64" else None) or shutil.which("size")
+    if not size:
+        return {"flash": None, "ram": None, "stack": None, "how": "size not found"}
+    out = subprocess.run([size, str(elf)], capture_output=True, text=True)
+    m = re.search(r"^\s*(\d+)\s+(\d+)\s+(\d+)", out.stdout, re.M)
+    if out.returncode != 0 or not m:
+        return {"flash": None, "ram": None, "stack": None, "how": f"size failed: {out.stderr.strip()}"}
+    text, data, bss = int(m[1]), int(m[2]), int(m[3])
+    what = "static binary incl. libc" if target == "aarch64" else "dynamically linked"
+    return {"flash": text + data, "ram": data + bss, "stack": None,
+            "how": f"size (Berkeley): text+data / data+bss of a Linux process image ({what}), no stack"}

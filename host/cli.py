@@ -1,0 +1,155 @@
+"""Command line of the host: `python -m host verify ...` and `python -m host flash ...`.
+
+Every failure ends in one `error: ...` line on stderr (exit status 2; 1 when outputs differ
+from the golden model; 130 on Ctrl-C / SIGTERM). Progress goes to stderr, results to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+
+from .errors import HostError
+from .qemu import TARGETS
+
+EPILOG_VERIFY = """\
+examples:
+  python -m host verify --qemu                          all four targets, results/sine/best.npz
+  python -m host verify --qemu --target cortex-m4 --json report.json
+  python -m host verify --port /dev/ttyACM0 --baud 115200   a board running trix_fw
+
+exit status: 0 all outputs bit-exact, 1 a mismatch, 2 any other error, 130 interrupted.
+See docs/host.md."""
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _targets(value: str) -> list:
+    if value == "all":
+        return list(TARGETS)
+    out = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in out if v not in TARGETS]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"unknown target {', '.join(bad) or value!r}: choose from "
+                                         f"{', '.join(TARGETS)} (comma separated) or all")
+    return list(dict.fromkeys(out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m host",
+                                description="Build the trixcfc firmware, run it under QEMU or on a board, and "
+                                            "check its outputs bit for bit against the golden model.")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{verify,flash}")
+
+    v = sub.add_parser("verify", help="stream the test set through the firmware and check it",
+                       description="Stream the model's test set (default: all 256 sine sequences x 50 steps) "
+                                   "through the firmware and compare every output with the golden integer model; "
+                                   "print per target steps, mismatches, MSE (all steps and washout t>=5) against "
+                                   "the truth and the float ternary model, instructions per step, flash and RAM.",
+                       epilog=EPILOG_VERIFY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = v.add_mutually_exclusive_group(required=True)
+    where.add_argument("--qemu", action="store_true",
+                       help="build the firmware (what is missing, in build/<target>-<modelhash>) and run it "
+                            "emulated: native and aarch64 (qemu-aarch64) behind a pseudo-terminal, cortex-m4 "
+                            "(mps2-an386) and cortex-m3 (mps2-an385) in qemu-system-arm on a loopback TCP port")
+    where.add_argument("--port", metavar="DEV",
+                       help="a board running trix_fw: serial device path (e.g. /dev/ttyACM0) or pyserial URL")
+    v.add_argument("--target", type=_targets, default=list(TARGETS), metavar="LIST",
+                   help=f"with --qemu: comma-separated targets out of {', '.join(TARGETS)}, or all (default: all)")
+    v.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
+                   help="the trained artifact (docs/artifact.md) the firmware must run; its model hash is checked "
+                        "against the firmware's HELLO before anything is streamed (default: results/sine/best.npz)")
+    v.add_argument("--sequences", type=int, default=None, metavar="N",
+                   help="stream only the first N test sequences (default: all)")
+    v.add_argument("--json", dest="json_path", metavar="FILE",
+                   help="also write the full report as JSON (atomically: temp file + rename)")
+    v.add_argument("--baud", type=int, default=115200, metavar="N",
+                   help="with --port: baud rate (default 115200; ignored by USB CDC devices)")
+    v.add_argument("--firmware", metavar="ELF",
+                   help="use this trix_fw instead of building (one --target; with --port: only for flash/RAM)")
+    v.add_argument("--qemu-port", type=int, default=None, metavar="PORT",
+                   help="first loopback TCP port to try for QEMU's UART (default: a free one; a busy port is "
+                        "replaced by another)")
+    v.add_argument("--build-dir", dest="build_root", default=None, metavar="DIR",
+                   help="where the build trees go (default: build/)")
+    v.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for each reply before giving up (default 10)")
+    v.add_argument("--window", type=int, default=None, metavar="N",
+                   help="requests in flight (default 16 emulated, 1 on a board)")
+    v.add_argument("--bench-steps", type=int, default=1000, metavar="N",
+                   help="cell steps timed by BENCH (1..4096, default 1000)")
+
+    f = sub.add_parser("flash", help="write the Cortex-M image to a board through pyOCD (optional extra)",
+                       description="Build trix_fw for a Cortex-M target and program it with pyOCD "
+                                   "(pip install 'trixcfc[flash]'). The image uses the MPS2 memory map "
+                                   "(flash at 0x0, RAM at 0x20000000).")
+    f.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "cortex-m3"],
+                   help="firmware target (default cortex-m4)")
+    f.add_argument("--model", default="results/sine/best.npz", metavar="NPZ", help="the trained artifact")
+    f.add_argument("--firmware", metavar="ELF", help="program this ELF instead of building")
+    f.add_argument("--pyocd-target", default=None, metavar="NAME",
+                   help="pyOCD target type of the board (e.g. mps2_an386, stm32f407vg); default: auto-detect")
+    f.add_argument("--probe", default=None, metavar="UID", help="debug probe unique ID (default: the only one)")
+    return p
+
+
+def cmd_verify(a) -> int:
+    from . import verify
+    if a.bench_steps < 1 or a.bench_steps > 4096:
+        raise HostError("--bench-steps must be in 1..4096")
+    opts = verify.Options(targets=a.target, model=a.model, sequences=a.sequences, json_path=a.json_path,
+                          port=a.port, baud=a.baud, firmware=a.firmware, qemu_port=a.qemu_port,
+                          build_root=a.build_root, timeout=a.timeout, window=a.window, bench_steps=a.bench_steps)
+    return verify.run(opts, _log)
+
+
+def cmd_flash(a) -> int:
+    from .flash import flash
+    return flash(a, _log)
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    old = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return {"verify": cmd_verify, "flash": cmd_flash}[args.cmd](args)
+    except KeyboardInterrupt:
+        print("error: interrupted; emulators stopped", file=sys.stderr)
+        return 130
+    except HostError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except Exception as e:  # noqa: BLE001 - the one place that turns everything into one line
+        return _other_error(e)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _other_error(e: Exception) -> int:
+    try:
+        from codegen.errors import CodegenError
+    except ImportError:   # pragma: no cover
+        CodegenError = ()
+    try:
+        import serial
+        serial_errors = (serial.SerialException,)
+    except ImportError:   # pragma: no cover
+        serial_errors = ()
+    if isinstance(e, CodegenError):
+        print(f"error: {e}", file=sys.stderr)
+    elif serial_errors and isinstance(e, serial_errors):
+        print(f"error: serial link: {e}", file=sys.stderr)
+    elif isinstance(e, subprocess.TimeoutExpired):
+        print(f"error: {' '.join(map(str, e.cmd))} timed out after {e.timeout} s", file=sys.stderr)
+    elif isinstance(e, OSError):
+        print(f"error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", file=sys.stderr)
+    else:
+        raise e
+    return 2

@@ -1,0 +1,110 @@
+"""The protocol client: HELLO, RESET, STEP (batched, optionally pipelined), BENCH."""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from . import protocol as P
+from .errors import ProtocolError
+
+
+class Client:
+    """Requests over a Link (host.transport). `timeout` bounds the wait for each reply.
+
+    `window` is how many requests may be in flight: 1 = strict request/reply (safe for any
+    board); more keeps an emulated link busy (QEMU's UART and a pty buffer the bytes, so
+    nothing is lost)."""
+
+    def __init__(self, link, timeout: float = 10.0, window: int = 1):
+        self.link = link
+        self.timeout = timeout
+        self.window = max(1, int(window))
+        self.reader = P.FrameReader(link.read, alive=link.alive)
+        self._seq = 0
+        self.hello_info: P.Hello | None = None
+        self.frames_sent = 0
+
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFF
+        return self._seq
+
+    def _send(self, rtype: int, payload: bytes = b"") -> int:
+        seq = self._next_seq()
+        self.link.write(P.encode_frame(rtype, seq, payload))
+        self.frames_sent += 1
+        return seq
+
+    def _recv(self, rtype: int, seq: int) -> bytes:
+        return P.check_reply(self.reader.read_frame(self.timeout), rtype, seq)
+
+    def request(self, rtype: int, payload: bytes = b"") -> bytes:
+        return self._recv(rtype, self._send(rtype, payload))
+
+    def sync(self) -> None:
+        """A lone delimiter ends any partial frame the firmware may hold (an empty frame is
+        ignored), then stale input is dropped."""
+        self.link.write(b"\x00")
+        self.link.drain()
+        self.reader.discard()
+
+    def hello(self) -> P.Hello:
+        h = P.parse_hello(self.request(P.HELLO))
+        if h.proto_version != P.PROTO_VERSION:
+            raise ProtocolError(f"the firmware speaks protocol version {h.proto_version}; this host speaks "
+                                f"{P.PROTO_VERSION}")
+        if h.q_format != P.Q_FORMAT:
+            raise ProtocolError(f"the firmware uses Q{h.q_format} inputs/outputs, expected Q{P.Q_FORMAT}")
+        if not 1 <= h.max_steps:
+            raise ProtocolError(f"HELLO reports max_steps {h.max_steps}")
+        self.hello_info = h
+        return h
+
+    def reset(self) -> None:
+        self.request(P.RESET)
+
+    def step(self, x_q14) -> np.ndarray:
+        """One STEP request: x int16 [n, I] (n <= max_steps) -> y int16 [n]."""
+        x = np.asarray(x_q14, dtype=np.int16)
+        n = x.shape[0]
+        return np.array(P.parse_step(self.request(P.STEP, x.astype("<i2").tobytes()), n), np.int16)
+
+    def bench(self, n: int) -> P.Bench:
+        b = P.parse_bench(self.request(P.BENCH, P.bench_payload(n)))
+        if b.n != n:
+            raise ProtocolError(f"BENCH reply for {b.n} steps, asked {n}")
+        return b
+
+    def run_sequences(self, x_q14, progress=None) -> np.ndarray:
+        """x int16 [N, T, I] -> y int16 [N, T]: per sequence RESET, then STEPs of up to
+        max_steps steps, `window` requests in flight."""
+        x = np.asarray(x_q14, dtype=np.int16)
+        N, T, I = x.shape
+        h = self.hello_info or self.hello()
+        if I != h.inputs:
+            raise ProtocolError(f"inputs have I={I}, the firmware I={h.inputs}")
+        chunk = max(1, min(P.MAX_STEPS, h.max_steps, P.MAX_PAYLOAD // (2 * I)))
+        y = np.zeros((N, T), np.int16)
+        requests = []          # (type, payload, where the reply goes)
+        for s in range(N):
+            requests.append((P.RESET, b"", None))
+            for t0 in range(0, T, chunk):
+                t1 = min(T, t0 + chunk)
+                requests.append((P.STEP, x[s, t0:t1].astype("<i2").tobytes(), (s, t0, t1)))
+        inflight = deque()
+        done_seq = -1
+        i = 0
+        while i < len(requests) or inflight:
+            while i < len(requests) and len(inflight) < self.window:
+                rtype, payload, where = requests[i]
+                inflight.append((rtype, self._send(rtype, payload), where))
+                i += 1
+            rtype, seq, where = inflight.popleft()
+            payload = self._recv(rtype, seq)
+            if rtype == P.STEP:
+                s, t0, t1 = where
+                y[s, t0:t1] = P.parse_step(payload, t1 - t0)
+                if t1 == T and progress and s != done_seq:
+                    done_seq = s
+                    progress(s + 1, N)
+        return y

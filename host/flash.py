@@ -1,0 +1,41 @@
+"""`python -m host flash`: program the Cortex-M image through pyOCD (optional extra `flash`)."""
+from __future__ import annotations
+
+import os
+
+from .errors import HostError, SetupError
+
+
+def _pyocd():
+    try:
+        from pyocd.core.helpers import ConnectHelper
+        from pyocd.flash.file_programmer import FileProgrammer
+    except ImportError as e:
+        raise SetupError("pyOCD is not installed: `pip install 'trixcfc[flash]'` (or `pip install pyocd`) to "
+                         "flash a board; the QEMU verification (`python -m host verify --qemu`) does not "
+                         f"need it ({e.name or e})") from e
+    return ConnectHelper, FileProgrammer
+
+
+def flash(a, log) -> int:
+    ConnectHelper, FileProgrammer = _pyocd()      # before any build: fail fast without pyOCD
+    if a.firmware:
+        elf = a.firmware
+        if not os.path.isfile(elf):
+            raise HostError(f"firmware {elf} not found")
+    else:
+        from .build import build
+        from .verify import load_reference
+        ref = load_reference(a.model, sequences=1)
+        elf = str(build(a.target, a.model, ref.model.hash_hex, log=log).elf)
+    log(f"flash: programming {elf} through pyOCD")
+    options = {"target_override": a.pyocd_target} if a.pyocd_target else {}
+    session = ConnectHelper.session_with_chosen_probe(unique_id=a.probe, blocking=False, options=options)
+    if session is None:
+        raise HostError("no debug probe found: connect the board (CMSIS-DAP / ST-Link / J-Link) or pass --probe UID")
+    with session:
+        FileProgrammer(session).program(elf, file_format="elf")
+        session.board.target.reset()
+    print(f"flash: {elf} written and the target reset; check it with "
+          f"`python -m host verify --port <device> --model {a.model}`")
+    return 0

@@ -1,0 +1,143 @@
+"""Running the firmware under emulation, one `Link` per target.
+
+- cortex-m4 / cortex-m3: `qemu-system-arm -M mps2-an386|mps2-an385` with UART0 on
+  `-serial tcp:127.0.0.1:PORT,server=on,wait=on` (QEMU waits for the host before running the
+  guest), `-icount shift=0` (one instruction = 1 ns of virtual time, so SysTick counts
+  instructions: 40 per tick at the 25 MHz MPS2 clock) and semihosting for the exit code.
+  The port is a free loopback port; if QEMU cannot bind it (taken in between, or the port the
+  user asked for is busy) another one is chosen. Readiness = the TCP connect succeeding.
+- native / aarch64: `trix_fw` / `qemu-aarch64 trix_fw` behind a pseudo-terminal
+  (host.transport.PtyFirmware), opened by its device path like a board.
+
+The process is stopped when the Link closes: callers use `with launch(...) as link:` so that
+happens on every exit path (errors, Ctrl-C); see host/process.py for the rest.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+
+from .errors import HostError, LinkClosed, SetupError
+from .process import Child
+from .transport import Link, open_pty_firmware, open_url
+
+TARGETS = ("native", "aarch64", "cortex-m4", "cortex-m3")
+MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385"}
+EXPECTED_KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp", "cortex-m3": "ref"}
+ICOUNT_SHIFT = 0
+
+DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user "
+                   "gcc-aarch64-linux-gnu libc6-dev-arm64-cross")
+
+# Tools each target needs to build (cmake is checked in host.build) and to run.
+BUILD_TOOLS = {"native": ["cc", "make"], "aarch64": ["aarch64-linux-gnu-gcc", "make"],
+               "cortex-m4": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"],
+               "cortex-m3": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"]}
+RUN_TOOLS = {"native": [], "aarch64": ["qemu-aarch64"], "cortex-m4": ["qemu-system-arm"],
+             "cortex-m3": ["qemu-system-arm"]}
+
+
+def check_tools(targets, build: bool = True, run: bool = True) -> None:
+    """One SetupError naming every missing tool and the Debian packages to install."""
+    missing = []
+    for t in targets:
+        need = (BUILD_TOOLS[t] if build else []) + (RUN_TOOLS[t] if run else [])
+        missing += [x for x in need if shutil.which(x) is None and x not in missing]
+    if missing:
+        pkgs = DEBIAN_PACKAGES + (" gcc make" if {"cc", "make"} & set(missing) else "")
+        raise SetupError(f"missing {', '.join(missing)}: install the Debian packages "
+                         f"{pkgs} (sudo apt-get install --no-install-recommends {pkgs}; "
+                         f"scripts/setup.sh does it)")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def qemu_system_argv(target: str, elf, port: int) -> list:
+    return ["qemu-system-arm", "-M", MACHINE[target], "-display", "none", "-monitor", "none",
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+            "-semihosting-config", "enable=on,target=native",
+            "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
+
+
+def _bind_failed(child: Child) -> bool:
+    tail = child.stderr_tail().lower()
+    return "address already in use" in tail or "failed to bind" in tail
+
+
+def launch_system(target: str, elf, first_port: int | None = None, ready_timeout: float = 10.0,
+                  attempts: int = 5, log=None) -> Link:
+    """Start qemu-system-arm for a Cortex-M target and connect to its UART0."""
+    if shutil.which("qemu-system-arm") is None:
+        check_tools([target], build=False)
+    port = first_port
+    for attempt in range(attempts):
+        if port is None or not port_is_free(port):
+            if port is not None and log:
+                log(f"{target}: port {port} is busy, using another one")
+            port = free_port()
+        child = Child(qemu_system_argv(target, elf, port))
+        try:
+            link = _connect(child, port, ready_timeout)
+        except _PortTaken:
+            child.stop()
+            if log:
+                log(f"{target}: QEMU could not bind port {port}, using another one")
+            port = None
+            continue
+        except BaseException:
+            child.stop()
+            raise
+        link.port_number = port
+        return link
+    raise HostError(f"{target}: QEMU could not bind a loopback port in {attempts} attempts")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _connect(child: Child, port: int, timeout: float) -> Link:
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        if child.poll() is not None:
+            if _bind_failed(child):
+                raise _PortTaken()
+            raise LinkClosed(f"QEMU did not start: {child.describe_exit()}")
+        try:
+            return open_url(f"socket://127.0.0.1:{port}", description=f"QEMU ({child.argv[2]}) on port {port}",
+                            child=child)
+        except LinkClosed as e:
+            last = e
+        if time.monotonic() >= deadline:
+            raise LinkClosed(f"QEMU did not accept a connection on 127.0.0.1:{port} within {timeout:g} s ({last})")
+        time.sleep(0.02)
+
+
+def launch(target: str, elf, first_port: int | None = None, log=None) -> Link:
+    """A Link to the firmware `elf` of `target` running under emulation (or natively)."""
+    if target not in TARGETS:
+        raise HostError(f"unknown target {target!r}: expected one of {', '.join(TARGETS)}")
+    check_tools([target], build=False)
+    if not os.path.isfile(elf):
+        raise HostError(f"{target}: firmware {elf} does not exist")
+    if target == "native":
+        return open_pty_firmware([elf])
+    if target == "aarch64":
+        return open_pty_firmware(["qemu-aarch64", elf])
+    return launch_system(target, elf, first_port=first_port, log=log)
