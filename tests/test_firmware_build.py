@@ -121,6 +121,10 @@ def test_target_builds_with_werror_and_passes_ctest(tmp_path_factory, target):
     expected = {"test_kernels", "test_step", "test_proto", "trix_bench"}
     if target != "aarch64":
         expected.add("trix_fw_no_heap")
+    if target.startswith("cortex-m"):
+        expected.add("test_stack")
+        m = re.search(r"test_stack: \d+ replies, deepest stack use (\d+) bytes", out)
+        assert m and int(m[1]) <= 1536, out
     assert expected <= tests, out
     kernel = EXPECTED_KERNEL[target]
     assert f"test_step: kernel {kernel}," in out and "PASS" in out, out
