@@ -48,11 +48,14 @@ class Child:
         return self.proc.poll()
 
     def stderr_tail(self, limit: int = 600) -> str:
+        """The end of what the child wrote to stderr so far (pread: the child shares the file
+        offset, so the parent must not move it)."""
         if self._tail is not None:
             return self._tail[-limit:]
         try:
-            self._err.seek(0)
-            data = self._err.read().decode("utf-8", "replace").strip()
+            fd = self._err.fileno()
+            size = os.fstat(fd).st_size
+            data = os.pread(fd, min(size, 65536), max(0, size - 65536)).decode("utf-8", "replace").strip()
         except (OSError, ValueError):
             return ""
         return data[-limit:]

@@ -112,6 +112,8 @@ class _PortTaken(Exception):
 
 
 def _connect(child: Child, port: int, timeout: float) -> Link:
+    """Wait until QEMU says it listens on the port (so the connection cannot reach someone else
+    who happens to listen there), then connect."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
@@ -119,14 +121,16 @@ def _connect(child: Child, port: int, timeout: float) -> Link:
             if _bind_failed(child):
                 raise _PortTaken()
             raise LinkClosed(f"QEMU did not start: {child.describe_exit()}")
-        try:
-            return open_url(f"socket://127.0.0.1:{port}", description=f"QEMU ({child.argv[2]}) on port {port}",
-                            child=child)
-        except LinkClosed as e:
-            last = e
+        if "waiting for connection" in child.stderr_tail(4000):
+            try:
+                return open_url(f"socket://127.0.0.1:{port}", description=f"QEMU ({child.argv[2]}) on port {port}",
+                                child=child)
+            except LinkClosed as e:
+                last = e
         if time.monotonic() >= deadline:
-            raise LinkClosed(f"QEMU did not accept a connection on 127.0.0.1:{port} within {timeout:g} s ({last})")
-        time.sleep(0.02)
+            raise LinkClosed(f"QEMU did not accept a connection on 127.0.0.1:{port} within {timeout:g} s"
+                             + (f" ({last})" if last else f": {child.stderr_tail()}"))
+        time.sleep(0.01)
 
 
 def launch(target: str, elf, first_port: int | None = None, log=None) -> Link:

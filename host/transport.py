@@ -45,7 +45,7 @@ class Link:
             waiting = self.port.in_waiting
             data = self.port.read(min(n, waiting) if waiting else 1)
         except (serial.SerialException, OSError) as e:
-            self.alive()
+            self.alive(grace=1.0)
             raise LinkClosed(f"{self.description}: link lost ({e})") from e
         return data
 
@@ -54,12 +54,20 @@ class Link:
         try:
             self.port.write(data)
         except (serial.SerialException, OSError) as e:
-            self.alive()
+            self.alive(grace=1.0)
             raise LinkClosed(f"{self.description}: write failed ({e})") from e
 
-    def alive(self) -> None:
-        """LinkClosed if the process behind the link has exited."""
-        if self.child is not None and self.child.poll() is not None:
+    def alive(self, grace: float = 0.0) -> None:
+        """LinkClosed if the process behind the link has exited (waiting up to `grace` seconds
+        for it: when the link breaks first, the process is usually still on its way out)."""
+        if self.child is None:
+            return
+        if self.child.poll() is None and grace > 0:
+            try:
+                self.child.proc.wait(grace)
+            except Exception:   # noqa: BLE001 - still running: report the link error instead
+                pass
+        if self.child.poll() is not None:
             raise LinkClosed(f"{self.description}: {self.child.describe_exit()}")
 
     def drain(self) -> bytes:

@@ -97,8 +97,11 @@ def _test_split(art, log):
 
 
 def mse_pair(pred, ref) -> dict:
-    d = (np.asarray(pred, np.float64) - np.asarray(ref, np.float64)) ** 2
-    return {"all": float(d.mean()), "washout": float(d[:, WASHOUT:].mean()) if d.shape[1] > WASHOUT else None}
+    """MSE over all steps and over t >= WASHOUT, computed as `python -m codegen accuracy` does
+    (slice, subtract, square, mean), so equal outputs give bit-identical figures."""
+    p, r = np.asarray(pred, np.float64), np.asarray(ref, np.float64)
+    wash = float(np.mean((p[:, WASHOUT:] - r[:, WASHOUT:]) ** 2)) if p.shape[1] > WASHOUT else None
+    return {"all": float(np.mean((p - r) ** 2)), "washout": wash}
 
 
 # ---- one target -----------------------------------------------------------------------------
