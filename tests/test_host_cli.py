@@ -1,0 +1,188 @@
+"""The host CLI without emulators: help text, one `error:` line for each kind of user error,
+the pyOCD message, the atomic JSON writer, the client against an in-test fake firmware, and
+the tool check naming the Debian packages."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from host import protocol as P  # noqa: E402
+from host.client import Client  # noqa: E402
+from host.errors import DeviceError, NoReply, SetupError, TruncatedFrame  # noqa: E402
+
+
+def host(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "host", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def one_error_line(r):
+    lines = r.stderr.strip().splitlines()
+    errs = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errs) == 1 and lines[-1] == errs[0] and "Traceback" not in r.stderr, r.stderr
+    return errs[0]
+
+
+def test_help_explains_every_option():
+    r = host("verify", "--help")
+    assert r.returncode == 0
+    for opt in ("--qemu", "--port", "--target", "--model", "--sequences", "--json", "--baud", "--firmware",
+                "--qemu-port", "--timeout", "--window", "--bench-steps"):
+        assert opt in r.stdout
+    assert "results/sine/best.npz" in r.stdout and "exit status" in r.stdout
+    assert host("--help").returncode == 0 and host("flash", "--help").returncode == 0
+
+
+def test_user_errors_are_one_line(tmp_path):
+    r = host("verify", "--qemu", "--target", "native", "--model", tmp_path / "nope.npz")
+    assert r.returncode == 2 and "not found" in one_error_line(r)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz")
+    r = host("verify", "--qemu", "--target", "native", "--model", bad)
+    assert r.returncode == 2 and str(bad) in one_error_line(r)
+    r = host("verify", "--qemu", "--target", "cortex-m7")
+    assert r.returncode == 2 and "cortex-m7" in r.stderr        # argparse usage error
+    r = host("verify", "--port", tmp_path / "ttyNONE", "--model", REPO / "nonexistent.npz")
+    assert r.returncode == 2
+
+
+def test_port_that_does_not_exist(tmp_path):
+    from codegen.artifact import save_artifact
+    from codegen.testing import random_artifact
+    npz = tmp_path / "m.npz"
+    save_artifact(random_artifact(1, 4, seed=1), npz)
+    r = host("verify", "--port", tmp_path / "ttyNONE", "--model", npz)
+    assert r.returncode == 2 and "cannot open" in one_error_line(r)
+
+
+def test_flash_without_pyocd_says_how_to_install():
+    try:
+        import pyocd  # noqa: F401
+        pytest.skip("pyOCD is installed here")
+    except ImportError:
+        pass
+    r = host("flash")
+    assert r.returncode == 2
+    line = one_error_line(r)
+    assert "pyOCD is not installed" in line and "pip install" in line and "flash" in line
+
+
+def test_missing_tools_message_names_the_packages(monkeypatch):
+    from host import qemu
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SetupError) as e:
+        qemu.check_tools(["cortex-m3"])
+    msg = str(e.value)
+    assert "qemu-system-arm" in msg and "arm-none-eabi-gcc" in msg
+    assert qemu.DEBIAN_PACKAGES in msg
+
+
+def test_json_written_atomically(tmp_path):
+    from host.verify import write_json_atomic
+    p = tmp_path / "sub" / "r.json"
+    write_json_atomic(p, {"a": 1})
+    assert json.loads(p.read_text()) == {"a": 1}
+
+    class Boom:
+        pass
+    with pytest.raises(TypeError):
+        write_json_atomic(p, {"a": Boom()})
+    assert json.loads(p.read_text()) == {"a": 1}            # the old report is intact
+    assert sorted(os.listdir(p.parent)) == ["r.json"]         # no temp file left
+
+
+# ---- the client against a fake firmware ----------------------------------------------------
+
+class FakeFirmware:
+    """Answers protocol v1 from an in-memory 'model' y = 2 * x + state (state = steps since
+    RESET); `drop_after` stops answering after that many replies, `cut` truncates the next."""
+
+    def __init__(self, drop_after=None, cut=False):
+        self.rx = bytearray()
+        self.tx = bytearray()
+        self.state = 0
+        self.replies = 0
+        self.drop_after = drop_after
+        self.cut = cut
+
+    def write(self, data):
+        self.rx += data
+        while 0 in self.rx:
+            i = self.rx.index(0)
+            enc, self.rx = bytes(self.rx[:i]), self.rx[i + 1:]
+            if enc:
+                self.answer(P.decode_frame(enc))
+
+    def answer(self, f):
+        if self.drop_after is not None and self.replies >= self.drop_after:
+            return
+        self.replies += 1
+        if f.type == P.HELLO:
+            p = bytes([1, 1]) + (16).to_bytes(2, "little") + bytes([14]) + (64).to_bytes(2, "little") \
+                + (0xABCD).to_bytes(8, "little") + b"\x04fake\x03ref"
+        elif f.type == P.RESET:
+            self.state, p = 0, b""
+        elif f.type == P.STEP:
+            xs = np.frombuffer(f.payload, "<i2").astype(int)
+            ys = []
+            for x in xs:
+                ys.append(2 * x + self.state)
+                self.state += 1
+            p = np.array(ys, "<i2").tobytes()
+        elif f.type == P.BENCH:
+            p = (1000).to_bytes(4, "little") + (25_000_000).to_bytes(4, "little") + f.payload + b"\x00\x00"
+        else:
+            w = P.encode_frame(P.ERROR, f.seq, bytes([5, f.type]))
+            self.tx += w
+            return
+        w = P.encode_frame(f.type | 0x80, f.seq, p)
+        if self.cut:
+            w = w[:3]
+        self.tx += w
+
+    def read(self, n):
+        out, self.tx = bytes(self.tx[:n]), self.tx[n:]
+        return out
+
+    def alive(self):
+        pass
+
+    def drain(self):
+        pass
+
+
+@pytest.mark.parametrize("window", [1, 3, 16])
+def test_client_streams_in_batches(window):
+    fw = FakeFirmware()
+    c = Client(fw, timeout=0.2, window=window)
+    h = c.hello()
+    assert (h.target, h.kernel, h.model_hash, h.max_steps) == ("fake", "ref", 0xABCD, 64)
+    x = np.arange(3 * 150, dtype=np.int16).reshape(3, 150, 1)
+    y = c.run_sequences(x)
+    want = 2 * x[:, :, 0].astype(int) + np.arange(150)[None, :]
+    assert (y == want).all()
+    assert c.frames_sent == 1 + 3 * (1 + 3)        # HELLO, then RESET + ceil(150/64) STEPs each
+    assert c.bench(100).n == 100
+
+
+def test_client_reports_device_errors_and_timeouts():
+    fw = FakeFirmware()
+    c = Client(fw, timeout=0.1)
+    with pytest.raises(DeviceError, match="UNKNOWN_TYPE"):
+        c.request(0x09)
+    c = Client(FakeFirmware(drop_after=1), timeout=0.1)
+    c.hello()
+    with pytest.raises(NoReply):
+        c.reset()
+    c = Client(FakeFirmware(cut=True), timeout=0.1)
+    with pytest.raises(TruncatedFrame):
+        c.hello()
