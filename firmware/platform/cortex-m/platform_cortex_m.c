@@ -22,6 +22,7 @@ void trix_platform_write(const uint8_t *buf, int len)
 
 uint32_t trix_platform_ticks(void) { return (uint32_t)trix_systick_ticks64(); }
 
-/* SysTick counts the 25 MHz processor clock. Under `qemu-system-arm -icount shift=0` one
- * instruction advances virtual time by 1 ns, so one tick = 40 instructions (docs/firmware.md). */
+/* SysTick counts the processor clock (25 MHz MPS2, 32 MHz AN547). Under `qemu-system-arm
+ * -icount shift=0` one instruction advances virtual time by 1 ns, so one tick = 1e9 / tick_hz
+ * instructions: 40 on MPS2, 31.25 on AN547 (docs/firmware.md). */
 uint32_t trix_platform_tick_hz(void) { return TRIX_CPU_HZ; }

@@ -1,5 +1,7 @@
 /*
- * Cortex-M3/M4 startup for the MPS2 boards (QEMU mps2-an385 / mps2-an386).
+ * Cortex-M3/M4/M55 startup for the MPS2/MPS3 boards (QEMU mps2-an385 / mps2-an386 /
+ * mps3-an547; on the AN547 the core runs in Secure state, QEMU lets it reach UART0 at its
+ * 0x49303000 address).
  * Reset: copy .data from its load address, zero .bss, bring up UART0 (stdout of the test
  * programs, the protocol link of trix_fw) and SysTick, run main(); main's return value goes
  * through exit() (flushes newlib stdio when a program used it) to _exit() -> semihosting
@@ -44,6 +46,11 @@ void Reset_Handler(void)
     uint32_t *src = &_sidata, *dst = &_sdata;
     while (dst < &_edata) *dst++ = *src++;
     for (dst = &_sbss; dst < &_ebss; dst++) *dst = 0;
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    /* FPU / Helium code may be generated (M55 softfp): grant CP10 and CP11 full access. */
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
     cmsdk_uart_init(CMSDK_UART0_BASE, TRIX_CPU_HZ, TRIX_UART_BAUD);
     trix_systick_start();
     exit(main());
@@ -72,7 +79,7 @@ void Default_Handler(void)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
 #define SYST_CSR_ENABLE    0x1u
 #define SYST_CSR_TICKINT   0x2u
-#define SYST_CSR_CLKSOURCE 0x4u    /* processor clock (25 MHz on MPS2) */
+#define SYST_CSR_CLKSOURCE 0x4u    /* processor clock (25 MHz on MPS2, 32 MHz on AN547) */
 #define SYST_RELOAD        0x00FFFFFFu
 
 static volatile uint32_t systick_wraps;
