@@ -1,12 +1,13 @@
 """The protocol client: HELLO, RESET, STEP (batched, optionally pipelined), BENCH."""
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import numpy as np
 
 from . import protocol as P
-from .errors import ProtocolError
+from .errors import NoReply, ProtocolError
 
 
 class Client:
@@ -49,7 +50,19 @@ class Client:
         self.reader.discard()
 
     def hello(self) -> P.Hello:
-        h = P.parse_hello(self.request(P.HELLO))
+        """The handshake. Replies with another seq (a board answering noise or an earlier
+        session's request before this one) are skipped here, and only here."""
+        seq = self._send(P.HELLO)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                frame = self.reader.read_frame(max(0.0, deadline - time.monotonic()))
+            except NoReply as e:
+                raise NoReply(f"no reply to HELLO within {self.timeout:g} s from {getattr(self.link, 'description', 'the link')}: is "
+                              f"trix_fw running there (right baud rate, not a console)?") from e
+            if frame.seq == seq and frame.type in (P.HELLO | P.REPLY_FLAG, P.ERROR):
+                break
+        h = P.parse_hello(P.check_reply(frame, P.HELLO, seq))
         if h.proto_version != P.PROTO_VERSION:
             raise ProtocolError(f"the firmware speaks protocol version {h.proto_version}; this host speaks "
                                 f"{P.PROTO_VERSION}")
@@ -70,6 +83,9 @@ class Client:
         return np.array(P.parse_step(self.request(P.STEP, x.astype("<i2").tobytes()), n), np.int16)
 
     def bench(self, n: int) -> P.Bench:
+        """BENCH n steps from h = 0 (RESET first, so the figure does not depend on what ran
+        before); the firmware leaves the state reset."""
+        self.reset()
         b = P.parse_bench(self.request(P.BENCH, P.bench_payload(n)))
         if b.n != n:
             raise ProtocolError(f"BENCH reply for {b.n} steps, asked {n}")

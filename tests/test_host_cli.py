@@ -186,3 +186,13 @@ def test_client_reports_device_errors_and_timeouts():
     c = Client(FakeFirmware(cut=True), timeout=0.1)
     with pytest.raises(TruncatedFrame):
         c.hello()
+
+
+def test_hello_skips_stale_replies():
+    """Noise before the session (here: an error reply with seq 0 and a reply to an earlier
+    session's request) does not derail the handshake."""
+    fw = FakeFirmware()
+    fw.tx += P.encode_frame(P.ERROR, 0, bytes([3, 0])) + P.encode_frame(0x82, 200, b"")
+    c = Client(fw, timeout=0.2)
+    assert c.hello().target == "fake"
+    c.reset()
