@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from .errors import HostError
-from .qemu import TARGETS
+from .qemu import KNOWN_TARGETS, TARGETS
 
 EPILOG_VERIFY = """\
 examples:
@@ -31,10 +31,10 @@ def _targets(value: str) -> list:
     if value == "all":
         return list(TARGETS)
     out = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in out if v not in TARGETS]
+    bad = [v for v in out if v not in KNOWN_TARGETS]
     if bad or not out:
         raise argparse.ArgumentTypeError(f"unknown target {', '.join(bad) or value!r}: choose from "
-                                         f"{', '.join(TARGETS)} (comma separated) or all")
+                                         f"{', '.join(KNOWN_TARGETS)} (comma separated) or all")
     return list(dict.fromkeys(out))
 
 
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--port", metavar="DEV",
                        help="a board running trix_fw: serial device path (e.g. /dev/ttyACM0) or pyserial URL")
     v.add_argument("--target", type=_targets, default=list(TARGETS), metavar="LIST",
-                   help=f"with --qemu: comma-separated targets out of {', '.join(TARGETS)}, or all (default: all)")
+                   help=f"with --qemu: comma-separated targets out of {', '.join(TARGETS)}, or all (default: all = "
+                        f"those four); also the optional cortex-m55 (QEMU mps3-an547)")
     v.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
                    help="the trained artifact (docs/artifact.md) the firmware must run; its model hash is checked "
                         "against the firmware's HELLO before anything is streamed (default: results/sine/best.npz)")
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Build trix_fw for a Cortex-M target and program it with pyOCD "
                                    "(pip install 'trixcfc[flash]'). The image uses the MPS2 memory map "
                                    "(flash at 0x0, RAM at 0x20000000).")
-    f.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "cortex-m3"],
+    f.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "cortex-m3", "cortex-m55"],
                    help="firmware target (default cortex-m4)")
     f.add_argument("--model", default="results/sine/best.npz", metavar="NPZ", help="the trained artifact")
     f.add_argument("--firmware", metavar="ELF", help="program this ELF instead of building")

@@ -1,9 +1,9 @@
 """Running the firmware under emulation, one `Link` per target.
 
-- cortex-m4 / cortex-m3: `qemu-system-arm -M mps2-an386|mps2-an385` with UART0 on
+- cortex-m4 / cortex-m3 (/ cortex-m55): `qemu-system-arm -M mps2-an386|mps2-an385|mps3-an547` with UART0 on
   `-serial tcp:127.0.0.1:PORT,server=on,wait=on` (QEMU waits for the host before running the
   guest), `-icount shift=0` (one instruction = 1 ns of virtual time, so SysTick counts
-  instructions: 40 per tick at the 25 MHz MPS2 clock) and semihosting for the exit code.
+  instructions: 40 per tick at the 25 MHz MPS2 clock, 31.25 at the 32 MHz of the AN547) and semihosting for the exit code.
   The port is a free loopback port; if QEMU cannot bind it (taken in between, or the port the
   user asked for is busy) another one is chosen. Readiness = the TCP connect succeeding.
 - native / aarch64: `trix_fw` / `qemu-aarch64 trix_fw` behind a pseudo-terminal
@@ -23,9 +23,12 @@ from .errors import HostError, LinkClosed, SetupError
 from .process import Child
 from .transport import Link, open_pty_firmware, open_url
 
-TARGETS = ("native", "aarch64", "cortex-m4", "cortex-m3")
-MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385"}
-EXPECTED_KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp", "cortex-m3": "ref"}
+TARGETS = ("native", "aarch64", "cortex-m4", "cortex-m3")          # the default set ("all")
+OPTIONAL_TARGETS = ("cortex-m55",)                                   # on request (--target cortex-m55)
+KNOWN_TARGETS = TARGETS + OPTIONAL_TARGETS
+MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385", "cortex-m55": "mps3-an547"}
+EXPECTED_KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp", "cortex-m3": "ref",
+                   "cortex-m55": "dsp"}
 ICOUNT_SHIFT = 0
 
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user "
@@ -34,9 +37,10 @@ DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qe
 # Tools each target needs to build (cmake is checked in host.build) and to run.
 BUILD_TOOLS = {"native": ["cc", "make"], "aarch64": ["aarch64-linux-gnu-gcc", "make"],
                "cortex-m4": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"],
-               "cortex-m3": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"]}
+               "cortex-m3": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"],
+               "cortex-m55": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"]}
 RUN_TOOLS = {"native": [], "aarch64": ["qemu-aarch64"], "cortex-m4": ["qemu-system-arm"],
-             "cortex-m3": ["qemu-system-arm"]}
+             "cortex-m3": ["qemu-system-arm"], "cortex-m55": ["qemu-system-arm"]}
 
 
 def check_tools(targets, build: bool = True, run: bool = True) -> None:
@@ -135,8 +139,8 @@ def _connect(child: Child, port: int, timeout: float) -> Link:
 
 def launch(target: str, elf, first_port: int | None = None, log=None) -> Link:
     """A Link to the firmware `elf` of `target` running under emulation (or natively)."""
-    if target not in TARGETS:
-        raise HostError(f"unknown target {target!r}: expected one of {', '.join(TARGETS)}")
+    if target not in KNOWN_TARGETS:
+        raise HostError(f"unknown target {target!r}: expected one of {', '.join(KNOWN_TARGETS)}")
     check_tools([target], build=False)
     if not os.path.isfile(elf):
         raise HostError(f"{target}: firmware {elf} does not exist")

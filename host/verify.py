@@ -17,7 +17,7 @@ from . import protocol as P
 from .build import REPO, Firmware, build, footprint
 from .client import Client
 from .errors import HostError, ModelMismatch, VerifyFailed
-from .qemu import EXPECTED_KERNEL, ICOUNT_SHIFT, TARGETS, check_tools, launch
+from .qemu import EXPECTED_KERNEL, ICOUNT_SHIFT, KNOWN_TARGETS, TARGETS, check_tools, launch
 from .transport import open_url
 
 WASHOUT = 5
@@ -126,7 +126,7 @@ def instructions(target: str, b: P.Bench, emulated: bool) -> dict:
         per_tick = 1e9 / b.tick_hz / (1 << ICOUNT_SHIFT)   # 1 instruction = 2^shift ns
         out.update(per_step=b.ticks * per_tick / b.n, unit="instructions",
                    how=f"BENCH {b.n} steps: {b.ticks} SysTick ticks x {per_tick:g} instructions/tick "
-                       f"(QEMU -icount shift={ICOUNT_SHIFT}: 1 instruction = 1 ns, SysTick {b.tick_hz / 1e6:g} MHz)")
+                       f"(QEMU -icount shift={ICOUNT_SHIFT}: 1 instruction = {1 << ICOUNT_SHIFT} ns, SysTick {b.tick_hz / 1e6:g} MHz)")
     else:
         per_step = b.ticks / b.tick_hz * 1e9 / b.n
         kind = "emulated wall clock" if target == "aarch64" else "wall clock"
@@ -191,7 +191,7 @@ def print_target(r: dict, out=sys.stdout) -> None:
     p(f"== {r['target']}: kernel {r['kernel']}, model {r['model_hash']}"
       + (f", {r['firmware']}" if r.get("firmware") else ""))
     p(f"  steps streamed        {r['steps']} ({r['sequences']} sequences x {r['steps_per_sequence']} steps, "
-      f"{r['frames_sent']} frames)")
+      f"{r['frames_sent']} frames sent)")
     if r["mismatches"] == 0:
         p(f"  mismatches            0 (bit-exact with the golden model)")
     else:
@@ -243,9 +243,9 @@ def run(opts: Options, log) -> int:
     board = opts.port is not None
     targets = ["board"] if board else list(opts.targets)
     if not board:
-        bad = [t for t in targets if t not in TARGETS]
+        bad = [t for t in targets if t not in KNOWN_TARGETS]
         if bad:
-            raise HostError(f"unknown target {', '.join(bad)}: expected {', '.join(TARGETS)} or all")
+            raise HostError(f"unknown target {', '.join(bad)}: expected {', '.join(KNOWN_TARGETS)} or all")
         if opts.firmware and len(targets) != 1:
             raise HostError("--firmware needs exactly one --target")
         check_tools(targets, build=opts.firmware is None, run=True)

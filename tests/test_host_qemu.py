@@ -391,3 +391,15 @@ def test_board_path_through_a_pty(npz, build_root, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.qemu
+def test_optional_cortex_m55(npz, build_root):
+    """The optional target (QEMU mps3-an547, 32 MHz SysTick: 31.25 instructions per tick)."""
+    if not (REPO / "cmake" / "toolchain-cortex-m55.cmake").is_file():
+        pytest.skip("no cortex-m55 toolchain file in this checkout")
+    r = host("verify", "--qemu", "--target", "cortex-m55", "--model", npz, "--build-dir", build_root,
+             "--sequences", "32")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "mismatches            0 (bit-exact" in r.stdout
+    assert "x 31.25 instructions/tick" in r.stdout
