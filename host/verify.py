@@ -16,7 +16,8 @@ import numpy as np
 from . import protocol as P
 from .build import REPO, Firmware, build, footprint
 from .client import Client
-from .errors import HostError, ModelMismatch, VerifyFailed
+from .errors import (HostError, LinkError, ModelMismatch, NoReply, ProtocolError, TruncatedFrame,
+                     VerifyFailed)
 from .qemu import EXPECTED_KERNEL, ICOUNT_SHIFT, KNOWN_TARGETS, TARGETS, check_tools, launch
 from .transport import open_url
 
@@ -136,7 +137,19 @@ def instructions(target: str, b: P.Bench, emulated: bool) -> dict:
 
 
 def verify_link(link, ref: Reference, opts: Options, where: str, log, window: int) -> dict:
-    """HELLO (model check first), stream everything, BENCH; returns the per-target record."""
+    """HELLO (model check first), stream everything, BENCH; returns the per-target record.
+    Link and protocol errors get the target (or port) in front of their message."""
+    try:
+        return _verify_link(link, ref, opts, where, log, window)
+    except (LinkError, ProtocolError) as e:
+        msg = str(e) if str(e).startswith(f"{where}:") else f"{where}: {e}"
+        if isinstance(e, (NoReply, TruncatedFrame)) and "--timeout" not in msg:
+            msg += " (the firmware hung or is slower than --timeout allows)"
+        e.args = (msg,) + e.args[1:]
+        raise
+
+
+def _verify_link(link, ref: Reference, opts: Options, where: str, log, window: int) -> dict:
     client = Client(link, timeout=opts.timeout, window=window)
     client.sync()
     h = client.hello()
