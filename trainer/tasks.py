@@ -1,0 +1,131 @@
+"""The pinned tasks of DESIGN.md, their baselines and the first-step floor.
+
+Public API used by codegen and host (keep it stable):
+    TASKS                      tuple of task names
+    load_split(task, split)    -> (x, y), float64 [N, T, 1] each: input x_t, target x_{t+1}
+    WASHOUT                    headline metrics use steps t >= WASHOUT
+
+Every split is generated from its own fixed seed, so the data never depends on the
+training seed: seed k of the factorial sees the same data in every configuration.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+TASKS = ("sine", "sine-mix")
+SPLITS = ("train", "val", "test")
+T_STEPS = 50
+WASHOUT = 5
+SINE_W = 2 * np.pi / 25
+
+SIZES = {"sine": {"train": 32, "val": 64, "test": 256},
+         "sine-mix": {"train": 128, "val": 128, "test": 512}}
+# one fixed seed per (task, split); never reused for anything else
+_SEEDS = {("sine", "train"): 20261, ("sine", "val"): 20262, ("sine", "test"): 20263,
+          ("sine-mix", "train"): 30261, ("sine-mix", "val"): 30262, ("sine-mix", "test"): 30263}
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    return task
+
+
+def _generate(task: str, n: int, rng: np.random.Generator):
+    t = np.arange(T_STEPS + 1, dtype=np.float64)[None, :]
+    if task == "sine":
+        phi = rng.uniform(0.0, 2 * np.pi, (n, 1))
+        s = np.sin(SINE_W * t + phi)
+        x = s[:, :-1]
+    else:
+        w = rng.uniform(2 * np.pi / 40, 2 * np.pi / 10, (n, 1))
+        amp = rng.uniform(0.5, 1.0, (n, 1))
+        phi = rng.uniform(0.0, 2 * np.pi, (n, 1))
+        s = amp * np.sin(w * t + phi)
+        x = s[:, :-1] + rng.normal(0.0, 0.02, (n, T_STEPS))   # noisy inputs, clean targets
+    return x[:, :, None].copy(), s[:, 1:, None].copy()
+
+
+_CACHE: dict = {}
+
+
+def load_split(task: str, split: str):
+    """(x, y) float64 [N, T, 1]: x_t and the clean next sample; deterministic per (task, split)."""
+    check_task(task)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} for task {task!r} (known: {', '.join(SPLITS)})")
+    key = (task, split)
+    if key not in _CACHE:
+        _CACHE[key] = _generate(task, SIZES[task][split], np.random.default_rng(_SEEDS[key]))
+    x, y = _CACHE[key]
+    return x.copy(), y.copy()
+
+
+# ---- metrics ---------------------------------------------------------------------------
+
+def metrics(pred, y, prefix=""):
+    """MSE over all steps, washout MSE (t >= WASHOUT) and NMSE (washout MSE / target variance)."""
+    pred = np.asarray(pred, np.float64).reshape(y.shape[0], y.shape[1])
+    y2 = y.reshape(y.shape[0], y.shape[1])
+    e = (pred - y2) ** 2
+    mse_w = float(e[:, WASHOUT:].mean())
+    return {prefix + "mse": float(e.mean()), prefix + "mse_washout": mse_w,
+            prefix + "nmse_washout": mse_w / float(y2[:, WASHOUT:].var())}
+
+
+# ---- baselines -------------------------------------------------------------------------
+
+def persistence_predict(x):
+    """y_t = x_t."""
+    return x[:, :, 0].copy()
+
+
+def _ar2_design(x):
+    x2 = x[:, :, 0]
+    prev = np.concatenate([x2[:, :1], x2[:, :-1]], 1)      # x_{-1} := x_0
+    return np.stack([x2, prev, np.ones_like(x2)], -1)
+
+
+def ar2_fit(x, y):
+    """Least-squares y_t = a x_t + b x_{t-1} + c on the training steps t >= 1."""
+    A = _ar2_design(x)[:, 1:].reshape(-1, 3)
+    coef, *_ = np.linalg.lstsq(A, y[:, 1:, 0].reshape(-1), rcond=None)
+    return coef
+
+
+def ar2_predict(coef, x):
+    return _ar2_design(x) @ coef
+
+
+def baselines(task: str) -> dict:
+    """Persistence and AR(2) (fitted on train) on the test split."""
+    xtr, ytr = load_split(task, "train")
+    x, y = load_split(task, "test")
+    coef = ar2_fit(xtr, ytr)
+    return {"persistence": metrics(persistence_predict(x), y, "test_"),
+            "ar2": dict(metrics(ar2_predict(coef, x), y, "test_"), coef=[float(c) for c in coef])}
+
+
+def first_step_floor(task: str, n: int = 400_000, bins: int = 400) -> dict:
+    """The MSE floor from the ambiguous first step: from x_0 alone the phase direction is unknown.
+
+    Step-0 Bayes error E[(y_0 - E[y_0 | x_0])^2]; since later steps can in principle be
+    predicted (exactly for `sine`), the all-step MSE floor is that error / T.
+    `sine`: analytic, sin(w)^2 / 2 (E[y_0|x_0] = x_0 cos w). `sine-mix`: Monte Carlo with a
+    binned conditional mean (also a lower bound only: w and A stay uncertain a few steps).
+    """
+    check_task(task)
+    if task == "sine":
+        step0 = float(np.sin(SINE_W) ** 2 / 2)
+        how = "analytic sin(w)^2/2"
+    else:
+        rng = np.random.default_rng(777)
+        x, y = _generate(task, n, rng)
+        x0, y0 = x[:, 0, 0], y[:, 0, 0]
+        edges = np.quantile(x0, np.linspace(0, 1, bins + 1))
+        idx = np.clip(np.searchsorted(edges, x0, side="right") - 1, 0, bins - 1)
+        cnt = np.bincount(idx, minlength=bins)
+        mean = np.bincount(idx, y0, minlength=bins) / np.maximum(cnt, 1)
+        step0 = float(np.mean((y0 - mean[idx]) ** 2))
+        how = f"Monte Carlo, {n} sequences, {bins}-bin conditional mean"
+    return {"step0_mse": step0, "all_step_floor": step0 / T_STEPS, "how": how}
