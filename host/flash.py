@@ -25,7 +25,8 @@ def flash(a, log) -> int:
             raise HostError(f"firmware {elf} not found")
     else:
         from .build import build
-        from .verify import load_reference
+        from .verify import load_reference, resolve_model
+        a.model = resolve_model(a.model)
         ref = load_reference(a.model, sequences=1)
         elf = str(build(a.target, a.model, ref.model.hash_hex, log=log).elf)
     log(f"flash: programming {elf} through pyOCD")

@@ -55,13 +55,22 @@ class Reference:
     data_source: str
 
 
+def resolve_model(model_path) -> str:
+    """The npz path; a relative one missing from the working directory is also looked up in
+    the repository (the default results/sine/best.npz when run from elsewhere)."""
+    p = str(model_path)
+    if not os.path.isfile(p) and not os.path.isabs(p) and (REPO / p).is_file():
+        p = str(REPO / p)
+    if not os.path.isfile(p):
+        raise HostError(f"model {model_path} not found (train one with `python -m trainer factorial`, "
+                        f"or pass --model PATH)")
+    return p
+
+
 def load_reference(model_path, sequences=None, log=None) -> Reference:
     from codegen.artifact import load_artifact
     from codegen.golden import IntModel, float_ternary_predict, quantize_input, run_golden
-    if not os.path.isfile(model_path):
-        raise HostError(f"model {model_path} not found (train one with `python -m trainer factorial`, "
-                        f"or pass --model PATH)")
-    art = load_artifact(model_path)
+    art = load_artifact(resolve_model(model_path))
     m = IntModel.from_artifact(art)
     x, y, source = _test_split(art, log)
     if sequences is not None:
@@ -256,6 +265,7 @@ def run(opts: Options, log) -> int:
         if opts.firmware and len(targets) != 1:
             raise HostError("--firmware needs exactly one --target")
         check_tools(targets, build=opts.firmware is None, run=True)
+    opts.model = resolve_model(opts.model)
     log(f"verify: model {opts.model}")
     ref = load_reference(opts.model, opts.sequences, log)
     log(f"verify: model {ref.model.hash_hex} (I={ref.model.I} H={ref.model.H}, task {ref.art.task}); data: "
