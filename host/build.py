@@ -5,13 +5,14 @@ build/<target>-<modelhash>/ holds one CMake build tree per (target, model):
                    their bytes change, so an unchanged model never triggers a recompile)
   firmware/app/trix_fw   the firmware (ELF; the -kernel image on Cortex-M)
   host-build.log   the last configure/build output
-Configure runs when the tree has no CMakeCache.txt; `cmake --build --target trix_fw` always
+Configure runs when the tree has no CMakeCache.txt (or no Makefile: an earlier configure failed); `cmake --build --target trix_fw` always
 runs (a no-op when nothing changed), so what is missing is built and the rest reused.
 Flash and RAM come from `arm-none-eabi-size -A` (Cortex-M: the rule of
 cmake/trix_footprint.cmake) or `size` (native / aarch64: Berkeley text+data and data+bss).
 """
 from __future__ import annotations
 
+import fcntl
 import filecmp
 import os
 import re
@@ -84,12 +85,23 @@ def build(target: str, npz, model_hash: str, build_root: Path | None = None, log
     build_root = Path(build_root) if build_root else REPO / "build"
     bdir = build_root / f"{target}-{model_hash}"
     bdir.mkdir(parents=True, exist_ok=True)
+    with open(bdir / ".host-lock", "w") as lock:
+        try:                          # two verify runs on the same tree take turns
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            if log:
+                log(f"{target}: waiting for another build of {bdir}")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(target, npz, model_hash, bdir, cmake, log, extra_cmake_args)
+
+
+def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_args) -> Firmware:
     log_path = bdir / "host-build.log"
     log_path.write_text("")
     elf = bdir / "firmware" / "app" / "trix_fw"
     existed = elf.is_file()
     export_headers(npz, bdir / "model", log_path)
-    if not (bdir / "CMakeCache.txt").is_file():
+    if not (bdir / "CMakeCache.txt").is_file() or not (bdir / "Makefile").is_file():   # new or failed
         if log:
             log(f"{target}: configuring {bdir}")
         _run([cmake, "-S", REPO, "-B", bdir, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={bdir / 'model'}",
