@@ -101,7 +101,7 @@ def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_a
     elf = bdir / "firmware" / "app" / "trix_fw"
     existed = elf.is_file()
     export_headers(npz, bdir / "model", log_path)
-    if not (bdir / "CMakeCache.txt").is_file() or not (bdir / "Makefile").is_file():   # new or failed
+    if not (bdir / "CMakeCache.txt").is_file() or not any((bdir / f).is_file() for f in ("Makefile", "build.ninja")):
         if log:
             log(f"{target}: configuring {bdir}")
         _run([cmake, "-S", REPO, "-B", bdir, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={bdir / 'model'}",
