@@ -123,7 +123,7 @@ def test_target_builds_with_werror_and_passes_ctest(tmp_path_factory, target):
             assert flag in c["command"].split(), (c["file"], c["command"])
     out = ctest(b)
     tests = set(re.findall(r"Test +#\d+: (\S+) \.+ +Passed", out))
-    expected = {"test_kernels", "test_step", "test_proto", "trix_bench"}
+    expected = {"test_kernels", "test_step", "test_proto", "test_proto_stress", "trix_bench"}
     if target != "aarch64":
         expected.add("trix_fw_no_heap")
     if target.startswith("cortex-m"):
@@ -133,6 +133,7 @@ def test_target_builds_with_werror_and_passes_ctest(tmp_path_factory, target):
     assert expected <= tests, out
     assert any(f"test_step: kernel {k}," in out for k in EXPECTED_KERNEL[target]) and "PASS" in out, out
     assert "test_proto: PASS" in out, out
+    assert re.search(r"test_proto_stress: \d+ rounds, .* 0 malformed, .*: PASS", out), out
     if target == "cortex-m4":
         assert "(ref dsp), runtime kernel dsp" in out, out
 
