@@ -1,0 +1,103 @@
+"""Command line: ``python -m trainer {factorial,gradcheck} ...`` (esptool style: main(argv))."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import TrainerError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises TrainerError instead of printing usage and exiting."""
+
+    def error(self, message):
+        raise TrainerError(message)
+
+
+def build_parser():
+    from .factorial import Settings
+    from .quant import SCHEMES
+    from .tasks import TASKS
+    d = Settings()
+    p = _Parser(prog="python -m trainer",
+                description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
+    sub = p.add_subparsers(dest="cmd", metavar="{factorial,gradcheck}", parser_class=_Parser)
+    f = sub.add_parser("factorial", help="train teachers, the 8 ternary configs and baselines; write reports",
+                       description="Runs the gradient check, then float teachers (H=16, 32) per seed, the "
+                       "2x2x2 factorial (shaped STE x trajectory distillation x width), output-only "
+                       "distillation, PTQ and greedy coordinate search; writes factorial.json, "
+                       "factorial.md, factorial.png and best.npz (selected on validation) to --out. "
+                       "Progress goes to stderr.")
+    f.add_argument("--task", default="sine", metavar="TASK",
+                   help=f"task: one of {', '.join(TASKS)} (default: sine)")
+    f.add_argument("--seeds", type=int, default=d.seeds, metavar="N",
+                   help=f"number of paired seeds 0..N-1; seed k uses the same data and teacher in every "
+                   f"config (default: {d.seeds})")
+    f.add_argument("--epochs", type=int, default=d.epochs, metavar="N",
+                   help=f"student (QAT) epochs per config (default: {d.epochs})")
+    f.add_argument("--teacher-epochs", type=int, default=d.teacher_epochs, metavar="N",
+                   help=f"float teacher epochs (default: {d.teacher_epochs})")
+    f.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="worker processes for independent jobs; results do not depend on it "
+                   "(default: os.cpu_count())")
+    f.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<task>/)")
+    f.add_argument("--lr", type=float, default=d.lr, metavar="X", help=f"student Adam LR (default: {d.lr:g})")
+    f.add_argument("--teacher-lr", type=float, default=d.teacher_lr, metavar="X",
+                   help=f"teacher Adam LR (default: {d.teacher_lr:g})")
+    f.add_argument("--scheme", default=d.scheme, metavar="S",
+                   help=f"per-row scale scheme: one of {', '.join(SCHEMES)} (default: {d.scheme}; "
+                   "docs/training.md compares them)")
+    f.add_argument("--cs-sweeps", type=int, default=d.cs_sweeps, metavar="N",
+                   help=f"max coordinate-search sweeps (default: {d.cs_sweeps})")
+    g = sub.add_parser("gradcheck", help="analytic BPTT vs float64 central differences, every group",
+                       description="Checks every gradient group (teacher; student w.r.t. effective "
+                       "weights and scales, trits fixed; STE, shaped STE and LSQ chain rules; with and "
+                       "without the distillation terms). Exit status 1 if any relative error >= 1e-3.")
+    g.add_argument("--verbose", "-v", action="store_true", help="print every group's error")
+    return p
+
+
+def _factorial(a):
+    from .factorial import Settings, run
+    from .quant import SCHEMES
+    from .tasks import TASKS
+    if a.task not in TASKS:
+        raise TrainerError(f"unknown task {a.task!r} (known: {', '.join(TASKS)})")
+    if a.scheme not in SCHEMES:
+        raise TrainerError(f"unknown scale scheme {a.scheme!r} (known: {', '.join(SCHEMES)})")
+    st = Settings(task=a.task, seeds=a.seeds, epochs=a.epochs, teacher_epochs=a.teacher_epochs, lr=a.lr,
+                  teacher_lr=a.teacher_lr, scheme=a.scheme, cs_sweeps=a.cs_sweeps, jobs=a.jobs,
+                  out=a.out or os.path.join("results", a.task))
+    r = run(st)
+    b = r["best"]
+    print(f"{r['task']}: best ternary student {b['name']} seed {b['seed']}: test washout MSE "
+          f"{b['test_mse_washout']:.3e} = {b['ratio_vs_teacher']:.2f}x its float teacher; report in {st.out}")
+    return 0
+
+
+def _gradcheck(a):
+    from . import gradcheck
+    r = gradcheck.run()
+    for k, v in r.items():
+        if a.verbose or not v < gradcheck.TOL:
+            print(f"{k:28s} {v:.2e}{'' if v < gradcheck.TOL else '  FAIL'}")
+    worst = max(r, key=r.get)
+    bad = gradcheck.failures(r)
+    print(f"gradcheck: {len(r)} groups, max relative error {r[worst]:.2e} ({worst}), "
+          f"tolerance {gradcheck.TOL:g}: {'FAIL' if bad else 'ok'}")
+    return 1 if bad else 0
+
+
+def main(argv=None):
+    try:
+        a = build_parser().parse_args(argv)
+        if a.cmd is None:
+            raise TrainerError("missing command: factorial or gradcheck (see --help)")
+        return _factorial(a) if a.cmd == "factorial" else _gradcheck(a)
+    except TrainerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

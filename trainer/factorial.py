@@ -1,0 +1,281 @@
+"""The 2x2x2 factorial over paired seeds, its baselines and the reports.
+
+Stages (each a list of independent jobs; --jobs runs them in spawn worker processes):
+  0. gradient check (in this process; aborts on failure)
+  1. float teachers: one job per width, the seeds stacked
+  2. students: one job per (width, seed): the 4 QAT configs of that width plus the
+     output-only distillation row, stacked, all starting from that seed's teacher; PTQ too
+  3. coordinate search: one job per seed on config 1 and on the best config (mean
+     validation washout MSE over seeds)
+Jobs are pure functions of their arguments and grouped the same way whatever --jobs is, so
+the numbers do not depend on --jobs (BLAS/OpenMP threads are pinned to 1 in workers).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import gradcheck, stats, tasks, train
+from .errors import TrainerError
+
+WIDTHS = (16, 32)
+# config number -> (shaped STE, trajectory distillation, width): the seeds' table order
+CONFIGS = {i + 1: (bool(i & 1), bool((i >> 1) & 1), WIDTHS[(i >> 2) & 1]) for i in range(8)}
+FORMAT_VERSION = 1
+
+
+def config_name(shaped, distill, H):
+    return f"{'shaped' if shaped else 'ste'}+{distill or 'none'}+H{H}"
+
+
+@dataclass
+class Settings:
+    task: str = "sine"
+    seeds: int = 5
+    epochs: int = 600              # student epochs
+    teacher_epochs: int = 1500
+    lr: float = 3e-3
+    teacher_lr: float = 1e-2
+    scheme: str = "coupled"
+    cs_sweeps: int = 10
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    out: str = ""
+
+
+# ---- jobs (top-level functions: picklable for spawn workers) ---------------------------
+
+def _log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def job_teachers(task, H, seeds, epochs, lr):
+    p, info = train.train_teachers(task, H, list(seeds), epochs=epochs, lr=lr)
+    ev = train.evaluate(train.effective(p), task)
+    _log(f"teachers H={H} done in {info['wall_s']:.1f} s: test washout MSE "
+         + " ".join(f"{m['test_mse_washout']:.2e}" for m in ev))
+    return {"H": H, "flat": p.flat, "metrics": ev, "wall_s": info["wall_s"]}
+
+
+def job_students(task, H, seed, teacher_flat, epochs, lr, scheme):
+    teacher = train.Params(H, 1, flat=teacher_flat)
+    variants = [(c, *CONFIGS[c][:2]) for c in CONFIGS if CONFIGS[c][2] == H]
+    variants.append(("out", False, "out"))              # extra row: output-only distillation
+    shaped = [v[1] for v in variants]
+    distill = [("traj" if v[2] is True else (None if v[2] is False else v[2])) for v in variants]
+    stack = teacher.take([0] * len(variants))
+    p, infos, wall = train.train_students(task, stack, shaped, distill, epochs=epochs, lr=lr, scheme=scheme)
+    ev = train.evaluate(train.effective(p, scheme), task)
+    runs = []
+    for m, (cfg, sh, _) in enumerate(variants):
+        model = train.frozen(p, m, scheme)
+        runs.append({"config": cfg, "name": config_name(sh, distill[m], H), "seed": seed, "H": H,
+                     "shaped": sh, "distill": distill[m], **ev[m], **infos[m],
+                     "wall_s": wall / len(variants), "model": model})
+    # PTQ of the teacher: no training at all
+    q = train.ptq(teacher)
+    pm = train.frozen(q, 0, "coupled")
+    pev = train.evaluate(train.frozen_eff(pm), task)[0]
+    runs.append({"config": "ptq", "name": f"ptq+H{H}", "seed": seed, "H": H, **pev,
+                 "zero_frac": float(np.mean(pm["trits"] == 0)), "wall_s": 0.0, "model": pm})
+    _log(f"students H={H} seed={seed} done in {wall:.1f} s: test washout "
+         + " ".join(f"{r['name']}={r['test_mse_washout']:.2e}" for r in runs))
+    return runs
+
+
+def job_cs(task, seed, items, sweeps):
+    out = []
+    for tag, run in items:
+        m, info = train.coordinate_search(task, run["model"], max_sweeps=sweeps)
+        ev = train.evaluate(train.frozen_eff(m), task)[0]
+        out.append({"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"],
+                    "from_config": run["config"], **ev, **info,
+                    "trit_change_frac": float(np.mean(m["trits"] != run["model"]["trits"])),
+                    "zero_frac": float(np.mean(m["trits"] == 0)), "model": m})
+        _log(f"coordinate search on {run['name']} seed={seed}: test washout "
+             f"{run['test_mse_washout']:.2e} -> {ev['test_mse_washout']:.2e}, {info['cs_loss_evals']} loss evals")
+    return out
+
+
+def _pool_map(fn, argslist, jobs):
+    if jobs <= 1 or len(argslist) <= 1:
+        return [fn(*a) for a in argslist]
+    import multiprocessing as mp
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[k] = "1"
+    with mp.get_context("spawn").Pool(min(jobs, len(argslist))) as pool:
+        return pool.starmap(fn, argslist, chunksize=1)
+
+
+# ---- the whole run ------------------------------------------------------------------------
+
+def check_out_dir(out):
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-", delete=True):
+            pass
+    except OSError as e:
+        raise TrainerError(f"--out {out}: not writable ({e.strerror or e})")
+
+
+def run(st: Settings):
+    if st.task not in tasks.TASKS:
+        raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
+    for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps"):
+        if getattr(st, name) < 1:
+            raise TrainerError(f"--{name.replace('_', '-')} must be positive, got {getattr(st, name)}")
+    for name in ("lr", "teacher_lr"):
+        v = getattr(st, name)
+        if not (math.isfinite(v) and v > 0):
+            raise TrainerError(f"--{name.replace('_', '-')} must be a positive number, got {v}")
+    out = st.out or os.path.join("results", st.task)
+    check_out_dir(out)
+    t0 = time.perf_counter()
+    seeds = list(range(st.seeds))
+
+    gc = gradcheck.run(log=_log)
+    bad = gradcheck.failures(gc)
+    if bad:
+        k = max(bad, key=bad.get)
+        raise TrainerError(f"gradient check failed: {len(bad)} group(s) above {gradcheck.TOL:g}, worst {k} "
+                           f"relative error {bad[k]:.3g}; not training")
+
+    _log(f"factorial {st.task}: {st.seeds} seeds, teacher {st.teacher_epochs} epochs, student {st.epochs} epochs, "
+         f"scale scheme {st.scheme}, {st.jobs} job(s)")
+    T = _pool_map(job_teachers, [(st.task, H, seeds, st.teacher_epochs, st.teacher_lr) for H in WIDTHS[::-1]],
+                  st.jobs)
+    teachers = {r["H"]: r for r in T}
+
+    args = [(st.task, H, s, teachers[H]["flat"][s], st.epochs, st.lr, st.scheme)
+            for H in WIDTHS[::-1] for s in seeds]
+    runs = [r for rs in _pool_map(job_students, args, st.jobs) for r in rs]
+
+    by = {(r["config"], r["seed"]): r for r in runs}
+    val_mean = {c: float(np.mean([np.log10(by[c, s]["val_mse_washout"]) for s in seeds])) for c in CONFIGS}
+    best_cfg = min(val_mean, key=val_mean.get)
+    _log(f"best config on validation: {best_cfg} ({config_name(*CONFIGS[best_cfg][:2], CONFIGS[best_cfg][2])})")
+    cs_args = []
+    for s in seeds:
+        items = [("cs1", by[1, s])]
+        if best_cfg != 1:
+            items.append(("cs_best", by[best_cfg, s]))
+        cs_args.append((st.task, s, items, st.cs_sweeps))
+    cs = [r for rs in _pool_map(job_cs, cs_args, st.jobs) for r in rs]
+    if best_cfg == 1:
+        cs += [dict(r, config="cs_best") for r in cs]
+    runs += cs
+
+    result = assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
+    write_outputs(out, result, runs, teachers)
+    _log(f"factorial {st.task} done in {time.perf_counter() - t0:.1f} s; wrote {out}/factorial.md, "
+         f"factorial.json, factorial.png, best.npz")
+    return result
+
+
+def _lg(x):
+    return float(np.log10(x))
+
+
+def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
+    floor = tasks.first_step_floor(st.task)
+    base = tasks.baselines(st.task)
+    teacher_rows = []
+    for H in WIDTHS:
+        for s in seeds:
+            m = teachers[H]["metrics"][s]
+            teacher_rows.append({"config": "teacher", "name": f"teacher+H{H}", "seed": s, "H": H, **m,
+                                 "all_step_over_floor": m["test_mse"] / floor["all_step_floor"],
+                                 "wall_s": teachers[H]["wall_s"] / len(seeds)})
+    tw = {(r["H"], r["seed"]): r["test_mse_washout"] for r in teacher_rows}
+    clean = []
+    for r in runs:
+        c = {k: v for k, v in r.items() if k != "model"}
+        c["vs_float"] = r["test_mse_washout"] / tw[r["H"], r["seed"]]
+        clean.append(c)
+    y = np.array([[_lg(next(r for r in clean if r["config"] == c and r["seed"] == s)["test_mse_washout"])
+                   for c in CONFIGS] for s in seeds])
+    anova = stats.anova_2x2x2(y)
+    # best ternary student: lowest validation washout MSE over every ternary model
+    cand = [r for r in runs if r["config"] != "teacher"]
+    best = min(cand, key=lambda r: (r["val_mse_washout"], str(r["config"]), r["seed"]))
+    return {"format_version": FORMAT_VERSION, "task": st.task, "seeds": seeds,
+            "settings": {k: getattr(st, k) for k in ("epochs", "teacher_epochs", "lr", "teacher_lr",
+                                                     "scheme", "cs_sweeps")},
+            "command": f"python -m trainer factorial --task {st.task} --seeds {st.seeds}",
+            "gradcheck_max_rel_err": max(gc.values()), "first_step_floor": floor, "baselines": base,
+            "teachers": teacher_rows, "runs": clean, "best_config_on_val": best_cfg,
+            "val_log10_washout_mean": {str(k): v for k, v in val_mean.items()},
+            "anova": anova,
+            "best": {"config": best["config"], "name": best["name"], "seed": best["seed"], "H": best["H"],
+                     "val_mse_washout": best["val_mse_washout"], "test_mse": best["test_mse"],
+                     "test_mse_washout": best["test_mse_washout"],
+                     "teacher_test_mse_washout": tw[best["H"], best["seed"]],
+                     "ratio_vs_teacher": best["test_mse_washout"] / tw[best["H"], best["seed"]]},
+            "wall_s": wall}
+
+
+# ---- outputs --------------------------------------------------------------------------------
+
+def _atomic_write(path, write):
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_text(path, text):
+    _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def artifact_arrays(task, run, teacher_flat, H, metrics):
+    """The best.npz entries of docs/artifact.md for a frozen student run."""
+    m = run["model"]
+    tp = train.Params(H, 1, flat=teacher_flat)
+    C = 1 + H
+    return {
+        "format_version": np.int32(1), "task": np.str_(task), "config": np.str_(run["name"]),
+        "I": np.int32(1), "H": np.int32(H), "dt": np.float64(train.cell.DT),
+        "trits_f": m["trits"][:H].astype(np.int8), "trits_g": m["trits"][H:].astype(np.int8),
+        "scale_f": m["s"][:H].astype(np.float64), "scale_g": m["s"][H:].astype(np.float64),
+        "b_f": m["b"][:H].copy(), "b_g": m["b"][H:].copy(), "tau": m["tau"].copy(),
+        "w_o": m["w_o"].copy(), "b_o": np.float64(m["b_o"]),
+        "teacher_W_f": tp.W[0, :H].reshape(H, C).copy(), "teacher_W_g": tp.W[0, H:].reshape(H, C).copy(),
+        "teacher_b_f": tp.b[0, :H].copy(), "teacher_b_g": tp.b[0, H:].copy(),
+        "teacher_tau": tp.tau[0].copy(), "teacher_w_o": tp.w_o[0].copy(), "teacher_b_o": np.float64(tp.b_o[0, 0]),
+        "metrics_json": np.str_(json.dumps(metrics, sort_keys=True)),
+    }
+
+
+def save_best(path, arrays):
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def write_outputs(out, result, runs, teachers):
+    from .report import markdown, plot
+    b = result["best"]
+    run = next(r for r in runs if r["config"] == b["config"] and r["seed"] == b["seed"]
+               and r["H"] == b["H"] and r["name"] == b["name"])
+    metrics = {"seed": b["seed"], "config": str(b["config"]), "val_mse_washout": b["val_mse_washout"],
+               "test_mse": b["test_mse"], "test_mse_washout": b["test_mse_washout"],
+               "teacher_test_mse_washout": b["teacher_test_mse_washout"], "selected_on": "val_mse_washout"}
+    write_text(os.path.join(out, "factorial.json"), json.dumps(result, indent=1, sort_keys=True) + "\n")
+    write_text(os.path.join(out, "factorial.md"), markdown(result))
+    save_best(os.path.join(out, "best.npz"),
+              artifact_arrays(result["task"], run, teachers[b["H"]]["flat"][b["seed"]], b["H"], metrics))
+    plot(os.path.join(out, "factorial.png"), result, run, teachers, _atomic_write)

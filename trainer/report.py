@@ -1,0 +1,162 @@
+"""factorial.md and factorial.png from the assembled result (see factorial.assemble)."""
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+
+from . import cell, tasks, train
+
+
+def _lg(x):
+    return float(np.log10(x))
+
+
+def _rows(result, config):
+    return sorted([r for r in result["runs"] + result["teachers"] if r["config"] == config],
+                  key=lambda r: (r["H"], r["seed"]))
+
+
+def _line(result, label, rows, shaped="", distill="", width="", extra=""):
+    lw = np.array([_lg(r["test_mse_washout"]) for r in rows])
+    sd = lw.std(ddof=1) if len(lw) > 1 else 0.0
+    vs_float = 10 ** np.mean([_lg(r["vs_float"]) for r in rows]) if "vs_float" in rows[0] else 1.0
+    vs_base = _paired_any(result, rows)
+    fr = np.mean([r.get("flip_rate", np.nan) for r in rows])
+    zf = np.mean([r.get("zero_frac", np.nan) for r in rows])
+    wall = np.mean([r.get("wall_s", np.nan) for r in rows])
+    gm = lambda k: 10 ** np.mean([_lg(r[k]) for r in rows])  # noqa: E731
+    f = lambda x, fmt: "-" if not np.isfinite(x) else format(x, fmt)  # noqa: E731
+    return (f"| {label} | {shaped} | {distill} | {width} | {gm('train_mse'):.2e} | {gm('val_mse_washout'):.2e} | "
+            f"{gm('test_mse'):.2e} | {gm('test_mse_washout'):.2e} | {lw.mean():+.2f} ± {sd:.2f} | "
+            f"{vs_float:.2f}x | {f(vs_base, '.2f')}x | {f(fr, '.4f')} | {f(zf, '.2f')} | {f(wall, '.1f')} |{extra}")
+
+
+def _paired_any(result, rows):
+    """vs config 1 of the same seed (config 1 is H=16; used for H=32 rows too)."""
+    ref = {r["seed"]: r["test_mse_washout"] for r in _rows(result, 1)}
+    return 10 ** np.mean([_lg(r["test_mse_washout"] / ref[r["seed"]]) for r in rows])
+
+
+def markdown(result):
+    from .factorial import CONFIGS, config_name
+    o = io.StringIO()
+    p = lambda *a: print(*a, file=o)  # noqa: E731
+    task, seeds, st = result["task"], result["seeds"], result["settings"]
+    fl = result["first_step_floor"]
+    p(f"# Factorial: `{task}`\n")
+    p(f"Regenerate: `{result['command']}` (teacher {st['teacher_epochs']} epochs, student {st['epochs']} "
+      f"epochs, scale scheme `{st['scheme']}`; wall {result['wall_s']:.0f} s on the machine that wrote this).\n")
+    p(f"Headline metric: washout test MSE (steps t >= {tasks.WASHOUT}) on the {task} test split. Means are "
+      f"over the {len(seeds)} paired seeds {seeds}: geometric means of MSEs, mean ± sd (ddof 1) of log10 "
+      f"washout MSE. \"vs float\": geometric mean over seeds of student / its own float teacher; "
+      f"\"vs baseline\": the same against config 1 of the same seed. Flip rate: trit changes per weight "
+      f"per epoch; zero: fraction of zero trits.\n")
+    p(f"Gradient check before training: max relative error {result['gradcheck_max_rel_err']:.2e} "
+      f"(tolerance 1e-3).\n")
+    p(f"First-step floor ({fl['how']}): step-0 MSE {fl['step0_mse']:.4e}, so all-step MSE >= "
+      f"{fl['all_step_floor']:.4e} (step-0 error / T).\n")
+    p("## Float teachers\n")
+    p("| H | seed | test MSE (all steps) | all-step / floor | test washout MSE | test NMSE (washout) |")
+    p("|---|---|---|---|---|---|")
+    for r in result["teachers"]:
+        p(f"| {r['H']} | {r['seed']} | {r['test_mse']:.3e} | {r['all_step_over_floor']:.3f} | "
+          f"{r['test_mse_washout']:.3e} | {r['test_nmse_washout']:.3e} |")
+    p("")
+    p("## Factorial (mean over seeds)\n")
+    p("| config | shaped STE | traj. distill | width | train MSE | val washout | test MSE | test washout "
+      "| log10 washout | vs float | vs baseline | flip rate | zero | wall s |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for c, (sh, tr, H) in CONFIGS.items():
+        p(_line(result, str(c), _rows(result, c), "yes" if sh else "no", "yes" if tr else "no", H))
+    for H in (16, 32):
+        rows = [r for r in _rows(result, "out") if r["H"] == H]
+        p(_line(result, "out-distill", rows, "no", "output only", H))
+    for H in (16, 32):
+        rows = [r for r in _rows(result, "ptq") if r["H"] == H]
+        p(_line(result, "PTQ", rows, "-", "-", H))
+    for tag, label in (("cs1", "CS on config 1"), ("cs_best", f"CS on best ({result['best_config_on_val']})")):
+        rows = _rows(result, tag)
+        ev = np.mean([r["cs_loss_evals"] for r in rows])
+        p(_line(result, f"{label}, {ev:.0f} loss evals", rows, "-", "-", rows[0]["H"]))
+    for H in (16, 32):
+        rows = [r for r in result["teachers"] if r["H"] == H]
+        p(_line(result, "float teacher", rows, "-", "-", H))
+    for name in ("persistence", "ar2"):
+        b = result["baselines"][name]
+        p(f"| {name} | - | - | - | - | - | {b['test_mse']:.2e} | {b['test_mse_washout']:.2e} | "
+          f"{_lg(max(b['test_mse_washout'], 1e-300)):+.2f} | - | - | - | - | - |")
+    p("")
+    p("## Every seed: test washout MSE\n")
+    p("| row | " + " | ".join(f"seed {s}" for s in seeds) + " |")
+    p("|---|" + "---|" * len(seeds))
+    labels = [(c, config_name(CONFIGS[c][0], "traj" if CONFIGS[c][1] else None, CONFIGS[c][2])) for c in CONFIGS]
+    labels += [("out", "out-distill"), ("ptq", "PTQ"), ("cs1", "CS on config 1"), ("cs_best", "CS on best"),
+               ("teacher", "float teacher")]
+    for c, lab in labels:
+        rows = _rows(result, c)
+        for H in sorted({r["H"] for r in rows}):
+            byseed = {r["seed"]: r["test_mse_washout"] for r in rows if r["H"] == H}
+            tag = lab if isinstance(c, int) else f"{lab} H{H}"
+            p(f"| {tag} | " + " | ".join(f"{byseed[s]:.2e}" for s in seeds) + " |")
+    p("")
+    a = result["anova"]
+    p("## 2x2x2 ANOVA on log10 washout test MSE (seeds as blocks)\n")
+    p("Estimate: mean log10 MSE at the high level minus at the low level (negative = the technique "
+      "lowers the error; for interactions the usual +/- product contrast).\n")
+    p("| effect | estimate (Δ log10) | SS | F(1, %d) | p |" % a["df_error"])
+    p("|---|---|---|---|---|")
+    for r in a["effects"]:
+        F = "-" if r["F"] is None else f"{r['F']:.2f}"
+        pv = "-" if r["p"] is None else f"{r['p']:.3g}"
+        p(f"| {r['effect']} | {r['estimate']:+.3f} | {r['ss']:.3f} | {F} | {pv} |")
+    p(f"| seed blocks | | {a['ss_seed_blocks']:.3f} (df {a['df_seed_blocks']}) | | |")
+    p(f"| error | | {a['ss_error']:.3f} (df {a['df_error']}) | | |")
+    p("")
+    b = result["best"]
+    p("## Best ternary student (selected on validation washout MSE)\n")
+    p(f"`{b['name']}` seed {b['seed']}: val washout {b['val_mse_washout']:.3e}, test washout "
+      f"{b['test_mse_washout']:.3e}, its float teacher {b['teacher_test_mse_washout']:.3e}: "
+      f"**{b['ratio_vs_teacher']:.2f}x the teacher**. Written to `best.npz`.")
+    return o.getvalue()
+
+
+def plot(path, result, run, teachers, atomic_write):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("factorial: matplotlib is not installed: skipping factorial.png "
+              "(pip install 'trixcfc[plot]')", file=sys.stderr)
+        return False
+    task, b = result["task"], result["best"]
+    x, y = tasks.load_split(task, "test")
+    xT = train._tm(x[:3])
+    tp = train.Params(b["H"], 1, flat=teachers[b["H"]]["flat"][b["seed"]])
+    yt, _ = cell.predict(xT, *train.effective(tp))
+    ys, _ = cell.predict(xT, *train.frozen_eff(run["model"]))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    ax = axes[0]
+    t = np.arange(x.shape[1])
+    for n in range(2):
+        ax.plot(t, y[n, :, 0], "k-", lw=1, label="truth" if n == 0 else None)
+        ax.plot(t, yt[:, 0, n], "b--", lw=1, label=f"float teacher H{b['H']}" if n == 0 else None)
+        ax.plot(t, ys[:, 0, n], "r:", lw=1.5, label=f"best student {b['name']}" if n == 0 else None)
+    ax.axvline(tasks.WASHOUT - 0.5, color="gray", lw=0.5)
+    ax.set_title(f"{task}: test sequences 0-1, predictions vs truth")
+    ax.set_xlabel("step t")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    eff = result["anova"]["effects"]
+    ax.bar([e["effect"] for e in eff], [e["estimate"] for e in eff], color="tab:gray")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_ylabel("effect on log10 washout test MSE")
+    ax.set_title("2x2x2 effects (negative = lower error)")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+    return True

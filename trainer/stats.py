@@ -1,0 +1,98 @@
+"""2x2x2 factorial ANOVA with seeds as blocks, in numpy (no scipy).
+
+Response: log10 washout test MSE. Factors A = shaped STE, B = trajectory distillation,
+C = width 32; the seeds are paired (seed k: same data and teacher in every config), so
+the seed enters as a block. Every effect has one degree of freedom; the error term has
+7 (n - 1) degrees of freedom. The effect estimate is the usual contrast: mean response at
+the high level minus mean at the low level (for interactions: the +/- product contrast).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# cell order (config 1..8): index i -> A = i & 1, B = (i >> 1) & 1, C = (i >> 2) & 1
+EFFECTS = ("A shaped", "B traj", "C width", "AB", "AC", "BC", "ABC")
+
+
+def _signs():
+    i = np.arange(8)
+    a, b, c = (2 * (i & 1) - 1), (2 * ((i >> 1) & 1) - 1), (2 * ((i >> 2) & 1) - 1)
+    return {"A shaped": a, "B traj": b, "C width": c, "AB": a * b, "AC": a * c, "BC": b * c,
+            "ABC": a * b * c}
+
+
+def _betacf(a, b, x, itmax=300, eps=1e-15):
+    """Continued fraction for the incomplete beta (Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1, a - 1
+    c, d = 1.0, 1 - qab * x / qap
+    d = 1 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, itmax + 1):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1 + aa * d
+        d = 1 / (d if abs(d) > tiny else tiny)
+        c = 1 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1 + aa * d
+        d = 1 / (d if abs(d) > tiny else tiny)
+        c = 1 + aa / c
+        c = c if abs(c) > tiny else tiny
+        de = d * c
+        h *= de
+        if abs(de - 1) < eps:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(1 - x)
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(lbt) * _betacf(a, b, x) / a
+    return 1 - math.exp(lbt) * _betacf(b, a, 1 - x) / b
+
+
+def f_sf(F, d1, d2):
+    """P(F(d1, d2) > F)."""
+    if not np.isfinite(F):
+        return 0.0
+    if F <= 0:
+        return 1.0
+    return betainc(d2 / 2, d1 / 2, d2 / (d2 + d1 * F))
+
+
+def anova_2x2x2(y):
+    """y [n_seeds, 8] (config order 1..8). Returns {effects: [...], blocks, error} dicts."""
+    y = np.asarray(y, np.float64)
+    n = y.shape[0]
+    grand = y.mean()
+    cell_mean = y.mean(axis=0)
+    sst = float(((y - grand) ** 2).sum())
+    ssb = float(8 * ((y.mean(axis=1) - grand) ** 2).sum())
+    rows, ss_eff = [], 0.0
+    for name, sg in _signs().items():
+        contrast = float(sg @ cell_mean)
+        ss = n * contrast ** 2 / 8
+        ss_eff += ss
+        rows.append({"effect": name, "estimate": contrast / 4, "ss": ss})
+    sse = max(sst - ss_eff - ssb, 0.0)
+    dfe = 7 * (n - 1)
+    mse = sse / dfe if dfe > 0 else float("nan")
+    for r in rows:
+        if dfe > 0 and mse > 0:
+            r["F"] = r["ss"] / mse
+            r["p"] = f_sf(r["F"], 1, dfe)
+        else:
+            r["F"] = r["p"] = None
+    return {"effects": rows, "ss_seed_blocks": ssb, "df_seed_blocks": n - 1, "ss_error": sse,
+            "df_error": dfe, "ss_total": sst}

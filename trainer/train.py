@@ -1,0 +1,403 @@
+"""Teacher and student training, PTQ and greedy coordinate search (numpy, full batch).
+
+Parameters live in one flat float64 vector per model (named views into it), so Adam and the
+gradient clip are a handful of vector ops. Teacher: W [2H, C], b [2H], log_tau [H], w_o [H],
+b_o [1]. Student: V (shadow weights) [2H, C], s (per-row scales) [2H], then the same tail.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import cell
+from .errors import TrainerError
+from .quant import S_MIN, best_row_scales, quantize, shadow_grads, ternarize
+from .tasks import WASHOUT, load_split, metrics
+
+
+# ---- flat parameter vectors -------------------------------------------------------------
+
+def layout(H, I=1, student=False):
+    C = I + H
+    spec = ([("V", (2 * H, C)), ("s", (2 * H,))] if student else [("W", (2 * H, C))])
+    spec += [("b", (2 * H,)), ("log_tau", (H,)), ("w_o", (H,)), ("b_o", (1,))]
+    out, off = [], 0
+    for name, shape in spec:
+        n = int(np.prod(shape))
+        out.append((name, shape, off, off + n))
+        off += n
+    return out, off
+
+
+class Params:
+    """M models' parameters as one [M, n] array with named views [M, ...] into it."""
+
+    def __init__(self, H, M=1, I=1, student=False, flat=None):
+        self.H, self.M, self.I, self.student = H, M, I, student
+        self.spec, n = layout(H, I, student)
+        self.flat = np.zeros((M, n)) if flat is None else np.array(flat, dtype=np.float64).reshape(M, n)
+        for name, shape, a, b in self.spec:
+            setattr(self, name, self.flat[:, a:b].reshape((M,) + shape))
+
+    def copy(self):
+        return Params(self.H, self.M, self.I, self.student, self.flat)
+
+    def zeros_like(self):
+        return Params(self.H, self.M, self.I, self.student)
+
+    def take(self, idx):
+        """A new Params holding the models idx (a list of indices)."""
+        return Params(self.H, len(idx), self.I, self.student, self.flat[list(idx)])
+
+    @property
+    def tau(self):
+        return np.exp(self.log_tau)
+
+    @property
+    def lam(self):
+        return np.exp(-cell.DT / self.tau)
+
+
+class Adam:
+    def __init__(self, shape, b1=0.9, b2=0.999, eps=1e-8):
+        self.m, self.v, self.t = np.zeros(shape), np.zeros(shape), 0
+        self.b1, self.b2, self.eps = b1, b2, eps
+
+    def step(self, theta, g, lr):
+        self.t += 1
+        self.m *= self.b1
+        self.m += (1 - self.b1) * g
+        self.v *= self.b2
+        self.v += (1 - self.b2) * g * g
+        c1 = 1 - self.b1 ** self.t
+        c2 = 1 - self.b2 ** self.t
+        theta -= (lr / c1) * self.m / (np.sqrt(self.v / c2) + self.eps)
+
+
+def cosine_lr(lr0, e, epochs, floor=0.01):
+    return lr0 * (floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * e / max(epochs - 1, 1))))
+
+
+def linear(a, b, e, epochs):
+    return a + (b - a) * e / max(epochs - 1, 1)
+
+
+def clip_(g, max_norm, what="training"):
+    """Per-model global-norm clip of g [M, n] in place; TrainerError on NaN/inf."""
+    n = np.sqrt(np.einsum("mn,mn->m", g, g))
+    if not np.all(np.isfinite(n)):
+        raise TrainerError(f"{what} diverged: gradient is NaN or infinite (try a smaller learning rate)")
+    g *= np.minimum(1.0, max_norm / np.maximum(n, 1e-300))[:, None]
+    return n
+
+
+# ---- effective (dequantized) cell parameters --------------------------------------------
+
+def effective(p: Params, scheme="coupled"):
+    """(W [M,2H,C], b, lam, w_o, b_o [M]) of the forward pass; for a student W = s_eff * trits."""
+    if p.student:
+        trits, s_eff, _ = quantize(p.V, p.s, scheme)
+        W = s_eff[..., None] * trits
+    else:
+        W = p.W
+    return W, p.b, p.lam, p.w_o, p.b_o[:, 0]
+
+
+def _tm(a):
+    return np.ascontiguousarray(a.transpose(1, 0, 2))   # [N, T, I] -> [T, N, I]
+
+
+def evaluate(eff, task, splits=("train", "val", "test")):
+    """Per-model metrics (list of dicts) of stacked effective parameters on the splits."""
+    M = eff[0].shape[0]
+    out = [dict() for _ in range(M)]
+    for sp in splits:
+        x, y = load_split(task, sp)
+        yp, _ = cell.predict(_tm(x), *eff)
+        for m in range(M):
+            out[m].update(metrics(yp[:, m, :].T, y, sp + "_"))
+    return out
+
+
+def _val_washout(eff, xT, yv, cache):
+    y = cell.forward(cache, xT, *eff)
+    e = y[WASHOUT:] - yv[WASHOUT:, None, :]
+    return np.mean(e * e, axis=(0, 2))
+
+
+def transient_crops(xT, yT, length=10, stride=5):
+    """Short windows of the training sequences starting at offsets stride, 2*stride, ...
+
+    Each crop starts from h = 0 at a new phase, so the ambiguous first steps are trained on
+    B * len(offsets) more (x_0, y_0) pairs than the full sequences alone give (with 32
+    training sequences the teacher otherwise memorises the step-0 sign per sequence and the
+    all-step test MSE sits well above the first-step floor). Training data only."""
+    T = xT.shape[0]
+    offs = range(stride, T - length + 1, stride)
+    xc = np.concatenate([xT[o:o + length] for o in offs], axis=1)
+    yc = np.concatenate([yT[o:o + length] for o in offs], axis=1)
+    return np.ascontiguousarray(xc), np.ascontiguousarray(yc)
+
+
+def _data(task):
+    x, y = load_split(task, "train")
+    xv, yv = load_split(task, "val")
+    return _tm(x), _tm(y)[:, :, 0], _tm(xv), _tm(yv)[:, :, 0]
+
+
+class _Best:
+    """Per-model checkpoint with the lowest validation washout MSE."""
+
+    def __init__(self, p):
+        self.p, self.val = p.copy(), np.full(p.M, np.inf)
+
+    def update(self, p, v, what):
+        if not np.all(np.isfinite(v)):
+            raise TrainerError(f"{what} diverged to NaN (validation MSE is not finite)")
+        better = v < self.val
+        self.val = np.where(better, v, self.val)
+        self.p.flat[better] = p.flat[better]
+        return better
+
+
+# ---- teacher ----------------------------------------------------------------------------
+
+def init_teachers(H, seeds, I=1):
+    p = Params(H, len(seeds), I)
+    C = I + H
+    for m, seed in enumerate(seeds):
+        rng = np.random.default_rng([seed, H, 1])
+        p.W[m] = rng.normal(0.0, 1.0 / np.sqrt(C), (2 * H, C))
+        p.b[m, :H] = 1.0                                   # gates start mostly open
+        p.log_tau[m] = np.log(rng.uniform(0.3, 3.0, H))
+        p.w_o[m] = rng.normal(0.0, 0.3 / np.sqrt(H), H)
+    return p
+
+
+def train_teachers(task, H, seeds, epochs=2000, lr=1e-2, clip=1.0, eval_every=10, crop_weight=0.3,
+                   log=None):
+    """Float teachers (one per seed, stacked): Adam, cosine LR, full batch; per model the
+    checkpoint with the best validation washout MSE.
+
+    Loss: MSE over all steps of the training sequences + crop_weight * MSE over the
+    transient crops (see transient_crops)."""
+    if epochs < 1:
+        raise TrainerError(f"teacher epochs must be positive, got {epochs}")
+    xT, yT, xvT, yvT = _data(task)
+    T, B, I = xT.shape
+    p = init_teachers(H, seeds, I)
+    M = p.M
+    g = p.zeros_like()
+    adam = Adam(p.flat.shape)
+    cache, vcache = cell.Cache(T, M, B, I, H), cell.Cache(T, M, xvT.shape[1], I, H)
+    if crop_weight:
+        xc, yc = transient_crops(xT, yT)
+        ccache = cell.Cache(xc.shape[0], M, xc.shape[1], I, H)
+    best = _Best(p)
+    t0 = time.perf_counter()
+    for e in range(epochs):
+        tau, lam = p.tau, p.lam
+        y = cell.forward(cache, xT, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
+        L, dy, _ = cell.loss_and_grads(y, yT)
+        dW, db, dlt, dwo, dbo = cell.backward(cache, xT, p.W, lam, tau, p.w_o, dy)
+        if crop_weight:
+            y = cell.forward(ccache, xc, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
+            _, dy, _ = cell.loss_and_grads(y, yc)
+            dy *= crop_weight
+            grads = cell.backward(ccache, xc, p.W, lam, tau, p.w_o, dy)
+            dW += grads[0]; db += grads[1]; dlt += grads[2]; dwo += grads[3]; dbo += grads[4]  # noqa: E702
+        g.W[...] = dW; g.b[...] = db; g.log_tau[...] = dlt; g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
+        clip_(g.flat, clip, f"teacher H={H}")
+        adam.step(p.flat, g.flat, cosine_lr(lr, e, epochs))
+        if e % eval_every == eval_every - 1 or e == epochs - 1:
+            v = _val_washout(effective(p), xvT, yvT, vcache)
+            best.update(p, v, f"teacher H={H} (epoch {e})")
+            if log and (e + 1) % 500 == 0:
+                log(f"teachers H={H} epoch {e + 1}/{epochs}: val washout MSE "
+                    + " ".join(f"{x:.2e}" for x in v))
+    return best.p, {"val_mse_washout_sel": best.val.tolist(), "wall_s": time.perf_counter() - t0}
+
+
+# ---- student ----------------------------------------------------------------------------
+
+def init_students(teachers: Params, scheme="coupled"):
+    """Students start from their teachers: shadow weights = W, per-row least-squares scales."""
+    p = Params(teachers.H, teachers.M, teachers.I, student=True)
+    p.V[...] = teachers.W
+    p.s[...] = best_row_scales(teachers.W)
+    if scheme == "twn":
+        p.s[...] = quantize(p.V, p.s, "twn")[1]
+    for k in ("b", "log_tau", "w_o", "b_o"):
+        getattr(p, k)[...] = getattr(teachers, k)
+    return p
+
+
+def ptq(teachers: Params):
+    """Post-training quantization: per-row least-squares scales, trits = ternarize(W / s)."""
+    return init_students(teachers, "coupled")
+
+
+def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3,
+                   scheme="coupled", clip=1.0, beta=(1.0, 20.0), alpha=(0.3, 0.8),
+                   eval_every=10, log=None):
+    """QAT of M ternary students, student m from teachers model m (a stack of M).
+
+    shaped: per-model bools (shaped STE vs identity STE); distill: per-model None, "traj"
+    (trajectory distillation) or "out" (output-only distillation). beta is annealed
+    linearly 1 -> 20 (window width 1/beta), alpha linearly 0.3 -> 0.8. Per model the
+    checkpoint with the best validation washout MSE (hard ternary forward) is kept.
+    """
+    if epochs < 1:
+        raise TrainerError(f"student epochs must be positive, got {epochs}")
+    xT, yT, xvT, yvT = _data(task)
+    T, B, I = xT.shape
+    H, M = teachers.H, teachers.M
+    shaped = np.asarray(shaped, bool)
+    traj = np.array([d == "traj" for d in distill], np.float64)
+    outd = np.array([d == "out" for d in distill], np.float64)
+    y_t, h_t = cell.predict(xT, *effective(teachers))
+    p = init_students(teachers, scheme)
+    g = p.zeros_like()
+    adam = Adam(p.flat.shape)
+    cache, vcache = cell.Cache(T, M, B, I, H), cell.Cache(T, M, xvT.shape[1], I, H)
+    trits0 = quantize(p.V, p.s, scheme)[0]
+    prev = trits0
+    flips = np.zeros(M)
+    best = _Best(p)
+    t0 = time.perf_counter()
+    for e in range(epochs):
+        bt = linear(beta[0], beta[1], e, epochs)
+        al = linear(alpha[0], alpha[1], e, epochs)
+        trits, s_eff, s_thr = quantize(p.V, p.s, scheme)
+        flips += np.count_nonzero(trits != prev, axis=(1, 2))
+        prev = trits
+        W = s_eff[..., None] * trits
+        tau, lam = p.tau, p.lam
+        y = cell.forward(cache, xT, W, p.b, lam, p.w_o, p.b_o[:, 0])
+        L, dy, dh = cell.loss_and_grads(y, yT, alpha=al * traj, h=cache.h[1:], h_teacher=h_t,
+                                        alpha_out=al * outd, y_teacher=y_t)
+        dW, db, dlt, dwo, dbo = cell.backward(cache, xT, W, lam, tau, p.w_o, dy, dh)
+        dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt)
+        g.V[...] = dV; g.s[...] = ds; g.b[...] = db; g.log_tau[...] = dlt  # noqa: E702
+        g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
+        clip_(g.flat, clip, f"student H={H}")
+        adam.step(p.flat, g.flat, cosine_lr(lr, e, epochs))
+        np.maximum(p.s, S_MIN, out=p.s)
+        if e % eval_every == eval_every - 1 or e == epochs - 1:
+            v = _val_washout(effective(p, scheme), xvT, yvT, vcache)
+            best.update(p, v, f"student H={H} (epoch {e})")
+    final = quantize(best.p.V, best.p.s, scheme)[0]
+    n = trits0[0].size
+    info = [{"val_mse_washout_sel": float(best.val[m]), "flip_rate": float(flips[m] / (n * epochs)),
+             "trit_change_frac": float(np.mean(final[m] != trits0[m])),
+             "zero_frac": float(np.mean(final[m] == 0))} for m in range(M)]
+    return best.p, info, time.perf_counter() - t0
+
+
+def frozen(p: Params, m, scheme="coupled", trits=None, s=None):
+    """Model m of a stack as a frozen ternary model dict (trits, s, b, tau, w_o, b_o).
+
+    For a teacher stack (PTQ) pass trits and s explicitly."""
+    if trits is None:
+        tr, s_eff, _ = quantize(p.V[m], p.s[m], scheme)
+        trits, s = tr, s_eff
+    return {"trits": np.asarray(trits).astype(np.int8), "s": np.asarray(s, np.float64).copy(),
+            "b": p.b[m].copy(), "tau": p.tau[m].copy(), "w_o": p.w_o[m].copy(),
+            "b_o": float(p.b_o[m, 0])}
+
+
+def frozen_eff(m):
+    """Stacked (M = 1) effective parameters of a frozen model."""
+    W = m["s"][:, None] * m["trits"].astype(np.float64)
+    return (W[None], m["b"][None], np.exp(-cell.DT / m["tau"])[None], m["w_o"][None],
+            np.array([m["b_o"]]))
+
+
+# ---- greedy coordinate search -----------------------------------------------------------
+
+def _candidate_losses(xT, yT, m, rows, cols, new):
+    """Train MSE (all steps) of K candidate models that each differ from m in one trit.
+
+    Candidates are evaluated together: the batch dimension holds K copies of the training
+    set, and candidate k adds (new_k - old_k) * s_r * z[:, c] to pre-activation row r.
+    """
+    T, B, I = xT.shape
+    W, b, lam, w_o, b_o = (a[0] for a in frozen_eff(m))
+    R, C = W.shape
+    H = R // 2
+    K = len(rows)
+    KB = K * B
+    delta = (new - m["trits"][rows, cols]) * m["s"][rows]          # [K]
+    Z = np.zeros((KB, C))
+    WT = np.ascontiguousarray(W.T)
+    a = np.empty((KB, R))
+    h = np.zeros((KB, H))
+    tmp = np.empty((KB, H))
+    sc = np.concatenate([np.full(H, 0.5), np.ones(H)])
+    kidx = np.arange(K)
+    err = np.zeros(K)
+    for t in range(T):
+        Z.reshape(K, B, C)[:, :, :I] = xT[t]
+        Z[:, I:] = h
+        np.matmul(Z, WT, out=a)
+        a += b
+        a3 = a.reshape(K, B, R)
+        a3[kidx, :, rows] += delta[:, None] * Z.reshape(K, B, C)[kidx, :, cols]
+        a *= sc
+        np.tanh(a, out=a)
+        gate = a[:, :H]
+        gate *= 0.5
+        gate += 0.5
+        np.multiply(h, lam, out=tmp)
+        np.subtract(a[:, H:], tmp, out=h)
+        h *= gate
+        h += tmp
+        yk = (h @ w_o + b_o).reshape(K, B)
+        e = yk - yT[t]
+        err += (e * e).sum(axis=1)
+    return err / (T * B)
+
+
+def coordinate_search(task, m, max_sweeps=20, log=None):
+    """Greedy coordinate search over the trits (seed 000, node 12), scales fixed.
+
+    Rows of both heads are visited in turn; for the visited row every weight's two other
+    trit values are evaluated at once (batched), the best single change is kept if it
+    lowers the training loss, and the row is revisited until no change helps. Sweeps repeat
+    until a whole sweep gains nothing. Returns (model, info with loss_evals and sweeps).
+    """
+    xT, yT, _, _ = _data(task)
+    m = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
+    R, C = m["trits"].shape
+    cur = float(_candidate_losses(xT, yT, m, np.array([0]), np.array([0]),
+                                  m["trits"][[0], [0]].astype(np.float64))[0])
+    evals, sweeps, changes = 1, 0, 0
+    t0 = time.perf_counter()
+    start = cur
+    for sweep in range(max_sweeps):
+        sweeps += 1
+        gained = False
+        for r in range(R):
+            while True:
+                old = m["trits"][r].astype(np.int64)
+                cols = np.repeat(np.arange(C), 2)
+                alt = np.stack([(old + 1 + 1) % 3 - 1, (old + 2 + 1) % 3 - 1], 1).reshape(-1)
+                rows = np.full(len(cols), r)
+                L = _candidate_losses(xT, yT, m, rows, cols, alt.astype(np.float64))
+                evals += len(cols)
+                k = int(np.argmin(L))
+                if L[k] < cur * (1 - 1e-9):
+                    m["trits"][r, cols[k]] = alt[k]
+                    cur = float(L[k])
+                    changes += 1
+                    gained = True
+                else:
+                    break
+        if log:
+            log(f"coordinate search sweep {sweeps}: train MSE {cur:.3e}, {changes} changes, {evals} loss evals")
+        if not gained:
+            break
+    return m, {"cs_loss_evals": evals, "cs_sweeps": sweeps, "cs_changes": changes,
+               "cs_train_mse_before": start, "cs_train_mse_after": cur,
+               "wall_s": time.perf_counter() - t0}
