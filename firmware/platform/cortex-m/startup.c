@@ -56,20 +56,48 @@ void Reset_Handler(void)
     exit(main());
 }
 
-/* A fault must not hang a test run: report it and exit QEMU with a distinct code. */
-void HardFault_Handler(void)
+/* A fault must not hang a test run: report where it happened and exit QEMU with code 125.
+ * The naked entry hands the exception stack frame (r0-r3, r12, lr, pc, xPSR) to C. */
+static void put_str(const char *s)
 {
-    static const char msg[] = "\r\n*** trixcfc: HardFault\r\n";
-    const char *p;
-    for (p = msg; *p; p++) cmsdk_uart_putc(CMSDK_UART0_BASE, (uint8_t)*p);
+    for (; *s; s++) cmsdk_uart_putc(CMSDK_UART0_BASE, (uint8_t)*s);
+}
+
+static void put_hex(const char *label, uint32_t v)
+{
+    int i;
+    put_str(label);
+    for (i = 28; i >= 0; i -= 4) cmsdk_uart_putc(CMSDK_UART0_BASE, (uint8_t)"0123456789abcdef"[(v >> i) & 0xFu]);
+}
+
+void trix_fault_report(const uint32_t *frame) __attribute__((noreturn, used));
+void trix_fault_report(const uint32_t *frame)
+{
+    put_str("\r\n*** trixcfc: HardFault");
+    put_hex(" pc=0x", frame[6]);
+    put_hex(" lr=0x", frame[5]);
+    put_hex(" cfsr=0x", *(volatile uint32_t *)0xE000ED28u);
+    put_hex(" bfar=0x", *(volatile uint32_t *)0xE000ED38u);
+    put_str("\r\n");
     trix_semihost_exit(125);
+}
+
+__attribute__((naked)) void HardFault_Handler(void)
+{
+    __asm__ volatile(
+        "tst lr, #4\n\t"
+        "ite eq\n\t"
+        "mrseq r0, msp\n\t"
+        "mrsne r0, psp\n\t"
+        "b trix_fault_report\n\t");
 }
 
 void Default_Handler(void)
 {
-    static const char msg[] = "\r\n*** trixcfc: unexpected exception\r\n";
-    const char *p;
-    for (p = msg; *p; p++) cmsdk_uart_putc(CMSDK_UART0_BASE, (uint8_t)*p);
+    uint32_t ipsr;
+    __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
+    put_hex("\r\n*** trixcfc: unexpected exception ", ipsr & 0x1FFu);
+    put_str("\r\n");
     trix_semihost_exit(126);
 }
 
