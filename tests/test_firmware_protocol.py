@@ -91,6 +91,20 @@ class Link:
         self.buf = bytearray()
         self.timeout = timeout
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.p.poll() is None:   # a failed test must not leave QEMU running
+            self.p.kill()
+            self.p.wait()
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+        return False
+
     def send(self, data: bytes):
         self.p.stdin.write(data)
 
@@ -161,54 +175,54 @@ TARGETS = [pytest.param("native", (), id="native"),
 def test_hello_step_bench_bit_exact(tmp_path_factory, target, options):
     b = firmware_build(tmp_path_factory, target, *options)
     _, art = model(tmp_path_factory)
-    link = Link(qemu_command(target, trix_fw(b)))
-    t, s, p = link.request(HELLO, 1)
-    assert (t, s) == (0x81, 1)
-    h = parse_hello(p)
-    assert h == dict(version=1, I=art.I, H=art.H, q=14, max_steps=min(64, MAX_PAYLOAD // (2 * art.I)),
-                     hash=h["hash"], target=target, kernel=h["kernel"])
-    assert h["kernel"] in EXPECTED_KERNEL[target], h
-    model_h = (Path(model(tmp_path_factory)[0]) / "trix_model.h").read_text()
-    assert f"0x{h['hash']:016x}" in model_h
-    # two sequences of 150 steps in requests of 1..64 steps, RESET in between
-    rng = random.Random(7)
-    for seq_no in range(2):
-        x = sine_inputs(art.I, 150, seed=100 + seq_no)
-        want = golden(art, x)
-        assert link.request(RESET, 2) == (0x82, 2, b"")
-        got, t0 = [], 0
-        while t0 < len(x):
-            n = min(rng.randint(1, 64), len(x) - t0)
-            t, s, p = link.request(STEP, 3 + t0 % 200, steps_payload(x[t0:t0 + n]))
-            assert (t, s, len(p)) == (0x83, 3 + t0 % 200, 2 * n), (t, s, p)
-            got += list(np.frombuffer(p, "<i2"))
-            t0 += n
-        assert np.array_equal(np.array(got, np.int16), want), f"first mismatch at step " \
-            f"{int(np.argmax(np.array(got) != want))}"
-    # BENCH: n echoed, ticks counted, and the state is reset afterwards
-    t, s, p = link.request(BENCH, 9, struct.pack("<H", 100))
-    ticks, hz, n = struct.unpack("<III", p)
-    assert (t, s, n) == (0x84, 9, 100) and hz > 0 and ticks > 0
-    x = sine_inputs(art.I, 10, seed=5)
-    t, s, p = link.request(STEP, 10, steps_payload(x))
-    assert np.array_equal(np.frombuffer(p, "<i2"), golden(art, x))
-    link.close(expect_exit=not target.startswith("cortex"))
+    with Link(qemu_command(target, trix_fw(b))) as link:
+        t, s, p = link.request(HELLO, 1)
+        assert (t, s) == (0x81, 1)
+        h = parse_hello(p)
+        assert h == dict(version=1, I=art.I, H=art.H, q=14, max_steps=min(64, MAX_PAYLOAD // (2 * art.I)),
+                         hash=h["hash"], target=target, kernel=h["kernel"])
+        assert h["kernel"] in EXPECTED_KERNEL[target], h
+        model_h = (Path(model(tmp_path_factory)[0]) / "trix_model.h").read_text()
+        assert f"0x{h['hash']:016x}" in model_h
+        # two sequences of 150 steps in requests of 1..64 steps, RESET in between
+        rng = random.Random(7)
+        for seq_no in range(2):
+            x = sine_inputs(art.I, 150, seed=100 + seq_no)
+            want = golden(art, x)
+            assert link.request(RESET, 2) == (0x82, 2, b"")
+            got, t0 = [], 0
+            while t0 < len(x):
+                n = min(rng.randint(1, 64), len(x) - t0)
+                t, s, p = link.request(STEP, 3 + t0 % 200, steps_payload(x[t0:t0 + n]))
+                assert (t, s, len(p)) == (0x83, 3 + t0 % 200, 2 * n), (t, s, p)
+                got += list(np.frombuffer(p, "<i2"))
+                t0 += n
+            assert np.array_equal(np.array(got, np.int16), want), f"first mismatch at step " \
+                f"{int(np.argmax(np.array(got) != want))}"
+        # BENCH: n echoed, ticks counted, and the state is reset afterwards
+        t, s, p = link.request(BENCH, 9, struct.pack("<H", 100))
+        ticks, hz, n = struct.unpack("<III", p)
+        assert (t, s, n) == (0x84, 9, 100) and hz > 0 and ticks > 0
+        x = sine_inputs(art.I, 10, seed=5)
+        t, s, p = link.request(STEP, 10, steps_payload(x))
+        assert np.array_equal(np.frombuffer(p, "<i2"), golden(art, x))
+        link.close(expect_exit=not target.startswith("cortex"))
 
 
 @pytest.mark.qemu
 def test_bench_reply_counts_instructions_on_cortex_m4(tmp_path_factory):
     """BENCH under -icount shift=0: ticks x 40 = instructions (tick_hz 25 MHz, 1 insn = 1 ns)."""
     b = firmware_build(tmp_path_factory, "cortex-m4")
-    link = Link(qemu_command("cortex-m4", trix_fw(b), icount=True))
-    t, s, p = link.request(BENCH, 1, struct.pack("<H", 4096))
-    ticks, hz, n = struct.unpack("<III", p)
-    assert hz == 25_000_000 and n == 4096
-    again = struct.unpack("<III", link.request(BENCH, 2, struct.pack("<H", 4096))[2])[0]
-    assert abs(again - ticks) <= 1   # deterministic under -icount up to the phase of the 40-insn tick
-    per_step = ticks * (1e9 / hz) / n
-    assert 500 < per_step < 20000
-    print(f"\ncortex-m4 BENCH: {ticks} ticks / {n} steps at {hz} Hz -> {per_step:.0f} instructions per step")
-    link.close(expect_exit=False)
+    with Link(qemu_command("cortex-m4", trix_fw(b), icount=True)) as link:
+        t, s, p = link.request(BENCH, 1, struct.pack("<H", 4096))
+        ticks, hz, n = struct.unpack("<III", p)
+        assert hz == 25_000_000 and n == 4096
+        again = struct.unpack("<III", link.request(BENCH, 2, struct.pack("<H", 4096))[2])[0]
+        assert abs(again - ticks) <= 1   # deterministic under -icount up to the phase of the 40-insn tick
+        per_step = ticks * (1e9 / hz) / n
+        assert 500 < per_step < 20000
+        print(f"\ncortex-m4 BENCH: {ticks} ticks / {n} steps at {hz} Hz -> {per_step:.0f} instructions per step")
+        link.close(expect_exit=False)
 
 
 # ---- robustness --------------------------------------------------------------------------
@@ -315,14 +329,14 @@ def run_robustness(link: Link, art, n_frames: int, seed: int):
 def test_robustness_10000_bad_frames(tmp_path_factory, options):
     b = firmware_build(tmp_path_factory, "native", *options)
     _, art = model(tmp_path_factory)
-    link = Link(qemu_command("native", trix_fw(b)))
-    counts = run_robustness(link, art, 10_500, seed=2024)
-    link.close()
-    errors = sum(v for k, v in counts.items() if k != "dropped")
-    assert errors >= 10_000, counts
-    for code in (BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH):
-        assert counts.get(code, 0) >= 100, counts   # every error reply of the spec exercised
-    print(f"\nrobustness {'+'.join(options) or 'plain'}: {errors} error replies {counts}")
+    with Link(qemu_command("native", trix_fw(b))) as link:
+        counts = run_robustness(link, art, 10_500, seed=2024)
+        link.close()
+        errors = sum(v for k, v in counts.items() if k != "dropped")
+        assert errors >= 10_000, counts
+        for code in (BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH):
+            assert counts.get(code, 0) >= 100, counts   # every error reply of the spec exercised
+        print(f"\nrobustness {'+'.join(options) or 'plain'}: {errors} error replies {counts}")
 
 
 def test_oracle_helpers():
