@@ -172,13 +172,35 @@ class FrameReader:
                 if self._buf:
                     raise TruncatedFrame(
                         f"the reply stopped mid-frame: {len(self._buf)} bytes and no 0x00 delimiter "
-                        f"within {timeout:g} s", self._buf)
+                        f"within {timeout:g} s{self._text_note()}", self._buf)
                 raise NoReply(f"no reply within {timeout:g} s")
-            data = self._read(self._chunk)
+            try:
+                data = self._read(self._chunk)
+                if not data and self._alive is not None:
+                    self._alive()
+            except LinkClosed as e:
+                note = self._text_note()
+                if note:
+                    raise LinkClosed(f"{e}{note}") from e
+                raise
             if data:
                 self._buf += data
-            elif self._alive is not None:
-                self._alive()
+
+    def _text_note(self) -> str:
+        """When the unframed bytes are text (e.g. the Cortex-M fault report
+        `*** trixcfc: HardFault pc=...`), they say more than any error of ours."""
+        text = printable_text(bytes(self._buf))
+        return f"; the firmware printed: {text!r}" if text else ""
+
+
+def printable_text(data: bytes, limit: int = 300) -> str:
+    """data as a string when it is mostly printable ASCII text, else ''."""
+    if len(data) < 4:
+        return ""
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in data)
+    if printable < 0.9 * len(data):
+        return ""
+    return data.decode("ascii", "replace").strip()[-limit:]
 
 
 # ---- requests and replies -------------------------------------------------------------------

@@ -218,3 +218,15 @@ def test_import_has_no_pyserial_side_effect():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_reader_shows_text_the_firmware_printed():
+    """A Cortex-M fault report arrives as text before QEMU exits: the error quotes it."""
+    report = b"*** trixcfc: HardFault pc=0x00000123 lr=0xfffffff9 cfsr=0x00000400 bfar=0x00000000\r\n"
+    with pytest.raises(LinkClosed, match=r"the firmware printed: '\*\*\* trixcfc: HardFault pc=0x00000123"):
+        P.FrameReader(FakeLink([report], closed_after=True).read).read_frame(5.0)
+    with pytest.raises(TruncatedFrame, match="HardFault"):
+        P.FrameReader(FakeLink([report]).read).read_frame(0.05)
+    with pytest.raises(TruncatedFrame) as e:          # binary bytes are not quoted
+        P.FrameReader(FakeLink([b"\x05\x83\x01\x02"]).read).read_frame(0.05)
+    assert "printed" not in str(e.value)
