@@ -63,7 +63,8 @@ class Child:
     def describe_exit(self) -> str:
         rc = self.proc.returncode
         how = f"was killed by signal {-rc}" if rc is not None and rc < 0 else f"exited with status {rc}"
-        tail = self.stderr_tail()
+        # QEMU's "info: QEMU waiting for connection on: ..." is not news
+        tail = "\n".join(ln for ln in self.stderr_tail(2000).splitlines() if ": info: " not in ln).strip()[-600:]
         return f"{self.name} (pid {self.pid}) {how}" + (f": {tail}" if tail else "")
 
     def stop(self, grace: float = 2.0) -> None:
