@@ -402,3 +402,27 @@ def test_optional_cortex_m55(npz, build_root):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "mismatches            0 (bit-exact" in r.stdout
     assert "x 31.25 instructions/tick" in r.stdout
+
+
+@pytest.mark.qemu
+def test_firmware_fault_is_reported_with_its_message(npz, build_root, all_targets):
+    """A Cortex-M program that faults (the platform's test_fault): QEMU exits with 125 after the
+    fault report on UART0; the host's error names the exit and quotes the report."""
+    if not (REPO / "firmware" / "platform" / "cortex-m" / "tests" / "test_fault.c").is_file():
+        pytest.skip("no test_fault in this checkout")
+    from host.build import cmake_program
+    from host.client import Client
+    from host.errors import LinkClosed
+    from host.qemu import launch
+    tree = elf(build_root, npz, "cortex-m3").parents[2]
+    r = subprocess.run([cmake_program(), "--build", str(tree), "--target", "test_fault"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (fault,) = [p for p in tree.rglob("test_fault") if p.is_file()]
+    with pytest.raises(LinkClosed) as e:
+        with launch("cortex-m3", fault) as link:
+            c = Client(link, timeout=5)
+            c.sync()
+            c.hello()
+    msg = str(e.value)
+    assert "exited with status 125" in msg and "*** trixcfc: HardFault pc=0x" in msg, msg
