@@ -133,7 +133,8 @@ def test_aarch64_neon(generated, tmp_path):
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("target,kernels", [("cortex-m4", "(ref dsp), runtime kernel dsp"),
-                                            ("cortex-m3", "(ref), runtime kernel ref")])
+                                            ("cortex-m3", "(ref), runtime kernel ref"),
+                                            ("cortex-m55", "(ref dsp mve), runtime kernel mve")])
 def test_cortex_m(generated, tmp_path, target, kernels):
     need("arm-none-eabi-gcc", "qemu-system-arm")
     if not _platform_toolchain(target):

@@ -15,7 +15,7 @@ extern "C" {
 int         trix_inputs(void);                 /* I */
 int         trix_hidden(void);                 /* H */
 uint64_t    trix_model_hash(void);             /* codegen's hash of the compiled-in model */
-const char *trix_kernel_name(void);            /* "ref" | "neon" | "dsp" */
+const char *trix_kernel_name(void);            /* "ref" | "neon" | "dsp" | "mve" */
 void        trix_reset(void);                  /* hidden state = 0 */
 int16_t     trix_step(const int16_t *x_q14);   /* one cell step on I inputs (Q14); returns y (Q14) */
 

@@ -30,4 +30,9 @@ void trix_matvec_neon(const uint8_t *trits, int rows, int row_bytes, const int16
 void trix_matvec_dsp(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
 #endif
 
+#if TRIX_HAVE_MVE
+/* Helium (MVE, Cortex-M55): VMLADAVA on eight int16 lanes. */
+void trix_matvec_mve(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+#endif
+
 #endif /* TRIX_KERNELS_H */

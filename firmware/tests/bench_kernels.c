@@ -3,8 +3,8 @@
  * H = 16, 32, 64 (not a test: prints figures). Cortex-M only: SysTick (an ARMv7-M
  * architectural timer at 0xE000E010, core clock source) measures REPS calls; under QEMU with
  * -icount shift=0 every instruction takes 1 ns of virtual time and SysTick on mps2 runs at
- * 25 MHz, so one tick is TRIX_BENCH_INSNS_PER_TICK = 40 instructions (calibrated with a loop
- * of known length). Elsewhere it prints that there is no tick counter.
+ * 25 MHz, so one tick is 40 instructions (calibrated with a loop of known length); on mps3-an547
+ * (Cortex-M55) 32 MHz, 31.25. Elsewhere it prints that there is no tick counter.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,12 +12,19 @@
 #include "trix_cell.h"
 #include "test_vectors.h"
 
-#ifndef TRIX_BENCH_INSNS_PER_TICK
-#define TRIX_BENCH_INSNS_PER_TICK 40
+/* SysTick reference in instructions per tick x 100 (QEMU -icount shift=0: 1 insn = 1 ns):
+ * mps2 (M3/M4) 25 MHz -> 40 insns per tick; mps3-an547 (M55) 32 MHz -> 31.25. */
+#ifndef TRIX_BENCH_INSNS_PER_TICK_X100
+#if defined(__ARM_ARCH_8_1M_MAIN__)
+#define TRIX_BENCH_INSNS_PER_TICK_X100 3125
+#else
+#define TRIX_BENCH_INSNS_PER_TICK_X100 4000
+#endif
 #endif
 #define REPS 200
 
-#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__)
+#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
+    || defined(__ARM_ARCH_8_1M_MAIN__)
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
@@ -31,6 +38,9 @@ static const kernel_t kernels[] = {
 #if TRIX_HAVE_DSP
     { "dsp", trix_matvec_dsp },
 #endif
+#if TRIX_HAVE_MVE
+    { "mve", trix_matvec_mve },
+#endif
 };
 
 static uint32_t start(void)
@@ -43,7 +53,7 @@ static uint32_t start(void)
     return SYST_CVR;
 }
 
-static long insns(uint32_t t0, uint32_t t1) { return (long)(t0 - t1) * TRIX_BENCH_INSNS_PER_TICK / REPS; }
+static long insns(uint32_t t0, uint32_t t1) { return (long)(t0 - t1) * TRIX_BENCH_INSNS_PER_TICK_X100 / (100L * REPS); }
 
 int main(void)
 {

@@ -25,6 +25,9 @@ static const kernel_t kernels[] = {
 #if TRIX_HAVE_DSP
     { "dsp", trix_matvec_dsp },
 #endif
+#if TRIX_HAVE_MVE
+    { "mve", trix_matvec_mve },
+#endif
 };
 #define N_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 
