@@ -103,13 +103,18 @@ def job_cs(task, seed, items, sweeps):
     return out
 
 
+def _worker_init():
+    np.seterr(all="ignore")      # divergence is detected explicitly (one TrainerError line)
+
+
 def _pool_map(fn, argslist, jobs):
     if jobs <= 1 or len(argslist) <= 1:
-        return [fn(*a) for a in argslist]
+        with np.errstate(all="ignore"):
+            return [fn(*a) for a in argslist]
     import multiprocessing as mp
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = "1"
-    with mp.get_context("spawn").Pool(min(jobs, len(argslist))) as pool:
+    with mp.get_context("spawn").Pool(min(jobs, len(argslist)), initializer=_worker_init) as pool:
         return pool.starmap(fn, argslist, chunksize=1)
 
 

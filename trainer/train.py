@@ -316,86 +316,88 @@ def frozen_eff(m):
 
 # ---- greedy coordinate search -----------------------------------------------------------
 
-def _candidate_losses(xT, yT, m, rows, cols, new):
-    """Train MSE (all steps) of K candidate models that each differ from m in one trit.
+def _candidate_losses(xT, yT, m, row, cols, new):
+    """Train MSE (all steps) of K candidate models that each differ from m in one trit of
+    the same row `row` (of the stacked [2H, C] head matrix): candidate k sets column
+    cols[k] to new[k].
 
     Candidates are evaluated together: the batch dimension holds K copies of the training
-    set, and candidate k adds (new_k - old_k) * s_r * z[:, c] to pre-activation row r.
+    set, and candidate k adds (new_k - old_k) * s_row * z[:, cols_k] to the pre-activation
+    of `row`. Gate and candidate heads are kept in separate contiguous arrays.
     """
     T, B, I = xT.shape
     W, b, lam, w_o, b_o = (a[0] for a in frozen_eff(m))
     R, C = W.shape
     H = R // 2
-    K = len(rows)
-    KB = K * B
-    delta = (new - m["trits"][rows, cols]) * m["s"][rows]          # [K]
-    Z = np.zeros((KB, C))
-    WT = np.ascontiguousarray(W.T)
-    a = np.empty((KB, R))
-    h = np.zeros((KB, H))
-    tmp = np.empty((KB, H))
-    sc = np.concatenate([np.full(H, 0.5), np.ones(H)])
+    K = len(cols)
+    half = np.concatenate([np.full(H, 0.5), np.ones(H)])
+    Wh = W * half[:, None]                                   # gate rows pre-halved: sigmoid via tanh
+    xa = xT @ Wh[:, :I].T + b * half                         # [T, B, 2H], shared by all candidates
+    WfT = np.ascontiguousarray(Wh[:H, I:].T)
+    WgT = np.ascontiguousarray(Wh[H:, I:].T)
+    delta = (new - m["trits"][row, cols]) * m["s"][row] * half[row]   # [K]
+    head, r = divmod(row, H)
+    af = np.empty((K, B, H))
+    ag = np.empty((K, B, H))
+    h = np.zeros((K, B, H))
+    lh = np.empty((K, B, H))
     kidx = np.arange(K)
+    xcols = cols < I
     err = np.zeros(K)
+    lamf = np.ascontiguousarray(np.broadcast_to(lam, (K, B, H)))
     for t in range(T):
-        Z.reshape(K, B, C)[:, :, :I] = xT[t]
-        Z[:, I:] = h
-        np.matmul(Z, WT, out=a)
-        a += b
-        a3 = a.reshape(K, B, R)
-        a3[kidx, :, rows] += delta[:, None] * Z.reshape(K, B, C)[kidx, :, cols]
-        a *= sc
-        np.tanh(a, out=a)
-        gate = a[:, :H]
-        gate *= 0.5
-        gate += 0.5
-        np.multiply(h, lam, out=tmp)
-        np.subtract(a[:, H:], tmp, out=h)
-        h *= gate
-        h += tmp
-        yk = (h @ w_o + b_o).reshape(K, B)
-        e = yk - yT[t]
-        err += (e * e).sum(axis=1)
+        hz = np.where(xcols[:, None], xT[t][:, np.minimum(cols, I - 1)].T,
+                      h[kidx, :, np.maximum(cols - I, 0)])           # z[:, cols_k] per candidate, [K, B]
+        np.matmul(h, WfT, out=af)
+        np.matmul(h, WgT, out=ag)
+        af += xa[t, :, :H]
+        ag += xa[t, :, H:]
+        (ag if head else af)[:, :, r] += delta[:, None] * hz
+        np.tanh(af, out=af)
+        np.tanh(ag, out=ag)
+        af *= 0.5
+        af += 0.5                                            # gate
+        np.multiply(h, lamf, out=lh)
+        np.subtract(ag, lh, out=h)
+        h *= af
+        h += lh
+        e = h @ w_o + (b_o - yT[t])
+        err += np.einsum("kb,kb->k", e, e)
     return err / (T * B)
 
 
-def coordinate_search(task, m, max_sweeps=20, log=None):
+def coordinate_search(task, m, max_sweeps=10, log=None):
     """Greedy coordinate search over the trits (seed 000, node 12), scales fixed.
 
-    Rows of both heads are visited in turn; for the visited row every weight's two other
-    trit values are evaluated at once (batched), the best single change is kept if it
-    lowers the training loss, and the row is revisited until no change helps. Sweeps repeat
-    until a whole sweep gains nothing. Returns (model, info with loss_evals and sweeps).
+    A sweep visits every row of both heads; at each row the two other trit values of every
+    weight in the row are evaluated at once (batched), and the best single change is kept if
+    it lowers the training loss (all-step MSE). Sweeps repeat until one gains nothing or
+    max_sweeps is reached. Returns (model, info with loss_evals and sweeps).
     """
     xT, yT, _, _ = _data(task)
     m = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
     R, C = m["trits"].shape
-    cur = float(_candidate_losses(xT, yT, m, np.array([0]), np.array([0]),
-                                  m["trits"][[0], [0]].astype(np.float64))[0])
+    cur = float(_candidate_losses(xT, yT, m, 0, np.array([0]), m["trits"][0, :1].astype(np.float64))[0])
     evals, sweeps, changes = 1, 0, 0
     t0 = time.perf_counter()
     start = cur
+    cols = np.repeat(np.arange(C), 2)
     for sweep in range(max_sweeps):
         sweeps += 1
-        gained = False
+        gained = 0
         for r in range(R):
-            while True:
-                old = m["trits"][r].astype(np.int64)
-                cols = np.repeat(np.arange(C), 2)
-                alt = np.stack([(old + 1 + 1) % 3 - 1, (old + 2 + 1) % 3 - 1], 1).reshape(-1)
-                rows = np.full(len(cols), r)
-                L = _candidate_losses(xT, yT, m, rows, cols, alt.astype(np.float64))
-                evals += len(cols)
-                k = int(np.argmin(L))
-                if L[k] < cur * (1 - 1e-9):
-                    m["trits"][r, cols[k]] = alt[k]
-                    cur = float(L[k])
-                    changes += 1
-                    gained = True
-                else:
-                    break
+            old = m["trits"][r].astype(np.int64)
+            alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)   # the two other trits
+            L = _candidate_losses(xT, yT, m, r, cols, alt.astype(np.float64))
+            evals += len(cols)
+            k = int(np.argmin(L))
+            if L[k] < cur * (1 - 1e-9):
+                m["trits"][r, cols[k]] = alt[k]
+                cur = float(L[k])
+                changes += 1
+                gained += 1
         if log:
-            log(f"coordinate search sweep {sweeps}: train MSE {cur:.3e}, {changes} changes, {evals} loss evals")
+            log(f"coordinate search sweep {sweeps}: train MSE {cur:.3e}, {gained} changes, {evals} loss evals")
         if not gained:
             break
     return m, {"cs_loss_evals": evals, "cs_sweeps": sweeps, "cs_changes": changes,

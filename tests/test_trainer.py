@@ -1,0 +1,301 @@
+"""Trainer: tasks, gradient check (and its abort), CLI errors, determinism, best.npz."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainer import cell, gradcheck, quant, stats, tasks, train
+from trainer.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--seeds", "2", "--epochs", "8", "--teacher-epochs", "12", "--cs-sweeps", "1"]
+
+
+# ---- tasks --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("task", tasks.TASKS)
+def test_splits_shapes_sizes_and_determinism(task):
+    for split, n in tasks.SIZES[task].items():
+        x, y = tasks.load_split(task, split)
+        assert x.shape == (n, 50, 1) and y.shape == (n, 50, 1)
+        assert x.dtype == np.float64 and y.dtype == np.float64
+        x2, y2 = tasks.load_split(task, split)
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    xa, _ = tasks.load_split(task, "train")
+    xb, _ = tasks.load_split(task, "val")
+    assert not np.allclose(xa[:5, :5], xb[:5, :5])          # each split from its own seed
+
+
+def test_sine_is_the_pinned_sine():
+    x, y = tasks.load_split("sine", "test")
+    w = 2 * np.pi / 25
+    phi = np.arcsin(np.clip(x[:, 0, 0], -1, 1))
+    # target is the next sample: y_t = x_{t+1}, and sin(w t + phi) satisfies the AR(2) identity
+    np.testing.assert_allclose(y[:, :-1], x[:, 1:], atol=1e-12)
+    np.testing.assert_allclose(x[:, 2:, 0], 2 * np.cos(w) * x[:, 1:-1, 0] - x[:, :-2, 0], atol=1e-12)
+    assert np.all(np.abs(x) <= 1) and phi.shape == (256,)
+
+
+def test_sine_mix_inputs_noisy_targets_clean():
+    x, y = tasks.load_split("sine-mix", "train")
+    noise = x[:, 1:, 0] - y[:, :-1, 0]
+    assert 0.015 < noise.std() < 0.025
+    assert np.abs(y).max() <= 1.0
+
+
+def test_unknown_task_names_it():
+    with pytest.raises(ValueError, match="'sawtooth'"):
+        tasks.load_split("sawtooth", "train")
+    with pytest.raises(ValueError, match="'sine'"):
+        tasks.load_split("sine", "holdout")
+
+
+def test_first_step_floor_and_baselines():
+    f = tasks.first_step_floor("sine")
+    assert f["step0_mse"] == pytest.approx(np.sin(2 * np.pi / 25) ** 2 / 2)
+    assert f["all_step_floor"] == pytest.approx(f["step0_mse"] / 50)
+    b = tasks.baselines("sine")
+    assert b["ar2"]["test_mse_washout"] < 1e-20                     # sine is an exact AR(2)
+    assert b["persistence"]["test_mse_washout"] > 1e-2
+    fm = tasks.first_step_floor("sine-mix", n=50_000, bins=100)
+    assert 0 < fm["step0_mse"] < 0.2
+
+
+# ---- cell and quantizer ---------------------------------------------------------------------
+
+def test_stacked_models_match_single_model_runs():
+    rng = np.random.default_rng(3)
+    M, H, T, B = 3, 4, 6, 5
+    xT = rng.normal(size=(T, B, 1))
+    W = rng.normal(size=(M, 2 * H, 1 + H))
+    b, tau = rng.normal(size=(M, 2 * H)), rng.uniform(0.1, 1, (M, H))
+    w_o, b_o = rng.normal(size=(M, H)), rng.normal(size=M)
+    lam = np.exp(-cell.DT / tau)
+    y, hs = cell.predict(xT, W, b, lam, w_o, b_o)
+    for m in range(M):
+        h = np.zeros((B, H))
+        for t in range(T):
+            z = np.concatenate([xT[t], h], 1)
+            g = 1 / (1 + np.exp(-(z @ W[m, :H].T + b[m, :H])))
+            c = np.tanh(z @ W[m, H:].T + b[m, H:])
+            h = lam[m] * (1 - g) * h + g * c
+            np.testing.assert_allclose(y[t, m], h @ w_o[m] + b_o[m], rtol=1e-12, atol=1e-12)
+
+
+def test_quantizer_threshold_and_window():
+    u = np.array([-1.2, -0.51, -0.49, 0.0, 0.49, 0.51, 2.0])
+    np.testing.assert_array_equal(quant.ternarize(u), [-1, -1, 0, 0, 0, 1, 1])
+    assert quant.window(np.array([0.5]), 20.0)[0] == pytest.approx(1.5)     # 6 t (1 - t) at t = 1/2
+    assert quant.window(np.array([0.5 + 0.6 / 20]), 20.0)[0] == 0.0         # outside width 1/beta
+    assert quant.window(np.array([0.0, 1.0]), 1.0).tolist() == [0.0, 0.0]
+    W = np.array([[0.9, -1.1, 0.05, 0.0, 1.0]])
+    s = quant.best_row_scales(W)
+    assert s[0] == pytest.approx(1.0)
+
+
+# ---- gradient check -------------------------------------------------------------------------
+
+def test_gradcheck_small_sizes_every_group():
+    r = gradcheck.run(H=2, T=4, B=2)
+    assert len(r) >= 30
+    for group in ("teacher[W,task]", "teacher[log_tau,traj]", "student-eff[s,traj]", "ste[V,task]",
+                  "shaped-ste[V,traj]", "lsq-scale[s,task]"):
+        assert group in r
+    assert gradcheck.failures(r) == {}, r
+
+
+def _broken_backward(orig):
+    def wrong(dh_prev, da_out, dWh, dWx, dlam, *rest):
+        orig(dh_prev, da_out, dWh, dWx, dlam, *rest)
+        dlam *= 1.01                               # a 1% error in the tau gradient
+    return wrong
+
+
+def test_gradcheck_sees_an_injected_error(monkeypatch):
+    monkeypatch.setattr(cell, "cell_backward", _broken_backward(cell.cell_backward))
+    bad = gradcheck.failures(gradcheck.run(H=2, T=4, B=2))
+    assert any("log_tau" in k for k in bad), bad
+
+
+def test_factorial_aborts_when_the_gradient_is_wrong(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cell, "cell_backward", _broken_backward(cell.cell_backward))
+    rc = main(["factorial", "--out", str(tmp_path), "--jobs", "1"] + TINY)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0
+    assert err[-1].startswith("error: gradient check failed")
+    assert not (tmp_path / "best.npz").exists() and not (tmp_path / "factorial.json").exists()
+
+
+def test_gradcheck_command(capsys):
+    assert main(["gradcheck"]) == 0
+    assert "max relative error" in capsys.readouterr().out
+
+
+# ---- CLI errors ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["factorial", "--task", "sawtooth"], "unknown task 'sawtooth'"),
+    (["factorial", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["factorial", "--seeds", "0"], "--seeds must be positive"),
+    (["factorial", "--epochs", "-3"], "--epochs must be positive"),
+    (["factorial", "--jobs", "0"], "--jobs must be positive"),
+    (["factorial", "--seeds", "two"], "invalid int value"),
+    (["factorial", "--scheme", "magic"], "unknown scale scheme"),
+    (["nonsense"], "invalid choice"),
+    ([], "missing command"),
+])
+def test_bad_input_one_error_line(argv, pattern, capsys, tmp_path):
+    if argv and argv[0] == "factorial":
+        argv = argv + ["--out", str(tmp_path)]
+    rc = main(argv)
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert rc != 0
+    assert len(lines) == 1 and lines[0].startswith("error: ") and pattern in lines[0], cap.err
+    assert cap.out == ""
+
+
+def test_unwritable_out(tmp_path, capsys):
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    rc = main(["factorial", "--out", str(f / "sub")] + TINY)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(lines) == 1 and re.match(r"error: --out .*not writable", lines[0])
+
+
+def test_divergence_to_nan_is_one_error_line(tmp_path, capsys):
+    rc = main(["factorial", "--out", str(tmp_path), "--jobs", "1", "--teacher-lr", "1e300"] + TINY)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if not re.match(r"\[\d\d:\d\d:\d\d\] ", ln)]  # progress
+    assert rc != 0 and len(lines) == 1 and lines[0].startswith("error: ") and "diverged" in lines[0], err
+    assert not (tmp_path / "best.npz").exists()
+
+
+def test_training_error_types_are_trainer_errors():
+    from trainer.errors import TrainerError
+    with pytest.raises(TrainerError):
+        train.train_teachers("sine", 4, [0], epochs=0)
+    g = np.array([[np.nan, 1.0]])
+    with pytest.raises(TrainerError, match="NaN"):
+        train.clip_(g, 1.0)
+
+
+# ---- determinism, outputs, best.npz --------------------------------------------------------
+
+def _numbers(obj, path=""):
+    """Every number in a JSON tree except wall-clock timings, with its path."""
+    if isinstance(obj, dict):
+        for k, v in sorted(obj.items()):
+            if k not in ("wall_s",):
+                yield from _numbers(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _numbers(v, f"{path}[{i}]")
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield path, obj
+
+
+@pytest.mark.slow
+def test_tiny_factorial_is_deterministic_and_independent_of_jobs(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["factorial", "--out", str(a), "--jobs", "1"] + TINY) == 0
+    assert main(["factorial", "--out", str(b), "--jobs", "2"] + TINY) == 0
+    ja = json.loads((a / "factorial.json").read_text())
+    jb = json.loads((b / "factorial.json").read_text())
+    na, nb = list(_numbers(ja)), list(_numbers(jb))
+    assert len(na) > 500
+    assert na == nb                                        # bit for bit (JSON keeps repr precision)
+    with np.load(a / "best.npz") as za, np.load(b / "best.npz") as zb:
+        assert sorted(za.files) == sorted(zb.files)
+        for k in za.files:
+            np.testing.assert_array_equal(za[k], zb[k])
+    md = (a / "factorial.md").read_text()
+    for needle in ("## Factorial (mean over seeds)", "ANOVA", "PTQ", "CS on config 1", "loss evals",
+                   "First-step floor", "| seed 0 | seed 1 |", "vs float", "vs baseline", "persistence", "ar2"):
+        assert needle in md, needle
+    assert len(ja["runs"]) == 2 * (2 * 6) + 2 * 2          # 2 seeds x 2 widths x (4 QAT + out + PTQ) + CS
+    for r in ja["runs"]:
+        for k in ("train_mse", "val_mse", "test_mse", "test_mse_washout", "test_nmse_washout", "zero_frac"):
+            assert k in r
+    assert all("cs_loss_evals" in r for r in ja["runs"] if str(r["config"]).startswith("cs"))
+    assert "best ternary student" in capsys.readouterr().out
+
+
+def _artifact_keys():
+    text = (REPO / "docs" / "artifact.md").read_text()
+    keys = set()
+    for row in re.findall(r"^\| `([^|]+)` \|", text, flags=re.M):
+        keys.update(k.strip(" `") for k in row.split(","))
+    return keys
+
+
+@pytest.fixture(scope="module")
+def tiny_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    assert main(["factorial", "--out", str(out), "--jobs", "1"] + TINY) == 0
+    return out
+
+
+def test_best_npz_schema_round_trip(tiny_out):
+    path = tiny_out / "best.npz"
+    with np.load(path, allow_pickle=False) as z:
+        files = set(z.files)
+        assert _artifact_keys() <= files, _artifact_keys() - files
+        H, I = int(z["H"]), int(z["I"])
+        assert z["format_version"] == 1 and z["format_version"].dtype == np.int32
+        assert z["trits_f"].dtype == np.int8 and z["trits_f"].shape == (H, I + H)
+        assert set(np.unique(z["trits_g"])) <= {-1, 0, 1}
+        assert np.all(z["scale_f"] > 0) and np.all(z["tau"] > 0)
+        m = json.loads(str(z["metrics_json"]))
+        assert {"seed", "val_mse_washout", "test_mse", "test_mse_washout", "teacher_test_mse_washout"} <= set(m)
+        # the stored model reproduces its recorded test washout MSE
+        x, y = tasks.load_split(str(z["task"]), "test")
+        mm = {"trits": np.concatenate([z["trits_f"], z["trits_g"]]), "s": np.concatenate([z["scale_f"], z["scale_g"]]),
+              "b": np.concatenate([z["b_f"], z["b_g"]]), "tau": z["tau"], "w_o": z["w_o"], "b_o": float(z["b_o"])}
+        yp, _ = cell.predict(train._tm(x), *train.frozen_eff(mm))
+        assert tasks.metrics(yp[:, 0].T, y)["mse_washout"] == pytest.approx(m["test_mse_washout"], rel=1e-12)
+    try:
+        from codegen.artifact import load_artifact
+    except ImportError:
+        return
+    art = load_artifact(path)
+    assert art.H == H and art.task == "sine"
+
+
+def test_best_npz_write_is_atomic(tiny_out, monkeypatch):
+    from trainer import factorial
+    path = tiny_out / "best.npz"
+    before = path.read_bytes()
+
+    def exploding_savez(f, **arrays):
+        f.write(b"PK\x03\x04 half an archive")
+        raise OSError("disk full")
+    monkeypatch.setattr(np, "savez", exploding_savez)
+    with pytest.raises(OSError):
+        factorial.save_best(str(path), {"a": np.zeros(3)})
+    assert path.read_bytes() == before                    # the old file is untouched
+    assert [p for p in os.listdir(tiny_out) if p.endswith(".tmp")] == []
+
+
+# ---- statistics ----------------------------------------------------------------------------
+
+def test_f_distribution_tail():
+    # F(1, d) tail equals the two-sided t tail: P(|t_d| > sqrt(F)); d = 1: Cauchy, closed form
+    for F in (0.5, 2.0, 10.0):
+        assert stats.f_sf(F, 1, 1) == pytest.approx(1 - 2 / np.pi * np.arctan(np.sqrt(F)), rel=1e-10)
+    assert stats.f_sf(3.2, 1, 28) == pytest.approx(0.084463374776846, rel=1e-9)
+
+
+def test_anova_recovers_a_planted_effect():
+    rng = np.random.default_rng(0)
+    i = np.arange(8)
+    y = rng.normal(0, 0.05, (6, 8)) + 0.5 * ((i >> 2) & 1) + rng.normal(0, 1, (6, 1))   # width + seed blocks
+    a = {r["effect"]: r for r in stats.anova_2x2x2(y)["effects"]}
+    assert a["C width"]["estimate"] == pytest.approx(0.5, abs=0.05)
+    assert a["C width"]["p"] < 1e-6 and a["A shaped"]["p"] > 1e-3
