@@ -204,7 +204,10 @@ def _fmt_mse(d):
 
 def print_target(r: dict, out=sys.stdout) -> None:
     p = lambda s: print(s, file=out)  # noqa: E731
-    p(f"== {r['target']}: kernel {r['kernel']}, model {r['model_hash']}"
+    k = r["kernel"]
+    if r.get("expected_kernel") and k != r["expected_kernel"]:
+        k += f" (this target normally runs {r['expected_kernel']})"
+    p(f"== {r['target']}: kernel {k}, model {r['model_hash']}"
       + (f", {r['firmware']}" if r.get("firmware") else ""))
     p(f"  steps streamed        {r['steps']} ({r['sequences']} sequences x {r['steps_per_sequence']} steps, "
       f"{r['frames_sent']} frames sent)")
