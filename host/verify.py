@@ -226,7 +226,7 @@ def print_target(r: dict, out=sys.stdout) -> None:
     if b["per_step"] is None:
         p(f"  per step              n/a ({b['how']})")
     elif b["unit"] == "instructions":
-        p(f"  instructions/step     {b['per_step']:.1f}  ({b['how']})")
+        p(f"  instructions/step     {b['per_step']:.0f}  ({b['how']})")
     else:
         p(f"  time/step             {b['per_step']:.0f} ns  ({b['how']})")
     fp = r.get("footprint")
