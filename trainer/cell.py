@@ -158,10 +158,12 @@ def predict(xT, W, b, lam, w_o, b_o):
 
 # ---- losses -----------------------------------------------------------------------------
 
-def loss_and_grads(y, target, alpha=0.0, h=None, h_teacher=None, y_teacher=None, alpha_out=0.0):
+def loss_and_grads(y, target, alpha=0.0, h=None, h_teacher=None, y_teacher=None, alpha_out=0.0,
+                   step_w=None):
     """Per-model loss [M] and its gradients w.r.t. y [T, M, B] and h [T, M, B, H].
 
-    target [T, B] (shared) or [T, M, B]; alpha, alpha_out scalars or per-model arrays [M].
+    target [T, B] (shared) or [T, M, B]; alpha, alpha_out scalars or per-model arrays [M];
+    step_w [T] optional per-step weights of the task term (default 1).
 
     L = (1 - alpha - alpha_out) * mean_{t,b} (y - target)^2
         + alpha     * mean_{t,b} ||h - h_teacher||^2          (trajectory distillation)
@@ -174,8 +176,13 @@ def loss_and_grads(y, target, alpha=0.0, h=None, h_teacher=None, y_teacher=None,
     alpha_out = np.broadcast_to(np.asarray(alpha_out, np.float64), (M,))
     w_task = 1.0 - alpha - alpha_out
     e = y - (target[:, None, :] if target.ndim == 2 else target)
-    L = w_task * np.mean(e * e, axis=(0, 2))
-    dy = (2.0 * w_task / n)[:, None] * e
+    if step_w is None:
+        L = w_task * np.mean(e * e, axis=(0, 2))
+        dy = (2.0 * w_task / n)[:, None] * e
+    else:
+        sw = np.asarray(step_w, np.float64)[:, None, None]
+        L = w_task * np.mean(sw * e * e, axis=(0, 2))
+        dy = (2.0 * w_task / n)[:, None] * sw * e
     dh = None
     if np.any(alpha):
         dhh = h - h_teacher

@@ -48,6 +48,10 @@ def build_parser():
     f.add_argument("--scheme", default=d.scheme, metavar="S",
                    help=f"per-row scale scheme: one of {', '.join(SCHEMES)} (default: {d.scheme}; "
                    "docs/training.md compares them)")
+    f.add_argument("--transient-weight", type=float, default=d.transient_weight, metavar="X",
+                   help="weight of the ambiguous steps t < 5 in the students' and coordinate search's task "
+                   f"loss, in [0, 1] (default: {d.transient_weight:g}: they train on the washout steps; "
+                   "teachers always use every step)")
     f.add_argument("--cs-sweeps", type=int, default=d.cs_sweeps, metavar="N",
                    help=f"max coordinate-search sweeps (default: {d.cs_sweeps})")
     g = sub.add_parser("gradcheck", help="analytic BPTT vs float64 central differences, every group",
@@ -68,6 +72,7 @@ def _factorial(a):
         raise TrainerError(f"unknown scale scheme {a.scheme!r} (known: {', '.join(SCHEMES)})")
     st = Settings(task=a.task, seeds=a.seeds, epochs=a.epochs, teacher_epochs=a.teacher_epochs, lr=a.lr,
                   teacher_lr=a.teacher_lr, scheme=a.scheme, cs_sweeps=a.cs_sweeps, jobs=a.jobs,
+                  transient_weight=a.transient_weight,
                   out=a.out or os.path.join("results", a.task))
     r = run(st)
     b = r["best"]

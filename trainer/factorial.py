@@ -40,8 +40,9 @@ class Settings:
     task: str = "sine"
     seeds: int = 5
     epochs: int = 600              # student epochs
-    teacher_epochs: int = 1500
-    lr: float = 3e-3
+    teacher_epochs: int = 1200
+    lr: float = 1e-2
+    transient_weight: float = 0.0  # student/CS task-loss weight of steps t < WASHOUT
     teacher_lr: float = 1e-2
     scheme: str = "coupled"
     cs_sweeps: int = 10
@@ -63,14 +64,15 @@ def job_teachers(task, H, seeds, epochs, lr):
     return {"H": H, "flat": p.flat, "metrics": ev, "wall_s": info["wall_s"]}
 
 
-def job_students(task, H, seed, teacher_flat, epochs, lr, scheme):
+def job_students(task, H, seed, teacher_flat, epochs, lr, scheme, tw):
     teacher = train.Params(H, 1, flat=teacher_flat)
     variants = [(c, *CONFIGS[c][:2]) for c in CONFIGS if CONFIGS[c][2] == H]
     variants.append(("out", False, "out"))              # extra row: output-only distillation
     shaped = [v[1] for v in variants]
     distill = [("traj" if v[2] is True else (None if v[2] is False else v[2])) for v in variants]
     stack = teacher.take([0] * len(variants))
-    p, infos, wall = train.train_students(task, stack, shaped, distill, epochs=epochs, lr=lr, scheme=scheme)
+    p, infos, wall = train.train_students(task, stack, shaped, distill, epochs=epochs, lr=lr, scheme=scheme,
+                                         transient_w=tw)
     ev = train.evaluate(train.effective(p, scheme), task)
     runs = []
     for m, (cfg, sh, _) in enumerate(variants):
@@ -89,10 +91,10 @@ def job_students(task, H, seed, teacher_flat, epochs, lr, scheme):
     return runs
 
 
-def job_cs(task, seed, items, sweeps):
+def job_cs(task, seed, items, sweeps, tw):
     out = []
     for tag, run in items:
-        m, info = train.coordinate_search(task, run["model"], max_sweeps=sweeps)
+        m, info = train.coordinate_search(task, run["model"], max_sweeps=sweeps, transient_w=tw)
         ev = train.evaluate(train.frozen_eff(m), task)[0]
         out.append({"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"],
                     "from_config": run["config"], **ev, **info,
@@ -135,6 +137,8 @@ def run(st: Settings):
     for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps"):
         if getattr(st, name) < 1:
             raise TrainerError(f"--{name.replace('_', '-')} must be positive, got {getattr(st, name)}")
+    if not (0.0 <= st.transient_weight <= 1.0):
+        raise TrainerError(f"--transient-weight must be in [0, 1], got {st.transient_weight}")
     for name in ("lr", "teacher_lr"):
         v = getattr(st, name)
         if not (math.isfinite(v) and v > 0):
@@ -157,7 +161,7 @@ def run(st: Settings):
                   st.jobs)
     teachers = {r["H"]: r for r in T}
 
-    args = [(st.task, H, s, teachers[H]["flat"][s], st.epochs, st.lr, st.scheme)
+    args = [(st.task, H, s, teachers[H]["flat"][s], st.epochs, st.lr, st.scheme, st.transient_weight)
             for H in WIDTHS[::-1] for s in seeds]
     runs = [r for rs in _pool_map(job_students, args, st.jobs) for r in rs]
 
@@ -165,12 +169,10 @@ def run(st: Settings):
     val_mean = {c: float(np.mean([np.log10(by[c, s]["val_mse_washout"]) for s in seeds])) for c in CONFIGS}
     best_cfg = min(val_mean, key=val_mean.get)
     _log(f"best config on validation: {best_cfg} ({config_name(*CONFIGS[best_cfg][:2], CONFIGS[best_cfg][2])})")
-    cs_args = []
-    for s in seeds:
-        items = [("cs1", by[1, s])]
-        if best_cfg != 1:
-            items.append(("cs_best", by[best_cfg, s]))
-        cs_args.append((st.task, s, items, st.cs_sweeps))
+    cs_args = []                                   # one job per search, the wide (slow) ones first
+    if best_cfg != 1:
+        cs_args += [(st.task, s, [("cs_best", by[best_cfg, s])], st.cs_sweeps, st.transient_weight) for s in seeds]
+    cs_args += [(st.task, s, [("cs1", by[1, s])], st.cs_sweeps, st.transient_weight) for s in seeds]
     cs = [r for rs in _pool_map(job_cs, cs_args, st.jobs) for r in rs]
     if best_cfg == 1:
         cs += [dict(r, config="cs_best") for r in cs]
@@ -211,7 +213,7 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
     best = min(cand, key=lambda r: (r["val_mse_washout"], str(r["config"]), r["seed"]))
     return {"format_version": FORMAT_VERSION, "task": st.task, "seeds": seeds,
             "settings": {k: getattr(st, k) for k in ("epochs", "teacher_epochs", "lr", "teacher_lr",
-                                                     "scheme", "cs_sweeps")},
+                                                     "scheme", "cs_sweeps", "transient_weight")},
             "command": f"python -m trainer factorial --task {st.task} --seeds {st.seeds}",
             "gradcheck_max_rel_err": max(gc.values()), "first_step_floor": floor, "baselines": base,
             "teachers": teacher_rows, "runs": clean, "best_config_on_val": best_cfg,

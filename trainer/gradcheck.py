@@ -5,7 +5,7 @@ Every parameter group, with and without the distillation terms; max relative err
 
 Groups:
   teacher[...]            W, b, log_tau, w_o, b_o of the float cell (task loss, + trajectory
-                          term, + output-only term)
+                          term, + output-only term, + per-step task weights)
   student-eff[...]        the ternary student w.r.t. its effective (dequantized) weights
                           W = s * trits and its scales s, trits held fixed (+ trajectory term)
   ste / shaped-ste        the chain rule from dL/dW_eff to the shadow weights V: checked on a
@@ -63,16 +63,16 @@ class _Problem:
         self.b_o = rng.normal(size=M)
         self.cache = cell.Cache(T, M, B, I, H)
 
-    def loss(self, W, alpha=0.0, alpha_out=0.0):
+    def loss(self, W, alpha=0.0, alpha_out=0.0, step_w=None):
         tau = np.exp(self.log_tau)
         lam = np.exp(-cell.DT / tau)
         y = cell.forward(self.cache, self.xT, W, self.b, lam, self.w_o, self.b_o)
         L, dy, dh = cell.loss_and_grads(y, self.y, alpha=alpha, h=self.cache.h[1:], h_teacher=self.h_t,
-                                        alpha_out=alpha_out, y_teacher=self.y_t)
+                                        alpha_out=alpha_out, y_teacher=self.y_t, step_w=step_w)
         return float(np.sum(L)), dy, dh, lam, tau
 
-    def grads(self, W, alpha=0.0, alpha_out=0.0):
-        _, dy, dh, lam, tau = self.loss(W, alpha, alpha_out)
+    def grads(self, W, alpha=0.0, alpha_out=0.0, step_w=None):
+        _, dy, dh, lam, tau = self.loss(W, alpha, alpha_out, step_w)
         dW, db, dlt, dwo, dbo = cell.backward(self.cache, self.xT, W, lam, tau, self.w_o, dy, dh)
         return {"W": dW, "b": db, "log_tau": dlt, "w_o": dwo, "b_o": dbo}
 
@@ -82,7 +82,9 @@ def run(log=None, seed=0, H=3, T=7, B=3):
     P = _Problem(seed=seed, H=H, T=T, B=B)
     out = {}
     # ---- teacher: every parameter group, three loss variants
-    for tag, kw in (("task", {}), ("traj", {"alpha": 0.4}), ("out", {"alpha_out": 0.3})):
+    sw = np.linspace(0.1, 1.0, P.T)
+    for tag, kw in (("task", {}), ("traj", {"alpha": 0.4}), ("out", {"alpha_out": 0.3}),
+                    ("stepw+traj", {"alpha": 0.4, "step_w": sw})):
         an = P.grads(P.W, **kw)
         for name in ("W", "b", "log_tau", "w_o", "b_o"):
             x = P.W if name == "W" else getattr(P, name)

@@ -238,15 +238,25 @@ def ptq(teachers: Params):
     return init_students(teachers, "coupled")
 
 
+def step_weights(T, transient_w):
+    """Task-loss weight per step: transient_w for the ambiguous steps t < WASHOUT, else 1."""
+    w = np.ones(T)
+    w[:WASHOUT] = transient_w
+    return w
+
+
 def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3,
                    scheme="coupled", clip=1.0, beta=(1.0, 20.0), alpha=(0.3, 0.8),
-                   eval_every=10, log=None):
+                   transient_w=1.0, freeze_trits=False, start=None, eval_every=10, log=None):
     """QAT of M ternary students, student m from teachers model m (a stack of M).
 
     shaped: per-model bools (shaped STE vs identity STE); distill: per-model None, "traj"
     (trajectory distillation) or "out" (output-only distillation). beta is annealed
     linearly 1 -> 20 (window width 1/beta), alpha linearly 0.3 -> 0.8. Per model the
     checkpoint with the best validation washout MSE (hard ternary forward) is kept.
+    transient_w weighs the task error of steps t < WASHOUT (see step_weights).
+    freeze_trits: only scales, biases, tau and readout learn (the refit after coordinate search).
+    start: a student Params stack to start from instead of the teachers (init_students).
     """
     if epochs < 1:
         raise TrainerError(f"student epochs must be positive, got {epochs}")
@@ -257,7 +267,8 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     traj = np.array([d == "traj" for d in distill], np.float64)
     outd = np.array([d == "out" for d in distill], np.float64)
     y_t, h_t = cell.predict(xT, *effective(teachers))
-    p = init_students(teachers, scheme)
+    sw = None if transient_w == 1.0 else step_weights(T, transient_w)
+    p = init_students(teachers, scheme) if start is None else start.copy()
     g = p.zeros_like()
     adam = Adam(p.flat.shape)
     cache, vcache = cell.Cache(T, M, B, I, H), cell.Cache(T, M, xvT.shape[1], I, H)
@@ -276,9 +287,11 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
         tau, lam = p.tau, p.lam
         y = cell.forward(cache, xT, W, p.b, lam, p.w_o, p.b_o[:, 0])
         L, dy, dh = cell.loss_and_grads(y, yT, alpha=al * traj, h=cache.h[1:], h_teacher=h_t,
-                                        alpha_out=al * outd, y_teacher=y_t)
+                                        alpha_out=al * outd, y_teacher=y_t, step_w=sw)
         dW, db, dlt, dwo, dbo = cell.backward(cache, xT, W, lam, tau, p.w_o, dy, dh)
         dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt)
+        if freeze_trits:
+            dV[...] = 0.0
         g.V[...] = dV; g.s[...] = ds; g.b[...] = db; g.log_tau[...] = dlt  # noqa: E702
         g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
         clip_(g.flat, clip, f"student H={H}")
@@ -307,6 +320,19 @@ def frozen(p: Params, m, scheme="coupled", trits=None, s=None):
             "b_o": float(p.b_o[m, 0])}
 
 
+def from_frozen(models, H):
+    """A student Params stack whose trits and scales are the frozen models' (V = s * trits)."""
+    p = Params(H, len(models), student=True)
+    for i, m in enumerate(models):
+        p.V[i] = m["s"][:, None] * m["trits"]
+        p.s[i] = m["s"]
+        p.b[i] = m["b"]
+        p.log_tau[i] = np.log(m["tau"])
+        p.w_o[i] = m["w_o"]
+        p.b_o[i, 0] = m["b_o"]
+    return p
+
+
 def frozen_eff(m):
     """Stacked (M = 1) effective parameters of a frozen model."""
     W = m["s"][:, None] * m["trits"].astype(np.float64)
@@ -316,7 +342,7 @@ def frozen_eff(m):
 
 # ---- greedy coordinate search -----------------------------------------------------------
 
-def _candidate_losses(xT, yT, m, row, cols, new):
+def _candidate_losses(xT, yT, m, row, cols, new, step_w=None):
     """Train MSE (all steps) of K candidate models that each differ from m in one trit of
     the same row `row` (of the stacked [2H, C] head matrix): candidate k sets column
     cols[k] to new[k].
@@ -362,22 +388,23 @@ def _candidate_losses(xT, yT, m, row, cols, new):
         h *= af
         h += lh
         e = h @ w_o + (b_o - yT[t])
-        err += np.einsum("kb,kb->k", e, e)
+        err += np.einsum("kb,kb->k", e, e) * (1.0 if step_w is None else step_w[t])
     return err / (T * B)
 
 
-def coordinate_search(task, m, max_sweeps=10, log=None):
+def coordinate_search(task, m, max_sweeps=10, transient_w=1.0, log=None):
     """Greedy coordinate search over the trits (seed 000, node 12), scales fixed.
 
     A sweep visits every row of both heads; at each row the two other trit values of every
     weight in the row are evaluated at once (batched), and the best single change is kept if
-    it lowers the training loss (all-step MSE). Sweeps repeat until one gains nothing or
+    it lowers the training loss (all-step MSE, steps t < WASHOUT weighted transient_w). Sweeps repeat until one gains nothing or
     max_sweeps is reached. Returns (model, info with loss_evals and sweeps).
     """
     xT, yT, _, _ = _data(task)
     m = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
     R, C = m["trits"].shape
-    cur = float(_candidate_losses(xT, yT, m, 0, np.array([0]), m["trits"][0, :1].astype(np.float64))[0])
+    sw = step_weights(xT.shape[0], transient_w)
+    cur = float(_candidate_losses(xT, yT, m, 0, np.array([0]), m["trits"][0, :1].astype(np.float64), sw)[0])
     evals, sweeps, changes = 1, 0, 0
     t0 = time.perf_counter()
     start = cur
@@ -388,7 +415,7 @@ def coordinate_search(task, m, max_sweeps=10, log=None):
         for r in range(R):
             old = m["trits"][r].astype(np.int64)
             alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)   # the two other trits
-            L = _candidate_losses(xT, yT, m, r, cols, alt.astype(np.float64))
+            L = _candidate_losses(xT, yT, m, r, cols, alt.astype(np.float64), sw)
             evals += len(cols)
             k = int(np.argmin(L))
             if L[k] < cur * (1 - 1e-9):
