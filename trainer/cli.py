@@ -34,10 +34,13 @@ def build_parser():
     f.add_argument("--seeds", type=int, default=d.seeds, metavar="N",
                    help=f"number of paired seeds 0..N-1; seed k uses the same data and teacher in every "
                    f"config (default: {d.seeds})")
-    f.add_argument("--epochs", type=int, default=d.epochs, metavar="N",
-                   help=f"student (QAT) epochs per config (default: {d.epochs})")
-    f.add_argument("--teacher-epochs", type=int, default=d.teacher_epochs, metavar="N",
-                   help=f"float teacher epochs (default: {d.teacher_epochs})")
+    from .factorial import TASK_DEFAULTS as TD
+    per = lambda k: ", ".join(f"{t} {TD[t][k]}" for t in TD)  # noqa: E731
+    f.add_argument("--epochs", type=int, default=None, metavar="N",
+                   help=f"student (QAT) epochs per config; an epoch is one pass over the training set in "
+                   f"minibatches of 32 sequences (default: {per('epochs')})")
+    f.add_argument("--teacher-epochs", type=int, default=None, metavar="N",
+                   help=f"float teacher epochs (default: {per('teacher_epochs')})")
     f.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes for independent jobs; results do not depend on it "
                    "(default: os.cpu_count())")
@@ -52,8 +55,8 @@ def build_parser():
                    help="weight of the ambiguous steps t < 5 in the students' and coordinate search's task "
                    f"loss, in [0, 1] (default: {d.transient_weight:g}: they train on the washout steps; "
                    "teachers always use every step)")
-    f.add_argument("--cs-sweeps", type=int, default=d.cs_sweeps, metavar="N",
-                   help=f"max coordinate-search sweeps (default: {d.cs_sweeps})")
+    f.add_argument("--cs-sweeps", type=int, default=None, metavar="N",
+                   help=f"max coordinate-search sweeps (default: {per('cs_sweeps')})")
     g = sub.add_parser("gradcheck", help="analytic BPTT vs float64 central differences, every group",
                        description="Checks every gradient group (teacher; student w.r.t. effective "
                        "weights and scales, trits fixed; STE, shaped STE and LSQ chain rules; with and "

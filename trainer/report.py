@@ -52,7 +52,7 @@ def markdown(result):
       f"over the {len(seeds)} paired seeds {seeds}: geometric means of MSEs, mean ± sd (ddof 1) of log10 "
       f"washout MSE. \"vs float\": geometric mean over seeds of student / its own float teacher; "
       f"\"vs baseline\": the same against config 1 of the same seed. Flip rate: trit changes per weight "
-      f"per epoch; zero: fraction of zero trits.\n")
+      f"per optimizer step; zero: fraction of zero trits.\n")
     p(f"Gradient check before training: max relative error {result['gradcheck_max_rel_err']:.2e} "
       f"(tolerance 1e-3).\n")
     p(f"First-step floor ({fl['how']}): step-0 MSE {fl['step0_mse']:.4e}, so all-step MSE >= "

@@ -126,18 +126,42 @@ def _val_washout(eff, xT, yv, cache):
     return np.mean(e * e, axis=(0, 2))
 
 
-def transient_crops(xT, yT, length=10, stride=5):
-    """Short windows of the training sequences starting at offsets stride, 2*stride, ...
+CROP_LEN = 10
+CROPS_PER_EPOCH = 288
+
+
+def transient_crops(xT, yT, length=CROP_LEN, n_total=CROPS_PER_EPOCH):
+    """Short windows of the training sequences, [length, n_off, N, I] and [length, n_off, N].
 
     Each crop starts from h = 0 at a new phase, so the ambiguous first steps are trained on
-    B * len(offsets) more (x_0, y_0) pairs than the full sequences alone give (with 32
-    training sequences the teacher otherwise memorises the step-0 sign per sequence and the
-    all-step test MSE sits well above the first-step floor). Training data only."""
-    T = xT.shape[0]
-    offs = range(stride, T - length + 1, stride)
-    xc = np.concatenate([xT[o:o + length] for o in offs], axis=1)
-    yc = np.concatenate([yT[o:o + length] for o in offs], axis=1)
-    return np.ascontiguousarray(xc), np.ascontiguousarray(yc)
+    more (x_0, y_0) pairs than the full sequences alone give (with 32 training sequences the
+    teacher otherwise memorises the step-0 sign per sequence and the all-step test MSE sits
+    well above the first-step floor). n_off offsets evenly spaced in [5, T - length], so that
+    about n_total crops are seen per epoch (sine: 9 offsets 5, 10, ..., 40). Training data only.
+    """
+    T, N = xT.shape[:2]
+    n_off = max(1, int(round(n_total / N)))
+    offs = np.unique(np.linspace(5, T - length, n_off).round().astype(int))
+    xc = np.stack([xT[o:o + length] for o in offs], axis=1)
+    yc = np.stack([yT[o:o + length] for o in offs], axis=1)
+    return xc, yc
+
+
+def minibatches(N, batch, rng):
+    """Index arrays of one epoch: all of range(N) in order when it fits one batch, else a
+    seeded permutation cut into batches of at most `batch`."""
+    if N <= batch:
+        return [np.arange(N)]
+    perm = rng.permutation(N)
+    return [perm[i:i + batch] for i in range(0, N, batch)]
+
+
+class _Caches(dict):
+    def get(self, T, M, B, I, H):
+        k = (T, B)
+        if k not in self:
+            self[k] = cell.Cache(T, M, B, I, H)
+        return self[k]
 
 
 def _data(task):
@@ -175,47 +199,58 @@ def init_teachers(H, seeds, I=1):
     return p
 
 
-def train_teachers(task, H, seeds, epochs=2000, lr=1e-2, clip=1.0, eval_every=10, crop_weight=0.3,
-                   log=None):
-    """Float teachers (one per seed, stacked): Adam, cosine LR, full batch; per model the
-    checkpoint with the best validation washout MSE.
+def train_teachers(task, H, seeds, epochs=2000, lr=1e-2, clip=1.0, eval_every=10, crop_weight=1.0,
+                   batch=32, log=None):
+    """Float teachers (one per seed, stacked): Adam, cosine LR over all steps, minibatches of
+    `batch` sequences (sine: the whole training set, one step per epoch); per model the
+    checkpoint with the best validation washout MSE, checked every eval_every steps.
 
     Loss: MSE over all steps of the training sequences + crop_weight * MSE over the
-    transient crops (see transient_crops)."""
+    transient crops of the same sequences (see transient_crops)."""
     if epochs < 1:
         raise TrainerError(f"teacher epochs must be positive, got {epochs}")
     xT, yT, xvT, yvT = _data(task)
-    T, B, I = xT.shape
+    T, N, I = xT.shape
     p = init_teachers(H, seeds, I)
     M = p.M
     g = p.zeros_like()
     adam = Adam(p.flat.shape)
-    cache, vcache = cell.Cache(T, M, B, I, H), cell.Cache(T, M, xvT.shape[1], I, H)
+    caches, vcache = _Caches(), cell.Cache(T, M, xvT.shape[1], I, H)
     if crop_weight:
-        xc, yc = transient_crops(xT, yT)
-        ccache = cell.Cache(xc.shape[0], M, xc.shape[1], I, H)
+        xc_all, yc_all = transient_crops(xT, yT)
+    rng = np.random.default_rng([H, 7, N])           # the same batch order for every seed
+    nsteps = epochs * len(minibatches(N, batch, rng))
+    rng = np.random.default_rng([H, 7, N])
     best = _Best(p)
     t0 = time.perf_counter()
+    step = 0
     for e in range(epochs):
-        tau, lam = p.tau, p.lam
-        y = cell.forward(cache, xT, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
-        L, dy, _ = cell.loss_and_grads(y, yT)
-        dW, db, dlt, dwo, dbo = cell.backward(cache, xT, p.W, lam, tau, p.w_o, dy)
-        if crop_weight:
-            y = cell.forward(ccache, xc, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
-            _, dy, _ = cell.loss_and_grads(y, yc)
-            dy *= crop_weight
-            grads = cell.backward(ccache, xc, p.W, lam, tau, p.w_o, dy)
-            dW += grads[0]; db += grads[1]; dlt += grads[2]; dwo += grads[3]; dbo += grads[4]  # noqa: E702
-        g.W[...] = dW; g.b[...] = db; g.log_tau[...] = dlt; g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
-        clip_(g.flat, clip, f"teacher H={H}")
-        adam.step(p.flat, g.flat, cosine_lr(lr, e, epochs))
-        if e % eval_every == eval_every - 1 or e == epochs - 1:
-            v = _val_washout(effective(p), xvT, yvT, vcache)
-            best.update(p, v, f"teacher H={H} (epoch {e})")
-            if log and (e + 1) % 500 == 0:
-                log(f"teachers H={H} epoch {e + 1}/{epochs}: val washout MSE "
-                    + " ".join(f"{x:.2e}" for x in v))
+        for idx in minibatches(N, batch, rng):
+            xb, yb = (xT, yT) if len(idx) == N else (np.ascontiguousarray(xT[:, idx]), yT[:, idx])
+            tau, lam = p.tau, p.lam
+            cache = caches.get(T, M, len(idx), I, H)
+            y = cell.forward(cache, xb, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
+            L, dy, _ = cell.loss_and_grads(y, yb)
+            dW, db, dlt, dwo, dbo = cell.backward(cache, xb, p.W, lam, tau, p.w_o, dy)
+            if crop_weight:
+                xc = np.ascontiguousarray(xc_all[:, :, idx].reshape(CROP_LEN, -1, I))
+                yc = yc_all[:, :, idx].reshape(CROP_LEN, -1)
+                ccache = caches.get(CROP_LEN, M, xc.shape[1], I, H)
+                y = cell.forward(ccache, xc, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
+                _, dy, _ = cell.loss_and_grads(y, yc)
+                dy *= crop_weight
+                grads = cell.backward(ccache, xc, p.W, lam, tau, p.w_o, dy)
+                dW += grads[0]; db += grads[1]; dlt += grads[2]; dwo += grads[3]; dbo += grads[4]  # noqa: E702
+            g.W[...] = dW; g.b[...] = db; g.log_tau[...] = dlt; g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
+            clip_(g.flat, clip, f"teacher H={H}")
+            adam.step(p.flat, g.flat, cosine_lr(lr, step, nsteps))
+            step += 1
+            if step % eval_every == 0 or step == nsteps:
+                v = _val_washout(effective(p), xvT, yvT, vcache)
+                best.update(p, v, f"teacher H={H} (step {step})")
+                if log and step % 500 == 0:
+                    log(f"teachers H={H} step {step}/{nsteps}: val washout MSE "
+                        + " ".join(f"{x:.2e}" for x in v))
     return best.p, {"val_mse_washout_sel": best.val.tolist(), "wall_s": time.perf_counter() - t0}
 
 
@@ -247,7 +282,8 @@ def step_weights(T, transient_w):
 
 def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3,
                    scheme="coupled", clip=1.0, beta=(1.0, 20.0), alpha=(0.3, 0.8),
-                   transient_w=1.0, freeze_trits=False, start=None, eval_every=10, log=None):
+                   transient_w=1.0, freeze_trits=False, start=None, eval_every=10, batch=32,
+                   log=None):
     """QAT of M ternary students, student m from teachers model m (a stack of M).
 
     shaped: per-model bools (shaped STE vs identity STE); distill: per-model None, "traj"
@@ -257,11 +293,13 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     transient_w weighs the task error of steps t < WASHOUT (see step_weights).
     freeze_trits: only scales, biases, tau and readout learn (the refit after coordinate search).
     start: a student Params stack to start from instead of the teachers (init_students).
+    Minibatches of `batch` sequences as for the teachers; beta, alpha and the LR follow the
+    optimizer step; validation every eval_every steps.
     """
     if epochs < 1:
         raise TrainerError(f"student epochs must be positive, got {epochs}")
     xT, yT, xvT, yvT = _data(task)
-    T, B, I = xT.shape
+    T, N, I = xT.shape
     H, M = teachers.H, teachers.M
     shaped = np.asarray(shaped, bool)
     traj = np.array([d == "traj" for d in distill], np.float64)
@@ -271,38 +309,48 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     p = init_students(teachers, scheme) if start is None else start.copy()
     g = p.zeros_like()
     adam = Adam(p.flat.shape)
-    cache, vcache = cell.Cache(T, M, B, I, H), cell.Cache(T, M, xvT.shape[1], I, H)
+    caches, vcache = _Caches(), cell.Cache(T, M, xvT.shape[1], I, H)
     trits0 = quantize(p.V, p.s, scheme)[0]
     prev = trits0
     flips = np.zeros(M)
     best = _Best(p)
+    rng = np.random.default_rng([H, 8, N])           # the same batch order for every seed and config
+    nsteps = epochs * len(minibatches(N, batch, rng))
+    rng = np.random.default_rng([H, 8, N])
     t0 = time.perf_counter()
+    step = 0
     for e in range(epochs):
-        bt = linear(beta[0], beta[1], e, epochs)
-        al = linear(alpha[0], alpha[1], e, epochs)
-        trits, s_eff, s_thr = quantize(p.V, p.s, scheme)
-        flips += np.count_nonzero(trits != prev, axis=(1, 2))
-        prev = trits
-        W = s_eff[..., None] * trits
-        tau, lam = p.tau, p.lam
-        y = cell.forward(cache, xT, W, p.b, lam, p.w_o, p.b_o[:, 0])
-        L, dy, dh = cell.loss_and_grads(y, yT, alpha=al * traj, h=cache.h[1:], h_teacher=h_t,
-                                        alpha_out=al * outd, y_teacher=y_t, step_w=sw)
-        dW, db, dlt, dwo, dbo = cell.backward(cache, xT, W, lam, tau, p.w_o, dy, dh)
-        dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt)
-        if freeze_trits:
-            dV[...] = 0.0
-        g.V[...] = dV; g.s[...] = ds; g.b[...] = db; g.log_tau[...] = dlt  # noqa: E702
-        g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
-        clip_(g.flat, clip, f"student H={H}")
-        adam.step(p.flat, g.flat, cosine_lr(lr, e, epochs))
-        np.maximum(p.s, S_MIN, out=p.s)
-        if e % eval_every == eval_every - 1 or e == epochs - 1:
-            v = _val_washout(effective(p, scheme), xvT, yvT, vcache)
-            best.update(p, v, f"student H={H} (epoch {e})")
+        for idx in minibatches(N, batch, rng):
+            full = len(idx) == N
+            xb, yb = (xT, yT) if full else (np.ascontiguousarray(xT[:, idx]), yT[:, idx])
+            hb, ytb = (h_t, y_t) if full else (h_t[:, :, idx], y_t[:, :, idx])
+            bt = linear(beta[0], beta[1], step, nsteps)
+            al = linear(alpha[0], alpha[1], step, nsteps)
+            trits, s_eff, s_thr = quantize(p.V, p.s, scheme)
+            flips += np.count_nonzero(trits != prev, axis=(1, 2))
+            prev = trits
+            W = s_eff[..., None] * trits
+            tau, lam = p.tau, p.lam
+            cache = caches.get(T, M, len(idx), I, H)
+            y = cell.forward(cache, xb, W, p.b, lam, p.w_o, p.b_o[:, 0])
+            L, dy, dh = cell.loss_and_grads(y, yb, alpha=al * traj, h=cache.h[1:], h_teacher=hb,
+                                            alpha_out=al * outd, y_teacher=ytb, step_w=sw)
+            dW, db, dlt, dwo, dbo = cell.backward(cache, xb, W, lam, tau, p.w_o, dy, dh)
+            dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt)
+            if freeze_trits:
+                dV[...] = 0.0
+            g.V[...] = dV; g.s[...] = ds; g.b[...] = db; g.log_tau[...] = dlt  # noqa: E702
+            g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
+            clip_(g.flat, clip, f"student H={H}")
+            adam.step(p.flat, g.flat, cosine_lr(lr, step, nsteps))
+            np.maximum(p.s, S_MIN, out=p.s)
+            step += 1
+            if step % eval_every == 0 or step == nsteps:
+                v = _val_washout(effective(p, scheme), xvT, yvT, vcache)
+                best.update(p, v, f"student H={H} (step {step})")
     final = quantize(best.p.V, best.p.s, scheme)[0]
     n = trits0[0].size
-    info = [{"val_mse_washout_sel": float(best.val[m]), "flip_rate": float(flips[m] / (n * epochs)),
+    info = [{"val_mse_washout_sel": float(best.val[m]), "flip_rate": float(flips[m] / (n * nsteps)),
              "trit_change_frac": float(np.mean(final[m] != trits0[m])),
              "zero_frac": float(np.mean(final[m] == 0))} for m in range(M)]
     return best.p, info, time.perf_counter() - t0
