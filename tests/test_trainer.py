@@ -13,7 +13,7 @@ from trainer import cell, gradcheck, quant, stats, tasks, train
 from trainer.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--seeds", "2", "--epochs", "8", "--teacher-epochs", "12", "--cs-sweeps", "1"]
+TINY = ["--seeds", "2", "--epochs", "8", "--teacher-epochs", "12", "--cs-sweeps", "1", "--refit-epochs", "3"]
 
 
 # ---- tasks --------------------------------------------------------------------------------
@@ -216,10 +216,10 @@ def test_tiny_factorial_is_deterministic_and_independent_of_jobs(tmp_path, capsy
         for k in za.files:
             np.testing.assert_array_equal(za[k], zb[k])
     md = (a / "factorial.md").read_text()
-    for needle in ("## Factorial (mean over seeds)", "ANOVA", "PTQ", "CS on config 1", "loss evals",
+    for needle in ("## Factorial (mean over seeds)", "ANOVA", "PTQ", "CS on config 1", "loss evals", "CS + refit",
                    "First-step floor", "| seed 0 | seed 1 |", "vs float", "vs baseline", "persistence", "ar2"):
         assert needle in md, needle
-    assert len(ja["runs"]) == 2 * (2 * 6) + 2 * 2          # 2 seeds x 2 widths x (4 QAT + out + PTQ) + CS
+    assert len(ja["runs"]) == 2 * (2 * 6) + 2 * 3          # 2 seeds x 2 widths x (4 QAT + out + PTQ) + 3 CS rows
     for r in ja["runs"]:
         for k in ("train_mse", "val_mse", "test_mse", "test_mse_washout", "test_nmse_washout", "zero_frac"):
             assert k in r

@@ -57,6 +57,9 @@ def build_parser():
                    "teachers always use every step)")
     f.add_argument("--cs-sweeps", type=int, default=None, metavar="N",
                    help=f"max coordinate-search sweeps (default: {per('cs_sweeps')})")
+    f.add_argument("--refit-epochs", type=int, default=None, metavar="N",
+                   help="epochs of the refit after coordinate search on the best config: scales, biases, tau "
+                   f"and readout trained with the trits fixed (default: {per('refit_epochs')})")
     g = sub.add_parser("gradcheck", help="analytic BPTT vs float64 central differences, every group",
                        description="Checks every gradient group (teacher; student w.r.t. effective "
                        "weights and scales, trits fixed; STE, shaped STE and LSQ chain rules; with and "
@@ -75,7 +78,7 @@ def _factorial(a):
         raise TrainerError(f"unknown scale scheme {a.scheme!r} (known: {', '.join(SCHEMES)})")
     st = Settings(task=a.task, seeds=a.seeds, epochs=a.epochs, teacher_epochs=a.teacher_epochs, lr=a.lr,
                   teacher_lr=a.teacher_lr, scheme=a.scheme, cs_sweeps=a.cs_sweeps, jobs=a.jobs,
-                  transient_weight=a.transient_weight,
+                  transient_weight=a.transient_weight, refit_epochs=a.refit_epochs,
                   out=a.out or os.path.join("results", a.task))
     r = run(st)
     b = r["best"]

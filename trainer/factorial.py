@@ -38,8 +38,8 @@ def config_name(shaped, distill, H):
 # Per-task defaults, sized for the < 5 minute budget on 2 cores. An epoch is one pass over
 # the training set in minibatches of 32 sequences: sine (32 sequences) takes one optimizer
 # step per epoch, sine-mix (128) four, so its epoch counts are a quarter.
-TASK_DEFAULTS = {"sine": {"teacher_epochs": 1500, "epochs": 600, "cs_sweeps": 10},
-                 "sine-mix": {"teacher_epochs": 375, "epochs": 150, "cs_sweeps": 3}}
+TASK_DEFAULTS = {"sine": {"teacher_epochs": 1500, "epochs": 600, "cs_sweeps": 10, "refit_epochs": 200},
+                 "sine-mix": {"teacher_epochs": 375, "epochs": 300, "cs_sweeps": 3, "refit_epochs": 50}}
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Settings:
     teacher_lr: float = 1e-2
     scheme: str = "coupled"
     cs_sweeps: int | None = None
+    refit_epochs: int | None = None       # after CS on the best config: float parameters, trits fixed
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     out: str = ""
 
@@ -98,17 +99,32 @@ def job_students(task, H, seed, teacher_flat, epochs, lr, scheme, tw):
     return runs
 
 
-def job_cs(task, seed, items, sweeps, tw):
-    out = []
-    for tag, run in items:
-        m, info = train.coordinate_search(task, run["model"], max_sweeps=sweeps, transient_w=tw)
-        ev = train.evaluate(train.frozen_eff(m), task)[0]
-        out.append({"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"],
-                    "from_config": run["config"], **ev, **info,
-                    "trit_change_frac": float(np.mean(m["trits"] != run["model"]["trits"])),
-                    "zero_frac": float(np.mean(m["trits"] == 0)), "model": m})
-        _log(f"coordinate search on {run['name']} seed={seed}: test washout "
-             f"{run['test_mse_washout']:.2e} -> {ev['test_mse_washout']:.2e}, {info['cs_loss_evals']} loss evals")
+def job_cs(task, seed, tag, run, sweeps, tw, refit_epochs=0, lr=0.0, teacher_flat=None):
+    """Coordinate search on one student; with refit_epochs also the refit on top of it:
+    scales, biases, tau and readout trained with the trits fixed (LR lr / 3)."""
+    m, info = train.coordinate_search(task, run["model"], max_sweeps=sweeps, transient_w=tw)
+    ev = train.evaluate(train.frozen_eff(m), task)[0]
+    out = [{"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"],
+            "from_config": run["config"], **ev, **info,
+            "trit_change_frac": float(np.mean(m["trits"] != run["model"]["trits"])),
+            "zero_frac": float(np.mean(m["trits"] == 0)), "model": m}]
+    _log(f"coordinate search on {run['name']} seed={seed}: test washout "
+         f"{run['test_mse_washout']:.2e} -> {ev['test_mse_washout']:.2e}, {info['cs_loss_evals']} loss evals")
+    if refit_epochs:
+        H = run["H"]
+        teacher = train.Params(H, 1, flat=teacher_flat)
+        p, infos, wall = train.train_students(task, teacher, [False], [None], epochs=refit_epochs, lr=lr / 3,
+                                              transient_w=tw, freeze_trits=True,
+                                              start=train.from_frozen([m], H))
+        m2 = train.frozen(p, 0)
+        assert np.array_equal(m2["trits"], m["trits"])
+        ev2 = train.evaluate(train.frozen_eff(m2), task)[0]
+        out.append({"config": "cs_refit", "name": f"cs+refit({run['name']})", "seed": seed, "H": H,
+                    "from_config": run["config"], **ev2, "cs_loss_evals": info["cs_loss_evals"],
+                    "zero_frac": float(np.mean(m2["trits"] == 0)), "wall_s": info["wall_s"] + wall,
+                    "model": m2})
+        _log(f"refit after coordinate search on {run['name']} seed={seed}: test washout "
+             f"{ev['test_mse_washout']:.2e} -> {ev2['test_mse_washout']:.2e}")
     return out
 
 
@@ -144,7 +160,7 @@ def run(st: Settings):
     for k, v in TASK_DEFAULTS[st.task].items():
         if getattr(st, k) is None:
             setattr(st, k, v)
-    for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps"):
+    for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps", "refit_epochs"):
         if getattr(st, name) < 1:
             raise TrainerError(f"--{name.replace('_', '-')} must be positive, got {getattr(st, name)}")
     if not (0.0 <= st.transient_weight <= 1.0):
@@ -179,13 +195,14 @@ def run(st: Settings):
     val_mean = {c: float(np.mean([np.log10(by[c, s]["val_mse_washout"]) for s in seeds])) for c in CONFIGS}
     best_cfg = min(val_mean, key=val_mean.get)
     _log(f"best config on validation: {best_cfg} ({config_name(*CONFIGS[best_cfg][:2], CONFIGS[best_cfg][2])})")
-    cs_args = []                                   # one job per search, the wide (slow) ones first
+    H_best = CONFIGS[best_cfg][2]
+    cs_args = [(st.task, s, "cs_best", by[best_cfg, s], st.cs_sweeps, st.transient_weight, st.refit_epochs,
+                st.lr, teachers[H_best]["flat"][s]) for s in seeds]            # the wide (slow) ones first
     if best_cfg != 1:
-        cs_args += [(st.task, s, [("cs_best", by[best_cfg, s])], st.cs_sweeps, st.transient_weight) for s in seeds]
-    cs_args += [(st.task, s, [("cs1", by[1, s])], st.cs_sweeps, st.transient_weight) for s in seeds]
+        cs_args += [(st.task, s, "cs1", by[1, s], st.cs_sweeps, st.transient_weight) for s in seeds]
     cs = [r for rs in _pool_map(job_cs, cs_args, st.jobs) for r in rs]
-    if best_cfg == 1:
-        cs += [dict(r, config="cs_best") for r in cs]
+    if best_cfg == 1:                               # the same search: report it under both names
+        cs += [dict(r, config="cs1") for r in cs if r["config"] == "cs_best"]
     runs += cs
 
     result = assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
@@ -223,7 +240,8 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
     best = min(cand, key=lambda r: (r["val_mse_washout"], str(r["config"]), r["seed"]))
     return {"format_version": FORMAT_VERSION, "task": st.task, "seeds": seeds,
             "settings": {k: getattr(st, k) for k in ("epochs", "teacher_epochs", "lr", "teacher_lr",
-                                                     "scheme", "cs_sweeps", "transient_weight")},
+                                                     "scheme", "cs_sweeps", "transient_weight",
+                                                     "refit_epochs")},
             "command": f"python -m trainer factorial --task {st.task} --seeds {st.seeds}",
             "gradcheck_max_rel_err": max(gc.values()), "first_step_floor": floor, "baselines": base,
             "teachers": teacher_rows, "runs": clean, "best_config_on_val": best_cfg,

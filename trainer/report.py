@@ -76,7 +76,8 @@ def markdown(result):
     for H in (16, 32):
         rows = [r for r in _rows(result, "ptq") if r["H"] == H]
         p(_line(result, "PTQ", rows, "-", "-", H))
-    for tag, label in (("cs1", "CS on config 1"), ("cs_best", f"CS on best ({result['best_config_on_val']})")):
+    for tag, label in (("cs1", "CS on config 1"), ("cs_best", f"CS on best ({result['best_config_on_val']})"),
+                       ("cs_refit", f"CS + refit on best ({result['best_config_on_val']})")):
         rows = _rows(result, tag)
         ev = np.mean([r["cs_loss_evals"] for r in rows])
         p(_line(result, f"{label}, {ev:.0f} loss evals", rows, "-", "-", rows[0]["H"]))
@@ -93,7 +94,7 @@ def markdown(result):
     p("|---|" + "---|" * len(seeds))
     labels = [(c, config_name(CONFIGS[c][0], "traj" if CONFIGS[c][1] else None, CONFIGS[c][2])) for c in CONFIGS]
     labels += [("out", "out-distill"), ("ptq", "PTQ"), ("cs1", "CS on config 1"), ("cs_best", "CS on best"),
-               ("teacher", "float teacher")]
+               ("cs_refit", "CS + refit on best"), ("teacher", "float teacher")]
     for c, lab in labels:
         rows = _rows(result, c)
         for H in sorted({r["H"] for r in rows}):
