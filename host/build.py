@@ -104,8 +104,11 @@ def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_a
     if not (bdir / "CMakeCache.txt").is_file() or not any((bdir / f).is_file() for f in ("Makefile", "build.ninja")):
         if log:
             log(f"{target}: configuring {bdir}")
+        # Python3_EXECUTABLE: any codegen step CMake runs uses this interpreter (the venv's, with
+        # numpy), not whichever python3 comes first on PATH.
         _run([cmake, "-S", REPO, "-B", bdir, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={bdir / 'model'}",
-              *extra_cmake_args], log_path, f"cmake configure for {target}")
+              f"-DPython3_EXECUTABLE={sys.executable}", *extra_cmake_args], log_path,
+             f"cmake configure for {target}")
     if log and not existed:
         log(f"{target}: building trix_fw")
     before = elf.stat().st_mtime_ns if existed else None
