@@ -299,3 +299,16 @@ def test_anova_recovers_a_planted_effect():
     a = {r["effect"]: r for r in stats.anova_2x2x2(y)["effects"]}
     assert a["C width"]["estimate"] == pytest.approx(0.5, abs=0.05)
     assert a["C width"]["p"] < 1e-6 and a["A shaped"]["p"] > 1e-3
+
+
+def test_refit_keeps_the_trits_fixed():
+    """The refit after coordinate search trains scales/biases/tau/readout only, even with a
+    large LR that moves the scales a lot (u = V / s must stay on the trits)."""
+    t, _ = train.train_teachers("sine", 4, [0], epochs=5)
+    m = train.frozen(train.ptq(t), 0)
+    m["s"] = m["s"] * 0.05                           # small scales: an LR of 0.1 could double them
+    p, _, _ = train.train_students("sine", t, [False], [None], epochs=20, lr=0.1, freeze_trits=True,
+                                   start=train.from_frozen([m], 4))
+    m2 = train.frozen(p, 0)
+    np.testing.assert_array_equal(m2["trits"], m["trits"])
+    assert not np.allclose(m2["s"], m["s"])

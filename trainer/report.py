@@ -161,3 +161,34 @@ def plot(path, result, run, teachers, atomic_write):
     plt.close(fig)
     atomic_write(path, lambda f: f.write(buf.getvalue()))
     return True
+
+
+def summary_table(result):
+    """The compact mean table for README.md (same numbers as factorial.md)."""
+    from .factorial import CONFIGS, config_name
+    o = io.StringIO()
+    p = lambda *a: print(*a, file=o)  # noqa: E731
+    p("| row | H | test washout MSE (geo. mean) | log10 mean ± sd | vs float | vs config 1 |")
+    p("|---|---|---|---|---|---|")
+
+    def line(label, rows):
+        lw = np.array([_lg(r["test_mse_washout"]) for r in rows])
+        sd = lw.std(ddof=1) if len(lw) > 1 else 0.0
+        vf = 10 ** np.mean([_lg(r["vs_float"]) for r in rows]) if "vs_float" in rows[0] else 1.0
+        p(f"| {label} | {rows[0]['H']} | {10 ** lw.mean():.2e} | {lw.mean():+.2f} ± {sd:.2f} | {vf:.2f}x | "
+          f"{_paired_any(result, rows):.2f}x |")
+    for c, (sh, tr, H) in CONFIGS.items():
+        line(f"{c}: {config_name(sh, 'traj' if tr else None, H)}", _rows(result, c))
+    for tag, lab in (("out", "output-only distill"), ("ptq", "PTQ")):
+        for H in (16, 32):
+            line(lab, [r for r in _rows(result, tag) if r["H"] == H])
+    line("CS on config 1", _rows(result, "cs1"))
+    line(f"CS on best config ({result['best_config_on_val']})", _rows(result, "cs_best"))
+    line(f"CS + refit on best config ({result['best_config_on_val']})", _rows(result, "cs_refit"))
+    for H in (16, 32):
+        line("float teacher", [r for r in result["teachers"] if r["H"] == H])
+    b = result["best"]
+    p(f"\nBest ternary student (on validation): `{b['name']}` seed {b['seed']}, test washout MSE "
+      f"{b['test_mse_washout']:.2e} = {b['ratio_vs_teacher']:.2f}x its float teacher "
+      f"({b['teacher_test_mse_washout']:.2e}).")
+    return o.getvalue()

@@ -344,6 +344,8 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
             clip_(g.flat, clip, f"student H={H}")
             adam.step(p.flat, g.flat, cosine_lr(lr, step, nsteps))
             np.maximum(p.s, S_MIN, out=p.s)
+            if freeze_trits:                          # keep u = V / s exactly on the trits
+                np.multiply(p.s[..., None], trits0, out=p.V)
             step += 1
             if step % eval_every == 0 or step == nsteps:
                 v = _val_washout(effective(p, scheme), xvT, yvT, vcache)
