@@ -119,6 +119,9 @@ def _on_sigterm(signum, frame):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     old = signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C must always reach the cleanup, also when the parent started us with SIGINT
+    # ignored (a non-interactive shell's background job): Python then installs no handler.
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return {"verify": cmd_verify, "flash": cmd_flash}[args.cmd](args)
     except KeyboardInterrupt:
@@ -131,6 +134,7 @@ def main(argv=None) -> int:
         return _other_error(e)
     finally:
         signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def _other_error(e: Exception) -> int:
