@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# The venv first on PATH: its cmake (PyPI) and its python3 (with numpy) for anything the
+# stages start, whether or not the caller activated it.
+export PATH="$PWD/.venv/bin:$PATH"
 PY=.venv/bin/python
 $PY -m trainer factorial --task sine --out results/sine
 $PY -m codegen export results/sine/best.npz --out build/generated
