@@ -12,7 +12,7 @@ import numpy as np
 
 from . import cell
 from .errors import TrainerError
-from .quant import S_MIN, best_row_scales, quantize, shadow_grads, ternarize
+from .quant import S_MIN, best_row_scales, quantize, shadow_grads
 from .tasks import WASHOUT, load_split, metrics
 
 
