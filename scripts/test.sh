@@ -4,6 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
+# The venv first on PATH: its cmake (PyPI) and its python3 (with numpy) for anything the
+# tests start (CMake runs `python3 -m codegen vectors`), activated or not.
+export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/python -m pytest -ra "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

@@ -74,7 +74,7 @@ def firmware_build(tmp_path_factory, target, *options):
         model_dir, _ = model(tmp_path_factory)
         b = tmp_path_factory.mktemp("fw-" + "-".join(k.replace("=", "_").lstrip("-D") for k in key))
         r = run(["cmake", "-S", REPO, "-B", b, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={model_dir}",
-                 "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", *options])
+                 "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", f"-DPython3_EXECUTABLE={sys.executable}", *options])
         assert r.returncode == 0, r.stdout + r.stderr
         r = run(["cmake", "--build", b, "-j", "2"])
         assert r.returncode == 0, r.stdout + r.stderr

@@ -51,7 +51,7 @@ def generated(tmp_path_factory):
 
 def cmake_build(src, build, *defs):
     need("cmake")
-    r = run(["cmake", "-S", src, "-B", build, *defs])
+    r = run(["cmake", "-S", src, "-B", build, f"-DPython3_EXECUTABLE={sys.executable}", *defs])
     assert r.returncode == 0, r.stdout + r.stderr
     r = run(["cmake", "--build", build, "-j", "2"])
     assert r.returncode == 0, r.stdout + r.stderr
