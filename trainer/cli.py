@@ -1,4 +1,4 @@
-"""Command line: ``python -m trainer {factorial,gradcheck} ...`` (esptool style: main(argv))."""
+"""Command line: ``python -m trainer {factorial,gradcheck,bench} ...`` (esptool style: main(argv))."""
 from __future__ import annotations
 
 import argparse
@@ -22,7 +22,7 @@ def build_parser():
     d = Settings()
     p = _Parser(prog="python -m trainer",
                 description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
-    sub = p.add_subparsers(dest="cmd", metavar="{factorial,gradcheck}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="cmd", metavar="{factorial,gradcheck,bench}", parser_class=_Parser)
     f = sub.add_parser("factorial", help="train teachers, the 8 ternary configs and baselines; write reports",
                        description="Runs the gradient check, then float teachers (H=16, 32) per seed, the "
                        "2x2x2 factorial (shaped STE x trajectory distillation x width), output-only "
@@ -65,6 +65,20 @@ def build_parser():
                        "weights and scales, trits fixed; STE, shaped STE and LSQ chain rules; with and "
                        "without the distillation terms). Exit status 1 if any relative error >= 1e-3.")
     g.add_argument("--verbose", "-v", action="store_true", help="print every group's error")
+    bn = sub.add_parser("bench", help="ms per epoch: numpy trainer vs the same cell in PyTorch autograd",
+                        description="Times one epoch (forward + BPTT + clip + Adam on one batch) of the numpy "
+                        "trainer and of the same cell and loss in PyTorch autograd (optional: pip install "
+                        "torch==2.13.0), one thread each, runs interleaved; prints min/median/max ms and "
+                        "the torch/numpy ratio per H, a check that both compute the same loss and gradients, and with >= 2 widths the "
+                        "fitted growth exponent in H.")
+    bn.add_argument("--hidden", default="16,32", metavar="H,H,...",
+                    help="comma-separated widths (default: 16,32; scaling: 8,16,32,64,128)")
+    bn.add_argument("--repeats", type=int, default=7, metavar="N", help="interleaved repeats (default: 7)")
+    bn.add_argument("--batch", type=int, default=32, metavar="B", help="sequences per batch (default: 32)")
+    bn.add_argument("--steps", type=int, default=50, metavar="N",
+                    help="epochs timed per repeat (default: 50)")
+    bn.add_argument("--student", action="store_true",
+                    help="the ternary student step (coupled scales, identity STE) instead of the teacher")
     return p
 
 
@@ -100,11 +114,28 @@ def _gradcheck(a):
     return 1 if bad else 0
 
 
+def _bench(a):
+    from . import bench
+    try:
+        hidden = [int(h) for h in a.hidden.split(",")]
+    except ValueError:
+        raise TrainerError(f"--hidden: comma-separated integers expected, got {a.hidden!r}") from None
+    if min(hidden + [a.repeats, a.batch, a.steps]) < 1:
+        raise TrainerError("--hidden, --repeats, --batch and --steps must be positive")
+    bench.run(hidden=hidden, repeats=a.repeats, batch=a.batch, steps=a.steps, student=a.student)
+    return 0
+
+
 def main(argv=None):
     try:
+        if (sys.argv[1:] if argv is None else argv)[:1] == ["bench"]:
+            from .bench import pin_threads
+            pin_threads()                             # before numpy is imported
         a = build_parser().parse_args(argv)
         if a.cmd is None:
-            raise TrainerError("missing command: factorial or gradcheck (see --help)")
+            raise TrainerError("missing command: factorial, gradcheck or bench (see --help)")
+        if a.cmd == "bench":
+            return _bench(a)
         return _factorial(a) if a.cmd == "factorial" else _gradcheck(a)
     except TrainerError as e:
         print(f"error: {e}", file=sys.stderr)

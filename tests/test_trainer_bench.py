@@ -1,0 +1,63 @@
+"""`python -m trainer bench`: runs with tiny repeats and prints its lines; no timed assertions."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from trainer import bench
+from trainer.cli import main
+
+@pytest.fixture(autouse=True)
+def _restore_thread_env(monkeypatch):
+    """The bench CLI pins the BLAS/OpenMP thread variables; undo that after each test."""
+    for k in bench.THREAD_VARS:
+        monkeypatch.setenv(k, "1")
+
+
+TINY = ["--hidden", "4,8,12", "--repeats", "2", "--steps", "2", "--batch", "4"]
+
+
+def test_bench_numpy_only_without_torch(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "_import_torch", lambda: None)
+    assert main(["bench"] + TINY) == 0
+    out = capsys.readouterr().out
+    for h in (4, 8, 12):
+        assert re.search(rf"^H={h}\s+numpy\s+[\d.]+\s+/\s+[\d.]+\s+/\s+[\d.]+ ms/epoch", out, re.M), out
+    assert "growth exponent H=4->8: numpy" in out
+    assert re.search(r"growth exponent in H .*: numpy -?[\d.]+$", out, re.M), out
+    assert out.rstrip().endswith(bench.NO_TORCH)
+    assert "torch/numpy" not in out
+
+
+def test_bench_numpy_step_is_the_trainers_step():
+    """One bench step = train.Adam on the clipped trainer gradient: the loss goes down."""
+    s = bench.NumpyStep(bench.Problem(6, batch=8))
+    l0 = s.loss()
+    for _ in range(20):
+        s.step()
+    assert s.loss() < l0
+    st = bench.NumpyStep(bench.Problem(6, batch=8, student=True))
+    assert np.isfinite(st.step()).all()
+
+
+@pytest.mark.parametrize("student", [False, True])
+def test_bench_torch_ratio_and_same_loss(capsys, student):
+    pytest.importorskip("torch")
+    assert main(["bench"] + TINY + (["--student"] if student else [])) == 0
+    out = capsys.readouterr().out
+    for h in (4, 8, 12):
+        m = re.search(rf"^H={h}\s+check at the same parameters: .* relative ([\d.e+-]+) \(ok.*"
+                      rf"gradients max .* ([\d.e+-]+)$", out, re.M)
+        assert m and float(m.group(1)) <= 1e-9 and float(m.group(2)) <= 1e-9, out
+        assert re.search(rf"^H={h}\s+numpy .* \| torch .* \| torch/numpy \(median\) [\d.]+x$", out, re.M), out
+    assert re.search(r"growth exponent in H .*: numpy -?[\d.]+, torch -?[\d.]+$", out, re.M), out
+    assert bench.NO_TORCH not in out
+
+
+def test_bench_bad_options(capsys):
+    assert main(["bench", "--hidden", "16,x"]) == 2
+    assert main(["bench", "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 2
