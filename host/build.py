@@ -77,9 +77,15 @@ def export_headers(npz, model_dir: Path, log_path: Path) -> bool:
         return changed
 
 
+# CMake targets the host builds, and where each one's ELF lands in the tree.
+PROGRAMS = {"trix_fw": Path("firmware/app/trix_fw"),
+            "bench_kernels": Path("firmware/tests/bench_kernels")}   # instruction-count bench image
+
+
 def build(target: str, npz, model_hash: str, build_root: Path | None = None, log=None,
-          extra_cmake_args=()) -> Firmware:
-    """Configure (if needed) and build trix_fw for target with freshly exported headers."""
+          extra_cmake_args=(), program: str = "trix_fw") -> Firmware:
+    """Configure (if needed) and build `program` (trix_fw, or the bench_kernels image) for
+    target with freshly exported headers."""
     check_tools([target], build=True, run=False)
     cmake = cmake_program()
     build_root = Path(build_root) if build_root else REPO / "build"
@@ -92,13 +98,14 @@ def build(target: str, npz, model_hash: str, build_root: Path | None = None, log
             if log:
                 log(f"{target}: waiting for another build of {bdir}")
             fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(target, npz, model_hash, bdir, cmake, log, extra_cmake_args)
+        return _build_locked(target, npz, model_hash, bdir, cmake, log, extra_cmake_args, program)
 
 
-def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_args) -> Firmware:
+def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_args,
+                  program: str = "trix_fw") -> Firmware:
     log_path = bdir / "host-build.log"
     log_path.write_text("")
-    elf = bdir / "firmware" / "app" / "trix_fw"
+    elf = bdir / PROGRAMS[program]
     existed = elf.is_file()
     export_headers(npz, bdir / "model", log_path)
     if not (bdir / "CMakeCache.txt").is_file() or not any((bdir / f).is_file() for f in ("Makefile", "build.ninja")):
@@ -110,9 +117,9 @@ def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_a
               f"-DPython3_EXECUTABLE={sys.executable}", *extra_cmake_args], log_path,
              f"cmake configure for {target}")
     if log and not existed:
-        log(f"{target}: building trix_fw")
+        log(f"{target}: building {program}")
     before = elf.stat().st_mtime_ns if existed else None
-    _run([cmake, "--build", bdir, "--target", "trix_fw", "-j", str(max(2, os.cpu_count() or 2))], log_path,
+    _run([cmake, "--build", bdir, "--target", program, "-j", str(max(2, os.cpu_count() or 2))], log_path,
          f"cmake --build for {target}")
     if not elf.is_file():
         raise BuildError(f"{target}: the build did not produce {elf} (log {log_path})")

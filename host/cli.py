@@ -1,4 +1,4 @@
-"""Command line of the host: `python -m host verify ...` and `python -m host flash ...`.
+"""Command line of the host: `python -m host verify ...`, `python -m host bench ...` and `python -m host flash ...`.
 
 Every failure ends in one `error: ...` line on stderr (exit status 2; 1 when outputs differ
 from the golden model; 130 on Ctrl-C / SIGTERM). Progress goes to stderr, results to stdout.
@@ -38,11 +38,21 @@ def _targets(value: str) -> list:
     return list(dict.fromkeys(out))
 
 
+def _hidden_list(value: str) -> list:
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        out = []
+    if not out or any(h not in (16, 32, 64) for h in out):
+        raise argparse.ArgumentTypeError(f"--hidden takes H out of 16, 32, 64 (comma separated), not {value!r}")
+    return list(dict.fromkeys(out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m host",
                                 description="Build the trixcfc firmware, run it under QEMU or on a board, and "
                                             "check its outputs bit for bit against the golden model.")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{verify,flash}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{verify,bench,flash}")
 
     v = sub.add_parser("verify", help="stream the test set through the firmware and check it",
                        description="Stream the model's test set (default: all 256 sine sequences x 50 steps) "
@@ -83,6 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--bench-steps", type=int, default=1000, metavar="N",
                    help="cell steps timed by BENCH (1..4096, default 1000)")
 
+    b = sub.add_parser("bench", help="instructions per matvec / cell step: ternary ref and dsp vs dense int8 SMLAD",
+                       description="Build the bench image (firmware/tests/bench_kernels, not trix_fw) for a "
+                                   "Cortex-M target and run it under qemu-system-arm -icount shift=0: instructions "
+                                   "per matrix-vector product, per weight and per cell step of the ternary "
+                                   "reference and DSP kernels and of a dense int8 baseline (CMSIS-NN style: "
+                                   "SXTB16 + SMLAD) of the same shapes, and bytes of weight storage for each.")
+    b.add_argument("--qemu", action="store_true", required=True, help="run emulated (the only mode)")
+    b.add_argument("--hidden", type=_hidden_list, default=[16, 32], metavar="LIST",
+                   help="comma-separated H out of 16, 32, 64 (default 16,32; I = 1, I = 2 for H = 64)")
+    b.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "cortex-m3", "cortex-m55"],
+                   help="Cortex-M target (default cortex-m4, QEMU mps2-an386)")
+    b.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
+                   help="artifact used to configure the build tree (shared with verify; the bench runs the "
+                        "built-in test models)")
+    b.add_argument("--build-dir", dest="build_root", default=None, metavar="DIR",
+                   help="where the build trees go (default: build/)")
+
     f = sub.add_parser("flash", help="write the Cortex-M image to a board through pyOCD (optional extra)",
                        description="Build trix_fw for a Cortex-M target and program it with pyOCD "
                                    "(pip install 'trixcfc[flash]'). The image uses the MPS2 memory map "
@@ -107,6 +134,11 @@ def cmd_verify(a) -> int:
     return verify.run(opts, _log)
 
 
+def cmd_bench(a) -> int:
+    from . import bench
+    return bench.run(a.target, a.model, a.hidden, a.build_root, log=_log)
+
+
 def cmd_flash(a) -> int:
     from .flash import flash
     return flash(a, _log)
@@ -123,7 +155,7 @@ def main(argv=None) -> int:
     # ignored (a non-interactive shell's background job): Python then installs no handler.
     old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return {"verify": cmd_verify, "flash": cmd_flash}[args.cmd](args)
+        return {"verify": cmd_verify, "bench": cmd_bench, "flash": cmd_flash}[args.cmd](args)
     except KeyboardInterrupt:
         print("error: interrupted; emulators stopped", file=sys.stderr)
         return 130

@@ -196,3 +196,36 @@ def test_hello_skips_stale_replies():
     c = Client(fw, timeout=0.2)
     assert c.hello().target == "fake"
     c.reset()
+
+
+BENCH_OUT = """\
+bench sine:best.npz I=1 H=32 kernel=dsp: matvec 3950 insns (1.87 per weight), cell step 7990 insns
+bench random6-I1-H16 I=1 H=16 kernel=ref: matvec 3257 insns (5.98 per weight), cell step 5427 insns
+bench random6-I1-H16 I=1 H=16 kernel=dsp: matvec 1235 insns (2.27 per weight), cell step 3405 insns
+bench random6-I1-H16 I=1 H=16 kernel=dense-s8-smlad: matvec 1610 insns (2.95 per weight), matches ref
+bench random6-I1-H16 I=1 H=16 weight bytes: ternary 160 (2 bits/trit, rows padded to 5 bytes), int8 544 (640 padded to 20 columns)
+bench random9-I1-H32 I=1 H=32 kernel=dsp: matvec 3941 insns (1.86 per weight), cell step 7919 insns
+bench random9-I1-H32 I=1 H=32 kernel=dense-s8-smlad: matvec 5226 insns (2.47 per weight), MISMATCH vs ref
+"""
+
+
+def test_bench_help_and_bad_hidden():
+    r = host("bench", "--help")
+    assert r.returncode == 0 and "--hidden" in r.stdout and "SMLAD" in r.stdout
+    r = host("bench", "--qemu", "--hidden", "12")
+    assert r.returncode == 2 and "--hidden" in r.stderr
+
+
+def test_bench_parse_table():
+    from host.bench import format_table, parse
+    rows, storage = parse(BENCH_OUT, [16, 32])
+    got = {(r.hidden, r.kernel): r for r in rows}
+    assert [(r.hidden, r.kernel) for r in rows] == [(16, "ref"), (16, "dsp"), (16, "dense-s8-smlad"),
+                                                    (32, "dsp"), (32, "dense-s8-smlad")]
+    assert got[(32, "dsp")].matvec == 3941                     # the random model is preferred
+    d16 = got[(16, "dense-s8-smlad")]
+    assert (d16.matvec, d16.step, d16.step_derived, d16.weight_bytes, d16.ok) == (1610, 1610 + 3405 - 1235, True,
+                                                                                  544, True)
+    assert got[(16, "dsp")].weight_bytes == 160 and not got[(32, "dense-s8-smlad")].ok
+    text = format_table(rows, storage)
+    assert "RESULT MISMATCH" in text and "log2(3) limit 108 B" in text

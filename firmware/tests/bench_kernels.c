@@ -11,6 +11,7 @@
 
 #include "trix_cell.h"
 #include "test_vectors.h"
+#include "bench_dense.h"
 
 /* SysTick reference in instructions per tick x 100 (QEMU -icount shift=0: 1 insn = 1 ns):
  * mps2 (M3/M4) 25 MHz -> 40 insns per tick; mps3-an547 (M55) 32 MHz -> 31.25. */
@@ -31,6 +32,10 @@
 
 static int32_t z_words[256];
 static int32_t acc[512];
+#if TRIX_HAVE_DSP
+static int32_t acc2[512];
+static int8_t dense_w[2 * 64 * 68];     /* dense int8 copy, 2H x cols4, up to H = 64, I <= 4 */
+#endif
 
 typedef struct { const char *name; trix_matvec_fn fn; } kernel_t;
 static const kernel_t kernels[] = {
@@ -80,6 +85,36 @@ int main(void)
             printf("bench %s I=%d H=%d kernel=%s: matvec %ld insns (%ld.%02ld per weight), cell step %ld insns\n",
                    t->name, m->inputs, m->hidden, kernels[k].name, mv, mv / weights, (mv * 100 / weights) % 100, step);
         }
+#if TRIX_HAVE_DSP
+        {   /* dense int8 SMLAD baseline of the same shape (bench image only) */
+            const int rows = 2 * m->hidden, cols = m->inputs + m->hidden;
+            const int cols4 = (cols + 3) & ~3;
+            int16_t *z = (int16_t *)(void *)z_words;
+            uint32_t t0, t1;
+            long mv;
+            int ok = 1;
+            if ((long)rows * cols4 > (long)sizeof dense_w || cols4 > 4 * m->row_bytes) continue;
+            dense_from_trits(m->trits, rows, m->row_bytes, cols, dense_w);
+            for (i = 0; i < 4 * m->row_bytes; i++) z[i] = (int16_t)(i < cols ? (i * 7919 + 13) % 16384 - 8192 : 0);
+            trix_matvec_ref(m->trits, rows, m->row_bytes, z, acc);
+            dense_matvec_s8_smlad(dense_w, rows, cols4, z, acc2);
+            for (i = 0; i < rows; i++) ok &= acc[i] == acc2[i];
+            dense_matvec_s8_c(dense_w, rows, cols4, z, acc2);
+            for (i = 0; i < rows; i++) ok &= acc[i] == acc2[i];
+            memset(z_words, 0, sizeof z_words);
+            t0 = start();
+            for (i = 0; i < REPS; i++) dense_matvec_s8_smlad(dense_w, rows, cols4, z, acc);
+            t1 = SYST_CVR;
+            mv = insns(t0, t1);
+            printf("bench %s I=%d H=%d kernel=dense-s8-smlad: matvec %ld insns (%ld.%02ld per weight), %s\n",
+                   t->name, m->inputs, m->hidden, mv, mv / weights, (mv * 100 / weights) % 100,
+                   ok ? "matches ref" : "MISMATCH vs ref");
+            printf("bench %s I=%d H=%d weight bytes: ternary %ld (2 bits/trit, rows padded to %d bytes), "
+                   "int8 %ld (%ld padded to %d columns)\n",
+                   t->name, m->inputs, m->hidden, (long)rows * m->row_bytes, m->row_bytes,
+                   weights, (long)rows * cols4, cols4);
+        }
+#endif
     }
     return 0;
 }

@@ -1,0 +1,126 @@
+"""`python -m host bench --qemu`: instructions per matrix-vector product and per cell step of the
+ternary kernels (ref, dsp) next to a dense int8 SMLAD baseline of the same shapes, and bytes of
+weight storage for each.
+
+Builds the bench image (firmware/tests/bench_kernels.c + bench_dense.c; never part of trix_fw)
+in the same tree as `verify` (build/<target>-<modelhash>), runs it under qemu-system-arm with
+`-icount shift=0` (SysTick: 40 instructions per tick on mps2, 31.25 on mps3-an547), parses its
+`bench ...` lines and prints one table. The dense kernel has no cell step of its own; its
+"step" column is derived: dense matvec + (dsp step - dsp matvec), i.e. the same work outside
+the matrix-vector product as the ternary step.
+"""
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from dataclasses import dataclass
+
+from .build import build
+from .errors import HostError
+from .qemu import ICOUNT_SHIFT, MACHINE, check_tools
+
+LINE = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) kernel=(?P<k>\S+): matvec (?P<mv>\d+) insns"
+                  r"(?:.*cell step (?P<step>\d+) insns)?(?P<rest>.*)$")
+BYTES = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) weight bytes: ternary (?P<t>\d+) .*"
+                   r"int8 (?P<d>\d+) \((?P<dp>\d+) padded")
+
+
+@dataclass
+class Row:
+    kernel: str
+    hidden: int
+    inputs: int
+    matvec: int
+    step: int | None
+    step_derived: bool
+    weight_bytes: int
+    ok: bool = True
+
+    @property
+    def weights(self) -> int:
+        return 2 * self.hidden * (self.inputs + self.hidden)
+
+
+def qemu_argv(target: str, elf) -> list:
+    return ["qemu-system-arm", "-M", MACHINE[target], "-display", "none", "-monitor", "none",
+            "-serial", "stdio", "-semihosting-config", "enable=on,target=native",
+            "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
+
+
+def parse(text: str, hidden) -> tuple[list, dict]:
+    """Rows per (H, kernel) for H in hidden (random test models preferred), and storage per H."""
+    found, storage = {}, {}
+    for line in text.splitlines():
+        m = LINE.match(line.strip())
+        if m:
+            h = int(m["h"])
+            key = (h, m["k"])
+            if h in hidden and (key not in found or m["model"].startswith("random")):
+                found[key] = (m["model"], int(m["i"]), int(m["mv"]), int(m["step"]) if m["step"] else None,
+                              "MISMATCH" not in m["rest"])
+            continue
+        m = BYTES.match(line.strip())
+        if m and int(m["h"]) in hidden:
+            if int(m["h"]) not in storage or m["model"].startswith("random"):
+                storage[int(m["h"])] = (int(m["t"]), int(m["d"]), int(m["dp"]))
+    rows = []
+    for h in hidden:
+        dsp = found.get((h, "dsp"))
+        for k in ("ref", "dsp", "dense-s8-smlad"):
+            if (h, k) not in found:
+                continue
+            _, i, mv, step, ok = found[(h, k)]
+            derived = False
+            if k.startswith("dense"):
+                if dsp and dsp[3] is not None:
+                    step, derived = mv + (dsp[3] - dsp[2]), True
+                wb = storage[h][1] if h in storage else 2 * h * (i + h)
+            else:
+                wb = storage[h][0] if h in storage else 2 * h * ((i + h + 3) // 4)
+            rows.append(Row(k, h, i, mv, step, derived, wb, ok))
+    return rows, storage
+
+
+def format_table(rows, storage) -> str:
+    out = [f"{'kernel':<15} {'H':>3} {'I':>2} {'insns/matvec':>12} {'insns/weight':>12} {'insns/step':>11} "
+           f"{'weight bytes':>12}"]
+    for r in rows:
+        step = "-" if r.step is None else f"{r.step}{'*' if r.step_derived else ''}"
+        out.append(f"{r.kernel:<15} {r.hidden:>3} {r.inputs:>2} {r.matvec:>12} {r.matvec / r.weights:>12.2f} "
+                   f"{step:>11} {r.weight_bytes:>12}" + ("" if r.ok else "  RESULT MISMATCH"))
+    if any(r.step_derived for r in rows):
+        out.append("* dense step derived: dense matvec + (dsp step - dsp matvec)")
+    for h, (t, d, dp) in sorted(storage.items()):
+        i = next((r.inputs for r in rows if r.hidden == h), 1)
+        w = 2 * h * (i + h)
+        out.append(f"H={h}: {w} weights; ternary {t} B at 2 bits/trit incl. row padding "
+                   f"({8 * t / w:.3f} bits/weight; log2(3) limit {math.ceil(w * math.log2(3) / 8)} B), "
+                   f"int8 {d} B ({dp} B with rows padded to 4 columns for SMLAD)")
+    return "\n".join(out)
+
+
+def run(target: str, model: str, hidden, build_root=None, log=None, timeout: float = 600.0) -> int:
+    if not target.startswith("cortex-m"):
+        raise HostError(f"bench --qemu needs a Cortex-M target (SysTick under -icount), not {target}")
+    check_tools([target], build=True, run=True)
+    from .verify import resolve_model
+    from codegen.artifact import load_artifact
+    from codegen.golden import IntModel
+    model_hash = IntModel.from_artifact(load_artifact(resolve_model(model))).hash_hex
+    fw = build(target, model, model_hash, build_root, log=log, program="bench_kernels")
+    if log:
+        log(f"{target}: running {fw.elf} under qemu-system-arm -icount shift={ICOUNT_SHIFT}")
+    try:
+        r = subprocess.run(qemu_argv(target, fw.elf), capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise HostError(f"the bench image did not finish within {timeout:.0f} s") from None
+    if r.returncode != 0:
+        raise HostError(f"the bench image exited with status {r.returncode}: {(r.stdout + r.stderr).strip()[-400:]}")
+    rows, storage = parse(r.stdout, hidden)
+    if not rows:
+        raise HostError(f"no bench figures for H in {hidden} in the output:\n{r.stdout.strip()[-800:]}")
+    print(f"{target} ({MACHINE[target]}, -icount shift={ICOUNT_SHIFT}; {fw.elf})")
+    print(format_table(rows, storage))
+    return 0 if all(r.ok for r in rows) else 1
