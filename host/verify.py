@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from .errors import (HostError, LinkError, ModelMismatch, NoReply, ProtocolError
                      VerifyFailed)
 from .qemu import EXPECTED_KERNEL, ICOUNT_SHIFT, KNOWN_TARGETS, TARGETS, check_tools, launch
 from .transport import open_url
+from trainer.fileio import atomic_write
 
 WASHOUT = 5
 DEFAULT_MODEL = "results/sine/best.npz"
@@ -242,18 +242,8 @@ def print_target(r: dict, out=sys.stdout) -> None:
 def write_json_atomic(path, data) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"     # serialise first: a bad value writes nothing
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def run(opts: Options, log) -> int:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import gradcheck, stats, tasks, train
+from .fileio import atomic_write
 from .errors import TrainerError
 
 WIDTHS = (16, 32)
@@ -257,28 +258,8 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
 
 # ---- outputs --------------------------------------------------------------------------------
 
-def _atomic_write(path, write):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)                     # mkstemp makes 0600; outputs are ordinary files
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_text(path, text):
-    _atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def artifact_arrays(task, run, teacher_flat, H, metrics):
@@ -301,7 +282,7 @@ def artifact_arrays(task, run, teacher_flat, H, metrics):
 
 
 def save_best(path, arrays):
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def write_outputs(out, result, runs, teachers):
@@ -316,4 +297,4 @@ def write_outputs(out, result, runs, teachers):
     write_text(os.path.join(out, "factorial.md"), markdown(result))
     save_best(os.path.join(out, "best.npz"),
               artifact_arrays(result["task"], run, teachers[b["H"]]["flat"][b["seed"]], b["H"], metrics))
-    plot(os.path.join(out, "factorial.png"), result, run, teachers, _atomic_write)
+    plot(os.path.join(out, "factorial.png"), result, run, teachers, atomic_write)
