@@ -27,7 +27,7 @@ TARGETS = ("native", "aarch64", "cortex-m4", "cortex-m3")          # the default
 OPTIONAL_TARGETS = ("cortex-m55",)                                   # on request (--target cortex-m55)
 KNOWN_TARGETS = TARGETS + OPTIONAL_TARGETS
 MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385", "cortex-m55": "mps3-an547"}
-EXPECTED_KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp", "cortex-m3": "ref",
+EXPECTED_KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp/lut", "cortex-m3": "lut",
                    "cortex-m55": "mve"}
 ICOUNT_SHIFT = 0
 

@@ -28,7 +28,7 @@ TOOLS = {
 }
 # Runtime kernel per target (cortex-m55, optional target: "mve" once the core has a Helium
 # kernel, the DSP kernel until then).
-EXPECTED_KERNEL = {"native": ("ref",), "aarch64": ("neon",), "cortex-m4": ("dsp",), "cortex-m3": ("ref",),
+EXPECTED_KERNEL = {"native": ("ref",), "aarch64": ("neon",), "cortex-m4": ("dsp/lut",), "cortex-m3": ("lut",),
                    "cortex-m55": ("mve", "dsp")}
 QEMU_MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385", "cortex-m55": "mps3-an547"}
 
@@ -136,7 +136,7 @@ def test_target_builds_with_werror_and_passes_ctest(tmp_path_factory, target):
     assert "test_proto: PASS" in out, out
     assert re.search(r"test_proto_stress: \d+ rounds, .* 0 malformed, .*: PASS", out), out
     if target == "cortex-m4":
-        assert "(ref dsp), runtime kernel dsp" in out, out
+        assert "(ref lut dsp dsp/lut), runtime kernel dsp/lut" in out, out
 
 
 def test_native_sanitizers(tmp_path_factory):
@@ -190,7 +190,7 @@ def bench(build):
     r = run(["cmake", "--build", build, "--target", "bench"], timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     cal = re.search(r"= (\d+) ticks -> ([\d.]+) instructions/tick", r.stdout)
-    per_step = re.search(r"instructions per cell step: ([\d.]+) \(kernel (\w+)\)", r.stdout)
+    per_step = re.search(r"instructions per cell step: ([\d.]+) \(kernel ([\w/]+)\)", r.stdout)
     assert cal and per_step, r.stdout
     return float(cal[2]), float(per_step[1]), per_step[2]
 
@@ -200,7 +200,7 @@ def test_instructions_per_step_cortex_m4_ref_and_dsp(tmp_path_factory):
     """Acceptance 5: `cmake --build <build> --target bench` (QEMU -icount shift=0, SysTick)."""
     dsp = bench(firmware_build(tmp_path_factory, "cortex-m4"))
     ref = bench(firmware_build(tmp_path_factory, "cortex-m4", "-DTRIX_FORCE_REF=ON"))
-    assert dsp[2] == "dsp" and ref[2] == "ref"
+    assert dsp[2] == "dsp/lut" and ref[2] == "ref"
     for per_tick, _, _ in (dsp, ref):   # 25 MHz SysTick, 1 instruction = 1 ns: 40 per tick
         assert per_tick == pytest.approx(40.0, abs=0.01)
     assert 100 < dsp[1] < ref[1], (dsp, ref)

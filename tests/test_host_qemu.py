@@ -33,7 +33,7 @@ from host.errors import ModelMismatch  # noqa: E402
 
 COMMITTED = REPO / "results" / "sine" / "best.npz"
 ALL = ["native", "aarch64", "cortex-m4", "cortex-m3"]
-KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp", "cortex-m3": "ref"}
+KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp/lut", "cortex-m3": "lut"}
 
 _cache: dict = {}
 

@@ -74,8 +74,8 @@ def _vec_defs(generated, werror="-Werror"):
 def test_native(generated, tmp_path):
     b = tmp_path / "native"
     cmake_build(TESTS_SRC, b, *_vec_defs(generated))
-    out = check_output(run([b / "test_kernels"]), ["ref"])
-    assert "models x 1 kernels (ref)" in out
+    out = check_output(run([b / "test_kernels"]), ["ref", "lut"])
+    assert "models x 2 kernels (ref lut)" in out
     check_output(run([b / "test_step"]), [])
 
 
@@ -83,7 +83,7 @@ def test_native_sanitizers(generated, tmp_path):
     b = tmp_path / "asan"
     cmake_build(TESTS_SRC, b, *_vec_defs(generated, "-Werror -fsanitize=address,undefined -fno-sanitize-recover=all"),
                 "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
-    check_output(run([b / "test_kernels"]), ["ref"])
+    check_output(run([b / "test_kernels"]), ["ref", "lut"])
     check_output(run([b / "test_step"]), [])
 
 
@@ -112,8 +112,8 @@ def test_aarch64_neon(generated, tmp_path):
     need("aarch64-linux-gnu-gcc", "qemu-aarch64")
     if _platform_toolchain("aarch64"):
         r = _build_with_platform("aarch64", generated, tmp_path)
-        out = check_output(r, ["ref", "neon"])
-        assert "(ref neon)" in out
+        out = check_output(r, ["ref", "lut", "neon"])
+        assert "(ref lut neon)" in out
         return
     # Until the platform lands: the same sources, compiled directly (static, no platform code).
     vec, model = generated
@@ -123,8 +123,8 @@ def test_aarch64_neon(generated, tmp_path):
           "-I", CORE_SRC, "-I", vec]
     r = run(cc + srcs + ["-o", exe])
     assert r.returncode == 0, r.stderr
-    out = check_output(run(["qemu-aarch64", exe], timeout=300), ["ref", "neon"])
-    assert "(ref neon), runtime kernel neon" in out
+    out = check_output(run(["qemu-aarch64", exe], timeout=300), ["ref", "lut", "neon"])
+    assert "(ref lut neon), runtime kernel neon" in out
     exe2 = tmp_path / "test_step_aarch64"
     r = run(cc + ["-I", model, TESTS_SRC / "test_step.c", CORE_SRC / "trix_cfc.c"] + srcs[1:] + ["-o", exe2])
     assert r.returncode == 0, r.stderr
@@ -132,9 +132,9 @@ def test_aarch64_neon(generated, tmp_path):
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("target,kernels", [("cortex-m4", "(ref dsp), runtime kernel dsp"),
-                                            ("cortex-m3", "(ref), runtime kernel ref"),
-                                            ("cortex-m55", "(ref dsp mve), runtime kernel mve")])
+@pytest.mark.parametrize("target,kernels", [("cortex-m4", "(ref lut dsp dsp/lut), runtime kernel dsp/lut"),
+                                            ("cortex-m3", "(ref lut), runtime kernel lut"),
+                                            ("cortex-m55", "(ref lut dsp dsp/lut mve), runtime kernel mve")])
 def test_cortex_m(generated, tmp_path, target, kernels):
     need("arm-none-eabi-gcc", "qemu-system-arm")
     if not _platform_toolchain(target):

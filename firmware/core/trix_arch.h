@@ -5,7 +5,14 @@
  *   __aarch64__ && __ARM_NEON  -> TRIX_HAVE_NEON (AArch64 Advanced SIMD intrinsics)
  *   __ARM_FEATURE_DSP          -> TRIX_HAVE_DSP  (ARMv7E-M SIMD: Cortex-M4/M7/M33/M55 ...)
  *   __ARM_FEATURE_MVE (integer) -> TRIX_HAVE_MVE (Helium: Cortex-M55/M85; preferred over DSP)
- *   otherwise                  -> the portable reference only (e.g. Cortex-M3, x86)
+ *   __thumb2__                 -> TRIX_HAVE_THUMB2 (Cortex-M3 and later: the table-lookup
+ *                                 kernel's assembly loops; elsewhere it is portable C)
+ *   otherwise                  -> the portable reference and the C table-lookup kernel (x86)
+ *
+ * Runtime kernel: neon on AArch64, mve on Helium, on ARMv7E-M (DSP) the SMLAD kernel for
+ * fewer than TRIX_LUT_MIN_ROWS rows and the table-lookup one from there on (the crossover
+ * measured by `python -m host bench --qemu`, docs/performance.md), lut on other Thumb-2
+ * cores (Cortex-M3), ref elsewhere.
  *
  * Every available kernel is compiled (so the tests can check each one against the golden
  * model); TRIX_MATVEC is the one trix_step() uses. Defining TRIX_FORCE_REF (CMake option
@@ -26,6 +33,12 @@
 #define TRIX_HAVE_DSP 0
 #endif
 
+#if defined(__thumb2__) && !defined(__aarch64__)
+#define TRIX_HAVE_THUMB2 1
+#else
+#define TRIX_HAVE_THUMB2 0
+#endif
+
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define TRIX_HAVE_MVE 1
 #else
@@ -42,8 +55,11 @@
 #define TRIX_MATVEC      trix_matvec_mve
 #define TRIX_KERNEL_NAME "mve"
 #elif TRIX_HAVE_DSP
-#define TRIX_MATVEC      trix_matvec_dsp
-#define TRIX_KERNEL_NAME "dsp"
+#define TRIX_MATVEC      trix_matvec_dsp_lut
+#define TRIX_KERNEL_NAME "dsp/lut"
+#elif TRIX_HAVE_THUMB2
+#define TRIX_MATVEC      trix_matvec_lut
+#define TRIX_KERNEL_NAME "lut"
 #else
 #define TRIX_MATVEC      trix_matvec_ref
 #define TRIX_KERNEL_NAME "ref"

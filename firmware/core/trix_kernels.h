@@ -4,8 +4,9 @@
  *
  *     acc[r] = sum_j T[r][j] * z[j]      (int32, exact)
  *
- * trits: rows x row_bytes packed trits (0b00 = 0, 0b01 = +1, 0b10 = -1, 0b11 treated as 0;
- *        trit j at bits 2*(j%4) of byte j/4); z: row_bytes * 4 int16 values, 4-byte
+ * trits: rows x row_bytes packed trits (0b00 = 0, 0b01 = +1, 0b10 = -1; trit j at bits
+ *        2*(j%4) of byte j/4). 0b11 is never emitted (codegen rejects it): ref, neon, dsp and
+ *        mve treat it as 0, lut gives an unspecified (memory-safe) sum for that byte; z: row_bytes * 4 int16 values, 4-byte
  *        aligned, zeros past the last real column (padding trits are 0 anyway).
  */
 #ifndef TRIX_KERNELS_H
@@ -20,6 +21,15 @@ typedef void (*trix_matvec_fn)(const uint8_t *trits, int rows, int row_bytes,
 /* Portable C99, any target. */
 void trix_matvec_ref(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
 
+/* Portable C99 table lookup (T-MAC style, trix_matvec_lut.c): per call one table of the 81
+ * partial sums of each group of 4 inputs, then one lookup per packed byte and row. Needs valid
+ * codes (0b11 gives an unspecified, memory-safe result) and TRIX_LUT_GROUPS * 688 bytes of
+ * static scratch; longer rows are done in chunks of TRIX_LUT_GROUPS bytes. */
+#ifndef TRIX_LUT_GROUPS
+#define TRIX_LUT_GROUPS 9
+#endif
+void trix_matvec_lut(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+
 #if TRIX_HAVE_NEON
 /* AArch64 Advanced SIMD. */
 void trix_matvec_neon(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
@@ -28,6 +38,12 @@ void trix_matvec_neon(const uint8_t *trits, int rows, int row_bytes, const int16
 #if TRIX_HAVE_DSP
 /* ARMv7E-M DSP extension (SMLAD on int16 pairs). */
 void trix_matvec_dsp(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+/* trix_matvec_dsp below TRIX_LUT_MIN_ROWS rows, trix_matvec_lut from there on (the runtime
+ * kernel on ARMv7E-M: the table build only pays off over enough rows). */
+#ifndef TRIX_LUT_MIN_ROWS
+#define TRIX_LUT_MIN_ROWS 64
+#endif
+void trix_matvec_dsp_lut(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
 #endif
 
 #if TRIX_HAVE_MVE

@@ -19,11 +19,13 @@ typedef struct {
 
 static const kernel_t kernels[] = {
     { "ref", trix_matvec_ref },
+    { "lut", trix_matvec_lut },
 #if TRIX_HAVE_NEON
     { "neon", trix_matvec_neon },
 #endif
 #if TRIX_HAVE_DSP
     { "dsp", trix_matvec_dsp },
+    { "dsp/lut", trix_matvec_dsp_lut },
 #endif
 #if TRIX_HAVE_MVE
     { "mve", trix_matvec_mve },

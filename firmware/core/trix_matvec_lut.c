@@ -1,0 +1,292 @@
+/*
+ * Table-lookup ternary matvec (T-MAC style): portable C99, with the two hot loops in Thumb-2
+ * assembly on Cortex-M.
+ *
+ * A packed byte holds the codes of 4 trits, so for each group of 4 inputs z[4g..4g+3] there
+ * are only 81 distinct partial sums sum_k T_k z_k. The kernel computes them once per call
+ * into a table indexed by the packed byte itself, and every row then costs, per byte, one
+ * byte load, one table load and one add: 3 instructions per 4 weights, independent of the
+ * trit values, instead of 4 multiply-accumulates. Building a table costs ~1 instruction per
+ * entry, shared by all 2H rows, so the kernel pays off as H grows (docs/performance.md).
+ *
+ * Index layout: byte = c0 | c1 << 2 | c2 << 4 | c3 << 6 with codes 0 (0), 1 (+1), 2 (-1), so the
+ * valid bytes are <= 0xAA = 170; entry [hi * 16 + lo] = P_hi + P_lo, where P_lo is the sum for
+ * the low nibble (z0, z1) and P_hi for the high nibble (z2, z3). Only the 81 valid entries are
+ * written. Code 0b11 is never emitted (codegen rejects it); a byte holding it reads an entry that
+ * was not written for that pattern (memory-safe: the buffer has room for index 255 of the
+ * last table, and the kernel tests only use valid codes).
+ *
+ * Scratch: TRIX_LUT_GROUPS tables of TRIX_LUT_STRIDE int32 (static, no heap); rows with more
+ * bytes are processed in chunks of TRIX_LUT_GROUPS bytes, adding into acc.
+ */
+#include "trix_kernels.h"
+
+#define TRIX_LUT_STRIDE 172   /* entries per group table: index <= 170, rounded up to 4 */
+
+static int32_t trix_lut[TRIX_LUT_GROUPS * TRIX_LUT_STRIDE + (256 - TRIX_LUT_STRIDE)];
+
+#if TRIX_HAVE_THUMB2
+/*
+ * Thumb-2 (every Cortex-M from the M3 on): the same two loops in assembly, because the
+ * instruction count is the point. GCC spends 2 instructions per table entry (one add, one
+ * store); STM stores 3-4 entries per instruction, and the row loop keeps four accumulators,
+ * the table base and the three row strides in registers.
+ *
+ * build: per group, the 8 non-zero high-nibble sums go to the stack (one STM), the 8 low-nibble
+ * sums stay in r4-r11 (the same 6-instruction recipe for both pairs: a, -a, b, b+a, b-a, -b,
+ * a-b, -(b+a) in index order 1, 2, 4, 5, 6, 8, 9, 10); each table row is then hv + those,
+ * written as three STMs of lo 0-3, 4-7, 8-10 (lo 3 and 7 are invalid indices and get a junk
+ * word). 13 instructions per row of 9 entries.
+ */
+void trix_lut_build_t2(int32_t *t, const int16_t *z, int groups);
+/* For each of `blocks` blocks of 4 rows (block k starts at w + 4k rb): acc[4k..4k+3] (+)=
+ * sum_b t_b[w_r[b]] over rows r of the block, t_b = t + b * STRIDE. */
+void trix_lut_rows4_t2(const uint8_t *w, int rb, int nbytes, const int32_t *t, int32_t *acc, int add,
+                       int blocks);
+
+#define TRIX_S_(x) #x
+#define TRIX_S(x) TRIX_S_(x)
+#define TRIX_LUT_ROW_T2(off, next) \
+    "ldr    r0, [sp, #" #off "]\n\t" \
+    "add    r1, r0, r4\n\t" \
+    "add    r2, r0, r5\n\t" \
+    "stmia  r12!, {r0, r1, r2, r3}\n\t" \
+    "add    r1, r0, r6\n\t" \
+    "add    r2, r0, r7\n\t" \
+    "add    r3, r0, r8\n\t" \
+    "stmia  r12!, {r1, r2, r3, r4}\n\t" \
+    "add    r1, r0, r9\n\t" \
+    "add    r2, r0, r10\n\t" \
+    "add    r3, r0, r11\n\t" \
+    "stmia  r12!, {r1, r2, r3}\n\t" \
+    "add    r12, r12, #" #next "\n\t"
+
+/* r4..r11 <- the 8 non-zero sums of the pair (a at [lr, #ao], b at [lr, #bo]) */
+#define TRIX_PAIR_SUMS_T2(ao, bo) \
+    "ldrsh  r6, [lr, #" #bo "]\n\t" \
+    "ldrsh  r4, [lr, #" #ao "]\n\t" \
+    "rsb    r5, r4, #0\n\t" \
+    "add    r7, r6, r4\n\t" \
+    "sub    r8, r6, r4\n\t" \
+    "rsb    r9, r6, #0\n\t" \
+    "sub    r10, r4, r6\n\t" \
+    "rsb    r11, r7, #0\n\t"
+
+__asm__(
+    ".syntax unified\n\t"
+    ".thumb\n\t"
+    ".text\n\t"
+    ".balign 4\n\t"
+    ".global trix_lut_build_t2\n\t"
+    ".hidden trix_lut_build_t2\n\t"
+    ".type trix_lut_build_t2, %function\n\t"
+    ".thumb_func\n"
+    "trix_lut_build_t2:\n\t"
+    "push   {r4-r11, lr}\n\t"
+    "sub    sp, sp, #40\n\t"
+    "mov    r12, r0\n\t"
+    "mov    lr, r1\n\t"
+    "movw   r3, #" TRIX_S(TRIX_LUT_STRIDE * 4) "\n\t"
+    "mla    r3, r2, r3, r0\n\t"
+    "str    r3, [sp, #32]\n"
+    "1:\n\t"
+    TRIX_PAIR_SUMS_T2(4, 6)           /* high nibble: z2, z3 -> hv of rows 1,2,4,5,6,8,9,10 */
+    "stm    sp, {r4-r11}\n\t"
+    TRIX_PAIR_SUMS_T2(0, 2)           /* low nibble: z0, z1 stay in r4..r11 */
+    "add    lr, lr, #8\n\t"
+    "movs   r0, #0\n\t"               /* row 0: the low-nibble sums themselves */
+    "stmia  r12!, {r0, r4, r5, r6}\n\t"
+    "stmia  r12!, {r6, r7, r8, r9}\n\t"
+    "stmia  r12!, {r9, r10, r11}\n\t"
+    "add    r12, r12, #20\n\t"
+    TRIX_LUT_ROW_T2(0, 20)            /* row 1 */
+    TRIX_LUT_ROW_T2(4, 84)            /* row 2, skip row 3 */
+    TRIX_LUT_ROW_T2(8, 20)            /* row 4 */
+    TRIX_LUT_ROW_T2(12, 20)           /* row 5 */
+    TRIX_LUT_ROW_T2(16, 84)           /* row 6, skip row 7 */
+    TRIX_LUT_ROW_T2(20, 20)           /* row 8 */
+    TRIX_LUT_ROW_T2(24, 20)           /* row 9 */
+    TRIX_LUT_ROW_T2(28, 4)            /* row 10: ends at 10 * 64 + 44 = 684, next table at 688 */
+    "ldr    r1, [sp, #32]\n\t"
+    "cmp    r12, r1\n\t"
+    "bne    1b\n\t"
+    "add    sp, sp, #40\n\t"
+    "pop    {r4-r11, pc}\n\t"
+    ".size trix_lut_build_t2, .-trix_lut_build_t2\n\t"
+
+    /* r0 = w, r1 = rb, r2 = nbytes (>= 1), r3 = t, [sp] = acc, [sp, #4] = add, [sp, #8] = blocks
+     * (>= 1). Registers: r6-r9 the four row sums, r4/r5 = 2 rb / 3 rb, r2 = end of row 0's bytes,
+     * r10 the byte then its table entry, r11 = acc, r12 = blocks left, lr = add. */
+#define TRIX_LUT_GROUP_T2 \
+    "ldrb   r10, [r0, r1]\n\t" \
+    "ldr    r10, [r3, r10, lsl #2]\n\t" \
+    "add    r7, r7, r10\n\t" \
+    "ldrb   r10, [r0, r4]\n\t" \
+    "ldr    r10, [r3, r10, lsl #2]\n\t" \
+    "add    r8, r8, r10\n\t" \
+    "ldrb   r10, [r0, r5]\n\t" \
+    "ldr    r10, [r3, r10, lsl #2]\n\t" \
+    "add    r9, r9, r10\n\t" \
+    "ldrb   r10, [r0], #1\n\t" \
+    "ldr    r10, [r3, r10, lsl #2]\n\t" \
+    "add    r6, r6, r10\n\t" \
+    "add    r3, r3, #" TRIX_S(TRIX_LUT_STRIDE * 4) "\n\t"
+    ".balign 4\n\t"
+    ".global trix_lut_rows4_t2\n\t"
+    ".hidden trix_lut_rows4_t2\n\t"
+    ".type trix_lut_rows4_t2, %function\n\t"
+    ".thumb_func\n"
+    "trix_lut_rows4_t2:\n\t"
+    "push   {r4-r11, lr}\n\t"
+    "sub    sp, sp, #8\n\t"           /* [sp] = t, [sp, #4] = 4 rb - nbytes; args at sp + 44.. */
+    "lsl    r4, r1, #2\n\t"
+    "sub    r4, r4, r2\n\t"
+    "strd   r3, r4, [sp]\n\t"
+    "ldr    r11, [sp, #44]\n\t"
+    "ldr    lr, [sp, #48]\n\t"
+    "ldr    r12, [sp, #52]\n\t"
+    "add    r4, r1, r1\n\t"           /* 2 rb */
+    "add    r5, r4, r1\n\t"           /* 3 rb */
+    "add    r2, r0, r2\n"             /* end of row 0's bytes */
+    "5:\n\t"
+    "movs   r6, #0\n\t"
+    "movs   r7, #0\n\t"
+    "movs   r8, #0\n\t"
+    "movs   r9, #0\n\t"
+    "eor    r10, r0, r2\n\t"          /* odd count (w and end differ in parity): one group first */
+    "tst    r10, #1\n\t"
+    "beq    2f\n\t"
+    TRIX_LUT_GROUP_T2
+    "cmp    r0, r2\n\t"
+    "beq    3f\n"
+    "2:\n\t"
+    TRIX_LUT_GROUP_T2
+    TRIX_LUT_GROUP_T2
+    "cmp    r0, r2\n\t"
+    "bne    2b\n"
+    "3:\n\t"
+    "cmp    lr, #0\n\t"
+    "beq    4f\n\t"
+    "ldr    r10, [r11]\n\t"
+    "add    r6, r6, r10\n\t"
+    "ldr    r10, [r11, #4]\n\t"
+    "add    r7, r7, r10\n\t"
+    "ldr    r10, [r11, #8]\n\t"
+    "add    r8, r8, r10\n\t"
+    "ldr    r10, [r11, #12]\n\t"
+    "add    r9, r9, r10\n"
+    "4:\n\t"
+    "stmia  r11!, {r6, r7, r8, r9}\n\t"
+    "ldrd   r3, r10, [sp]\n\t"
+    "add    r0, r0, r10\n\t"          /* row 0 of the next block */
+    "add    r2, r2, r1, lsl #2\n\t"
+    "subs   r12, r12, #1\n\t"
+    "bne    5b\n\t"
+    "add    sp, sp, #8\n\t"
+    "pop    {r4-r11, pc}\n\t"
+    ".size trix_lut_rows4_t2, .-trix_lut_rows4_t2\n\t"
+);
+#undef TRIX_LUT_GROUP_T2
+
+#define build_tables(t, z, n) trix_lut_build_t2((t), (z), (n))
+#define rows4(w, rb, nb, add, acc, blocks) trix_lut_rows4_t2((w), (rb), (nb), trix_lut, (acc), (add), (blocks))
+
+#else  /* portable C */
+
+/* The 9 valid nibbles (two trits) in index order and their sum for the pair (a, b). */
+#define TRIX_NIBBLE_SUMS(s, a, b) \
+    s##0 = 0, s##1 = (a), s##2 = -(a), s##4 = (b), s##5 = (a) + (b), s##6 = (b) - (a), \
+    s##8 = -(b), s##9 = (a) - (b), s##10 = -(a) - (b)
+
+/* One row of the table (fixed high nibble hv): entries lo = 0,1,2, 4,5,6, 8,9,10. */
+#define TRIX_LUT_ROW(t, hv) do { \
+        int32_t *row_ = (t); const int32_t h_ = (hv); \
+        row_[0] = h_;      row_[1] = h_ + l1; row_[2] = h_ + l2; \
+        row_[4] = h_ + l4; row_[5] = h_ + l5; row_[6] = h_ + l6; \
+        row_[8] = h_ + l8; row_[9] = h_ + l9; row_[10] = h_ + l10; \
+    } while (0)
+
+static void build_table(int32_t *t, const int16_t *z)
+{
+    const int32_t z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
+    int32_t TRIX_NIBBLE_SUMS(l, z0, z1);
+    int32_t TRIX_NIBBLE_SUMS(h, z2, z3);
+    (void)l0;
+    (void)h0;
+    TRIX_LUT_ROW(t + 0 * 16, 0);
+    TRIX_LUT_ROW(t + 1 * 16, h1);
+    TRIX_LUT_ROW(t + 2 * 16, h2);
+    TRIX_LUT_ROW(t + 4 * 16, h4);
+    TRIX_LUT_ROW(t + 5 * 16, h5);
+    TRIX_LUT_ROW(t + 6 * 16, h6);
+    TRIX_LUT_ROW(t + 8 * 16, h8);
+    TRIX_LUT_ROW(t + 9 * 16, h9);
+    TRIX_LUT_ROW(t + 10 * 16, h10);
+}
+
+static void build_tables(int32_t *t, const int16_t *z, int n)
+{
+    int g;
+    for (g = 0; g < n; g++) build_table(t + g * TRIX_LUT_STRIDE, z + 4 * g);
+}
+
+/* acc[0..3] (+)= sum over bytes b of the table lookups of rows w, w+rb, w+2rb, w+3rb. */
+static void rows4_block(const uint8_t *w, int rb, int nbytes, int add, int32_t *acc)
+{
+    const uint8_t *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    const int32_t *t = trix_lut;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int b;
+    for (b = 0; b < nbytes; b++, t += TRIX_LUT_STRIDE) {
+        a0 += t[w[b]];
+        a1 += t[w1[b]];
+        a2 += t[w2[b]];
+        a3 += t[w3[b]];
+    }
+    if (add) {
+        acc[0] += a0; acc[1] += a1; acc[2] += a2; acc[3] += a3;
+    } else {
+        acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+    }
+}
+
+static void rows4(const uint8_t *w, int rb, int nbytes, int add, int32_t *acc, int blocks)
+{
+    int k;
+    for (k = 0; k < blocks; k++) rows4_block(w + 4L * k * rb, rb, nbytes, add, acc + 4 * k);
+}
+
+#endif
+
+static void row1(const uint8_t *w, int nbytes, int add, int32_t *acc)
+{
+    const int32_t *t = trix_lut;
+    int32_t a = 0;
+    int b;
+    for (b = 0; b < nbytes; b++, t += TRIX_LUT_STRIDE) a += t[w[b]];
+    *acc = add ? *acc + a : a;
+}
+
+void trix_matvec_lut(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc)
+{
+    int b0, r;
+    if (row_bytes < 1) {
+        for (r = 0; r < rows; r++) acc[r] = 0;
+        return;
+    }
+    for (b0 = 0; b0 < row_bytes; b0 += TRIX_LUT_GROUPS) {
+        const int nb = row_bytes - b0 < TRIX_LUT_GROUPS ? row_bytes - b0 : TRIX_LUT_GROUPS;
+        const uint8_t *w = trits + b0;
+        build_tables(trix_lut, z + 4 * b0, nb);
+        if (rows >= 4) rows4(w, row_bytes, nb, b0 > 0, acc, rows / 4);
+        for (r = rows & ~3, w += (long)r * row_bytes; r < rows; r++, w += row_bytes) row1(w, nb, b0 > 0, acc + r);
+    }
+}
+
+#if TRIX_HAVE_DSP
+void trix_matvec_dsp_lut(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc)
+{
+    if (rows >= TRIX_LUT_MIN_ROWS) trix_matvec_lut(trits, rows, row_bytes, z, acc);
+    else trix_matvec_dsp(trits, rows, row_bytes, z, acc);
+}
+#endif
