@@ -1,5 +1,5 @@
 """`python -m host bench --qemu`: instructions per matrix-vector product and per cell step of the
-ternary kernels (ref, dsp) next to a dense int8 SMLAD baseline of the same shapes, and bytes of
+ternary kernels (ref, lut and, where the core has them, dsp / mve) next to a dense int8 SMLAD baseline of the same shapes, and bytes of
 weight storage for each.
 
 Builds the bench image (firmware/tests/bench_kernels.c + bench_dense.c; never part of trix_fw)
@@ -24,6 +24,9 @@ LINE = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) kernel=(?P<k
                   r"(?:.*cell step (?P<step>\d+) insns)?(?P<rest>.*)$")
 BYTES = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) weight bytes: ternary (?P<t>\d+) .*"
                    r"int8 (?P<d>\d+) \((?P<dp>\d+) padded")
+
+
+KERNELS = ("ref", "lut", "dsp", "dsp/lut", "mve", "dense-s8-smlad")
 
 
 @dataclass
@@ -67,7 +70,7 @@ def parse(text: str, hidden) -> tuple[list, dict]:
     rows = []
     for h in hidden:
         dsp = found.get((h, "dsp"))
-        for k in ("ref", "dsp", "dense-s8-smlad"):
+        for k in KERNELS:
             if (h, k) not in found:
                 continue
             _, i, mv, step, ok = found[(h, k)]
@@ -97,7 +100,36 @@ def format_table(rows, storage) -> str:
         out.append(f"H={h}: {w} weights; ternary {t} B at 2 bits/trit incl. row padding "
                    f"({8 * t / w:.3f} bits/weight; log2(3) limit {math.ceil(w * math.log2(3) / 8)} B), "
                    f"int8 {d} B ({dp} B with rows padded to 4 columns for SMLAD)")
+    exps = growth_exponents(rows)
+    if exps:
+        hs = sorted({r.hidden for r in rows})
+        out.append(f"growth exponent in H (least squares of log insns vs log H, H = {', '.join(map(str, hs))}):")
+        for k, (mv, step, last) in exps.items():
+            out.append(f"  {k:<15} matvec {mv:.2f}" + ("" if step is None else f", step {step:.2f}")
+                       + f"; matvec between the two largest H {last:.2f}")
     return "\n".join(out)
+
+
+def fit_exponent(hs, ys) -> float:
+    """Slope of the least-squares line through (log H, log y)."""
+    lx, ly = [math.log(h) for h in hs], [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
+
+
+def growth_exponents(rows) -> dict:
+    """Per kernel measured at >= 3 widths: (matvec exponent, step exponent or None, matvec exponent
+    between the two largest widths, where fixed per-call costs matter least)."""
+    out = {}
+    for k in KERNELS:
+        rs = sorted((r for r in rows if r.kernel == k), key=lambda r: r.hidden)
+        if len({r.hidden for r in rs}) < 3:
+            continue
+        hs = [r.hidden for r in rs]
+        step = fit_exponent(hs, [r.step for r in rs]) if all(r.step for r in rs) else None
+        last = fit_exponent(hs[-2:], [r.matvec for r in rs[-2:]])
+        out[k] = (fit_exponent(hs, [r.matvec for r in rs]), step, last)
+    return out
 
 
 def run(target: str, model: str, hidden, build_root=None, log=None, timeout: float = 600.0) -> int:

@@ -38,13 +38,16 @@ def _targets(value: str) -> list:
     return list(dict.fromkeys(out))
 
 
+BENCH_HIDDEN = (8, 16, 32, 64, 128)
+
+
 def _hidden_list(value: str) -> list:
     try:
         out = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
         out = []
-    if not out or any(h not in (16, 32, 64) for h in out):
-        raise argparse.ArgumentTypeError(f"--hidden takes H out of 16, 32, 64 (comma separated), not {value!r}")
+    if not out or any(h not in BENCH_HIDDEN for h in out):
+        raise argparse.ArgumentTypeError(f"--hidden takes H out of {', '.join(map(str, BENCH_HIDDEN))} (comma separated), not {value!r}")
     return list(dict.fromkeys(out))
 
 
@@ -101,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "SXTB16 + SMLAD) of the same shapes, and bytes of weight storage for each.")
     b.add_argument("--qemu", action="store_true", required=True, help="run emulated (the only mode)")
     b.add_argument("--hidden", type=_hidden_list, default=[16, 32], metavar="LIST",
-                   help="comma-separated H out of 16, 32, 64 (default 16,32; I = 1, I = 2 for H = 64)")
+                   help="comma-separated H out of 8, 16, 32, 64, 128 (default 16,32; random test models with I = 1); "
+                        "more than one H also prints the growth exponent fitted per kernel")
     b.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "cortex-m3", "cortex-m55"],
                    help="Cortex-M target (default cortex-m4, QEMU mps2-an386)")
     b.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",

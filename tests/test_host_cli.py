@@ -229,3 +229,17 @@ def test_bench_parse_table():
     assert got[(16, "dsp")].weight_bytes == 160 and not got[(32, "dense-s8-smlad")].ok
     text = format_table(rows, storage)
     assert "RESULT MISMATCH" in text and "log2(3) limit 108 B" in text
+
+
+def test_bench_growth_exponent():
+    from host.bench import Row, fit_exponent, format_table, growth_exponents
+    assert abs(fit_exponent([8, 16, 32], [3 * 8 ** 2, 3 * 16 ** 2, 3 * 32 ** 2]) - 2.0) < 1e-12
+    assert abs(fit_exponent([10, 100], [5.0, 50.0]) - 1.0) < 1e-12
+    rows = [Row("lut", h, 1, 100 + h * h, 500 + h * h, False, 2 * h) for h in (8, 16, 32, 64)]
+    rows += [Row("dsp", h, 1, h * h, None, False, 2 * h) for h in (16, 32)]      # two widths: no fit
+    exps = growth_exponents(rows)
+    assert list(exps) == ["lut"]
+    mv, step, last = exps["lut"]
+    assert 1.0 < mv < 2.0 and 0.5 < step < mv and abs(last - fit_exponent([32, 64], [1124, 4196])) < 1e-12
+    text = format_table(rows, {})
+    assert "growth exponent in H" in text and "H = 8, 16, 32, 64" in text and f"matvec {mv:.2f}" in text

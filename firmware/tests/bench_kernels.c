@@ -1,6 +1,6 @@
 /*
- * Instruction counts of the matvec kernels and the whole cell step on the test models with
- * H = 16, 32, 64 (not a test: prints figures). Cortex-M only: SysTick (an ARMv7-M
+ * Instruction counts of the matvec kernels and the whole cell step on the I = 1 test models with
+ * H = 8, 16, 32, 64, 128 (not a test: prints figures). Cortex-M only: SysTick (an ARMv7-M
  * architectural timer at 0xE000E010, core clock source) measures REPS calls; under QEMU with
  * -icount shift=0 every instruction takes 1 ns of virtual time and SysTick on mps2 runs at
  * 25 MHz, so one tick is 40 instructions (calibrated with a loop of known length); on mps3-an547
@@ -34,14 +34,16 @@ static int32_t z_words[256];
 static int32_t acc[512];
 #if TRIX_HAVE_DSP
 static int32_t acc2[512];
-static int8_t dense_w[2 * 64 * 68];     /* dense int8 copy, 2H x cols4, up to H = 64, I <= 4 */
+static int8_t dense_w[2 * 128 * 132];   /* dense int8 copy, 2H x cols4, up to H = 128, I <= 4 */
 #endif
 
 typedef struct { const char *name; trix_matvec_fn fn; } kernel_t;
 static const kernel_t kernels[] = {
     { "ref", trix_matvec_ref },
+    { "lut", trix_matvec_lut },
 #if TRIX_HAVE_DSP
     { "dsp", trix_matvec_dsp },
+    { "dsp/lut", trix_matvec_dsp_lut },
 #endif
 #if TRIX_HAVE_MVE
     { "mve", trix_matvec_mve },
@@ -68,8 +70,8 @@ int main(void)
         const trix_test_model_t *t = &trix_test_models[mi];
         const trix_model_t *m = &t->model;
         const long weights = 2L * m->hidden * (m->inputs + m->hidden);
-        if (m->hidden != 16 && m->hidden != 32 && m->hidden != 64) continue;
-        if (m->inputs != 1 && m->hidden != 64) continue;
+        if (m->inputs != 1 || (m->hidden != 8 && m->hidden != 16 && m->hidden != 32 && m->hidden != 64
+                                && m->hidden != 128)) continue;
         for (k = 0; k < (int)(sizeof kernels / sizeof kernels[0]); k++) {
             uint32_t t0, t1;
             long mv, step;
