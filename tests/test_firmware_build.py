@@ -206,3 +206,18 @@ def test_instructions_per_step_cortex_m4_ref_and_dsp(tmp_path_factory):
     assert 100 < dsp[1] < ref[1], (dsp, ref)
     print(f"\ncortex-m4 instructions per cell step: ref {ref[1]:.0f}, dsp {dsp[1]:.0f} "
           f"({ref[1] / dsp[1]:.2f}x)")
+
+
+@pytest.mark.qemu
+def test_lut_min_rows_option_cortex_m4(tmp_path_factory):
+    """-DTRIX_LUT_MIN_ROWS=0: SMLAD only, the table-lookup scratch (TRIX_LUT_GROUPS x 688 + 336 B)
+    leaves trix_fw's RAM; with a low threshold the H=16 model (32 rows) runs the lookup kernel and
+    keeps it. Bad values stop the configure step with a message naming the option."""
+    low = footprint(firmware_build(tmp_path_factory, "cortex-m4", "-DTRIX_LUT_MIN_ROWS=2"))
+    off = footprint(firmware_build(tmp_path_factory, "cortex-m4", "-DTRIX_LUT_MIN_ROWS=0"))
+    assert low["ram"] - off["ram"] == 9 * 688 + 336, (low["ram"], off["ram"])
+    model_dir, _ = model(tmp_path_factory)
+    for bad in ("-DTRIX_LUT_MIN_ROWS=x", "-DTRIX_LUT_GROUPS=0"):
+        r = run(["cmake", "-S", REPO, "-B", tmp_path_factory.mktemp("fw-bad"), "-DTRIX_TARGET=cortex-m4",
+                 f"-DTRIX_MODEL_DIR={model_dir}", f"-DPython3_EXECUTABLE={sys.executable}", bad])
+        assert r.returncode != 0 and "TRIX_LUT_MIN_ROWS must be an integer" in r.stderr, r.stderr

@@ -286,7 +286,12 @@ void trix_matvec_lut(const uint8_t *trits, int rows, int row_bytes, const int16_
 #if TRIX_HAVE_DSP
 void trix_matvec_dsp_lut(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc)
 {
-    if (rows >= TRIX_LUT_MIN_ROWS) trix_matvec_lut(trits, rows, row_bytes, z, acc);
-    else trix_matvec_dsp(trits, rows, row_bytes, z, acc);
+#if TRIX_LUT_MIN_ROWS > 0   /* 0: SMLAD only, and the table scratch is not linked into trix_fw */
+    if (rows >= TRIX_LUT_MIN_ROWS) {
+        trix_matvec_lut(trits, rows, row_bytes, z, acc);
+        return;
+    }
+#endif
+    trix_matvec_dsp(trits, rows, row_bytes, z, acc);
 }
 #endif
