@@ -96,16 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--bench-steps", type=int, default=1000, metavar="N",
                    help="cell steps timed by BENCH (1..4096, default 1000)")
 
-    b = sub.add_parser("bench", help="instructions per matvec / cell step: ternary ref and dsp vs dense int8 SMLAD",
+    b = sub.add_parser("bench", help="instructions per matvec / cell step: ternary ref, lut, dsp vs dense int8 SMLAD",
                        description="Build the bench image (firmware/tests/bench_kernels, not trix_fw) for a "
                                    "Cortex-M target and run it under qemu-system-arm -icount shift=0: instructions "
                                    "per matrix-vector product, per weight and per cell step of the ternary "
-                                   "reference and DSP kernels and of a dense int8 baseline (CMSIS-NN style: "
+                                   "kernels built for the target (ref, lut = table lookup, dsp = SMLAD, dsp/lut = "
+                                   "the M4 runtime choice, mve on M55) and of a dense int8 baseline (CMSIS-NN style: "
                                    "SXTB16 + SMLAD) of the same shapes, and bytes of weight storage for each.")
     b.add_argument("--qemu", action="store_true", required=True, help="run emulated (the only mode)")
     b.add_argument("--hidden", type=_hidden_list, default=[16, 32], metavar="LIST",
                    help="comma-separated H out of 8, 16, 32, 64, 128 (default 16,32; random test models with I = 1); "
-                        "more than one H also prints the growth exponent fitted per kernel")
+                        "three or more H also print the growth exponent fitted per kernel")
     b.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "cortex-m3", "cortex-m55"],
                    help="Cortex-M target (default cortex-m4, QEMU mps2-an386)")
     b.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
