@@ -224,7 +224,11 @@ def test_tiny_factorial_is_deterministic_and_independent_of_jobs(tmp_path, capsy
         for k in ("train_mse", "val_mse", "test_mse", "test_mse_washout", "test_nmse_washout", "zero_frac"):
             assert k in r
     assert all("cs_loss_evals" in r for r in ja["runs"] if str(r["config"]).startswith("cs"))
-    assert "best ternary student" in capsys.readouterr().out
+    cap = capsys.readouterr()
+    assert "best ternary student" in cap.out
+    # progress during the minutes-long coordinate search: one line per sweep (run with --jobs 1
+    # in this process, so capsys sees it)
+    assert re.search(r"ste\+none\+H\d+ seed=\d+: coordinate search sweep 1: train MSE \d", cap.err), cap.err
 
 
 def _artifact_keys():

@@ -103,7 +103,9 @@ def job_students(task, H, seed, teacher_flat, epochs, lr, scheme, tw):
 def job_cs(task, seed, tag, run, sweeps, tw, refit_epochs=0, lr=0.0, teacher_flat=None):
     """Coordinate search on one student; with refit_epochs also the refit on top of it:
     scales, biases, tau and readout trained with the trits fixed (LR lr / 3)."""
-    m, info = train.coordinate_search(task, run["model"], max_sweeps=sweeps, transient_w=tw)
+    # one line per sweep: a sweep takes 5-20 s at H = 32, the whole search minutes
+    m, info = train.coordinate_search(task, run["model"], max_sweeps=sweeps, transient_w=tw,
+                                      log=lambda msg: _log(f"{run['name']} seed={seed}: {msg}"))
     ev = train.evaluate(train.frozen_eff(m), task)[0]
     out = [{"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"],
             "from_config": run["config"], **ev, **info,
