@@ -115,23 +115,26 @@ __asm__(
     "pop    {r4-r11, pc}\n\t"
     ".size trix_lut_build_t2, .-trix_lut_build_t2\n\t"
 
-    /* r0 = w, r1 = rb, r2 = nbytes (>= 1), r3 = t, [sp] = acc, [sp, #4] = add, [sp, #8] = blocks
-     * (>= 1). Registers: r6-r9 the four row sums, r4/r5 = 2 rb / 3 rb, r2 = end of row 0's bytes,
-     * r10 the byte then its table entry, r11 = acc, r12 = blocks left, lr = add. */
+    /* r0 = w, r1 = rb, r2 = nbytes (1..TRIX_LUT_GROUPS), r3 = t, [sp] = acc, [sp, #4] = add,
+     * [sp, #8] = blocks (>= 1). Registers: r6-r9 the four row sums, r4/r5 = 2 rb / 3 rb, r10 the
+     * byte then its table entry, r11 = acc, r12 = blocks left, lr = add.
+     * The byte loop is unrolled TRIX_LUT_GROUPS times with every instruction in its 32-bit
+     * encoding (13 x 4 = 52 bytes per byte of the row), and each block jumps to nbytes groups
+     * before the end: no loop counter, no compare per byte. */
 #define TRIX_LUT_GROUP_T2 \
-    "ldrb   r10, [r0, r1]\n\t" \
-    "ldr    r10, [r3, r10, lsl #2]\n\t" \
-    "add    r7, r7, r10\n\t" \
-    "ldrb   r10, [r0, r4]\n\t" \
-    "ldr    r10, [r3, r10, lsl #2]\n\t" \
-    "add    r8, r8, r10\n\t" \
-    "ldrb   r10, [r0, r5]\n\t" \
-    "ldr    r10, [r3, r10, lsl #2]\n\t" \
-    "add    r9, r9, r10\n\t" \
-    "ldrb   r10, [r0], #1\n\t" \
-    "ldr    r10, [r3, r10, lsl #2]\n\t" \
-    "add    r6, r6, r10\n\t" \
-    "add    r3, r3, #" TRIX_S(TRIX_LUT_STRIDE * 4) "\n\t"
+    "ldrb.w r10, [r0, r1]\n\t" \
+    "ldr.w  r10, [r3, r10, lsl #2]\n\t" \
+    "add.w  r7, r7, r10\n\t" \
+    "ldrb.w r10, [r0, r4]\n\t" \
+    "ldr.w  r10, [r3, r10, lsl #2]\n\t" \
+    "add.w  r8, r8, r10\n\t" \
+    "ldrb.w r10, [r0, r5]\n\t" \
+    "ldr.w  r10, [r3, r10, lsl #2]\n\t" \
+    "add.w  r9, r9, r10\n\t" \
+    "ldrb.w r10, [r0], #1\n\t" \
+    "ldr.w  r10, [r3, r10, lsl #2]\n\t" \
+    "add.w  r6, r6, r10\n\t" \
+    "add.w  r3, r3, #" TRIX_S(TRIX_LUT_STRIDE * 4) "\n\t"
     ".balign 4\n\t"
     ".global trix_lut_rows4_t2\n\t"
     ".hidden trix_lut_rows4_t2\n\t"
@@ -139,33 +142,35 @@ __asm__(
     ".thumb_func\n"
     "trix_lut_rows4_t2:\n\t"
     "push   {r4-r11, lr}\n\t"
-    "sub    sp, sp, #8\n\t"           /* [sp] = t, [sp, #4] = 4 rb - nbytes; args at sp + 44.. */
-    "lsl    r4, r1, #2\n\t"
+    "sub    sp, sp, #16\n\t"          /* [sp] = t, [sp, #4] = 4 rb - nbytes, [sp, #8] = entry; */
+    "lsl    r4, r1, #2\n\t"           /* the arguments at sp + 52 .. */
     "sub    r4, r4, r2\n\t"
     "strd   r3, r4, [sp]\n\t"
-    "ldr    r11, [sp, #44]\n\t"
-    "ldr    lr, [sp, #48]\n\t"
-    "ldr    r12, [sp, #52]\n\t"
+    "adr.w  r4, 9f\n\t"
+    "movs   r5, #52\n\t"
+    "mls    r4, r2, r5, r4\n\t"       /* entry = end of the unrolled groups - nbytes * 52 */
+    "str    r4, [sp, #8]\n\t"
+    "ldr    r11, [sp, #52]\n\t"
+    "ldr    lr, [sp, #56]\n\t"
+    "ldr    r12, [sp, #60]\n\t"
     "add    r4, r1, r1\n\t"           /* 2 rb */
-    "add    r5, r4, r1\n\t"           /* 3 rb */
-    "add    r2, r0, r2\n"             /* end of row 0's bytes */
+    "add    r5, r4, r1\n"             /* 3 rb */
     "5:\n\t"
     "movs   r6, #0\n\t"
     "movs   r7, #0\n\t"
     "movs   r8, #0\n\t"
     "movs   r9, #0\n\t"
-    "eor    r10, r0, r2\n\t"          /* odd count (w and end differ in parity): one group first */
-    "tst    r10, #1\n\t"
-    "beq    2f\n\t"
+    "ldr    r10, [sp, #8]\n\t"
+    "mov    pc, r10\n\t"              /* into the unrolled groups (bit 0 ignored: branch) */
+    ".balign 4\n"
+    "8:\n\t"
+    ".rept " TRIX_S(TRIX_LUT_GROUPS) "\n\t"
     TRIX_LUT_GROUP_T2
-    "cmp    r0, r2\n\t"
-    "beq    3f\n"
-    "2:\n\t"
-    TRIX_LUT_GROUP_T2
-    TRIX_LUT_GROUP_T2
-    "cmp    r0, r2\n\t"
-    "bne    2b\n"
-    "3:\n\t"
+    ".endr\n"
+    "9:\n\t"
+    ".if (9b - 8b) - 52 * " TRIX_S(TRIX_LUT_GROUPS) "\n\t"
+    ".error \"trix_lut_rows4_t2: a group is not 52 bytes\"\n\t"
+    ".endif\n\t"
     "cmp    lr, #0\n\t"
     "beq    4f\n\t"
     "ldr    r10, [r11]\n\t"
@@ -180,10 +185,9 @@ __asm__(
     "stmia  r11!, {r6, r7, r8, r9}\n\t"
     "ldrd   r3, r10, [sp]\n\t"
     "add    r0, r0, r10\n\t"          /* row 0 of the next block */
-    "add    r2, r2, r1, lsl #2\n\t"
     "subs   r12, r12, #1\n\t"
     "bne    5b\n\t"
-    "add    sp, sp, #8\n\t"
+    "add    sp, sp, #16\n\t"
     "pop    {r4-r11, pc}\n\t"
     ".size trix_lut_rows4_t2, .-trix_lut_rows4_t2\n\t"
 );
