@@ -98,11 +98,11 @@ def _platform_toolchain(target):
     return tc if tc.is_file() and (REPO / "CMakeLists.txt").is_file() else None
 
 
-def _build_with_platform(target, generated, tmp_path):
+def _build_with_platform(target, generated, tmp_path, *defs):
     """Top-level build (platform engineer's CMakeLists.txt + toolchain + trix_add_test)."""
     tc = _platform_toolchain(target)
     b = tmp_path / target
-    cmake_build(REPO, b, f"-DCMAKE_TOOLCHAIN_FILE={tc}", *_vec_defs(generated)[:2])
+    cmake_build(REPO, b, f"-DCMAKE_TOOLCHAIN_FILE={tc}", *_vec_defs(generated)[:2], *defs)
     r = run(["ctest", "--test-dir", b, "-R", "^test_(kernels|step)$", "--output-on-failure", "-V"])
     return r
 
@@ -154,3 +154,12 @@ def test_dsp_kernel_compiles_for_cortex_m4_without_warnings(tmp_path):
         assert r.returncode == 0, r.stderr
         nm = run(["arm-none-eabi-nm", obj]).stdout
         assert ("trix_matvec_dsp" in nm) == expect, (cpu, nm)
+
+
+@pytest.mark.qemu
+def test_lut_kernel_in_two_byte_chunks_cortex_m3(generated, tmp_path):
+    """-DTRIX_LUT_GROUPS=2: the lookup kernel's assembly unrolled twice and every row longer than
+    2 bytes done in passes that add into acc; still bit-exact on every model."""
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    r = _build_with_platform("cortex-m3", generated, tmp_path, "-DTRIX_LUT_GROUPS=2")
+    assert "(ref lut), runtime kernel lut" in check_output(r, ["ref", "lut"])
