@@ -1,6 +1,6 @@
 """`python -m host bench --qemu`: instructions per matrix-vector product and per cell step of the
-ternary kernels (ref, lut and, where the core has them, dsp / mve) next to a dense int8 SMLAD baseline of the same shapes, and bytes of
-weight storage for each.
+ternary kernels (ref, lut and, where the core has them, dsp / mve) next to a dense int8 SMLAD
+baseline of the same shapes, the lut kernel's table build alone, and bytes of weight storage.
 
 Builds the bench image (firmware/tests/bench_kernels.c + bench_dense.c; never part of trix_fw)
 in the same tree as `verify` (build/<target>-<modelhash>), runs it under qemu-system-arm with
@@ -16,12 +16,16 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+from trainer.bench import fit_exponent   # the trainer bench's least-squares slope in log-log
+
 from .build import build
 from .errors import HostError
 from .qemu import ICOUNT_SHIFT, MACHINE, check_tools
 
 LINE = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) kernel=(?P<k>\S+): matvec (?P<mv>\d+) insns"
                   r"(?:.*cell step (?P<step>\d+) insns)?(?P<rest>.*)$")
+LUT_TABLES = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) lut tables only: (?P<n>\d+) insns "
+                        r"\((?P<t>\d+) tables\)")
 BYTES = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) weight bytes: ternary (?P<t>\d+) .*"
                    r"int8 (?P<d>\d+) \((?P<dp>\d+) padded")
 
@@ -110,13 +114,6 @@ def format_table(rows, storage) -> str:
     return "\n".join(out)
 
 
-def fit_exponent(hs, ys) -> float:
-    """Slope of the least-squares line through (log H, log y)."""
-    lx, ly = [math.log(h) for h in hs], [math.log(y) for y in ys]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
-
-
 def growth_exponents(rows) -> dict:
     """Per kernel measured at >= 3 widths: (matvec exponent, step exponent or None, matvec exponent
     between the two largest widths, where fixed per-call costs matter least)."""
@@ -130,6 +127,27 @@ def growth_exponents(rows) -> dict:
         last = fit_exponent(hs[-2:], [r.matvec for r in rs[-2:]])
         out[k] = (fit_exponent(hs, [r.matvec for r in rs]), step, last)
     return out
+
+
+def parse_lut_tables(text: str, hidden) -> dict:
+    """{H: (instructions, tables)} of the lut kernel called with 0 rows: the table build alone."""
+    out = {}
+    for line in text.splitlines():
+        m = LUT_TABLES.match(line.strip())
+        if m and int(m["h"]) in hidden and (int(m["h"]) not in out or m["model"].startswith("random")):
+            out[int(m["h"])] = (int(m["n"]), int(m["t"]))
+    return out
+
+
+def format_lut_tables(tables, rows) -> str:
+    """One line per H: the table build's share of the lut matvec."""
+    lut = {r.hidden: r.matvec for r in rows if r.kernel == "lut"}
+    out = []
+    for h, (n, t) in sorted(tables.items()):
+        share = f", {100 * n / lut[h]:.0f}% of the lut matvec ({lut[h]})" if h in lut else ""
+        out.append(f"H={h}: lut table build alone (0 rows) {n} instructions for {t} tables, "
+                   f"{n / t:.0f} per table{share}")
+    return "\n".join(out)
 
 
 def run(target: str, model: str, hidden, build_root=None, log=None, timeout: float = 600.0) -> int:
@@ -155,4 +173,7 @@ def run(target: str, model: str, hidden, build_root=None, log=None, timeout: flo
         raise HostError(f"no bench figures for H in {hidden} in the output:\n{r.stdout.strip()[-800:]}")
     print(f"{target} ({MACHINE[target]}, -icount shift={ICOUNT_SHIFT}; {fw.elf})")
     print(format_table(rows, storage))
+    tables = format_lut_tables(parse_lut_tables(r.stdout, hidden), rows)
+    if tables:
+        print(tables)
     return 0 if all(r.ok for r in rows) else 1

@@ -47,7 +47,8 @@ def _hidden_list(value: str) -> list:
     except ValueError:
         out = []
     if not out or any(h not in BENCH_HIDDEN for h in out):
-        raise argparse.ArgumentTypeError(f"--hidden takes H out of {', '.join(map(str, BENCH_HIDDEN))} (comma separated), not {value!r}")
+        raise argparse.ArgumentTypeError(f"--hidden takes H out of {', '.join(map(str, BENCH_HIDDEN))} "
+                                         f"(comma separated), not {value!r}")
     return list(dict.fromkeys(out))
 
 

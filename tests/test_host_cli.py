@@ -243,3 +243,14 @@ def test_bench_growth_exponent():
     assert 1.0 < mv < 2.0 and 0.5 < step < mv and abs(last - fit_exponent([32, 64], [1124, 4196])) < 1e-12
     text = format_table(rows, {})
     assert "growth exponent in H" in text and "H = 8, 16, 32, 64" in text and f"matvec {mv:.2f}" in text
+
+
+def test_bench_lut_table_build_line():
+    from host.bench import Row, format_lut_tables, parse_lut_tables
+    text = ("bench sine:best.npz I=1 H=32 lut tables only: 1300 insns (9 tables)\n"
+            "bench random9-I1-H32 I=1 H=32 lut tables only: 1170 insns (9 tables)\n"
+            "bench random1-I1-H16 I=1 H=16 lut tables only: 650 insns (5 tables)\n")
+    tables = parse_lut_tables(text, [32])
+    assert tables == {32: (1170, 9)}                           # H=16 not asked, random model preferred
+    line = format_lut_tables(tables, [Row("lut", 32, 1, 3341, 7318, False, 576)])
+    assert "1170 instructions for 9 tables, 130 per table, 35% of the lut matvec (3341)" in line

@@ -33,7 +33,7 @@
 #define TRIX_HAVE_DSP 0
 #endif
 
-#if defined(__thumb2__) && !defined(__aarch64__)
+#if defined(__thumb2__)
 #define TRIX_HAVE_THUMB2 1
 #else
 #define TRIX_HAVE_THUMB2 0

@@ -6,8 +6,9 @@
  *
  * trits: rows x row_bytes packed trits (0b00 = 0, 0b01 = +1, 0b10 = -1; trit j at bits
  *        2*(j%4) of byte j/4). 0b11 is never emitted (codegen rejects it): ref, neon, dsp and
- *        mve treat it as 0, lut gives an unspecified (memory-safe) sum for that byte; z: row_bytes * 4 int16 values, 4-byte
- *        aligned, zeros past the last real column (padding trits are 0 anyway).
+ *        mve treat it as 0, lut gives an unspecified (memory-safe) sum for that byte.
+ * z:     row_bytes * 4 int16 values, 4-byte aligned, zeros past the last real column (padding
+ *        trits are 0 anyway).
  */
 #ifndef TRIX_KERNELS_H
 #define TRIX_KERNELS_H

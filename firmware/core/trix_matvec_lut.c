@@ -6,9 +6,10 @@
  * are only 81 distinct partial sums sum_k T_k z_k. The kernel computes them once per call
  * into a table indexed by the packed byte itself, and every row then costs, per byte, one
  * byte load, one table load and one add: 3 instructions per 4 weights, independent of the
- * trit values, instead of 4 multiply-accumulates. Building a table costs ~129 instructions
- * (81 entries; Thumb-2 below), shared by all 2H rows, so the kernel pays off as H grows: on
- * Cortex-M4 it beats the SMLAD kernel from H = 32 on (docs/performance.md).
+ * trit values, instead of 4 multiply-accumulates. Building a table costs ~135 instructions
+ * (81 entries; Thumb-2 below; `python -m host bench --qemu` times it), shared by all 2H rows,
+ * so the kernel pays off as H grows: on Cortex-M4 it beats the SMLAD kernel from H = 32 on
+ * (docs/performance.md).
  *
  * Index layout: byte = c0 | c1 << 2 | c2 << 4 | c3 << 6 with codes 0 (0), 1 (+1), 2 (-1), so the
  * valid bytes are <= 0xAA = 170; entry [hi * 16 + lo] = P_hi + P_lo, where P_lo is the sum for

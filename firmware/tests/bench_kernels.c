@@ -87,6 +87,16 @@ int main(void)
             printf("bench %s I=%d H=%d kernel=%s: matvec %ld insns (%ld.%02ld per weight), cell step %ld insns\n",
                    t->name, m->inputs, m->hidden, kernels[k].name, mv, mv / weights, (mv * 100 / weights) % 100, step);
         }
+        {   /* the lut kernel with 0 rows: its table build (and call overhead) alone */
+            uint32_t t0, t1;
+            long n;
+            t0 = start();
+            for (i = 0; i < REPS; i++) trix_matvec_lut(m->trits, 0, m->row_bytes, (int16_t *)(void *)z_words, acc);
+            t1 = SYST_CVR;
+            n = insns(t0, t1);
+            printf("bench %s I=%d H=%d lut tables only: %ld insns (%d tables)\n", t->name, m->inputs, m->hidden, n,
+                   m->row_bytes);
+        }
 #if TRIX_HAVE_DSP
         {   /* dense int8 SMLAD baseline of the same shape (bench image only) */
             const int rows = 2 * m->hidden, cols = m->inputs + m->hidden;
