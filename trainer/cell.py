@@ -24,6 +24,7 @@ class Cache:
 
     The heads sit on their own axis ([2, M, B, H]: 0 gate, 1 candidate) so that every
     elementwise op runs on contiguous memory (strided views cost several times more here).
+    Backward buffers are allocated on first use (validation caches only ever run forward).
     """
 
     def __init__(self, T, M, B, I, H):
@@ -31,85 +32,108 @@ class Cache:
         self.h = np.zeros((T + 1, M, B, H))      # h[0] = h_{-1} = 0, h[t+1] = h_t
         self.act = np.empty((T, 2, M, B, H))     # [gate, cand] after the nonlinearity
         self.d = np.empty((T, M, B, H))          # cand - lam * h_prev
-        self.xa = np.empty((T, 2, M, B, H))      # input part of the pre-activation + bias
-        self.da = np.empty((T, 2, M, B, H))      # dL/d pre-activation, per step
+        self.xa = np.empty((T, 2, M, B, H))      # input part of the pre-activation + bias (scaled)
         self.y = np.empty((T, M, B, 1))
         self.tmp = np.empty((M, B, H))
-        self.tmp2 = np.empty((M, B, H))
-        self.q = np.empty((M, B, H))
-        self.dh = np.empty((M, B, H))
-        self.dh2 = np.empty((M, B, H))
-        self.dlam = np.empty((M, B, H))
+        self._bwd = None
+
+    def backward_buffers(self):
+        if self._bwd is None:
+            T, M, B, H = self.T, self.M, self.B, self.H
+            self._bwd = (np.empty((T, 2, M, B, H)),      # G: da = dh * G, per step
+                         np.empty((T, 2, M, B, H)),      # da: dL/d pre-activation, per step
+                         np.empty((T, M, B, H)),         # lq = lam * (1 - gate)
+                         np.empty((T, M, B, H)),         # qh = (1 - gate) * h_prev
+                         np.empty((2, M, B, H)), np.empty((M, B, H)))
+        return self._bwd
 
 
 # ---- one step ---------------------------------------------------------------------------
 
 # gate = sigmoid(a_f), cand = tanh(a_g), a = W_x x_t + b + W_h h_prev  (xa_t holds W_x x_t + b)
 # h    = lam * (1 - gate) * h_prev + gate * cand  =  lam*h_prev + gate * (cand - lam*h_prev)
-# sigmoid(a) = (1 + tanh(a/2)) / 2: the gate rows of xa_t and WhT come pre-halved, so both
-# heads share one tanh call.
-def cell_forward(h_out, act_out, d_out, tmp, xa_t, h_prev, WhT, lam, H):
+# Both nonlinearities from one exp (numpy's float64 tanh is ~4x slower than exp on CPUs
+# without AVX-512): the gate rows of xa_t and WhT come scaled by -1, the candidate rows by -2,
+# so e = exp(scaled a) and  gate = 1 / (1 + e_f),  cand = 2 / (1 + e_g) - 1 = tanh(a_g).
+# e = inf (a far out) gives gate = 0, cand = -1 exactly; the caller ignores the overflow flag.
+def cell_forward(h_out, act_out, d_out, tmp, xa_t, h_prev, WhT, lam):
     np.matmul(h_prev, WhT, out=act_out)             # [M,B,H] @ [2,M,H,H] -> [2,M,B,H]
     act_out += xa_t
-    np.tanh(act_out, out=act_out)
-    gate = act_out[0]
-    gate *= 0.5
-    gate += 0.5
+    np.exp(act_out, out=act_out)
+    act_out += 1.0
+    np.divide(_NUM, act_out, out=act_out)
+    gate, cand = act_out[0], act_out[1]
+    cand -= 1.0
     np.multiply(h_prev, lam, out=h_out)             # lam * h_prev
-    np.subtract(act_out[1], h_out, out=d_out)       # cand - lam * h_prev
+    np.subtract(cand, h_out, out=d_out)             # cand - lam * h_prev
     np.multiply(gate, d_out, out=tmp)
     h_out += tmp
 
 
-# dgate = dh * (cand - lam*h_prev)        da_f = dgate * gate * (1 - gate)
-# dcand = dh * gate                       da_g = dcand * (1 - cand^2)
-# dlam += dh * (1 - gate) * h_prev        dh_prev = dh * lam * (1 - gate) + da_f @ W_hf + da_g @ W_hg
-# dW_h += da^T h_prev                     dW_x += da^T x_t
-def cell_backward(dh_prev, da_out, dWh, dWx, dlam, q, tmp, tmp2, tWh, tWx,
-                  dh, x_t, h_prev, act, d, Whf, Whg, lam):
-    gate, cand = act[0], act[1]
-    da_f, da_g = da_out[0], da_out[1]
-    np.subtract(1.0, gate, out=q)
-    np.multiply(dh, d, out=da_f)
-    da_f *= gate
-    da_f *= q
-    np.multiply(cand, cand, out=da_g)
-    np.subtract(1.0, da_g, out=da_g)
-    da_g *= gate
-    da_g *= dh
-    q *= dh                                          # dh * (1 - gate)
-    np.multiply(q, h_prev, out=tmp)
-    dlam += tmp
-    np.matmul(da_f, Whf, out=dh_prev)
-    np.matmul(da_g, Whg, out=tmp2)
-    dh_prev += tmp2
-    q *= lam
-    dh_prev += q
-    daT = da_out.swapaxes(-1, -2)                     # [2, M, H, B]
-    np.matmul(daT, h_prev, out=tWh)
-    dWh += tWh
-    np.matmul(daT, x_t, out=tWx)
-    dWx += tWx
+# The factors of the backward step that do not depend on dh, for all steps at once (one call
+# per array instead of one per step):
+# G = [gate (1 - gate) d, gate (1 - cand^2)]   lq = lam (1 - gate)   qh = (1 - gate) h_prev
+def backward_factors(G_out, lq_out, qh_out, act, d, h_prev, lam):
+    gate, cand = act[:, 0], act[:, 1]                # [T, M, B, H]
+    Gf, Gg = G_out[:, 0], G_out[:, 1]
+    np.subtract(1.0, gate, out=lq_out)               # 1 - gate
+    np.multiply(h_prev, lq_out, out=qh_out)
+    np.multiply(gate, lq_out, out=Gf)
+    Gf *= d
+    lq_out *= lam
+    np.multiply(cand, cand, out=Gg)
+    np.subtract(1.0, Gg, out=Gg)
+    Gg *= gate
+
+
+# da = dh * G_t (both heads: da_f = dh gate' d, da_g = dh gate cand')
+# dh_prev += da_f @ W_hf + da_g @ W_hg + dh * lq_t
+# (dW, db and dlam are sums over steps of products with da and dh: param_grads, after the loop)
+def cell_backward(dh_prev, da_out, tmp2, tmp, dh, G_t, lq_t, Wh):
+    np.multiply(dh, G_t, out=da_out)                 # dh broadcasts over the head axis
+    np.matmul(da_out, Wh, out=tmp2)                  # [2,M,B,H] @ [2,M,H,H]
+    dh_prev += tmp2[0]
+    dh_prev += tmp2[1]
+    np.multiply(dh, lq_t, out=tmp)
+    dh_prev += tmp
+
+
+# dW_h = sum_t da_t^T h_prev_t   dW_x = sum_t da_t^T x_t   db = sum_t da_t   (and over B)
+# dlam = sum_t dh_t (1 - gate_t) h_prev_t
+# Shapes: da [T, 2, M, B, H], dhs and qh and h_prev [T, M, B, H], xT [T, B, I];
+# returns dW [M, 2H, I + H] (rows: gate then candidate), db [M, 2H], dlam [M, H].
+def param_grads(da, dhs, qh, xT, h_prev):
+    T, _, M, B, H = da.shape
+    daM = da.transpose(1, 2, 0, 3, 4).reshape(2, M, T * B, H)
+    daT = daM.swapaxes(-1, -2)                       # [2, M, H, T*B]
+    dWh = np.matmul(daT, h_prev.transpose(1, 0, 2, 3).reshape(M, T * B, H))
+    dWx = np.matmul(daT, xT.reshape(T * B, -1))
+    dW = np.concatenate([dWx, dWh], axis=3).transpose(1, 0, 2, 3).reshape(M, 2 * H, -1)
+    db = daM.sum(axis=2).transpose(1, 0, 2).reshape(M, 2 * H)
+    dlam = np.einsum("tmbh,tmbh->mh", dhs, qh)
+    return dW, db, dlam
 
 
 # ---- a whole sequence -------------------------------------------------------------------
 # Shapes: xT [T, B, I] (time-major, shared by all models); W [M, 2H, C] (rows: gate then
 # candidate); b [M, 2H]; lam, tau, w_o [M, H]; b_o [M]; y [T, M, B]; states [T, M, B, H].
 
-_HALF = np.array([0.5, 1.0])[:, None, None, None]     # pre-scale of the gate head (sigmoid via tanh)
+_SCALE = np.array([-1.0, -2.0])[:, None, None, None]  # per head: exp(-a_f), exp(-2 a_g)
+_NUM = np.array([1.0, 2.0])[:, None, None, None]      # gate = 1/(1+e_f), cand + 1 = 2/(1+e_g)
 
 
 def forward(cache, xT, W, b, lam, w_o, b_o):
     """Fills cache; returns y [T, M, B] (a view into cache.y)."""
     I, H, M, B = cache.I, cache.H, cache.M, cache.B
-    W2 = W.reshape(M, 2, H, I + H).transpose(1, 0, 2, 3) * _HALF          # [2, M, H, C]
+    W2 = W.reshape(M, 2, H, I + H).transpose(1, 0, 2, 3) * _SCALE         # [2, M, H, C]
     np.matmul(xT[:, None, None], W2[..., :I].transpose(0, 1, 3, 2), out=cache.xa)
-    cache.xa += (b.reshape(M, 2, H).transpose(1, 0, 2) * _HALF[..., 0])[:, :, None, :]
+    cache.xa += (b.reshape(M, 2, H).transpose(1, 0, 2) * _SCALE[..., 0])[:, :, None, :]
     WhT = np.ascontiguousarray(W2[..., I:].transpose(0, 1, 3, 2))        # [2, M, H, H]
     lamf = np.ascontiguousarray(np.broadcast_to(lam[:, None, :], (M, B, H)))
     h, act, d, xa, tmp = cache.h, cache.act, cache.d, cache.xa, cache.tmp
-    for t in range(cache.T):
-        cell_forward(h[t + 1], act[t], d[t], tmp, xa[t], h[t], WhT, lamf, H)
+    with np.errstate(over="ignore"):
+        for t in range(cache.T):
+            cell_forward(h[t + 1], act[t], d[t], tmp, xa[t], h[t], WhT, lamf)
     np.matmul(h[1:], w_o[:, :, None], out=cache.y)
     y = cache.y[..., 0]
     y += b_o[:, None]
@@ -122,27 +146,19 @@ def backward(cache, xT, W, lam, tau, w_o, dy, dh_ext=None):
     Returns dW [M, 2H, C], db [M, 2H], dlog_tau [M, H], dw_o [M, H], db_o [M].
     lam = exp(-DT/tau), tau = exp(log_tau), so dlam/dlog_tau = lam * DT / tau.
     """
-    I, H, T, M, B = cache.I, cache.H, cache.T, cache.M, cache.B
-    Whf = np.ascontiguousarray(W[:, :H, I:])          # [M, H, H]
-    Whg = np.ascontiguousarray(W[:, H:, I:])
-    g = dy[..., None] * w_o[:, None, :]               # dL/dh_t from the readout, [T, M, B, H]
-    if dh_ext is not None:
-        g += dh_ext
-    lamf = np.ascontiguousarray(np.broadcast_to(lam[:, None, :], (M, B, H)))
-    h, act, d, da = cache.h, cache.act, cache.d, cache.da
-    dh, dh_prev, dlam, q, tmp, tmp2 = cache.dh, cache.dh2, cache.dlam, cache.q, cache.tmp, cache.tmp2
-    dh[...] = 0.0
-    dlam[...] = 0.0
-    dWh, tWh = np.zeros((2, M, H, H)), np.empty((2, M, H, H))
-    dWx, tWx = np.zeros((2, M, H, I)), np.empty((2, M, H, I))
-    for t in range(T - 1, -1, -1):
-        dh += g[t]
-        cell_backward(dh_prev, da[t], dWh, dWx, dlam, q, tmp, tmp2, tWh, tWx,
-                      dh, xT[t], h[t], act[t], d[t], Whf, Whg, lamf)
-        dh, dh_prev = dh_prev, dh
-    dW = np.concatenate([dWx, dWh], axis=3).transpose(1, 0, 2, 3).reshape(M, 2 * H, I + H)
-    db = da.sum(axis=(0, 3)).transpose(1, 0, 2).reshape(M, 2 * H)
-    dlog_tau = dlam.sum(axis=1) * lam * DT / tau
+    I, H, T, M = cache.I, cache.H, cache.T, cache.M
+    G, da, lq, qh, tmp2, tmp = cache.backward_buffers()
+    Wh = np.ascontiguousarray(W[:, :, I:].reshape(M, 2, H, H).transpose(1, 0, 2, 3))   # [2,M,H,H]
+    h = cache.h
+    backward_factors(G, lq, qh, cache.act, cache.d, h[:T], lam[:, None, :])
+    dhs = dy[..., None] * w_o[:, None, :]            # dL/dh_t [T, M, B, H]: the readout's part,
+    if dh_ext is not None:                           # completed from t = T-1 down by the loop
+        dhs += dh_ext
+    for t in range(T - 1, 0, -1):
+        cell_backward(dhs[t - 1], da[t], tmp2, tmp, dhs[t], G[t], lq[t], Wh)
+    np.multiply(dhs[0], G[0], out=da[0])             # step 0: h_prev = 0 needs no gradient
+    dW, db, dlam = param_grads(da, dhs, qh, xT, h[:T])
+    dlog_tau = dlam * lam * DT / tau
     dw_o = np.einsum("tmbh,tmb->mh", h[1:], dy)
     db_o = dy.sum(axis=(0, 2))
     return dW, db, dlog_tau, dw_o, db_o
