@@ -43,7 +43,7 @@ void trix_matvec_dsp(const uint8_t *trits, int rows, int row_bytes, const int16_
  * kernel on ARMv7E-M: the table build only pays off over enough rows). TRIX_LUT_MIN_ROWS = 0
  * means SMLAD only, which also keeps the table scratch out of the image (CMake option). */
 #ifndef TRIX_LUT_MIN_ROWS
-#define TRIX_LUT_MIN_ROWS 64
+#define TRIX_LUT_MIN_ROWS 32
 #endif
 void trix_matvec_dsp_lut(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
 #endif

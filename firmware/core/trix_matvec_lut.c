@@ -6,17 +6,19 @@
  * are only 81 distinct partial sums sum_k T_k z_k. The kernel computes them once per call
  * into a table indexed by the packed byte itself, and every row then costs, per byte, one
  * byte load, one table load and one add: 3 instructions per 4 weights, independent of the
- * trit values, instead of 4 multiply-accumulates. Building a table costs ~135 instructions
+ * trit values, instead of 4 multiply-accumulates. Building a table costs ~105 instructions
  * (81 entries; Thumb-2 below; `python -m host bench --qemu` times it), shared by all 2H rows,
- * so the kernel pays off as H grows: on Cortex-M4 it beats the SMLAD kernel from H = 32 on
- * (docs/performance.md).
+ * so the kernel pays off as H grows: on Cortex-M4 it beats the SMLAD kernel from H = 16 on
+ * (docs/performance.md). A table whose inputs z2 = z3 are both 0 (the padding past the last
+ * input, or zero states) is cheaper to build: every high-nibble row equals row 0.
  *
  * Index layout: byte = c0 | c1 << 2 | c2 << 4 | c3 << 6 with codes 0 (0), 1 (+1), 2 (-1), so the
  * valid bytes are <= 0xAA = 170; entry [hi * 16 + lo] = P_hi + P_lo, where P_lo is the sum for
- * the low nibble (z0, z1) and P_hi for the high nibble (z2, z3). Only the 81 valid entries are
- * written. Code 0b11 is never emitted (codegen rejects it); a byte holding it reads an entry that
- * was not written for that pattern (memory-safe: the buffer has room for index 255 of the
- * last table, and the kernel tests only use valid codes).
+ * the low nibble (z0, z1) and P_hi for the high nibble (z2, z3). The 81 valid entries are
+ * written (the Thumb-2 build also stores junk into some invalid slots). Code 0b11 is never
+ * emitted (codegen rejects it); a byte holding it reads an entry that does not belong to that
+ * pattern (memory-safe: the buffer has room for index 255 of the last table, and the kernel
+ * tests only use valid codes).
  *
  * Scratch: TRIX_LUT_GROUPS tables of TRIX_LUT_STRIDE int32 (static, no heap); rows with more
  * bytes are processed in chunks of TRIX_LUT_GROUPS bytes, adding into acc.
@@ -31,14 +33,18 @@ static int32_t trix_lut[TRIX_LUT_GROUPS * TRIX_LUT_STRIDE + (256 - TRIX_LUT_STRI
 /*
  * Thumb-2 (every Cortex-M from the M3 on): the same two loops in assembly, because the
  * instruction count is the point. GCC spends 2 instructions per table entry (one add, one
- * store); STM stores 3-4 entries per instruction, and the row loop keeps four accumulators,
- * the table base and the three row strides in registers.
+ * store); here a whole table row goes out with one STM, and the row loop keeps four
+ * accumulators, the table base and the three row strides in registers.
  *
- * build: per group, the 8 non-zero high-nibble sums go to the stack (one STM), the 8 low-nibble
- * sums stay in r4-r11 (the same 6-instruction recipe for both pairs: a, -a, b, b+a, b-a, -b,
- * a-b, -(b+a) in index order 1, 2, 4, 5, 6, 8, 9, 10); each table row is then hv + those,
- * written as three STMs of lo 0-3, 4-7, 8-10 (lo 3 and 7 are invalid indices and get a junk
- * word). 13 instructions per row of 9 entries.
+ * build: a table row (fixed high nibble) is words lo = 0..11 of 16, valid at lo = 0,1,2, 4,5,6,
+ * 8,9,10, so it lives in r0-r11 with the invalid slots 3, 7, 11 in r3, r7, r11 and goes out as
+ * STM {r0-r11} (the invalid slots get whatever r3, r7, r11 hold). Row 0 is the low-nibble sums;
+ * each next row is the previous one plus a step, all 9 values at once. With a = z2, b = z3 the
+ * row of high nibble hi adds i a + j b, (i, j) in {-1, 0, 1}^2, and the order
+ * hi = 0, 5, 6, 8, 1, 2, 4, 9, 10 needs only three steps: a + b (r7), -2a (r3), a - 2b (r11)
+ * (a path over the 3x3 grid found by search). So a row costs 9 adds, the STM and the jump to
+ * the next row. When a = b = 0 (padding past the last input, or zero states) every row equals
+ * row 0 and is stored as it is.
  */
 void trix_lut_build_t2(int32_t *t, const int16_t *z, int groups);
 /* For each of `blocks` blocks of 4 rows (block k starts at w + 4k rb): acc[4k..4k+3] (+)=
@@ -48,31 +54,19 @@ void trix_lut_rows4_t2(const uint8_t *w, int rb, int nbytes, const int32_t *t, i
 
 #define TRIX_S_(x) #x
 #define TRIX_S(x) TRIX_S_(x)
-#define TRIX_LUT_ROW_T2(off, next) \
-    "ldr    r0, [sp, #" #off "]\n\t" \
-    "add    r1, r0, r4\n\t" \
-    "add    r2, r0, r5\n\t" \
-    "stmia  r12!, {r0, r1, r2, r3}\n\t" \
-    "add    r1, r0, r6\n\t" \
-    "add    r2, r0, r7\n\t" \
-    "add    r3, r0, r8\n\t" \
-    "stmia  r12!, {r1, r2, r3, r4}\n\t" \
-    "add    r1, r0, r9\n\t" \
-    "add    r2, r0, r10\n\t" \
-    "add    r3, r0, r11\n\t" \
-    "stmia  r12!, {r1, r2, r3}\n\t" \
-    "add    r12, r12, #" #next "\n\t"
-
-/* r4..r11 <- the 8 non-zero sums of the pair (a at [lr, #ao], b at [lr, #bo]) */
-#define TRIX_PAIR_SUMS_T2(ao, bo) \
-    "ldrsh  r6, [lr, #" #bo "]\n\t" \
-    "ldrsh  r4, [lr, #" #ao "]\n\t" \
-    "rsb    r5, r4, #0\n\t" \
-    "add    r7, r6, r4\n\t" \
-    "sub    r8, r6, r4\n\t" \
-    "rsb    r9, r6, #0\n\t" \
-    "sub    r10, r4, r6\n\t" \
-    "rsb    r11, r7, #0\n\t"
+/* the next table row: r0-r2, r4-r6, r8-r10 += step; store words 0..11; skip `next` bytes */
+#define TRIX_LUT_ROW_T2(step, next) \
+    "add    r0, r0, " #step "\n\t" \
+    "add    r1, r1, " #step "\n\t" \
+    "add    r2, r2, " #step "\n\t" \
+    "add    r4, r4, " #step "\n\t" \
+    "add    r5, r5, " #step "\n\t" \
+    "add    r6, r6, " #step "\n\t" \
+    "add    r8, r8, " #step "\n\t" \
+    "add    r9, r9, " #step "\n\t" \
+    "add    r10, r10, " #step "\n\t" \
+    "stmia  r12!, {r0-r11}\n\t" \
+    next
 
 __asm__(
     ".syntax unified\n\t"
@@ -85,44 +79,74 @@ __asm__(
     ".thumb_func\n"
     "trix_lut_build_t2:\n\t"
     "push   {r4-r11, lr}\n\t"
-    "sub    sp, sp, #40\n\t"
+    "sub    sp, sp, #8\n\t"           /* [sp] = end of the tables */
     "mov    r12, r0\n\t"
-    "mov    lr, r1\n\t"
+    "mov    lr, r1\n\t"               /* z of the next group */
     "movw   r3, #" TRIX_S(TRIX_LUT_STRIDE * 4) "\n\t"
     "mla    r3, r2, r3, r0\n\t"
-    "str    r3, [sp, #32]\n"
+    "str    r3, [sp]\n"
     "1:\n\t"
-    TRIX_PAIR_SUMS_T2(4, 6)           /* high nibble: z2, z3 -> hv of rows 1,2,4,5,6,8,9,10 */
-    "stm    sp, {r4-r11}\n\t"
-    TRIX_PAIR_SUMS_T2(0, 2)           /* low nibble: z0, z1 stay in r4..r11 */
-    "add    lr, lr, #8\n\t"
-    "movs   r0, #0\n\t"               /* row 0: the low-nibble sums themselves */
-    "stmia  r12!, {r0, r4, r5, r6}\n\t"
-    "stmia  r12!, {r6, r7, r8, r9}\n\t"
-    "stmia  r12!, {r9, r10, r11}\n\t"
-    "add    r12, r12, #20\n\t"
-    TRIX_LUT_ROW_T2(0, 20)            /* row 1 */
-    TRIX_LUT_ROW_T2(4, 84)            /* row 2, skip row 3 */
-    TRIX_LUT_ROW_T2(8, 20)            /* row 4 */
-    TRIX_LUT_ROW_T2(12, 20)           /* row 5 */
-    TRIX_LUT_ROW_T2(16, 84)           /* row 6, skip row 7 */
-    TRIX_LUT_ROW_T2(20, 20)           /* row 8 */
-    TRIX_LUT_ROW_T2(24, 20)           /* row 9 */
-    TRIX_LUT_ROW_T2(28, 4)            /* row 10: ends at 10 * 64 + 44 = 684, next table at 688 */
-    "ldr    r1, [sp, #32]\n\t"
-    "cmp    r12, r1\n\t"
+    "ldrsh  r4, [lr, #2]\n\t"         /* z1 */
+    "ldrsh  r3, [lr, #4]\n\t"         /* a = z2 */
+    "ldrsh  r11, [lr, #6]\n\t"        /* b = z3 */
+    "ldrsh  r1, [lr], #8\n\t"         /* z0 */
+    "rsb    r2, r1, #0\n\t"           /* row 0, lo 2: -z0 */
+    "add    r5, r4, r1\n\t"           /* lo 5: z0 + z1 */
+    "sub    r6, r4, r1\n\t"           /* lo 6: z1 - z0 */
+    "rsb    r8, r4, #0\n\t"           /* lo 8: -z1 */
+    "sub    r9, r1, r4\n\t"           /* lo 9: z0 - z1 */
+    "rsb    r10, r5, #0\n\t"          /* lo 10: -z0 - z1 */
+    "movs   r0, #0\n\t"               /* lo 0 */
+    "stmia  r12!, {r0-r11}\n\t"       /* row 0 */
+    "orrs   r7, r3, r11\n\t"
+    "beq    2f\n\t"
+    "add    r7, r3, r11\n\t"          /* step a + b */
+    "sub    r11, r3, r11, lsl #1\n\t" /* step a - 2b */
+    "sub    r3, r0, r3, lsl #1\n\t"   /* step -2a */
+    "add    r12, r12, #272\n\t"
+    TRIX_LUT_ROW_T2(r7, "add    r12, r12, #16\n\t")    /* row 5: a + b */
+    TRIX_LUT_ROW_T2(r3, "add    r12, r12, #80\n\t")    /* row 6: b - a */
+    TRIX_LUT_ROW_T2(r11, "sub    r12, r12, #496\n\t")  /* row 8: -b */
+    TRIX_LUT_ROW_T2(r7, "add    r12, r12, #16\n\t")    /* row 1: a */
+    TRIX_LUT_ROW_T2(r3, "add    r12, r12, #80\n\t")    /* row 2: -a */
+    TRIX_LUT_ROW_T2(r7, "add    r12, r12, #272\n\t")   /* row 4: b */
+    TRIX_LUT_ROW_T2(r11, "add    r12, r12, #16\n\t")   /* row 9: a - b */
+    TRIX_LUT_ROW_T2(r3, "")           /* row 10: -a - b; ends at 10 * 64 + 48 = 688 */
+    "3:\n\t"
+    "ldr    r0, [sp]\n\t"
+    "cmp    r12, r0\n\t"
     "bne    1b\n\t"
-    "add    sp, sp, #40\n\t"
-    "pop    {r4-r11, pc}\n\t"
+    "add    sp, sp, #8\n\t"
+    "pop    {r4-r11, pc}\n"
+    "2:\n\t"                          /* a = b = 0: rows 1, 2, 4, 5, 6, 8, 9, 10 = row 0 */
+    "add    r12, r12, #16\n\t"
+    "stmia  r12!, {r0-r11}\n\t"
+    "add    r12, r12, #16\n\t"
+    "stmia  r12!, {r0-r11}\n\t"
+    "add    r12, r12, #80\n\t"
+    "stmia  r12!, {r0-r11}\n\t"
+    "add    r12, r12, #16\n\t"
+    "stmia  r12!, {r0-r11}\n\t"
+    "add    r12, r12, #16\n\t"
+    "stmia  r12!, {r0-r11}\n\t"
+    "add    r12, r12, #80\n\t"
+    "stmia  r12!, {r0-r11}\n\t"
+    "add    r12, r12, #16\n\t"
+    "stmia  r12!, {r0-r11}\n\t"
+    "add    r12, r12, #16\n\t"
+    "stmia  r12!, {r0-r11}\n\t"
+    "b      3b\n\t"
     ".size trix_lut_build_t2, .-trix_lut_build_t2\n\t"
 
     /* r0 = w, r1 = rb, r2 = nbytes (1..TRIX_LUT_GROUPS), r3 = t, [sp] = acc, [sp, #4] = add,
      * [sp, #8] = blocks (>= 1). Registers: r6-r9 the four row sums, r4/r5 = 2 rb / 3 rb, r10 the
-     * byte then its table entry, r11 = acc, r12 = blocks left, lr = add.
-     * The byte loop is unrolled TRIX_LUT_GROUPS times with every instruction in its 32-bit
-     * encoding (13 x 4 = 52 bytes per byte of the row), and each block jumps to nbytes groups
-     * before the end: no loop counter, no compare per byte. */
+     * byte then its table entry, r11 = acc, r12 = blocks left, r2 = add, lr = entry.
+     * Byte 0 of each row loads its entry straight into the row sum; the loop over the other
+     * bytes is unrolled TRIX_LUT_GROUPS - 1 times with every instruction in its 32-bit encoding
+     * (13 x 4 = 52 bytes per byte of the row), and each block jumps to nbytes - 1 groups before
+     * the end: no loop counter, no compare per byte. */
 #define TRIX_LUT_GROUP_T2 \
+    "add.w  r3, r3, #" TRIX_S(TRIX_LUT_STRIDE * 4) "\n\t" \
     "ldrb.w r10, [r0, r1]\n\t" \
     "ldr.w  r10, [r3, r10, lsl #2]\n\t" \
     "add.w  r7, r7, r10\n\t" \
@@ -134,8 +158,7 @@ __asm__(
     "add.w  r9, r9, r10\n\t" \
     "ldrb.w r10, [r0], #1\n\t" \
     "ldr.w  r10, [r3, r10, lsl #2]\n\t" \
-    "add.w  r6, r6, r10\n\t" \
-    "add.w  r3, r3, #" TRIX_S(TRIX_LUT_STRIDE * 4) "\n\t"
+    "add.w  r6, r6, r10\n\t"
     ".balign 4\n\t"
     ".global trix_lut_rows4_t2\n\t"
     ".hidden trix_lut_rows4_t2\n\t"
@@ -143,37 +166,39 @@ __asm__(
     ".thumb_func\n"
     "trix_lut_rows4_t2:\n\t"
     "push   {r4-r11, lr}\n\t"
-    "sub    sp, sp, #16\n\t"          /* [sp] = t, [sp, #4] = 4 rb - nbytes, [sp, #8] = entry; */
-    "lsl    r4, r1, #2\n\t"           /* the arguments at sp + 52 .. */
+    "sub    sp, sp, #8\n\t"           /* [sp] = t, [sp, #4] = 4 rb - nbytes; the arguments at */
+    "lsl    r4, r1, #2\n\t"           /* sp + 44 .. */
     "sub    r4, r4, r2\n\t"
     "strd   r3, r4, [sp]\n\t"
     "adr.w  r4, 9f\n\t"
+    "subs   r2, r2, #1\n\t"
     "movs   r5, #52\n\t"
-    "mls    r4, r2, r5, r4\n\t"       /* entry = end of the unrolled groups - nbytes * 52 */
-    "str    r4, [sp, #8]\n\t"
-    "ldr    r11, [sp, #52]\n\t"
-    "ldr    lr, [sp, #56]\n\t"
-    "ldr    r12, [sp, #60]\n\t"
+    "mls    lr, r2, r5, r4\n\t"       /* entry = end of the unrolled groups - (nbytes - 1) * 52 */
+    "ldr    r11, [sp, #44]\n\t"
+    "ldr    r2, [sp, #48]\n\t"
+    "ldr    r12, [sp, #52]\n\t"
     "add    r4, r1, r1\n\t"           /* 2 rb */
     "add    r5, r4, r1\n"             /* 3 rb */
     "5:\n\t"
-    "movs   r6, #0\n\t"
-    "movs   r7, #0\n\t"
-    "movs   r8, #0\n\t"
-    "movs   r9, #0\n\t"
-    "ldr    r10, [sp, #8]\n\t"
-    "mov    pc, r10\n\t"              /* into the unrolled groups (bit 0 ignored: branch) */
+    "ldrb.w r10, [r0, r1]\n\t"        /* byte 0 of the four rows: the first entries */
+    "ldr.w  r7, [r3, r10, lsl #2]\n\t"
+    "ldrb.w r10, [r0, r4]\n\t"
+    "ldr.w  r8, [r3, r10, lsl #2]\n\t"
+    "ldrb.w r10, [r0, r5]\n\t"
+    "ldr.w  r9, [r3, r10, lsl #2]\n\t"
+    "ldrb.w r10, [r0], #1\n\t"
+    "ldr.w  r6, [r3, r10, lsl #2]\n\t"
+    "mov    pc, lr\n\t"               /* into the unrolled groups (bit 0 ignored: branch) */
     ".balign 4\n"
     "8:\n\t"
-    ".rept " TRIX_S(TRIX_LUT_GROUPS) "\n\t"
+    ".rept " TRIX_S(TRIX_LUT_GROUPS) " - 1\n\t"
     TRIX_LUT_GROUP_T2
     ".endr\n"
     "9:\n\t"
-    ".if (9b - 8b) - 52 * " TRIX_S(TRIX_LUT_GROUPS) "\n\t"
+    ".if (9b - 8b) - 52 * (" TRIX_S(TRIX_LUT_GROUPS) " - 1)\n\t"
     ".error \"trix_lut_rows4_t2: a group is not 52 bytes\"\n\t"
     ".endif\n\t"
-    "cmp    lr, #0\n\t"
-    "beq    4f\n\t"
+    "cbz    r2, 4f\n\t"
     "ldr    r10, [r11]\n\t"
     "add    r6, r6, r10\n\t"
     "ldr    r10, [r11, #4]\n\t"
@@ -188,7 +213,7 @@ __asm__(
     "add    r0, r0, r10\n\t"          /* row 0 of the next block */
     "subs   r12, r12, #1\n\t"
     "bne    5b\n\t"
-    "add    sp, sp, #16\n\t"
+    "add    sp, sp, #8\n\t"
     "pop    {r4-r11, pc}\n\t"
     ".size trix_lut_rows4_t2, .-trix_lut_rows4_t2\n\t"
 );
