@@ -28,7 +28,7 @@ OPTIONAL_TARGETS = ("cortex-m55",)                                   # on reques
 KNOWN_TARGETS = TARGETS + OPTIONAL_TARGETS
 MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385", "cortex-m55": "mps3-an547"}
 EXPECTED_KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp/lut", "cortex-m3": "lut",
-                   "cortex-m55": "mve"}
+                   "cortex-m55": "dsp/lut"}
 ICOUNT_SHIFT = 0
 
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user "

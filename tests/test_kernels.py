@@ -134,7 +134,7 @@ def test_aarch64_neon(generated, tmp_path):
 @pytest.mark.qemu
 @pytest.mark.parametrize("target,kernels", [("cortex-m4", "(ref lut dsp dsp/lut), runtime kernel dsp/lut"),
                                             ("cortex-m3", "(ref lut), runtime kernel lut"),
-                                            ("cortex-m55", "(ref lut dsp dsp/lut mve), runtime kernel mve")])
+                                            ("cortex-m55", "(ref lut dsp dsp/lut mve), runtime kernel dsp/lut")])
 def test_cortex_m(generated, tmp_path, target, kernels):
     need("arm-none-eabi-gcc", "qemu-system-arm")
     if not _platform_toolchain(target):

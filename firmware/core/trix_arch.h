@@ -9,10 +9,11 @@
  *                                 kernel's assembly loops; elsewhere it is portable C)
  *   otherwise                  -> the portable reference and the C table-lookup kernel (x86)
  *
- * Runtime kernel: neon on AArch64, mve on Helium, on ARMv7E-M (DSP) the SMLAD kernel for
- * fewer than TRIX_LUT_MIN_ROWS rows and the table-lookup one from there on (the crossover
- * measured by `python -m host bench --qemu`, docs/performance.md), lut on other Thumb-2
- * cores (Cortex-M3), ref elsewhere.
+ * Runtime kernel: neon on AArch64; on cores with the DSP extension (Cortex-M4, M55) the SMLAD
+ * kernel for fewer than TRIX_LUT_MIN_ROWS rows and the table-lookup one from there on (the
+ * crossover measured by `python -m host bench --qemu`, docs/performance.md; on the M55 the
+ * lookup kernel also needs fewer instructions than the Helium one, which stays compiled and
+ * tested); lut on other Thumb-2 cores (Cortex-M3); ref elsewhere.
  *
  * Every available kernel is compiled (so the tests can check each one against the golden
  * model); TRIX_MATVEC is the one trix_step() uses. Defining TRIX_FORCE_REF (CMake option
@@ -51,9 +52,6 @@
 #elif TRIX_HAVE_NEON
 #define TRIX_MATVEC      trix_matvec_neon
 #define TRIX_KERNEL_NAME "neon"
-#elif TRIX_HAVE_MVE
-#define TRIX_MATVEC      trix_matvec_mve
-#define TRIX_KERNEL_NAME "mve"
 #elif TRIX_HAVE_DSP
 #define TRIX_MATVEC      trix_matvec_dsp_lut
 #define TRIX_KERNEL_NAME "dsp/lut"
