@@ -12,16 +12,13 @@
 #include "trix_cell.h"
 #include "test_vectors.h"
 #include "bench_dense.h"
+#include "trix_platform.h"
 
-/* SysTick reference in instructions per tick x 100 (QEMU -icount shift=0: 1 insn = 1 ns):
- * mps2 (M3/M4) 25 MHz -> 40 insns per tick; mps3-an547 (M55) 32 MHz -> 31.25. */
-#ifndef TRIX_BENCH_INSNS_PER_TICK_X100
-#if defined(__ARM_ARCH_8_1M_MAIN__)
-#define TRIX_BENCH_INSNS_PER_TICK_X100 3125
-#else
-#define TRIX_BENCH_INSNS_PER_TICK_X100 4000
-#endif
-#endif
+/* SysTick counts the processor clock, whose rate the platform reports (25 MHz on mps2, 32 MHz
+ * on mps3-an547); under QEMU -icount shift=0 one instruction is 1 ns, so a tick is
+ * 1e9 / tick_hz instructions: 40 on mps2, 31.25 on the AN547. The rate comes from the platform
+ * (TRIX_CPU_HZ, set per board in CMake), not from compiler predefines, which differ between
+ * GCC versions for the M55. */
 #define REPS 200
 
 #if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
@@ -72,7 +69,10 @@ static void fill_z(const trix_model_t *m)
     for (i = 0; i < cols; i++) z[i] = (int16_t)((i * 7919 + 13) % 16384 - 8192);
 }
 
-static long insns(uint32_t t0, uint32_t t1) { return (long)(t0 - t1) * TRIX_BENCH_INSNS_PER_TICK_X100 / (100L * REPS); }
+static long insns(uint32_t t0, uint32_t t1)
+{
+    return (long)((int64_t)(t0 - t1) * 1000000000 / ((int64_t)trix_platform_tick_hz() * REPS));
+}
 
 int main(void)
 {
