@@ -88,6 +88,31 @@ def test_stacked_models_match_single_model_runs():
             np.testing.assert_allclose(y[t, m], h @ w_o[m] + b_o[m], rtol=1e-12, atol=1e-12)
 
 
+def test_coordinate_search_candidates_match_the_cell_forward():
+    """The batched candidate losses of the coordinate search (one trit changed per candidate,
+    inputs and hidden columns, both heads) equal the step-weighted train MSE of each changed
+    model run through cell.predict."""
+    rng = np.random.default_rng(3)
+    T, B, I, H = 12, 5, 1, 4
+    xT = rng.normal(size=(T, B, I))
+    yT = rng.normal(size=(T, B)) * 0.5
+    m = {"trits": rng.integers(-1, 2, size=(2 * H, I + H)).astype(np.int8),
+         "s": rng.uniform(0.3, 1.2, size=2 * H), "b": rng.normal(size=2 * H) * 0.3,
+         "tau": rng.uniform(0.2, 2.0, size=H), "w_o": rng.normal(size=H), "b_o": 0.1}
+    sw = train.step_weights(T, 0.3)
+    for row in (1, H + 2):                                  # a gate row and a candidate row
+        cols = np.repeat(np.arange(I + H), 2)
+        old = m["trits"][row].astype(np.int64)
+        alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)
+        L = train._candidate_losses(xT, yT, m, row, cols, alt.astype(np.float64), sw)
+        for k in range(len(cols)):
+            mk = dict(m, trits=m["trits"].copy())
+            mk["trits"][row, cols[k]] = alt[k]
+            y, _ = cell.predict(xT, *train.frozen_eff(mk))
+            ref = np.mean(sw[:, None] * (y[:, 0] - yT) ** 2)
+            assert L[k] == pytest.approx(ref, rel=1e-12), (row, k)
+
+
 def test_quantizer_threshold_and_window():
     u = np.array([-1.2, -0.51, -0.49, 0.0, 0.49, 0.51, 2.0])
     np.testing.assert_array_equal(quant.ternarize(u), [-1, -1, 0, 0, 0, 1, 1])
