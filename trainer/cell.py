@@ -52,7 +52,7 @@ class Cache:
 
 # gate = sigmoid(a_f), cand = tanh(a_g), a = W_x x_t + b + W_h h_prev  (xa_t holds W_x x_t + b)
 # h    = lam * (1 - gate) * h_prev + gate * cand  =  lam*h_prev + gate * (cand - lam*h_prev)
-# Both nonlinearities from one exp (numpy's float64 tanh is ~4x slower than exp on CPUs
+# Both nonlinearities from one exp (numpy's float64 tanh is 3-4x slower than exp on CPUs
 # without AVX-512): the gate rows of xa_t and WhT come scaled by -1, the candidate rows by -2,
 # so e = exp(scaled a) and  gate = 1 / (1 + e_f),  cand = 2 / (1 + e_g) - 1 = tanh(a_g).
 # e = inf (a far out) gives gate = 0, cand = -1 exactly; the caller ignores the overflow flag.
