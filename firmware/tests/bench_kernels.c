@@ -12,7 +12,9 @@
 #include "trix_cell.h"
 #include "test_vectors.h"
 #include "bench_dense.h"
+#if defined(TRIX_BENCH_PLATFORM)   /* the top-level build links the board platform */
 #include "trix_platform.h"
+#endif
 
 /* SysTick counts the processor clock, whose rate the platform reports (25 MHz on mps2, 32 MHz
  * on mps3-an547); under QEMU -icount shift=0 one instruction is 1 ns, so a tick is
@@ -21,8 +23,8 @@
  * GCC versions for the M55. */
 #define REPS 200
 
-#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
-    || defined(__ARM_ARCH_8_1M_MAIN__)
+#if (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
+     || defined(__ARM_ARCH_8_1M_MAIN__)) && defined(TRIX_BENCH_PLATFORM)
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
