@@ -302,14 +302,32 @@ def test_best_npz_write_is_atomic(tiny_out, monkeypatch):
     path = tiny_out / "best.npz"
     before = path.read_bytes()
 
-    def exploding_savez(f, **arrays):
+    def exploding_write(f, arrays):
         f.write(b"PK\x03\x04 half an archive")
         raise OSError("disk full")
-    monkeypatch.setattr(np, "savez", exploding_savez)
+    monkeypatch.setattr(factorial, "write_npz", exploding_write)
     with pytest.raises(OSError):
         factorial.save_best(str(path), {"a": np.zeros(3)})
     assert path.read_bytes() == before                    # the old file is untouched
     assert [p for p in os.listdir(tiny_out) if p.endswith(".tmp")] == []
+
+
+def test_best_npz_bytes_depend_on_the_arrays_only(tmp_path):
+    """write_npz: np.load gives the arrays back, and the same arrays give the same bytes
+    (no timestamp, no zip64 records that differ between Python patch releases)."""
+    from trainer.fileio import write_npz
+    arrays = {"trits_f": np.array([[1, 0, -1]], np.int8), "b_o": np.float64(0.25),
+              "metrics_json": np.str_('{"a": 1}')}
+    paths = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    for p in paths:
+        with open(p, "wb") as f:
+            write_npz(f, arrays)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    back = np.load(paths[0])
+    assert sorted(back.files) == sorted(arrays)
+    for k, v in arrays.items():
+        assert back[k].dtype == np.asarray(v).dtype and np.array_equal(back[k], v)
+    assert b"\x01\x00\x08\x00" not in paths[0].read_bytes()[:64]     # no zip64 extra field in the header
 
 
 # ---- statistics ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import gradcheck, stats, tasks, train
-from .fileio import atomic_write
+from .fileio import atomic_write, write_npz
 from .errors import TrainerError
 
 WIDTHS = (16, 32)
@@ -284,7 +284,7 @@ def artifact_arrays(task, run, teacher_flat, H, metrics):
 
 
 def save_best(path, arrays):
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: write_npz(f, arrays))
 
 
 def write_outputs(out, result, runs, teachers):
