@@ -40,8 +40,9 @@ void trix_matvec_neon(const uint8_t *trits, int rows, int row_bytes, const int16
 /* ARMv7E-M DSP extension (SMLAD on int16 pairs). */
 void trix_matvec_dsp(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
 /* trix_matvec_dsp below TRIX_LUT_MIN_ROWS rows, trix_matvec_lut from there on (the runtime
- * kernel on ARMv7E-M: the table build only pays off over enough rows). TRIX_LUT_MIN_ROWS = 0
- * means SMLAD only, which also keeps the table scratch out of the image (CMake option). */
+ * kernel on cores with DSP, Cortex-M4 and M55: the table build only pays off over enough rows;
+ * 32 = H >= 16, measured by `python -m host bench --qemu`). TRIX_LUT_MIN_ROWS = 0 means SMLAD
+ * only, which also keeps the table scratch out of the image (CMake option). */
 #ifndef TRIX_LUT_MIN_ROWS
 #define TRIX_LUT_MIN_ROWS 32
 #endif
