@@ -188,8 +188,8 @@ def artifact_arrays(art: Artifact) -> dict:
 
 
 def save_artifact(art: Artifact, path) -> None:
-    """Write ``art`` as a format-version-1 npz (atomically: temp file + rename)."""
-    path = os.fspath(path)
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **artifact_arrays(art))
-    os.replace(tmp, path)
+    """Write ``art`` as a format-version-1 npz, atomically and with the same bytes as the
+    trainer's best.npz for the same arrays (trainer.fileio)."""
+    from trainer.fileio import atomic_write, write_npz
+    arrays = artifact_arrays(art)
+    atomic_write(os.fspath(path), lambda f: write_npz(f, arrays))

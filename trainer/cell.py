@@ -56,14 +56,19 @@ class Cache:
 # without AVX-512): the gate rows of xa_t and WhT come scaled by -1, the candidate rows by -2,
 # so e = exp(scaled a) and  gate = 1 / (1 + e_f),  cand = 2 / (1 + e_g) - 1 = tanh(a_g).
 # e = inf (a far out) gives gate = 0, cand = -1 exactly; the caller ignores the overflow flag.
+def activations_(a):
+    """In place: scaled pre-activations a [2, ...] (HEAD_SCALE applied) -> [gate, cand]."""
+    np.exp(a, out=a)
+    a += 1.0
+    np.divide(_NUM, a, out=a)
+    a[1] -= 1.0
+
+
 def cell_forward(h_out, act_out, d_out, tmp, xa_t, h_prev, WhT, lam):
     np.matmul(h_prev, WhT, out=act_out)             # [M,B,H] @ [2,M,H,H] -> [2,M,B,H]
     act_out += xa_t
-    np.exp(act_out, out=act_out)
-    act_out += 1.0
-    np.divide(_NUM, act_out, out=act_out)
+    activations_(act_out)
     gate, cand = act_out[0], act_out[1]
-    cand -= 1.0
     np.multiply(h_prev, lam, out=h_out)             # lam * h_prev
     np.subtract(cand, h_out, out=d_out)             # cand - lam * h_prev
     np.multiply(gate, d_out, out=tmp)
@@ -118,7 +123,8 @@ def param_grads(da, dhs, qh, xT, h_prev):
 # Shapes: xT [T, B, I] (time-major, shared by all models); W [M, 2H, C] (rows: gate then
 # candidate); b [M, 2H]; lam, tau, w_o [M, H]; b_o [M]; y [T, M, B]; states [T, M, B, H].
 
-_SCALE = np.array([-1.0, -2.0])[:, None, None, None]  # per head: exp(-a_f), exp(-2 a_g)
+HEAD_SCALE = (-1.0, -2.0)                               # per head: exp(-a_f), exp(-2 a_g)
+_SCALE = np.array(HEAD_SCALE)[:, None, None, None]
 _NUM = np.array([1.0, 2.0])[:, None, None, None]      # gate = 1/(1+e_f), cand + 1 = 2/(1+e_g)
 
 

@@ -399,24 +399,23 @@ def _candidate_losses(xT, yT, m, row, cols, new, step_w=None):
 
     Candidates are evaluated together: the batch dimension holds K copies of the training
     set, and candidate k adds (new_k - old_k) * s_row * z[:, cols_k] to the pre-activation
-    of `row`. Gate and candidate heads are kept in separate contiguous arrays. The
-    nonlinearities come from exp as in cell.cell_forward (gate rows scaled by -1, candidate
-    rows by -2): numpy's float64 tanh is several times slower.
+    of `row`. The heads sit on their own axis of one array, as in cell.cell_forward, whose
+    exp-based nonlinearities (cell.activations_, rows scaled by cell.HEAD_SCALE) it shares.
     """
     T, B, I = xT.shape
     W, b, lam, w_o, b_o = (a[0] for a in frozen_eff(m))
     R, C = W.shape
     H = R // 2
     K = len(cols)
-    sc = np.concatenate([np.full(H, -1.0), np.full(H, -2.0)])
+    sc = np.repeat(cell.HEAD_SCALE, H)
     Wh = W * sc[:, None]
     xa = xT @ Wh[:, :I].T + b * sc                           # [T, B, 2H], shared by all candidates
     WfT = np.ascontiguousarray(Wh[:H, I:].T)
     WgT = np.ascontiguousarray(Wh[H:, I:].T)
     delta = (new - m["trits"][row, cols]) * m["s"][row] * sc[row]   # [K]
     head, r = divmod(row, H)
-    af = np.empty((K, B, H))
-    ag = np.empty((K, B, H))
+    act = np.empty((2, K, B, H))
+    af, ag = act[0], act[1]
     h = np.zeros((K, B, H))
     lh = np.empty((K, B, H))
     kidx = np.arange(K)
@@ -432,13 +431,7 @@ def _candidate_losses(xT, yT, m, row, cols, new, step_w=None):
             af += xa[t, :, :H]
             ag += xa[t, :, H:]
             (ag if head else af)[:, :, r] += delta[:, None] * hz
-            np.exp(af, out=af)
-            af += 1.0
-            np.divide(1.0, af, out=af)                       # gate = 1 / (1 + exp(-a_f))
-            np.exp(ag, out=ag)
-            ag += 1.0
-            np.divide(2.0, ag, out=ag)
-            ag -= 1.0                                        # cand = 2 / (1 + exp(-2 a_g)) - 1
+            cell.activations_(act)                           # af = gate, ag = cand
             np.multiply(h, lamf, out=lh)
             np.subtract(ag, lh, out=h)
             h *= af
