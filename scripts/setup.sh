@@ -1,10 +1,31 @@
 #!/usr/bin/env bash
 # One-time (idempotent) setup for a fresh Debian 12 machine:
-#   - the cross toolchains and QEMU from Debian (only when missing),
+#   - the compilers, cross toolchains and QEMU from Debian, and python3-venv (only when missing),
 #   - a virtual environment in .venv with trixcfc and its test extra.
 # Re-running it is cheap: every step checks first.
+#
+#   scripts/setup.sh                     set up (as root, or with sudo)
+#   scripts/setup.sh --check-venv [DIR]  exit 0 when DIR (default .venv) is a usable venv, else 1
+#
+# TRIX_VENV=DIR puts the virtual environment somewhere else (default .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+VENV="${TRIX_VENV:-.venv}"
+
+# A venv counts only when its own pip runs: `python3 -m venv` interrupted, or run where
+# ensurepip is missing, leaves bin/python behind without pip, and nothing could install into it.
+venv_ok() {
+  [ -x "$1/bin/python" ] && "$1/bin/python" -m pip --version >/dev/null 2>&1
+}
+
+if [ "${1:-}" = "--check-venv" ]; then
+  venv_ok "${2:-$VENV}"
+  exit $?
+fi
+if [ $# -gt 0 ]; then
+  echo "setup: unknown argument '$1' (usage: scripts/setup.sh [--check-venv [DIR]])" >&2
+  exit 2
+fi
 
 need_apt=()
 # the native firmware build needs a host C compiler and make (absent on a bare image)
@@ -16,22 +37,38 @@ command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
 command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
 [ -d /usr/aarch64-linux-gnu/lib ] || need_apt+=(libc6-dev-arm64-cross)
+# Debian splits ensurepip (which `python3 -m venv` needs) into python3-venv; a stock image lacks it.
+python3 -c "import ensurepip" 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
+  # de-duplicate, keeping the order
+  mapfile -t need_apt < <(printf '%s\n' "${need_apt[@]}" | awk '!seen[$0]++')
   SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null; then
+      echo "setup: missing Debian packages; as root run: apt-get update && apt-get install --no-install-recommends ${need_apt[*]}" >&2
+      exit 1
+    fi
+    SUDO="sudo"
+  fi
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_apt[@]}"
 fi
 
-if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv" >&2
-  python3 -m venv .venv
+if ! venv_ok "$VENV"; then
+  if [ -e "$VENV" ]; then
+    echo "setup: $VENV has no working pip (an interrupted setup?): recreating it" >&2
+    rm -rf "$VENV"
+  else
+    echo "setup: creating $VENV" >&2
+  fi
+  python3 -m venv "$VENV"
+  rm -f "$VENV/.trixcfc-installed"
 fi
-if ! .venv/bin/python -c "import trainer, codegen, host, numpy, jinja2, serial, pytest, hypothesis" 2>/dev/null \
-   || [ pyproject.toml -nt .venv/.trixcfc-installed ]; then
-  echo "setup: installing trixcfc into .venv" >&2
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test,plot]'
-  touch .venv/.trixcfc-installed
+if ! "$VENV/bin/python" -c "import trainer, codegen, host, numpy, jinja2, serial, pytest, hypothesis" 2>/dev/null \
+   || [ ! -f "$VENV/.trixcfc-installed" ] || [ pyproject.toml -nt "$VENV/.trixcfc-installed" ]; then
+  echo "setup: installing trixcfc into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e '.[test,plot]'
+  touch "$VENV/.trixcfc-installed"
 fi
