@@ -134,6 +134,8 @@ for p in "${pip_paths[@]}"; do
   # the directory a path lives in, for files (certificates) and index subpaths alike
   while [ -n "$p" ] && [ ! -e "$p" ]; do p=$(dirname "$p"); done
   [ -d "$p" ] || continue
+  # a PEP 503 index (DIR/simple) links its files as ../../files/...: mount the index's parent
+  [ "$(basename "$p")" = simple ] && p=$(dirname "$p")
   case "$p" in /|/etc|/etc/*|/usr|/usr/*|/root|/home) continue ;; esac   # the root has its own
   [ -n "${seen[$p]:-}" ] && continue
   seen[$p]=1
