@@ -129,6 +129,22 @@ while IFS='=' read -r name value; do
   pip_env+=("$name=$value")
   pip_paths+=($(printf '%s\n' "$value" | grep -oE '(file://)?/[^ ,"]+' | sed 's|^file://||' || true))
 done < <(env | grep -E '^PIP_[A-Z_]+=' || true)
+# pip's CA bundle: the root's own ca-certificates lacks any CA this machine adds (a proxy's),
+# so the file this machine's pip uses is copied in and named by PIP_CERT.
+cert="${PIP_CERT:-}"
+if [ -z "$cert" ]; then
+  for f in /etc/pip.conf "${XDG_CONFIG_HOME:-$HOME/.config}/pip/pip.conf" "$HOME/.pip/pip.conf" ${PIP_CONFIG_FILE:-}; do
+    c=$(sed -nE 's/^[[:space:]]*cert[[:space:]]*=[[:space:]]*//p' "$f" 2>/dev/null | tail -1)
+    [ -n "$c" ] && cert="$c"
+  done
+fi
+if [ -n "$cert" ] && [ -f "$cert" ]; then
+  mkdir -p "$ROOT/etc/trix-fresh-debian"
+  cp "$cert" "$ROOT/etc/trix-fresh-debian/pip-cert.pem"
+  mapfile -t pip_env < <(printf '%s\n' "${pip_env[@]}" | grep -v '^PIP_CERT=' || true)
+  pip_env+=("PIP_CERT=/etc/trix-fresh-debian/pip-cert.pem")
+  say "pip: using this machine's CA bundle $cert"
+fi
 declare -A seen=()
 for p in "${pip_paths[@]}"; do
   # the directory a path lives in, for files (certificates) and index subpaths alike
@@ -165,9 +181,11 @@ run_step() {  # run_step NAME: ./scripts/NAME.sh in the clone, output to the ter
   local name=$1 t rc
   say "running ./scripts/$name.sh (log: $WORK/$name.log)"
   t=$(date +%s)
+  # in the background and waited for, so that INT/TERM reach the trap (and its clean-up) at once
   set +e
-  in_root bash -c "cd /root/trixcfc && ./scripts/$name.sh" 2>&1 | tee "$WORK/$name.log"
-  rc=${PIPESTATUS[0]}
+  in_root bash -c "cd /root/trixcfc && ./scripts/$name.sh" > >(tee "$WORK/$name.log") 2>&1 &
+  wait $!
+  rc=$?
   set -e
   t=$(( $(date +%s) - t ))
   results+=("./scripts/$name.sh: exit $rc in $((t / 60)) min $((t % 60)) s")
