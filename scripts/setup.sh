@@ -65,10 +65,10 @@ if ! venv_ok "$VENV"; then
   python3 -m venv "$VENV"
   rm -f "$VENV/.trixcfc-installed"
 fi
-if ! "$VENV/bin/python" -c "import trainer, codegen, host, numpy, jinja2, serial, pytest, hypothesis" 2>/dev/null \
+if ! "$VENV/bin/python" -c "import trainer, codegen, host, numpy, jinja2, serial, pytest, hypothesis, ray" 2>/dev/null \
    || [ ! -f "$VENV/.trixcfc-installed" ] || [ pyproject.toml -nt "$VENV/.trixcfc-installed" ]; then
   echo "setup: installing trixcfc into $VENV" >&2
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e '.[test,plot]'
+  "$VENV/bin/python" -m pip install -q -e '.[test,plot,ray]'
   touch "$VENV/.trixcfc-installed"
 fi

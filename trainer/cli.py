@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -22,7 +23,7 @@ def build_parser():
     d = Settings()
     p = _Parser(prog="python -m trainer",
                 description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
-    sub = p.add_subparsers(dest="cmd", metavar="{factorial,gradcheck,bench}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="cmd", metavar="{factorial,sweep,gradcheck,bench}", parser_class=_Parser)
     f = sub.add_parser("factorial", help="train teachers, the 8 ternary configs and baselines; write reports",
                        description="Runs the gradient check, then float teachers (H=16, 32) per seed, the "
                        "2x2x2 factorial (shaped STE x trajectory distillation x width), output-only "
@@ -79,7 +80,53 @@ def build_parser():
                     help="epochs timed per repeat (default: 50)")
     bn.add_argument("--student", action="store_true",
                     help="the ternary student step (coupled scales, identity STE) instead of the teacher")
+    from .sweep import KNOBS, PRESETS
+    sw = sub.add_parser("sweep", help="a grid of student settings x paired seeds, resumable, local or Ray",
+                        description="Trains one float teacher per (seed, teacher setting) and one ternary "
+                        "student per (grid cell, seed); every finished job is stored under OUT/jobs/ and "
+                        "reused by a rerun (keyed by its settings and the training code). Writes "
+                        "sweep.json, sweep.md (per-cell geometric means, paired comparisons with the "
+                        "baseline cell: 95%% CI, Holm-adjusted p) and sweep.png. Progress goes to stderr. "
+                        "Knobs: " + "; ".join(f"{k}: {v.help}" for k, v in KNOBS.items()) + ".")
+    sw.add_argument("--task", default="sine", metavar="TASK", help="task (default: sine)")
+    sw.add_argument("--grid", default="factorial", metavar="SPEC",
+                    help="KNOB=V1,V2,...; KNOB=... (the product of the values), or a preset: "
+                    + ", ".join(f"{k} = '{v}'" for k, v in PRESETS.items()) + " (default: factorial)")
+    sw.add_argument("--seeds", type=int, default=10, metavar="N", help="paired seeds 0..N-1 (default: 10)")
+    sw.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<task>/sweep)")
+    sw.add_argument("--baseline", default="", metavar="CELL",
+                    help="cell id to compare every other cell with, e.g. 'alpha=0.8,alpha_schedule=rise' "
+                    "(default: the first cell)")
+    sw.add_argument("--set", action="append", default=[], metavar="KNOB=V",
+                    help="a knob's value for every cell (repeatable), e.g. --set epochs=100")
+    sw.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                    help="local worker processes, or CPUs of a local Ray instance (default: os.cpu_count())")
+    sw.add_argument("--ray", default=None, metavar="ADDRESS", nargs="?", const="local",
+                    help="run the jobs on Ray: no value or 'local' starts a local instance on 127.0.0.1; "
+                    "'auto' or HOST:PORT joins a running cluster (ray start --head). Default: local processes")
     return p
+
+
+def _sweep(a):
+    from .sweep import KNOBS, SweepSettings, run
+    overrides = {}
+    for item in a.set:
+        k, sep, v = item.partition("=")
+        if not sep or k not in KNOBS:
+            raise TrainerError(f"--set {item!r}: expected KNOB=VALUE with KNOB one of {', '.join(KNOBS)}")
+        try:
+            overrides[k] = KNOBS[k].parse(v)
+        except ValueError as e:
+            raise TrainerError(f"--set {item!r}: {e}") from None
+    if a.workers < 1:
+        raise TrainerError(f"--workers must be positive, got {a.workers}")
+    st = SweepSettings(task=a.task, grid=a.grid, seeds=a.seeds, out=a.out or os.path.join("results", a.task, "sweep"),
+                       baseline=a.baseline, workers=a.workers, ray=a.ray, overrides=overrides)
+    r = run(st)
+    best = min(r["cells"], key=lambda c: sum(math.log10(x["test_mse_washout"]) for x in c["seeds"]))
+    print(f"{r['task']}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 test washout MSE: "
+          f"{best['id']}; report in {st.out}/sweep.md")
+    return 0
 
 
 def _factorial(a):
@@ -133,9 +180,11 @@ def main(argv=None):
             pin_threads()                             # before numpy is imported
         a = build_parser().parse_args(argv)
         if a.cmd is None:
-            raise TrainerError("missing command: factorial, gradcheck or bench (see --help)")
+            raise TrainerError("missing command: factorial, sweep, gradcheck or bench (see --help)")
         if a.cmd == "bench":
             return _bench(a)
+        if a.cmd == "sweep":
+            return _sweep(a)
         return _factorial(a) if a.cmd == "factorial" else _gradcheck(a)
     except TrainerError as e:
         print(f"error: {e}", file=sys.stderr)

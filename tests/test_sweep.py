@@ -1,0 +1,147 @@
+"""python -m trainer sweep: grid parsing, the same numbers on local processes and on Ray,
+resuming after a kill, paired statistics, and agreement with the factorial's rows."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from trainer import sweep
+from trainer.errors import TrainerError
+
+TINY = ["--set", "epochs=15", "--set", "teacher_epochs=30"]
+
+
+def run_cli(*args, timeout=600):
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return subprocess.run([sys.executable, "-m", "trainer", "sweep", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def numbers(path):
+    r = json.loads((path / "sweep.json").read_text())
+    return {(c["id"], s["seed"]): s["test_mse_washout"] for c in r["cells"] for s in c["seeds"]}
+
+
+def test_grid_parsing_and_errors():
+    g = sweep.parse_grid("alpha=0.3,0.8; alpha_schedule=const,rise,fall; H=8,64")
+    assert g == {"alpha": [0.3, 0.8], "alpha_schedule": ["const", "rise", "fall"], "H": [8, 64]}
+    assert len(sweep.cells("sine", g)) == 12
+    for bad, msg in [("alpha=2", r"alpha='2': must be in \[0, 1\]"), ("gamma=1", "unknown knob 'gamma'"),
+                     ("H=16,16", "repeats a value"), ("alpha", "is not KNOB=V1,V2"), ("", "--grid is empty"),
+                     ("ste=fancy", "must be one of vanilla, shaped"), ("H=1", "must be in 2..128")]:
+        with pytest.raises(TrainerError, match=msg):
+            sweep.parse_grid(bad)
+
+
+def test_schedules():
+    s = dict(alpha=0.8, alpha_schedule="rise", beta=20.0, beta_schedule="linear")
+    assert sweep.schedules(s) == ((0.375 * 0.8, 0.8), (1.0, 20.0))        # the seeds' 0.3 -> 0.8
+    assert sweep.schedules(dict(s, alpha_schedule="fall", beta_schedule="const")) == ((0.8, 0.375 * 0.8), (20.0, 20.0))
+    assert sweep.schedules(dict(s, alpha_schedule="const"))[0] == (0.8, 0.8)
+
+
+def test_paired_comparison_statistics():
+    rng = np.random.default_rng(1)
+    base = 10 ** rng.normal(-4, 0.3, 10)
+    cells = [{"id": "b", "seeds": [{"test_mse_washout": v} for v in base]},
+             {"id": "same", "seeds": [{"test_mse_washout": v * 10 ** rng.normal(0, 0.01)} for v in base]},
+             {"id": "worse", "seeds": [{"test_mse_washout": v * 10 ** (1 + rng.normal(0, 0.05))} for v in base]}]
+    rows = {r["id"]: r for r in sweep.compare(cells, "b")}
+    w = rows["worse"]
+    assert w["ci95"][0] < w["mean_log10_diff"] < w["ci95"][1] and 0.9 < w["mean_log10_diff"] < 1.1
+    assert w["p"] < 1e-8 and rows["same"]["p"] > 0.01
+    # Holm: the smallest p times m, then monotone
+    assert w["p_holm"] == pytest.approx(min(1, 2 * w["p"]))
+    assert rows["same"]["p_holm"] >= w["p_holm"]
+    # t quantile: the textbook 2.262 for 9 degrees of freedom
+    assert sweep.t_quantile(0.975, 9) == pytest.approx(2.2622, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_local_and_ray_give_identical_numbers(tmp_path):
+    pytest.importorskip("ray")
+    grid = "distill=none,traj"
+    a = run_cli("--grid", grid, "--seeds", "2", *TINY, "--out", str(tmp_path / "local"), "--workers", "2")
+    assert a.returncode == 0, a.stderr
+    b = run_cli("--grid", grid, "--seeds", "2", *TINY, "--out", str(tmp_path / "ray"), "--ray", "--workers", "2")
+    assert b.returncode == 0, b.stderr
+    assert "backend: ray (local instance" in b.stderr
+    assert numbers(tmp_path / "local") == numbers(tmp_path / "ray")
+    assert (tmp_path / "local" / "sweep.json").read_bytes() == (tmp_path / "ray" / "sweep.json").read_bytes()
+    assert (tmp_path / "local" / "sweep.md").is_file() and (tmp_path / "local" / "sweep.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_reruns_only_the_missing_jobs(tmp_path):
+    out = tmp_path / "s"
+    args = ["--grid", "H=8,12; distill=none,traj", "--seeds", "2", *TINY, "--out", str(out), "--workers", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "sweep", *args], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    jobs = out / "jobs"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:                  # 4 teachers + 8 students; kill after 6
+        if jobs.is_dir() and len([p for p in jobs.iterdir() if not p.name.startswith(".")]) >= 6:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = sorted(p.name for p in jobs.iterdir() if not p.name.startswith("."))
+    assert 6 <= len(stored) < 12, stored
+    assert not (out / "sweep.json").exists()
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert f"{12 - len(stored)} to run ({len(stored)} cached" in r.stderr
+    # the resumed result equals one computed in one go
+    full = run_cli(*args[:-4], "--out", str(tmp_path / "full"), "--workers", "2")
+    assert full.returncode == 0, full.stderr
+    assert numbers(out) == numbers(tmp_path / "full")
+
+
+def test_a_change_of_the_training_code_changes_every_key(tmp_path):
+    import shutil
+    from pathlib import Path
+    src = Path(sweep.__file__).parent
+    for name in sweep.CODE_FILES:
+        shutil.copy(src / name, tmp_path / name)
+    fp = sweep.code_fingerprint(tmp_path)
+    assert fp == sweep.code_fingerprint()
+    with open(tmp_path / "cell.py", "a") as f:
+        f.write("# a comment\n")
+    assert sweep.code_fingerprint(tmp_path) != fp
+    assert sweep._key("student", {"seed": 0}, fp) != sweep._key("student", {"seed": 0}, sweep.code_fingerprint(tmp_path))
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    for args, msg in [(["--grid", "gamma=1"], "unknown knob 'gamma'"),
+                      (["--set", "epochs"], "expected KNOB=VALUE"),
+                      (["--grid", "H=8,16", "--set", "H=8"], "--set H: the grid varies it already"),
+                      (["--baseline", "nope"], "is not a cell of the grid"),
+                      (["--seeds", "1"], "at least 2")]:
+        r = run_cli(*args, "--out", str(tmp_path / "x"), timeout=60)
+        assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
+
+
+@pytest.mark.slow
+def test_the_factorial_preset_reproduces_the_factorials_rows(tmp_path):
+    """The same students through both paths: the factorial stacks configs and seeds, the sweep
+    trains one model per job, so the sums differ only in rounding."""
+    from trainer.factorial import CONFIGS
+    fac = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--task", "sine", "--seeds", "2",
+                          "--epochs", "15", "--teacher-epochs", "30", "--cs-sweeps", "1", "--refit-epochs", "1",
+                          "--out", str(tmp_path / "fac")], capture_output=True, text=True, timeout=600)
+    assert fac.returncode == 0, fac.stderr
+    sw = run_cli("--grid", "factorial", "--seeds", "2", *TINY,
+                 "--out", str(tmp_path / "sw"))
+    assert sw.returncode == 0, sw.stderr
+    f = json.loads((tmp_path / "fac" / "factorial.json").read_text())
+    got = numbers(tmp_path / "sw")
+    for c, (shaped, traj, H) in CONFIGS.items():
+        cid = f"ste={'shaped' if shaped else 'vanilla'},distill={'traj' if traj else 'none'},H={H}"
+        for seed in (0, 1):
+            want = next(r for r in f["runs"] if r["config"] == c and r["seed"] == seed)["test_mse_washout"]
+            assert got[cid, seed] == pytest.approx(want, rel=1e-9), (c, seed)

@@ -1,0 +1,551 @@
+"""`python -m trainer sweep`: a grid of student settings x paired seeds, resumable, on local
+worker processes or on a Ray cluster.
+
+A *cell* is one setting of every knob (KNOBS; the grid names the knobs it varies, the rest
+keep their defaults). A *job* trains one thing for one seed:
+  teacher job  (task, H, teacher_epochs, teacher_lr, seed)  -> float teacher parameters
+  student job  (task, the cell's settings, seed)            -> the student's metrics
+Seed k uses the same data and the same teacher in every cell that shares its teacher
+settings, as in the factorial. Jobs are pure functions of their settings: the numbers do not
+depend on the backend, the number of workers or the order in which jobs finish.
+
+Every finished job is stored under OUT/jobs/ as a file named by a hash of its settings and
+of the source of the code that computes it (CODE_FILES). A rerun computes only what is
+missing; a change to that code changes every hash, so old entries are not reused.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import stats, tasks, train
+from .errors import TrainerError
+from .fileio import atomic_write, write_npz
+
+SCHEMA = 1
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# the modules whose source decides a job's numbers
+CODE_FILES = ("cell.py", "quant.py", "train.py", "tasks.py", "sweep.py")
+ALPHA_SCHEDULES = ("const", "rise", "fall")
+BETA_SCHEDULES = ("linear", "const")
+RISE_START = 0.375      # "rise" goes RISE_START * alpha -> alpha: alpha 0.8 is the seeds' 0.3 -> 0.8
+
+
+def _int(s):
+    return int(s)
+
+
+def _pos_float(s):
+    v = float(s)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError("must be a positive number")
+    return v
+
+
+def _unit_float(s):
+    v = float(s)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError("must be in [0, 1]")
+    return v
+
+
+def _choice(options):
+    def parse(s):
+        if s not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return s
+    return parse
+
+
+def _width(s):
+    v = int(s)
+    if not 2 <= v <= 128:
+        raise ValueError("must be in 2..128")
+    return v
+
+
+@dataclass(frozen=True)
+class Knob:
+    parse: object
+    default: object        # None: the task's default (train.TASK_DEFAULTS via the factorial)
+    help: str
+
+
+KNOBS = {
+    "ste": Knob(_choice(("vanilla", "shaped")), "vanilla", "straight-through estimator: vanilla (identity) or shaped"),
+    "distill": Knob(_choice(("none", "traj", "out")), "none",
+                    "distillation: none, traj (hidden trajectory) or out (output only)"),
+    "alpha": Knob(_unit_float, 0.8, "distillation weight (the schedule's final value)"),
+    "alpha_schedule": Knob(_choice(ALPHA_SCHEDULES), "rise",
+                           f"const (alpha throughout), rise ({RISE_START:g} alpha -> alpha; alpha 0.8 is the "
+                           f"seeds' 0.3 -> 0.8), fall (alpha -> {RISE_START:g} alpha)"),
+    "beta": Knob(_pos_float, 20.0, "shaped-STE window sharpness, final value (window width 1/beta)"),
+    "beta_schedule": Knob(_choice(BETA_SCHEDULES), "linear", "linear (1 -> beta) or const (beta throughout)"),
+    "H": Knob(_width, 16, "hidden units"),
+    "epochs": Knob(_int, None, "student epochs (default: the factorial's for the task)"),
+    "lr": Knob(_pos_float, 1e-2, "student Adam learning rate"),
+    "teacher_epochs": Knob(_int, None, "float teacher epochs (teacher quality; default: the factorial's)"),
+    "teacher_lr": Knob(_pos_float, 1e-2, "teacher Adam learning rate"),
+}
+TEACHER_KNOBS = ("H", "teacher_epochs", "teacher_lr")
+
+# The factorial's eight configurations as a grid: `--preset factorial`.
+PRESETS = {"factorial": "ste=vanilla,shaped; distill=none,traj; H=16,32"}
+
+
+def parse_grid(spec: str) -> dict:
+    """'alpha=0.3,0.8; alpha_schedule=const,rise' -> {knob: [values]} in the order given."""
+    grid = {}
+    for part in [p for p in spec.replace("\n", ";").split(";") if p.strip()]:
+        if "=" not in part:
+            raise TrainerError(f"--grid: {part.strip()!r} is not KNOB=V1,V2,... (knobs: {', '.join(KNOBS)})")
+        name, values = (s.strip() for s in part.split("=", 1))
+        if name not in KNOBS:
+            raise TrainerError(f"--grid: unknown knob {name!r} (knobs: {', '.join(KNOBS)})")
+        if name in grid:
+            raise TrainerError(f"--grid: knob {name!r} given twice")
+        vals = []
+        for v in [v.strip() for v in values.split(",")]:
+            try:
+                vals.append(KNOBS[name].parse(v))
+            except ValueError as e:
+                raise TrainerError(f"--grid: {name}={v!r}: {e}") from None
+        if len(set(vals)) != len(vals):
+            raise TrainerError(f"--grid: knob {name!r} repeats a value")
+        grid[name] = vals
+    if not grid:
+        raise TrainerError("--grid is empty: give at least one KNOB=V1,V2,...")
+    return grid
+
+
+def task_defaults(task: str) -> dict:
+    from .factorial import TASK_DEFAULTS, Settings   # noqa: PLC0415 - the factorial's defaults
+    d, st = TASK_DEFAULTS[task], Settings()
+    return {"epochs": d["epochs"], "teacher_epochs": d["teacher_epochs"], "lr": st.lr, "teacher_lr": st.teacher_lr}
+
+
+def cells(task: str, grid: dict) -> list:
+    """Every combination of the grid's values, the other knobs at their defaults."""
+    defaults = {k: (kn.default if kn.default is not None else task_defaults(task)[k]) for k, kn in KNOBS.items()}
+    for k in ("lr", "teacher_lr"):
+        defaults[k] = task_defaults(task)[k]
+    out = []
+    for combo in itertools.product(*grid.values()):
+        s = dict(defaults)
+        s.update(zip(grid.keys(), combo))
+        out.append(s)
+    return out
+
+
+def cell_id(settings: dict, grid: dict) -> str:
+    return ",".join(f"{k}={settings[k]:g}" if isinstance(settings[k], float) else f"{k}={settings[k]}"
+                    for k in grid)
+
+
+def schedules(s: dict) -> tuple:
+    """(alpha start, end), (beta start, end) of a cell, for train.train_students."""
+    a = s["alpha"]
+    alpha = {"const": (a, a), "rise": (RISE_START * a, a), "fall": (a, RISE_START * a)}[s["alpha_schedule"]]
+    b = s["beta"]
+    beta = {"linear": (1.0, b), "const": (b, b)}[s["beta_schedule"]]
+    return alpha, beta
+
+
+# ---- jobs (top-level functions: picklable for process pools and Ray) ------------------------
+
+def _quiet():
+    for k, v in THREAD_ENV.items():
+        os.environ.setdefault(k, v)
+    np.seterr(all="ignore")
+
+
+def job_teacher(task: str, H: int, epochs: int, lr: float, seed: int) -> dict:
+    _quiet()
+    p, info = train.train_teachers(task, H, [seed], epochs=epochs, lr=lr)
+    ev = train.evaluate(train.effective(p), task)[0]
+    return {"flat": p.flat.copy(), "metrics": ev}
+
+
+def job_student(task: str, s: dict, seed: int, teacher_flat) -> dict:
+    _quiet()
+    teacher = train.Params(s["H"], 1, flat=np.asarray(teacher_flat))
+    alpha, beta = schedules(s)
+    distill = None if s["distill"] == "none" else s["distill"]
+    p, infos, _ = train.train_students(task, teacher, [s["ste"] == "shaped"], [distill], epochs=s["epochs"],
+                                       lr=s["lr"], beta=beta, alpha=alpha, transient_w=0.0)
+    ev = train.evaluate(train.effective(p, "coupled"), task)[0]
+    return {"metrics": {**ev, **infos[0]}}
+
+
+# ---- keys and the store ---------------------------------------------------------------------
+
+def code_fingerprint(here: Path | None = None) -> str:
+    here = Path(here or Path(__file__).parent)
+    h = hashlib.sha256()
+    for name in CODE_FILES:
+        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _key(kind: str, settings: dict, code: str) -> str:
+    blob = json.dumps({"kind": kind, "schema": SCHEMA, "code": code, **settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+class Store:
+    """OUT/jobs/<kind>-<key>.npz (teachers: parameters + metrics) / .json (students)."""
+
+    def __init__(self, out: Path):
+        self.dir = Path(out) / "jobs"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, kind, key):
+        return self.dir / f"{kind}-{key}.{'npz' if kind == 'teacher' else 'json'}"
+
+    def has(self, kind, key):
+        return self.path(kind, key).is_file()
+
+    def put(self, kind, key, settings, result):
+        meta = json.dumps({"settings": settings, "metrics": result["metrics"]}, sort_keys=True)
+        if kind == "teacher":
+            atomic_write(self.path(kind, key), lambda f: write_npz(f, {"flat": result["flat"],
+                                                                        "meta": np.array(meta)}))
+        else:
+            atomic_write(self.path(kind, key), lambda f: f.write(meta.encode() + b"\n"))
+
+    def get(self, kind, key):
+        p = self.path(kind, key)
+        try:
+            if kind == "teacher":
+                with np.load(p, allow_pickle=False) as z:
+                    meta = json.loads(str(z["meta"]))
+                    return {"flat": z["flat"].copy(), **meta}
+            return json.loads(p.read_text())
+        except (OSError, ValueError, KeyError) as e:
+            raise TrainerError(f"{p}: unreadable cached job ({e}); delete it to recompute") from None
+
+
+# ---- backends -------------------------------------------------------------------------------
+
+class LocalBackend:
+    """Worker processes on this machine (spawned: nothing inherited but the arguments)."""
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+        self.name = f"local ({self.workers} worker{'s' if self.workers > 1 else ''})"
+
+    def run(self, fn, argslist, on_done):
+        if self.workers == 1:
+            for i, a in enumerate(argslist):
+                on_done(i, fn(*a))
+            return
+        import concurrent.futures as cf   # noqa: PLC0415
+        import multiprocessing as mp      # noqa: PLC0415
+        os.environ.update(THREAD_ENV)
+        with cf.ProcessPoolExecutor(min(self.workers, len(argslist)), mp_context=mp.get_context("spawn")) as ex:
+            futs = {ex.submit(fn, *a): i for i, a in enumerate(argslist)}
+            try:
+                for f in cf.as_completed(futs):
+                    on_done(futs[f], f.result())
+            except BaseException:
+                for f in futs:
+                    f.cancel()
+                raise
+
+
+class RayBackend:
+    """Ray tasks (one CPU each): a cluster at `address`, or a local instance with `address`
+    None. Every node needs this package installed (the same version)."""
+
+    def __init__(self, address: str | None, workers: int | None = None):
+        try:
+            import ray  # noqa: PLC0415
+        except ImportError:
+            raise TrainerError("--ray needs Ray: pip install 'trixcfc[ray]' (or pip install ray)") from None
+        self.ray = ray
+        kw = {"runtime_env": {"env_vars": dict(THREAD_ENV)}, "log_to_driver": False,
+              "include_dashboard": False, "ignore_reinit_error": True}
+        if address in (None, "local"):
+            kw.update(num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1")
+        else:
+            kw["address"] = address
+        self._own = not ray.is_initialized()
+        ray.init(**kw)
+        self.name = f"ray ({'local instance' if address in (None, 'local') else address}, {int(ray.cluster_resources().get('CPU', 0))} CPUs)"
+
+    def run(self, fn, argslist, on_done):
+        ray = self.ray
+        remote = ray.remote(num_cpus=1, max_retries=2)(fn)
+        refs = {remote.remote(*a): i for i, a in enumerate(argslist)}
+        pending = list(refs)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for r in done:
+                    on_done(refs[r], ray.get(r))
+        except BaseException:
+            for r in pending:
+                ray.cancel(r, force=True)
+            raise
+
+    def close(self):
+        if self._own:
+            self.ray.shutdown()
+
+
+# ---- the sweep -------------------------------------------------------------------------------
+
+@dataclass
+class SweepSettings:
+    task: str = "sine"
+    grid: str = PRESETS["factorial"]
+    seeds: int = 10
+    out: str = ""
+    baseline: str = ""            # a cell id; default: the first cell
+    workers: int = os.cpu_count() or 1
+    ray: str | None = None        # None: local processes; "local" or an address: Ray
+    overrides: dict | None = None  # knob -> value for every cell (e.g. fewer epochs)
+
+
+def _log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] sweep: {msg}", file=sys.stderr, flush=True)
+
+
+class _Progress:
+    def __init__(self, total):
+        self.total, self.done, self.t0 = total, 0, time.perf_counter()
+
+    def tick(self, what):
+        self.done += 1
+        el = time.perf_counter() - self.t0
+        eta = el / self.done * (self.total - self.done)
+        _log(f"{self.done}/{self.total} jobs done ({what}); elapsed {el:.0f} s, ETA {eta:.0f} s")
+
+
+def run(st: SweepSettings) -> dict:
+    if st.task not in tasks.TASKS:
+        raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
+    if st.seeds < 2:
+        raise TrainerError(f"--seeds must be at least 2 for paired comparisons, got {st.seeds}")
+    grid = parse_grid(PRESETS.get(st.grid, st.grid))
+    cs = cells(st.task, grid)
+    for k, v in (st.overrides or {}).items():
+        if k in grid:
+            raise TrainerError(f"--set {k}: the grid varies it already")
+        for c in cs:
+            c[k] = v
+    ids = [cell_id(c, grid) for c in cs]
+    baseline = st.baseline or ids[0]
+    if baseline not in ids:
+        raise TrainerError(f"--baseline {baseline!r} is not a cell of the grid (cells: {'; '.join(ids)})")
+    out = Path(st.out or os.path.join("results", st.task, "sweep"))
+    store = Store(out)
+    code = code_fingerprint()
+    seeds = list(range(st.seeds))
+
+    def tkey(c, seed):
+        ts = {"task": st.task, "seed": seed, **{k: c[k] for k in TEACHER_KNOBS}}
+        return ts, _key("teacher", ts, code)
+
+    def skey(c, seed):
+        ss = {"task": st.task, "seed": seed, **c}
+        return ss, _key("student", ss, code)
+
+    teachers = {}
+    for c in cs:
+        for s in seeds:
+            ts, k = tkey(c, s)
+            teachers[k] = ts
+    students = [(c, s, *skey(c, s)) for c in cs for s in seeds]
+    todo_t = [(k, ts) for k, ts in teachers.items() if not store.has("teacher", k)]
+    todo_s = [(c, s, ss, k) for c, s, ss, k in students if not store.has("student", k)]
+    _log(f"{st.task}: {len(cs)} cells x {len(seeds)} seeds; {len(teachers)} teacher and {len(students)} student "
+         f"jobs, {len(todo_t) + len(todo_s)} to run ({len(teachers) - len(todo_t) + len(students) - len(todo_s)} "
+         f"cached in {store.dir})")
+    backend = LocalBackend(st.workers) if st.ray is None else RayBackend(st.ray, st.workers)
+    try:
+        _log(f"backend: {backend.name}")
+        prog = _Progress(len(todo_t) + len(todo_s))
+        if todo_t:
+            def t_done(i, res):
+                k, ts = todo_t[i]
+                store.put("teacher", k, ts, res)
+                prog.tick(f"teacher H={ts['H']} seed={ts['seed']}: test washout "
+                          f"{res['metrics']['test_mse_washout']:.2e}")
+            backend.run(job_teacher, [(st.task, ts["H"], ts["teacher_epochs"], ts["teacher_lr"], ts["seed"])
+                                      for _, ts in todo_t], t_done)
+        if todo_s:
+            def s_done(i, res):
+                c, s, ss, k = todo_s[i]
+                store.put("student", k, ss, res)
+                prog.tick(f"{cell_id(c, grid)} seed={s}: test washout {res['metrics']['test_mse_washout']:.2e}")
+            args = [(st.task, c, s, store.get("teacher", tkey(c, s)[1])["flat"]) for c, s, _, _ in todo_s]
+            backend.run(job_student, args, s_done)
+    finally:
+        if hasattr(backend, "close"):
+            backend.close()
+    result = assemble(st, grid, cs, ids, baseline, seeds, store, tkey, skey)
+    write_reports(out, result)
+    _log(f"wrote {out}/sweep.json, sweep.md, sweep.png")
+    return result
+
+
+def assemble(st, grid, cs, ids, baseline, seeds, store, tkey, skey) -> dict:
+    cells_out = []
+    for c, cid in zip(cs, ids):
+        rows = []
+        for s in seeds:
+            m = store.get("student", skey(c, s)[1])["metrics"]
+            t = store.get("teacher", tkey(c, s)[1])["metrics"]
+            rows.append({"seed": s, "val_mse_washout": m["val_mse_washout"],
+                         "test_mse_washout": m["test_mse_washout"], "test_mse": m["test_mse"],
+                         "teacher_test_mse_washout": t["test_mse_washout"],
+                         "teacher_val_mse_washout": t["val_mse_washout"]})
+        cells_out.append({"id": cid, "settings": c, "seeds": rows})
+    return {"schema": SCHEMA, "task": st.task, "grid": {k: v for k, v in grid.items()}, "baseline": baseline,
+            "seeds": seeds, "cells": cells_out, "comparisons": compare(cells_out, baseline)}
+
+
+# ---- statistics ---------------------------------------------------------------------------
+
+def t_cdf(t: float, df: int) -> float:
+    """Student's t CDF from the regularized incomplete beta."""
+    x = df / (df + t * t)
+    tail = 0.5 * stats.betainc(df / 2.0, 0.5, x)
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: int) -> float:
+    lo, hi = -1e3, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def compare(cells_out, baseline) -> list:
+    """Paired differences of log10 test washout MSE, cell - baseline, per seed: mean, 95% CI
+    (t), two-sided p, Holm-adjusted p over all comparisons."""
+    base = next(c for c in cells_out if c["id"] == baseline)
+    b = np.log10([r["test_mse_washout"] for r in base["seeds"]])
+    rows = []
+    for c in cells_out:
+        if c["id"] == baseline:
+            continue
+        d = np.log10([r["test_mse_washout"] for r in c["seeds"]]) - b
+        n = len(d)
+        mean, sd = float(d.mean()), float(d.std(ddof=1))
+        se = sd / math.sqrt(n)
+        q = t_quantile(0.975, n - 1)
+        if se > 0:
+            t = mean / se
+            p = 2 * min(t_cdf(t, n - 1), 1 - t_cdf(t, n - 1))
+        else:
+            p = 0.0 if mean != 0 else 1.0
+        rows.append({"id": c["id"], "mean_log10_diff": mean, "ci95": [mean - q * se, mean + q * se],
+                     "p": float(p)})
+    # Holm: sort p ascending, p_adj(i) = max over j <= i of min(1, (m - j) p_j)
+    m = len(rows)
+    run = 0.0
+    for j, r in enumerate(sorted(rows, key=lambda r: r["p"])):
+        run = max(run, min(1.0, (m - j) * r["p"]))
+        r["p_holm"] = run
+    return rows
+
+
+# ---- reports ------------------------------------------------------------------------------
+
+def markdown(result) -> str:
+    lines = [f"# Sweep: `{result['task']}`", "",
+             f"Grid: {'; '.join(f'{k}=' + ','.join(str(v) for v in vs) for k, vs in result['grid'].items())}. "
+             f"Seeds {result['seeds'][0]}..{result['seeds'][-1]} (paired: seed k has the same data and, per "
+             f"teacher setting, the same teacher in every cell). Metric: test washout MSE (steps t >= "
+             f"{tasks.WASHOUT}).", "",
+             "| cell | geo. mean | log10 mean ± sd | teacher geo. mean | vs teacher |",
+             "|---|---|---|---|---|"]
+    for c in result["cells"]:
+        lw = np.log10([r["test_mse_washout"] for r in c["seeds"]])
+        tw = np.log10([r["teacher_test_mse_washout"] for r in c["seeds"]])
+        mark = " (baseline)" if c["id"] == result["baseline"] else ""
+        lines.append(f"| {c['id']}{mark} | {10 ** lw.mean():.2e} | {lw.mean():+.2f} ± {lw.std(ddof=1):.2f} | "
+                     f"{10 ** tw.mean():.2e} | {10 ** (lw - tw).mean():.2f}x |")
+    lines += ["", f"Paired against the baseline `{result['baseline']}`: mean difference of log10 test washout "
+              "MSE over seeds (negative = better than the baseline), 95% t interval, two-sided p and "
+              "Holm-adjusted p over all comparisons.", "",
+              "| cell | log10 diff | 95% CI | ratio | p | p (Holm) |", "|---|---|---|---|---|---|"]
+    for r in result["comparisons"]:
+        lines.append(f"| {r['id']} | {r['mean_log10_diff']:+.3f} | [{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] | "
+                     f"{10 ** r['mean_log10_diff']:.2f}x | {r['p']:.2g} | {r['p_holm']:.2g} |")
+    lines += ["", "Every seed:", "", "| cell | " + " | ".join(f"seed {s}" for s in result["seeds"]) + " |",
+              "|---|" + "---|" * len(result["seeds"])]
+    for c in result["cells"]:
+        lines.append(f"| {c['id']} | " + " | ".join(f"{r['test_mse_washout']:.2e}" for r in c["seeds"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(path, result) -> bool:
+    try:
+        import matplotlib  # noqa: PLC0415
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        _log("matplotlib is not installed: skipping sweep.png (pip install 'trixcfc[plot]')")
+        return False
+    grid = result["grid"]
+    numeric = [k for k, vs in grid.items() if isinstance(vs[0], (int, float)) and len(vs) > 1]
+    panels = numeric + ["teacher quality"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    cats = [k for k in grid if k not in numeric]
+    for ax, knob in zip(axes[0], panels):
+        groups = {}
+        for c in result["cells"]:
+            label = ", ".join(f"{k}={c['settings'][k]}" for k in cats) or "all"
+            groups.setdefault(label, []).append(c)
+        for gi, (label, cl) in enumerate(sorted(groups.items())):
+            color = f"C{gi % 10}"
+            if knob == "teacher quality":
+                xs = [r["teacher_test_mse_washout"] for c in cl for r in c["seeds"]]
+                ys = [r["test_mse_washout"] for c in cl for r in c["seeds"]]
+                ax.scatter(xs, ys, s=10, color=color, alpha=0.6, label=label)
+                ax.set_xscale("log")
+                continue
+            by = {}
+            for c in cl:
+                by.setdefault(c["settings"][knob], []).extend(r["test_mse_washout"] for r in c["seeds"])
+            xs = sorted(by)
+            for x in xs:
+                ax.scatter([x] * len(by[x]), by[x], s=8, color=color, alpha=0.4)
+            ax.plot(xs, [10 ** np.mean(np.log10(by[x])) for x in xs], "-o", color=color, ms=4, label=label)
+            if knob in ("lr", "teacher_lr", "beta", "teacher_epochs"):
+                ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(knob if knob != "teacher quality" else "teacher test washout MSE")
+        ax.set_ylabel("student test washout MSE")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(f"sweep {result['task']}: per-seed points, lines = geometric means")
+    fig.tight_layout()
+
+    def write(f):
+        fig.savefig(f, format="png", dpi=110)
+    atomic_write(path, write)
+    plt.close(fig)
+    return True
+
+
+def write_reports(out: Path, result: dict) -> None:
+    atomic_write(out / "sweep.json", lambda f: f.write((json.dumps(result, indent=1, sort_keys=True) + "\n").encode()))
+    atomic_write(out / "sweep.md", lambda f: f.write(markdown(result).encode()))
+    plot(out / "sweep.png", result)
