@@ -28,9 +28,15 @@ def numbers(path):
 
 
 def test_grid_parsing_and_errors():
-    g = sweep.parse_grid("alpha=0.3,0.8; alpha_schedule=const,rise,fall; H=8,64")
-    assert g == {"alpha": [0.3, 0.8], "alpha_schedule": ["const", "rise", "fall"], "H": [8, 64]}
+    g = sweep.parse_grid("distill=traj; alpha=0.3,0.8; alpha_schedule=const,rise,fall; H=8,64")
+    assert g == [{"distill": ["traj"], "alpha": [0.3, 0.8], "alpha_schedule": ["const", "rise", "fall"], "H": [8, 64]}]
     assert len(sweep.cells("sine", g)) == 12
+    # without distillation alpha means nothing: those cells collapse into one per H
+    assert len(sweep.cells("sine", sweep.parse_grid("distill=none; alpha=0.3,0.8; H=8,64"))) == 2
+    # a union of blocks, without repeats; cells named by what differs from the defaults
+    u = sweep.cells("sine", sweep.parse_grid("H=16,32 | ste=vanilla,shaped; beta=5,20"))
+    dflt = sweep.defaults("sine")
+    assert [sweep.cell_id(c, dflt) for c in u] == ["default", "H=32", "ste=shaped,beta=5", "ste=shaped"]
     for bad, msg in [("alpha=2", r"alpha='2': must be in \[0, 1\]"), ("gamma=1", "unknown knob 'gamma'"),
                      ("H=16,16", "repeats a value"), ("alpha", "is not KNOB=V1,V2"), ("", "--grid is empty"),
                      ("ste=fancy", "must be one of vanilla, shaped"), ("H=1", "must be in 2..128")]:
@@ -79,7 +85,8 @@ def test_local_and_ray_give_identical_numbers(tmp_path):
 @pytest.mark.slow
 def test_a_killed_sweep_reruns_only_the_missing_jobs(tmp_path):
     out = tmp_path / "s"
-    args = ["--grid", "H=8,12; distill=none,traj", "--seeds", "2", *TINY, "--out", str(out), "--workers", "1"]
+    args = ["--grid", "H=8,12; distill=none,traj", "--seeds", "2", "--stack", "1", *TINY, "--out", str(out),
+            "--workers", "1"]
     proc = subprocess.Popen([sys.executable, "-m", "trainer", "sweep", *args], stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True)
     jobs = out / "jobs"
@@ -140,8 +147,10 @@ def test_the_factorial_preset_reproduces_the_factorials_rows(tmp_path):
     assert sw.returncode == 0, sw.stderr
     f = json.loads((tmp_path / "fac" / "factorial.json").read_text())
     got = numbers(tmp_path / "sw")
+    cells = json.loads((tmp_path / "sw" / "sweep.json").read_text())["cells"]
     for c, (shaped, traj, H) in CONFIGS.items():
-        cid = f"ste={'shaped' if shaped else 'vanilla'},distill={'traj' if traj else 'none'},H={H}"
+        want_settings = {"ste": "shaped" if shaped else "vanilla", "distill": "traj" if traj else "none", "H": H}
+        cid = next(x["id"] for x in cells if all(x["settings"][k] == v for k, v in want_settings.items()))
         for seed in (0, 1):
             want = next(r for r in f["runs"] if r["config"] == c and r["seed"] == seed)["test_mse_washout"]
             assert got[cid, seed] == pytest.approx(want, rel=1e-9), (c, seed)

@@ -90,17 +90,21 @@ def build_parser():
                         "Knobs: " + "; ".join(f"{k}: {v.help}" for k, v in KNOBS.items()) + ".")
     sw.add_argument("--task", default="sine", metavar="TASK", help="task (default: sine)")
     sw.add_argument("--grid", default="factorial", metavar="SPEC",
-                    help="KNOB=V1,V2,...; KNOB=... (the product of the values), or a preset: "
+                    help="KNOB=V1,V2,...; KNOB=... (the product of the values), blocks of those joined by "
+                    "'|' (the union of their products), or a preset: "
                     + ", ".join(f"{k} = '{v}'" for k, v in PRESETS.items()) + " (default: factorial)")
     sw.add_argument("--seeds", type=int, default=10, metavar="N", help="paired seeds 0..N-1 (default: 10)")
     sw.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<task>/sweep)")
     sw.add_argument("--baseline", default="", metavar="CELL",
-                    help="cell id to compare every other cell with, e.g. 'alpha=0.8,alpha_schedule=rise' "
-                    "(default: the first cell)")
+                    help="cell to compare every other cell with, named by its knobs that differ from the "
+                    "defaults, e.g. 'distill=traj,alpha=0.3' or 'default' (default: the first cell)")
     sw.add_argument("--set", action="append", default=[], metavar="KNOB=V",
                     help="a knob's value for every cell (repeatable), e.g. --set epochs=100")
     sw.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
                     help="local worker processes, or CPUs of a local Ray instance (default: os.cpu_count())")
+    sw.add_argument("--stack", type=int, default=5, metavar="N",
+                    help="seeds trained side by side in one job, in chunks aligned to multiples of N, so "
+                    "that more --seeds later only adds jobs (default: 5)")
     sw.add_argument("--ray", default=None, metavar="ADDRESS", nargs="?", const="local",
                     help="run the jobs on Ray: no value or 'local' starts a local instance on 127.0.0.1; "
                     "'auto' or HOST:PORT joins a running cluster (ray start --head). Default: local processes")
@@ -121,7 +125,7 @@ def _sweep(a):
     if a.workers < 1:
         raise TrainerError(f"--workers must be positive, got {a.workers}")
     st = SweepSettings(task=a.task, grid=a.grid, seeds=a.seeds, out=a.out or os.path.join("results", a.task, "sweep"),
-                       baseline=a.baseline, workers=a.workers, ray=a.ray, overrides=overrides)
+                       baseline=a.baseline, workers=a.workers, stack=a.stack, ray=a.ray, overrides=overrides)
     r = run(st)
     best = min(r["cells"], key=lambda c: sum(math.log10(x["test_mse_washout"]) for x in c["seeds"]))
     print(f"{r['task']}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 test washout MSE: "

@@ -1,10 +1,17 @@
 """`python -m trainer sweep`: a grid of student settings x paired seeds, resumable, on local
 worker processes or on a Ray cluster.
 
-A *cell* is one setting of every knob (KNOBS; the grid names the knobs it varies, the rest
-keep their defaults). A *job* trains one thing for one seed:
-  teacher job  (task, H, teacher_epochs, teacher_lr, seed)  -> float teacher parameters
-  student job  (task, the cell's settings, seed)            -> the student's metrics
+A *cell* is one setting of every knob (KNOBS). The grid names the knobs it varies, as a
+product of value lists, or a union of such products separated by `|`; the other knobs keep
+their defaults. A cell is named by its knobs that differ from the defaults ("default" when
+none does). Settings a cell ignores are set to their defaults before anything is keyed
+(alpha when there is no distillation, beta with the vanilla STE), so equivalent cells share
+their jobs.
+
+A *job* trains one stack of seeds (a chunk of --stack consecutive seeds, aligned to
+multiples of --stack so that more seeds later add chunks instead of changing them):
+  teacher job  (task, H, teacher_epochs, teacher_lr, seeds)  -> float teachers' parameters
+  student job  (task, the cell's settings, seeds)            -> the students' metrics
 Seed k uses the same data and the same teacher in every cell that shares its teacher
 settings, as in the factorial. Jobs are pure functions of their settings: the numbers do not
 depend on the backend, the number of workers or the order in which jobs finish.
@@ -97,13 +104,13 @@ KNOBS = {
     "teacher_lr": Knob(_pos_float, 1e-2, "teacher Adam learning rate"),
 }
 TEACHER_KNOBS = ("H", "teacher_epochs", "teacher_lr")
+SHAPED_KNOBS = ("beta", "beta_schedule")          # ignored by the vanilla STE
 
 # The factorial's eight configurations as a grid: `--preset factorial`.
-PRESETS = {"factorial": "ste=vanilla,shaped; distill=none,traj; H=16,32"}
+PRESETS = {"factorial": "H=16,32; distill=none,traj; ste=vanilla,shaped"}
 
 
-def parse_grid(spec: str) -> dict:
-    """'alpha=0.3,0.8; alpha_schedule=const,rise' -> {knob: [values]} in the order given."""
+def _parse_block(spec: str) -> dict:
     grid = {}
     for part in [p for p in spec.replace("\n", ";").split(";") if p.strip()]:
         if "=" not in part:
@@ -127,28 +134,56 @@ def parse_grid(spec: str) -> dict:
     return grid
 
 
+def parse_grid(spec: str) -> list:
+    """'alpha=0.3,0.8; alpha_schedule=const,rise | H=8,64' -> [{knob: [values]}, ...]: the
+    cells are the union of each block's product."""
+    return [_parse_block(block) for block in spec.split("|")]
+
+
 def task_defaults(task: str) -> dict:
     from .factorial import TASK_DEFAULTS, Settings   # noqa: PLC0415 - the factorial's defaults
     d, st = TASK_DEFAULTS[task], Settings()
     return {"epochs": d["epochs"], "teacher_epochs": d["teacher_epochs"], "lr": st.lr, "teacher_lr": st.teacher_lr}
 
 
-def cells(task: str, grid: dict) -> list:
-    """Every combination of the grid's values, the other knobs at their defaults."""
-    defaults = {k: (kn.default if kn.default is not None else task_defaults(task)[k]) for k, kn in KNOBS.items()}
-    for k in ("lr", "teacher_lr"):
-        defaults[k] = task_defaults(task)[k]
-    out = []
-    for combo in itertools.product(*grid.values()):
-        s = dict(defaults)
-        s.update(zip(grid.keys(), combo))
-        out.append(s)
+def defaults(task: str) -> dict:
+    d = task_defaults(task)
+    return {k: (d[k] if k in d else kn.default) for k, kn in KNOBS.items()}
+
+
+def canonical(s: dict, dflt: dict) -> dict:
+    """The settings with what the cell ignores set to the defaults."""
+    s = dict(s)
+    if s["distill"] == "none":
+        s["alpha"], s["alpha_schedule"] = dflt["alpha"], dflt["alpha_schedule"]
+    if s["ste"] == "vanilla":
+        for k in SHAPED_KNOBS:
+            s[k] = dflt[k]
+    return s
+
+
+def cells(task: str, blocks: list, overrides: dict | None = None) -> list:
+    """The union of every block's product of values, in order, without repeats; the other
+    knobs at their defaults (or overrides)."""
+    dflt = dict(defaults(task), **(overrides or {}))
+    out, seen = [], set()
+    for grid in blocks:
+        for combo in itertools.product(*grid.values()):
+            c = canonical(dict(dflt, **dict(zip(grid.keys(), combo))), dflt)
+            key = json.dumps(c, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                out.append(c)
     return out
 
 
-def cell_id(settings: dict, grid: dict) -> str:
-    return ",".join(f"{k}={settings[k]:g}" if isinstance(settings[k], float) else f"{k}={settings[k]}"
-                    for k in grid)
+def _fmt(v):
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def cell_id(settings: dict, dflt: dict) -> str:
+    """The knobs that differ from the defaults, in KNOBS order; "default" if none."""
+    return ",".join(f"{k}={_fmt(settings[k])}" for k in KNOBS if settings[k] != dflt[k]) or "default"
 
 
 def schedules(s: dict) -> tuple:
@@ -168,22 +203,22 @@ def _quiet():
     np.seterr(all="ignore")
 
 
-def job_teacher(task: str, H: int, epochs: int, lr: float, seed: int) -> dict:
+def job_teacher(task: str, H: int, epochs: int, lr: float, seeds: tuple) -> dict:
     _quiet()
-    p, info = train.train_teachers(task, H, [seed], epochs=epochs, lr=lr)
-    ev = train.evaluate(train.effective(p), task)[0]
-    return {"flat": p.flat.copy(), "metrics": ev}
+    p, _ = train.train_teachers(task, H, list(seeds), epochs=epochs, lr=lr)
+    return {"flat": p.flat.copy(), "metrics": train.evaluate(train.effective(p), task)}
 
 
-def job_student(task: str, s: dict, seed: int, teacher_flat) -> dict:
+def job_student(task: str, s: dict, seeds: tuple, teacher_flat) -> dict:
     _quiet()
-    teacher = train.Params(s["H"], 1, flat=np.asarray(teacher_flat))
+    teacher = train.Params(s["H"], len(seeds), flat=np.asarray(teacher_flat))
     alpha, beta = schedules(s)
     distill = None if s["distill"] == "none" else s["distill"]
-    p, infos, _ = train.train_students(task, teacher, [s["ste"] == "shaped"], [distill], epochs=s["epochs"],
-                                       lr=s["lr"], beta=beta, alpha=alpha, transient_w=0.0)
-    ev = train.evaluate(train.effective(p, "coupled"), task)[0]
-    return {"metrics": {**ev, **infos[0]}}
+    M = len(seeds)
+    p, infos, _ = train.train_students(task, teacher, [s["ste"] == "shaped"] * M, [distill] * M,
+                                       epochs=s["epochs"], lr=s["lr"], beta=beta, alpha=alpha, transient_w=0.0)
+    ev = train.evaluate(train.effective(p, "coupled"), task)
+    return {"metrics": [{**e, **i} for e, i in zip(ev, infos)]}
 
 
 # ---- keys and the store ---------------------------------------------------------------------
@@ -307,11 +342,12 @@ class RayBackend:
 @dataclass
 class SweepSettings:
     task: str = "sine"
-    grid: str = PRESETS["factorial"]
+    grid: str = "factorial"       # a preset name or a grid spec
     seeds: int = 10
     out: str = ""
     baseline: str = ""            # a cell id; default: the first cell
     workers: int = os.cpu_count() or 1
+    stack: int = 5                # seeds trained side by side in one job
     ray: str | None = None        # None: local processes; "local" or an address: Ray
     overrides: dict | None = None  # knob -> value for every cell (e.g. fewer epochs)
 
@@ -331,19 +367,24 @@ class _Progress:
         _log(f"{self.done}/{self.total} jobs done ({what}); elapsed {el:.0f} s, ETA {eta:.0f} s")
 
 
+def chunks(n_seeds: int, stack: int) -> list:
+    return [tuple(range(a, min(a + stack, n_seeds))) for a in range(0, n_seeds, stack)]
+
+
 def run(st: SweepSettings) -> dict:
     if st.task not in tasks.TASKS:
         raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
     if st.seeds < 2:
         raise TrainerError(f"--seeds must be at least 2 for paired comparisons, got {st.seeds}")
-    grid = parse_grid(PRESETS.get(st.grid, st.grid))
-    cs = cells(st.task, grid)
-    for k, v in (st.overrides or {}).items():
-        if k in grid:
+    if st.stack < 1 or st.workers < 1:
+        raise TrainerError("--stack and --workers must be positive")
+    blocks = parse_grid(PRESETS.get(st.grid, st.grid))
+    for k in (st.overrides or {}):
+        if any(k in b for b in blocks):
             raise TrainerError(f"--set {k}: the grid varies it already")
-        for c in cs:
-            c[k] = v
-    ids = [cell_id(c, grid) for c in cs]
+    dflt = dict(defaults(st.task), **(st.overrides or {}))
+    cs = cells(st.task, blocks, st.overrides)
+    ids = [cell_id(c, dflt) for c in cs]
     baseline = st.baseline or ids[0]
     if baseline not in ids:
         raise TrainerError(f"--baseline {baseline!r} is not a cell of the grid (cells: {'; '.join(ids)})")
@@ -351,26 +392,32 @@ def run(st: SweepSettings) -> dict:
     store = Store(out)
     code = code_fingerprint()
     seeds = list(range(st.seeds))
+    parts = chunks(st.seeds, st.stack)
 
-    def tkey(c, seed):
-        ts = {"task": st.task, "seed": seed, **{k: c[k] for k in TEACHER_KNOBS}}
+    def tkey(c, part):
+        ts = {"task": st.task, "seeds": list(part), **{k: c[k] for k in TEACHER_KNOBS}}
         return ts, _key("teacher", ts, code)
 
-    def skey(c, seed):
-        ss = {"task": st.task, "seed": seed, **c}
+    def skey(c, part):
+        ss = {"task": st.task, "seeds": list(part), **c}
         return ss, _key("student", ss, code)
 
     teachers = {}
     for c in cs:
-        for s in seeds:
-            ts, k = tkey(c, s)
+        for part in parts:
+            ts, k = tkey(c, part)
             teachers[k] = ts
-    students = [(c, s, *skey(c, s)) for c in cs for s in seeds]
+    students = {}
+    for c in cs:
+        for part in parts:
+            ss, k = skey(c, part)
+            students[k] = (c, part, ss)
     todo_t = [(k, ts) for k, ts in teachers.items() if not store.has("teacher", k)]
-    todo_s = [(c, s, ss, k) for c, s, ss, k in students if not store.has("student", k)]
-    _log(f"{st.task}: {len(cs)} cells x {len(seeds)} seeds; {len(teachers)} teacher and {len(students)} student "
-         f"jobs, {len(todo_t) + len(todo_s)} to run ({len(teachers) - len(todo_t) + len(students) - len(todo_s)} "
-         f"cached in {store.dir})")
+    todo_s = [(k, *v) for k, v in students.items() if not store.has("student", k)]
+    n_jobs = len(teachers) + len(students)
+    _log(f"{st.task}: {len(cs)} cells x {len(seeds)} seeds in stacks of {st.stack}; {len(teachers)} teacher and "
+         f"{len(students)} student jobs, {len(todo_t) + len(todo_s)} to run "
+         f"({n_jobs - len(todo_t) - len(todo_s)} cached in {store.dir})")
     backend = LocalBackend(st.workers) if st.ray is None else RayBackend(st.ray, st.workers)
     try:
         _log(f"backend: {backend.name}")
@@ -379,40 +426,43 @@ def run(st: SweepSettings) -> dict:
             def t_done(i, res):
                 k, ts = todo_t[i]
                 store.put("teacher", k, ts, res)
-                prog.tick(f"teacher H={ts['H']} seed={ts['seed']}: test washout "
-                          f"{res['metrics']['test_mse_washout']:.2e}")
-            backend.run(job_teacher, [(st.task, ts["H"], ts["teacher_epochs"], ts["teacher_lr"], ts["seed"])
+                prog.tick(f"teachers H={ts['H']} seeds {ts['seeds'][0]}-{ts['seeds'][-1]}: test washout "
+                          + " ".join(f"{m['test_mse_washout']:.1e}" for m in res["metrics"]))
+            backend.run(job_teacher, [(st.task, ts["H"], ts["teacher_epochs"], ts["teacher_lr"], tuple(ts["seeds"]))
                                       for _, ts in todo_t], t_done)
         if todo_s:
             def s_done(i, res):
-                c, s, ss, k = todo_s[i]
+                k, c, part, ss = todo_s[i]
                 store.put("student", k, ss, res)
-                prog.tick(f"{cell_id(c, grid)} seed={s}: test washout {res['metrics']['test_mse_washout']:.2e}")
-            args = [(st.task, c, s, store.get("teacher", tkey(c, s)[1])["flat"]) for c, s, _, _ in todo_s]
+                prog.tick(f"{cell_id(c, dflt)} seeds {part[0]}-{part[-1]}: test washout "
+                          + " ".join(f"{m['test_mse_washout']:.1e}" for m in res["metrics"]))
+            args = [(st.task, c, part, store.get("teacher", tkey(c, part)[1])["flat"]) for _, c, part, _ in todo_s]
             backend.run(job_student, args, s_done)
     finally:
         if hasattr(backend, "close"):
             backend.close()
-    result = assemble(st, grid, cs, ids, baseline, seeds, store, tkey, skey)
+    result = assemble(st, blocks, dflt, cs, ids, baseline, parts, store, tkey, skey)
     write_reports(out, result)
     _log(f"wrote {out}/sweep.json, sweep.md, sweep.png")
     return result
 
 
-def assemble(st, grid, cs, ids, baseline, seeds, store, tkey, skey) -> dict:
+def assemble(st, blocks, dflt, cs, ids, baseline, parts, store, tkey, skey) -> dict:
     cells_out = []
     for c, cid in zip(cs, ids):
         rows = []
-        for s in seeds:
-            m = store.get("student", skey(c, s)[1])["metrics"]
-            t = store.get("teacher", tkey(c, s)[1])["metrics"]
-            rows.append({"seed": s, "val_mse_washout": m["val_mse_washout"],
-                         "test_mse_washout": m["test_mse_washout"], "test_mse": m["test_mse"],
-                         "teacher_test_mse_washout": t["test_mse_washout"],
-                         "teacher_val_mse_washout": t["val_mse_washout"]})
+        for part in parts:
+            ms = store.get("student", skey(c, part)[1])["metrics"]
+            ts = store.get("teacher", tkey(c, part)[1])["metrics"]
+            for seed, m, t in zip(part, ms, ts):
+                rows.append({"seed": seed, "val_mse_washout": m["val_mse_washout"],
+                             "test_mse_washout": m["test_mse_washout"], "test_mse": m["test_mse"],
+                             "teacher_test_mse_washout": t["test_mse_washout"],
+                             "teacher_val_mse_washout": t["val_mse_washout"]})
         cells_out.append({"id": cid, "settings": c, "seeds": rows})
-    return {"schema": SCHEMA, "task": st.task, "grid": {k: v for k, v in grid.items()}, "baseline": baseline,
-            "seeds": seeds, "cells": cells_out, "comparisons": compare(cells_out, baseline)}
+    return {"schema": SCHEMA, "task": st.task, "grid": blocks, "defaults": dflt, "baseline": baseline,
+            "seeds": list(range(st.seeds)), "stack": st.stack, "cells": cells_out,
+            "comparisons": compare(cells_out, baseline)}
 
 
 # ---- statistics ---------------------------------------------------------------------------
@@ -469,7 +519,8 @@ def compare(cells_out, baseline) -> list:
 
 def markdown(result) -> str:
     lines = [f"# Sweep: `{result['task']}`", "",
-             f"Grid: {'; '.join(f'{k}=' + ','.join(str(v) for v in vs) for k, vs in result['grid'].items())}. "
+             f"Grid: {' | '.join('; '.join(f'{k}=' + ','.join(_fmt(v) for v in vs) for k, vs in b.items()) for b in result['grid'])}. "
+             f"Defaults: {', '.join(f'{k}={_fmt(v)}' for k, v in result['defaults'].items())}. "
              f"Seeds {result['seeds'][0]}..{result['seeds'][-1]} (paired: seed k has the same data and, per "
              f"teacher setting, the same teacher in every cell). Metric: test washout MSE (steps t >= "
              f"{tasks.WASHOUT}).", "",
@@ -495,7 +546,13 @@ def markdown(result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _in_block(c: dict, block: dict, dflt: dict) -> bool:
+    return all((c[k] in block[k] or c[k] == dflt[k]) if k in block else c[k] == dflt[k] for k in KNOBS)
+
+
 def plot(path, result) -> bool:
+    """One panel per numeric knob a grid block varies (per-seed points, a line through the
+    geometric means per setting of the block's other knobs), and student vs teacher quality."""
     try:
         import matplotlib  # noqa: PLC0415
         matplotlib.use("Agg")
@@ -503,23 +560,30 @@ def plot(path, result) -> bool:
     except ImportError:
         _log("matplotlib is not installed: skipping sweep.png (pip install 'trixcfc[plot]')")
         return False
-    grid = result["grid"]
-    numeric = [k for k, vs in grid.items() if isinstance(vs[0], (int, float)) and len(vs) > 1]
-    panels = numeric + ["teacher quality"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
-    cats = [k for k in grid if k not in numeric]
-    for ax, knob in zip(axes[0], panels):
+    dflt = result["defaults"]
+    panels = []
+    for block in result["grid"]:
+        for knob, vs in block.items():
+            if isinstance(vs[0], (int, float)) and len(vs) > 1:
+                panels.append((knob, block))
+    panels.append(("teacher quality", None))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), squeeze=False)
+    for ax, (knob, block) in zip(axes[0], panels):
         groups = {}
         for c in result["cells"]:
-            label = ", ".join(f"{k}={c['settings'][k]}" for k in cats) or "all"
+            if block is not None and not _in_block(c["settings"], block, dflt):
+                continue
+            others = [k for k in (block or {}) if k != knob]
+            label = ", ".join(f"{k}={_fmt(c['settings'][k])}" for k in others) or "all"
+            if block is None:
+                label = f"distill={c['settings']['distill']}"
             groups.setdefault(label, []).append(c)
         for gi, (label, cl) in enumerate(sorted(groups.items())):
             color = f"C{gi % 10}"
-            if knob == "teacher quality":
+            if block is None:
                 xs = [r["teacher_test_mse_washout"] for c in cl for r in c["seeds"]]
                 ys = [r["test_mse_washout"] for c in cl for r in c["seeds"]]
                 ax.scatter(xs, ys, s=10, color=color, alpha=0.6, label=label)
-                ax.set_xscale("log")
                 continue
             by = {}
             for c in cl:
@@ -528,13 +592,13 @@ def plot(path, result) -> bool:
             for x in xs:
                 ax.scatter([x] * len(by[x]), by[x], s=8, color=color, alpha=0.4)
             ax.plot(xs, [10 ** np.mean(np.log10(by[x])) for x in xs], "-o", color=color, ms=4, label=label)
-            if knob in ("lr", "teacher_lr", "beta", "teacher_epochs"):
-                ax.set_xscale("log")
+        if knob in ("lr", "teacher_lr", "beta", "teacher_epochs", "H", "teacher quality"):
+            ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(knob if knob != "teacher quality" else "teacher test washout MSE")
+        ax.set_xlabel(knob if block is not None else "teacher test washout MSE")
         ax.set_ylabel("student test washout MSE")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6)
+        ax.legend(fontsize=6)
     fig.suptitle(f"sweep {result['task']}: per-seed points, lines = geometric means")
     fig.tight_layout()
 
