@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import gradcheck, stats, tasks, train
+from . import gradcheck, stats, tasks, train, workers
 from .fileio import atomic_write, write_npz
 from .errors import TrainerError
 
@@ -131,18 +131,15 @@ def job_cs(task, seed, tag, run, sweeps, tw, refit_epochs=0, lr=0.0, teacher_fla
     return out
 
 
-def _worker_init():
-    np.seterr(all="ignore")      # divergence is detected explicitly (one TrainerError line)
-
-
 def _pool_map(fn, argslist, jobs):
     if jobs <= 1 or len(argslist) <= 1:
         with np.errstate(all="ignore"):
             return [fn(*a) for a in argslist]
     import multiprocessing as mp
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[k] = "1"
-    with mp.get_context("spawn").Pool(min(jobs, len(argslist)), initializer=_worker_init) as pool:
+    workers.single_threaded_blas()
+    workers.quiet_resource_tracker()
+    with mp.get_context("spawn").Pool(min(jobs, len(argslist)), initializer=workers.pool_initializer,
+                                      initargs=(os.getpid(),)) as pool:
         return pool.starmap(fn, argslist, chunksize=1)
 
 

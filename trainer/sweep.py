@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import stats, tasks, train
+from . import stats, tasks, train, workers
 from .errors import TrainerError
 from .fileio import atomic_write, write_npz
 
 SCHEMA = 1
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+THREAD_ENV = workers.THREAD_ENV
 # the modules whose source decides a job's numbers
 CODE_FILES = ("cell.py", "quant.py", "train.py", "tasks.py", "sweep.py")
 ALPHA_SCHEDULES = ("const", "rise", "fall")
@@ -285,8 +285,10 @@ class LocalBackend:
             return
         import concurrent.futures as cf   # noqa: PLC0415
         import multiprocessing as mp      # noqa: PLC0415
-        os.environ.update(THREAD_ENV)
-        with cf.ProcessPoolExecutor(min(self.workers, len(argslist)), mp_context=mp.get_context("spawn")) as ex:
+        workers.single_threaded_blas()
+        workers.quiet_resource_tracker()
+        with cf.ProcessPoolExecutor(min(self.workers, len(argslist)), mp_context=mp.get_context("spawn"),
+                                    initializer=workers.pool_initializer, initargs=(os.getpid(),)) as ex:
             futs = {ex.submit(fn, *a): i for i, a in enumerate(argslist)}
             try:
                 for f in cf.as_completed(futs):

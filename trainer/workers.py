@@ -1,0 +1,52 @@
+"""Worker processes that end with the process that started them.
+
+A pool's workers otherwise outlive a parent that was killed (SIGKILL, the OOM killer): each
+finishes its job, up to tens of seconds of CPU, then fails writing its result to the dead
+parent with a BrokenPipe traceback, and multiprocessing's resource tracker warns about the
+pool's semaphores. `pool_initializer(os.getpid())` in each worker asks Linux to send it
+SIGKILL when its parent goes (prctl PR_SET_PDEATHSIG); `quiet_resource_tracker()` in the
+parent keeps the tracker from warning about semaphores a killed run could not release.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def die_with_parent(parent_pid: int) -> bool:
+    """SIGKILL this process when its parent exits. False where the OS has no such call."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent_pid:          # the parent died before the call: nobody will signal
+        os._exit(1)
+    return True
+
+
+def pool_initializer(parent_pid: int) -> None:
+    die_with_parent(parent_pid)
+    import numpy as np  # noqa: PLC0415
+    np.seterr(all="ignore")      # divergence is detected explicitly (one TrainerError line)
+
+
+def quiet_resource_tracker() -> None:
+    """The resource tracker is started with this interpreter's -W options: ignore its
+    leaked-semaphore warning, which only a killed parent can cause."""
+    opt = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if opt not in sys.warnoptions:
+        sys.warnoptions.append(opt)
+
+
+def single_threaded_blas() -> None:
+    os.environ.update(THREAD_ENV)
