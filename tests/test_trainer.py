@@ -297,19 +297,60 @@ def test_best_npz_schema_round_trip(tiny_out):
     assert art.H == H and art.task == "sine"
 
 
-def test_best_npz_write_is_atomic(tiny_out, monkeypatch):
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """One tiny factorial; what it handed to write_outputs, and the files it wrote."""
     from trainer import factorial
-    path = tiny_out / "best.npz"
-    before = path.read_bytes()
+    out = tmp_path_factory.mktemp("written")
+    seen = {}
+    orig = factorial.write_outputs
 
-    def exploding_write(f, arrays):
+    def spy(o, result, runs, teachers):
+        seen.update(result=result, runs=runs, teachers=teachers)
+        return orig(o, result, runs, teachers)
+    factorial.write_outputs = spy
+    try:
+        assert main(["factorial", "--out", str(out), "--jobs", "1"] + TINY) == 0
+    finally:
+        factorial.write_outputs = orig
+    return out, seen
+
+
+OUTPUTS = ("best.npz", "factorial.json", "factorial.md", "factorial.png")
+
+
+def _snapshot(d):
+    return {n: (d / n).read_bytes() for n in OUTPUTS if (d / n).exists()}
+
+
+def test_outputs_are_all_or_nothing(written, tmp_path, monkeypatch):
+    import shutil
+    from trainer import factorial
+    src, seen = written
+    assert set(_snapshot(src)) == set(OUTPUTS)
+    out = tmp_path / "out"
+    shutil.copytree(src, out)
+    before = _snapshot(out)
+    result = dict(seen["result"], command="a new run")     # a different factorial.json / .md
+
+    def exploding_write(f, arrays):                        # best.npz fails half-way
         f.write(b"PK\x03\x04 half an archive")
         raise OSError("disk full")
     monkeypatch.setattr(factorial, "write_npz", exploding_write)
-    with pytest.raises(OSError):
-        factorial.save_best(str(path), {"a": np.zeros(3)})
-    assert path.read_bytes() == before                    # the old file is untouched
-    assert [p for p in os.listdir(tiny_out) if p.endswith(".tmp")] == []
+    with pytest.raises(OSError, match="disk full"):
+        factorial.write_outputs(str(out), result, seen["runs"], seen["teachers"])
+    assert _snapshot(out) == before                        # not one file changed, none left over
+    assert sorted(os.listdir(out)) == sorted(os.listdir(src))
+    monkeypatch.undo()
+
+    # a reused --out where this run draws no plot: the old plot goes with the old tables
+    from trainer import report
+    monkeypatch.setattr(report, "plot", lambda *a, **k: False)
+    factorial.write_outputs(str(out), result, seen["runs"], seen["teachers"])
+    after = _snapshot(out)
+    assert "factorial.png" not in after
+    assert after["factorial.json"] != before["factorial.json"] and b"a new run" in after["factorial.json"]
+    assert sorted(os.listdir(out)) == sorted(set(os.listdir(src)) - {"factorial.png"})
 
 
 def test_best_npz_bytes_depend_on_the_arrays_only(tmp_path):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import gradcheck, stats, tasks, train, workers
-from .fileio import atomic_write, write_npz
+from .fileio import write_file_set, write_npz
 from .errors import TrainerError
 
 WIDTHS = (16, 32)
@@ -257,10 +257,6 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
 
 # ---- outputs --------------------------------------------------------------------------------
 
-def write_text(path, text):
-    atomic_write(path, lambda f: f.write(text.encode()))
-
-
 def artifact_arrays(task, run, teacher_flat, H, metrics):
     """The best.npz entries of docs/artifact.md for a frozen student run."""
     m = run["model"]
@@ -280,11 +276,9 @@ def artifact_arrays(task, run, teacher_flat, H, metrics):
     }
 
 
-def save_best(path, arrays):
-    atomic_write(path, lambda f: write_npz(f, arrays))
-
-
 def write_outputs(out, result, runs, teachers):
+    """factorial.json, factorial.md, best.npz and factorial.png, all or none (fileio.write_file_set):
+    a failure anywhere leaves --out as it was, and a reused --out never mixes the sets."""
     from .report import markdown, plot
     b = result["best"]
     run = next(r for r in runs if r["config"] == b["config"] and r["seed"] == b["seed"]
@@ -292,8 +286,13 @@ def write_outputs(out, result, runs, teachers):
     metrics = {"seed": b["seed"], "config": str(b["config"]), "val_mse_washout": b["val_mse_washout"],
                "test_mse": b["test_mse"], "test_mse_washout": b["test_mse_washout"],
                "teacher_test_mse_washout": b["teacher_test_mse_washout"], "selected_on": "val_mse_washout"}
-    write_text(os.path.join(out, "factorial.json"), json.dumps(result, indent=1, sort_keys=True) + "\n")
-    write_text(os.path.join(out, "factorial.md"), markdown(result))
-    save_best(os.path.join(out, "best.npz"),
-              artifact_arrays(result["task"], run, teachers[b["H"]]["flat"][b["seed"]], b["H"], metrics))
-    plot(os.path.join(out, "factorial.png"), result, run, teachers, atomic_write)
+    arrays = artifact_arrays(result["task"], run, teachers[b["H"]]["flat"][b["seed"]], b["H"], metrics)
+    text = {"factorial.json": json.dumps(result, indent=1, sort_keys=True) + "\n", "factorial.md": markdown(result)}
+    writers = {name: (lambda f, t=t: f.write(t.encode())) for name, t in text.items()}
+    writers["best.npz"] = lambda f: write_npz(f, arrays)
+    writers["factorial.png"] = None                     # unless the plot is drawn
+
+    def collect(path, write):
+        writers[os.path.basename(path)] = write
+    plot(os.path.join(out, "factorial.png"), result, run, teachers, collect)
+    write_file_set(out, writers)

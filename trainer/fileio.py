@@ -42,3 +42,38 @@ def write_npz(f, arrays) -> None:
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.asanyarray(value), allow_pickle=False)
             z.writestr(zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
+
+
+def write_file_set(directory, writers) -> None:
+    """Write a set of files that belong together, all or none: ``writers`` maps a file name to
+    ``write(f)`` (or to None: that member of the set is not produced this time, and an old
+    copy is removed so that it cannot be taken for part of the new set). Every file is
+    rendered into a staging directory beside them first; only when all succeeded are the old
+    ones replaced, in quick succession. On any error the directory is left as it was."""
+    import shutil
+    directory = os.path.abspath(directory)
+    staging = tempfile.mkdtemp(dir=directory, prefix=".staging-")
+    try:
+        for name, write in writers.items():
+            if write is None:
+                continue
+            with open(os.path.join(staging, name), "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(os.path.join(staging, name), 0o666 & ~umask)
+        for name, write in writers.items():
+            if write is None and os.path.lexists(os.path.join(directory, name)):
+                os.unlink(os.path.join(directory, name))
+        for name, write in writers.items():
+            if write is not None:
+                os.replace(os.path.join(staging, name), os.path.join(directory, name))
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
