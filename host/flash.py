@@ -30,7 +30,9 @@ def flash(a, log) -> int:
         ref = load_reference(a.model, sequences=1)
         elf = str(build(a.target, a.model, ref.model.hash_hex, log=log).elf)
     log(f"flash: programming {elf} through pyOCD")
-    options = {"target_override": a.pyocd_target} if a.pyocd_target else {}
+    from .targets import get as get_target
+    pyocd_target = a.pyocd_target or get_target(a.target).pyocd
+    options = {"target_override": pyocd_target} if pyocd_target else {}
     session = ConnectHelper.session_with_chosen_probe(unique_id=a.probe, blocking=False, options=options)
     if session is None:
         raise HostError("no debug probe found: connect the board (CMSIS-DAP / ST-Link / J-Link) or pass --probe UID")
