@@ -151,6 +151,20 @@ def format_lut_tables(tables, rows) -> str:
     return "\n".join(out)
 
 
+def runtime_summary(rows, kernel: str) -> str:
+    """Per H: the runtime kernel's matvec against the reference and the fastest ternary kernel."""
+    out = []
+    for h in sorted({r.hidden for r in rows}):
+        at = {r.kernel: r.matvec for r in rows if r.hidden == h and not r.kernel.startswith("dense")}
+        if kernel not in at or "ref" not in at:
+            continue
+        best = min(at, key=at.get)
+        out.append(f"H={h}: runtime kernel {kernel} {at[kernel]} instructions per matvec = "
+                   f"{at[kernel] / at['ref']:.2f} x ref ({at['ref']}); fastest ternary kernel here: {best} "
+                   f"({at[best]})")
+    return "\n".join(out)
+
+
 def run(target: str, model: str, hidden, build_root=None, log=None, timeout: float = 600.0) -> int:
     row = get_target(target)
     if row.count != "instructions" or row.qemu_tick_hz is not None:
@@ -179,4 +193,7 @@ def run(target: str, model: str, hidden, build_root=None, log=None, timeout: flo
     tables = format_lut_tables(parse_lut_tables(r.stdout, hidden), rows)
     if tables:
         print(tables)
+    summary = runtime_summary(rows, row.kernel)
+    if summary:
+        print(summary)
     return 0 if all(r.ok for r in rows) else 1
