@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                         + ", ".join(f"{t} {TABLE[t].pyocd}" for t in BARE_METAL if TABLE[t].pyocd)
                         + "; auto-detect for the others)")
     f.add_argument("--probe", default=None, metavar="UID", help="debug probe unique ID (default: the only one)")
+    f.add_argument("--build-dir", dest="build_root", default=None, metavar="DIR",
+                   help="where the build trees go (default: build/)")
     return p
 
 

@@ -135,3 +135,49 @@ def test_m7_m33_runtime_kernel_is_the_fastest_measured(tmp_path, target):
     rows, out = _bench(target, tmp_path)
     assert T.TARGETS[target].kernel == "dsp/lut" and {"ref", "lut", "dsp", "dsp/lut", "dense-s8-smlad"} <= set(rows)
     assert rows["lut"] == min(rows.values()) and rows["dsp/lut"] - rows["lut"] <= 10, out
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("target", ["stm32f405", "nrf51"])
+def test_flash_builds_the_chip_image_and_ends_with_one_line(tmp_path, target, monkeypatch, capsys):
+    """`host flash --target stm32f405|nrf51`: the chip's image is built (vectors at the chip's
+    flash) and, with no probe, the run ends with one line: how to install pyOCD when it is
+    missing; "no debug probe found" (a stand-in pyOCD that finds none) when it is there."""
+    row = T.TARGETS[target]
+    r = subprocess.run([sys.executable, "-m", "host", "flash", "--target", target, "--build-dir", str(tmp_path)],
+                       capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert f"flash: {target} image " in r.stderr and f"flash at 0x{row.flash_origin:08x}" in r.stderr, r.stderr
+    (elf,) = tmp_path.glob(f"{target}-*/firmware/app/trix_fw")
+    nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    assert f"{row.flash_origin:08x} R trix_vectors" in nm or f"{row.flash_origin:08x} r trix_vectors" in nm
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and lines[-1].startswith("error: ") and sum(ln.startswith("error:") for ln in lines) == 1
+    try:
+        import pyocd  # noqa: F401
+        assert "no debug probe found" in lines[-1], lines[-1]
+    except ImportError:
+        assert "pyOCD is not installed" in lines[-1] and "pip install" in lines[-1], lines[-1]
+
+    # with pyOCD present and no probe attached (pyOCD's ConnectHelper answers None)
+    import types
+    seen = {}
+
+    class ConnectHelper:
+        @staticmethod
+        def session_with_chosen_probe(unique_id=None, blocking=True, options=None):
+            seen.update(options or {})
+            return None
+
+    helpers = types.ModuleType("pyocd.core.helpers")
+    helpers.ConnectHelper = ConnectHelper
+    programmer = types.ModuleType("pyocd.flash.file_programmer")
+    programmer.FileProgrammer = object
+    for name, mod in (("pyocd", types.ModuleType("pyocd")), ("pyocd.core", types.ModuleType("pyocd.core")),
+                      ("pyocd.core.helpers", helpers), ("pyocd.flash", types.ModuleType("pyocd.flash")),
+                      ("pyocd.flash.file_programmer", programmer)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    from host.cli import main
+    assert main(["flash", "--target", target, "--firmware", str(elf)]) == 2
+    assert seen == {"target_override": row.pyocd}
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: no debug probe found"), err
