@@ -63,6 +63,10 @@ class Target:
 
 
 _ARM_BOARD = dict(uart_driver="cmsdk_uart", ticks="systick", count="instructions")
+# ARM's MPS2 boards (AN385, AN386, AN500): 4 MB SSRAM as "flash" at 0, 4 MB at 0x20000000,
+# CMSDK UART0 at 0x40004000, 25 MHz.
+_MPS2 = dict(uart_base=0x40004000, cpu_hz=25_000_000, flash_origin=0x0, flash_bytes=4 * MB,
+             ram_origin=0x20000000, ram_bytes=4 * MB, **_ARM_BOARD)
 
 TABLE = (
     Target("native", "host", "the development machine", "Linux process (stdin/stdout)", "ref",
@@ -70,14 +74,10 @@ TABLE = (
     Target("aarch64", "aarch64", "ARMv8-A", "static Linux binary under qemu-aarch64", "neon",
            qemu="qemu-aarch64", description="NEON kernel, Linux user-mode emulation"),
     Target("cortex-m4", "cortex-m4", "ARMv7E-M (DSP)", "ARM MPS2 AN386 FPGA board", "dsp/lut",
-           mcpu="cortex-m4", linker_script="mps2-an386.ld", uart_base=0x40004000, cpu_hz=25_000_000,
-           flash_origin=0x0, flash_bytes=4 * MB, ram_origin=0x20000000, ram_bytes=4 * MB,
-           qemu="mps2-an386", **_ARM_BOARD,
+           mcpu="cortex-m4", linker_script="mps2-an386.ld", qemu="mps2-an386", **_MPS2,
            description="SMLAD / table-lookup kernels"),
     Target("cortex-m3", "cortex-m3", "ARMv7-M", "ARM MPS2 AN385 FPGA board", "lut",
-           mcpu="cortex-m3", linker_script="mps2-an385.ld", uart_base=0x40004000, cpu_hz=25_000_000,
-           flash_origin=0x0, flash_bytes=4 * MB, ram_origin=0x20000000, ram_bytes=4 * MB,
-           qemu="mps2-an385", **_ARM_BOARD,
+           mcpu="cortex-m3", linker_script="mps2-an385.ld", qemu="mps2-an385", **_MPS2,
            description="no DSP, no FPU: Thumb-2 table lookup"),
     Target("stm32f405", "cortex-m4", "ARMv7E-M (DSP)", "STM32F405RG (STM32F4: 1 MB flash, 128 KB SRAM)",
            "dsp/lut", mcpu="cortex-m4", linker_script="stm32f405.ld", uart_driver="stm32f4_usart",
@@ -93,9 +93,7 @@ TABLE = (
            qemu="microbit", count="instructions", pyocd="nrf51",
            description="UART on P0.24/P0.25; no SysTick: TIMER0 at 16 MHz counts time"),
     Target("cortex-m7", "cortex-m7", "ARMv7E-M (DSP)", "ARM MPS2 AN500 FPGA board", "dsp/lut",
-           mcpu="cortex-m7", linker_script="mps2-an500.ld", uart_base=0x40004000, cpu_hz=25_000_000,
-           flash_origin=0x0, flash_bytes=4 * MB, ram_origin=0x20000000, ram_bytes=4 * MB,
-           qemu="mps2-an500", **_ARM_BOARD,
+           mcpu="cortex-m7", linker_script="mps2-an500.ld", qemu="mps2-an500", **_MPS2,
            description="the core of STM32F7/H7"),
     Target("cortex-m33", "cortex-m33", "ARMv8-M Mainline (DSP)", "ARM MPS2 AN505 FPGA board (Secure state)",
            "dsp/lut", mcpu="cortex-m33", linker_script="mps2-an505.ld", uart_base=0x50200000,
