@@ -1,7 +1,8 @@
 /*
  * Instruction counts of the matvec kernels and the whole cell step on the I = 1 test models with
  * H = 8, 16, 32, 64, 128 (not a test: prints figures). Cortex-M only: SysTick (an ARMv7-M
- * architectural timer at 0xE000E010, core clock source) measures REPS calls; under QEMU with
+ * architectural timer at 0xE000E010, core clock source; on ARMv6-M, which may lack it, the
+ * platform's tick source, the nRF51's 16 MHz TIMER0) measures REPS calls; under QEMU with
  * -icount shift=0 every instruction takes 1 ns of virtual time and SysTick on mps2 runs at
  * 25 MHz, so one tick is 40 instructions (calibrated with a loop of known length); on mps3-an547
  * (Cortex-M55) 32 MHz, 31.25. Elsewhere it prints that there is no tick counter.
