@@ -101,15 +101,7 @@ def ctest(build):
     return r.stdout
 
 
-TARGET_PARAMS = [pytest.param("native"),
-                 pytest.param("aarch64", marks=pytest.mark.qemu),
-                 pytest.param("cortex-m4", marks=pytest.mark.qemu),
-                 pytest.param("cortex-m3", marks=pytest.mark.qemu),
-                 pytest.param("stm32f405", marks=pytest.mark.qemu),
-                 pytest.param("nrf51", marks=pytest.mark.qemu),
-                 pytest.param("cortex-m7", marks=pytest.mark.qemu),
-                 pytest.param("cortex-m33", marks=pytest.mark.qemu),
-                 pytest.param("cortex-m55", marks=pytest.mark.qemu)]
+TARGET_PARAMS = [pytest.param(t, marks=() if t == "native" else pytest.mark.qemu) for t in KNOWN_TARGETS]
 
 
 @pytest.mark.parametrize("target", TARGET_PARAMS)
