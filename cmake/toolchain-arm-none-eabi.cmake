@@ -1,43 +1,52 @@
 # Toolchain: bare-metal Arm Cortex-M (arm-none-eabi-gcc + newlib-nano), run under
-# qemu-system-arm on the MPS2 FPGA boards.
-#
-#   TRIX_CPU   cortex-m4 (default; ARMv7E-M with the DSP/SIMD extension -> DSP kernel,
-#              board mps2-an386) | cortex-m3 (ARMv7-M, no DSP, no FPU -> portable kernel,
-#              board mps2-an385) | cortex-m55 (optional; ARMv8.1-M with DSP and Helium/MVE,
-#              board mps3-an547)
+# qemu-system-arm (ARM's MPS2/MPS3 boards, STM32F405 on netduinoplus2, nRF51 on microbit).
 #
 # Soft-float ABI on M3/M4: the inference path is integer only. The M55 uses softfp so that
 # MVE (__ARM_FEATURE_MVE) is available to the compiler (GCC 12 auto-vectorises at -O2); the
 # reset handler enables CP10/CP11 there.
-# Usually selected through cmake/toolchain-cortex-m4.cmake / toolchain-cortex-m3.cmake or
-# -DTRIX_TARGET=cortex-m4 on the top-level project.
+# Usually selected through cmake/toolchain-<target>.cmake or -DTRIX_TARGET=<target> on the
+# top-level project.
 set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR arm)
 
-if(NOT DEFINED TRIX_CPU OR TRIX_CPU STREQUAL "")
-    if(DEFINED TRIX_TARGET AND TRIX_TARGET MATCHES "^cortex-m")
-        set(TRIX_CPU ${TRIX_TARGET})
-    else()
-        set(TRIX_CPU cortex-m4)
+# Board facts come from the per-target file (cmake/toolchain-<target>.cmake, one per row of the
+# target table host/targets.py; tests/test_targets.py checks that they agree):
+#   TRIX_TARGET_NAME  target name (what HELLO reports)     TRIX_CPU        -mcpu
+#   TRIX_BOARD        linker script <board>.ld             TRIX_QEMU_MACHINE  qemu-system-arm -M
+#   TRIX_UART_DRIVER  platform UART source (.c)            TRIX_UART_BASE  its base address
+#   TRIX_TICKS        tick source (.c: systick | nrf51_timer)  TRIX_CPU_HZ  clock of UART and ticks
+#   TRIX_FLOAT_ABI    soft (default) | softfp
+# Given only TRIX_CPU (or TRIX_TARGET) of one of the ARM-board targets, this file reads that
+# target's file.
+if(NOT DEFINED TRIX_BOARD)
+    if(NOT DEFINED TRIX_CPU OR TRIX_CPU STREQUAL "")
+        if(DEFINED TRIX_TARGET AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/toolchain-${TRIX_TARGET}.cmake)
+            set(TRIX_CPU ${TRIX_TARGET})
+        else()
+            set(TRIX_CPU cortex-m4)
+        endif()
     endif()
+    if(NOT TRIX_CPU MATCHES "^cortex-m" OR NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/toolchain-${TRIX_CPU}.cmake)
+        message(FATAL_ERROR "TRIX_CPU=${TRIX_CPU}: expected a target with a cmake/toolchain-<target>.cmake "
+                            "(cortex-m4, cortex-m3, cortex-m7, cortex-m33, cortex-m55; or use cmake/toolchain-<target>.cmake)")
+    endif()
+    include(${CMAKE_CURRENT_LIST_DIR}/toolchain-${TRIX_CPU}.cmake)
+    return()
 endif()
-set(TRIX_CPU ${TRIX_CPU} CACHE STRING "Cortex-M core: cortex-m4 | cortex-m3 | cortex-m55")
-# try_compile() re-reads this file in a fresh project: hand TRIX_CPU down.
+foreach(v TRIX_TARGET_NAME TRIX_CPU TRIX_QEMU_MACHINE TRIX_UART_DRIVER TRIX_UART_BASE TRIX_TICKS TRIX_CPU_HZ)
+    if(NOT DEFINED ${v})
+        message(FATAL_ERROR "toolchain for board ${TRIX_BOARD}: ${v} is not set")
+    endif()
+endforeach()
+if(NOT DEFINED TRIX_FLOAT_ABI)
+    set(TRIX_FLOAT_ABI soft)
+endif()
+# try_compile() re-reads this file in a fresh project: hand the facts down.
 list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES TRIX_CPU)
-
-set(TRIX_FLOAT_ABI soft)
-if(TRIX_CPU STREQUAL "cortex-m4")
-    set(TRIX_BOARD mps2-an386)
-elseif(TRIX_CPU STREQUAL "cortex-m3")
-    set(TRIX_BOARD mps2-an385)
-elseif(TRIX_CPU STREQUAL "cortex-m55")
-    set(TRIX_BOARD mps3-an547)
-    set(TRIX_FLOAT_ABI softfp)
-else()
-    message(FATAL_ERROR "TRIX_CPU=${TRIX_CPU}: expected cortex-m4, cortex-m3 or cortex-m55")
-endif()
-set(TRIX_TARGET ${TRIX_CPU} CACHE STRING "firmware target" FORCE)
-set(TRIX_BOARD ${TRIX_BOARD} CACHE STRING "QEMU machine / linker script of the target" FORCE)
+set(TRIX_TARGET ${TRIX_TARGET_NAME} CACHE STRING "firmware target" FORCE)
+foreach(v TRIX_CPU TRIX_BOARD TRIX_QEMU_MACHINE TRIX_UART_DRIVER TRIX_UART_BASE TRIX_TICKS TRIX_CPU_HZ TRIX_FLOAT_ABI)
+    set(${v} ${${v}} CACHE STRING "board fact of target ${TRIX_TARGET_NAME}" FORCE)
+endforeach()
 
 set(CMAKE_C_COMPILER arm-none-eabi-gcc)
 set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
@@ -59,4 +68,4 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 # ctest runs cross test programs through QEMU: output on UART0 -> stdout (-nographic),
 # the return value of main() -> QEMU's exit code (semihosting SYS_EXIT_EXTENDED).
 set(CMAKE_CROSSCOMPILING_EMULATOR
-    qemu-system-arm;-M;${TRIX_BOARD};-nographic;-monitor;none;-semihosting-config;enable=on,target=native;-kernel)
+    qemu-system-arm;-M;${TRIX_QEMU_MACHINE};-nographic;-monitor;none;-semihosting-config;enable=on,target=native;-kernel)

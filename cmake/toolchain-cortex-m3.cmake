@@ -1,3 +1,11 @@
-# Target cortex-m3: Cortex-M3 (no DSP, no FPU) on QEMU mps2-an385 (portable kernel).
+# Target cortex-m3: Cortex-M3 (no DSP, no FPU) on QEMU mps2-an385 (ARM MPS2 FPGA board).
+# One row of the target table (host/targets.py); tests/test_targets.py checks they agree.
+set(TRIX_TARGET_NAME cortex-m3)
 set(TRIX_CPU cortex-m3)
+set(TRIX_BOARD mps2-an385)
+set(TRIX_QEMU_MACHINE mps2-an385)
+set(TRIX_UART_DRIVER cmsdk_uart)
+set(TRIX_UART_BASE 0x40004000)
+set(TRIX_TICKS systick)
+set(TRIX_CPU_HZ 25000000)
 include(${CMAKE_CURRENT_LIST_DIR}/toolchain-arm-none-eabi.cmake)

@@ -1,4 +1,4 @@
-# cmake -DSIZE=<size> -DELF=<trix_fw> -DTRIX_TARGET=<target> [-DMODEL_DIR=<dir>] -P trix_footprint.cmake
+# cmake -DSIZE=<size> -DELF=<trix_fw> -DTRIX_TARGET=<target> -DBARE_METAL=ON|OFF [-DMODEL_DIR=<dir>] -P trix_footprint.cmake
 # Prints the flash and RAM the firmware image uses:
 #   flash = every allocated section in the code region (vectors, .text, .rodata, unwind and
 #           init tables) + the load image of .data
@@ -16,7 +16,7 @@ if(MODEL_DIR AND EXISTS ${MODEL_DIR}/trix_model.h)
     string(REGEX REPLACE "[^0-9;]*#define TRIX_INPUTS +([0-9]+)[^;]*;[^0-9]*#define TRIX_HIDDEN +([0-9]+).*" "I=\\1 H=\\2" dims "${iline}")
     set(hash " model ${hash} (${dims})")
 endif()
-if(NOT TRIX_TARGET MATCHES "^cortex-m")
+if(NOT BARE_METAL)
     execute_process(COMMAND ${CMAKE_COMMAND} -E echo "footprint ${TRIX_TARGET}${hash}: (no fixed memory map on this target)\n${berkeley}")
     return()
 endif()

@@ -20,7 +20,8 @@ from trainer.bench import fit_exponent   # the trainer bench's least-squares slo
 
 from .build import build
 from .errors import HostError
-from .qemu import ICOUNT_SHIFT, MACHINE, check_tools
+from .qemu import ICOUNT_SHIFT, check_tools
+from .targets import get as get_target
 
 LINE = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) kernel=(?P<k>\S+): matvec (?P<mv>\d+) insns"
                   r"(?:.*cell step (?P<step>\d+) insns)?(?P<rest>.*)$")
@@ -50,7 +51,7 @@ class Row:
 
 
 def qemu_argv(target: str, elf) -> list:
-    return ["qemu-system-arm", "-M", MACHINE[target], "-display", "none", "-monitor", "none",
+    return ["qemu-system-arm", "-M", get_target(target).qemu, "-display", "none", "-monitor", "none",
             "-serial", "stdio", "-semihosting-config", "enable=on,target=native",
             "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
 
@@ -150,9 +151,25 @@ def format_lut_tables(tables, rows) -> str:
     return "\n".join(out)
 
 
+def runtime_summary(rows, kernel: str) -> str:
+    """Per H: the runtime kernel's matvec against the reference and the fastest ternary kernel."""
+    out = []
+    for h in sorted({r.hidden for r in rows}):
+        at = {r.kernel: r.matvec for r in rows if r.hidden == h and not r.kernel.startswith("dense")}
+        if kernel not in at or "ref" not in at:
+            continue
+        best = min(at, key=at.get)
+        out.append(f"H={h}: runtime kernel {kernel} {at[kernel]} instructions per matvec = "
+                   f"{at[kernel] / at['ref']:.2f} x ref ({at['ref']}); fastest ternary kernel here: {best} "
+                   f"({at[best]})")
+    return "\n".join(out)
+
+
 def run(target: str, model: str, hidden, build_root=None, log=None, timeout: float = 600.0) -> int:
-    if not target.startswith("cortex-m"):
-        raise HostError(f"bench --qemu needs a Cortex-M target (SysTick under -icount), not {target}")
+    row = get_target(target)
+    if row.count != "instructions" or row.qemu_tick_hz is not None:
+        raise HostError(f"bench --qemu needs a bare-metal target whose QEMU tick source runs at the chip's clock, "
+                        f"not {target}")
     check_tools([target], build=True, run=True)
     from .verify import resolve_model
     from codegen.artifact import load_artifact
@@ -171,9 +188,12 @@ def run(target: str, model: str, hidden, build_root=None, log=None, timeout: flo
     rows, storage = parse(r.stdout, hidden)
     if not rows:
         raise HostError(f"no bench figures for H in {hidden} in the output:\n{r.stdout.strip()[-800:]}")
-    print(f"{target} ({MACHINE[target]}, -icount shift={ICOUNT_SHIFT}; {fw.elf})")
+    print(f"{target} ({row.core}, QEMU {row.qemu}, -icount shift={ICOUNT_SHIFT}; {fw.elf})")
     print(format_table(rows, storage))
     tables = format_lut_tables(parse_lut_tables(r.stdout, hidden), rows)
     if tables:
         print(tables)
+    summary = runtime_summary(rows, row.kernel)
+    if summary:
+        print(summary)
     return 0 if all(r.ok for r in rows) else 1

@@ -8,7 +8,8 @@ build/<target>-<modelhash>/ holds one CMake build tree per (target, model):
 Configure runs when the tree has no CMakeCache.txt (or no Makefile: an earlier configure failed); `cmake --build --target trix_fw` always
 runs (a no-op when nothing changed), so what is missing is built and the rest reused.
 Flash and RAM come from `arm-none-eabi-size -A` (Cortex-M: the rule of
-cmake/trix_footprint.cmake) or `size` (native / aarch64: Berkeley text+data and data+bss).
+cmake/trix_footprint.cmake) or `size` (native / aarch64: Berkeley text+data and data+bss); a
+Cortex-M trix_fw larger than the chip's flash or RAM (host/targets.py) is refused with the figures.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from .errors import BuildError, SetupError
 from .qemu import check_tools
+from .targets import check_fits
+from .targets import get as get_target
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -124,12 +127,16 @@ def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_a
     if not elf.is_file():
         raise BuildError(f"{target}: the build did not produce {elf} (log {log_path})")
     built = before is None or elf.stat().st_mtime_ns != before
+    if program == "trix_fw":         # the chip of the target table must hold the image
+        fp = footprint(target, elf)
+        check_fits(get_target(target), fp["flash"], fp["ram"], what=f"trix_fw ({elf})")
     return Firmware(target, elf, bdir, model_hash, built)
 
 
 def footprint(target: str, elf) -> dict:
     """{'flash': bytes, 'ram': bytes, 'how': str} of the firmware image."""
-    if target.startswith("cortex-m"):
+    t = get_target(target)
+    if t.bare_metal:
         size = shutil.which("arm-none-eabi-size")
         if not size:
             raise SetupError("arm-none-eabi-size not found: install the Debian package binutils-arm-none-eabi "
@@ -140,7 +147,7 @@ def footprint(target: str, elf) -> dict:
             name, sz, addr = m[1], int(m[2]), int(m[3])
             if re.match(r"\.(debug|comment|ARM\.attributes|stab)", name) or sz == 0:
                 continue
-            if addr < 0x20000000:
+            if not t.ram_origin <= addr < t.ram_origin + t.ram_bytes:
                 flash += sz
             else:
                 ram += sz
@@ -148,7 +155,8 @@ def footprint(target: str, elf) -> dict:
                     flash += sz
                 if name == ".stack":
                     stack = sz
-        return {"flash": flash, "ram": ram, "stack": stack,
+        return {"flash": flash, "ram": ram, "stack": stack, "flash_capacity": t.flash_bytes,
+                "ram_capacity": t.ram_bytes,
                 "how": "arm-none-eabi-size: flash = code region + .data image, RAM = .data + .bss + stack"}
     size = (shutil.which("aarch64-linux-gnu-size") if target == "aarch64" else None) or shutil.which("size")
     if not size:

@@ -11,11 +11,15 @@ import subprocess
 import sys
 
 from .errors import HostError
-from .qemu import KNOWN_TARGETS, TARGETS
+from .targets import BARE_METAL, DEFAULT_TARGETS as TARGETS, KNOWN_TARGETS, TARGETS as TABLE
+
+# bench: the bare-metal targets whose QEMU tick source runs at the chip's clock (stm32f405 is the
+# cortex-m4 core, whose figures `bench --target cortex-m4` gives).
+BENCH_TARGETS = tuple(t for t in BARE_METAL if TABLE[t].qemu_tick_hz is None)
 
 EPILOG_VERIFY = """\
 examples:
-  python -m host verify --qemu                          all four targets, results/sine/best.npz
+  python -m host verify --qemu                          every default target, results/sine/best.npz
   python -m host verify --qemu --target cortex-m4 --json report.json
   python -m host verify --port /dev/ttyACM0 --baud 115200   a board running trix_fw
 
@@ -67,13 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     where = v.add_mutually_exclusive_group(required=True)
     where.add_argument("--qemu", action="store_true",
                        help="build the firmware (what is missing, in build/<target>-<modelhash>) and run it "
-                            "emulated: native and aarch64 (qemu-aarch64) behind a pseudo-terminal, cortex-m4 "
-                            "(mps2-an386) and cortex-m3 (mps2-an385) in qemu-system-arm on a loopback TCP port")
+                            "emulated: native and aarch64 (qemu-aarch64) behind a pseudo-terminal, the bare-metal "
+                            "targets in qemu-system-arm on the machine of the target table ("
+                            + ", ".join(f"{t} {TABLE[t].qemu}" for t in BARE_METAL) + ") on a loopback TCP port")
     where.add_argument("--port", metavar="DEV",
                        help="a board running trix_fw: serial device path (e.g. /dev/ttyACM0) or pyserial URL")
     v.add_argument("--target", type=_targets, default=list(TARGETS), metavar="LIST",
-                   help=f"with --qemu: comma-separated targets out of {', '.join(TARGETS)}, or all (default: all = "
-                        f"those four); also the optional cortex-m55 (QEMU mps3-an547)")
+                   help=f"with --qemu: comma-separated targets out of {', '.join(KNOWN_TARGETS)}, or all (default: "
+                        f"all = {', '.join(TARGETS)}; the others only on request)")
     v.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
                    help="the trained artifact (docs/artifact.md) the firmware must run; its model hash is checked "
                         "against the firmware's HELLO before anything is streamed (default: results/sine/best.npz)")
@@ -108,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--hidden", type=_hidden_list, default=[16, 32], metavar="LIST",
                    help="comma-separated H out of 8, 16, 32, 64, 128 (default 16,32; random test models with I = 1); "
                         "three or more H also print the growth exponent fitted per kernel")
-    b.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "cortex-m3", "cortex-m55"],
-                   help="Cortex-M target (default cortex-m4, QEMU mps2-an386)")
+    b.add_argument("--target", default="cortex-m4", choices=BENCH_TARGETS,
+                   help="Cortex-M target (default cortex-m4, QEMU mps2-an386): "
+                        + ", ".join(f"{t} ({TABLE[t].core}, {TABLE[t].qemu})" for t in BENCH_TARGETS))
     b.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
                    help="artifact used to configure the build tree (shared with verify; the bench runs the "
                         "built-in test models)")
@@ -117,16 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the build trees go (default: build/)")
 
     f = sub.add_parser("flash", help="write the Cortex-M image to a board through pyOCD (optional extra)",
-                       description="Build trix_fw for a Cortex-M target and program it with pyOCD "
-                                   "(pip install 'trixcfc[flash]'). The image uses the MPS2 memory map "
-                                   "(flash at 0x0, RAM at 0x20000000).")
-    f.add_argument("--target", default="cortex-m4", choices=["cortex-m4", "cortex-m3", "cortex-m55"],
-                   help="firmware target (default cortex-m4)")
+                       description="Build trix_fw for a bare-metal target and program it with pyOCD "
+                                   "(pip install 'trixcfc[flash]'). The image uses the memory map of the "
+                                   "target's chip or board (host/targets.py): stm32f405 for STM32F405/407 boards "
+                                   "(USART1 on PA9/PA10), nrf51 for nRF51822 boards such as the micro:bit v1.")
+    f.add_argument("--target", default="cortex-m4", choices=BARE_METAL,
+                   help="firmware target (default cortex-m4): "
+                        + ", ".join(f"{t} ({TABLE[t].board})" for t in BARE_METAL))
     f.add_argument("--model", default="results/sine/best.npz", metavar="NPZ", help="the trained artifact")
     f.add_argument("--firmware", metavar="ELF", help="program this ELF instead of building")
     f.add_argument("--pyocd-target", default=None, metavar="NAME",
-                   help="pyOCD target type of the board (e.g. mps2_an386, stm32f407vg); default: auto-detect")
+                   help="pyOCD target type (default: the target table's, "
+                        + ", ".join(f"{t} {TABLE[t].pyocd}" for t in BARE_METAL if TABLE[t].pyocd)
+                        + "; auto-detect for the others)")
     f.add_argument("--probe", default=None, metavar="UID", help="debug probe unique ID (default: the only one)")
+    f.add_argument("--build-dir", dest="build_root", default=None, metavar="DIR",
+                   help="where the build trees go (default: build/)")
     return p
 
 

@@ -7,7 +7,10 @@ from collections import deque
 import numpy as np
 
 from . import protocol as P
-from .errors import NoReply, ProtocolError
+from .errors import BadFrame, NoReply, ProtocolError, TruncatedFrame
+
+# First wait for the answer to HELLO before it is sent again (then 2x, 4x, ... up to the timeout).
+HELLO_FIRST_WAIT = 0.25
 
 
 class Client:
@@ -25,6 +28,7 @@ class Client:
         self._seq = 0
         self.hello_info: P.Hello | None = None
         self.frames_sent = 0
+        self.hello_attempts = 0
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFF
@@ -50,18 +54,44 @@ class Client:
         self.reader.discard()
 
     def hello(self) -> P.Hello:
-        """The handshake. Replies with another seq (a board answering noise or an earlier
-        session's request before this one) are skipped here, and only here."""
-        seq = self._send(P.HELLO)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                frame = self.reader.read_frame(max(0.0, deadline - time.monotonic()))
-            except NoReply as e:
-                raise NoReply(f"no reply to HELLO within {self.timeout:g} s from {getattr(self.link, 'description', 'the link')}: is "
-                              f"trix_fw running there (right baud rate, not a console)?") from e
-            if frame.seq == seq and frame.type in (P.HELLO | P.REPLY_FLAG, P.ERROR):
-                break
+        """The handshake, which is also the wait for the firmware's greeting: nothing is streamed
+        before the firmware has answered HELLO. Bytes sent before a UART is enabled are lost (a
+        board just reset, QEMU's STM32 USART before CR1.UE|RE), so an unanswered HELLO is sent
+        again, after HELLO_FIRST_WAIT s and then twice as long each time, each preceded by a lone
+        0x00 that ends whatever part of an earlier one the firmware holds, until `timeout`
+        seconds have passed; the error then names the attempts and the wait. Frames damaged by
+        lost bytes and replies with another seq (noise, a reply to an earlier attempt or to an
+        earlier session's request) are skipped here, and only here."""
+        t0 = time.monotonic()
+        deadline = t0 + self.timeout
+        wait = min(HELLO_FIRST_WAIT, self.timeout)
+        attempts = 0
+        frame = None
+        while frame is None:
+            if attempts:
+                self.link.write(b"\x00")
+            seq = self._send(P.HELLO)
+            attempts += 1
+            until = min(deadline, time.monotonic() + wait)
+            wait *= 2
+            while frame is None:
+                try:
+                    f = self.reader.read_frame(max(0.0, until - time.monotonic()))
+                except (NoReply, TruncatedFrame) as e:
+                    if time.monotonic() < deadline:
+                        self.reader.discard()
+                        break                       # send HELLO again
+                    if isinstance(e, TruncatedFrame):
+                        raise
+                    raise NoReply(f"no reply to HELLO from {getattr(self.link, 'description', 'the link')} "
+                                  f"within {self.timeout:g} s ({attempts} HELLO attempts, the first waited "
+                                  f"{min(HELLO_FIRST_WAIT, self.timeout):g} s, each next twice as long): is "
+                                  f"trix_fw running there (right baud rate, not a console)?") from e
+                except BadFrame:
+                    continue                        # damaged by bytes lost before the link was up
+                if f.seq == seq and f.type in (P.HELLO | P.REPLY_FLAG, P.ERROR):
+                    frame = f
+        self.hello_attempts = attempts
         h = P.parse_hello(P.check_reply(frame, P.HELLO, seq))
         if h.proto_version != P.PROTO_VERSION:
             raise ProtocolError(f"the firmware speaks protocol version {h.proto_version}; this host speaks "

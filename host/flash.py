@@ -1,9 +1,12 @@
-"""`python -m host flash`: program the Cortex-M image through pyOCD (optional extra `flash`)."""
+"""`python -m host flash`: build trix_fw for a bare-metal target and program it through pyOCD
+(optional extra `flash`). The pyOCD target type comes from the target table (host/targets.py:
+stm32f405rg, nrf51, ...) unless --pyocd-target names another."""
 from __future__ import annotations
 
 import os
 
 from .errors import HostError, SetupError
+from .targets import get as get_target
 
 
 def _pyocd():
@@ -18,7 +21,9 @@ def _pyocd():
 
 
 def flash(a, log) -> int:
-    ConnectHelper, FileProgrammer = _pyocd()      # before any build: fail fast without pyOCD
+    row = get_target(a.target)
+    if not row.bare_metal:
+        raise HostError(f"flash: {a.target} is not a bare-metal target")
     if a.firmware:
         elf = a.firmware
         if not os.path.isfile(elf):
@@ -28,9 +33,13 @@ def flash(a, log) -> int:
         from .verify import load_reference, resolve_model
         a.model = resolve_model(a.model)
         ref = load_reference(a.model, sequences=1)
-        elf = str(build(a.target, a.model, ref.model.hash_hex, log=log).elf)
-    log(f"flash: programming {elf} through pyOCD")
-    options = {"target_override": a.pyocd_target} if a.pyocd_target else {}
+        elf = str(build(a.target, a.model, ref.model.hash_hex, build_root=getattr(a, "build_root", None), log=log).elf)
+    log(f"flash: {a.target} image {elf} for the {row.board} (flash at 0x{row.flash_origin:08x}, "
+        f"{row.flash_bytes} B; RAM {row.ram_bytes} B)")
+    ConnectHelper, FileProgrammer = _pyocd()
+    pyocd_target = a.pyocd_target or row.pyocd
+    options = {"target_override": pyocd_target} if pyocd_target else {}
+    log(f"flash: programming {elf} through pyOCD" + (f" (target type {pyocd_target})" if pyocd_target else ""))
     session = ConnectHelper.session_with_chosen_probe(unique_id=a.probe, blocking=False, options=options)
     if session is None:
         raise HostError("no debug probe found: connect the board (CMSIS-DAP / ST-Link / J-Link) or pass --probe UID")

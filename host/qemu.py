@@ -1,9 +1,11 @@
 """Running the firmware under emulation, one `Link` per target.
 
-- cortex-m4 / cortex-m3 (/ cortex-m55): `qemu-system-arm -M mps2-an386|mps2-an385|mps3-an547` with UART0 on
+- bare-metal targets (cortex-m4, cortex-m3, stm32f405, nrf51, cortex-m7, cortex-m33, cortex-m55):
+  `qemu-system-arm -M <machine of the target table>` with the board's UART on
   `-serial tcp:127.0.0.1:PORT,server=on,wait=on` (QEMU waits for the host before running the
-  guest), `-icount shift=0` (one instruction = 1 ns of virtual time, so SysTick counts
-  instructions: 40 per tick at the 25 MHz MPS2 clock, 31.25 at the 32 MHz of the AN547) and semihosting for the exit code.
+  guest), `-icount shift=0` (one instruction = 1 ns of virtual time, so the tick source counts
+  instructions: 40 per tick at the 25 MHz MPS2 clock, 62.5 on the nRF51's 16 MHz TIMER0, ...)
+  and semihosting for the exit code.
   The port is a free loopback port; if QEMU cannot bind it (taken in between, or the port the
   user asked for is busy) another one is chosen. Readiness = the TCP connect succeeding.
 - native / aarch64: `trix_fw` / `qemu-aarch64 trix_fw` behind a pseudo-terminal
@@ -21,33 +23,40 @@ import time
 
 from .errors import HostError, LinkClosed, SetupError
 from .process import Child
+from .targets import DEFAULT_TARGETS, KNOWN_TARGETS
+from .targets import get as get_target
 from .transport import Link, open_pty_firmware, open_url
 
-TARGETS = ("native", "aarch64", "cortex-m4", "cortex-m3")          # the default set ("all")
-OPTIONAL_TARGETS = ("cortex-m55",)                                   # on request (--target cortex-m55)
-KNOWN_TARGETS = TARGETS + OPTIONAL_TARGETS
-MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385", "cortex-m55": "mps3-an547"}
-EXPECTED_KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp/lut", "cortex-m3": "lut",
-                   "cortex-m55": "dsp/lut"}
+# Which targets exist, their QEMU machine and runtime kernel: the target table (host/targets.py).
+TARGETS = DEFAULT_TARGETS                    # the default set ("all")
+OPTIONAL_TARGETS = tuple(t for t in KNOWN_TARGETS if t not in DEFAULT_TARGETS)   # on request only
 ICOUNT_SHIFT = 0
 
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user "
                    "gcc-aarch64-linux-gnu libc6-dev-arm64-cross")
 
-# Tools each target needs to build (cmake is checked in host.build) and to run.
-BUILD_TOOLS = {"native": ["cc", "make"], "aarch64": ["aarch64-linux-gnu-gcc", "make"],
-               "cortex-m4": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"],
-               "cortex-m3": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"],
-               "cortex-m55": ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"]}
-RUN_TOOLS = {"native": [], "aarch64": ["qemu-aarch64"], "cortex-m4": ["qemu-system-arm"],
-             "cortex-m3": ["qemu-system-arm"], "cortex-m55": ["qemu-system-arm"]}
+
+def build_tools(target: str) -> list:
+    """Tools a target needs to build (cmake is checked in host.build)."""
+    t = get_target(target)
+    if t.bare_metal:
+        return ["arm-none-eabi-gcc", "arm-none-eabi-size", "make"]
+    return ["aarch64-linux-gnu-gcc", "make"] if t.name == "aarch64" else ["cc", "make"]
+
+
+def run_tools(target: str) -> list:
+    """Tools a target needs to run."""
+    t = get_target(target)
+    if t.bare_metal:
+        return ["qemu-system-arm"]
+    return [t.qemu] if t.qemu else []
 
 
 def check_tools(targets, build: bool = True, run: bool = True) -> None:
     """One SetupError naming every missing tool and the Debian packages to install."""
     missing = []
     for t in targets:
-        need = (BUILD_TOOLS[t] if build else []) + (RUN_TOOLS[t] if run else [])
+        need = (build_tools(t) if build else []) + (run_tools(t) if run else [])
         missing += [x for x in need if shutil.which(x) is None and x not in missing]
     if missing:
         pkgs = DEBIAN_PACKAGES + (" gcc make" if {"cc", "make"} & set(missing) else "")
@@ -72,7 +81,7 @@ def port_is_free(port: int) -> bool:
 
 
 def qemu_system_argv(target: str, elf, port: int) -> list:
-    return ["qemu-system-arm", "-M", MACHINE[target], "-display", "none", "-monitor", "none",
+    return ["qemu-system-arm", "-M", get_target(target).qemu, "-display", "none", "-monitor", "none",
             "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
             "-semihosting-config", "enable=on,target=native",
             "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
@@ -139,13 +148,10 @@ def _connect(child: Child, port: int, timeout: float) -> Link:
 
 def launch(target: str, elf, first_port: int | None = None, log=None) -> Link:
     """A Link to the firmware `elf` of `target` running under emulation (or natively)."""
-    if target not in KNOWN_TARGETS:
-        raise HostError(f"unknown target {target!r}: expected one of {', '.join(KNOWN_TARGETS)}")
+    t = get_target(target)
     check_tools([target], build=False)
     if not os.path.isfile(elf):
         raise HostError(f"{target}: firmware {elf} does not exist")
-    if target == "native":
-        return open_pty_firmware([elf])
-    if target == "aarch64":
-        return open_pty_firmware(["qemu-aarch64", elf])
-    return launch_system(target, elf, first_port=first_port, log=log)
+    if t.bare_metal:
+        return launch_system(target, elf, first_port=first_port, log=log)
+    return open_pty_firmware(([t.qemu] if t.qemu else []) + [elf])

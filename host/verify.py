@@ -17,7 +17,9 @@ from .build import REPO, Firmware, build, footprint
 from .client import Client
 from .errors import (HostError, LinkError, ModelMismatch, NoReply, ProtocolError, TruncatedFrame,
                      VerifyFailed)
-from .qemu import EXPECTED_KERNEL, ICOUNT_SHIFT, KNOWN_TARGETS, TARGETS, check_tools, launch
+from .qemu import ICOUNT_SHIFT, check_tools, launch
+from .targets import DEFAULT_TARGETS as TARGETS
+from .targets import KNOWN_TARGETS, TARGETS as TABLE
 from .transport import open_url
 from trainer.fileio import atomic_write
 
@@ -124,13 +126,20 @@ def check_hello(h: P.Hello, ref: Reference, where: str, model_path) -> None:
 
 def instructions(target: str, b: P.Bench, emulated: bool) -> dict:
     out = {"bench_steps": b.n, "ticks": b.ticks, "tick_hz": b.tick_hz}
+    row = TABLE.get(target)
     if b.tick_hz == 0 or b.n == 0:
         out.update(per_step=None, unit=None, how="the target has no tick counter")
-    elif target.startswith("cortex-m") and emulated:
-        per_tick = 1e9 / b.tick_hz / (1 << ICOUNT_SHIFT)   # 1 instruction = 2^shift ns
+    elif row is not None and row.count == "instructions" and emulated:
+        # The rate the QEMU model's tick source counts virtual time at: the chip's clock, except
+        # where the model differs from the chip (the target table's qemu_tick_hz).
+        hz = row.emulated_tick_hz
+        per_tick = 1e9 / hz / (1 << ICOUNT_SHIFT)   # 1 instruction = 2^shift ns
+        source = "TIMER0" if row.ticks == "nrf51_timer" else "SysTick"
+        model = "" if hz == b.tick_hz else f"; the chip's {b.tick_hz / 1e6:g} MHz is not modelled"
         out.update(per_step=b.ticks * per_tick / b.n, unit="instructions",
-                   how=f"BENCH {b.n} steps: {b.ticks} SysTick ticks x {per_tick:g} instructions/tick "
-                       f"(QEMU -icount shift={ICOUNT_SHIFT}: 1 instruction = {1 << ICOUNT_SHIFT} ns, SysTick {b.tick_hz / 1e6:g} MHz)")
+                   how=f"BENCH {b.n} steps: {b.ticks} {source} ticks x {per_tick:g} instructions/tick "
+                       f"(QEMU -icount shift={ICOUNT_SHIFT}: 1 instruction = {1 << ICOUNT_SHIFT} ns, {source} "
+                       f"{hz / 1e6:g} MHz in QEMU{model})")
     else:
         per_step = b.ticks / b.tick_hz * 1e9 / b.n
         kind = "emulated wall clock" if target == "aarch64" else "wall clock"
@@ -158,7 +167,8 @@ def _verify_link(link, ref: Reference, opts: Options, where: str, log, window: i
     h = client.hello()
     check_hello(h, ref, where, opts.model)
     N, T, _ = ref.x_q14.shape
-    log(f"{where}: HELLO ok (protocol {h.proto_version}, target {h.target}, kernel {h.kernel}, "
+    again = f" after {client.hello_attempts} HELLO attempts" if client.hello_attempts > 1 else ""
+    log(f"{where}: HELLO ok{again} (protocol {h.proto_version}, target {h.target}, kernel {h.kernel}, "
         f"model {h.hash_hex}); streaming {N} x {T} steps")
     step_every = max(1, N // 4)
 
@@ -186,7 +196,7 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
     gf = dequantize_output(ref.golden_q14)
     return {
         "target": target, "firmware_target": h.target, "kernel": h.kernel,
-        "expected_kernel": EXPECTED_KERNEL.get(target), "model_hash": h.hash_hex,
+        "expected_kernel": TABLE[target].kernel if target in TABLE else None, "model_hash": h.hash_hex,
         "sequences": N, "steps_per_sequence": T, "steps": int(N * T), "frames_sent": run["frames"],
         "mismatches": int(len(bad)), "first_mismatch": first,
         "mse_vs_truth": mse_pair(yf, ref.truth), "mse_vs_float_ternary": mse_pair(yf, ref.float_ternary),
@@ -232,7 +242,11 @@ def print_target(r: dict, out=sys.stdout) -> None:
     fp = r.get("footprint")
     if fp and fp.get("flash") is not None:
         stack = f" incl. {fp['stack']} B stack" if fp.get("stack") else ""
-        p(f"  flash / RAM           {fp['flash']} B / {fp['ram']} B{stack}  ({fp['how']})")
+        if fp.get("flash_capacity"):
+            p(f"  flash / RAM           {fp['flash']} B of {fp['flash_capacity']} B ({100 * fp['flash'] / fp['flash_capacity']:.1f}%) / "
+              f"{fp['ram']} B of {fp['ram_capacity']} B ({100 * fp['ram'] / fp['ram_capacity']:.1f}%){stack}  ({fp['how']})")
+        else:
+            p(f"  flash / RAM           {fp['flash']} B / {fp['ram']} B{stack}  ({fp['how']})")
     else:
         p(f"  flash / RAM           n/a" + (f" ({fp['how']})" if fp else " (no ELF given)"))
     p(f"  wall time             {r['wall_s']:.1f} s (build {r.get('build_s', 0):.1f} s, stream {r['stream_s']:.1f} s)")
@@ -285,7 +299,8 @@ def run(opts: Options, log) -> int:
             rec = summarise(target, r, ref, emulated=True)
         if fw.elf is not None:
             rec["firmware"] = str(fw.elf)
-            rec["footprint"] = footprint(rec["firmware_target"] if board else target, fw.elf)
+            fp_target = rec["firmware_target"] if board else target
+            rec["footprint"] = footprint(fp_target, fw.elf) if fp_target in TABLE else None
         rec["build_s"] = round(build_s, 3)
         rec["wall_s"] = round(time.monotonic() - t0, 3)
         reports.append(rec)

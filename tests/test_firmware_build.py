@@ -19,18 +19,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINED = [REPO / "results" / t / "best.npz" for t in ("sine", "sine-mix")]
-TOOLS = {
-    "native": ["cc"],
-    "aarch64": ["aarch64-linux-gnu-gcc", "qemu-aarch64"],
-    "cortex-m4": ["arm-none-eabi-gcc", "qemu-system-arm"],
-    "cortex-m3": ["arm-none-eabi-gcc", "qemu-system-arm"],
-    "cortex-m55": ["arm-none-eabi-gcc", "qemu-system-arm"],
-}
-# Runtime kernel per target (cortex-m55 is an optional target; its Helium kernel is compiled
-# and tested but the SMLAD/lookup pair needs fewer instructions).
-EXPECTED_KERNEL = {"native": ("ref",), "aarch64": ("neon",), "cortex-m4": ("dsp/lut",), "cortex-m3": ("lut",),
-                   "cortex-m55": ("dsp/lut",)}
-QEMU_MACHINE = {"cortex-m4": "mps2-an386", "cortex-m3": "mps2-an385", "cortex-m55": "mps3-an547"}
+from host.targets import BARE_METAL, KNOWN_TARGETS, TARGETS  # noqa: E402
+
+TOOLS = {t: (["cc"] if t == "native" else ["aarch64-linux-gnu-gcc", "qemu-aarch64"] if t == "aarch64"
+             else ["arm-none-eabi-gcc", "qemu-system-arm"]) for t in KNOWN_TARGETS}
+# Runtime kernel per target, from the target table (cortex-m55 is an optional target; its
+# Helium kernel is compiled and tested but the SMLAD/lookup pair needs fewer instructions).
+EXPECTED_KERNEL = {t: (TARGETS[t].kernel,) for t in KNOWN_TARGETS}
+QEMU_MACHINE = {t: TARGETS[t].qemu for t in BARE_METAL}
 
 _cache: dict = {}
 
@@ -105,11 +101,7 @@ def ctest(build):
     return r.stdout
 
 
-TARGET_PARAMS = [pytest.param("native"),
-                 pytest.param("aarch64", marks=pytest.mark.qemu),
-                 pytest.param("cortex-m4", marks=pytest.mark.qemu),
-                 pytest.param("cortex-m3", marks=pytest.mark.qemu),
-                 pytest.param("cortex-m55", marks=pytest.mark.qemu)]
+TARGET_PARAMS = [pytest.param(t, marks=() if t == "native" else pytest.mark.qemu) for t in KNOWN_TARGETS]
 
 
 @pytest.mark.parametrize("target", TARGET_PARAMS)
@@ -126,7 +118,7 @@ def test_target_builds_with_werror_and_passes_ctest(tmp_path_factory, target):
     expected = {"test_kernels", "test_step", "test_proto", "test_proto_stress", "trix_bench"}
     if target != "aarch64":
         expected.add("trix_fw_no_heap")
-    if target.startswith("cortex-m"):
+    if TARGETS[target].bare_metal:
         expected |= {"test_stack", "test_fault"}
         assert "*** trixcfc: HardFault" in out, out
         m = re.search(r"test_stack: \d+ replies, deepest stack use (\d+) bytes", out)
@@ -149,14 +141,15 @@ def test_native_sanitizers(tmp_path_factory):
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m3", "cortex-m55"])
+@pytest.mark.parametrize("target", BARE_METAL)
 def test_cortex_m_image_has_no_heap_and_is_a_kernel_image(tmp_path_factory, target):
     b = firmware_build(tmp_path_factory, target)
     elf = trix_fw(b)
     syms = run(["arm-none-eabi-nm", elf]).stdout
     for name in ("malloc", "free", "_malloc_r", "_free_r", "_sbrk", "realloc", "calloc"):
         assert not re.search(rf"\s{re.escape(name)}$", syms, re.M), f"{name} linked into {elf}"
-    assert re.search(r"^00000000 [TtRr] trix_vectors$", syms, re.M), "vector table not at 0x0"
+    origin = TARGETS[target].flash_origin          # where the chip fetches its vectors
+    assert re.search(rf"^{origin:08x} [TtRr] trix_vectors$", syms, re.M), f"vector table not at 0x{origin:08x}"
     assert (b / "firmware" / "app" / "trix_fw.bin").is_file()
 
 

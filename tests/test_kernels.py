@@ -134,7 +134,8 @@ def test_aarch64_neon(generated, tmp_path):
 @pytest.mark.qemu
 @pytest.mark.parametrize("target,kernels", [("cortex-m4", "(ref lut dsp dsp/lut), runtime kernel dsp/lut"),
                                             ("cortex-m3", "(ref lut), runtime kernel lut"),
-                                            ("cortex-m55", "(ref lut dsp dsp/lut mve), runtime kernel dsp/lut")])
+                                            ("cortex-m55", "(ref lut dsp dsp/lut mve), runtime kernel dsp/lut"),
+                                            ("nrf51", "(ref lut), runtime kernel lut")])
 def test_cortex_m(generated, tmp_path, target, kernels):
     need("arm-none-eabi-gcc", "qemu-system-arm")
     if not _platform_toolchain(target):
@@ -157,9 +158,10 @@ def test_dsp_kernel_compiles_for_cortex_m4_without_warnings(tmp_path):
 
 
 @pytest.mark.qemu
-def test_lut_kernel_in_two_byte_chunks_cortex_m3(generated, tmp_path):
-    """-DTRIX_LUT_GROUPS=2: the lookup kernel's assembly unrolled twice and every row longer than
-    2 bytes done in passes that add into acc; still bit-exact on every model."""
+@pytest.mark.parametrize("target", ["cortex-m3", "nrf51"])
+def test_lut_kernel_in_two_byte_chunks(generated, tmp_path, target):
+    """-DTRIX_LUT_GROUPS=2: the lookup kernel's assembly (Thumb-2 loops on the M3, the Thumb-1
+    table build on the M0) in passes of 2 bytes that add into acc; still bit-exact on every model."""
     need("arm-none-eabi-gcc", "qemu-system-arm")
-    r = _build_with_platform("cortex-m3", generated, tmp_path, "-DTRIX_LUT_GROUPS=2")
+    r = _build_with_platform(target, generated, tmp_path, "-DTRIX_LUT_GROUPS=2")
     assert "(ref lut), runtime kernel lut" in check_output(r, ["ref", "lut"])

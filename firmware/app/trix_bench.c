@@ -20,7 +20,11 @@
 #define HAVE_KNOWN_LOOP 1
 static void known_loop(uint32_t n)
 {
+#if defined(__ARM_ARCH_6M__)   /* Thumb-1, divided syntax: SUB #imm8 sets the flags */
+    __asm__ volatile("1: sub %0, #1\n\tbne 1b" : "+r"(n) : : "cc");
+#else
     __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(n) : : "cc");
+#endif
 }
 #else
 #define HAVE_KNOWN_LOOP 0

@@ -13,7 +13,9 @@
  * kernel for fewer than TRIX_LUT_MIN_ROWS rows and the table-lookup one from there on (the
  * crossover measured by `python -m host bench --qemu`, docs/performance.md; on the M55 the
  * lookup kernel also needs fewer instructions than the Helium one, which stays compiled and
- * tested); lut on other Thumb-2 cores (Cortex-M3); ref elsewhere.
+ * tested); lut on other Thumb-2 cores (Cortex-M3) and on ARMv6-M (Cortex-M0/M0+, the nRF51:
+ * the portable C table lookup, measured against ref by `python -m host bench --qemu --target
+ * nrf51`); ref elsewhere.
  *
  * Every available kernel is compiled (so the tests can check each one against the golden
  * model); TRIX_MATVEC is the one trix_step() uses. Defining TRIX_FORCE_REF (CMake option
@@ -55,7 +57,7 @@
 #elif TRIX_HAVE_DSP
 #define TRIX_MATVEC      trix_matvec_dsp_lut
 #define TRIX_KERNEL_NAME "dsp/lut"
-#elif TRIX_HAVE_THUMB2
+#elif TRIX_HAVE_THUMB2 || defined(__ARM_ARCH_6M__)
 #define TRIX_MATVEC      trix_matvec_lut
 #define TRIX_KERNEL_NAME "lut"
 #else

@@ -9,6 +9,23 @@
  * which GCC and Clang guarantee; refuse to compile where it does not hold. */
 typedef char trix_check_arithmetic_shift[((-1 >> 1) == -1 && ((int64_t)-3 >> 1) == -2) ? 1 : -1];
 
+/* High word of the signed 64-bit product a * b, exact. ARMv6-M (Cortex-M0) has no SMULL: GCC
+ * would call __aeabi_lmul for the whole 64-bit product; four 16 x 16 -> 32 MULS do it here
+ * (Hacker's Delight, mulhs). Elsewhere one SMULL. */
+static inline int32_t mul_hi32(int32_t a, int32_t b)
+{
+#if defined(__ARM_ARCH_6M__)
+    const uint32_t a0 = (uint32_t)a & 0xFFFFu, b0 = (uint32_t)b & 0xFFFFu;
+    const int32_t a1 = a >> 16, b1 = b >> 16;
+    const uint32_t w0 = a0 * b0;
+    const int32_t t = a1 * (int32_t)b0 + (int32_t)(w0 >> 16);
+    const int32_t w1 = (int32_t)(a0 * (uint32_t)b1) + (t & 0xFFFF);   /* a0 * b1 wraps like the int32 product */
+    return a1 * b1 + (t >> 16) + (w1 >> 16);
+#else
+    return (int32_t)(((int64_t)a * b) >> 32);
+#endif
+}
+
 static inline int32_t requantize_q16(int32_t acc, int32_t multiplier, int shift, int32_t bias_q16)
 {
     /* Spec: ((int64)acc * M + 2^(n-1)) >> n. Scaling acc by 2^L (L = 33 - n when n < 33)
@@ -16,11 +33,11 @@ static inline int32_t requantize_q16(int32_t acc, int32_t multiplier, int shift,
      * rounding constant falls entirely into the high word, so
      *     (x + 2^(n'-1)) >> n' == (hi32(x) + 2^(n'-33)) >> (n' - 32)
      * exactly (the low word adds less than one unit of the result's last place).
-     * Codegen guarantees acc * 2^L fits int32, so this is one SMULL and 32-bit arithmetic;
+     * Codegen guarantees acc * 2^L fits int32, so this is one SMULL (mul_hi32) and 32-bit arithmetic;
      * the result is below 2^30 + 2^23 in magnitude (no clamp needed before the table). */
     const int L = shift < 33 ? 33 - shift : 0;                     /* <= 14 (range check) */
     const int k = shift + L - 32;                                   /* 1..30 */
-    const int32_t hi = (int32_t)(((int64_t)(acc * ((int32_t)1 << L)) * multiplier) >> 32);
+    const int32_t hi = mul_hi32(acc * ((int32_t)1 << L), multiplier);
     return ((hi + ((int32_t)1 << (k - 1))) >> k) + bias_q16;
 }
 

@@ -1,7 +1,13 @@
 /*
- * trixcfc core: public API of the integer CfC runtime (docs/firmware.md).
+ * trixcfc core: public API of the integer CfC runtime (docs/firmware.md, docs/porting.md).
  * One compiled-in model (the headers `python -m codegen export` wrote into TRIX_MODEL_DIR);
- * arithmetic as in docs/fixed_point.md; integer only, no heap.
+ * arithmetic as in docs/fixed_point.md; integer only, no heap, not reentrant (one state).
+ *
+ * Units: inputs and output are Q14 int16, i.e. value x 16384 (1.0 = 16384, range [-2, 2)):
+ *     x_q14 = saturate_int16(floor(x * 16384 + 0.5))     y = y_q14 / 16384.0
+ * (the rounding of codegen.golden.quantize_input; the bit-exact tests use it).
+ * In a firmware: trix_reset() at the start of each sequence, then per sample trix_step().
+ * trix_model_hash() identifies the compiled-in model (what `python -m codegen export` printed).
  */
 #ifndef TRIX_CFC_H
 #define TRIX_CFC_H
@@ -15,9 +21,11 @@ extern "C" {
 int         trix_inputs(void);                 /* I */
 int         trix_hidden(void);                 /* H */
 uint64_t    trix_model_hash(void);             /* codegen's hash of the compiled-in model */
-const char *trix_kernel_name(void);            /* "ref" | "neon" | "dsp" | "mve" */
+const char *trix_kernel_name(void);            /* runtime kernel: "ref" | "lut" | "dsp/lut" | "neon" */
 void        trix_reset(void);                  /* hidden state = 0 */
 int16_t     trix_step(const int16_t *x_q14);   /* one cell step on I inputs (Q14); returns y (Q14) */
+
+#define TRIX_Q14_ONE 16384                     /* 1.0 in the Q14 of inputs and output */
 
 #ifdef __cplusplus
 }

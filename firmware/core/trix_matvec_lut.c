@@ -1,6 +1,7 @@
 /*
  * Table-lookup ternary matvec (T-MAC style): portable C99, with the two hot loops in Thumb-2
- * assembly on Cortex-M.
+ * assembly on Cortex-M3 and later, and the table build in Thumb-1 assembly on ARMv6-M
+ * (Cortex-M0/M0+, whose row loop stays C).
  *
  * A packed byte holds the codes of 4 trits, so for each group of 4 inputs z[4g..4g+3] there
  * are only 81 distinct partial sums sum_k T_k z_k. The kernel computes them once per call
@@ -212,6 +213,117 @@ __asm__(
 
 #else  /* portable C */
 
+#if !TRIX_HAVE_THUMB2 && defined(__ARM_ARCH_6M__) && defined(__thumb__)
+/*
+ * ARMv6-M (Cortex-M0/M0+): the table build in Thumb-1 assembly; the row loop stays C. Only
+ * r0-r7 can be stored, so a table is written row by row (fixed high nibble h) from four
+ * low-nibble sums held in registers, the other four being their negatives:
+ *   l1 = z0 (r1), l4 = z1 (r2), l5 = z0 + z1 (r3), l9 = z0 - z1 (r4)
+ *   row h: h, h + l1, h - l1, h + l4, h + l5, h - l9, h - l4, h + l9, h - l5 (lo = 0,1,2,4,5,6,8,9,10)
+ * 17 instructions per row (one STR per entry, immediate offsets within the row), r0 walking
+ * the rows; h of each row from a = z2 (r8) and b = z3 (r9). The 3 + 4 + 4 invalid slots of a row
+ * and rows 3, 7, 11-15 are not written.
+ */
+void trix_lut_build_t1(int32_t *t, const int16_t *z, int groups);
+
+#define TRIX_LUT_ROW_T1 \
+    "str    r5, [r0, #0]\n\t" \
+    "adds   r6, r5, r1\n\t" "str r6, [r0, #4]\n\t" \
+    "subs   r6, r5, r1\n\t" "str r6, [r0, #8]\n\t" \
+    "adds   r6, r5, r2\n\t" "str r6, [r0, #16]\n\t" \
+    "adds   r6, r5, r3\n\t" "str r6, [r0, #20]\n\t" \
+    "subs   r6, r5, r4\n\t" "str r6, [r0, #24]\n\t" \
+    "subs   r6, r5, r2\n\t" "str r6, [r0, #32]\n\t" \
+    "adds   r6, r5, r4\n\t" "str r6, [r0, #36]\n\t" \
+    "subs   r6, r5, r3\n\t" "str r6, [r0, #40]\n\t"
+
+__asm__(
+    ".syntax unified\n\t"
+    ".thumb\n\t"
+    ".text\n\t"
+    ".balign 2\n\t"
+    ".global trix_lut_build_t1\n\t"
+    ".hidden trix_lut_build_t1\n\t"
+    ".type trix_lut_build_t1, %function\n\t"
+    ".thumb_func\n"
+    "trix_lut_build_t1:\n\t"
+    "push   {r4-r7, lr}\n\t"
+    "mov    r4, r8\n\t"
+    "mov    r5, r9\n\t"
+    "mov    r6, r10\n\t"
+    "mov    r7, r11\n\t"
+    "push   {r4-r7}\n\t"
+    "movs   r7, #172\n\t"
+    "lsls   r7, r7, #2\n\t"            /* 688 bytes per table */
+    "muls   r7, r2\n\t"
+    "adds   r7, r7, r0\n\t"
+    "mov    r11, r7\n\t"               /* end of the tables */
+    "mov    r10, r1\n"                 /* z of the next group */
+    "1:\n\t"
+    "mov    r6, r10\n\t"
+    "ldrh   r1, [r6, #0]\n\t"
+    "sxth   r1, r1\n\t"                /* l1 = z0 */
+    "ldrh   r2, [r6, #2]\n\t"
+    "sxth   r2, r2\n\t"                /* l4 = z1 */
+    "ldrh   r7, [r6, #4]\n\t"
+    "sxth   r7, r7\n\t"
+    "mov    r8, r7\n\t"                /* a = z2 */
+    "ldrh   r7, [r6, #6]\n\t"
+    "sxth   r7, r7\n\t"
+    "mov    r9, r7\n\t"                /* b = z3 */
+    "adds   r6, r6, #8\n\t"
+    "mov    r10, r6\n\t"
+    "adds   r3, r1, r2\n\t"            /* l5 = z0 + z1 */
+    "subs   r4, r1, r2\n\t"            /* l9 = z0 - z1 */
+    "movs   r5, #0\n\t"                /* row 0: h = 0 */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #64\n\t"
+    "mov    r5, r8\n\t"                /* row 1: a */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #64\n\t"
+    "rsbs   r5, r5, #0\n\t"            /* row 2: -a */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #128\n\t"
+    "mov    r5, r9\n\t"                /* row 4: b */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #64\n\t"
+    "add    r5, r8\n\t"                /* row 5: a + b */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #64\n\t"
+    "mov    r5, r9\n\t"
+    "mov    r7, r8\n\t"
+    "subs   r5, r5, r7\n\t"            /* row 6: b - a */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #128\n\t"
+    "mov    r5, r9\n\t"
+    "rsbs   r5, r5, #0\n\t"            /* row 8: -b */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #64\n\t"
+    "add    r5, r8\n\t"                /* row 9: a - b */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #64\n\t"
+    "mov    r5, r8\n\t"
+    "add    r5, r9\n\t"
+    "rsbs   r5, r5, #0\n\t"            /* row 10: -a - b */
+    TRIX_LUT_ROW_T1
+    "adds   r0, r0, #48\n\t"           /* 640 + 48 = 688: the next table */
+    "mov    r7, r11\n\t"
+    "cmp    r0, r7\n\t"
+    "beq    2f\n\t"
+    "b      1b\n"
+    "2:\n\t"
+    "pop    {r4-r7}\n\t"
+    "mov    r8, r4\n\t"
+    "mov    r9, r5\n\t"
+    "mov    r10, r6\n\t"
+    "mov    r11, r7\n\t"
+    "pop    {r4-r7, pc}\n\t"
+    ".size trix_lut_build_t1, .-trix_lut_build_t1\n\t"
+    ".syntax divided\n\t"
+);
+#undef TRIX_LUT_ROW_T1
+#define build_tables(t, z, n) trix_lut_build_t1((t), (z), (n))
+#else
 /* The 9 valid nibbles (two trits) in index order and their sum for the pair (a, b). */
 #define TRIX_NIBBLE_SUMS(s, a, b) \
     s##0 = 0, s##1 = (a), s##2 = -(a), s##4 = (b), s##5 = (a) + (b), s##6 = (b) - (a), \
@@ -248,6 +360,8 @@ static void build_tables(int32_t *t, const int16_t *z, int n)
     int g;
     for (g = 0; g < n; g++) build_table(t + g * TRIX_LUT_STRIDE, z + 4 * g);
 }
+
+#endif  /* ARMv6-M */
 
 /* acc[0..3] (+)= sum over bytes b of the table lookups of rows w, w+rb, w+2rb, w+3rb. */
 static void rows4_block(const uint8_t *w, int rb, int nbytes, int add, int32_t *acc)

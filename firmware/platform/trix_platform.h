@@ -2,9 +2,11 @@
  * The platform layer under the firmware app (docs/firmware.md): a byte link to the host and a
  * tick counter. One implementation per target family:
  *   posix/     native and aarch64 (Linux): stdin/stdout, CLOCK_MONOTONIC in ns
- *   cortex-m/  mps2-an385/an386: CMSDK UART0 (polled), SysTick on the 25 MHz CPU clock
- * Test programs do not use this header: on Cortex-M the startup code brings up UART0 and
- * SysTick before main() and the newlib retarget sends printf to UART0.
+ *   cortex-m/  every bare-metal target: the board's UART (polled; CMSDK, STM32F4 USART, nRF51
+ *              UART) and tick source (SysTick, or the nRF51's TIMER0), chosen by the target's
+ *              toolchain file (cortex_m.h)
+ * Test programs do not use this header: on Cortex-M the startup code brings up the UART and
+ * the ticks before main() and the newlib retarget sends printf to the UART.
  */
 #ifndef TRIX_PLATFORM_H
 #define TRIX_PLATFORM_H

@@ -1,7 +1,8 @@
 /*
  * Instruction counts of the matvec kernels and the whole cell step on the I = 1 test models with
  * H = 8, 16, 32, 64, 128 (not a test: prints figures). Cortex-M only: SysTick (an ARMv7-M
- * architectural timer at 0xE000E010, core clock source) measures REPS calls; under QEMU with
+ * architectural timer at 0xE000E010, core clock source; on ARMv6-M, which may lack it, the
+ * platform's tick source, the nRF51's 16 MHz TIMER0) measures REPS calls; under QEMU with
  * -icount shift=0 every instruction takes 1 ns of virtual time and SysTick on mps2 runs at
  * 25 MHz, so one tick is 40 instructions (calibrated with a loop of known length); on mps3-an547
  * (Cortex-M55) 32 MHz, 31.25. Elsewhere it prints that there is no tick counter.
@@ -25,9 +26,18 @@
 
 #if (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
      || defined(__ARM_ARCH_8_1M_MAIN__)) && defined(TRIX_BENCH_PLATFORM)
+#define TRIX_BENCH_SYSTICK 1
+#elif defined(__ARM_ARCH_6M__) && defined(TRIX_BENCH_PLATFORM)
+/* ARMv6-M (the nRF51 has no SysTick): the platform's tick source (TIMER0 at 16 MHz). */
+#define TRIX_BENCH_SYSTICK 0
+#endif
+
+#if defined(TRIX_BENCH_SYSTICK)
+#if TRIX_BENCH_SYSTICK
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#endif
 
 static int32_t z_words[256];
 static int32_t acc[512];
@@ -49,6 +59,7 @@ static const kernel_t kernels[] = {
 #endif
 };
 
+#if TRIX_BENCH_SYSTICK
 static uint32_t start(void)
 {
     SYST_CSR = 0;
@@ -58,6 +69,13 @@ static uint32_t start(void)
     while (SYST_CVR == 0) {}
     return SYST_CVR;
 }
+#define now() SYST_CVR
+#define elapsed(t0, t1) ((int64_t)(uint32_t)((t0) - (t1)))      /* SysTick counts down */
+#else
+#define start() trix_platform_ticks()
+#define now() trix_platform_ticks()
+#define elapsed(t0, t1) ((int64_t)(uint32_t)((t1) - (t0)))
+#endif
 
 /* The matvec input: every real column non-zero (the lut kernel's table build takes a short cut
  * for a zero pair of inputs, so all-zero inputs would time the wrong path), padding zero as
@@ -73,7 +91,7 @@ static void fill_z(const trix_model_t *m)
 
 static long insns(uint32_t t0, uint32_t t1)
 {
-    return (long)((int64_t)(t0 - t1) * 1000000000 / ((int64_t)trix_platform_tick_hz() * REPS));
+    return (long)(elapsed(t0, t1) * 1000000000 / ((int64_t)trix_platform_tick_hz() * REPS));
 }
 
 int main(void)
@@ -92,12 +110,12 @@ int main(void)
             fill_z(m);
             t0 = start();
             for (i = 0; i < REPS; i++) kernels[k].fn(m->trits, 2 * m->hidden, m->row_bytes, (int16_t *)(void *)z_words, acc);
-            t1 = SYST_CVR;
+            t1 = now();
             mv = insns(t0, t1);
             memset(z_words, 0, sizeof z_words);   /* the step runs from h = 0 */
             t0 = start();
             for (i = 0; i < REPS; i++) trix_cell_step_q14(m, kernels[k].fn, (int16_t *)(void *)z_words, acc, &x);
-            t1 = SYST_CVR;
+            t1 = now();
             step = insns(t0, t1);
             printf("bench %s I=%d H=%d kernel=%s: matvec %ld insns (%ld.%02ld per weight), cell step %ld insns\n",
                    t->name, m->inputs, m->hidden, kernels[k].name, mv, mv / weights, (mv * 100 / weights) % 100, step);
@@ -108,7 +126,7 @@ int main(void)
             fill_z(m);
             t0 = start();
             for (i = 0; i < REPS; i++) trix_matvec_lut(m->trits, 0, m->row_bytes, (int16_t *)(void *)z_words, acc);
-            t1 = SYST_CVR;
+            t1 = now();
             n = insns(t0, t1);
             printf("bench %s I=%d H=%d lut tables only: %ld insns (%d tables)\n", t->name, m->inputs, m->hidden, n,
                    m->row_bytes);
@@ -132,7 +150,7 @@ int main(void)
             memset(z_words, 0, sizeof z_words);
             t0 = start();
             for (i = 0; i < REPS; i++) dense_matvec_s8_smlad(dense_w, rows, cols4, z, acc);
-            t1 = SYST_CVR;
+            t1 = now();
             mv = insns(t0, t1);
             printf("bench %s I=%d H=%d kernel=dense-s8-smlad: matvec %ld insns (%ld.%02ld per weight), %s\n",
                    t->name, m->inputs, m->hidden, mv, mv / weights, (mv * 100 / weights) % 100,
@@ -149,7 +167,7 @@ int main(void)
 #else
 int main(void)
 {
-    printf("bench_kernels: no tick counter on this target (Cortex-M only)\n");
+    printf("bench_kernels: no tick counter on this target (bare-metal Cortex-M only)\n");
     return 0;
 }
 #endif

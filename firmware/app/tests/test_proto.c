@@ -21,7 +21,7 @@ void trix_reset(void) { fake_steps = 0; }
 int16_t trix_step(const int16_t *x) { fake_steps++; return (int16_t)(x[0] + x[1] + fake_steps); }
 
 /* ---- captured replies ---- */
-static uint8_t out[8192];
+static uint8_t out[2048];   /* a few replies; small enough for the nRF51's 16 KB of RAM */
 static int out_len;
 static void capture(const uint8_t *b, int n)
 {

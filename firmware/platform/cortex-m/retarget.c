@@ -1,6 +1,6 @@
 /*
- * newlib (nano) system calls for the test programs: stdout/stderr -> UART0 ("\n" -> "\r\n"),
- * stdin <- UART0, a heap between the end of .bss and the stack for newlib's stdio buffers,
+ * newlib (nano) system calls for the test programs: stdout/stderr -> the board UART ("\n" -> "\r\n"),
+ * stdin <- the board UART, a heap between the end of .bss and the stack for newlib's stdio buffers,
  * _exit -> semihosting exit. The firmware image trix_fw uses none of stdio/malloc; these
  * functions are linked only where a program references them (--gc-sections).
  */
@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "cmsdk_uart.h"
 #include "cortex_m.h"
 
 int _write(int fd, const char *buf, int len);
@@ -30,8 +29,8 @@ int _write(int fd, const char *buf, int len)
         return -1;
     }
     for (i = 0; i < len; i++) {
-        if (buf[i] == '\n') cmsdk_uart_putc(CMSDK_UART0_BASE, '\r');
-        cmsdk_uart_putc(CMSDK_UART0_BASE, (uint8_t)buf[i]);
+        if (buf[i] == '\n') trix_uart_putc('\r');
+        trix_uart_putc((uint8_t)buf[i]);
     }
     return len;
 }
@@ -44,7 +43,7 @@ int _read(int fd, char *buf, int len)
         return -1;
     }
     if (len <= 0) return 0;
-    while ((c = cmsdk_uart_getc(CMSDK_UART0_BASE)) < 0) {
+    while ((c = trix_uart_getc()) < 0) {
     }
     buf[0] = (char)c;
     return 1;
