@@ -88,15 +88,15 @@ def test_missing_column(tmp_path):
 
 def test_non_numeric_cell_names_row_and_column(tmp_path):
     path = write_csv(tmp_path / "s.csv", ["a", "b"], [(1, 2), (3, "oops"), (5, 6)])
-    msg = expect(r"row 3, column 'b': 'oops' is not a number", lambda: read_table(path))
+    msg = expect(r"row 3, column .b.: .oops. is not a number", lambda: read_table(path).values)
     assert msg.startswith(str(path))
 
 
 def test_nan_and_inf_say_where(tmp_path):
     path = write_csv(tmp_path / "s.csv", ["a", "b"], [(1, 2), (3, 4), ("nan", 6), (7, "inf")])
-    expect(r"row 4, column 'a': nan \(2 non-finite value\(s\) in all\)", lambda: read_table(path))
+    expect(r"row 4, column .a.: nan \(1 non-finite value\(s\) in the column\)", lambda: read_table(path).values)
     np.save(tmp_path / "s.npy", np.array([[1.0, 2.0], [np.inf, 3.0]]))
-    expect(r"row 1, column 'c0': inf", lambda: read_table(tmp_path / "s.npy"))
+    expect(r"row 1, column .c0.: inf", lambda: read_table(tmp_path / "s.npy").values)
 
 
 def test_constant_channel(tmp_path):
@@ -132,3 +132,13 @@ def test_ragged_rows_and_bad_header(tmp_path):
     expect(r"row 3 has 1 fields, the header 2", lambda: read_table(path))
     path = write_csv(tmp_path / "d.csv", ["a", "a"], [(1, 2)])
     expect(r"column name 'a' appears twice", lambda: read_table(path))
+
+
+def test_unused_columns_may_hold_anything(tmp_path):
+    n = 300
+    rows = [(f"2026-01-01 00:00:{i:05d}", np.sin(i / 5), np.cos(i / 7), "walk") for i in range(n)]
+    path = write_csv(tmp_path / "s.csv", ["timestamp", "x", "y", "label"], rows)
+    d = build(SeriesSpec(path, inputs=("x", "y"), target="y", seq_len=10))
+    assert d.x["train"].shape[2] == 2
+    expect(r"row 2, column 'label': 'walk' is not a number",
+           lambda: build(SeriesSpec(path, inputs=("x", "label"), seq_len=10)))

@@ -43,9 +43,40 @@ class SeriesError(ValueError):
 
 @dataclass
 class Table:
+    """The columns of a file. CSV cells stay text until a column is used, so columns the task
+    does not use (a timestamp, a label) may hold anything."""
     path: str
     names: list
-    values: np.ndarray          # float64 [rows, columns]
+    cells: list                 # per column: float64 array, or a list of the CSV's strings
+
+    def column(self, name) -> np.ndarray:
+        j = self.names.index(name)
+        c = self.cells[j]
+        if not isinstance(c, np.ndarray):
+            out = np.empty(len(c), np.float64)
+            for i, v in enumerate(c):
+                try:
+                    out[i] = float(v)
+                except ValueError:
+                    raise SeriesError(f"{self.path}: row {i + 2}, column {name!r}: {v.strip()!r} is not a "
+                                      f"number") from None
+            self.cells[j] = c = out
+        bad = ~np.isfinite(c)
+        if bad.any():
+            i = int(np.argmax(bad))
+            row = i + 2 if self.path.lower().endswith(".csv") else i
+            raise SeriesError(f"{self.path}: row {row}, column {name!r}: {c[i]} "
+                              f"({int(bad.sum())} non-finite value(s) in the column)")
+        return c
+
+    @property
+    def rows(self) -> int:
+        return len(self.cells[0]) if self.cells else 0
+
+    @property
+    def values(self) -> np.ndarray:
+        """Every column as numbers, float64 [rows, columns]."""
+        return np.stack([self.column(n) for n in self.names], 1)
 
 
 def read_table(path) -> Table:
@@ -54,13 +85,10 @@ def read_table(path) -> Table:
         raise SeriesError(f"{path}: no such file")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
-        table = _read_csv(path)
-    elif ext in (".npy", ".npz"):
-        table = _read_numpy(path, ext)
-    else:
-        raise SeriesError(f"{path}: not a CSV (.csv) or NumPy (.npy, .npz) file")
-    _check_finite(table)
-    return table
+        return _read_csv(path)
+    if ext in (".npy", ".npz"):
+        return _read_numpy(path, ext)
+    raise SeriesError(f"{path}: not a CSV (.csv) or NumPy (.npy, .npz) file")
 
 
 def _is_number(s: str) -> bool:
@@ -88,17 +116,10 @@ def _read_csv(path) -> Table:
     if len(set(header)) != len(header):
         dup = next(c for c in header if header.count(c) > 1)
         raise SeriesError(f"{path}: column name {dup!r} appears twice in the header row")
-    values = np.empty((len(rows) - 1, len(header)), np.float64)
     for i, r in enumerate(rows[1:]):
-        line = i + 2                                        # 1-based, the header is line 1
         if len(r) != len(header):
-            raise SeriesError(f"{path}: row {line} has {len(r)} fields, the header {len(header)}")
-        for j, c in enumerate(r):
-            try:
-                values[i, j] = float(c)
-            except ValueError:
-                raise SeriesError(f"{path}: row {line}, column {header[j]!r}: {c.strip()!r} is not a number") from None
-    return Table(path, header, values)
+            raise SeriesError(f"{path}: row {i + 2} has {len(r)} fields, the header {len(header)}")
+    return Table(path, header, [[r[j] for r in rows[1:]] for j in range(len(header))])
 
 
 def _read_numpy(path, ext) -> Table:
@@ -128,16 +149,7 @@ def _read_numpy(path, ext) -> Table:
     for k, c in zip(names, cols):
         if not (np.issubdtype(c.dtype, np.number) or c.dtype == bool) or np.iscomplexobj(c):
             raise SeriesError(f"{path}: column {k!r} has dtype {c.dtype}; expected real numbers")
-    return Table(path, names, np.stack([np.asarray(c, np.float64) for c in cols], 1))
-
-
-def _check_finite(t: Table) -> None:
-    bad = ~np.isfinite(t.values)
-    if bad.any():
-        i, j = map(int, np.argwhere(bad)[0])
-        where = f"row {i + 2}" if t.path.lower().endswith(".csv") else f"row {i}"
-        raise SeriesError(f"{t.path}: {where}, column {t.names[j]!r}: {t.values[i, j]} "
-                          f"({int(bad.sum())} non-finite value(s) in all)")
+    return Table(path, names, [np.asarray(c, np.float64) for c in cols])
 
 
 # ---- the task ---------------------------------------------------------------------------
@@ -184,14 +196,14 @@ def _column(t: Table, name, what) -> int:
     return t.names.index(name)
 
 
-def _fit_scaling(t: Table, cols, block, names) -> Scaling:
+def _fit_scaling(path, v, block, names) -> Scaling:
     a, b = block
-    v = t.values[a:b, cols]
+    v = v[a:b]
     offset = v.mean(0)
     spread = np.abs(v - offset).max(0)
     for j, s in enumerate(spread):
         if not s > 0:
-            raise SeriesError(f"{t.path}: column {names[j]!r} is constant over the training rows {a}-{b - 1}; "
+            raise SeriesError(f"{path}: column {names[j]!r} is constant over the training rows {a}-{b - 1}; "
                               f"it carries no signal (drop it)")
     return Scaling(list(names), offset, spread / RANGE_FILL)
 
@@ -200,8 +212,9 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     t = table if table is not None else read_table(spec.path)
     inputs = list(spec.inputs) or [t.names[0]]
     target = spec.target or inputs[0]
-    in_cols = [_column(t, c, "--inputs") for c in inputs]
-    tgt_col = _column(t, target, "--target")
+    for c in inputs:
+        _column(t, c, "--inputs")
+    _column(t, target, "--target")
     if len(set(inputs)) != len(inputs):
         raise SeriesError(f"{t.path}: --inputs names a column twice")
     if spec.horizon < 1:
@@ -211,7 +224,9 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     fr = tuple(float(f) for f in spec.fractions)
     if len(fr) != 3 or any(not (f > 0) for f in fr) or not math.isclose(sum(fr), 1.0, abs_tol=1e-9):
         raise SeriesError(f"split fractions must be three positive numbers adding up to 1, got {spec.fractions}")
-    n = t.values.shape[0]
+    used = list(dict.fromkeys(inputs + [target]))
+    data = {c: t.column(c) for c in used}
+    n = t.rows
     ends = [int(round(n * fr[0])), int(round(n * (fr[0] + fr[1]))), n]
     blocks = dict(zip(SPLITS, zip([0] + ends[:2], ends)))
     need = spec.seq_len + spec.horizon                    # rows one window uses
@@ -220,16 +235,17 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
             raise SeriesError(f"{t.path}: {n} rows give the {s} block {b - a} rows, fewer than one window "
                               f"(seq-len {spec.seq_len} + horizon {spec.horizon} = {need} rows); "
                               f"need at least {math.ceil(need / min(fr))} rows")
-    xs = _fit_scaling(t, in_cols, blocks["train"], inputs)
-    ys = _fit_scaling(t, [tgt_col], blocks["train"], [target])
-    data = SeriesData(spec, inputs, target, xs, ys, blocks)
+    X = np.stack([data[c] for c in inputs], 1)
+    Y = data[target][:, None]
+    xs = _fit_scaling(t.path, X, blocks["train"], inputs)
+    ys = _fit_scaling(t.path, Y, blocks["train"], [target])
+    out = SeriesData(spec, inputs, target, xs, ys, blocks)
     for s, (a, b) in blocks.items():
         starts = np.arange(a, b - need + 1, spec.seq_len)
         idx = starts[:, None] + np.arange(spec.seq_len)[None, :]
-        x = (t.values[:, in_cols][idx] - xs.offset) / xs.scale
-        y = (t.values[:, tgt_col][idx + spec.horizon] - ys.offset[0]) / ys.scale[0]
-        data.x[s], data.y[s] = x, y[:, :, None]
-    return data
+        out.x[s] = (X[idx] - xs.offset) / xs.scale
+        out.y[s] = (Y[idx + spec.horizon] - ys.offset) / ys.scale
+    return out
 
 
 def saturation_counts(data: SeriesData) -> dict:
