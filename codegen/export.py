@@ -12,7 +12,9 @@ import jinja2
 import numpy as np
 
 from . import golden as G
-from .artifact import Artifact
+from cfcbase.artifact import Artifact
+from cfcbase.tasks import load_split
+
 from .cliterals import c_array_body, c_hex_bytes, c_identifier, c_int, c_u64_hex
 from .errors import CodegenError
 from .golden import IntModel, quantize_input, run_golden, matvec_golden
@@ -36,15 +38,11 @@ def _i32s(a, per_line=8):
 
 
 def load_test_split(task: str, split: str = "test"):
-    """(x [N,T,I], y [N,T,1]) from trainer.tasks.load_split, or CodegenError if unavailable."""
-    try:
-        from trainer.tasks import load_split  # the trainer engineer's API
-    except ImportError as e:
-        raise CodegenError(f"trainer.tasks.load_split is not available ({e}); cannot regenerate the {task!r} {split} set")
+    """(x [N,T,I], y [N,T,1]) from cfcbase.tasks.load_split, or CodegenError for an unknown task."""
     try:
         x, y = load_split(task, split)
     except (KeyError, ValueError) as e:
-        raise CodegenError(f"trainer.tasks.load_split({task!r}, {split!r}) failed: {e}")
+        raise CodegenError(f"cannot regenerate the {task!r} {split} set: {e}")
     return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
 
@@ -59,7 +57,7 @@ def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
     t = np.arange(50)[None, :, None]
     phi = np.linspace(0, 2 * np.pi, n, endpoint=False)[:, None, None]
     x = np.sin(2 * np.pi / 25 * t + phi) * np.ones((1, 1, art.I))
-    return quantize_input(x), "synthetic sines (trainer.tasks unavailable)"
+    return quantize_input(x), f"synthetic sines (no {art.task!r} test set with I = {art.I})"
 
 
 def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "") -> dict:

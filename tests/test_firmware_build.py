@@ -50,7 +50,7 @@ def model(tmp_path_factory):
     """(model_dir, artifact): the trained H=16 sine model when committed, else a random I=1, H=16 one."""
     if "model" not in _cache:
         sys.path.insert(0, str(REPO))
-        from codegen.artifact import load_artifact, save_artifact
+        from cfcbase.artifact import load_artifact, save_artifact
         from codegen.testing import random_artifact
         base = tmp_path_factory.mktemp("fw-model")
         trained = [p for p in TRAINED if p.is_file()]

@@ -56,7 +56,7 @@ def test_user_errors_are_one_line(tmp_path):
 
 
 def test_port_that_does_not_exist(tmp_path):
-    from codegen.artifact import save_artifact
+    from cfcbase.artifact import save_artifact
     from codegen.testing import random_artifact
     npz = tmp_path / "m.npz"
     save_artifact(random_artifact(1, 4, seed=1), npz)

@@ -24,7 +24,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from codegen.artifact import load_artifact, save_artifact  # noqa: E402
+from cfcbase.artifact import load_artifact, save_artifact  # noqa: E402
 from codegen.golden import IntModel, dequantize_output, quantize_input, run_golden  # noqa: E402
 from codegen.testing import random_artifact  # noqa: E402
 

@@ -38,7 +38,7 @@ def generated(tmp_path_factory):
         npz = trained[0]
     else:
         sys.path.insert(0, str(REPO))
-        from codegen.artifact import save_artifact
+        from cfcbase.artifact import save_artifact
         from codegen.testing import random_artifact
         npz = base / "random.npz"
         save_artifact(random_artifact(1, 16, seed=42), npz)
