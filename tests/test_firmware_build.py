@@ -133,3 +133,18 @@ def test_lut_min_rows_option_cortex_m4(fw, tmp_path_factory):
         r = fw.run(["cmake", "-S", REPO, "-B", tmp_path_factory.mktemp("fw-bad"), "-DTRIX_TARGET=cortex-m4",
                  f"-DTRIX_MODEL_DIR={model_dir}", f"-DPython3_EXECUTABLE={sys.executable}", bad])
         assert r.returncode != 0 and "TRIX_LUT_MIN_ROWS must be an integer" in r.stderr, r.stderr
+
+
+def test_model_free_configure_and_build(fw, tmp_path):
+    """`cmake -S . -B build` without a model (docs/firmware.md) configures, builds the
+    model-free parts and passes their tests; trix_fw is left out."""
+    b = tmp_path / "build"
+    r = fw.run(["cmake", "-S", ".", "-B", b], cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no model" in r.stdout, r.stdout
+    r = fw.run(["cmake", "--build", b, "-j", "2"])
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr
+    assert not fw.elf(b).exists()
+    out = fw.ctest(b)
+    tests = set(re.findall(r"Test +#\d+: (\S+) \.+ +Passed", out))
+    assert {"test_kernels", "test_proto", "test_proto_stress"} <= tests, out
