@@ -7,14 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifact import load_artifact
+from cfcbase.artifact import load_artifact
+from cfcbase.cell import predict_ternary
+from cfcbase.errors import ArtifactError
+from cfcbase.tasks import WASHOUT, washout_mse
+
 from .errors import CodegenError
 from .export import (footprint_text, load_test_split, render_model_files, render_test_vectors,
                      test_model_entry, write_outputs)
-from .golden import IntModel, dequantize_output, float_ternary_predict, quantize_input, run_golden
+from .golden import IntModel, dequantize_output, quantize_input, run_golden
 from .testing import random_artifact, random_inputs_q14
 
-WASHOUT = 5
 # Shapes for the random kernel-test models: many sizes that are not multiples of 4, 8 or 16.
 RANDOM_SHAPES = [(1, 1), (1, 3), (2, 5), (1, 7), (3, 9), (1, 13), (1, 16), (2, 17), (1, 31),
                  (1, 32), (3, 33), (2, 2), (1, 4), (3, 6), (1, 8), (2, 11), (1, 15), (3, 19),
@@ -25,13 +28,13 @@ RANDOM_SHAPES = [(1, 1), (1, 3), (2, 5), (1, 7), (3, 9), (1, 13), (1, 16), (2, 1
 def accuracy_report(art, x, y) -> dict:
     """Washout MSE (t >= 5) of the float ternary and the golden integer model vs the truth."""
     y = np.asarray(y, np.float64).reshape(x.shape[0], x.shape[1])
-    yf = float_ternary_predict(art, x)
+    yf = predict_ternary(art, x)
     yg = dequantize_output(run_golden(IntModel.from_artifact(art), quantize_input(x)))
-    mse_f = float(np.mean((yf[:, WASHOUT:] - y[:, WASHOUT:]) ** 2))
-    mse_g = float(np.mean((yg[:, WASHOUT:] - y[:, WASHOUT:]) ** 2))
+    mse_f = washout_mse(yf, y)
+    mse_g = washout_mse(yg, y)
     return {"float_mse_washout": mse_f, "golden_mse_washout": mse_g,
             "relative": (mse_g - mse_f) / mse_f if mse_f > 0 else float("inf"),
-            "golden_vs_float_mse": float(np.mean((yg[:, WASHOUT:] - yf[:, WASHOUT:]) ** 2)),
+            "golden_vs_float_mse": washout_mse(yg, yf),
             "max_abs_diff": float(np.max(np.abs(yg - yf)))}
 
 
@@ -118,7 +121,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except CodegenError as e:
+    except (CodegenError, ArtifactError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:   # unwritable --out, disk full, ...: still one line, no traceback

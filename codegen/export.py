@@ -12,7 +12,9 @@ import jinja2
 import numpy as np
 
 from . import golden as G
-from .artifact import Artifact
+from cfcbase.artifact import Artifact
+from cfcbase.tasks import load_split
+
 from .cliterals import c_array_body, c_hex_bytes, c_identifier, c_int, c_u64_hex
 from .errors import CodegenError
 from .golden import IntModel, quantize_input, run_golden, matvec_golden
@@ -36,15 +38,11 @@ def _i32s(a, per_line=8):
 
 
 def load_test_split(task: str, split: str = "test"):
-    """(x [N,T,I], y [N,T,1]) from trainer.tasks.load_split, or CodegenError if unavailable."""
-    try:
-        from trainer.tasks import load_split  # the trainer engineer's API
-    except ImportError as e:
-        raise CodegenError(f"trainer.tasks.load_split is not available ({e}); cannot regenerate the {task!r} {split} set")
+    """(x [N,T,I], y [N,T,1]) from cfcbase.tasks.load_split, or CodegenError for an unknown task."""
     try:
         x, y = load_split(task, split)
     except (KeyError, ValueError) as e:
-        raise CodegenError(f"trainer.tasks.load_split({task!r}, {split!r}) failed: {e}")
+        raise CodegenError(f"cannot regenerate the {task!r} {split} set: {e}")
     return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
 
@@ -59,7 +57,26 @@ def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
     t = np.arange(50)[None, :, None]
     phi = np.linspace(0, 2 * np.pi, n, endpoint=False)[:, None, None]
     x = np.sin(2 * np.pi / 25 * t + phi) * np.ones((1, 1, art.I))
-    return quantize_input(x), "synthetic sines (trainer.tasks unavailable)"
+    return quantize_input(x), f"synthetic sines (no {art.task!r} test set with I = {art.I})"
+
+
+def model_arrays(m: IntModel) -> list:
+    """The per-model constant arrays every header declares (the model header and the kernel
+    test vectors), in order: C type, name, length (symbolic dims of the model header and the
+    number), the comment the model header puts above it, and the initializer body."""
+    def arr(ctype, name, dims, length, body, note=None):
+        return dict(ctype=ctype, name=name, dims=dims, length=length, body=body, note=note)
+    R, H = 2 * m.H, m.H
+    return [
+        arr("uint8_t", "trits", ("ROWS", "ROW_BYTES"), R * m.row_bytes, c_hex_bytes(m.packed.ravel()),
+            "Trits, 2 bits each: 0 -> 0b00, +1 -> 0b01, -1 -> 0b10, trit j at bits 2*(j%4) of byte j/4."),
+        arr("int32_t", "row_multiplier", ("ROWS",), R, _i32s(m.row_multiplier),
+            "Per-row requantisation: pre = ((acc * M + 2^(n-1)) >> n) + bias (Q16)."),
+        arr("int8_t", "row_shift", ("ROWS",), R, _ints(m.row_shift, 16)),
+        arr("int32_t", "bias_q16", ("ROWS",), R, _i32s(m.bias_q16)),
+        arr("int16_t", "lam_q15", ("HIDDEN",), H, _ints(m.lam_q15), "lam = exp(-dt / tau), Q15."),
+        arr("int32_t", "w_o", ("HIDDEN",), H, _i32s(m.w_o_q), "Readout weights, Q(READOUT_SHIFT)."),
+    ]
 
 
 def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "") -> dict:
@@ -71,9 +88,7 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     common = dict(command="export", m=m, p=p, P=P, hash=c_u64_hex(m.hash), table_size=G.TABLE_SIZE,
                   task=art.task, config=art.config or "-")
     model_h = env.get_template("model.h.j2").render(
-        **common, b_o=c_int(m.b_o_q, 64), trits=c_hex_bytes(m.packed.ravel()),
-        row_multiplier=_i32s(m.row_multiplier), row_shift=_ints(m.row_shift, 16),
-        bias_q16=_i32s(m.bias_q16), lam_q15=_ints(m.lam_q15), w_o=_i32s(m.w_o_q),
+        **common, b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
         sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15))
     if golden_x is None:
         golden_x, source = golden_inputs(art)
@@ -103,10 +118,7 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
     kz = kernel_test_z(m, kernel_vectors, seed)
     ka = matvec_golden(m, kz)
     y, hs = run_golden(m, x_q14, return_states=True)
-    return dict(name=name, m=m, hash=c_u64_hex(m.hash), b_o=c_int(m.b_o_q, 64),
-                trits=c_hex_bytes(m.packed.ravel()), row_multiplier=_i32s(m.row_multiplier),
-                row_shift=_ints(m.row_shift, 16), bias_q16=_i32s(m.bias_q16),
-                lam_q15=_ints(m.lam_q15), w_o=_i32s(m.w_o_q),
+    return dict(name=name, m=m, hash=c_u64_hex(m.hash), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
                 kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
                 kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
                 sequences=x_q14.shape[0], steps=x_q14.shape[1],

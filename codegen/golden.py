@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .artifact import Artifact
+from cfcbase.artifact import Artifact
+from cfcbase.cell import decay
+
 from .errors import CodegenError
 from .pack import pack_trits, row_bytes_for
 
@@ -128,7 +130,7 @@ class IntModel:
             i = int(np.argmax(np.abs(bias_q16)))
             key = "b_f" if i < H else "b_g"
             raise CodegenError(f"{art.path}: {key}: bias {float(biases[i])!r} outside the fixed-point range |b| <= 128")
-        lam = np.exp(-art.dt / art.tau)
+        lam = decay(art.tau, art.dt)
         lam_q15 = np.array([min(_round_half_up(v * 32768.0), 32767) for v in lam], np.int64)
         wmax = float(np.max(np.abs(art.w_o)))
         s = READOUT_SHIFT_MAX      # the most fractional bits that fit int32 weights and the int64 bias
@@ -238,20 +240,3 @@ def quantize_input(x_float) -> np.ndarray:
 def dequantize_output(y_q14) -> np.ndarray:
     return np.asarray(y_q14, np.float64) / (1 << IO_FRAC)
 
-
-def float_ternary_predict(art: Artifact, x_float) -> np.ndarray:
-    """The float ternary cell of docs/artifact.md: x [N, T, I] -> y [N, T] (float64)."""
-    x = np.asarray(x_float, np.float64)
-    N, T, _ = x.shape
-    Wf = art.scale_f[:, None] * art.trits_f.astype(np.float64)
-    Wg = art.scale_g[:, None] * art.trits_g.astype(np.float64)
-    lam = np.exp(-art.dt / art.tau)
-    h = np.zeros((N, art.H))
-    y = np.zeros((N, T))
-    for t in range(T):
-        z = np.concatenate([x[:, t, :], h], axis=1)
-        g = 1.0 / (1.0 + np.exp(-(z @ Wf.T + art.b_f)))
-        c = np.tanh(z @ Wg.T + art.b_g)
-        h = lam * (1.0 - g) * h + g * c
-        y[:, t] = h @ art.w_o + art.b_o
-    return y

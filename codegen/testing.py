@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .artifact import Artifact
+from cfcbase.artifact import Artifact
 
 
 def random_artifact(I: int, H: int, seed: int, zero_fraction: float = 0.4,

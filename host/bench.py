@@ -16,7 +16,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
-from trainer.bench import fit_exponent   # the trainer bench's least-squares slope in log-log
+from cfcbase.stats import fit_exponent
 
 from .build import build
 from .errors import HostError
@@ -172,7 +172,7 @@ def run(target: str, model: str, hidden, build_root=None, log=None, timeout: flo
                         f"not {target}")
     check_tools([target], build=True, run=True)
     from .verify import resolve_model
-    from codegen.artifact import load_artifact
+    from cfcbase.artifact import load_artifact
     from codegen.golden import IntModel
     model_hash = IntModel.from_artifact(load_artifact(resolve_model(model))).hash_hex
     fw = build(target, model, model_hash, build_root, log=log, program="bench_kernels")

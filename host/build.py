@@ -1,6 +1,11 @@
 """Building the firmware for a target and a model.
 
-build/<target>-<modelhash>/ holds one CMake build tree per (target, model):
+Sources: the checkout this package runs from (CMakeLists.txt beside host/), else the copy of
+CMakeLists.txt, cmake/ and firmware/ that an installed trixcfc carries in host/firmware_tree/
+(setup.py puts it into the wheel). Build trees: --build-dir, else build/ of the checkout, else
+$XDG_CACHE_HOME/trixcfc/build (~/.cache/trixcfc/build): never inside the installed package.
+
+<build root>/<target>-<modelhash>/ holds one CMake build tree per (target, model):
   model/           headers exported by `python -m codegen export <npz>` (rewritten only when
                    their bytes change, so an unchanged model never triggers a recompile)
   firmware/app/trix_fw   the firmware (ELF; the -kernel image on Cortex-M)
@@ -30,6 +35,28 @@ from .targets import check_fits
 from .targets import get as get_target
 
 REPO = Path(__file__).resolve().parents[1]
+INSTALLED_TREE = Path(__file__).resolve().parent / "firmware_tree"     # written by setup.py into the wheel
+
+
+def _is_source_tree(d: Path) -> bool:
+    return (d / "CMakeLists.txt").is_file() and (d / "firmware" / "core").is_dir()
+
+
+def source_dir() -> Path:
+    """The CMake source tree: the checkout, else the copy installed with the package."""
+    for d in (REPO, INSTALLED_TREE):
+        if _is_source_tree(d):
+            return d
+    raise SetupError(f"firmware sources not found: {REPO} is not a trixcfc checkout and the package has no "
+                     f"{INSTALLED_TREE.name}/ (reinstall trixcfc from its wheel or sdist, or run from a checkout)")
+
+
+def default_build_root() -> Path:
+    """build/ of the checkout; for an installed package a per-user cache directory."""
+    if _is_source_tree(REPO):
+        return REPO / "build"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "trixcfc" / "build"
 
 
 @dataclass
@@ -69,7 +96,7 @@ def export_headers(npz, model_dir: Path, log_path: Path) -> bool:
     with tempfile.TemporaryDirectory(dir=model_dir.parent, prefix=".export-") as tmp:
         out = Path(tmp) / "model"
         _run([sys.executable, "-m", "codegen", "export", os.path.abspath(npz), "--out", out], log_path,
-             f"python -m codegen export {npz}", cwd=REPO)
+             f"python -m codegen export {npz}", cwd=REPO if _is_source_tree(REPO) else None)
         model_dir.mkdir(exist_ok=True)
         changed = False
         for f in sorted(out.iterdir()):
@@ -91,7 +118,7 @@ def build(target: str, npz, model_hash: str, build_root: Path | None = None, log
     target with freshly exported headers."""
     check_tools([target], build=True, run=False)
     cmake = cmake_program()
-    build_root = Path(build_root) if build_root else REPO / "build"
+    build_root = Path(build_root) if build_root else default_build_root()
     bdir = build_root / f"{target}-{model_hash}"
     bdir.mkdir(parents=True, exist_ok=True)
     with open(bdir / ".host-lock", "w") as lock:
@@ -116,7 +143,7 @@ def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_a
             log(f"{target}: configuring {bdir}")
         # Python3_EXECUTABLE: any codegen step CMake runs uses this interpreter (the venv's, with
         # numpy), not whichever python3 comes first on PATH.
-        _run([cmake, "-S", REPO, "-B", bdir, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={bdir / 'model'}",
+        _run([cmake, "-S", source_dir(), "-B", bdir, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={bdir / 'model'}",
               f"-DPython3_EXECUTABLE={sys.executable}", *extra_cmake_args], log_path,
              f"cmake configure for {target}")
     if log and not existed:

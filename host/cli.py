@@ -188,16 +188,14 @@ def main(argv=None) -> int:
 
 
 def _other_error(e: Exception) -> int:
-    try:
-        from codegen.errors import CodegenError
-    except ImportError:   # pragma: no cover
-        CodegenError = ()
+    from cfcbase.errors import ArtifactError
+    from codegen.errors import CodegenError
     try:
         import serial
         serial_errors = (serial.SerialException,)
     except ImportError:   # pragma: no cover
         serial_errors = ()
-    if isinstance(e, CodegenError):
+    if isinstance(e, (CodegenError, ArtifactError)):
         print(f"error: {e}", file=sys.stderr)
     elif serial_errors and isinstance(e, serial_errors):
         print(f"error: serial link: {e}", file=sys.stderr)

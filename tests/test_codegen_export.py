@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codegen.artifact import artifact_arrays, load_artifact, save_artifact
+from cfcbase.artifact import artifact_arrays, load_artifact, save_artifact
+from cfcbase.errors import ArtifactError
 from codegen.cli import main
-from codegen.errors import CodegenError
 from codegen.golden import IntModel
 from codegen.testing import random_artifact
 
@@ -221,8 +221,8 @@ def test_cli_subprocess_exit_code_and_single_line(tmp_path):
     assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
 
 
-def test_load_artifact_raises_codegen_error(tmp_path):
-    with pytest.raises(CodegenError):
+def test_load_artifact_raises_artifact_error(tmp_path):
+    with pytest.raises(ArtifactError):
         load_artifact(_not_npz(tmp_path))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codegen.artifact import load_artifact
+from cfcbase.artifact import load_artifact
 from codegen.golden import IntModel, run_golden
 from host.build import cmake_program
 from host.targets import TARGETS

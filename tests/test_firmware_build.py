@@ -4,116 +4,34 @@ core's kernel/cell tests, the C protocol test, the bench program, the no-heap ch
 under QEMU (acceptance 1, 2); the native build also under ASan/UBSan (3); the cortex-m4
 footprint (4) and instructions per cell step for the reference and the DSP kernel (5).
 
-Builds are shared within the session (test_firmware_protocol.py reuses them through
-``firmware_build``)."""
+Builds are shared within the session through the ``fw`` fixture (tests/conftest.py)."""
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from host.targets import BARE_METAL, KNOWN_TARGETS, TARGETS
+
 REPO = Path(__file__).resolve().parents[1]
-TRAINED = [REPO / "results" / t / "best.npz" for t in ("sine", "sine-mix")]
-from host.targets import BARE_METAL, KNOWN_TARGETS, TARGETS  # noqa: E402
-
-TOOLS = {t: (["cc"] if t == "native" else ["aarch64-linux-gnu-gcc", "qemu-aarch64"] if t == "aarch64"
-             else ["arm-none-eabi-gcc", "qemu-system-arm"]) for t in KNOWN_TARGETS}
-# Runtime kernel per target, from the target table (cortex-m55 is an optional target; its
-# Helium kernel is compiled and tested but the SMLAD/lookup pair needs fewer instructions).
-EXPECTED_KERNEL = {t: (TARGETS[t].kernel,) for t in KNOWN_TARGETS}
-QEMU_MACHINE = {t: TARGETS[t].qemu for t in BARE_METAL}
-
-_cache: dict = {}
-
-
-def run(cmd, **kw):
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
-
-
-def need(target):
-    missing = [t for t in TOOLS[target] + ["cmake", "ctest"] if shutil.which(t) is None]
-    if missing:
-        pytest.fail(f"missing {' '.join(missing)}: run scripts/setup.sh (Debian packages gcc-arm-none-eabi "
-                    "libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)")
-
-
-def model(tmp_path_factory):
-    """(model_dir, artifact): the trained H=16 sine model when committed, else a random I=1, H=16 one."""
-    if "model" not in _cache:
-        sys.path.insert(0, str(REPO))
-        from codegen.artifact import load_artifact, save_artifact
-        from codegen.testing import random_artifact
-        base = tmp_path_factory.mktemp("fw-model")
-        trained = [p for p in TRAINED if p.is_file()]
-        if trained and load_artifact(trained[0]).H == 16:
-            npz = trained[0]
-        else:
-            npz = base / "random-h16.npz"
-            save_artifact(random_artifact(1, 16, seed=42), npz)
-        out = base / "model"
-        r = run([sys.executable, "-m", "codegen", "export", npz, "--out", out], cwd=REPO)
-        assert r.returncode == 0, r.stdout + r.stderr
-        _cache["model"] = (out, load_artifact(npz))
-    return _cache["model"]
-
-
-def firmware_build(tmp_path_factory, target, *options):
-    """Configure + build the top-level project for target in a fresh directory (once per session)."""
-    key = (target,) + options
-    if key not in _cache:
-        need(target)
-        model_dir, _ = model(tmp_path_factory)
-        b = tmp_path_factory.mktemp("fw-" + "-".join(k.replace("=", "_").lstrip("-D") for k in key))
-        r = run(["cmake", "-S", REPO, "-B", b, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={model_dir}",
-                 "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", f"-DPython3_EXECUTABLE={sys.executable}", *options])
-        assert r.returncode == 0, r.stdout + r.stderr
-        r = run(["cmake", "--build", b, "-j", "2"])
-        assert r.returncode == 0, r.stdout + r.stderr
-        _cache[key] = b
-    return _cache[key]
-
-
-def trix_fw(build):
-    return build / "firmware" / "app" / "trix_fw"
-
-
-def qemu_command(target, elf, icount=False):
-    """How to run trix_fw with the protocol on stdin/stdout (pipe)."""
-    if target == "native":
-        return [str(elf)]
-    if target == "aarch64":
-        return ["qemu-aarch64", str(elf)]
-    cmd = ["qemu-system-arm", "-M", QEMU_MACHINE[target], "-display", "none", "-monitor", "none",
-           "-serial", "stdio", "-semihosting-config", "enable=on,target=native"]
-    if icount:
-        cmd += ["-icount", "shift=0"]
-    return cmd + ["-kernel", str(elf)]
-
-
-def ctest(build):
-    r = run(["ctest", "--test-dir", build, "--output-on-failure", "-V", "--timeout", "300"])
-    assert r.returncode == 0, r.stdout[-6000:] + r.stderr
-    return r.stdout
 
 
 TARGET_PARAMS = [pytest.param(t, marks=() if t == "native" else pytest.mark.qemu) for t in KNOWN_TARGETS]
 
 
 @pytest.mark.parametrize("target", TARGET_PARAMS)
-def test_target_builds_with_werror_and_passes_ctest(tmp_path_factory, target):
-    b = firmware_build(tmp_path_factory, target)
+def test_target_builds_with_werror_and_passes_ctest(fw, target):
+    b = fw.build(target)
     commands = json.loads((b / "compile_commands.json").read_text())
     ours = [c for c in commands if "/firmware/" in c["file"]]
     assert ours
     for c in ours:   # every firmware source is compiled with the warning flags of acceptance 1
         for flag in ("-Wall", "-Wextra", "-Werror"):
             assert flag in c["command"].split(), (c["file"], c["command"])
-    out = ctest(b)
+    out = fw.ctest(b)
     tests = set(re.findall(r"Test +#\d+: (\S+) \.+ +Passed", out))
     expected = {"test_kernels", "test_step", "test_proto", "test_proto_stress", "trix_bench"}
     if target != "aarch64":
@@ -124,28 +42,28 @@ def test_target_builds_with_werror_and_passes_ctest(tmp_path_factory, target):
         m = re.search(r"test_stack: \d+ replies, deepest stack use (\d+) bytes", out)
         assert m and int(m[1]) <= 1536, out
     assert expected <= tests, out
-    assert any(f"test_step: kernel {k}," in out for k in EXPECTED_KERNEL[target]) and "PASS" in out, out
+    assert any(f"test_step: kernel {k}," in out for k in fw.EXPECTED_KERNEL[target]) and "PASS" in out, out
     assert "test_proto: PASS" in out, out
     assert re.search(r"test_proto_stress: \d+ rounds, .* 0 malformed, .*: PASS", out), out
     if target == "cortex-m4":
         assert "(ref lut dsp dsp/lut), runtime kernel dsp/lut" in out, out
 
 
-def test_native_sanitizers(tmp_path_factory):
+def test_native_sanitizers(fw):
     """The whole native test suite built with -fsanitize=address,undefined (TRIX_SANITIZE=ON)."""
-    b = firmware_build(tmp_path_factory, "native", "-DTRIX_SANITIZE=ON")
+    b = fw.build("native", "-DTRIX_SANITIZE=ON")
     cache = (b / "CMakeCache.txt").read_text()
     assert "TRIX_SANITIZE:BOOL=ON" in cache
-    out = ctest(b)
+    out = fw.ctest(b)
     assert "test_proto: PASS" in out and "test_step: kernel ref" in out, out
 
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("target", BARE_METAL)
-def test_cortex_m_image_has_no_heap_and_is_a_kernel_image(tmp_path_factory, target):
-    b = firmware_build(tmp_path_factory, target)
-    elf = trix_fw(b)
-    syms = run(["arm-none-eabi-nm", elf]).stdout
+def test_cortex_m_image_has_no_heap_and_is_a_kernel_image(fw, target):
+    b = fw.build(target)
+    elf = fw.elf(b)
+    syms = fw.run(["arm-none-eabi-nm", elf]).stdout
     for name in ("malloc", "free", "_malloc_r", "_free_r", "_sbrk", "realloc", "calloc"):
         assert not re.search(rf"\s{re.escape(name)}$", syms, re.M), f"{name} linked into {elf}"
     origin = TARGETS[target].flash_origin          # where the chip fetches its vectors
@@ -153,8 +71,8 @@ def test_cortex_m_image_has_no_heap_and_is_a_kernel_image(tmp_path_factory, targ
     assert (b / "firmware" / "app" / "trix_fw.bin").is_file()
 
 
-def footprint(build):
-    r = run(["cmake", "--build", build, "--target", "footprint"])
+def footprint(fw, build):
+    r = fw.run(["cmake", "--build", build, "--target", "footprint"])
     assert r.returncode == 0, r.stdout + r.stderr
     m = re.search(r"footprint (\S+) model (0x[0-9a-f]+) \(I=(\d+) H=(\d+)\): flash (\d+) bytes, RAM (\d+) bytes "
                   r"\(incl\. (\d+) bytes stack\)", r.stdout)
@@ -164,12 +82,12 @@ def footprint(build):
 
 
 @pytest.mark.qemu
-def test_footprint_cortex_m4(tmp_path_factory):
+def test_footprint_cortex_m4(fw):
     """Acceptance 4: `cmake --build <build> --target footprint` prints flash and RAM of trix_fw."""
-    b = firmware_build(tmp_path_factory, "cortex-m4")
-    f = footprint(b)
+    b = fw.build("cortex-m4")
+    f = footprint(fw, b)
     assert f["target"] == "cortex-m4" and f["H"] == 16
-    sizes = run(["arm-none-eabi-size", "-A", "-d", trix_fw(b)]).stdout
+    sizes = fw.run(["arm-none-eabi-size", "-A", "-d", fw.elf(b)]).stdout
     sec = {m[1]: int(m[2]) for m in re.finditer(r"^(\.\S+)\s+(\d+)\s+\d+", sizes, re.M)}
     assert f["flash"] == sum(sec.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.exidx",
                                                        ".ARM.extab", ".init_array", ".fini_array",
@@ -179,8 +97,8 @@ def test_footprint_cortex_m4(tmp_path_factory):
     print(f"\ncortex-m4 trix_fw (H=16): flash {f['flash']} B, RAM {f['ram']} B (stack {f['stack']} B)")
 
 
-def bench(build):
-    r = run(["cmake", "--build", build, "--target", "bench"], timeout=300)
+def bench(fw, build):
+    r = fw.run(["cmake", "--build", build, "--target", "bench"], timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     cal = re.search(r"= (\d+) ticks -> ([\d.]+) instructions/tick", r.stdout)
     per_step = re.search(r"instructions per cell step: ([\d.]+) \(kernel ([\w/]+)\)", r.stdout)
@@ -189,10 +107,10 @@ def bench(build):
 
 
 @pytest.mark.qemu
-def test_instructions_per_step_cortex_m4_ref_and_dsp(tmp_path_factory):
+def test_instructions_per_step_cortex_m4_ref_and_dsp(fw):
     """Acceptance 5: `cmake --build <build> --target bench` (QEMU -icount shift=0, SysTick)."""
-    dsp = bench(firmware_build(tmp_path_factory, "cortex-m4"))
-    ref = bench(firmware_build(tmp_path_factory, "cortex-m4", "-DTRIX_FORCE_REF=ON"))
+    dsp = bench(fw, fw.build("cortex-m4"))
+    ref = bench(fw, fw.build("cortex-m4", "-DTRIX_FORCE_REF=ON"))
     assert dsp[2] == "dsp/lut" and ref[2] == "ref"
     for per_tick, _, _ in (dsp, ref):   # 25 MHz SysTick, 1 instruction = 1 ns: 40 per tick
         assert per_tick == pytest.approx(40.0, abs=0.01)
@@ -202,15 +120,30 @@ def test_instructions_per_step_cortex_m4_ref_and_dsp(tmp_path_factory):
 
 
 @pytest.mark.qemu
-def test_lut_min_rows_option_cortex_m4(tmp_path_factory):
+def test_lut_min_rows_option_cortex_m4(fw, tmp_path_factory):
     """-DTRIX_LUT_MIN_ROWS=0: SMLAD only, the table-lookup scratch (TRIX_LUT_GROUPS x 688 + 336 B)
     leaves trix_fw's RAM; with a low threshold the H=16 model (32 rows) runs the lookup kernel and
     keeps it. Bad values stop the configure step with a message naming the option."""
-    low = footprint(firmware_build(tmp_path_factory, "cortex-m4", "-DTRIX_LUT_MIN_ROWS=2"))
-    off = footprint(firmware_build(tmp_path_factory, "cortex-m4", "-DTRIX_LUT_MIN_ROWS=0"))
+    low = footprint(fw, fw.build("cortex-m4", "-DTRIX_LUT_MIN_ROWS=2"))
+    off = footprint(fw, fw.build("cortex-m4", "-DTRIX_LUT_MIN_ROWS=0"))
     assert low["ram"] - off["ram"] == 9 * 688 + 336, (low["ram"], off["ram"])
-    model_dir, _ = model(tmp_path_factory)
+    model_dir, _ = fw.model()
     for bad in ("-DTRIX_LUT_MIN_ROWS=x", "-DTRIX_LUT_GROUPS=0"):
-        r = run(["cmake", "-S", REPO, "-B", tmp_path_factory.mktemp("fw-bad"), "-DTRIX_TARGET=cortex-m4",
+        r = fw.run(["cmake", "-S", REPO, "-B", tmp_path_factory.mktemp("fw-bad"), "-DTRIX_TARGET=cortex-m4",
                  f"-DTRIX_MODEL_DIR={model_dir}", f"-DPython3_EXECUTABLE={sys.executable}", bad])
         assert r.returncode != 0 and "TRIX_LUT_MIN_ROWS must be an integer" in r.stderr, r.stderr
+
+
+def test_model_free_configure_and_build(fw, tmp_path):
+    """`cmake -S . -B build` without a model (docs/firmware.md) configures, builds the
+    model-free parts and passes their tests; trix_fw is left out."""
+    b = tmp_path / "build"
+    r = fw.run(["cmake", "-S", ".", "-B", b], cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no model" in r.stdout, r.stdout
+    r = fw.run(["cmake", "--build", b, "-j", "2"])
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr
+    assert not fw.elf(b).exists()
+    out = fw.ctest(b)
+    tests = set(re.findall(r"Test +#\d+: (\S+) \.+ +Passed", out))
+    assert {"test_kernels", "test_proto", "test_proto_stress"} <= tests, out

@@ -16,17 +16,15 @@ import random
 import select
 import struct
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from test_firmware_build import EXPECTED_KERNEL, firmware_build, model, qemu_command, trix_fw
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from host.protocol import cobs_encode, crc16, decode_frame
+from host.protocol import encode_frame as frame
+from host.protocol import parse_hello as host_parse_hello
 
 MAX_PAYLOAD = 512
 HELLO, RESET, STEP, BENCH, ERROR = 0x01, 0x02, 0x03, 0x04, 0x7F
@@ -34,10 +32,6 @@ BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH = 1, 2, 3, 4, 5
 
 
 # ---- helpers: framing from host.protocol; the oracle's decoder is its own -----------------
-
-from host.protocol import cobs_encode, crc16, decode_frame  # noqa: E402
-from host.protocol import encode_frame as frame  # noqa: E402
-from host.protocol import parse_hello as host_parse_hello  # noqa: E402
 
 
 def cobs_decode(enc: bytes):
@@ -172,17 +166,17 @@ TARGETS = [pytest.param("native", (), id="native"),
 
 
 @pytest.mark.parametrize("target,options", TARGETS)
-def test_hello_step_bench_bit_exact(tmp_path_factory, target, options):
-    b = firmware_build(tmp_path_factory, target, *options)
-    _, art = model(tmp_path_factory)
-    with Link(qemu_command(target, trix_fw(b))) as link:
+def test_hello_step_bench_bit_exact(fw, target, options):
+    b = fw.build(target, *options)
+    _, art = fw.model()
+    with Link(fw.command(target, fw.elf(b))) as link:
         t, s, p = link.request(HELLO, 1)
         assert (t, s) == (0x81, 1)
         h = parse_hello(p)
         assert h == dict(version=1, I=art.I, H=art.H, q=14, max_steps=min(64, MAX_PAYLOAD // (2 * art.I)),
                          hash=h["hash"], target=target, kernel=h["kernel"])
-        assert h["kernel"] in EXPECTED_KERNEL[target], h
-        model_h = (Path(model(tmp_path_factory)[0]) / "trix_model.h").read_text()
+        assert h["kernel"] in fw.EXPECTED_KERNEL[target], h
+        model_h = (Path(fw.model()[0]) / "trix_model.h").read_text()
         assert f"0x{h['hash']:016x}" in model_h
         # two sequences of 150 steps in requests of 1..64 steps, RESET in between
         rng = random.Random(7)
@@ -210,10 +204,10 @@ def test_hello_step_bench_bit_exact(tmp_path_factory, target, options):
 
 
 @pytest.mark.qemu
-def test_bench_reply_counts_instructions_on_cortex_m4(tmp_path_factory):
+def test_bench_reply_counts_instructions_on_cortex_m4(fw):
     """BENCH under -icount shift=0: ticks x 40 = instructions (tick_hz 25 MHz, 1 insn = 1 ns)."""
-    b = firmware_build(tmp_path_factory, "cortex-m4")
-    with Link(qemu_command("cortex-m4", trix_fw(b), icount=True)) as link:
+    b = fw.build("cortex-m4")
+    with Link(fw.command("cortex-m4", fw.elf(b), icount=True)) as link:
         t, s, p = link.request(BENCH, 1, struct.pack("<H", 4096))
         ticks, hz, n = struct.unpack("<III", p)
         assert hz == 25_000_000 and n == 4096
@@ -326,10 +320,10 @@ def run_robustness(link: Link, art, n_frames: int, seed: int):
 
 
 @pytest.mark.parametrize("options", [(), ("-DTRIX_SANITIZE=ON",)], ids=["native", "native-asan-ubsan"])
-def test_robustness_10000_bad_frames(tmp_path_factory, options):
-    b = firmware_build(tmp_path_factory, "native", *options)
-    _, art = model(tmp_path_factory)
-    with Link(qemu_command("native", trix_fw(b))) as link:
+def test_robustness_10000_bad_frames(fw, options):
+    b = fw.build("native", *options)
+    _, art = fw.model()
+    with Link(fw.command("native", fw.elf(b))) as link:
         counts = run_robustness(link, art, 10_500, seed=2024)
         link.close()
         errors = sum(v for k, v in counts.items() if k != "dropped")

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from cfcbase.artifact import load_artifact
+from cfcbase.cell import decay, predict_ternary
+from cfcbase.tasks import load_split
 from codegen import golden as G
-from codegen.artifact import load_artifact
 from codegen.cli import accuracy_report
-from codegen.golden import (IntModel, dequantize_output, float_ternary_predict, quantize_input,
-                            run_golden)
+from codegen.golden import IntModel, dequantize_output, quantize_input, run_golden
 from codegen.testing import random_artifact, random_inputs_q14
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,28 +140,7 @@ def test_each_sequence_starts_from_zero_state():
 
 # ---- golden vs float ternary (fixed-point loss) --------------------------------------
 
-def _sine_split(task, n, seed):
-    """Stand-in for trainer.tasks.load_split (DESIGN.md task definitions)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(51)[None, :]
-    if task == "sine":
-        w = np.full((n, 1), 2 * np.pi / 25)
-        amp = np.ones((n, 1))
-    else:
-        w = rng.uniform(2 * np.pi / 40, 2 * np.pi / 10, (n, 1))
-        amp = rng.uniform(0.5, 1.0, (n, 1))
-    s = amp * np.sin(w * t + rng.uniform(0, 2 * np.pi, (n, 1)))
-    x = s[:, :-1]
-    if task == "sine-mix":
-        x = x + rng.normal(0, 0.02, x.shape)
-    return x[:, :, None], s[:, 1:, None]
-
-
 def _load_split(task):
-    try:
-        from trainer.tasks import load_split
-    except ImportError:
-        return _sine_split(task, 256 if task == "sine" else 512, 123)
     return load_split(task, "test")
 
 
@@ -170,7 +150,7 @@ def _fit_readout(art, x, y):
     N, T, _ = x.shape
     Wf = art.scale_f[:, None] * art.trits_f
     Wg = art.scale_g[:, None] * art.trits_g
-    lam = np.exp(-art.dt / art.tau)
+    lam = decay(art.tau, art.dt)
     h = np.zeros((N, art.H))
     hs = []
     for t in range(T):
@@ -215,7 +195,7 @@ def test_trained_artifact_present_and_exact_enough(task):
 def test_float_ternary_matches_docs_formula():
     art = random_artifact(2, 3, 0)
     x = np.random.default_rng(0).normal(size=(1, 4, 2))
-    y = float_ternary_predict(art, x)
+    y = predict_ternary(art, x)
     h = np.zeros(3)
     for t in range(4):
         z = np.concatenate([x[0, t], h])
@@ -225,19 +205,11 @@ def test_float_ternary_matches_docs_formula():
         assert abs(y[0, t] - (art.w_o @ h + art.b_o)) < 1e-12
 
 
-def test_accuracy_command(tmp_path, monkeypatch, capsys):
-    """`python -m codegen accuracy` on a stand-in model (a fake trainer.tasks until the
-    trainer's lands): prints both washout MSEs and the relative difference; exit status
-    follows --tolerance."""
-    import sys
-    import types
-    from codegen.artifact import save_artifact
+def test_accuracy_command(tmp_path, capsys):
+    """`python -m codegen accuracy` on a stand-in model: prints both washout MSEs and the
+    relative difference; exit status follows --tolerance."""
+    from cfcbase.artifact import save_artifact
     from codegen.cli import main
-    if not _has_trainer_tasks():
-        fake = types.ModuleType("trainer.tasks")
-        fake.load_split = lambda task, split: _sine_split(task, 64, 5)
-        monkeypatch.setitem(sys.modules, "trainer", types.ModuleType("trainer"))
-        monkeypatch.setitem(sys.modules, "trainer.tasks", fake)
     x, y = _load_split("sine")
     art = _fit_readout(random_artifact(1, 16, seed=7, scale_range=(0.1, 0.6), bias_sd=0.3,
                                        tau_range=(0.1, 1.0)), x, y)
@@ -247,14 +219,6 @@ def test_accuracy_command(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "washout (t >= 5) MSE: float ternary" in out and "golden integer" in out and "relative" in out
     assert main(["accuracy", str(p), "--tolerance", "0"]) == 1      # the check can fail
-
-
-def _has_trainer_tasks():
-    try:
-        from trainer.tasks import load_split  # noqa: F401
-        return True
-    except ImportError:
-        return False
 
 
 @settings(max_examples=25, deadline=None)

@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from host import protocol as P
+from host.client import Client
+from host.errors import BadFrame, DeviceError, NoReply, SetupError, TruncatedFrame
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from host import protocol as P  # noqa: E402
-from host.client import Client  # noqa: E402
-from host.errors import BadFrame, DeviceError, NoReply, SetupError, TruncatedFrame  # noqa: E402
-
-
-def host(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "host", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, env=env, timeout=120)
 
 
 def one_error_line(r):
@@ -33,46 +26,46 @@ def one_error_line(r):
     return errs[0]
 
 
-def test_help_explains_every_option():
-    r = host("verify", "--help")
+def test_help_explains_every_option(host_cli):
+    r = host_cli("verify", "--help")
     assert r.returncode == 0
     for opt in ("--qemu", "--port", "--target", "--model", "--sequences", "--json", "--baud", "--firmware",
                 "--qemu-port", "--timeout", "--window", "--bench-steps"):
         assert opt in r.stdout
     assert "results/sine/best.npz" in r.stdout and "exit status" in r.stdout
-    assert host("--help").returncode == 0 and host("flash", "--help").returncode == 0
+    assert host_cli("--help").returncode == 0 and host_cli("flash", "--help").returncode == 0
 
 
-def test_user_errors_are_one_line(tmp_path):
-    r = host("verify", "--qemu", "--target", "native", "--model", tmp_path / "nope.npz")
+def test_user_errors_are_one_line(host_cli, tmp_path):
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", tmp_path / "nope.npz")
     assert r.returncode == 2 and "not found" in one_error_line(r)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not an npz")
-    r = host("verify", "--qemu", "--target", "native", "--model", bad)
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", bad)
     assert r.returncode == 2 and str(bad) in one_error_line(r)
-    r = host("verify", "--qemu", "--target", "cortex-m99")
+    r = host_cli("verify", "--qemu", "--target", "cortex-m99")
     assert r.returncode == 2 and "cortex-m99" in r.stderr       # argparse usage error
-    r = host("verify", "--port", tmp_path / "ttyNONE", "--model", REPO / "nonexistent.npz")
+    r = host_cli("verify", "--port", tmp_path / "ttyNONE", "--model", REPO / "nonexistent.npz")
     assert r.returncode == 2
 
 
-def test_port_that_does_not_exist(tmp_path):
-    from codegen.artifact import save_artifact
+def test_port_that_does_not_exist(host_cli, tmp_path):
+    from cfcbase.artifact import save_artifact
     from codegen.testing import random_artifact
     npz = tmp_path / "m.npz"
     save_artifact(random_artifact(1, 4, seed=1), npz)
-    r = host("verify", "--port", tmp_path / "ttyNONE", "--model", npz)
+    r = host_cli("verify", "--port", tmp_path / "ttyNONE", "--model", npz)
     assert r.returncode == 2 and "cannot open" in one_error_line(r)
 
 
-def test_flash_without_pyocd_says_how_to_install():
+def test_flash_without_pyocd_says_how_to_install(host_cli):
     try:
         import pyocd  # noqa: F401
         pytest.skip("pyOCD is installed here")
     except ImportError:
         pass
     elf = Path(__file__)                       # any existing file: no build needed for this check
-    r = host("flash", "--firmware", elf)
+    r = host_cli("flash", "--firmware", elf)
     assert r.returncode == 2
     line = one_error_line(r)
     assert "pyOCD is not installed" in line and "pip install" in line and "flash" in line
@@ -251,10 +244,10 @@ bench random9-I1-H32 I=1 H=32 kernel=dense-s8-smlad: matvec 5226 insns (2.47 per
 """
 
 
-def test_bench_help_and_bad_hidden():
-    r = host("bench", "--help")
+def test_bench_help_and_bad_hidden(host_cli):
+    r = host_cli("bench", "--help")
     assert r.returncode == 0 and "--hidden" in r.stdout and "SMLAD" in r.stdout
-    r = host("bench", "--qemu", "--hidden", "12")
+    r = host_cli("bench", "--qemu", "--hidden", "12")
     assert r.returncode == 2 and "--hidden" in r.stderr
 
 

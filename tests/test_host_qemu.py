@@ -22,15 +22,13 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from codegen.artifact import load_artifact, save_artifact  # noqa: E402
-from codegen.golden import IntModel, dequantize_output, quantize_input, run_golden  # noqa: E402
-from codegen.testing import random_artifact  # noqa: E402
+from cfcbase.artifact import load_artifact, save_artifact
+from codegen.golden import IntModel, dequantize_output, quantize_input, run_golden
 
-from host import protocol as P  # noqa: E402
-from host.errors import ModelMismatch  # noqa: E402
-from host.targets import DEFAULT_TARGETS, TARGETS  # noqa: E402
+from host import protocol as P
+from host.errors import ModelMismatch
+from host.targets import DEFAULT_TARGETS, TARGETS
 
 COMMITTED = REPO / "results" / "sine" / "best.npz"
 ALL = list(DEFAULT_TARGETS)          # tests/test_targets.py pins which ones these are
@@ -38,19 +36,13 @@ ALL = list(DEFAULT_TARGETS)          # tests/test_targets.py pins which ones the
 _cache: dict = {}
 
 
-def host(*args, env=None, timeout=240):
-    return subprocess.run([sys.executable, "-m", "host", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
 
 @pytest.fixture(scope="module")
-def npz(tmp_path_factory):
+def npz(tmp_path_factory, random_npz):
     """The committed sine model when it is there, else a random I=1, H=16 artifact."""
     if COMMITTED.is_file():
         return COMMITTED
-    p = tmp_path_factory.mktemp("host-model") / "random-h16.npz"
-    save_artifact(random_artifact(1, 16, seed=42), p)
-    return p
+    return random_npz(tmp_path_factory.mktemp("host-model") / "random-h16.npz")
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +51,11 @@ def build_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def all_targets(npz, build_root, tmp_path_factory):
+def all_targets(host_cli, npz, build_root, tmp_path_factory):
     """One `verify --qemu --target all` run (also builds every firmware for the other tests)."""
     j = tmp_path_factory.mktemp("host-report") / "report.json"
     t0 = time.monotonic()
-    r = host("verify", "--qemu", "--target", "all", "--model", npz, "--build-dir", build_root, "--json", j)
+    r = host_cli("verify", "--qemu", "--target", "all", "--model", npz, "--build-dir", build_root, "--json", j)
     return r, j, time.monotonic() - t0
 
 
@@ -162,7 +154,7 @@ def flip_first_trit_in_header(header: Path) -> None:
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("target", ["native", "cortex-m4"])
-def test_firmware_with_one_trit_flipped_is_caught(npz, build_root, tmp_path, target):
+def test_firmware_with_one_trit_flipped_is_caught(host_cli, npz, build_root, tmp_path, target):
     """Same model hash in the firmware (so HELLO passes), one weight wrong: the streamed outputs
     must differ from the golden model, the first mismatch is printed, the exit status is 1."""
     from host.build import cmake_program, export_headers
@@ -175,7 +167,7 @@ def test_firmware_with_one_trit_flipped_is_caught(npz, build_root, tmp_path, tar
                 [cm, "--build", b, "--target", "trix_fw", "-j", "2"]):
         r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
-    r = host("verify", "--qemu", "--target", target, "--model", npz, "--firmware", b / "firmware/app/trix_fw")
+    r = host_cli("verify", "--qemu", "--target", target, "--model", npz, "--firmware", b / "firmware/app/trix_fw")
     assert r.returncode == 1, r.stdout + r.stderr
     m = re.search(r"mismatches +(\d+) of (\d+); first: sequence (\d+), step (\d+): expected (-?\d+) .*got (-?\d+)",
                   r.stdout)
@@ -197,14 +189,14 @@ def flipped_artifact(npz, path):
 
 
 @pytest.mark.qemu
-def test_model_hash_mismatch_is_reported_before_streaming(npz, build_root, tmp_path, all_targets):
+def test_model_hash_mismatch_is_reported_before_streaming(host_cli, npz, build_root, tmp_path, all_targets):
     """A firmware built (properly) from a model with one trit flipped reports another hash: the
     CLI stops after HELLO with one error line; at the library level only HELLO was sent."""
     other = flipped_artifact(npz, tmp_path / "flipped.npz")
     from host.build import build
     other_hash = IntModel.from_artifact(load_artifact(other)).hash_hex
     fw = build("cortex-m3", other, other_hash, build_root)
-    r = host("verify", "--qemu", "--target", "cortex-m3", "--model", npz, "--firmware", fw.elf)
+    r = host_cli("verify", "--qemu", "--target", "cortex-m3", "--model", npz, "--firmware", fw.elf)
     assert r.returncode == 2, r.stdout + r.stderr
     err = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(err) == 1 and "different model" in err[0] and other_hash in err[0], r.stderr
@@ -337,14 +329,14 @@ def test_ctrl_c_stops_qemu(npz, build_root, all_targets, sigint_ignored):
 
 
 @pytest.mark.qemu
-def test_busy_port_is_replaced(npz, build_root, all_targets):
+def test_busy_port_is_replaced(host_cli, npz, build_root, all_targets):
     fw = elf(build_root, npz, "cortex-m3")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         # the CLI: the requested port is taken, another one is used and verify passes
-        r = host("verify", "--qemu", "--target", "cortex-m3", "--model", npz, "--firmware", fw,
+        r = host_cli("verify", "--qemu", "--target", "cortex-m3", "--model", npz, "--firmware", fw,
                  "--sequences", "4", "--qemu-port", port)
         assert r.returncode == 0, r.stdout + r.stderr
         assert f"port {port} is busy, using another one" in r.stderr
@@ -365,7 +357,7 @@ def test_busy_port_is_replaced(npz, build_root, all_targets):
         assert any(f"could not bind port {port}" in m for m in logs), logs
 
 
-def test_missing_qemu_names_the_debian_packages(npz, tmp_path):
+def test_missing_qemu_names_the_debian_packages(host_cli, npz, tmp_path):
     """PATH without QEMU (everything else there): one error line naming the packages."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -375,7 +367,7 @@ def test_missing_qemu_names_the_debian_packages(npz, tmp_path):
             (bindir / tool).symlink_to(found)
     env = dict(os.environ, PATH=str(bindir))
     for target in ("cortex-m4", "aarch64"):
-        r = host("verify", "--qemu", "--target", target, "--model", npz, env=env)
+        r = host_cli("verify", "--qemu", "--target", target, "--model", npz, env=env)
         assert r.returncode == 2, r.stdout + r.stderr
         lines = [ln for ln in r.stderr.strip().splitlines()]
         assert len(lines) == 1 and lines[0].startswith("error: missing qemu-"), r.stderr
@@ -386,7 +378,7 @@ def test_missing_qemu_names_the_debian_packages(npz, tmp_path):
 
 # ---- acceptance 4: the board path without a board ------------------------------------------
 
-def test_board_path_through_a_pty(npz, build_root, tmp_path):
+def test_board_path_through_a_pty(host_cli, npz, build_root, tmp_path):
     """The native firmware behind a pseudo-terminal we set up here, opened by pyserial by its
     device path through `verify --port`, passes the same verification."""
     from host.build import build
@@ -399,7 +391,7 @@ def test_board_path_through_a_pty(npz, build_root, tmp_path):
     os.close(master)
     try:
         j = tmp_path / "board.json"
-        r = host("verify", "--port", dev, "--baud", "115200", "--model", npz, "--firmware", fw, "--json", j)
+        r = host_cli("verify", "--port", dev, "--baud", "115200", "--model", npz, "--firmware", fw, "--json", j)
         assert r.returncode == 0, r.stdout + r.stderr
         rep = json.loads(j.read_text())
         (t,) = rep["targets"]
@@ -418,11 +410,11 @@ def test_board_path_through_a_pty(npz, build_root, tmp_path):
 
 
 @pytest.mark.qemu
-def test_optional_cortex_m55(npz, build_root):
+def test_optional_cortex_m55(host_cli, npz, build_root):
     """The optional target (QEMU mps3-an547, 32 MHz SysTick: 31.25 instructions per tick)."""
     if not (REPO / "cmake" / "toolchain-cortex-m55.cmake").is_file():
         pytest.skip("no cortex-m55 toolchain file in this checkout")
-    r = host("verify", "--qemu", "--target", "cortex-m55", "--model", npz, "--build-dir", build_root,
+    r = host_cli("verify", "--qemu", "--target", "cortex-m55", "--model", npz, "--build-dir", build_root,
              "--sequences", "32")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "mismatches            0 (bit-exact" in r.stdout

@@ -27,7 +27,7 @@ def need(*tools):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
+def generated(tmp_path_factory, random_npz):
     """Kernel/cell vectors and one exported model (the trained one when committed)."""
     base = tmp_path_factory.mktemp("gen")
     vec, model = base / "vectors", base / "model"
@@ -37,11 +37,7 @@ def generated(tmp_path_factory):
     if trained:
         npz = trained[0]
     else:
-        sys.path.insert(0, str(REPO))
-        from codegen.artifact import save_artifact
-        from codegen.testing import random_artifact
-        npz = base / "random.npz"
-        save_artifact(random_artifact(1, 16, seed=42), npz)
+        npz = random_npz(base / "random.npz")
     r = run([sys.executable, "-m", "codegen", "export", npz, "--out", model], cwd=REPO)
     assert r.returncode == 0, r.stderr
     text = (vec / "test_vectors.h").read_text()

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from trainer.series import (RANGE_FILL, SeriesError, SeriesSpec, build, read_table,
+from cfcbase.series import (RANGE_FILL, SeriesError, SeriesSpec, build, read_table,
                             saturation_counts)
 
 

@@ -112,12 +112,13 @@ def test_a_killed_sweep_reruns_only_the_missing_jobs(tmp_path):
 def test_a_change_of_the_training_code_changes_every_key(tmp_path):
     import shutil
     from pathlib import Path
-    src = Path(sweep.__file__).parent
+    root = Path(sweep.__file__).resolve().parents[1]
     for name in sweep.CODE_FILES:
-        shutil.copy(src / name, tmp_path / name)
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / name, tmp_path / name)
     fp = sweep.code_fingerprint(tmp_path)
     assert fp == sweep.code_fingerprint()
-    with open(tmp_path / "cell.py", "a") as f:
+    with open(tmp_path / "trainer" / "cell.py", "a") as f:
         f.write("# a comment\n")
     assert sweep.code_fingerprint(tmp_path) != fp
     assert sweep._key("student", {"seed": 0}, fp) != sweep._key("student", {"seed": 0}, sweep.code_fingerprint(tmp_path))

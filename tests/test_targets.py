@@ -78,7 +78,7 @@ def test_build_refuses_a_model_too_big_for_the_chip_row(tmp_path, monkeypatch):
     lookup tables and the stack) stops with the figures, naming the row."""
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.fail("arm-none-eabi-gcc missing: run scripts/setup.sh")
-    from codegen.artifact import load_artifact
+    from cfcbase.artifact import load_artifact
     from codegen.golden import IntModel
     from host import build as B
     npz = REPO / "results" / "sine" / "best.npz"

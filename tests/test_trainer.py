@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import cell, gradcheck, quant, stats, tasks, train
+from cfcbase import tasks
+from cfcbase.cell import decay
+from trainer import cell, gradcheck, quant, search, stats, train
 from trainer.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +78,7 @@ def test_stacked_models_match_single_model_runs():
     W = rng.normal(size=(M, 2 * H, 1 + H))
     b, tau = rng.normal(size=(M, 2 * H)), rng.uniform(0.1, 1, (M, H))
     w_o, b_o = rng.normal(size=(M, H)), rng.normal(size=M)
-    lam = np.exp(-cell.DT / tau)
+    lam = decay(tau)
     y, hs = cell.predict(xT, W, b, lam, w_o, b_o)
     for m in range(M):
         h = np.zeros((B, H))
@@ -104,7 +106,7 @@ def test_coordinate_search_candidates_match_the_cell_forward():
         cols = np.repeat(np.arange(I + H), 2)
         old = m["trits"][row].astype(np.int64)
         alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)
-        L = train._candidate_losses(xT, yT, m, row, cols, alt.astype(np.float64), sw)
+        L = search.candidate_losses(xT, yT, m, row, cols, alt.astype(np.float64), sw)
         for k in range(len(cols)):
             mk = dict(m, trits=m["trits"].copy())
             mk["trits"][row, cols[k]] = alt[k]
@@ -265,10 +267,8 @@ def _artifact_keys():
 
 
 @pytest.fixture(scope="module")
-def tiny_out(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny")
-    assert main(["factorial", "--out", str(out), "--jobs", "1"] + TINY) == 0
-    return out
+def tiny_out(written):
+    return written[0]
 
 
 def test_best_npz_schema_round_trip(tiny_out):
@@ -289,10 +289,7 @@ def test_best_npz_schema_round_trip(tiny_out):
               "b": np.concatenate([z["b_f"], z["b_g"]]), "tau": z["tau"], "w_o": z["w_o"], "b_o": float(z["b_o"])}
         yp, _ = cell.predict(train._tm(x), *train.frozen_eff(mm))
         assert tasks.metrics(yp[:, 0].T, y)["mse_washout"] == pytest.approx(m["test_mse_washout"], rel=1e-12)
-    try:
-        from codegen.artifact import load_artifact
-    except ImportError:
-        return
+    from cfcbase.artifact import load_artifact
     art = load_artifact(path)
     assert art.H == H and art.task == "sine"
 
@@ -336,7 +333,8 @@ def test_outputs_are_all_or_nothing(written, tmp_path, monkeypatch):
     def exploding_write(f, arrays):                        # best.npz fails half-way
         f.write(b"PK\x03\x04 half an archive")
         raise OSError("disk full")
-    monkeypatch.setattr(factorial, "write_npz", exploding_write)
+    from cfcbase import artifact
+    monkeypatch.setattr(artifact, "write_npz", exploding_write)
     with pytest.raises(OSError, match="disk full"):
         factorial.write_outputs(str(out), result, seen["runs"], seen["teachers"])
     assert _snapshot(out) == before                        # not one file changed, none left over
@@ -344,8 +342,7 @@ def test_outputs_are_all_or_nothing(written, tmp_path, monkeypatch):
     monkeypatch.undo()
 
     # a reused --out where this run draws no plot: the old plot goes with the old tables
-    from trainer import report
-    monkeypatch.setattr(report, "plot", lambda *a, **k: False)
+    monkeypatch.setattr(factorial, "plot", lambda *a, **k: False)
     factorial.write_outputs(str(out), result, seen["runs"], seen["teachers"])
     after = _snapshot(out)
     assert "factorial.png" not in after
@@ -353,10 +350,26 @@ def test_outputs_are_all_or_nothing(written, tmp_path, monkeypatch):
     assert sorted(os.listdir(out)) == sorted(set(os.listdir(src)) - {"factorial.png"})
 
 
+def test_best_npz_write_is_atomic(tiny_out, monkeypatch):
+    from cfcbase import artifact
+    path = tiny_out / "best.npz"
+    before = path.read_bytes()
+    art = artifact.load_artifact(path)
+
+    def exploding_write(f, arrays):
+        f.write(b"PK\x03\x04 half an archive")
+        raise OSError("disk full")
+    monkeypatch.setattr(artifact, "write_npz", exploding_write)
+    with pytest.raises(OSError):
+        artifact.save_artifact(art, path)
+    assert path.read_bytes() == before                    # the old file is untouched
+    assert [p for p in os.listdir(tiny_out) if p.endswith(".tmp")] == []
+
+
 def test_best_npz_bytes_depend_on_the_arrays_only(tmp_path):
     """write_npz: np.load gives the arrays back, and the same arrays give the same bytes
     (no timestamp, no zip64 records that differ between Python patch releases)."""
-    from trainer.fileio import write_npz
+    from cfcbase.fileio import write_npz
     arrays = {"trits_f": np.array([[1, 0, -1]], np.int8), "b_o": np.float64(0.25),
               "metrics_json": np.str_('{"a": 1}')}
     paths = [tmp_path / "a.npz", tmp_path / "b.npz"]

@@ -17,6 +17,8 @@ import os
 import statistics
 import time
 
+from cfcbase.stats import fit_exponent
+
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                "NUMEXPR_NUM_THREADS")
 NO_TORCH = "torch not installed: pip install torch==2.13.0"
@@ -51,7 +53,7 @@ class Problem:
         import numpy as np
 
         from . import train
-        from .tasks import load_split
+        from cfcbase.tasks import load_split
         x, y = load_split("sine", "train")                 # [N, T, I], [N, T, 1]
         idx = np.arange(batch) % x.shape[0]
         self.xT = np.ascontiguousarray(x[idx].transpose(1, 0, 2))   # [T, B, I]
@@ -129,12 +131,6 @@ def _time(fn, steps):
 
 def _stats(v):
     return min(v), statistics.median(v), max(v)
-
-
-def fit_exponent(hs, ms):
-    """Least-squares slope of log(ms) against log(H)."""
-    import numpy as np
-    return float(np.polyfit(np.log(hs), np.log(ms), 1)[0])
 
 
 def run(hidden=(16, 32), repeats=7, batch=32, steps=50, student=False, warmup=5, out=print,

@@ -13,7 +13,7 @@ torch is passed in (imported lazily by trainer/bench.py); this module never impo
 """
 from __future__ import annotations
 
-from .cell import DT
+from cfcbase.cell import DT
 from .quant import S_MIN
 
 

@@ -11,12 +11,13 @@ so one matmul per step serves both. For the ternary student W is the effective
 
 Style (after llm.c train_gpt2.c): per step a cell_forward / cell_backward pair, outputs
 first, forward caches passed explicitly, gradients named d<x> accumulated with +=.
+The nonlinearities and the state update are the float reference's (cfcbase.cell).
 """
 from __future__ import annotations
 
 import numpy as np
 
-DT = 0.1
+from cfcbase.cell import DT, HEAD_SCALE, activations_, state_update_
 
 
 class Cache:
@@ -52,27 +53,13 @@ class Cache:
 
 # gate = sigmoid(a_f), cand = tanh(a_g), a = W_x x_t + b + W_h h_prev  (xa_t holds W_x x_t + b)
 # h    = lam * (1 - gate) * h_prev + gate * cand  =  lam*h_prev + gate * (cand - lam*h_prev)
-# Both nonlinearities from one exp (numpy's float64 tanh is 3-4x slower than exp on CPUs
-# without AVX-512): the gate rows of xa_t and WhT come scaled by -1, the candidate rows by -2,
-# so e = exp(scaled a) and  gate = 1 / (1 + e_f),  cand = 2 / (1 + e_g) - 1 = tanh(a_g).
-# e = inf (a far out) gives gate = 0, cand = -1 exactly; the caller ignores the overflow flag.
-def activations_(a):
-    """In place: scaled pre-activations a [2, ...] (HEAD_SCALE applied) -> [gate, cand]."""
-    np.exp(a, out=a)
-    a += 1.0
-    np.divide(_NUM, a, out=a)
-    a[1] -= 1.0
-
-
+# The gate rows of xa_t and WhT come scaled by -1, the candidate rows by -2 (HEAD_SCALE), as
+# cfcbase.cell.activations_ wants them; the caller ignores the overflow flag of exp.
 def cell_forward(h_out, act_out, d_out, tmp, xa_t, h_prev, WhT, lam):
     np.matmul(h_prev, WhT, out=act_out)             # [M,B,H] @ [2,M,H,H] -> [2,M,B,H]
     act_out += xa_t
     activations_(act_out)
-    gate, cand = act_out[0], act_out[1]
-    np.multiply(h_prev, lam, out=h_out)             # lam * h_prev
-    np.subtract(cand, h_out, out=d_out)             # cand - lam * h_prev
-    np.multiply(gate, d_out, out=tmp)
-    h_out += tmp
+    state_update_(h_out, d_out, tmp, h_prev, act_out[0], act_out[1], lam)
 
 
 # The factors of the backward step that do not depend on dh, for all steps at once (one call
@@ -123,9 +110,7 @@ def param_grads(da, dhs, qh, xT, h_prev):
 # Shapes: xT [T, B, I] (time-major, shared by all models); W [M, 2H, C] (rows: gate then
 # candidate); b [M, 2H]; lam, tau, w_o [M, H]; b_o [M]; y [T, M, B]; states [T, M, B, H].
 
-HEAD_SCALE = (-1.0, -2.0)                               # per head: exp(-a_f), exp(-2 a_g)
 _SCALE = np.array(HEAD_SCALE)[:, None, None, None]
-_NUM = np.array([1.0, 2.0])[:, None, None, None]      # gate = 1/(1+e_f), cand + 1 = 2/(1+e_g)
 
 
 def forward(cache, xT, W, b, lam, w_o, b_o):

@@ -19,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     from .factorial import Settings
     from .quant import SCHEMES
-    from .tasks import TASKS
+    from cfcbase.tasks import TASKS
     d = Settings()
     p = _Parser(prog="python -m trainer",
                 description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
@@ -136,7 +136,7 @@ def _sweep(a):
 def _factorial(a):
     from .factorial import Settings, run
     from .quant import SCHEMES
-    from .tasks import TASKS
+    from cfcbase.tasks import TASKS
     if a.task not in TASKS:
         raise TrainerError(f"unknown task {a.task!r} (known: {', '.join(TASKS)})")
     if a.scheme not in SCHEMES:

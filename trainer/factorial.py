@@ -22,18 +22,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import gradcheck, stats, tasks, train, workers
-from .fileio import write_file_set, write_npz
+from cfcbase import tasks
+from cfcbase.artifact import Artifact, write_artifact
+from cfcbase.fileio import write_file_set
+
+from . import gradcheck, search, stats, train, workers
+from .configs import CONFIGS, WIDTHS, config_name
 from .errors import TrainerError
+from .report import markdown, plot
 
-WIDTHS = (16, 32)
-# config number -> (shaped STE, trajectory distillation, width): the seeds' table order
-CONFIGS = {i + 1: (bool(i & 1), bool((i >> 1) & 1), WIDTHS[(i >> 2) & 1]) for i in range(8)}
-FORMAT_VERSION = 1
-
-
-def config_name(shaped, distill, H):
-    return f"{'shaped' if shaped else 'ste'}+{distill or 'none'}+H{H}"
+FORMAT_VERSION = 1                       # of factorial.json
 
 
 # Per-task defaults, sized for the < 5 minute budget on 2 cores. An epoch is one pass over
@@ -104,7 +102,7 @@ def job_cs(task, seed, tag, run, sweeps, tw, refit_epochs=0, lr=0.0, teacher_fla
     """Coordinate search on one student; with refit_epochs also the refit on top of it:
     scales, biases, tau and readout trained with the trits fixed (LR lr / 3)."""
     # one line per sweep: a sweep takes 5-20 s at H = 32, the whole search minutes
-    m, info = train.coordinate_search(task, run["model"], max_sweeps=sweeps, transient_w=tw,
+    m, info = search.coordinate_search(task, run["model"], max_sweeps=sweeps, transient_w=tw,
                                       log=lambda msg: _log(f"{run['name']} seed={seed}: {msg}"))
     ev = train.evaluate(train.frozen_eff(m), task)[0]
     out = [{"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"],
@@ -257,39 +255,32 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
 
 # ---- outputs --------------------------------------------------------------------------------
 
-def artifact_arrays(task, run, teacher_flat, H, metrics):
-    """The best.npz entries of docs/artifact.md for a frozen student run."""
+def best_artifact(task, run, teacher_flat, H, metrics) -> Artifact:
+    """The best.npz (docs/artifact.md) of a frozen student run and the float teacher it came from."""
     m = run["model"]
     tp = train.Params(H, 1, flat=teacher_flat)
-    C = 1 + H
-    return {
-        "format_version": np.int32(1), "task": np.str_(task), "config": np.str_(run["name"]),
-        "I": np.int32(1), "H": np.int32(H), "dt": np.float64(train.cell.DT),
-        "trits_f": m["trits"][:H].astype(np.int8), "trits_g": m["trits"][H:].astype(np.int8),
-        "scale_f": m["s"][:H].astype(np.float64), "scale_g": m["s"][H:].astype(np.float64),
-        "b_f": m["b"][:H].copy(), "b_g": m["b"][H:].copy(), "tau": m["tau"].copy(),
-        "w_o": m["w_o"].copy(), "b_o": np.float64(m["b_o"]),
-        "teacher_W_f": tp.W[0, :H].reshape(H, C).copy(), "teacher_W_g": tp.W[0, H:].reshape(H, C).copy(),
-        "teacher_b_f": tp.b[0, :H].copy(), "teacher_b_g": tp.b[0, H:].copy(),
-        "teacher_tau": tp.tau[0].copy(), "teacher_w_o": tp.w_o[0].copy(), "teacher_b_o": np.float64(tp.b_o[0, 0]),
-        "metrics_json": np.str_(json.dumps(metrics, sort_keys=True)),
-    }
+    W = tp.W[0]
+    return Artifact(
+        I=tp.I, H=H, dt=train.cell.DT, trits_f=m["trits"][:H], trits_g=m["trits"][H:],
+        scale_f=m["s"][:H], scale_g=m["s"][H:], b_f=m["b"][:H], b_g=m["b"][H:], tau=m["tau"],
+        w_o=m["w_o"], b_o=m["b_o"], task=task, config=run["name"], metrics=metrics,
+        teacher={"W_f": W[:H], "W_g": W[H:], "b_f": tp.b[0, :H], "b_g": tp.b[0, H:], "tau": tp.tau[0],
+                 "w_o": tp.w_o[0], "b_o": tp.b_o[0, 0]})
 
 
 def write_outputs(out, result, runs, teachers):
     """factorial.json, factorial.md, best.npz and factorial.png, all or none (fileio.write_file_set):
     a failure anywhere leaves --out as it was, and a reused --out never mixes the sets."""
-    from .report import markdown, plot
     b = result["best"]
     run = next(r for r in runs if r["config"] == b["config"] and r["seed"] == b["seed"]
                and r["H"] == b["H"] and r["name"] == b["name"])
     metrics = {"seed": b["seed"], "config": str(b["config"]), "val_mse_washout": b["val_mse_washout"],
                "test_mse": b["test_mse"], "test_mse_washout": b["test_mse_washout"],
                "teacher_test_mse_washout": b["teacher_test_mse_washout"], "selected_on": "val_mse_washout"}
-    arrays = artifact_arrays(result["task"], run, teachers[b["H"]]["flat"][b["seed"]], b["H"], metrics)
+    art = best_artifact(result["task"], run, teachers[b["H"]]["flat"][b["seed"]], b["H"], metrics)
     text = {"factorial.json": json.dumps(result, indent=1, sort_keys=True) + "\n", "factorial.md": markdown(result)}
     writers = {name: (lambda f, t=t: f.write(t.encode())) for name, t in text.items()}
-    writers["best.npz"] = lambda f: write_npz(f, arrays)
+    writers["best.npz"] = lambda f: write_artifact(art, f)
     writers["factorial.png"] = None                     # unless the plot is drawn
 
     def collect(path, write):

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cfcbase.cell import decay
+
 from . import cell
 from .quant import shadow_grads, window_antiderivative
 
@@ -65,7 +67,7 @@ class _Problem:
 
     def loss(self, W, alpha=0.0, alpha_out=0.0, step_w=None):
         tau = np.exp(self.log_tau)
-        lam = np.exp(-cell.DT / tau)
+        lam = decay(tau)
         y = cell.forward(self.cache, self.xT, W, self.b, lam, self.w_o, self.b_o)
         L, dy, dh = cell.loss_and_grads(y, self.y, alpha=alpha, h=self.cache.h[1:], h_teacher=self.h_t,
                                         alpha_out=alpha_out, y_teacher=self.y_t, step_w=step_w)

@@ -6,7 +6,10 @@ import sys
 
 import numpy as np
 
-from . import cell, tasks, train
+from cfcbase import tasks
+
+from . import cell, train
+from .configs import CONFIGS, config_name
 
 
 def _lg(x):
@@ -40,7 +43,6 @@ def _paired_any(result, rows):
 
 
 def markdown(result):
-    from .factorial import CONFIGS, config_name
     o = io.StringIO()
     p = lambda *a: print(*a, file=o)  # noqa: E731
     task, seeds, st = result["task"], result["seeds"], result["settings"]
@@ -165,7 +167,6 @@ def plot(path, result, run, teachers, atomic_write):
 
 def summary_table(result):
     """The compact mean table for README.md (same numbers as factorial.md)."""
-    from .factorial import CONFIGS, config_name
     o = io.StringIO()
     p = lambda *a: print(*a, file=o)  # noqa: E731
     p("| row | H | test washout MSE (geo. mean) | log10 mean ± sd | vs float | vs config 1 |")

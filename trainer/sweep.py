@@ -34,14 +34,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import stats, tasks, train, workers
+from cfcbase import tasks
+from cfcbase.fileio import atomic_write, write_npz
+
+from . import stats, train, workers
 from .errors import TrainerError
-from .fileio import atomic_write, write_npz
 
 SCHEMA = 1
 THREAD_ENV = workers.THREAD_ENV
 # the modules whose source decides a job's numbers
-CODE_FILES = ("cell.py", "quant.py", "train.py", "tasks.py", "sweep.py")
+CODE_FILES = ("trainer/cell.py", "trainer/quant.py", "trainer/train.py", "trainer/sweep.py",
+              "cfcbase/cell.py", "cfcbase/tasks.py")
 ALPHA_SCHEDULES = ("const", "rise", "fall")
 BETA_SCHEDULES = ("linear", "const")
 RISE_START = 0.375      # "rise" goes RISE_START * alpha -> alpha: alpha 0.8 is the seeds' 0.3 -> 0.8
@@ -223,11 +226,12 @@ def job_student(task: str, s: dict, seeds: tuple, teacher_flat) -> dict:
 
 # ---- keys and the store ---------------------------------------------------------------------
 
-def code_fingerprint(here: Path | None = None) -> str:
-    here = Path(here or Path(__file__).parent)
+def code_fingerprint(root: Path | None = None) -> str:
+    """A hash of CODE_FILES under root (default: where the packages are installed)."""
+    root = Path(root or Path(__file__).resolve().parents[1])
     h = hashlib.sha256()
     for name in CODE_FILES:
-        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+        h.update(name.encode() + b"\0" + (root / name).read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -1,8 +1,10 @@
-"""Teacher and student training, PTQ and greedy coordinate search (numpy, full batch).
+"""Teacher and student training and PTQ (numpy); the coordinate search is in search.py.
 
 Parameters live in one flat float64 vector per model (named views into it), so Adam and the
 gradient clip are a handful of vector ops. Teacher: W [2H, C], b [2H], log_tau [H], w_o [H],
 b_o [1]. Student: V (shadow weights) [2H, C], s (per-row scales) [2H], then the same tail.
+Teachers, students and the refit after coordinate search all run the one optimizer loop,
+``optimize``.
 """
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import time
 
 import numpy as np
 
+from cfcbase.cell import decay
+from cfcbase.tasks import WASHOUT, load_split, metrics, washout_mse
+
 from . import cell
 from .errors import TrainerError
 from .quant import S_MIN, best_row_scales, quantize, shadow_grads
-from .tasks import WASHOUT, load_split, metrics
 
 
 # ---- flat parameter vectors -------------------------------------------------------------
@@ -56,7 +60,7 @@ class Params:
 
     @property
     def lam(self):
-        return np.exp(-cell.DT / self.tau)
+        return decay(self.tau)
 
 
 class Adam:
@@ -121,9 +125,8 @@ def evaluate(eff, task, splits=("train", "val", "test")):
 
 
 def _val_washout(eff, xT, yv, cache):
-    y = cell.forward(cache, xT, *eff)
-    e = y[WASHOUT:] - yv[WASHOUT:, None, :]
-    return np.mean(e * e, axis=(0, 2))
+    """Per-model validation washout MSE [M] (time-major y [T, M, B])."""
+    return washout_mse(cell.forward(cache, xT, *eff), yv[:, None, :], time_axis=0, axis=(0, 2))
 
 
 CROP_LEN = 10
@@ -149,11 +152,16 @@ def transient_crops(xT, yT, length=CROP_LEN, n_total=CROPS_PER_EPOCH):
 
 def minibatches(N, batch, rng):
     """Index arrays of one epoch: all of range(N) in order when it fits one batch, else a
-    seeded permutation cut into batches of at most `batch`."""
+    seeded permutation cut into batches of at most `batch` (n_batches of them)."""
     if N <= batch:
         return [np.arange(N)]
     perm = rng.permutation(N)
     return [perm[i:i + batch] for i in range(0, N, batch)]
+
+
+def n_batches(N, batch):
+    """len(minibatches(N, batch, rng)), without drawing from rng."""
+    return 1 if N <= batch else -(-N // batch)
 
 
 class _Caches(dict):
@@ -185,6 +193,39 @@ class _Best:
         return better
 
 
+def optimize(p: Params, grad_, N, epochs, lr, clip, batch, order_seed, validate, what, eval_every=10,
+             after_step=None, on_eval=None):
+    """The one optimizer loop (teachers, students, the refit after coordinate search).
+
+    Per epoch the N training sequences in minibatches of `batch` (order from the seed
+    order_seed, the same for every model of the stack); per optimizer step grad_(g, idx, step,
+    nsteps) fills the gradient g (a Params shaped like p) for the sequences idx, then the
+    per-model global-norm clip, Adam at the cosine LR over all nsteps steps, and after_step()
+    (in-place projections of p). Every eval_every steps and at the last one validate(p) gives
+    the per-model validation MSE [M]; the best checkpoint per model is kept, and
+    on_eval(step, nsteps, v) is told. Returns (the _Best checkpoint, nsteps)."""
+    g = p.zeros_like()
+    adam = Adam(p.flat.shape)
+    best = _Best(p)
+    nsteps = epochs * n_batches(N, batch)
+    rng = np.random.default_rng(order_seed)
+    step = 0
+    for _ in range(epochs):
+        for idx in minibatches(N, batch, rng):
+            grad_(g, idx, step, nsteps)
+            clip_(g.flat, clip, what)
+            adam.step(p.flat, g.flat, cosine_lr(lr, step, nsteps))
+            if after_step:
+                after_step()
+            step += 1
+            if step % eval_every == 0 or step == nsteps:
+                v = validate(p)
+                best.update(p, v, f"{what} (step {step})")
+                if on_eval:
+                    on_eval(step, nsteps, v)
+    return best, nsteps
+
+
 # ---- teacher ----------------------------------------------------------------------------
 
 def init_teachers(H, seeds, I=1):
@@ -213,44 +254,36 @@ def train_teachers(task, H, seeds, epochs=2000, lr=1e-2, clip=1.0, eval_every=10
     T, N, I = xT.shape
     p = init_teachers(H, seeds, I)
     M = p.M
-    g = p.zeros_like()
-    adam = Adam(p.flat.shape)
     caches, vcache = _Caches(), cell.Cache(T, M, xvT.shape[1], I, H)
     if crop_weight:
         xc_all, yc_all = transient_crops(xT, yT)
-    rng = np.random.default_rng([H, 7, N])           # the same batch order for every seed
-    nsteps = epochs * len(minibatches(N, batch, rng))
-    rng = np.random.default_rng([H, 7, N])
-    best = _Best(p)
+
+    def grad_(g, idx, step, nsteps):
+        xb, yb = (xT, yT) if len(idx) == N else (np.ascontiguousarray(xT[:, idx]), yT[:, idx])
+        tau, lam = p.tau, p.lam
+        cache = caches.get(T, M, len(idx), I, H)
+        y = cell.forward(cache, xb, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
+        L, dy, _ = cell.loss_and_grads(y, yb)
+        dW, db, dlt, dwo, dbo = cell.backward(cache, xb, p.W, lam, tau, p.w_o, dy)
+        if crop_weight:
+            xc = np.ascontiguousarray(xc_all[:, :, idx].reshape(CROP_LEN, -1, I))
+            yc = yc_all[:, :, idx].reshape(CROP_LEN, -1)
+            ccache = caches.get(CROP_LEN, M, xc.shape[1], I, H)
+            y = cell.forward(ccache, xc, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
+            _, dy, _ = cell.loss_and_grads(y, yc)
+            dy *= crop_weight
+            grads = cell.backward(ccache, xc, p.W, lam, tau, p.w_o, dy)
+            dW += grads[0]; db += grads[1]; dlt += grads[2]; dwo += grads[3]; dbo += grads[4]  # noqa: E702
+        g.W[...] = dW; g.b[...] = db; g.log_tau[...] = dlt; g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
+
+    def on_eval(step, nsteps, v):
+        if log and step % 500 == 0:
+            log(f"teachers H={H} step {step}/{nsteps}: val washout MSE " + " ".join(f"{x:.2e}" for x in v))
+
     t0 = time.perf_counter()
-    step = 0
-    for e in range(epochs):
-        for idx in minibatches(N, batch, rng):
-            xb, yb = (xT, yT) if len(idx) == N else (np.ascontiguousarray(xT[:, idx]), yT[:, idx])
-            tau, lam = p.tau, p.lam
-            cache = caches.get(T, M, len(idx), I, H)
-            y = cell.forward(cache, xb, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
-            L, dy, _ = cell.loss_and_grads(y, yb)
-            dW, db, dlt, dwo, dbo = cell.backward(cache, xb, p.W, lam, tau, p.w_o, dy)
-            if crop_weight:
-                xc = np.ascontiguousarray(xc_all[:, :, idx].reshape(CROP_LEN, -1, I))
-                yc = yc_all[:, :, idx].reshape(CROP_LEN, -1)
-                ccache = caches.get(CROP_LEN, M, xc.shape[1], I, H)
-                y = cell.forward(ccache, xc, p.W, p.b, lam, p.w_o, p.b_o[:, 0])
-                _, dy, _ = cell.loss_and_grads(y, yc)
-                dy *= crop_weight
-                grads = cell.backward(ccache, xc, p.W, lam, tau, p.w_o, dy)
-                dW += grads[0]; db += grads[1]; dlt += grads[2]; dwo += grads[3]; dbo += grads[4]  # noqa: E702
-            g.W[...] = dW; g.b[...] = db; g.log_tau[...] = dlt; g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
-            clip_(g.flat, clip, f"teacher H={H}")
-            adam.step(p.flat, g.flat, cosine_lr(lr, step, nsteps))
-            step += 1
-            if step % eval_every == 0 or step == nsteps:
-                v = _val_washout(effective(p), xvT, yvT, vcache)
-                best.update(p, v, f"teacher H={H} (step {step})")
-                if log and step % 500 == 0:
-                    log(f"teachers H={H} step {step}/{nsteps}: val washout MSE "
-                        + " ".join(f"{x:.2e}" for x in v))
+    best, _ = optimize(p, grad_, N, epochs, lr, clip, batch, [H, 7, N],   # the same batch order for every seed
+                       lambda q: _val_washout(effective(q), xvT, yvT, vcache), f"teacher H={H}",
+                       eval_every, on_eval=on_eval)
     return best.p, {"val_mse_washout_sel": best.val.tolist(), "wall_s": time.perf_counter() - t0}
 
 
@@ -307,49 +340,42 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     y_t, h_t = cell.predict(xT, *effective(teachers))
     sw = None if transient_w == 1.0 else step_weights(T, transient_w)
     p = init_students(teachers, scheme) if start is None else start.copy()
-    g = p.zeros_like()
-    adam = Adam(p.flat.shape)
     caches, vcache = _Caches(), cell.Cache(T, M, xvT.shape[1], I, H)
     trits0 = quantize(p.V, p.s, scheme)[0]
-    prev = trits0
     flips = np.zeros(M)
-    best = _Best(p)
-    rng = np.random.default_rng([H, 8, N])           # the same batch order for every seed and config
-    nsteps = epochs * len(minibatches(N, batch, rng))
-    rng = np.random.default_rng([H, 8, N])
+    cur = {"trits": trits0}                          # the trits of the previous step
+
+    def grad_(g, idx, step, nsteps):
+        full = len(idx) == N
+        xb, yb = (xT, yT) if full else (np.ascontiguousarray(xT[:, idx]), yT[:, idx])
+        hb, ytb = (h_t, y_t) if full else (h_t[:, :, idx], y_t[:, :, idx])
+        bt = linear(beta[0], beta[1], step, nsteps)
+        al = linear(alpha[0], alpha[1], step, nsteps)
+        trits, s_eff, s_thr = quantize(p.V, p.s, scheme)
+        flips[...] += np.count_nonzero(trits != cur["trits"], axis=(1, 2))
+        cur["trits"] = trits
+        W = s_eff[..., None] * trits
+        tau, lam = p.tau, p.lam
+        cache = caches.get(T, M, len(idx), I, H)
+        y = cell.forward(cache, xb, W, p.b, lam, p.w_o, p.b_o[:, 0])
+        L, dy, dh = cell.loss_and_grads(y, yb, alpha=al * traj, h=cache.h[1:], h_teacher=hb,
+                                        alpha_out=al * outd, y_teacher=ytb, step_w=sw)
+        dW, db, dlt, dwo, dbo = cell.backward(cache, xb, W, lam, tau, p.w_o, dy, dh)
+        dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt)
+        if freeze_trits:
+            dV[...] = 0.0
+        g.V[...] = dV; g.s[...] = ds; g.b[...] = db; g.log_tau[...] = dlt  # noqa: E702
+        g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
+
+    def after_step():
+        np.maximum(p.s, S_MIN, out=p.s)
+        if freeze_trits:                              # keep u = V / s exactly on the trits
+            np.multiply(p.s[..., None], trits0, out=p.V)
+
     t0 = time.perf_counter()
-    step = 0
-    for e in range(epochs):
-        for idx in minibatches(N, batch, rng):
-            full = len(idx) == N
-            xb, yb = (xT, yT) if full else (np.ascontiguousarray(xT[:, idx]), yT[:, idx])
-            hb, ytb = (h_t, y_t) if full else (h_t[:, :, idx], y_t[:, :, idx])
-            bt = linear(beta[0], beta[1], step, nsteps)
-            al = linear(alpha[0], alpha[1], step, nsteps)
-            trits, s_eff, s_thr = quantize(p.V, p.s, scheme)
-            flips += np.count_nonzero(trits != prev, axis=(1, 2))
-            prev = trits
-            W = s_eff[..., None] * trits
-            tau, lam = p.tau, p.lam
-            cache = caches.get(T, M, len(idx), I, H)
-            y = cell.forward(cache, xb, W, p.b, lam, p.w_o, p.b_o[:, 0])
-            L, dy, dh = cell.loss_and_grads(y, yb, alpha=al * traj, h=cache.h[1:], h_teacher=hb,
-                                            alpha_out=al * outd, y_teacher=ytb, step_w=sw)
-            dW, db, dlt, dwo, dbo = cell.backward(cache, xb, W, lam, tau, p.w_o, dy, dh)
-            dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt)
-            if freeze_trits:
-                dV[...] = 0.0
-            g.V[...] = dV; g.s[...] = ds; g.b[...] = db; g.log_tau[...] = dlt  # noqa: E702
-            g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
-            clip_(g.flat, clip, f"student H={H}")
-            adam.step(p.flat, g.flat, cosine_lr(lr, step, nsteps))
-            np.maximum(p.s, S_MIN, out=p.s)
-            if freeze_trits:                          # keep u = V / s exactly on the trits
-                np.multiply(p.s[..., None], trits0, out=p.V)
-            step += 1
-            if step % eval_every == 0 or step == nsteps:
-                v = _val_washout(effective(p, scheme), xvT, yvT, vcache)
-                best.update(p, v, f"student H={H} (step {step})")
+    best, nsteps = optimize(p, grad_, N, epochs, lr, clip, batch, [H, 8, N],   # same order for every seed and config
+                            lambda q: _val_washout(effective(q, scheme), xvT, yvT, vcache), f"student H={H}",
+                            eval_every, after_step=after_step)
     final = quantize(best.p.V, best.p.s, scheme)[0]
     n = trits0[0].size
     info = [{"val_mse_washout_sel": float(best.val[m]), "flip_rate": float(flips[m] / (n * nsteps)),
@@ -386,96 +412,5 @@ def from_frozen(models, H):
 def frozen_eff(m):
     """Stacked (M = 1) effective parameters of a frozen model."""
     W = m["s"][:, None] * m["trits"].astype(np.float64)
-    return (W[None], m["b"][None], np.exp(-cell.DT / m["tau"])[None], m["w_o"][None],
+    return (W[None], m["b"][None], decay(m["tau"])[None], m["w_o"][None],
             np.array([m["b_o"]]))
-
-
-# ---- greedy coordinate search -----------------------------------------------------------
-
-def _candidate_losses(xT, yT, m, row, cols, new, step_w=None):
-    """Train MSE (all steps) of K candidate models that each differ from m in one trit of
-    the same row `row` (of the stacked [2H, C] head matrix): candidate k sets column
-    cols[k] to new[k].
-
-    Candidates are evaluated together: the batch dimension holds K copies of the training
-    set, and candidate k adds (new_k - old_k) * s_row * z[:, cols_k] to the pre-activation
-    of `row`. The heads sit on their own axis of one array, as in cell.cell_forward, whose
-    exp-based nonlinearities (cell.activations_, rows scaled by cell.HEAD_SCALE) it shares.
-    """
-    T, B, I = xT.shape
-    W, b, lam, w_o, b_o = (a[0] for a in frozen_eff(m))
-    R, C = W.shape
-    H = R // 2
-    K = len(cols)
-    sc = np.repeat(cell.HEAD_SCALE, H)
-    Wh = W * sc[:, None]
-    xa = xT @ Wh[:, :I].T + b * sc                           # [T, B, 2H], shared by all candidates
-    WfT = np.ascontiguousarray(Wh[:H, I:].T)
-    WgT = np.ascontiguousarray(Wh[H:, I:].T)
-    delta = (new - m["trits"][row, cols]) * m["s"][row] * sc[row]   # [K]
-    head, r = divmod(row, H)
-    act = np.empty((2, K, B, H))
-    af, ag = act[0], act[1]
-    h = np.zeros((K, B, H))
-    lh = np.empty((K, B, H))
-    kidx = np.arange(K)
-    xcols = cols < I
-    err = np.zeros(K)
-    lamf = np.ascontiguousarray(np.broadcast_to(lam, (K, B, H)))
-    with np.errstate(over="ignore"):                         # exp -> inf: gate 0, cand -1
-        for t in range(T):
-            hz = np.where(xcols[:, None], xT[t][:, np.minimum(cols, I - 1)].T,
-                          h[kidx, :, np.maximum(cols - I, 0)])       # z[:, cols_k] per candidate, [K, B]
-            np.matmul(h, WfT, out=af)
-            np.matmul(h, WgT, out=ag)
-            af += xa[t, :, :H]
-            ag += xa[t, :, H:]
-            (ag if head else af)[:, :, r] += delta[:, None] * hz
-            cell.activations_(act)                           # af = gate, ag = cand
-            np.multiply(h, lamf, out=lh)
-            np.subtract(ag, lh, out=h)
-            h *= af
-            h += lh
-            e = h @ w_o + (b_o - yT[t])
-            err += np.einsum("kb,kb->k", e, e) * (1.0 if step_w is None else step_w[t])
-    return err / (T * B)
-
-
-def coordinate_search(task, m, max_sweeps=10, transient_w=1.0, log=None):
-    """Greedy coordinate search over the trits (seed 000, node 12), scales fixed.
-
-    A sweep visits every row of both heads; at each row the two other trit values of every
-    weight in the row are evaluated at once (batched), and the best single change is kept if
-    it lowers the training loss (all-step MSE, steps t < WASHOUT weighted transient_w). Sweeps repeat until one gains nothing or
-    max_sweeps is reached. Returns (model, info with loss_evals and sweeps).
-    """
-    xT, yT, _, _ = _data(task)
-    m = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
-    R, C = m["trits"].shape
-    sw = step_weights(xT.shape[0], transient_w)
-    cur = float(_candidate_losses(xT, yT, m, 0, np.array([0]), m["trits"][0, :1].astype(np.float64), sw)[0])
-    evals, sweeps, changes = 1, 0, 0
-    t0 = time.perf_counter()
-    start = cur
-    cols = np.repeat(np.arange(C), 2)
-    for sweep in range(max_sweeps):
-        sweeps += 1
-        gained = 0
-        for r in range(R):
-            old = m["trits"][r].astype(np.int64)
-            alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)   # the two other trits
-            L = _candidate_losses(xT, yT, m, r, cols, alt.astype(np.float64), sw)
-            evals += len(cols)
-            k = int(np.argmin(L))
-            if L[k] < cur * (1 - 1e-9):
-                m["trits"][r, cols[k]] = alt[k]
-                cur = float(L[k])
-                changes += 1
-                gained += 1
-        if log:
-            log(f"coordinate search sweep {sweeps}: train MSE {cur:.3e}, {gained} changes, {evals} loss evals")
-        if not gained:
-            break
-    return m, {"cs_loss_evals": evals, "cs_sweeps": sweeps, "cs_changes": changes,
-               "cs_train_mse_before": start, "cs_train_mse_after": cur,
-               "wall_s": time.perf_counter() - t0}

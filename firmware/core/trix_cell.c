@@ -45,17 +45,18 @@ static inline int32_t table_q15(const int16_t *table, int32_t pre_q16)
 {
     /* -8.0 maps to 0; clamping to the table's span saturates both ends (the tables are flat
      * there, docs/fixed_point.md section 4) and compiles to one USAT on ARMv7-M. */
-    int32_t u = pre_q16 + ((int32_t)8 << 16);
+    enum { SPAN_MAX = (1 << TRIX_TABLE_SPAN_BITS) - 1, STEP = 1 << TRIX_TABLE_STEP_SHIFT };
+    int32_t u = pre_q16 + ((int32_t)1 << (TRIX_TABLE_RANGE_LOG2 + TRIX_PRE_FRAC));
     int32_t i, f, lo;
 #if defined(__ARM_FEATURE_SAT)
-    u = (int32_t)__usat(u, 20);
+    u = (int32_t)__usat(u, TRIX_TABLE_SPAN_BITS);
 #else
-    u = u < 0 ? 0 : (u > 0xFFFFF ? 0xFFFFF : u);
+    u = u < 0 ? 0 : (u > SPAN_MAX ? SPAN_MAX : u);
 #endif
-    i = u >> 10;                                 /* step 1/64 = 2^10 in Q16 */
-    f = u & 1023;
+    i = u >> TRIX_TABLE_STEP_SHIFT;              /* step 1/64 = 2^10 in Q16 */
+    f = u & (STEP - 1);
     lo = table[i];
-    return lo + (((table[i + 1] - lo) * f + 512) >> 10);
+    return lo + (((table[i + 1] - lo) * f + STEP / 2) >> TRIX_TABLE_STEP_SHIFT);
 }
 
 int32_t trix_requantize_q16(int32_t acc, int32_t multiplier, int shift, int32_t bias_q16)

@@ -8,7 +8,15 @@
 #include <stdint.h>
 #include "trix_kernels.h"
 
-#define TRIX_TABLE_SIZE_Q15 1025   /* sigmoid/tanh at -8 + i/64, i = 0..1024 */
+/* Activation table geometry (docs/fixed_point.md, section 4): sigmoid and tanh at
+ * -8 + i/64, i = 0..1024, indexed by Q16 pre-activations. The generated model header's
+ * TRIX_TABLE_SIZE must equal TRIX_TABLE_SIZE_Q15 (checked where both are included). */
+#define TRIX_PRE_FRAC         16                                   /* pre-activations: Q16 */
+#define TRIX_TABLE_RANGE_LOG2 3                                    /* tables span [-8, +8] */
+#define TRIX_TABLE_STEP_LOG2  6                                    /* step 1/64 */
+#define TRIX_TABLE_SIZE_Q15   ((2 << (TRIX_TABLE_RANGE_LOG2 + TRIX_TABLE_STEP_LOG2)) + 1)   /* 1025 */
+#define TRIX_TABLE_STEP_SHIFT (TRIX_PRE_FRAC - TRIX_TABLE_STEP_LOG2)                   /* 10 */
+#define TRIX_TABLE_SPAN_BITS  (TRIX_TABLE_RANGE_LOG2 + 1 + TRIX_PRE_FRAC)             /* 20 */
 
 typedef struct {
     int inputs;                      /* I */

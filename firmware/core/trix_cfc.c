@@ -3,6 +3,9 @@
 #include "trix_cell.h"
 #include "trix_model.h"
 
+/* The generated tables must have the geometry the cell step indexes them with. */
+typedef char trix_check_table_size[(TRIX_TABLE_SIZE == TRIX_TABLE_SIZE_Q15) ? 1 : -1];
+
 static const trix_model_t trix_default_model = {
     TRIX_INPUTS, TRIX_HIDDEN, TRIX_ROW_BYTES, trix_trits,
     trix_row_multiplier, trix_row_shift, trix_bias_q16,

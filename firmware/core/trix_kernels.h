@@ -16,6 +16,10 @@
 #include <stdint.h>
 #include "trix_arch.h"
 
+/* Trit code -> value: 00 -> 0, 01 -> +1, 10 -> -1, 11 (invalid, never emitted) -> 0. The
+ * kernels build their constant per-byte tables from it. */
+#define TRIX_T(c) ((c) == 1 ? 1 : ((c) == 2 ? -1 : 0))
+
 typedef void (*trix_matvec_fn)(const uint8_t *trits, int rows, int row_bytes,
                                const int16_t *z, int32_t *acc);
 

@@ -12,8 +12,7 @@
 #include <arm_acle.h>
 #include <string.h>
 
-/* int16 pair (lo, hi) packed for SMLAD; trit code -> value: 00 -> 0, 01 -> +1, 10 -> -1, 11 -> 0 */
-#define TRIX_T(c) ((c) == 1 ? 1 : ((c) == 2 ? -1 : 0))
+/* int16 pair (lo, hi) of trit values (TRIX_T, trix_kernels.h) packed for SMLAD */
 #define TRIX_PAIR(c0, c1) ((uint32_t)(uint16_t)(int16_t)TRIX_T(c0) | ((uint32_t)(uint16_t)(int16_t)TRIX_T(c1) << 16))
 #define TRIX_E(b) { TRIX_PAIR((b) & 3, ((b) >> 2) & 3), TRIX_PAIR(((b) >> 4) & 3, ((b) >> 6) & 3) }
 #define TRIX_E4(b) TRIX_E(b), TRIX_E((b) + 1), TRIX_E((b) + 2), TRIX_E((b) + 3)

@@ -12,7 +12,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#define TRIX_T(c) ((c) == 1 ? 1 : ((c) == 2 ? -1 : 0))
+/* a packed byte's four trit values (TRIX_T, trix_kernels.h) as int8 lanes */
 /* 4 trits as int8 bytes, little-endian in a uint32 (byte k = trit k of the packed byte) */
 #define TRIX_Q(b) ((uint32_t)(uint8_t)(int8_t)TRIX_T((b) & 3) \
                    | ((uint32_t)(uint8_t)(int8_t)TRIX_T(((b) >> 2) & 3) << 8) \

@@ -6,8 +6,7 @@
  */
 #include "trix_kernels.h"
 
-/* trit code -> value: 00 -> 0, 01 -> +1, 10 -> -1, 11 (invalid, never emitted) -> 0 */
-#define TRIX_T(c) ((c) == 1 ? 1 : ((c) == 2 ? -1 : 0))
+/* one table row per packed byte: its four trit values (TRIX_T, trix_kernels.h) */
 #define TRIX_V(b) { TRIX_T((b) & 3), TRIX_T(((b) >> 2) & 3), TRIX_T(((b) >> 4) & 3), TRIX_T(((b) >> 6) & 3) }
 #define TRIX_V4(b) TRIX_V(b), TRIX_V((b) + 1), TRIX_V((b) + 2), TRIX_V((b) + 3)
 #define TRIX_V16(b) TRIX_V4(b), TRIX_V4((b) + 4), TRIX_V4((b) + 8), TRIX_V4((b) + 12)

@@ -12,6 +12,9 @@
 #include "trix_cell.h"
 #include "test_vectors.h"
 
+/* The generated tables must have the geometry the cell step indexes them with. */
+typedef char tv_check_table_size[(sizeof tv_sigmoid_q15 / sizeof tv_sigmoid_q15[0] == TRIX_TABLE_SIZE_Q15) ? 1 : -1];
+
 typedef struct {
     const char *name;
     trix_matvec_fn fn;

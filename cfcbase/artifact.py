@@ -1,6 +1,7 @@
-"""Load and validate ``best.npz`` (schema: docs/artifact.md, format version 1).
+"""The trained model, ``best.npz``: schema (docs/artifact.md, format version 1), load and
+validate, and the one writer (the trainer saves its best.npz through save_artifact).
 
-Every problem is a CodegenError whose one-line message names the file and the key, so
+Every problem is an ArtifactError whose one-line message names the file and the key, so
 ``python -m codegen export`` can fail with one clear line before anything is written.
 """
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import CodegenError
+from .errors import ArtifactError
+from .fileio import atomic_write, write_npz
 
 FORMAT_VERSION = 1
 
@@ -60,11 +62,11 @@ class Artifact:
 
 def _fail(path, key, msg):
     where = f"{path}: {key}: " if key else f"{path}: "
-    raise CodegenError(where + msg)
+    raise ArtifactError(where + msg)
 
 
 def load_artifact(path) -> Artifact:
-    """Read and validate a best.npz; raise CodegenError (one line) on any problem."""
+    """Read and validate a best.npz; raise ArtifactError (one line) on any problem."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         _fail(path, None, "no such file")
@@ -82,7 +84,7 @@ def load_artifact(path) -> Artifact:
                     raw[k] = npz[k]
                 except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
                     _fail(path, k, f"unreadable ({type(e).__name__}: {e}); truncated or corrupt file?")
-    except CodegenError:
+    except ArtifactError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         _fail(path, None, f"not a readable npz archive ({type(e).__name__}: {e}); truncated or corrupt file?")
@@ -104,7 +106,7 @@ def _validate(path, raw) -> Artifact:
 
     version = int_scalar("format_version")
     if version != FORMAT_VERSION:
-        _fail(path, "format_version", f"unknown format version {version} (this codegen reads {FORMAT_VERSION})")
+        _fail(path, "format_version", f"unknown format version {version} (this version reads {FORMAT_VERSION})")
     I, H = int_scalar("I"), int_scalar("H")
     if not 1 <= I <= 255:
         _fail(path, "I", f"inputs per step must be in 1..255, got {I}")
@@ -166,7 +168,11 @@ def _validate(path, raw) -> Artifact:
 
 
 def artifact_arrays(art: Artifact) -> dict:
-    """The npz entries (docs/artifact.md) describing ``art``; used by tests and tools."""
+    """The npz entries (docs/artifact.md) describing ``art``, in the order they are stored."""
+    C = art.C
+    teacher = art.teacher or {}
+    defaults = {"W_f": np.zeros((art.H, C)), "W_g": np.zeros((art.H, C)), "b_f": np.zeros(art.H),
+                "b_g": np.zeros(art.H), "tau": np.ones(art.H), "w_o": np.zeros(art.H), "b_o": 0.0}
     d = {
         "format_version": np.int32(art.format_version),
         "task": np.str_(art.task), "config": np.str_(art.config),
@@ -176,20 +182,19 @@ def artifact_arrays(art: Artifact) -> dict:
         "b_f": np.asarray(art.b_f, np.float64), "b_g": np.asarray(art.b_g, np.float64),
         "tau": np.asarray(art.tau, np.float64), "w_o": np.asarray(art.w_o, np.float64),
         "b_o": np.float64(art.b_o),
-        "metrics_json": np.str_(json.dumps(art.metrics, sort_keys=True)),
     }
-    C = art.C
-    teacher = art.teacher or {}
-    defaults = {"W_f": np.zeros((art.H, C)), "W_g": np.zeros((art.H, C)), "b_f": np.zeros(art.H),
-                "b_g": np.zeros(art.H), "tau": np.ones(art.H), "w_o": np.zeros(art.H), "b_o": 0.0}
     for k, v in defaults.items():
         d["teacher_" + k] = np.asarray(teacher.get(k, v), np.float64)
+    d["metrics_json"] = np.str_(json.dumps(art.metrics, sort_keys=True))
     return d
 
 
+def write_artifact(art: Artifact, f) -> None:
+    """Write ``art`` as npz to the binary file ``f``; the bytes depend on the arrays only
+    (cfcbase.fileio.write_npz)."""
+    write_npz(f, artifact_arrays(art))
+
+
 def save_artifact(art: Artifact, path) -> None:
-    """Write ``art`` as a format-version-1 npz, atomically and with the same bytes as the
-    trainer's best.npz for the same arrays (trainer.fileio)."""
-    from trainer.fileio import atomic_write, write_npz
-    arrays = artifact_arrays(art)
-    atomic_write(os.fspath(path), lambda f: write_npz(f, arrays))
+    """Write ``art`` to ``path`` atomically (write_artifact)."""
+    atomic_write(os.fspath(path), lambda f: write_artifact(art, f))

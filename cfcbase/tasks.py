@@ -1,9 +1,10 @@
 """The pinned tasks of DESIGN.md, their baselines and the first-step floor.
 
-Public API used by codegen and host (keep it stable):
+Public API used by the trainer, codegen and host (keep it stable):
     TASKS                      tuple of task names
     load_split(task, split)    -> (x, y), float64 [N, T, 1] each: input x_t, target x_{t+1}
     WASHOUT                    headline metrics use steps t >= WASHOUT
+    washout_mse(pred, target)  the MSE over those steps (every stage computes it with this)
 
 Every split is generated from its own fixed seed, so the data never depends on the
 training seed: seed k of the factorial sees the same data in every configuration.
@@ -63,13 +64,24 @@ def load_split(task: str, split: str):
 
 # ---- metrics ---------------------------------------------------------------------------
 
+def washout_mse(pred, target, time_axis=1, axis=None):
+    """Mean squared error over the steps t >= WASHOUT: time on ``time_axis`` (default: [N, T]
+    arrays), averaged over ``axis`` (default all; an ndarray then, else a float)."""
+    e = np.asarray(pred, np.float64) - np.asarray(target, np.float64)
+    e = e * e
+    keep = [slice(None)] * e.ndim
+    keep[time_axis] = slice(WASHOUT, None)
+    m = e[tuple(keep)].mean(axis=axis)
+    return float(m) if axis is None else m
+
+
 def metrics(pred, y, prefix=""):
     """MSE over all steps, washout MSE (t >= WASHOUT) and NMSE (washout MSE / target variance)."""
     pred = np.asarray(pred, np.float64).reshape(y.shape[0], y.shape[1])
     y2 = y.reshape(y.shape[0], y.shape[1])
-    e = (pred - y2) ** 2
-    mse_w = float(e[:, WASHOUT:].mean())
-    return {prefix + "mse": float(e.mean()), prefix + "mse_washout": mse_w,
+    e = pred - y2
+    mse_w = washout_mse(pred, y2)
+    return {prefix + "mse": float((e * e).mean()), prefix + "mse_washout": mse_w,
             prefix + "nmse_washout": mse_w / float(y2[:, WASHOUT:].var())}
 
 

@@ -1,4 +1,4 @@
-"""Atomic file output shared by the trainer and the host: nothing is ever half-written."""
+"""Atomic file output shared by the trainer, codegen and the host: nothing is ever half-written."""
 
 from __future__ import annotations
 
