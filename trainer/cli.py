@@ -47,8 +47,8 @@ def build_parser():
                    "(default: os.cpu_count())")
     f.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<task>/)")
     f.add_argument("--lr", type=float, default=d.lr, metavar="X", help=f"student Adam LR (default: {d.lr:g})")
-    f.add_argument("--teacher-lr", type=float, default=d.teacher_lr, metavar="X",
-                   help=f"teacher Adam LR (default: {d.teacher_lr:g})")
+    f.add_argument("--teacher-lr", type=float, default=None, metavar="X",
+                   help=f"teacher Adam LR (default: {per('teacher_lr')})")
     f.add_argument("--scheme", default=d.scheme, metavar="S",
                    help=f"per-row scale scheme: one of {', '.join(SCHEMES)} (default: {d.scheme}; "
                    "docs/training.md compares them)")

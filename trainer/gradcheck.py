@@ -11,7 +11,8 @@ Groups:
   ste / shaped-ste        the chain rule from dL/dW_eff to the shadow weights V: checked on a
                           surrogate forward whose exact derivative is the estimator
                           (identity: W = s*T0 + (V - V0); shaped: W = s*T0 + s*(Phi(V/s) -
-                          Phi(V0/s)) with Phi' = the smoothstep window)
+                          Phi(V0/s)) with Phi' = the smoothstep window; with the zero-boundary
+                          window Phi0 added likewise)
   lsq-scale               the LSQ scale gradient on its surrogate W = s*T0 + (s - s0)*(T0 - u0)
 Models are stacked (M = 2) so the check also covers that models do not mix.
 """
@@ -22,7 +23,7 @@ import numpy as np
 from cfcbase.cell import decay
 
 from . import cell
-from .quant import shadow_grads, window_antiderivative
+from .quant import shadow_grads, window_antiderivative, window_zero_antiderivative
 
 TOL = 1e-3
 FLOOR = 1e-6
@@ -123,6 +124,14 @@ def run(log=None, seed=0, H=3, T=7, B=3):
         dW = P.grads(sur(), **kw)["W"]
         an = shadow_grads(dW, V0, T0, s, "coupled", True, beta)[0]
         out[f"shaped-ste[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
+        # with the zero-boundary window: Phi + Phi0
+        beta0 = 1.5
+        phi00 = window_zero_antiderivative(V0 / s[..., None], beta0)
+        sur = lambda: s[..., None] * (T0 + window_antiderivative(V / s[..., None], beta) - phi0  # noqa: E731
+                                       + window_zero_antiderivative(V / s[..., None], beta0) - phi00)
+        dW = P.grads(sur(), **kw)["W"]
+        an = shadow_grads(dW, V0, T0, s, "coupled", True, beta, beta0)[0]
+        out[f"shaped-ste+zero[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
         # LSQ scale gradient: dW/ds = T0 - u0 inside |u0| <= 1.5
         s_var = s.copy()
         u0 = V0 / s[..., None]

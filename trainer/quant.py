@@ -19,6 +19,8 @@ STE for the shadow weights:
   shaped   dL/dV = dL/dW_eff * 6 t (1 - t), t = beta (|u| - 0.5) + 1/2 clipped to [0, 1]:
            the smoothstep-derivative window centred on each decision boundary |u| = 0.5,
            width 1/beta in u (seed 002); zero for weights that have committed.
+           With a zero-boundary beta0 > 0 (seed node 11) a second window is added, centred on
+           u = 0 with width 1/beta0: dL/dV = dL/dW_eff * (window(u, beta) + window0(u, beta0)).
 """
 from __future__ import annotations
 
@@ -43,6 +45,18 @@ def window_antiderivative(u, beta):
     """Phi with dPhi/du = window(u, beta): sign(u) * smoothstep(t) / beta (used by gradcheck)."""
     t = np.clip(beta * (np.abs(u) - 0.5) + 0.5, 0.0, 1.0)
     return np.sign(u) * (3 * t * t - 2 * t ** 3) / beta
+
+
+def window_zero(u, beta0):
+    """The zero-boundary window 6 t (1 - t), t = clip(beta0 u + 0.5, 0, 1): centred on u = 0."""
+    t = np.clip(beta0 * u + 0.5, 0.0, 1.0)
+    return 6.0 * t * (1.0 - t)
+
+
+def window_zero_antiderivative(u, beta0):
+    """Phi0 with dPhi0/du = window_zero(u, beta0): smoothstep(t) / beta0 (used by gradcheck)."""
+    t = np.clip(beta0 * u + 0.5, 0.0, 1.0)
+    return (3 * t * t - 2 * t ** 3) / beta0
 
 
 def twn_scales(V):
@@ -83,17 +97,21 @@ def quantize(V, s, scheme):
     return ternarize(V / s[..., None]), s, s
 
 
-def shadow_grads(dW, V, trits, s_thr, scheme, shaped, beta):
+def shadow_grads(dW, V, trits, s_thr, scheme, shaped, beta, beta_zero=0.0):
     """Map dL/dW_eff [M, R, C] to (dL/dV [M, R, C], dL/ds [M, R]).
 
     shaped: bool or per-model bool array [M] (shaped STE where true, identity elsewhere).
+    beta_zero > 0 adds the zero-boundary window to the shaped STE.
     """
     u = V / s_thr[..., None]
     shaped = np.asarray(shaped, bool)
+    w = window(u, beta)
+    if beta_zero > 0:
+        w += window_zero(u, beta_zero)
     if shaped.ndim == 0:
-        dV = dW * window(u, beta) if shaped else dW.copy()
+        dV = dW * w if shaped else dW.copy()
     else:
-        dV = dW * np.where(shaped[:, None, None], window(u, beta), 1.0)
+        dV = dW * np.where(shaped[:, None, None], w, 1.0)
     if scheme == "coupled":
         ds = (dW * trits).sum(axis=-1)
     elif scheme == "lsq":

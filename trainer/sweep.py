@@ -61,6 +61,13 @@ def _pos_float(s):
     return v
 
 
+def _nonneg_float(s):
+    v = float(s)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError("must be a number >= 0")
+    return v
+
+
 def _unit_float(s):
     v = float(s)
     if not 0.0 <= v <= 1.0:
@@ -100,14 +107,16 @@ KNOBS = {
                            f"seeds' 0.3 -> 0.8), fall (alpha -> {RISE_START:g} alpha)"),
     "beta": Knob(_pos_float, 20.0, "shaped-STE window sharpness, final value (window width 1/beta)"),
     "beta_schedule": Knob(_choice(BETA_SCHEDULES), "linear", "linear (1 -> beta) or const (beta throughout)"),
+    "beta_zero": Knob(_nonneg_float, 0.0, "zero-boundary window of the shaped STE, centred on u = 0 with width "
+                      "1/beta_zero, constant (0: none)"),
     "H": Knob(_width, 16, "hidden units"),
     "epochs": Knob(_int, None, "student epochs (default: the factorial's for the task)"),
     "lr": Knob(_pos_float, 1e-2, "student Adam learning rate"),
     "teacher_epochs": Knob(_int, None, "float teacher epochs (teacher quality; default: the factorial's)"),
-    "teacher_lr": Knob(_pos_float, 1e-2, "teacher Adam learning rate"),
+    "teacher_lr": Knob(_pos_float, None, "teacher Adam learning rate (default: the factorial's)"),
 }
 TEACHER_KNOBS = ("H", "teacher_epochs", "teacher_lr")
-SHAPED_KNOBS = ("beta", "beta_schedule")          # ignored by the vanilla STE
+SHAPED_KNOBS = ("beta", "beta_schedule", "beta_zero")   # ignored by the vanilla STE
 
 # The factorial's eight configurations as a grid: `--preset factorial`.
 PRESETS = {"factorial": "H=16,32; distill=none,traj; ste=vanilla,shaped"}
@@ -146,7 +155,7 @@ def parse_grid(spec: str) -> list:
 def task_defaults(task: str) -> dict:
     from .factorial import TASK_DEFAULTS, Settings   # noqa: PLC0415 - the factorial's defaults
     d, st = TASK_DEFAULTS[task], Settings()
-    return {"epochs": d["epochs"], "teacher_epochs": d["teacher_epochs"], "lr": st.lr, "teacher_lr": st.teacher_lr}
+    return {"epochs": d["epochs"], "teacher_epochs": d["teacher_epochs"], "lr": st.lr, "teacher_lr": d["teacher_lr"]}
 
 
 def defaults(task: str) -> dict:
@@ -219,7 +228,8 @@ def job_student(task: str, s: dict, seeds: tuple, teacher_flat) -> dict:
     distill = None if s["distill"] == "none" else s["distill"]
     M = len(seeds)
     p, infos, _ = train.train_students(task, teacher, [s["ste"] == "shaped"] * M, [distill] * M,
-                                       epochs=s["epochs"], lr=s["lr"], beta=beta, alpha=alpha, transient_w=0.0)
+                                       epochs=s["epochs"], lr=s["lr"], beta=beta, alpha=alpha,
+                                       beta_zero=s["beta_zero"], transient_w=0.0)
     ev = train.evaluate(train.effective(p, "coupled"), task)
     return {"metrics": [{**e, **i} for e, i in zip(ev, infos)]}
 

@@ -314,14 +314,15 @@ def step_weights(T, transient_w):
 
 
 def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3,
-                   scheme="coupled", clip=1.0, beta=(1.0, 20.0), alpha=(0.3, 0.8),
+                   scheme="coupled", clip=1.0, beta=(1.0, 20.0), alpha=(0.3, 0.8), beta_zero=0.0,
                    transient_w=1.0, freeze_trits=False, start=None, eval_every=10, batch=32,
                    log=None):
     """QAT of M ternary students, student m from teachers model m (a stack of M).
 
     shaped: per-model bools (shaped STE vs identity STE); distill: per-model None, "traj"
     (trajectory distillation) or "out" (output-only distillation). beta is annealed
-    linearly 1 -> 20 (window width 1/beta), alpha linearly 0.3 -> 0.8. Per model the
+    linearly 1 -> 20 (window width 1/beta), alpha linearly 0.3 -> 0.8; beta_zero > 0 adds the
+    zero-boundary window of that (constant) sharpness to the shaped STE. Per model the
     checkpoint with the best validation washout MSE (hard ternary forward) is kept.
     transient_w weighs the task error of steps t < WASHOUT (see step_weights).
     freeze_trits: only scales, biases, tau and readout learn (the refit after coordinate search).
@@ -361,7 +362,7 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
         L, dy, dh = cell.loss_and_grads(y, yb, alpha=al * traj, h=cache.h[1:], h_teacher=hb,
                                         alpha_out=al * outd, y_teacher=ytb, step_w=sw)
         dW, db, dlt, dwo, dbo = cell.backward(cache, xb, W, lam, tau, p.w_o, dy, dh)
-        dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt)
+        dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt, beta_zero)
         if freeze_trits:
             dV[...] = 0.0
         g.V[...] = dV; g.s[...] = ds; g.b[...] = db; g.log_tau[...] = dlt  # noqa: E702
