@@ -42,37 +42,29 @@ from .errors import TrainerError
 
 SCHEMA = 1
 THREAD_ENV = workers.THREAD_ENV
-# the modules whose source decides a job's numbers
-CODE_FILES = ("trainer/cell.py", "trainer/quant.py", "trainer/train.py", "trainer/sweep.py",
-              "cfcbase/cell.py", "cfcbase/tasks.py")
+# the modules whose source decides a job's numbers (with the job functions' own source:
+# CODE_FUNCTIONS); editing the reports or the CLI keeps the cache
+CODE_FILES = ("trainer/cell.py", "trainer/quant.py", "trainer/train.py", "cfcbase/cell.py", "cfcbase/tasks.py")
 ALPHA_SCHEDULES = ("const", "rise", "fall")
 BETA_SCHEDULES = ("linear", "const")
 RISE_START = 0.375      # "rise" goes RISE_START * alpha -> alpha: alpha 0.8 is the seeds' 0.3 -> 0.8
 
 
-def _int(s):
-    return int(s)
+def _in_range(cast, ok, what):
+    """A knob value parser: cast, then require a finite value for which ok() holds."""
+    def parse(s):
+        v = cast(s)
+        if not (math.isfinite(v) and ok(v)):
+            raise ValueError(f"must be {what}")
+        return v
+    return parse
 
 
-def _pos_float(s):
-    v = float(s)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError("must be a positive number")
-    return v
-
-
-def _nonneg_float(s):
-    v = float(s)
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError("must be a number >= 0")
-    return v
-
-
-def _unit_float(s):
-    v = float(s)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError("must be in [0, 1]")
-    return v
+_int = _in_range(int, lambda v: v >= 1, "a positive integer")
+_pos_float = _in_range(float, lambda v: v > 0, "a positive number")
+_nonneg_float = _in_range(float, lambda v: v >= 0, "a number >= 0")
+_unit_float = _in_range(float, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+_width = _in_range(int, lambda v: 2 <= v <= 128, "in 2..128")
 
 
 def _choice(options):
@@ -81,13 +73,6 @@ def _choice(options):
             raise ValueError(f"must be one of {', '.join(options)}")
         return s
     return parse
-
-
-def _width(s):
-    v = int(s)
-    if not 2 <= v <= 128:
-        raise ValueError("must be in 2..128")
-    return v
 
 
 @dataclass(frozen=True)
@@ -234,14 +219,21 @@ def job_student(task: str, s: dict, seeds: tuple, teacher_flat) -> dict:
     return {"metrics": [{**e, **i} for e, i in zip(ev, infos)]}
 
 
+CODE_FUNCTIONS = (schedules, canonical, job_teacher, job_student)
+
+
 # ---- keys and the store ---------------------------------------------------------------------
 
 def code_fingerprint(root: Path | None = None) -> str:
-    """A hash of CODE_FILES under root (default: where the packages are installed)."""
+    """A hash of CODE_FILES under root (default: where the packages are installed) and of the
+    source of the functions in CODE_FUNCTIONS."""
+    import inspect  # noqa: PLC0415
     root = Path(root or Path(__file__).resolve().parents[1])
     h = hashlib.sha256()
     for name in CODE_FILES:
         h.update(name.encode() + b"\0" + (root / name).read_bytes())
+    for fn in CODE_FUNCTIONS:
+        h.update(inspect.getsource(fn).encode())
     return h.hexdigest()[:16]
 
 
