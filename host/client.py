@@ -67,6 +67,7 @@ class Client:
         wait = min(HELLO_FIRST_WAIT, self.timeout)
         attempts = 0
         frame = None
+        stray = []                                  # well-formed frames that did not answer this HELLO
         while frame is None:
             if attempts:
                 self.link.write(b"\x00")
@@ -83,6 +84,13 @@ class Client:
                         break                       # send HELLO again
                     if isinstance(e, TruncatedFrame):
                         raise
+                    if stray:
+                        t, q = stray[-1]
+                        raise ProtocolError(
+                            f"{len(stray)} well-formed replies but none to HELLO from "
+                            f"{getattr(self.link, 'description', 'the link')} within {self.timeout:g} s "
+                            f"({attempts} HELLO attempts; the last reply: type 0x{t:02x} with seq {q}, the last "
+                            f"HELLO had seq {seq}): the device answers with the wrong sequence number") from e
                     raise NoReply(f"no reply to HELLO from {getattr(self.link, 'description', 'the link')} "
                                   f"within {self.timeout:g} s ({attempts} HELLO attempts, the first waited "
                                   f"{min(HELLO_FIRST_WAIT, self.timeout):g} s, each next twice as long): is "
@@ -91,6 +99,8 @@ class Client:
                     continue                        # damaged by bytes lost before the link was up
                 if f.seq == seq and f.type in (P.HELLO | P.REPLY_FLAG, P.ERROR):
                     frame = f
+                else:
+                    stray.append((f.type, f.seq))
         self.hello_attempts = attempts
         h = P.parse_hello(P.check_reply(frame, P.HELLO, seq))
         if h.proto_version != P.PROTO_VERSION:

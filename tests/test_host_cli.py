@@ -17,8 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from host import protocol as P  # noqa: E402
+
 from host.client import Client  # noqa: E402
-from host.errors import BadFrame, DeviceError, NoReply, SetupError, TruncatedFrame  # noqa: E402
+from host.errors import (BadFrame, DeviceError, NoReply, ProtocolError, SetupError, TruncatedFrame,  # noqa: E402
+                         Unframed)
 
 
 def host(*args, env=None):
@@ -296,3 +298,58 @@ def test_bench_lut_table_build_line():
     assert tables == {32: (1170, 9)}                           # H=16 not asked, random model preferred
     line = format_lut_tables(tables, [Row("lut", 32, 1, 3341, 7318, False, 576)])
     assert "1170 instructions for 9 tables, 130 per table, 35% of the lut matvec (3341)" in line
+
+
+# ---- a capped reader; replies with the wrong seq ------------------------------------------
+
+class Chatter(FakeFirmware):
+    """A peer that sends bytes without ever a 0x00 (a console, noise): `rate` bytes per read."""
+
+    def __init__(self, rate=64):
+        super().__init__()
+        self.rate = rate
+        self.sent = 0
+
+    def read(self, n):
+        self.sent += self.rate
+        return b"\x55" * self.rate
+
+
+def test_reader_cuts_off_a_peer_without_delimiters():
+    """Cut off once past the largest legal reply (519 bytes), long before the timeout."""
+    import time as _time
+    fw = Chatter()
+    c = Client(fw, timeout=30.0)
+    t0 = _time.monotonic()
+    with pytest.raises(Unframed, match=r"bytes without a 0x00 frame delimiter, more than the largest legal "
+                                       r"reply \(519 bytes\)"):
+        c.hello()
+    assert _time.monotonic() - t0 < 5.0
+    assert P.MAX_WIRE == 519 < fw.sent <= 519 + 2 * 64      # read at most one chunk past the cap
+    assert len(P.encode_frame(P.STEP | 0x80, 1, bytes([1]) * P.MAX_PAYLOAD)) - 1 == P.MAX_WIRE
+
+
+class WrongSeq(FakeFirmware):
+    """Answers every request well-formed, but with seq + 7, `copies` times."""
+    copies = 60
+
+    def answer(self, f):
+        super().answer(f)
+        g = P.decode_frame(bytes(self.tx[:-1]))
+        self.tx = bytearray(P.encode_frame(g.type, (g.seq + 7) & 0xFF, g.payload) * self.copies)
+
+
+def test_sixty_replies_with_the_wrong_seq_are_reported_as_such():
+    fw = WrongSeq()
+    c = Client(fw, timeout=0.3)
+    with pytest.raises(ProtocolError, match=r"well-formed replies but none to HELLO .* the device answers "
+                                            r"with the wrong sequence number") as e:
+        c.hello()
+    assert not isinstance(e.value, NoReply) and int(str(e.value).split()[0]) >= 60
+    # and in the stream: the first such reply stops it, named
+    fw = FakeFirmware()
+    c = Client(fw, timeout=0.3)
+    c.hello()
+    fw.__class__ = WrongSeq
+    with pytest.raises(ProtocolError, match=r"reply seq 9 for request seq 2 \(out of step"):
+        c.run_sequences(np.zeros((60, 1, 1), np.int16))
