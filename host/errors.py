@@ -76,6 +76,11 @@ class DeviceError(ProtocolError):
         self.request_type = request_type
 
 
+class StateLost(HostError):
+    """The device's state stopped following the host's (a reset mid-sequence, a closed link)
+    and the run could not resume; the message names the sequence and step."""
+
+
 # ---- environment, build, model -------------------------------------------------------------
 
 class SetupError(HostError):

@@ -15,8 +15,8 @@ import numpy as np
 from . import protocol as P
 from .build import REPO, Firmware, build, footprint
 from .client import Client
-from .errors import (HostError, LinkError, ModelMismatch, NoReply, ProtocolError, TruncatedFrame,
-                     VerifyFailed)
+from .errors import (HostError, LinkError, ModelMismatch, NoReply, ProtocolError, StateLost,
+                     TruncatedFrame, VerifyFailed)
 from .qemu import ICOUNT_SHIFT, check_tools, launch
 from .targets import DEFAULT_TARGETS as TARGETS
 from .targets import KNOWN_TARGETS, TARGETS as TABLE
@@ -153,7 +153,7 @@ def verify_link(link, ref: Reference, opts: Options, where: str, log, window: in
     Link and protocol errors get the target (or port) in front of their message."""
     try:
         return _verify_link(link, ref, opts, where, log, window)
-    except (LinkError, ProtocolError) as e:
+    except (LinkError, ProtocolError, StateLost) as e:
         msg = str(e) if str(e).startswith(f"{where}:") else f"{where}: {e}"
         if isinstance(e, (NoReply, TruncatedFrame)) and "--timeout" not in msg:
             msg += " (the firmware hung or is slower than --timeout allows)"
@@ -176,10 +176,14 @@ def _verify_link(link, ref: Reference, opts: Options, where: str, log, window: i
         if done % step_every == 0 or done == total:
             log(f"{where}: {done}/{total} sequences")
     t0 = time.monotonic()
-    y = client.run_sequences(ref.x_q14, progress=progress)
+    y = client.run_sequences(ref.x_q14, progress=progress, expected=ref.golden_q14)
     stream_s = time.monotonic() - t0
+    for e in client.state_losses:
+        log(f"{where}: the device lost its state at sequence {e['sequence']}, step {e['step']} ({e['what']}); "
+            f"sequence {e['sequence']} ran again from h = 0, bit-exact")
     bench = client.bench(opts.bench_steps)
-    return {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench}
+    return {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench,
+            "state_losses": client.state_losses}
 
 
 def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
@@ -198,7 +202,7 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
         "target": target, "firmware_target": h.target, "kernel": h.kernel,
         "expected_kernel": TABLE[target].kernel if target in TABLE else None, "model_hash": h.hash_hex,
         "sequences": N, "steps_per_sequence": T, "steps": int(N * T), "frames_sent": run["frames"],
-        "mismatches": int(len(bad)), "first_mismatch": first,
+        "mismatches": int(len(bad)), "first_mismatch": first, "state_losses": run.get("state_losses", []),
         "mse_vs_truth": mse_pair(yf, ref.truth), "mse_vs_float_ternary": mse_pair(yf, ref.float_ternary),
         "golden_mse_vs_truth": mse_pair(gf, ref.truth),
         "golden_mse_vs_float_ternary": mse_pair(gf, ref.float_ternary),
@@ -228,6 +232,9 @@ def print_target(r: dict, out=sys.stdout) -> None:
         p(f"  mismatches            {r['mismatches']} of {r['steps']}; first: sequence {f['sequence']}, "
           f"step {f['step']}: expected {f['expected']} ({f['expected_float']:+.6f}), "
           f"got {f['got']} ({f['got_float']:+.6f})")
+    for e in r.get("state_losses", []):
+        p(f"  device state lost     at sequence {e['sequence']}, step {e['step']} ({e['what']}); that "
+          f"sequence ran again from h = 0 and is counted from the re-run")
     same = r["mse_vs_truth"] == r["golden_mse_vs_truth"]
     p(f"  MSE vs truth          {_fmt_mse(r['mse_vs_truth'])}   "
       + ("(= golden model)" if same else f"(golden model: {_fmt_mse(r['golden_mse_vs_truth'])})"))
