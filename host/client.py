@@ -204,7 +204,10 @@ class Client:
         while i < len(requests) or inflight:
             while i < len(requests) and len(inflight) < self.window:
                 rtype, payload, where = requests[i]
-                inflight.append((rtype, self._send(rtype, payload), where))
+                try:
+                    inflight.append((rtype, self._send(rtype, payload), where))
+                except LinkError as e:
+                    raise _Lost(where[0], where[1], f"{P.REQUEST_NAMES[rtype]}: {e}", cause=e) from e
                 i += 1
             rtype, seq, where = inflight.popleft()
             s, t0, t1 = where
