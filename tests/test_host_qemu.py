@@ -536,3 +536,23 @@ def test_native_firmware_killed_mid_sequence_stops_naming_the_step(npz, build_ro
     with pytest.raises(StateLost, match=r"^native: the device stopped following at sequence 5, step 64 \(STEP: "
                                         r".*\); 5 sequences before it were received, nothing after it is counted"):
         _verify_with_fault(npz, build_root, "native", kill, 1)
+
+
+@pytest.mark.qemu
+def test_soak_prints_rss_and_stack_high_water(npz, build_root, all_targets, tmp_path):
+    """A short soak: --sequences beyond the test set repeats it; the host's RSS and the
+    firmware's painted-stack high-water mark are printed and in the JSON report."""
+    j = tmp_path / "soak.json"
+    r = host("verify", "--qemu", "--target", "cortex-m4", "--model", npz, "--firmware",
+             elf(build_root, npz, "cortex-m4"), "--sequences", 300, "--json", j)
+    assert r.returncode == 0, r.stdout + r.stderr
+    [t] = json.loads(j.read_text())["targets"]
+    assert t["steps"] == 300 * 50 and t["mismatches"] == 0 and t["state_losses"] == []
+    sk = t["soak"]
+    assert sk["stack_size"] == 2048
+    assert 100 < sk["stack_high_water_start"] <= sk["stack_high_water_end"] < 2048
+    assert 10 * 2**20 < sk["host_rss_start"] and 10 * 2**20 < sk["host_rss_end"]
+    assert "cycled to 300 sequences" in r.stderr
+    m = re.search(r"stack high-water      (\d+) B after the first sequence, (\d+) B at the end, of 2048 B", r.stdout)
+    assert m and int(m[2]) == sk["stack_high_water_end"], r.stdout
+    assert re.search(r"host RSS              [\d.]+ MiB at the start of the stream, [\d.]+ MiB at its end", r.stdout)
