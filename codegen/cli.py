@@ -38,7 +38,10 @@ def accuracy_report(art, x, y) -> dict:
 
 def check_task(art) -> None:
     """An unknown task is refused as verify refuses it (trainer.tasks.check_task)."""
-    from trainer.tasks import check_task as known_task
+    try:
+        from trainer.tasks import check_task as known_task
+    except ImportError as e:
+        raise CodegenError(f"trainer.tasks is not importable ({e}); cannot check the task {art.task!r}") from e
     try:
         known_task(art.task)
     except ValueError as e:
