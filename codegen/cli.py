@@ -11,11 +11,13 @@ from cfcbase.artifact import load_artifact
 from cfcbase.cell import predict_ternary
 from cfcbase.errors import ArtifactError
 from cfcbase.tasks import WASHOUT, washout_mse
+from cfcbase.tasks import check_task as known_task
 
 from .errors import CodegenError
 from .export import (footprint_text, load_test_split, render_model_files, render_test_vectors,
                      test_model_entry, write_outputs)
 from .golden import IntModel, dequantize_output, quantize_input, run_golden
+from .lossy import check_lossy, lossy_report, lossy_text
 from .testing import random_artifact, random_inputs_q14
 
 # Shapes for the random kernel-test models: many sizes that are not multiples of 4, 8 or 16.
@@ -38,14 +40,36 @@ def accuracy_report(art, x, y) -> dict:
             "max_abs_diff": float(np.max(np.abs(yg - yf)))}
 
 
+def check_task(art) -> None:
+    """An unknown task is refused as verify refuses it (cfcbase.tasks.check_task)."""
+    try:
+        known_task(art.task)
+    except ValueError as e:
+        raise CodegenError(f"{art.path}: task: {e}") from e
+
+
+def export_lossy_report(art, m):
+    """lossy_report on the task's validation split; None when its inputs do not fit the model."""
+    x, y = load_test_split(art.task, "val")
+    if x.ndim != 3 or x.shape[2] != art.I:
+        return None
+    return lossy_report(art, m, x)
+
+
 def cmd_export(a) -> int:
     if Path(a.out).exists() and not Path(a.out).is_dir():
         raise CodegenError(f"--out {a.out}: exists and is not a directory")
     art = load_artifact(a.npz)
+    check_task(art)
     files = render_model_files(art, a.prefix)
     m = IntModel.from_artifact(art)
+    report = export_lossy_report(art, m)
+    if report is not None:
+        check_lossy(report, art.path, "validation", a.allow_lossy)
     write_outputs(files, a.out)
     print(footprint_text(m))
+    print(lossy_text(report, "validation") if report is not None else
+          f"integer vs float ternary: not measured (the {art.task} data has 1 input, the model I = {art.I})")
     for name in sorted(files):
         print(f"wrote {Path(a.out) / name}")
     return 0
@@ -100,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("npz")
     e.add_argument("--out", default="build/generated", help="output directory (default build/generated)")
     e.add_argument("--prefix", default="trix", help="C identifier prefix (default trix)")
+    e.add_argument("--allow-lossy", action="store_true",
+                   help="export even when the integer model's washout MSE against the float ternary model "
+                        "on the task's validation set exceeds the bound of docs/fixed_point.md (it is "
+                        "reported either way)")
     e.set_defaults(func=cmd_export)
     c = sub.add_parser("accuracy", help="golden integer vs float ternary washout MSE on the test set")
     c.add_argument("npz", nargs="+")

@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the trained artifact (docs/artifact.md) the firmware must run; its model hash is checked "
                         "against the firmware's HELLO before anything is streamed (default: results/sine/best.npz)")
     v.add_argument("--sequences", type=int, default=None, metavar="N",
-                   help="stream only the first N test sequences (default: all)")
+                   help="stream only the first N test sequences (default: all); more than the test set has "
+                        "repeats it from the start (a soak: e.g. --sequences 20000 = 1,000,000 steps of sine)")
     v.add_argument("--json", dest="json_path", metavar="FILE",
                    help="also write the full report as JSON (atomically: temp file + rename)")
     v.add_argument("--baud", type=int, default=115200, metavar="N",

@@ -15,9 +15,9 @@ import numpy as np
 from . import protocol as P
 from .build import REPO, Firmware, build, footprint
 from .client import Client
-from .errors import (HostError, LinkError, ModelMismatch, NoReply, ProtocolError, TruncatedFrame,
-                     VerifyFailed)
-from .qemu import ICOUNT_SHIFT, check_tools, launch
+from .errors import (HostError, LinkError, ModelMismatch, NoReply, ProtocolError, StateLost,
+                     TruncatedFrame, VerifyFailed)
+from .qemu import ICOUNT_SHIFT, check_tools, launch, stack_high_water
 from .targets import DEFAULT_TARGETS as TARGETS
 from .targets import KNOWN_TARGETS, TARGETS as TABLE
 from .transport import open_url
@@ -79,6 +79,10 @@ def load_reference(model_path, sequences=None, log=None) -> Reference:
     if sequences is not None:
         if sequences < 1:
             raise HostError("--sequences must be >= 1")
+        if sequences > x.shape[0]:      # a soak: the test set again and again
+            source += f", cycled to {sequences} sequences"
+            pick = np.arange(sequences) % x.shape[0]
+            x, y = x[pick], y[pick]
         x, y = x[:sequences], y[:sequences]
     xq = quantize_input(x)
     gold = run_golden(m, xq)
@@ -149,7 +153,7 @@ def verify_link(link, ref: Reference, opts: Options, where: str, log, window: in
     Link and protocol errors get the target (or port) in front of their message."""
     try:
         return _verify_link(link, ref, opts, where, log, window)
-    except (LinkError, ProtocolError) as e:
+    except (LinkError, ProtocolError, StateLost) as e:
         msg = str(e) if str(e).startswith(f"{where}:") else f"{where}: {e}"
         if isinstance(e, (NoReply, TruncatedFrame)) and "--timeout" not in msg:
             msg += " (the firmware hung or is slower than --timeout allows)"
@@ -167,15 +171,37 @@ def _verify_link(link, ref: Reference, opts: Options, where: str, log, window: i
     log(f"{where}: HELLO ok{again} (protocol {h.proto_version}, target {h.target}, kernel {h.kernel}, "
         f"model {h.hash_hex}); streaming {N} x {T} steps")
     step_every = max(1, N // 4)
+    probe = getattr(link, "stack_high_water", None)
+    soak = {"rss_start": host_rss(), "stack_start": None}
 
     def progress(done, total):
         if done % step_every == 0 or done == total:
             log(f"{where}: {done}/{total} sequences")
+        if done == 1 and probe is not None and soak["stack_start"] is None:
+            soak["stack_start"] = probe()
     t0 = time.monotonic()
-    y = client.run_sequences(ref.x_q14, progress=progress)
+    y = client.run_sequences(ref.x_q14, progress=progress, expected=ref.golden_q14)
     stream_s = time.monotonic() - t0
+    soak["rss_end"] = host_rss()
+    soak["stack_end"] = probe() if probe is not None else None
+    for e in client.state_losses:
+        log(f"{where}: the device lost its state at sequence {e['sequence']}, step {e['step']} ({e['what']}); "
+            f"sequence {e['sequence']} ran again from h = 0, bit-exact")
     bench = client.bench(opts.bench_steps)
-    return {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench}
+    return {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench,
+            "state_losses": client.state_losses, "soak": soak}
+
+
+def host_rss() -> int | None:
+    """This process's resident set size in bytes (Linux /proc), None elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
@@ -194,13 +220,26 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
         "target": target, "firmware_target": h.target, "kernel": h.kernel,
         "expected_kernel": TABLE[target].kernel if target in TABLE else None, "model_hash": h.hash_hex,
         "sequences": N, "steps_per_sequence": T, "steps": int(N * T), "frames_sent": run["frames"],
-        "mismatches": int(len(bad)), "first_mismatch": first,
+        "mismatches": int(len(bad)), "first_mismatch": first, "state_losses": run.get("state_losses", []),
+        "soak": _soak_record(run.get("soak")),
         "mse_vs_truth": mse_pair(yf, ref.truth), "mse_vs_float_ternary": mse_pair(yf, ref.float_ternary),
         "golden_mse_vs_truth": mse_pair(gf, ref.truth),
         "golden_mse_vs_float_ternary": mse_pair(gf, ref.float_ternary),
         "bench": instructions(target, run["bench"], emulated),
         "stream_s": round(run["stream_s"], 3),
     }
+
+
+def _soak_record(soak):
+    if not soak:
+        return None
+    out = {"host_rss_start": soak["rss_start"], "host_rss_end": soak.get("rss_end")}
+    for k in ("start", "end"):
+        v = soak.get(f"stack_{k}")
+        out[f"stack_high_water_{k}"] = v[0] if v else None
+        if v:
+            out["stack_size"] = v[1]
+    return out
 
 
 def _fmt_mse(d):
@@ -224,6 +263,18 @@ def print_target(r: dict, out=sys.stdout) -> None:
         p(f"  mismatches            {r['mismatches']} of {r['steps']}; first: sequence {f['sequence']}, "
           f"step {f['step']}: expected {f['expected']} ({f['expected_float']:+.6f}), "
           f"got {f['got']} ({f['got_float']:+.6f})")
+    for e in r.get("state_losses", []):
+        p(f"  device state lost     at sequence {e['sequence']}, step {e['step']} ({e['what']}); that "
+          f"sequence ran again from h = 0 and is counted from the re-run")
+    sk = r.get("soak")
+    if sk and sk["host_rss_start"] is not None:
+        p(f"  host RSS              {sk['host_rss_start'] / 2**20:.1f} MiB at the start of the stream, "
+          f"{sk['host_rss_end'] / 2**20:.1f} MiB at its end")
+    if sk and sk.get("stack_high_water_end") is not None:
+        first = sk["stack_high_water_start"]
+        p(f"  stack high-water      {first if first is not None else 'n/a'} B after the first sequence, "
+          f"{sk['stack_high_water_end']} B at the end, of {sk['stack_size']} B (painted stack read through the "
+          f"QEMU monitor)")
     same = r["mse_vs_truth"] == r["golden_mse_vs_truth"]
     p(f"  MSE vs truth          {_fmt_mse(r['mse_vs_truth'])}   "
       + ("(= golden model)" if same else f"(golden model: {_fmt_mse(r['golden_mse_vs_truth'])})"))
@@ -291,6 +342,8 @@ def run(opts: Options, log) -> int:
                 build_s = time.monotonic() - t0
                 log(f"{target}: firmware {fw.elf} ({'built' if fw.built else 'up to date'}, {build_s:.1f} s)")
             with launch(target, fw.elf, first_port=opts.qemu_port, log=log) as link:
+                if getattr(link, "monitor", None) is not None:
+                    link.stack_high_water = lambda: stack_high_water(link.monitor, fw.elf)
                 r = verify_link(link, ref, opts, target, log, window=opts.window or 16)
             rec = summarise(target, r, ref, emulated=True)
         if fw.elf is not None:
