@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import (BadCobs, BadCrc, DeviceError, BadFrameLength, LinkClosed, NoReply,
                      ProtocolError, TruncatedFrame, Unframed)
@@ -267,8 +268,8 @@ def parse_step(p: bytes, n: int) -> list:
     return list(struct.unpack(f"<{n}h", p))
 
 
-@dataclass(frozen=True)
-class Bench:
+class Bench(NamedTuple):
+    """The BENCH reply: three u32, the tick count of n steps and the ticks per second."""
     ticks: int
     tick_hz: int
     n: int
