@@ -10,7 +10,7 @@ import numpy as np
 from cfcbase.artifact import load_artifact
 from cfcbase.cell import predict_ternary
 from cfcbase.errors import ArtifactError
-from cfcbase.tasks import WASHOUT, washout_mse
+from cfcbase.tasks import WASHOUT, artifact_task, label, washout_mse
 
 from .errors import CodegenError
 from .export import (footprint_text, load_test_split, render_model_files, render_test_vectors,
@@ -55,11 +55,11 @@ def cmd_accuracy(a) -> int:
     worst = 0.0
     for path in a.npz:
         art = load_artifact(path)
-        task = a.task or art.task
+        task = a.task or art
         x, y = load_test_split(task, "test")
         r = accuracy_report(art, x, y)
         worst = max(worst, abs(r["relative"]))
-        print(f"{path}: task {task}, test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: "
+        print(f"{path}: task {label(a.task or artifact_task(art))}, test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: "
               f"float ternary {r['float_mse_washout']:.4e}, golden integer {r['golden_mse_washout']:.4e}, "
               f"relative {100 * r['relative']:+.3f}%  (golden vs float MSE {r['golden_vs_float_mse']:.2e}, "
               f"max |diff| {r['max_abs_diff']:.2e})")
