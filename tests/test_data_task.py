@@ -276,3 +276,17 @@ def test_verify_counts_saturations(tmp_path):
     art.b_f[:] = 20.0                                     # every gate pre-activation past the table
     save_artifact(art, tmp_path / "m.npz")
     assert load_reference(tmp_path / "m.npz").saturation["pre_clamped"] == x.shape[0] * 10 * 8
+
+
+def test_committed_daphnet_model(tmp_path):
+    """The README's worked example: a version-2 artifact naming a file inside the aeon wheel."""
+    import importlib.util
+    art = load_artifact(REPO / "results" / "daphnet" / "best.npz")
+    assert art.format_version == 2 and art.I == 3 and art.data["target"] == "ankle_vert"
+    assert art.data["path"] == "pkg:aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
+    if importlib.util.find_spec("aeon") is None:
+        pytest.skip("aeon is not installed (pip install --no-deps aeon)")
+    r = run([sys.executable, "-m", "codegen", "accuracy", REPO / "results" / "daphnet" / "best.npz"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "task S06R02E0.csv, test set 21x50" in r.stdout
+    assert "float ternary 1.3991e-02, golden integer 1.4046e-02" in r.stdout
