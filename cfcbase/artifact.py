@@ -162,25 +162,24 @@ def _validate(path, raw) -> Artifact:
             _fail(path, k, f"trit at row {r}, column {c} is {int(a[r, c])}, not in {{-1, 0, +1}}")
         trits[k] = a.copy()
 
+    def json_object(k):
+        try:
+            d = json.loads(str_scalar(k))
+            if not isinstance(d, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            _fail(path, k, f"not a JSON object ({e})")
+        return d
+
     task, config = str_scalar("task"), str_scalar("config")
-    try:
-        metrics = json.loads(str_scalar("metrics_json"))
-        if not isinstance(metrics, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as e:
-        _fail(path, "metrics_json", f"not a JSON object ({e})")
+    metrics = json_object("metrics_json")
 
     data = scaling = None
     if version >= 2:
         for k in V2_KEYS:
             if k not in raw:
                 _fail(path, k, "missing key (format version 2)")
-        try:
-            data = json.loads(str_scalar("data_json"))
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as e:
-            _fail(path, "data_json", f"not a JSON object ({e})")
+        data = json_object("data_json")
         for k, kind in _DATA_FIELDS.items():
             if not isinstance(data.get(k), kind):
                 _fail(path, "data_json", f"field {k!r} missing or not a {kind.__name__}")

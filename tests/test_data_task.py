@@ -23,11 +23,9 @@ def run(cmd, **kw):
 
 
 def write_csv(path, header, rows):
-    with open(path, "w") as f:
-        if header is not None:
-            f.write(",".join(header) + "\n")
-        for r in rows:
-            f.write(",".join(str(v) for v in r) + "\n")
+    """A CSV of `rows` (numbers or text) under a header row (none for header=None)."""
+    np.savetxt(path, np.array(list(rows), dtype=object), fmt="%s", delimiter=",",
+               header=",".join(header) if header else "", comments="")
     return path
 
 
