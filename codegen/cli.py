@@ -10,8 +10,9 @@ import numpy as np
 from cfcbase.artifact import load_artifact
 from cfcbase.cell import predict_ternary
 from cfcbase.errors import ArtifactError
-from cfcbase.tasks import WASHOUT, washout_mse
+
 from cfcbase.tasks import check_task as known_task
+from cfcbase.tasks import WASHOUT, artifact_task, label, washout_mse
 
 from .errors import CodegenError
 from .export import (footprint_text, load_test_split, render_model_files, render_test_vectors,
@@ -43,14 +44,15 @@ def accuracy_report(art, x, y) -> dict:
 def check_task(art) -> None:
     """An unknown task is refused as verify refuses it (cfcbase.tasks.check_task)."""
     try:
-        known_task(art.task)
+        known_task(artifact_task(art))
     except ValueError as e:
         raise CodegenError(f"{art.path}: task: {e}") from e
 
 
 def export_lossy_report(art, m):
-    """lossy_report on the task's validation split; None when its inputs do not fit the model."""
-    x, y = load_test_split(art.task, "val")
+    """lossy_report on the task's validation split (for a data model: its validation block);
+    None when those inputs do not fit the model."""
+    x, y = load_test_split(art, "val")
     if x.ndim != 3 or x.shape[2] != art.I:
         return None
     return lossy_report(art, m, x)
@@ -69,7 +71,8 @@ def cmd_export(a) -> int:
     write_outputs(files, a.out)
     print(footprint_text(m))
     print(lossy_text(report, "validation") if report is not None else
-          f"integer vs float ternary: not measured (the {art.task} data has 1 input, the model I = {art.I})")
+          f"integer vs float ternary: not measured (the {label(artifact_task(art))} data has 1 input, the model "
+          f"I = {art.I})")
     for name in sorted(files):
         print(f"wrote {Path(a.out) / name}")
     return 0
@@ -79,11 +82,11 @@ def cmd_accuracy(a) -> int:
     worst = 0.0
     for path in a.npz:
         art = load_artifact(path)
-        task = a.task or art.task
+        task = a.task or art
         x, y = load_test_split(task, "test")
         r = accuracy_report(art, x, y)
         worst = max(worst, abs(r["relative"]))
-        print(f"{path}: task {task}, test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: "
+        print(f"{path}: task {label(a.task or artifact_task(art))}, test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: "
               f"float ternary {r['float_mse_washout']:.4e}, golden integer {r['golden_mse_washout']:.4e}, "
               f"relative {100 * r['relative']:+.3f}%  (golden vs float MSE {r['golden_vs_float_mse']:.2e}, "
               f"max |diff| {r['max_abs_diff']:.2e})")

@@ -158,6 +158,9 @@ class IntModel:
         b_o_q = _round_half_up(art.b_o * 2.0 ** (STATE_FRAC + s))
         src = b"".join(np.ascontiguousarray(a, dtype="<f8").tobytes() for a in (
             art.scale_f, art.scale_g, art.b_f, art.b_g, art.tau, art.w_o, np.float64(art.b_o), np.float64(art.dt)))
+        if art.scaling is not None:      # a version-2 model: its data scaling is part of its identity
+            src += b"".join(np.ascontiguousarray(art.scaling[k], dtype="<f8").tobytes() for k in (
+                "input_offset", "input_scale", "target_offset", "target_scale"))
         return cls(I=I, H=H, row_bytes=row_bytes, trits=trits, packed=pack_trits(trits, row_bytes),
                    row_multiplier=np.array(mult, np.int32), row_shift=np.array(shift, np.int8),
                    bias_q16=bias_q16.astype(np.int32), lam_q15=lam_q15.astype(np.int16),
