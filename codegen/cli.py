@@ -50,12 +50,19 @@ def check_task(art) -> None:
 
 
 def export_lossy_report(art, m):
-    """lossy_report on the task's validation split (for a data model: its validation block);
-    None when those inputs do not fit the model."""
-    x, y = load_test_split(art, "val")
+    """(lossy_report on the task's validation split, None) — for a data model on its
+    validation block; (None, why) when that cannot be measured: the inputs do not fit the model,
+    or a data model's file is not where the artifact says (export goes on and says so;
+    `host verify --data FILE` measures the same on the data it streams)."""
+    try:
+        x, y = load_test_split(art, "val")
+    except CodegenError as e:
+        if art.data is None:
+            raise
+        return None, str(e)
     if x.ndim != 3 or x.shape[2] != art.I:
-        return None
-    return lossy_report(art, m, x)
+        return None, f"the {label(artifact_task(art))} data has {x.shape[2]} input(s), the model I = {art.I}"
+    return lossy_report(art, m, x), None
 
 
 def cmd_export(a) -> int:
@@ -65,14 +72,13 @@ def cmd_export(a) -> int:
     check_task(art)
     files = render_model_files(art, a.prefix)
     m = IntModel.from_artifact(art)
-    report = export_lossy_report(art, m)
+    report, why = export_lossy_report(art, m)
     if report is not None:
         check_lossy(report, art.path, "validation", a.allow_lossy)
     write_outputs(files, a.out)
     print(footprint_text(m))
     print(lossy_text(report, "validation") if report is not None else
-          f"integer vs float ternary: not measured (the {label(artifact_task(art))} data has 1 input, the model "
-          f"I = {art.I})")
+          f"integer vs float ternary: not measured ({why})")
     for name in sorted(files):
         print(f"wrote {Path(a.out) / name}")
     return 0
