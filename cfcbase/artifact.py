@@ -1,5 +1,9 @@
-"""The trained model, ``best.npz``: schema (docs/artifact.md, format version 1), load and
-validate, and the one writer (the trainer saves its best.npz through save_artifact).
+"""The trained model, ``best.npz``: schema (docs/artifact.md, format versions 1 and 2), load
+and validate, and the one writer (the trainer saves its best.npz through save_artifact).
+
+Version 2 adds a user's data set (``data_json``) and its scaling (``input_offset``,
+``input_scale``, ``target_offset``, ``target_scale``). A model without them (the sine tasks)
+is written as version 1, byte for byte as before; both versions load.
 
 Every problem is an ArtifactError whose one-line message names the file and the key, so
 ``python -m codegen export`` can fail with one clear line before anything is written.
@@ -16,7 +20,9 @@ import numpy as np
 from .errors import ArtifactError
 from .fileio import atomic_write, write_npz
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2                      # the newest version written and read
+READ_VERSIONS = (1, 2)
+DATA_TASK = "data"                      # `task` of a version-2 model trained on a user's series
 
 # key -> (kind, shape spec); shape spec entries are ints or the names "H" / "C"
 _INT_SCALARS = ("format_version", "I", "H")
@@ -31,6 +37,9 @@ _FLOAT_KEYS = {
 }
 _TRIT_KEYS = ("trits_f", "trits_g")
 REQUIRED_KEYS = _INT_SCALARS + _STR_SCALARS + tuple(_FLOAT_KEYS) + _TRIT_KEYS
+_SCALING_KEYS = {"input_offset": ("I",), "input_scale": ("I",), "target_offset": (), "target_scale": ()}
+V2_KEYS = ("data_json",) + tuple(_SCALING_KEYS)
+_DATA_FIELDS = {"path": str, "inputs": list, "target": str, "horizon": int, "seq_len": int, "fractions": list}
 
 
 @dataclass
@@ -52,8 +61,12 @@ class Artifact:
     config: str = ""
     metrics: dict = field(default_factory=dict)
     teacher: dict = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
+    format_version: int = 1
     path: str = "<memory>"
+    # version 2: the series spec (cfcbase.tasks.spec_dict) and per-channel scaling
+    # v' = (v - offset) / scale: {"input_offset", "input_scale" [I], "target_offset", "target_scale"}
+    data: dict | None = None
+    scaling: dict | None = None
 
     @property
     def C(self) -> int:
@@ -78,8 +91,9 @@ def load_artifact(path) -> Artifact:
             missing = [k for k in REQUIRED_KEYS if k not in names]
             if missing:
                 _fail(path, missing[0], "missing key")
+            keys = REQUIRED_KEYS + tuple(k for k in V2_KEYS if k in names)
             raw = {}
-            for k in REQUIRED_KEYS:
+            for k in keys:
                 try:
                     raw[k] = npz[k]
                 except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
@@ -105,8 +119,9 @@ def _validate(path, raw) -> Artifact:
         return str(a)
 
     version = int_scalar("format_version")
-    if version != FORMAT_VERSION:
-        _fail(path, "format_version", f"unknown format version {version} (this version reads {FORMAT_VERSION})")
+    if version not in READ_VERSIONS:
+        _fail(path, "format_version", f"unknown format version {version} (this version reads "
+                                      f"{', '.join(map(str, READ_VERSIONS))})")
     I, H = int_scalar("I"), int_scalar("H")
     if not 1 <= I <= 255:
         _fail(path, "I", f"inputs per step must be in 1..255, got {I}")
@@ -147,13 +162,40 @@ def _validate(path, raw) -> Artifact:
             _fail(path, k, f"trit at row {r}, column {c} is {int(a[r, c])}, not in {{-1, 0, +1}}")
         trits[k] = a.copy()
 
+    def json_object(k):
+        try:
+            d = json.loads(str_scalar(k))
+            if not isinstance(d, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            _fail(path, k, f"not a JSON object ({e})")
+        return d
+
     task, config = str_scalar("task"), str_scalar("config")
-    try:
-        metrics = json.loads(str_scalar("metrics_json"))
-        if not isinstance(metrics, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as e:
-        _fail(path, "metrics_json", f"not a JSON object ({e})")
+    metrics = json_object("metrics_json")
+
+    data = scaling = None
+    if version >= 2:
+        for k in V2_KEYS:
+            if k not in raw:
+                _fail(path, k, "missing key (format version 2)")
+        data = json_object("data_json")
+        for k, kind in _DATA_FIELDS.items():
+            if not isinstance(data.get(k), kind):
+                _fail(path, "data_json", f"field {k!r} missing or not a {kind.__name__}")
+        if len(data["inputs"]) != I:
+            _fail(path, "data_json", f"{len(data['inputs'])} inputs named, I = {I}")
+        scaling = {}
+        for k, spec in _SCALING_KEYS.items():
+            a = raw[k]
+            shape = tuple(I for _ in spec)
+            if a.dtype.kind != "f" or a.shape != shape:
+                _fail(path, k, f"expected float64 of shape {shape}, got {a.dtype} of shape {a.shape}")
+            if not np.all(np.isfinite(a)):
+                _fail(path, k, "contains NaN or infinity")
+            if k.endswith("scale") and not np.all(a > 0):
+                _fail(path, k, "must be > 0")
+            scaling[k] = a.astype(np.float64) if spec else float(a)
 
     return Artifact(
         I=I, H=H, dt=float(floats["dt"]),
@@ -163,7 +205,7 @@ def _validate(path, raw) -> Artifact:
         w_o=floats["w_o"], b_o=float(floats["b_o"]),
         task=task, config=config, metrics=metrics,
         teacher={k[len("teacher_"):]: floats[k] for k in _FLOAT_KEYS if k.startswith("teacher_")},
-        format_version=version, path=path,
+        format_version=version, path=path, data=data, scaling=scaling,
     )
 
 
@@ -174,7 +216,7 @@ def artifact_arrays(art: Artifact) -> dict:
     defaults = {"W_f": np.zeros((art.H, C)), "W_g": np.zeros((art.H, C)), "b_f": np.zeros(art.H),
                 "b_g": np.zeros(art.H), "tau": np.ones(art.H), "w_o": np.zeros(art.H), "b_o": 0.0}
     d = {
-        "format_version": np.int32(art.format_version),
+        "format_version": np.int32(2 if art.data is not None else 1),
         "task": np.str_(art.task), "config": np.str_(art.config),
         "I": np.int32(art.I), "H": np.int32(art.H), "dt": np.float64(art.dt),
         "trits_f": np.asarray(art.trits_f, np.int8), "trits_g": np.asarray(art.trits_g, np.int8),
@@ -186,6 +228,10 @@ def artifact_arrays(art: Artifact) -> dict:
     for k, v in defaults.items():
         d["teacher_" + k] = np.asarray(teacher.get(k, v), np.float64)
     d["metrics_json"] = np.str_(json.dumps(art.metrics, sort_keys=True))
+    if art.data is not None:                  # version 2
+        d["data_json"] = np.str_(json.dumps(art.data, sort_keys=True))
+        for k, spec in _SCALING_KEYS.items():
+            d[k] = np.asarray(art.scaling[k], np.float64).reshape(tuple(art.I for _ in spec))
     return d
 
 

@@ -20,6 +20,10 @@ divided by RANGE_FILL, so the training data fill [-RANGE_FILL, RANGE_FILL] and t
 Q14 range (|v| < 2) keeps headroom for values beyond the training extremes; values past it
 saturate on the device and are counted.
 
+A path `pkg:PACKAGE/RELATIVE/PATH` names a file shipped inside an installed Python package
+(found with importlib.util.find_spec, without importing the package), so an artifact that
+names it works on any machine where the package is installed.
+
 Every problem raises SeriesError with one line naming the file and the row, column or key.
 """
 from __future__ import annotations
@@ -79,11 +83,42 @@ class Table:
         return np.stack([self.column(n) for n in self.names], 1)
 
 
+PKG_PREFIX = "pkg:"
+
+
+def resolve_path(path) -> str:
+    """The file a path names: as is, or for `pkg:PACKAGE/REL/PATH` inside the installed package."""
+    path = os.fspath(path)
+    if not path.startswith(PKG_PREFIX):
+        return path
+    pkg, _, rel = path[len(PKG_PREFIX):].partition("/")
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec(pkg) if pkg.isidentifier() else None
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise SeriesError(f"{path}: Python package {pkg!r} is not installed (pip install --no-deps {pkg})")
+    for root in spec.submodule_search_locations:
+        full = os.path.join(root, rel)
+        if os.path.isfile(full):
+            return full
+    raise SeriesError(f"{path}: no file {rel!r} in the installed package {pkg!r} "
+                      f"({', '.join(spec.submodule_search_locations)})")
+
+
 def read_table(path) -> Table:
     path = os.fspath(path)
+    shown, path = path, resolve_path(path)
     if not os.path.isfile(path):
-        raise SeriesError(f"{path}: no such file")
+        raise SeriesError(f"{shown}: no such file")
     ext = os.path.splitext(path)[1].lower()
+    t = _read(path, ext)
+    t.path = shown
+    return t
+
+
+def _read(path, ext) -> Table:
     if ext == ".csv":
         return _read_csv(path)
     if ext in (".npy", ".npz"):
@@ -182,6 +217,8 @@ class SeriesData:
     rows: dict                                   # split -> (first row, end row) of the block
     x: dict = field(default_factory=dict)        # split -> float64 [N, T, I], scaled
     y: dict = field(default_factory=dict)        # split -> float64 [N, T, 1], scaled
+    now: dict = field(default_factory=dict)      # split -> float64 [N, T]: the target channel at
+                                                 # the input's row (y scaling), for the baselines
 
     def sizes(self) -> str:
         return ", ".join(f"{s} rows {a}-{b - 1} ({self.x[s].shape[0]} windows)" for s, (a, b) in self.rows.items())
@@ -245,6 +282,7 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
         idx = starts[:, None] + np.arange(spec.seq_len)[None, :]
         out.x[s] = (X[idx] - xs.offset) / xs.scale
         out.y[s] = (Y[idx + spec.horizon] - ys.offset) / ys.scale
+        out.now[s] = (Y[idx, 0] - ys.offset[0]) / ys.scale[0]
     return out
 
 

@@ -8,8 +8,14 @@ Public API used by the trainer, codegen and host (keep it stable):
 
 Every split is generated from its own fixed seed, so the data never depends on the
 training seed: seed k of the factorial sees the same data in every configuration.
+
+A user's own series is a *data task*: the name `data:` + the JSON of its cfcbase.series
+SeriesSpec (data_task(spec)), so that a spawned worker process rebuilds the same task from
+its name alone; the file is read once per process (cached). Its x is [N, T, I].
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
@@ -26,7 +32,71 @@ _SEEDS = {("sine", "train"): 20261, ("sine", "val"): 20262, ("sine", "test"): 20
           ("sine-mix", "train"): 30261, ("sine-mix", "val"): 30262, ("sine-mix", "test"): 30263}
 
 
+DATA_PREFIX = "data:"
+AR_ORDER = WASHOUT + 1      # data tasks' AR(p): the whole history of every washout step lies in its window
+
+
+def is_data_task(task: str) -> bool:
+    return isinstance(task, str) and task.startswith(DATA_PREFIX)
+
+
+def data_task(spec) -> str:
+    """The task name of a cfcbase.series.SeriesSpec (or of its dict, spec_dict)."""
+    d = spec if isinstance(spec, dict) else spec_dict(spec)
+    return DATA_PREFIX + json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+
+def spec_dict(spec) -> dict:
+    return {"path": str(spec.path), "inputs": list(spec.inputs), "target": spec.target,
+            "horizon": int(spec.horizon), "seq_len": int(spec.seq_len),
+            "fractions": [float(f) for f in spec.fractions]}
+
+
+def data_spec(task: str):
+    from .series import SeriesSpec
+    d = json.loads(task[len(DATA_PREFIX):])
+    return SeriesSpec(d["path"], tuple(d["inputs"]), d["target"], d["horizon"], d["seq_len"],
+                      tuple(d["fractions"]))
+
+
+_DATA: dict = {}
+
+
+def series_data(task: str):
+    """The cfcbase.series.SeriesData of a data task (built once per process)."""
+    if task not in _DATA:
+        from .series import build
+        _DATA[task] = build(data_spec(task))
+    return _DATA[task]
+
+
+def n_inputs(task: str) -> int:
+    """I, inputs per step."""
+    return len(series_data(task).inputs) if is_data_task(task) else 1
+
+
+def label(task: str) -> str:
+    """A short name for titles: the task, or the data file's name."""
+    if not is_data_task(task):
+        return task
+    d = json.loads(task[len(DATA_PREFIX):])
+    return d["path"].rsplit("/", 1)[-1]
+
+
+def artifact_task(art, data_path=None) -> str:
+    """The task an artifact (cfcbase.artifact.Artifact) was trained on: its `task`, or for a
+    version-2 artifact the data task of its spec (its file, or ``data_path`` instead)."""
+    if art.data is None:
+        return art.task
+    d = dict(art.data)
+    if data_path is not None:
+        d["path"] = str(data_path)
+    return data_task(d)
+
+
 def check_task(task: str) -> str:
+    if is_data_task(task):
+        return task
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
     return task
@@ -55,6 +125,9 @@ def load_split(task: str, split: str):
     check_task(task)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for task {task!r} (known: {', '.join(SPLITS)})")
+    if is_data_task(task):
+        d = series_data(task)
+        return d.x[split].copy(), d.y[split].copy()
     key = (task, split)
     if key not in _CACHE:
         _CACHE[key] = _generate(task, SIZES[task][split], np.random.default_rng(_SEEDS[key]))
@@ -109,8 +182,34 @@ def ar2_predict(coef, x):
     return _ar2_design(x) @ coef
 
 
+def ar_design(v, p):
+    """[N, T, p + 1]: v_t, v_{t-1}, ..., v_{t-p+1} (v_{<0} := v_0) and 1, for v [N, T]."""
+    cols = [np.concatenate([np.repeat(v[:, :1], k, 1), v[:, :v.shape[1] - k]], 1) for k in range(p)]
+    return np.stack(cols + [np.ones_like(v)], -1)
+
+
+def ar_fit(v, y, p):
+    """Least squares y_t = sum_k a_k v_{t-k} + c over the steps t >= p - 1 (full history)."""
+    A = ar_design(v, p)[:, p - 1:].reshape(-1, p + 1)
+    coef, *_ = np.linalg.lstsq(A, y[:, p - 1:].reshape(-1), rcond=None)
+    return coef
+
+
+def data_baselines(task: str) -> dict:
+    """A data task's persistence (the target channel's value at the input's row) and AR(p) on the
+    target channel's own past (fitted on the training block) on the test block, scaled units."""
+    d = series_data(task)
+    y = d.y["test"]
+    coef = ar_fit(d.now["train"], d.y["train"][:, :, 0], AR_ORDER)
+    return {"persistence": metrics(d.now["test"], y, "test_"),
+            "ar": dict(metrics(ar_design(d.now["test"], AR_ORDER) @ coef, y, "test_"), p=AR_ORDER,
+                       coef=[float(c) for c in coef])}
+
+
 def baselines(task: str) -> dict:
-    """Persistence and AR(2) (fitted on train) on the test split."""
+    """Persistence and AR(2) (fitted on train) on the test split; data tasks: data_baselines."""
+    if is_data_task(task):
+        return data_baselines(task)
     xtr, ytr = load_split(task, "train")
     x, y = load_split(task, "test")
     coef = ar2_fit(xtr, ytr)
@@ -127,6 +226,8 @@ def first_step_floor(task: str, n: int = 400_000, bins: int = 400) -> dict:
     binned conditional mean (also a lower bound only: w and A stay uncertain a few steps).
     """
     check_task(task)
+    if is_data_task(task):
+        return None                      # unknown for a user's series
     if task == "sine":
         step0 = float(np.sin(SINE_W) ** 2 / 2)
         how = "analytic sin(w)^2/2"

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import golden as G
 from cfcbase.artifact import Artifact
-from cfcbase.tasks import load_split
+from cfcbase.tasks import artifact_task, label, load_split
 
 from .cliterals import c_array_body, c_hex_bytes, c_identifier, c_int, c_u64_hex
 from .errors import CodegenError
@@ -37,27 +37,47 @@ def _i32s(a, per_line=8):
     return c_array_body(np.asarray(a, np.int64), per_line, fmt=lambda v: c_int(v, 32))
 
 
-def load_test_split(task: str, split: str = "test"):
-    """(x [N,T,I], y [N,T,1]) from cfcbase.tasks.load_split, or CodegenError for an unknown task."""
+def load_test_split(task, split: str = "test"):
+    """(x [N,T,I], y [N,T,1]) from cfcbase.tasks.load_split, or CodegenError for an unknown task.
+    ``task`` may be an Artifact: its task, or for a version-2 artifact its data file."""
+    if isinstance(task, Artifact):
+        task = artifact_task(task)
     try:
         x, y = load_split(task, split)
-    except (KeyError, ValueError) as e:
-        raise CodegenError(f"cannot regenerate the {task!r} {split} set: {e}")
+    except (KeyError, ValueError) as e:             # SeriesError is a ValueError
+        raise CodegenError(f"cannot regenerate the {label(task)!r} {split} set: {e}")
     return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
 
 def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
     """Inputs for the golden vectors: the first n test-set sequences, or synthetic sines."""
     try:
-        x, _ = load_test_split(art.task, "test")
+        x, _ = load_test_split(art, "test")
         if x.ndim == 3 and x.shape[2] == art.I:
-            return quantize_input(x[:n]), f"the first {min(n, len(x))} {art.task} test sequences"
+            return quantize_input(x[:n]), f"the first {min(n, len(x))} {label(artifact_task(art))} test sequences"
     except CodegenError:
         pass
     t = np.arange(50)[None, :, None]
     phi = np.linspace(0, 2 * np.pi, n, endpoint=False)[:, None, None]
     x = np.sin(2 * np.pi / 25 * t + phi) * np.ones((1, 1, art.I))
     return quantize_input(x), f"synthetic sines (no {art.task!r} test set with I = {art.I})"
+
+
+def c_double(v) -> str:
+    """A double literal that reads back as exactly v (shortest round-trip repr)."""
+    r = repr(float(v))
+    return r if any(c in r for c in ".en") else r + ".0"
+
+
+def scaling_constants(art: Artifact):
+    """The data scaling of a version-2 artifact as C literals for the model header, or None."""
+    if art.scaling is None:
+        return None
+    sc = art.scaling
+    return {"source": art.data["path"], "inputs": ", ".join(art.data["inputs"]), "target": art.data["target"],
+            "input_offset": ", ".join(c_double(v) for v in sc["input_offset"]),
+            "input_scale": ", ".join(c_double(v) for v in sc["input_scale"]),
+            "target_offset": c_double(sc["target_offset"]), "target_scale": c_double(sc["target_scale"])}
 
 
 def model_arrays(m: IntModel) -> list:
@@ -88,7 +108,7 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     common = dict(command="export", m=m, p=p, P=P, hash=c_u64_hex(m.hash), table_size=G.TABLE_SIZE,
                   task=art.task, config=art.config or "-")
     model_h = env.get_template("model.h.j2").render(
-        **common, b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
+        **common, b_o=c_int(m.b_o_q, 64), scaling=scaling_constants(art), arrays=model_arrays(m),
         sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15))
     if golden_x is None:
         golden_x, source = golden_inputs(art)

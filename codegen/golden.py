@@ -69,6 +69,15 @@ def row_multiplier_shift(real: float) -> tuple[int, int]:
     return M, n
 
 
+def _row_multiplier_shift_at(art, r: int, scale: float) -> tuple[int, int]:
+    """row_multiplier_shift of row r's scale (Q15 -> Q16: x2), the error naming key and row."""
+    try:
+        return row_multiplier_shift(scale * 2.0 ** (PRE_FRAC - STATE_FRAC))
+    except CodegenError as e:
+        key = "scale_f" if r < art.H else "scale_g"
+        raise CodegenError(f"{art.path}: {key}[{r % art.H}]: {e}") from e
+
+
 def lut_q15(table: np.ndarray, pre_q16) -> np.ndarray:
     """Table lookup with linear interpolation (section 4); pre Q16 -> Q15."""
     t = table.astype(np.int64)
@@ -115,15 +124,20 @@ class IntModel:
         trits = np.concatenate([art.trits_f, art.trits_g]).astype(np.int8)
         row_bytes = row_bytes_for(I + H)
         scales = np.concatenate([art.scale_f, art.scale_g])
-        mult, shift = zip(*(row_multiplier_shift(s * 2.0 ** (PRE_FRAC - STATE_FRAC)) for s in scales))
+        mult, shift = zip(*(_row_multiplier_shift_at(art, r, s) for r, s in enumerate(scales)))
         # The device evaluates the rounding shift as SMULL on (acc << L), L = max(0, 33 - n),
         # plus a 32-bit rounding shift of the high word (docs/fixed_point.md, section 3); that
         # is exact iff max|acc15| * 2^L fits int32, with max|acc15| = (C + I) * 32768.
+        # With 2s = M * 2^-n, 2^(29 - n) is the scale rounded down to a power of two (up to the
+        # rounding of M), so the rule reads (C + I) * max(2^floor(log2 scale), 1/16) < 4096.
         for r, n in enumerate(shift):
             if (I + H + I) * 32768 << max(0, 33 - n) >= 1 << 31:
                 key = "scale_f" if r < H else "scale_g"
-                raise CodegenError(f"{art.path}: {key}: row {r % H} scale {float(scales[r])!r} too large for "
-                                   f"{I + H} columns (scale * (C + I) must stay below ~2^13)")
+                p2 = 2.0 ** max(29 - n, -4)
+                raise CodegenError(f"{art.path}: {key}[{r % H}]: row {r % H} scale {float(scales[r])!r} too large for "
+                                   f"C + I = {I + H + I} (C = {I + H} columns + I = {I} inputs): the requantization "
+                                   f"needs (C + I) * 2^floor(log2 scale) < 4096, here {I + H + I} * {p2:g} = "
+                                   f"{(I + H + I) * p2:g}")
         biases = np.concatenate([art.b_f, art.b_g])
         bias_q16 = np.array([_round_half_up(b * 2.0 ** PRE_FRAC) for b in biases], np.int64)
         if np.any(np.abs(bias_q16) > BIAS_LIMIT):
@@ -144,6 +158,9 @@ class IntModel:
         b_o_q = _round_half_up(art.b_o * 2.0 ** (STATE_FRAC + s))
         src = b"".join(np.ascontiguousarray(a, dtype="<f8").tobytes() for a in (
             art.scale_f, art.scale_g, art.b_f, art.b_g, art.tau, art.w_o, np.float64(art.b_o), np.float64(art.dt)))
+        if art.scaling is not None:      # a version-2 model: its data scaling is part of its identity
+            src += b"".join(np.ascontiguousarray(art.scaling[k], dtype="<f8").tobytes() for k in (
+                "input_offset", "input_scale", "target_offset", "target_scale"))
         return cls(I=I, H=H, row_bytes=row_bytes, trits=trits, packed=pack_trits(trits, row_bytes),
                    row_multiplier=np.array(mult, np.int32), row_shift=np.array(shift, np.int8),
                    bias_q16=bias_q16.astype(np.int32), lam_q15=lam_q15.astype(np.int16),

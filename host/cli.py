@@ -82,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
                    help="the trained artifact (docs/artifact.md) the firmware must run; its model hash is checked "
                         "against the firmware's HELLO before anything is streamed (default: results/sine/best.npz)")
+    v.add_argument("--data", default=None, metavar="FILE",
+                   help="for a model trained on your own series (trainer factorial --data): read its test block "
+                        "from FILE instead of the file named in the artifact (same columns)")
     v.add_argument("--sequences", type=int, default=None, metavar="N",
-                   help="stream only the first N test sequences (default: all)")
+                   help="stream only the first N test sequences (default: all); more than the test set has "
+                        "repeats it from the start (a soak: e.g. --sequences 20000 = 1,000,000 steps of sine)")
     v.add_argument("--json", dest="json_path", metavar="FILE",
                    help="also write the full report as JSON (atomically: temp file + rename)")
     v.add_argument("--baud", type=int, default=115200, metavar="N",
@@ -148,7 +152,8 @@ def cmd_verify(a) -> int:
         raise HostError("--bench-steps must be in 1..4096")
     opts = verify.Options(targets=a.target, model=a.model, sequences=a.sequences, json_path=a.json_path,
                           port=a.port, baud=a.baud, firmware=a.firmware, qemu_port=a.qemu_port,
-                          build_root=a.build_root, timeout=a.timeout, window=a.window, bench_steps=a.bench_steps)
+                          build_root=a.build_root, timeout=a.timeout, window=a.window, bench_steps=a.bench_steps,
+                          data=a.data)
     return verify.run(opts, _log)
 
 

@@ -7,7 +7,8 @@ from collections import deque
 import numpy as np
 
 from . import protocol as P
-from .errors import BadFrame, NoReply, ProtocolError, TruncatedFrame
+from .errors import (BadFrame, LinkClosed, LinkError, NoReply, ProtocolError, StateLost,
+                     TruncatedFrame)
 
 # First wait for the answer to HELLO before it is sent again (then 2x, 4x, ... up to the timeout).
 HELLO_FIRST_WAIT = 0.25
@@ -67,6 +68,7 @@ class Client:
         wait = min(HELLO_FIRST_WAIT, self.timeout)
         attempts = 0
         frame = None
+        stray = []                                  # well-formed frames that did not answer this HELLO
         while frame is None:
             if attempts:
                 self.link.write(b"\x00")
@@ -83,6 +85,13 @@ class Client:
                         break                       # send HELLO again
                     if isinstance(e, TruncatedFrame):
                         raise
+                    if stray:
+                        t, q = stray[-1]
+                        raise ProtocolError(
+                            f"{len(stray)} well-formed replies but none to HELLO from "
+                            f"{getattr(self.link, 'description', 'the link')} within {self.timeout:g} s "
+                            f"({attempts} HELLO attempts; the last reply: type 0x{t:02x} with seq {q}, the last "
+                            f"HELLO had seq {seq}): the device answers with the wrong sequence number") from e
                     raise NoReply(f"no reply to HELLO from {getattr(self.link, 'description', 'the link')} "
                                   f"within {self.timeout:g} s ({attempts} HELLO attempts, the first waited "
                                   f"{min(HELLO_FIRST_WAIT, self.timeout):g} s, each next twice as long): is "
@@ -91,6 +100,8 @@ class Client:
                     continue                        # damaged by bytes lost before the link was up
                 if f.seq == seq and f.type in (P.HELLO | P.REPLY_FLAG, P.ERROR):
                     frame = f
+                else:
+                    stray.append((f.type, f.seq))
         self.hello_attempts = attempts
         h = P.parse_hello(P.check_reply(frame, P.HELLO, seq))
         if h.proto_version != P.PROTO_VERSION:
@@ -121,19 +132,69 @@ class Client:
             raise ProtocolError(f"BENCH reply for {b.n} steps, asked {n}")
         return b
 
-    def run_sequences(self, x_q14, progress=None) -> np.ndarray:
+    def run_sequences(self, x_q14, progress=None, expected=None, max_state_losses: int = 8) -> np.ndarray:
         """x int16 [N, T, I] -> y int16 [N, T]: per sequence RESET, then STEPs of up to
-        max_steps steps, `window` requests in flight."""
+        max_steps steps, `window` requests in flight.
+
+        With `expected` (the golden outputs [N, T]) a device that loses its state mid-stream (a
+        reset: brown-out, watchdog, the reset button) is noticed and the run resumes: a reply
+        that differs from `expected`, a lost or out-of-step reply or an error reply stops the
+        stream; the host resynchronises (HELLO again), runs the interrupted sequence again from
+        h = 0 with strict request/reply, and continues after it. If that re-run is bit-exact the
+        first run was computed from a lost state: recorded in `state_losses` and counted neither
+        as a match nor as a mismatch. If it differs too, the outputs are the device's: they are
+        kept (so counted as mismatches) and mismatches are no longer taken for state losses. A
+        closed link, or more than `max_state_losses` losses, ends the run with StateLost naming
+        the sequence and step."""
         x = np.asarray(x_q14, dtype=np.int16)
         N, T, I = x.shape
         h = self.hello_info or self.hello()
         if I != h.inputs:
             raise ProtocolError(f"inputs have I={I}, the firmware I={h.inputs}")
-        chunk = max(1, min(P.MAX_STEPS, h.max_steps, P.MAX_PAYLOAD // (2 * I)))
         y = np.zeros((N, T), np.int16)
+        self.state_losses = []
+        self._mismatch_is_loss = expected is not None
+        first = 0
+        while first < N:
+            try:
+                self._stream(x, y, first, expected, progress)
+                break
+            except _Lost as lost:
+                s, t, why = lost.args
+                if expected is None or isinstance(lost.cause, LinkClosed):
+                    raise StateLost(f"the device stopped following at sequence {s}, step {t} ({why}); "
+                                    f"{s} sequences before it were received, nothing after it is counted") \
+                        from lost.cause
+                if len(self.state_losses) >= max_state_losses:
+                    raise StateLost(f"the device lost its state again at sequence {s}, step {t} ({why}), "
+                                    f"{len(self.state_losses)} times already; stopped") from lost.cause
+                self.sync()
+                self.hello_info = None
+                self.hello()
+                saved = self.window
+                self.window = 1
+                try:
+                    self._stream(x[: s + 1], y, s, None, None)
+                finally:
+                    self.window = saved
+                if not np.array_equal(y[s], expected[s]):
+                    self._mismatch_is_loss = False      # the device's own outputs: counted
+                else:
+                    self.state_losses.append({"sequence": s, "step": t, "what": why})
+                if progress:
+                    progress(s + 1, N)
+                first = s + 1
+        return y
+
+    def _stream(self, x, y, first, expected, progress):
+        """Sequences first..N-1 of x into y, pipelined; _Lost(sequence, step, why) on a sign
+        that the device's state is not the one the host assumes."""
+        N, T, I = x.shape
+        h = self.hello_info
+        chunk = max(1, min(P.MAX_STEPS, h.max_steps, P.MAX_PAYLOAD // (2 * I)))
         requests = []          # (type, payload, where the reply goes)
-        for s in range(N):
-            requests.append((P.RESET, b"", None))
+        for s in range(first, N):
+            requests.append((P.RESET, b"", (s, 0, 0)))
             for t0 in range(0, T, chunk):
                 t1 = min(T, t0 + chunk)
                 requests.append((P.STEP, x[s, t0:t1].astype("<i2").tobytes(), (s, t0, t1)))
@@ -143,14 +204,31 @@ class Client:
         while i < len(requests) or inflight:
             while i < len(requests) and len(inflight) < self.window:
                 rtype, payload, where = requests[i]
-                inflight.append((rtype, self._send(rtype, payload), where))
+                try:
+                    inflight.append((rtype, self._send(rtype, payload), where))
+                except LinkError as e:
+                    raise _Lost(where[0], where[1], f"{P.REQUEST_NAMES[rtype]}: {e}", cause=e) from e
                 i += 1
             rtype, seq, where = inflight.popleft()
-            payload = self._recv(rtype, seq)
+            s, t0, t1 = where
+            try:
+                payload = self._recv(rtype, seq)
+            except (LinkError, ProtocolError) as e:
+                raise _Lost(s, t0, f"{P.REQUEST_NAMES[rtype]}: {e}", cause=e) from e
             if rtype == P.STEP:
-                s, t0, t1 = where
                 y[s, t0:t1] = P.parse_step(payload, t1 - t0)
+                if expected is not None and self._mismatch_is_loss:
+                    bad = np.flatnonzero(y[s, t0:t1] != expected[s, t0:t1])
+                    if len(bad):
+                        t = t0 + int(bad[0])
+                        raise _Lost(s, t, f"output {int(y[s, t])} where the golden model gives "
+                                          f"{int(expected[s, t])}")
                 if t1 == T and progress and s != done_seq:
                     done_seq = s
                     progress(s + 1, N)
-        return y
+
+
+class _Lost(Exception):
+    def __init__(self, s, t, why, cause=None):
+        super().__init__(s, t, why)
+        self.cause = cause

@@ -28,6 +28,15 @@ class TruncatedFrame(LinkError):
         self.partial = bytes(partial)
 
 
+class Unframed(LinkError):
+    """More bytes arrived without a 0x00 delimiter than the largest legal reply has: the peer
+    does not speak the protocol (or the link is noise). Raised at once, not at the timeout."""
+
+    def __init__(self, message: str, partial: bytes = b""):
+        super().__init__(message)
+        self.partial = bytes(partial)
+
+
 class BadFrame(LinkError):
     """A complete frame (ended by 0x00) that is not valid: bad COBS, bad CRC or too short."""
 
@@ -65,6 +74,11 @@ class DeviceError(ProtocolError):
         super().__init__(message)
         self.code = code
         self.request_type = request_type
+
+
+class StateLost(HostError):
+    """The device's state stopped following the host's (a reset mid-sequence, a closed link)
+    and the run could not resume; the message names the sequence and step."""
 
 
 # ---- environment, build, model -------------------------------------------------------------

@@ -9,6 +9,7 @@ The reader tells three failure kinds apart (all subclasses of host.errors.HostEr
   TruncatedFrame  timeout after part of a frame arrived (its 0x00 never came)
   BadFrame        a complete frame that is not valid: BadCobs, BadCrc, BadFrameLength (< 4 or
                   > MAX_PAYLOAD + 4 decoded bytes)
+  Unframed        more than MAX_WIRE bytes without a 0x00 (raised as soon as they arrive)
 and LinkClosed when the other end went away.
 """
 from __future__ import annotations
@@ -16,13 +17,17 @@ from __future__ import annotations
 import struct
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import (BadCobs, BadCrc, DeviceError, BadFrameLength, LinkClosed, NoReply,
-                     ProtocolError, TruncatedFrame)
+                     ProtocolError, TruncatedFrame, Unframed)
 
 PROTO_VERSION = 1
 MAX_PAYLOAD = 512
 MAX_FRAME = MAX_PAYLOAD + 4          # type, seq, payload, crc16 (decoded)
+# The longest legal frame on the wire before its 0x00: COBS adds one code byte per 254 data
+# bytes and one more. The reader gives up on a peer once this many bytes came without a 0x00.
+MAX_WIRE = MAX_FRAME + MAX_FRAME // 254 + 1
 MAX_STEPS = 64
 MAX_BENCH = 4096
 Q_FORMAT = 14
@@ -168,6 +173,13 @@ class FrameReader:
                 enc = bytes(self._buf[:i])
                 del self._buf[:i + 1]
                 return decode_frame(enc)
+            if len(self._buf) > MAX_WIRE:
+                note = self._text_note()
+                n = len(self._buf)
+                self._buf.clear()
+                raise Unframed(f"the peer sent {n} bytes without a 0x00 frame delimiter, more than the largest "
+                               f"legal reply ({MAX_WIRE} bytes): it does not speak this protocol (a console, "
+                               f"another program, the wrong baud rate?){note}", b"")
             if time.monotonic() >= deadline:
                 if self._buf:
                     raise TruncatedFrame(
@@ -256,8 +268,8 @@ def parse_step(p: bytes, n: int) -> list:
     return list(struct.unpack(f"<{n}h", p))
 
 
-@dataclass(frozen=True)
-class Bench:
+class Bench(NamedTuple):
+    """The BENCH reply: three u32, the tick count of n steps and the ticks per second."""
     ticks: int
     tick_hz: int
     n: int

@@ -17,8 +17,11 @@ happens on every exit path (errors, Ctrl-C); see host/process.py for the rest.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
+import subprocess
+import tempfile
 import time
 
 from .errors import HostError, LinkClosed, SetupError
@@ -80,8 +83,9 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def qemu_system_argv(target: str, elf, port: int) -> list:
-    return ["qemu-system-arm", "-M", get_target(target).qemu, "-display", "none", "-monitor", "none",
+def qemu_system_argv(target: str, elf, port: int, monitor: str | None = None) -> list:
+    mon = f"unix:{monitor},server=on,wait=off" if monitor else "none"
+    return ["qemu-system-arm", "-M", get_target(target).qemu, "-display", "none", "-monitor", mon,
             "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
             "-semihosting-config", "enable=on,target=native",
             "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
@@ -103,19 +107,31 @@ def launch_system(target: str, elf, first_port: int | None = None, ready_timeout
             if port is not None and log:
                 log(f"{target}: port {port} is busy, using another one")
             port = free_port()
-        child = Child(qemu_system_argv(target, elf, port))
+        mondir = tempfile.mkdtemp(prefix="trix-qemu-")
+        child = Child(qemu_system_argv(target, elf, port, os.path.join(mondir, "monitor")))
         try:
             link = _connect(child, port, ready_timeout)
         except _PortTaken:
             child.stop()
+            shutil.rmtree(mondir, ignore_errors=True)
             if log:
                 log(f"{target}: QEMU could not bind port {port}, using another one")
             port = None
             continue
         except BaseException:
             child.stop()
+            shutil.rmtree(mondir, ignore_errors=True)
             raise
         link.port_number = port
+        link.monitor = Monitor(os.path.join(mondir, "monitor"))
+        link_close = link.close
+
+        def close():
+            try:
+                link_close()
+            finally:
+                shutil.rmtree(mondir, ignore_errors=True)
+        link.close = close
         return link
     raise HostError(f"{target}: QEMU could not bind a loopback port in {attempts} attempts")
 
@@ -155,3 +171,74 @@ def launch(target: str, elf, first_port: int | None = None, log=None) -> Link:
     if t.bare_metal:
         return launch_system(target, elf, first_port=first_port, log=log)
     return open_pty_firmware(([t.qemu] if t.qemu else []) + [elf])
+
+
+class Monitor:
+    """QEMU's human monitor on a unix socket the host opened (`-monitor unix:...`): one command,
+    its output as text. Used to reset the guest (`system_reset`) and to read guest memory
+    (`xp`) for the stack's high-water mark."""
+
+    PROMPT = b"(qemu) "
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def command(self, cmd: str, timeout: float = 10.0) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            try:
+                s.connect(self.path)
+                self._until_prompt(s)
+                s.sendall(cmd.encode() + b"\n")
+                out = self._until_prompt(s)
+            except OSError as e:
+                raise HostError(f"QEMU monitor {self.path}: {cmd!r} failed: {e}") from e
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode("ascii", "replace")).replace("\r", "")
+        lines = text.split("\n")
+        return "\n".join(lines[1:]).strip()           # the first line echoes the command
+
+    def _until_prompt(self, s) -> bytes:
+        buf = b""
+        while not buf.endswith(self.PROMPT):
+            data = s.recv(65536)
+            if not data:
+                raise OSError("the monitor closed")
+            buf += data
+        return buf[: -len(self.PROMPT)]
+
+    def read_words(self, addr: int, count: int) -> list:
+        """`count` 32-bit words of guest physical memory from `addr`."""
+        words = []
+        for line in self.command(f"xp /{count}wx 0x{addr:x}").splitlines():
+            if ":" in line:
+                words += [int(w, 16) for w in line.split(":", 1)[1].split()]
+        if len(words) != count:
+            raise HostError(f"QEMU monitor: xp returned {len(words)} words, asked {count}")
+        return words
+
+
+STACK_PAINT = 0xC5C5C5C5          # firmware/platform/cortex-m/startup.c
+
+
+def elf_symbols(elf, names) -> dict:
+    """Addresses of `names` in a Cortex-M ELF (arm-none-eabi-nm)."""
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] in names:
+            found[parts[2]] = int(parts[0], 16)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise HostError(f"{elf}: no symbol {', '.join(missing)}")
+    return found
+
+
+def stack_high_water(monitor: Monitor, elf) -> tuple:
+    """(bytes of the reserved stack ever used, its size): the painted words from the bottom
+    (_sstack) up that are still the paint are unused."""
+    sym = elf_symbols(elf, ("_sstack", "_estack"))
+    lo, hi = sym["_sstack"], sym["_estack"]
+    words = monitor.read_words(lo, (hi - lo) // 4)
+    unused = next((i for i, w in enumerate(words) if w != STACK_PAINT), len(words))
+    return hi - lo - 4 * unused, hi - lo

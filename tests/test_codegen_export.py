@@ -168,7 +168,8 @@ BAD_CASES = {
     "negative-scale": (_mutated("scale_f", _set_elem(0, -0.5)), "scale_f: must be > 0"),
     "negative-tau": (_mutated("tau", _set_elem(0, -1.0)), "tau: must be > 0"),
     "inf-bias": (_mutated("b_g", _set_elem(1, np.inf)), "b_g: contains NaN or infinity"),
-    "version-2": (_mutated("format_version", np.int32(2)), "format_version: unknown format version 2"),
+    "version-3": (_mutated("format_version", np.int32(3)), "format_version: unknown format version 3"),
+    "version-2-without-data": (_mutated("format_version", np.int32(2)), "data_json: missing key (format version 2)"),
     "huge-bias": (_mutated("b_f", _set_elem(0, 1e6)), "b_f: bias"),
 }
 
@@ -281,3 +282,92 @@ def test_generated_headers_compile(npz, tmp_path, capsys, compiler):
         r = subprocess.run(cmd + ["-O2", "-I", str(out), "-I", str(core), "-c", str(c), "-o", str(tmp_path / "x.o")],
                            capture_output=True, text=True)
         assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+# ---- validation names the key; lossy models refused ---------------------------------------
+
+def _export_err(art, tmp_path, capsys, *extra):
+    p = tmp_path / "m.npz"
+    save_artifact(art, p)
+    rc = export(p, tmp_path / "o", *extra)
+    return rc, capsys.readouterr(), p
+
+
+def test_export_refuses_an_unknown_task(tmp_path, capsys):
+    rc, cap, p = _export_err(random_artifact(1, 8, seed=5, task="cosine"), tmp_path, capsys)
+    err = cap.err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0] == f"error: {p}: task: unknown task 'cosine' (known: sine, sine-mix)"
+    assert not (tmp_path / "o").exists()
+
+
+def test_scale_outside_the_multiplier_range_names_key_and_row(tmp_path, capsys):
+    art = random_artifact(1, 8, seed=5)
+    art.scale_f[3] = 1e-30
+    rc, cap, p = _export_err(art, tmp_path, capsys)
+    assert rc == 2 and cap.err.startswith(f"error: {p}: scale_f[3]: row scale 1e-30 out of the fixed-point range")
+
+
+@pytest.mark.parametrize("scale,ok", [(68.5, False), (63.9, True), (61.0, True)])
+def test_scale_limit_message_states_the_real_rule(tmp_path, capsys, scale, ok):
+    """C = 66 columns (I = 1, H = 65), C + I = 67: scale 68.5 rounds down to 64, 67 * 64 = 4288
+    >= 4096 is refused; 63.9 (67 * 32 = 2144) is carried, though 63.9 * 67 > 4096."""
+    art = random_artifact(1, 65, seed=5)
+    art.scale_g[3] = scale
+    if ok:
+        IntModel.from_artifact(art)
+        return
+    rc, cap, p = _export_err(art, tmp_path, capsys)
+    assert rc == 2 and cap.err.strip() == (
+        f"error: {p}: scale_g[3]: row 3 scale 68.5 too large for C + I = 67 (C = 66 columns + I = 1 inputs): "
+        f"the requantization needs (C + I) * 2^floor(log2 scale) < 4096, here 67 * 64 = 4288")
+
+
+def _lossy_biases():
+    art = load_artifact(REPO / "results" / "sine" / "best.npz")
+    art.b_f = np.full_like(art.b_f, 8.5)
+    art.b_g = art.b_g.copy()
+    art.b_g[::2] = -8.5
+    return art
+
+
+def test_export_reports_the_integer_vs_float_error_of_a_trained_model(tmp_path, capsys):
+    rc, cap, _ = _export_err(load_artifact(REPO / "results" / "sine" / "best.npz"), tmp_path, capsys)
+    assert rc == 0, cap.err
+    line = [s for s in cap.out.splitlines() if s.startswith("integer vs float ternary")][0]
+    assert "on the validation set (64 x 50): washout MSE 1.868e-09 (bound 1e-05)" in line
+    assert "gate table 0, candidate table 0 of 102400 pre-activations each, readout 0 of 3200 outputs" in line
+
+
+def test_export_refuses_a_lossy_model_unless_allowed(tmp_path, capsys):
+    rc, cap, p = _export_err(_lossy_biases(), tmp_path, capsys)
+    err = cap.err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith(
+        f"error: {p}: the integer model is far from the float ternary model: washout MSE ")
+    assert "> 1e-05 on the validation set (saturated: gate table 72052, candidate table 38193, readout 1895)" in err[0]
+    assert "--allow-lossy" in err[0] and not (tmp_path / "o").exists()
+    rc, cap, _ = _export_err(_lossy_biases(), tmp_path, capsys, "--allow-lossy")
+    assert rc == 0 and "washout MSE 6.867e-02 (bound 1e-05)" in cap.out and "readout 1895 of 3200" in cap.out
+    assert (tmp_path / "o" / "trix_model.h").is_file()
+
+
+@pytest.mark.parametrize("what", ["scale", "bias", "readout"])
+def test_saturation_counts_each_clamp(what):
+    """Each clamp counted where it happens, and only there."""
+    from codegen.lossy import saturation_counts
+    from codegen.golden import quantize_input
+    from cfcbase.tasks import load_split
+    art = load_artifact(REPO / "results" / "sine" / "best.npz")
+    if what == "scale":
+        art.scale_g = art.scale_g * 0 + 30.0
+    elif what == "bias":
+        art.b_f = art.b_f * 0 - 9.0
+    else:
+        art.b_o = 2.5
+    x, _ = load_split("sine", "val")
+    c = saturation_counts(IntModel.from_artifact(art), quantize_input(x))
+    if what == "scale":      # the state it drives also moves the gates and y
+        assert c["cand_table"] > 0
+    elif what == "bias":
+        assert c["gate_table"] == c["pre_per_head"] and c["cand_table"] == 0
+    else:                    # b_o does not touch the state: only the readout clamps
+        assert c["readout"] > 0 and c["gate_table"] == c["cand_table"] == 0

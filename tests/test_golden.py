@@ -100,7 +100,7 @@ def test_scale_range_check_names_row_and_key():
     from codegen.errors import CodegenError
     art = random_artifact(1, 40, 0)
     art.scale_g[3] = 1000.0
-    with pytest.raises(CodegenError, match="scale_g: row 3 scale 1000.0 too large"):
+    with pytest.raises(CodegenError, match=r"scale_g\[3\]: row 3 scale 1000.0 too large"):
         IntModel.from_artifact(art)
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from host import protocol as P
 from host.client import Client
-from host.errors import BadFrame, DeviceError, NoReply, SetupError, TruncatedFrame
+from host.errors import (BadFrame, DeviceError, NoReply, ProtocolError, SetupError, StateLost, TruncatedFrame,
+                         Unframed)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -289,3 +290,157 @@ def test_bench_lut_table_build_line():
     assert tables == {32: (1170, 9)}                           # H=16 not asked, random model preferred
     line = format_lut_tables(tables, [Row("lut", 32, 1, 3341, 7318, False, 576)])
     assert "1170 instructions for 9 tables, 130 per table, 35% of the lut matvec (3341)" in line
+
+
+# ---- a capped reader; replies with the wrong seq ------------------------------------------
+
+class Chatter(FakeFirmware):
+    """A peer that sends bytes without ever a 0x00 (a console, noise): `rate` bytes per read."""
+
+    def __init__(self, rate=64):
+        super().__init__()
+        self.rate = rate
+        self.sent = 0
+
+    def read(self, n):
+        self.sent += self.rate
+        return b"\x55" * self.rate
+
+
+def test_reader_cuts_off_a_peer_without_delimiters():
+    """Cut off once past the largest legal reply (519 bytes), long before the timeout."""
+    import time as _time
+    fw = Chatter()
+    c = Client(fw, timeout=30.0)
+    t0 = _time.monotonic()
+    with pytest.raises(Unframed, match=r"bytes without a 0x00 frame delimiter, more than the largest legal "
+                                       r"reply \(519 bytes\)"):
+        c.hello()
+    assert _time.monotonic() - t0 < 5.0
+    assert P.MAX_WIRE == 519 < fw.sent <= 519 + 2 * 64      # read at most one chunk past the cap
+    assert len(P.encode_frame(P.STEP | 0x80, 1, bytes([1]) * P.MAX_PAYLOAD)) - 1 == P.MAX_WIRE
+
+
+class WrongSeq(FakeFirmware):
+    """Answers every request well-formed, but with seq + 7, `copies` times."""
+    copies = 60
+
+    def answer(self, f):
+        n0 = len(self.tx)
+        super().answer(f)
+        g = P.decode_frame(bytes(self.tx[n0:-1]))
+        self.tx[n0:] = P.encode_frame(g.type, (g.seq + 7) & 0xFF, g.payload) * self.copies
+
+
+def test_sixty_replies_with_the_wrong_seq_are_reported_as_such():
+    fw = WrongSeq()
+    c = Client(fw, timeout=0.3)
+    with pytest.raises(ProtocolError, match=r"well-formed replies but none to HELLO .* the device answers "
+                                            r"with the wrong sequence number") as e:
+        c.hello()
+    assert not isinstance(e.value, NoReply) and int(str(e.value).split()[0]) >= 60
+    # and in the stream: the first such reply stops it, named
+    fw = FakeFirmware()
+    c = Client(fw, timeout=0.3)
+    c.hello()
+    fw.__class__ = WrongSeq
+    with pytest.raises(StateLost, match=r"sequence 0, step 0 \(RESET: reply seq 9 for request seq 2 \(out of step"):
+        c.run_sequences(np.zeros((60, 1, 1), np.int16))
+
+
+# ---- verify's own count; a device that loses its state -----------------------------------
+
+class WrongAt(FakeFirmware):
+    """Wrong by one only where the input is `bad_x` (so also when that sequence runs again)."""
+    bad_x = None
+
+    def answer(self, f):
+        n0 = len(self.tx)
+        super().answer(f)
+        if f.type == P.STEP and self.bad_x is not None:
+            xs = np.frombuffer(f.payload, "<i2")
+            if self.bad_x in xs:
+                g = P.decode_frame(bytes(self.tx[n0:-1]))
+                ys = np.frombuffer(g.payload, "<i2").copy()
+                ys[list(xs).index(self.bad_x)] += 1
+                self.tx[n0:] = P.encode_frame(g.type, g.seq, ys.astype("<i2").tobytes())
+
+
+class ResetsOnce(FakeFirmware):
+    """Loses its state once, like a device reset between two requests (`lose_reply`: while
+    computing one, whose reply never comes): after the `at`-th STEP request the state is 0."""
+
+    def __init__(self, at, lose_reply=False):
+        super().__init__()
+        self.at, self.lose_reply, self.steps = at, lose_reply, 0
+
+    def answer(self, f):
+        if f.type == P.STEP:
+            self.steps += 1
+            if self.steps == self.at:
+                self.state = 0
+                if self.lose_reply:
+                    return
+        super().answer(f)
+
+
+def fake_verify(fw, N=6, T=50, window=16):
+    """host.verify's per-target path (verify_link + summarise + print_target) against a fake
+    whose model is y = 2x + steps since RESET; inputs x[s, t] = 100 s + t."""
+    import io
+    import types
+    from host import verify
+    x = (100 * np.arange(N)[:, None] + np.arange(T)[None, :]).astype(np.int16)[:, :, None]
+    gold = (2 * x[:, :, 0].astype(int) + np.arange(T)[None, :]).astype(np.int16)
+    model = types.SimpleNamespace(hash=0xABCD, hash_hex=f"{0xABCD:016x}", I=1, H=16)
+    ref = verify.Reference(None, model, x / 16384.0, x, gold / 16384.0, gold, gold / 16384.0, "fake")
+    log = []
+    run = verify.verify_link(fw, ref, verify.Options(timeout=0.3, bench_steps=10), "fake", log.append, window)
+    rec = verify.summarise("fake", run, ref, emulated=True)
+    rec["wall_s"] = 0.0
+    out = io.StringIO()
+    verify.print_target(rec, out)
+    return rec, out.getvalue(), log
+
+
+@pytest.mark.parametrize("window", [1, 16])
+def test_verify_catches_a_device_wrong_only_at_the_last_step_of_one_sequence(window):
+    fw = WrongAt()
+    fw.bad_x = 3 * 100 + 49
+    rec, out, _ = fake_verify(fw, window=window)
+    assert rec["mismatches"] == 1 and rec["state_losses"] == []
+    assert rec["first_mismatch"] == {"sequence": 3, "step": 49, "expected": 2 * 349 + 49, "got": 2 * 349 + 50,
+                                     "expected_float": (2 * 349 + 49) / 16384, "got_float": (2 * 349 + 50) / 16384}
+    assert "mismatches            1 of 300; first: sequence 3, step 49: expected 747" in out
+    fw = WrongAt()
+    rec, out, _ = fake_verify(fw, window=window)
+    assert rec["mismatches"] == 0 and "mismatches            0 (bit-exact" in out
+
+
+@pytest.mark.parametrize("lose_reply", [False, True])
+def test_verify_resumes_after_the_device_lost_its_state(lose_reply):
+    """A reset between requests (replies in step, outputs from h = 0) or while computing (one
+    reply lost): the host notices, runs that sequence again from h = 0, and counts no step of
+    the lost state, neither as a match nor as a mismatch."""
+    fw = ResetsOnce(at=2 * 2 + 2, lose_reply=lose_reply)     # T = 100: 2 STEPs per sequence (64 + 36)
+    rec, out, log = fake_verify(fw, T=100)
+    assert rec["mismatches"] == 0 and rec["steps"] == 600
+    [e] = rec["state_losses"]
+    assert (e["sequence"], e["step"]) == (2, 64)
+    assert ("STEP: expected reply type 0x83, got 0x82" in e["what"]) == lose_reply
+    assert "device state lost     at sequence 2, step 64" in out and "mismatches            0 (bit-exact" in out
+    assert any("the device lost its state at sequence 2, step 64" in s for s in log)
+
+
+def test_verify_stops_naming_the_step_when_the_state_is_lost_too_often():
+    class ResetsOften(FakeFirmware):
+        steps = 0
+
+        def answer(self, f):
+            if f.type == P.STEP:
+                self.steps += 1
+                if self.steps % 3 == 0:
+                    self.state = 0
+            super().answer(f)
+    with pytest.raises(StateLost, match=r"lost its state again at sequence 18, step 64 .*8 times already; stopped"):
+        fake_verify(ResetsOften(), N=40, T=100, window=1)

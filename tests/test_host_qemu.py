@@ -447,3 +447,104 @@ def test_firmware_fault_is_reported_with_its_message(npz, build_root, all_target
     # the quote can be cut short; whatever arrived is quoted
     if "the firmware printed" in msg:
         assert "the firmware printed: 'test_fault" in msg or "*** trixcfc: HardFault" in msg, msg
+
+
+# ---- a device reset mid-stream ---------------------------------------------------------------
+
+def _two_sequence_reference(npz, n):
+    """Test sequences joined in pairs: T = 100, so each sequence takes two STEP requests (64 + 36
+    steps) and a reset before the second one lands in the middle of a sequence."""
+    from host.verify import Reference
+    from cfcbase.cell import predict_ternary
+    ref = reference(npz)
+    x = np.concatenate([ref.x[0:2 * n:2], ref.x[1:2 * n:2]], axis=1)
+    truth = np.concatenate([ref.truth[0:2 * n:2], ref.truth[1:2 * n:2]], axis=1)
+    xq = quantize_input(x)
+    return Reference(ref.art, ref.model, x, xq, truth, run_golden(ref.model, xq),
+                     predict_ternary(ref.art, x), "joined test sequences")
+
+
+class _Interrupting:
+    """Wraps a Link: just before the `at`-th STEP frame is written, calls `fault()`."""
+
+    def __init__(self, link, at, fault):
+        self._link, self._at, self._fault, self.steps, self.fired = link, at, fault, 0, False
+
+    def write(self, data):
+        if len(data) > 1 and P.decode_frame(data[:-1]).type == P.STEP:
+            self.steps += 1
+            if self.steps == self._at:
+                self._fault()
+                self.fired = True
+        self._link.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._link, name)
+
+
+def _verify_with_fault(npz, build_root, target, fault, window, at=12, n=10):
+    from host import verify
+    from host.qemu import launch
+    ref = _two_sequence_reference(npz, n)
+    log = []
+    with launch(target, elf(build_root, npz, target)) as link:
+        w = _Interrupting(link, at, lambda: fault(link))
+        try:
+            run = verify.verify_link(w, ref, verify.Options(timeout=3.0, bench_steps=10), target, log.append, window)
+        finally:
+            assert w.fired
+        return verify.summarise(target, run, ref, emulated=True), log
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("window", [1, 16])
+def test_cortex_m4_reset_mid_sequence_is_noticed_and_the_sequence_runs_again(npz, build_root, all_targets, window):
+    """QEMU's monitor resets the guest (system_reset) just before sequence 5's second STEP: the
+    state of its first 64 steps is gone. verify notices, runs sequence 5 again from h = 0,
+    continues, and counts every output exactly once: 0 mismatches over all 10 x 100 steps."""
+    def reset(link):
+        assert link.monitor.command("system_reset") == ""
+    rec, log = _verify_with_fault(npz, build_root, "cortex-m4", reset, window)
+    assert rec["steps"] == 1000 and rec["mismatches"] == 0, rec["first_mismatch"]
+    if window == 1:      # strict request/reply: the reset lands exactly between the two STEPs
+        [e] = rec["state_losses"]
+        assert (e["sequence"], e["step"]) == (5, 64), e
+        assert any("the device lost its state at sequence 5, step 64" in s for s in log), log
+    else:                # 16 requests in flight, the 12th STEP among the first: in sequences 0..5
+        assert len(rec["state_losses"]) <= 1
+        for e in rec["state_losses"]:
+            assert 0 <= e["sequence"] <= 5
+
+
+@pytest.mark.qemu
+def test_native_firmware_killed_mid_sequence_stops_naming_the_step(npz, build_root, all_targets):
+    """The native firmware killed before sequence 5's second STEP: verify stops with one error
+    naming the sequence and step, and counts nothing (the link is gone, no resume)."""
+    from host.errors import StateLost
+
+    def kill(link):
+        os.kill(link.child.proc.pid, signal.SIGKILL)
+        link.child.proc.wait()
+    with pytest.raises(StateLost, match=r"^native: the device stopped following at sequence 5, step 64 \(STEP: "
+                                        r".*\); 5 sequences before it were received, nothing after it is counted"):
+        _verify_with_fault(npz, build_root, "native", kill, 1)
+
+
+@pytest.mark.qemu
+def test_soak_prints_rss_and_stack_high_water(npz, build_root, all_targets, tmp_path):
+    """A short soak: --sequences beyond the test set repeats it; the host's RSS and the
+    firmware's painted-stack high-water mark are printed and in the JSON report."""
+    j = tmp_path / "soak.json"
+    r = host("verify", "--qemu", "--target", "cortex-m4", "--model", npz, "--firmware",
+             elf(build_root, npz, "cortex-m4"), "--sequences", 300, "--json", j)
+    assert r.returncode == 0, r.stdout + r.stderr
+    [t] = json.loads(j.read_text())["targets"]
+    assert t["steps"] == 300 * 50 and t["mismatches"] == 0 and t["state_losses"] == []
+    sk = t["soak"]
+    assert sk["stack_size"] == 2048
+    assert 100 < sk["stack_high_water_start"] <= sk["stack_high_water_end"] < 2048
+    assert 10 * 2**20 < sk["host_rss_start"] and 10 * 2**20 < sk["host_rss_end"]
+    assert "cycled to 300 sequences" in r.stderr
+    m = re.search(r"stack high-water      (\d+) B after the first sequence, (\d+) B at the end, of 2048 B", r.stdout)
+    assert m and int(m[2]) == sk["stack_high_water_end"], r.stdout
+    assert re.search(r"host RSS              [\d.]+ MiB at the start of the stream, [\d.]+ MiB at its end", r.stdout)

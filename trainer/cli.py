@@ -32,6 +32,23 @@ def build_parser():
                        "Progress goes to stderr.")
     f.add_argument("--task", default="sine", metavar="TASK",
                    help=f"task: one of {', '.join(TASKS)} (default: sine)")
+    f.add_argument("--data", default=None, metavar="FILE",
+                   help="train on your own time series instead of --task: a CSV with a header row, a .npy "
+                   "([rows] or [rows, columns]; columns c0, c1, ...) or a .npz (one 1-D array per column), rows "
+                   "evenly spaced in time; pkg:PACKAGE/PATH names a file inside an installed Python package "
+                   "(docs/model.md, 'Your own data')")
+    f.add_argument("--inputs", default=None, metavar="COLS",
+                   help="with --data: comma-separated input columns (default: the first column)")
+    f.add_argument("--target", default=None, metavar="COL",
+                   help="with --data: the column to forecast (default: the first input)")
+    f.add_argument("--horizon", type=int, default=1, metavar="K",
+                   help="with --data: forecast the target K rows ahead of the inputs (default: 1)")
+    f.add_argument("--seq-len", type=int, default=50, metavar="T",
+                   help="with --data: steps per window; train/val/test are contiguous blocks cut into "
+                   "non-overlapping windows (default: 50)")
+    f.add_argument("--fractions", default="0.7,0.15,0.15", metavar="A,B,C",
+                   help="with --data: train, validation, test shares of the rows, in time order "
+                   "(default: 0.7,0.15,0.15)")
     f.add_argument("--seeds", type=int, default=d.seeds, metavar="N",
                    help=f"number of paired seeds 0..N-1; seed k uses the same data and teacher in every "
                    f"config (default: {d.seeds})")
@@ -45,7 +62,8 @@ def build_parser():
     f.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes for independent jobs; results do not depend on it "
                    "(default: os.cpu_count())")
-    f.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<task>/)")
+    f.add_argument("--out", default=None, metavar="DIR",
+                   help="output directory (default: results/<task>/, with --data results/<file name>/)")
     f.add_argument("--lr", type=float, default=d.lr, metavar="X", help=f"student Adam LR (default: {d.lr:g})")
     f.add_argument("--teacher-lr", type=float, default=None, metavar="X",
                    help=f"teacher Adam LR (default: {per('teacher_lr')})")
@@ -133,21 +151,47 @@ def _sweep(a):
     return 0
 
 
+def _data_task(a):
+    """(task name, default --out, the command that regenerates it) of --data and its options."""
+    from cfcbase.series import SeriesSpec
+    from cfcbase.tasks import data_task
+    try:
+        fr = tuple(float(v) for v in a.fractions.split(","))
+    except ValueError:
+        raise TrainerError(f"--fractions: three comma-separated numbers expected, got {a.fractions!r}") from None
+    inputs = tuple(c.strip() for c in a.inputs.split(",")) if a.inputs else ()
+    spec = SeriesSpec(a.data, inputs, a.target, a.horizon, a.seq_len, fr)
+    stem = os.path.splitext(os.path.basename(a.data))[0] or "data"
+    cmd = " ".join(["python -m trainer factorial --data", a.data]
+                   + ([f"--inputs {','.join(inputs)}"] if inputs else []) + ([f"--target {a.target}"] if a.target else [])
+                   + [f"--horizon {a.horizon} --seq-len {a.seq_len}"]
+                   + ([f"--fractions {a.fractions}"] if fr != (0.7, 0.15, 0.15) else [])
+                   + [f"--{k.replace('_', '-')} {getattr(a, k)}" for k in ("epochs", "teacher_epochs", "cs_sweeps",
+                                                                            "refit_epochs")
+                      if getattr(a, k) is not None]
+                   + [f"--seeds {a.seeds}"] + ([f"--out {a.out}"] if a.out else []))
+    return data_task(spec), os.path.join("results", stem), cmd
+
+
 def _factorial(a):
     from .factorial import Settings, run
     from .quant import SCHEMES
-    from cfcbase.tasks import TASKS
-    if a.task not in TASKS:
+    from cfcbase.tasks import TASKS, label
+    if a.data is not None:
+        task, out, command = _data_task(a)
+    else:
+        task, out, command = a.task, os.path.join("results", a.task), ""
+    if a.data is None and a.task not in TASKS:
         raise TrainerError(f"unknown task {a.task!r} (known: {', '.join(TASKS)})")
     if a.scheme not in SCHEMES:
         raise TrainerError(f"unknown scale scheme {a.scheme!r} (known: {', '.join(SCHEMES)})")
-    st = Settings(task=a.task, seeds=a.seeds, epochs=a.epochs, teacher_epochs=a.teacher_epochs, lr=a.lr,
+    st = Settings(task=task, command=command, seeds=a.seeds, epochs=a.epochs, teacher_epochs=a.teacher_epochs, lr=a.lr,
                   teacher_lr=a.teacher_lr, scheme=a.scheme, cs_sweeps=a.cs_sweeps, jobs=a.jobs,
                   transient_weight=a.transient_weight, refit_epochs=a.refit_epochs,
-                  out=a.out or os.path.join("results", a.task))
+                  out=a.out or out)
     r = run(st)
     b = r["best"]
-    print(f"{r['task']}: best ternary student {b['name']} seed {b['seed']}: test washout MSE "
+    print(f"{label(r['task'])}: best ternary student {b['name']} seed {b['seed']}: test washout MSE "
           f"{b['test_mse_washout']:.3e} = {b['ratio_vs_teacher']:.2f}x its float teacher; report in {st.out}")
     return 0
 

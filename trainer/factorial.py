@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cfcbase import tasks
-from cfcbase.artifact import Artifact, write_artifact
+from cfcbase.artifact import DATA_TASK, Artifact, write_artifact
 from cfcbase.fileio import write_file_set
 
 from . import gradcheck, search, stats, train, workers
@@ -44,6 +44,12 @@ TASK_DEFAULTS = {"sine": {"teacher_epochs": 1500, "epochs": 600, "cs_sweeps": 10
                           "teacher_lr": 1e-2},
                  "sine-mix": {"teacher_epochs": 375, "epochs": 300, "cs_sweeps": 3, "refit_epochs": 50,
                               "teacher_lr": 3e-2}}
+# A user's series (--data): sized like sine-mix (its epochs too: a few hundred windows).
+TASK_DEFAULTS["data"] = dict(TASK_DEFAULTS["sine-mix"])
+
+
+def task_defaults(task):
+    return TASK_DEFAULTS["data" if tasks.is_data_task(task) else task]
 
 
 @dataclass
@@ -60,6 +66,7 @@ class Settings:
     refit_epochs: int | None = None       # after CS on the best config: float parameters, trits fixed
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     out: str = ""
+    command: str = ""                     # how to regenerate (default: from task and seeds)
 
 
 # ---- jobs (top-level functions: picklable for spawn workers) ---------------------------
@@ -77,7 +84,7 @@ def job_teachers(task, H, seeds, epochs, lr):
 
 
 def job_students(task, H, seed, teacher_flat, epochs, lr, scheme, tw):
-    teacher = train.Params(H, 1, flat=teacher_flat)
+    teacher = train.Params(H, 1, tasks.n_inputs(task), flat=teacher_flat)
     variants = [(c, *CONFIGS[c][:2]) for c in CONFIGS if CONFIGS[c][2] == H]
     variants.append(("out", False, "out"))              # extra row: output-only distillation
     shaped = [v[1] for v in variants]
@@ -118,7 +125,7 @@ def job_cs(task, seed, tag, run, sweeps, tw, refit_epochs=0, lr=0.0, teacher_fla
          f"{run['test_mse_washout']:.2e} -> {ev['test_mse_washout']:.2e}, {info['cs_loss_evals']} loss evals")
     if refit_epochs:
         H = run["H"]
-        teacher = train.Params(H, 1, flat=teacher_flat)
+        teacher = train.Params(H, 1, tasks.n_inputs(task), flat=teacher_flat)
         p, infos, wall = train.train_students(task, teacher, [False], [None], epochs=refit_epochs, lr=lr / 3,
                                               transient_w=tw, freeze_trits=True,
                                               start=train.from_frozen([m], H))
@@ -158,9 +165,9 @@ def check_out_dir(out):
 
 
 def run(st: Settings):
-    if st.task not in tasks.TASKS:
+    if not tasks.is_data_task(st.task) and st.task not in tasks.TASKS:
         raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
-    for k, v in TASK_DEFAULTS[st.task].items():
+    for k, v in task_defaults(st.task).items():
         if getattr(st, k) is None:
             setattr(st, k, v)
     for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps", "refit_epochs"):
@@ -173,6 +180,10 @@ def run(st: Settings):
         if not (math.isfinite(v) and v > 0):
             raise TrainerError(f"--{name.replace('_', '-')} must be a positive number, got {v}")
     out = st.out or os.path.join("results", st.task)
+    if tasks.is_data_task(st.task):
+        d = load_data(st.task)
+        _log(f"data {d.spec.path}: inputs {', '.join(d.inputs)} (I = {len(d.inputs)}), target {d.target} "
+             f"{d.spec.horizon} row(s) ahead, windows of {d.spec.seq_len} steps; {d.sizes()}")
     check_out_dir(out)
     t0 = time.perf_counter()
     seeds = list(range(st.seeds))
@@ -184,7 +195,7 @@ def run(st: Settings):
         raise TrainerError(f"gradient check failed: {len(bad)} group(s) above {gradcheck.TOL:g}, worst {k} "
                            f"relative error {bad[k]:.3g}; not training")
 
-    _log(f"factorial {st.task}: {st.seeds} seeds, teacher {st.teacher_epochs} epochs, student {st.epochs} epochs, "
+    _log(f"factorial {tasks.label(st.task)}: {st.seeds} seeds, teacher {st.teacher_epochs} epochs, student {st.epochs} epochs, "
          f"scale scheme {st.scheme}, {st.jobs} job(s)")
     T = _pool_map(job_teachers, [(st.task, H, seeds, st.teacher_epochs, st.teacher_lr) for H in WIDTHS[::-1]],
                   st.jobs)
@@ -210,9 +221,30 @@ def run(st: Settings):
 
     result = assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
     write_outputs(out, result, runs, teachers)
-    _log(f"factorial {st.task} done in {time.perf_counter() - t0:.1f} s; wrote {out}/factorial.md, "
+    _log(f"factorial {tasks.label(st.task)} done in {time.perf_counter() - t0:.1f} s; wrote {out}/factorial.md, "
          f"factorial.json, factorial.png, best.npz")
     return result
+
+
+def load_data(task):
+    """The task's SeriesData; bad data is one TrainerError line (before anything is written)."""
+    from cfcbase.series import SeriesError
+    try:
+        return tasks.series_data(task)
+    except SeriesError as e:
+        raise TrainerError(str(e)) from None
+
+
+def data_summary(task):
+    """What a data task's report says about its data: spec, sizes, scaling, saturations."""
+    from cfcbase.series import saturation_counts
+    d = tasks.series_data(task)
+    return {"spec": tasks.spec_dict(d.spec), "inputs": d.inputs, "target": d.target,
+            "rows": {s: list(r) for s, r in d.rows.items()},
+            "windows": {s: int(d.x[s].shape[0]) for s in d.x}, "sizes": d.sizes(),
+            "input_offset": d.x_scaling.offset.tolist(), "input_scale": d.x_scaling.scale.tolist(),
+            "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0]),
+            "saturation": saturation_counts(d)}
 
 
 def _lg(x):
@@ -227,7 +259,7 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
         for s in seeds:
             m = teachers[H]["metrics"][s]
             teacher_rows.append({"config": "teacher", "name": f"teacher+H{H}", "seed": s, "H": H, **m,
-                                 "all_step_over_floor": m["test_mse"] / floor["all_step_floor"],
+                                 "all_step_over_floor": m["test_mse"] / floor["all_step_floor"] if floor else None,
                                  "wall_s": teachers[H]["wall_s"] / len(seeds)})
     tw = {(r["H"], r["seed"]): r["test_mse_washout"] for r in teacher_rows}
     clean = []
@@ -241,11 +273,12 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
     # best ternary student: lowest validation washout MSE over every ternary model
     cand = [r for r in runs if r["config"] != "teacher"]
     best = min(cand, key=lambda r: (r["val_mse_washout"], str(r["config"]), r["seed"]))
-    return {"format_version": FORMAT_VERSION, "task": st.task, "seeds": seeds,
+    extra = {"data": data_summary(st.task)} if tasks.is_data_task(st.task) else {}
+    return {"format_version": FORMAT_VERSION, "task": st.task, "seeds": seeds, **extra,
             "settings": {k: getattr(st, k) for k in ("epochs", "teacher_epochs", "lr", "teacher_lr",
                                                      "scheme", "cs_sweeps", "transient_weight",
                                                      "refit_epochs")},
-            "command": f"python -m trainer factorial --task {st.task} --seeds {st.seeds}",
+            "command": st.command or f"python -m trainer factorial --task {st.task} --seeds {st.seeds}",
             "gradcheck_max_rel_err": max(gc.values()), "first_step_floor": floor, "baselines": base,
             "teachers": teacher_rows, "runs": clean, "best_config_on_val": best_cfg,
             "val_log10_washout_mean": {str(k): v for k, v in val_mean.items()},
@@ -263,9 +296,16 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
 def best_artifact(task, run, teacher_flat, H, metrics) -> Artifact:
     """The best.npz (docs/artifact.md) of a frozen student run and the float teacher it came from."""
     m = run["model"]
-    tp = train.Params(H, 1, flat=teacher_flat)
+    tp = train.Params(H, 1, tasks.n_inputs(task), flat=teacher_flat)
     W = tp.W[0]
+    data = scaling = None
+    if tasks.is_data_task(task):
+        d = tasks.series_data(task)
+        data, task = tasks.spec_dict(d.spec), DATA_TASK
+        scaling = {"input_offset": d.x_scaling.offset, "input_scale": d.x_scaling.scale,
+                   "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0])}
     return Artifact(
+        data=data, scaling=scaling,
         I=tp.I, H=H, dt=train.cell.DT, trits_f=m["trits"][:H], trits_g=m["trits"][H:],
         scale_f=m["s"][:H], scale_g=m["s"][H:], b_f=m["b"][:H], b_g=m["b"][H:], tau=m["tau"],
         w_o=m["w_o"], b_o=m["b_o"], task=task, config=run["name"], metrics=metrics,

@@ -42,28 +42,79 @@ def _paired_any(result, rows):
     return 10 ** np.mean([_lg(r["test_mse_washout"] / ref[r["seed"]]) for r in rows])
 
 
+def baseline_label(result, name):
+    return f"AR({result['baselines'][name]['p']})" if name == "ar" else name
+
+
+def units_table(result):
+    """A data task's headline figures in the target's own units: washout test MSE (geometric mean
+    over seeds) of the best config's student rows, the float teachers and the baselines."""
+    d = result["data"]
+    k = d["target_scale"] ** 2                  # scaled MSE -> MSE in the target's units
+    out = [f"| model | H | test washout MSE ({d['target']}, its units; geo. mean over "
+           f"{len(result['seeds'])} seeds) | vs float teacher |", "|---|---|---|---|"]
+
+    def line(label, rows):
+        gm = 10 ** np.mean([_lg(r["test_mse_washout"]) for r in rows])
+        vf = 10 ** np.mean([_lg(r["vs_float"]) for r in rows]) if "vs_float" in rows[0] else 1.0
+        out.append(f"| {label} | {rows[0]['H']} | {gm * k:.4e} | {vf:.2f}x |")
+    bc = result["best_config_on_val"]
+    line(f"{bc}: {config_name(CONFIGS[bc][0], 'traj' if CONFIGS[bc][1] else None, CONFIGS[bc][2])}",
+         _rows(result, bc))
+    line(f"CS + refit on config {bc}", _rows(result, "cs_refit"))
+    for H in (16, 32):
+        line("float teacher", [r for r in result["teachers"] if r["H"] == H])
+    for name in ("persistence", "ar"):
+        b = result["baselines"][name]
+        out.append(f"| {baseline_label(result, name)} | - | {b['test_mse_washout'] * k:.4e} | - |")
+    b = result["best"]
+    out.append(f"\nBest ternary student (on validation): `{b['name']}` seed {b['seed']}, test washout MSE "
+               f"{b['test_mse_washout'] * k:.4e} = {b['ratio_vs_teacher']:.2f}x its float teacher "
+               f"({b['teacher_test_mse_washout'] * k:.4e}), in {d['target']}'s units.")
+    return "\n".join(out) + "\n"
+
+
+def _data_section(p, result):
+    d = result["data"]
+    sp = d["spec"]
+    p(f"Data: `{sp['path']}`, inputs {', '.join(d['inputs'])} (I = {len(d['inputs'])}), target "
+      f"`{d['target']}` {sp['horizon']} row(s) ahead, windows of {sp['seq_len']} steps; {d['sizes']}. "
+      f"Scaling fitted on the training block: inputs offset "
+      f"{', '.join(f'{v:.6g}' for v in d['input_offset'])}, scale {', '.join(f'{v:.6g}' for v in d['input_scale'])}; "
+      f"target offset {d['target_offset']:.6g}, scale {d['target_scale']:.6g}. Every MSE below is in scaled "
+      f"units (target / scale); in the target's own units multiply by scale^2 = {d['target_scale'] ** 2:.6g}. "
+      f"Values past the device's Q14 range |v| >= 2 (saturated on the device): "
+      + "; ".join(f"{s} {c['inputs']} input / {c['target']} target" for s, c in d["saturation"].items()) + ".\n")
+    p("In the target's own units:\n")
+    p(units_table(result))
+
+
 def markdown(result):
     o = io.StringIO()
     p = lambda *a: print(*a, file=o)  # noqa: E731
     task, seeds, st = result["task"], result["seeds"], result["settings"]
     fl = result["first_step_floor"]
-    p(f"# Factorial: `{task}`\n")
+    p(f"# Factorial: `{tasks.label(task)}`\n")
     p(f"Regenerate: `{result['command']}` (teacher {st['teacher_epochs']} epochs, student {st['epochs']} "
       f"epochs, scale scheme `{st['scheme']}`; wall {result['wall_s']:.0f} s on the machine that wrote this).\n")
-    p(f"Headline metric: washout test MSE (steps t >= {tasks.WASHOUT}) on the {task} test split. Means are "
+    if "data" in result:
+        _data_section(p, result)
+    p(f"Headline metric: washout test MSE (steps t >= {tasks.WASHOUT}) on the {tasks.label(task)} test split. Means are "
       f"over the {len(seeds)} paired seeds {seeds}: geometric means of MSEs, mean ± sd (ddof 1) of log10 "
       f"washout MSE. \"vs float\": geometric mean over seeds of student / its own float teacher; "
       f"\"vs baseline\": the same against config 1 of the same seed. Flip rate: trit changes per weight "
       f"per optimizer step; zero: fraction of zero trits.\n")
     p(f"Gradient check before training: max relative error {result['gradcheck_max_rel_err']:.2e} "
       f"(tolerance 1e-3).\n")
-    p(f"First-step floor ({fl['how']}): step-0 MSE {fl['step0_mse']:.4e}, so all-step MSE >= "
-      f"{fl['all_step_floor']:.4e} (step-0 error / T).\n")
+    if fl:
+        p(f"First-step floor ({fl['how']}): step-0 MSE {fl['step0_mse']:.4e}, so all-step MSE >= "
+          f"{fl['all_step_floor']:.4e} (step-0 error / T).\n")
     p("## Float teachers\n")
     p("| H | seed | test MSE (all steps) | all-step / floor | test washout MSE | test NMSE (washout) |")
     p("|---|---|---|---|---|---|")
     for r in result["teachers"]:
-        p(f"| {r['H']} | {r['seed']} | {r['test_mse']:.3e} | {r['all_step_over_floor']:.3f} | "
+        ratio = "-" if r["all_step_over_floor"] is None else f"{r['all_step_over_floor']:.3f}"
+        p(f"| {r['H']} | {r['seed']} | {r['test_mse']:.3e} | {ratio} | "
           f"{r['test_mse_washout']:.3e} | {r['test_nmse_washout']:.3e} |")
     p("")
     p("## Factorial (mean over seeds)\n")
@@ -86,9 +137,11 @@ def markdown(result):
     for H in (16, 32):
         rows = [r for r in result["teachers"] if r["H"] == H]
         p(_line(result, "float teacher", rows, "-", "-", H))
-    for name in ("persistence", "ar2"):
+    for name in ("persistence", "ar2", "ar"):
+        if name not in result["baselines"]:
+            continue
         b = result["baselines"][name]
-        p(f"| {name} | - | - | - | - | - | {b['test_mse']:.2e} | {b['test_mse_washout']:.2e} | "
+        p(f"| {baseline_label(result, name)} | - | - | - | - | - | {b['test_mse']:.2e} | {b['test_mse_washout']:.2e} | "
           f"{_lg(max(b['test_mse_washout'], 1e-300)):+.2f} | - | - | - | - | - |")
     p("")
     p("## Every seed: test washout MSE\n")
@@ -137,7 +190,7 @@ def plot(path, result, run, teachers, atomic_write):
     task, b = result["task"], result["best"]
     x, y = tasks.load_split(task, "test")
     xT = train._tm(x[:3])
-    tp = train.Params(b["H"], 1, flat=teachers[b["H"]]["flat"][b["seed"]])
+    tp = train.Params(b["H"], 1, tasks.n_inputs(task), flat=teachers[b["H"]]["flat"][b["seed"]])
     yt, _ = cell.predict(xT, *train.effective(tp))
     ys, _ = cell.predict(xT, *train.frozen_eff(run["model"]))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
@@ -148,7 +201,7 @@ def plot(path, result, run, teachers, atomic_write):
         ax.plot(t, yt[:, 0, n], "b--", lw=1, label=f"float teacher H{b['H']}" if n == 0 else None)
         ax.plot(t, ys[:, 0, n], "r:", lw=1.5, label=f"best student {b['name']}" if n == 0 else None)
     ax.axvline(tasks.WASHOUT - 0.5, color="gray", lw=0.5)
-    ax.set_title(f"{task}: test sequences 0-1, predictions vs truth")
+    ax.set_title(f"{tasks.label(task)}: test sequences 0-1, predictions vs truth")
     ax.set_xlabel("step t")
     ax.legend(fontsize=8)
     ax = axes[1]

@@ -399,7 +399,7 @@ def frozen(p: Params, m, scheme="coupled", trits=None, s=None):
 
 def from_frozen(models, H):
     """A student Params stack whose trits and scales are the frozen models' (V = s * trits)."""
-    p = Params(H, len(models), student=True)
+    p = Params(H, len(models), models[0]["trits"].shape[1] - H, student=True)
     for i, m in enumerate(models):
         p.V[i] = m["s"][:, None] * m["trits"]
         p.s[i] = m["s"]

@@ -6,6 +6,10 @@
  * Units: inputs and output are Q14 int16, i.e. value x 16384 (1.0 = 16384, range [-2, 2)):
  *     x_q14 = saturate_int16(floor(x * 16384 + 0.5))     y = y_q14 / 16384.0
  * (the rounding of codegen.golden.quantize_input; the bit-exact tests use it).
+ * A model trained on your own series (`python -m trainer factorial --data`) works in scaled
+ * units x = (v - offset) / scale per channel; the model header (trix_model.h) then defines
+ * TRIX_HAS_SCALING, TRIX_INPUT_OFFSET_INIT, TRIX_INPUT_SCALE_INIT, TRIX_TARGET_OFFSET and
+ * TRIX_TARGET_SCALE to convert from and to your units (docs/fixed_point.md, section 11).
  * In a firmware: trix_reset() at the start of each sequence, then per sample trix_step().
  * trix_model_hash() identifies the compiled-in model (what `python -m codegen export` printed).
  */

@@ -12,7 +12,12 @@
 
 #include "cortex_m.h"
 
-extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _sstack, _estack;
+
+/* The reserved stack below Reset_Handler's frame is painted with this word at reset, so its
+ * high-water mark can be read from outside (the host reads it through QEMU's monitor:
+ * docs/host.md, "Soak"). */
+#define TRIX_STACK_PAINT 0xC5C5C5C5u
 extern int main(void);
 
 void Reset_Handler(void);
@@ -45,6 +50,11 @@ void Reset_Handler(void)
     uint32_t *src = &_sidata, *dst = &_sdata;
     while (dst < &_edata) *dst++ = *src++;
     for (dst = &_sbss; dst < &_ebss; dst++) *dst = 0;
+    {
+        uint32_t *sp;
+        __asm__ volatile("mov %0, sp" : "=r"(sp));
+        for (dst = &_sstack; dst < sp - 16; dst++) *dst = TRIX_STACK_PAINT;   /* 64 B below the frame */
+    }
 #if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
     /* FPU / Helium code may be generated (M55 softfp): grant CP10 and CP11 full access. */
     *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;

@@ -1,0 +1,290 @@
+"""A user's own series end to end: `trainer factorial --data`, the version-2 artifact, the
+scaling constants in the model header, `host verify` on the model's own test block, and bad
+data stopped with one line before anything is written."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cfcbase import tasks
+from cfcbase.artifact import Artifact, load_artifact, save_artifact, write_artifact
+from cfcbase.series import SeriesError, SeriesSpec, read_table
+from trainer.cli import main as trainer_main
+
+REPO = Path(__file__).resolve().parents[1]
+TRAINED = [REPO / "results" / t / "best.npz" for t in ("sine", "sine-mix")]
+
+
+def run(cmd, **kw):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+
+
+def write_csv(path, header, rows):
+    """A CSV of `rows` (numbers or text) under a header row (none for header=None)."""
+    np.savetxt(path, np.array(list(rows), dtype=object), fmt="%s", delimiter=",",
+               header=",".join(header) if header else "", comments="")
+    return path
+
+
+def two_input_csv(path, n=600):
+    t = np.arange(n)
+    a = np.sin(2 * np.pi * t / 23)
+    b = 3 * np.cos(2 * np.pi * t / 17) + 10 + 0.5 * a
+    return write_csv(path, ["time", "a", "b"], zip(t * 0.01, a, b))
+
+
+# ---- the artifact -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("npz", TRAINED, ids=lambda p: p.parent.name)
+def test_version_1_artifacts_load_unchanged(npz, tmp_path):
+    art = load_artifact(npz)
+    assert art.format_version == 1 and art.data is None and art.scaling is None
+    with open(tmp_path / "again.npz", "wb") as f:
+        write_artifact(art, f)                   # no data spec: written as version 1, byte for byte
+    assert (tmp_path / "again.npz").read_bytes() == npz.read_bytes()
+
+
+def data_artifact(I=2, H=8, seed=3, data=None, **scaling):
+    from codegen.testing import random_artifact
+    art = random_artifact(I, H, seed=seed)
+    art.task = "data"
+    art.data = data or {"path": "x.csv", "inputs": [f"c{i}" for i in range(I)], "target": "c0", "horizon": 1,
+                        "seq_len": 20, "fractions": [0.7, 0.15, 0.15]}
+    art.scaling = {"input_offset": np.arange(I) + 0.5, "input_scale": np.arange(I) + 2.0, "target_offset": -1.25,
+                   "target_scale": 3.5, **scaling}
+    return art
+
+
+def test_version_2_round_trip_and_identity(tmp_path):
+    art = data_artifact()
+    save_artifact(art, tmp_path / "m.npz")
+    back = load_artifact(tmp_path / "m.npz")
+    assert back.format_version == 2 and back.data == art.data
+    for k in ("input_offset", "input_scale"):
+        np.testing.assert_array_equal(back.scaling[k], art.scaling[k])
+    assert (back.scaling["target_offset"], back.scaling["target_scale"]) == (-1.25, 3.5)
+    # the scaling is part of the model's identity (hash), not of its arithmetic
+    from codegen.golden import IntModel
+    other = data_artifact(target_scale=3.6)
+    a, b = IntModel.from_artifact(art), IntModel.from_artifact(other)
+    assert a.hash != b.hash and np.array_equal(a.w_o_q, b.w_o_q)
+    # a version-2 file whose data spec does not match I is refused with one line
+    art.data = dict(art.data, inputs=["c0"])
+    save_artifact(art, tmp_path / "bad.npz")
+    with pytest.raises(Exception, match=r"bad.npz: data_json: 1 inputs named, I = 2"):
+        load_artifact(tmp_path / "bad.npz")
+
+
+def test_model_header_carries_the_scaling(tmp_path):
+    from codegen.export import render_model_files
+    art = data_artifact(input_offset=np.array([0.1, -7.0]), target_scale=0.1 + 0.2)
+    h = render_model_files(art, golden_x=np.zeros((1, 3, 2), np.int16))["trix_model.h"].decode()
+    assert "#define TRIX_HAS_SCALING   1" in h
+    assert "#define TRIX_INPUT_OFFSET_INIT  { 0.1, -7.0 }" in h
+    assert "#define TRIX_INPUT_SCALE_INIT   { 2.0, 3.0 }" in h
+    assert f"#define TRIX_TARGET_SCALE  {0.1 + 0.2!r}" in h       # round-trips exactly
+    sine = load_artifact(TRAINED[0])
+    assert "SCALING" not in render_model_files(sine)["trix_model.h"].decode()
+
+
+# ---- tasks and baselines ------------------------------------------------------------------
+
+def test_data_task_name_rebuilds_the_task(tmp_path):
+    path = two_input_csv(tmp_path / "s.csv")
+    task = tasks.data_task(SeriesSpec(str(path), ("a", "b"), "b", 2, 20))
+    assert tasks.is_data_task(task) and tasks.n_inputs(task) == 2 and tasks.label(task) == "s.csv"
+    x, y = tasks.load_split(task, "val")
+    assert x.shape == (4, 20, 2) and y.shape == (4, 20, 1)
+    # a spawned worker has nothing but the name
+    code = ("import sys, numpy as np; from cfcbase import tasks; x, y = tasks.load_split(sys.argv[1], 'val'); "
+            "print(float(np.sum(x)), float(np.sum(y)))")
+    r = run([sys.executable, "-c", code, task])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [repr(float(np.sum(x))), repr(float(np.sum(y)))]
+
+
+def test_baselines_of_a_data_task(tmp_path):
+    n = 800
+    v = np.sin(2 * np.pi * np.arange(n) / 31)        # a linear recurrence: AR(p >= 2) is exact
+    path = write_csv(tmp_path / "s.csv", ["v"], zip(v))
+    task = tasks.data_task(SeriesSpec(str(path), ("v",), "v", 3, 25))
+    b = tasks.baselines(task)
+    assert b["ar"]["p"] == tasks.AR_ORDER and b["ar"]["test_mse_washout"] < 1e-20
+    # persistence: the target's value at the input's row, 3 rows behind the target
+    d = tasks.series_data(task)
+    a0 = d.rows["test"][0]
+    np.testing.assert_allclose(d.unscale_y(d.now["test"][0]), v[a0:a0 + 25], atol=1e-12)
+    y = d.y["test"][:, :, 0]
+    assert b["persistence"]["test_mse_washout"] == pytest.approx(tasks.washout_mse(d.now["test"], y))
+    assert b["persistence"]["test_mse_washout"] > 0.01
+
+
+def test_package_paths(tmp_path, monkeypatch):
+    pkg = tmp_path / "site" / "mydatapkg"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
+    two_input_csv(pkg / "data" / "s.csv", n=50)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    t = read_table("pkg:mydatapkg/data/s.csv")
+    assert t.path == "pkg:mydatapkg/data/s.csv" and t.names == ["time", "a", "b"]
+    with pytest.raises(SeriesError, match=r"^pkg:mydatapkg/nope.csv: no file 'nope.csv' in the installed package"):
+        read_table("pkg:mydatapkg/nope.csv")
+    with pytest.raises(SeriesError, match=r"^pkg:nosuchpkg_x/a.csv: Python package 'nosuchpkg_x' is not installed"):
+        read_table("pkg:nosuchpkg_x/a.csv")
+
+
+# ---- bad data through the CLI: one line, exit 2, nothing written ------------------------
+
+def _flat(tmp):
+    n = 300
+    return write_csv(tmp / "s.csv", ["a", "flat"], zip(np.sin(np.arange(n)), np.ones(n))), ["--inputs", "a,flat"]
+
+
+def _nan(tmp):
+    rows = [(np.sin(i), np.cos(i)) for i in range(300)]
+    rows[123] = (rows[123][0], "inf")
+    return write_csv(tmp / "s.csv", ["a", "b"], rows), ["--inputs", "a,b"]
+
+
+BAD_DATA = {
+    "missing-column": (lambda tmp: (two_input_csv(tmp / "s.csv"), ["--inputs", "a,zz"]),
+                       r"s.csv: no column 'zz' for --inputs \(columns: time, a, b\)"),
+    "non-numeric": (lambda tmp: (write_csv(tmp / "s.csv", ["a", "b"], [(i, "x" if i == 7 else i) for i in range(300)]),
+                                 ["--inputs", "a,b"]),
+                    r"s.csv: row 9, column 'b': 'x' is not a number"),
+    "nan-inf": (_nan, r"s.csv: row 125, column 'b': inf \(1 non-finite value\(s\) in the column\)"),
+    "constant": (_flat, r"s.csv: column 'flat' is constant over the training rows 0-209"),
+    "too-few-rows": (lambda tmp: (two_input_csv(tmp / "s.csv", n=100), ["--seq-len", "50"]),
+                     r"s.csv: 100 rows give the val block 15 rows, fewer than one window"),
+    "header-less": (lambda tmp: (write_csv(tmp / "s.csv", None, [(i, i * i) for i in range(300)]), []),
+                    r"s.csv: the first row is all numbers; a header row naming the columns is required"),
+    "not-csv-or-numpy": (lambda tmp: ((tmp / "s.xlsx").write_bytes(b"PK\x03\x04") and tmp / "s.xlsx", []),
+                         r"s.xlsx: not a CSV \(.csv\) or NumPy \(.npy, .npz\) file"),
+    "unreadable-npy": (lambda tmp: ((tmp / "s.npy").write_bytes(b"not numpy") and tmp / "s.npy", []),
+                       r"s.npy: not a readable NumPy file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DATA))
+@pytest.mark.parametrize("out_exists", [False, True], ids=["new-out", "old-out"])
+def test_bad_data_one_line_nothing_written(case, out_exists, tmp_path, capsys):
+    import re
+    make, expect = BAD_DATA[case]
+    path, opts = make(tmp_path)
+    out = tmp_path / "out"
+    if out_exists:
+        out.mkdir()
+        (out / "best.npz").write_bytes(b"previous")
+    rc = trainer_main(["factorial", "--data", str(path), "--seq-len", "10", *opts, "--out", str(out), "--jobs", "1"])
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1, cap.err
+    assert lines[0].startswith(f"error: {path}: "), lines[0]
+    assert re.search(expect, lines[0]), lines[0]
+    if out_exists:
+        assert [p.name for p in out.iterdir()] == ["best.npz"] and (out / "best.npz").read_bytes() == b"previous"
+    else:
+        assert not out.exists()
+
+
+# ---- end to end: train, export, verify on native -------------------------------------------
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli, capsys):
+    path = two_input_csv(tmp_path / "sensor.csv")
+    out = tmp_path / "res"
+    rc = trainer_main(["factorial", "--data", str(path), "--inputs", "a,b", "--target", "b", "--horizon", "2",
+                       "--seq-len", "20", "--seeds", "2", "--epochs", "3", "--teacher-epochs", "6",
+                       "--cs-sweeps", "1", "--refit-epochs", "2", "--jobs", "1", "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "train rows 0-419 (20 windows), val rows 420-509 (4 windows), test rows 510-599 (4 windows)" in cap.err
+    art = load_artifact(out / "best.npz")
+    assert art.format_version == 2 and art.I == 2 and art.task == "data"
+    assert art.data == {"path": str(path), "inputs": ["a", "b"], "target": "b", "horizon": 2, "seq_len": 20,
+                        "fractions": [0.7, 0.15, 0.15]}
+    raw = np.loadtxt(path, delimiter=",", skiprows=1)[:420]
+    np.testing.assert_allclose(art.scaling["input_offset"], raw[:, 1:].mean(0))
+    assert art.scaling["target_offset"] == pytest.approx(raw[:, 2].mean())
+    report = json.loads((out / "factorial.json").read_text())
+    assert report["data"]["saturation"]["train"] == {"inputs": 0, "target": 0}
+    md = (out / "factorial.md").read_text()
+    assert "In the target's own units" in md and "| AR(6) | - |" in md
+
+    gen = tmp_path / "gen"
+    r = run([sys.executable, "-m", "codegen", "export", out / "best.npz", "--out", gen], cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert "#define TRIX_INPUTS        2" in (gen / "trix_model.h").read_text()
+    assert "#define TRIX_HAS_SCALING   1" in (gen / "trix_model.h").read_text()
+
+    j = tmp_path / "v.json"
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", out / "best.npz",
+                 "--build-dir", tmp_path / "build", "--json", j)
+    assert r.returncode == 0, r.stderr
+    assert "mismatches            0 (bit-exact with the golden model)" in r.stdout
+    assert "4 sequences x 20 steps" in r.stdout and "sensor.csv test block, rows 510-599" in r.stderr
+    v = json.loads(j.read_text())
+    t = v["targets"][0]
+    assert t["mismatches"] == 0 and t["steps"] == 80
+    u = t["target_units"]
+    k = art.scaling["target_scale"] ** 2
+    assert u["mse_vs_truth"]["washout"] == pytest.approx(t["mse_vs_truth"]["washout"] * k)
+    assert set(u["baselines"]) == {"persistence", "AR(6)"}
+    assert "MSE in target units" in r.stdout and "baseline AR(6)" in r.stdout
+    assert v["saturation"]["input_values"] == 4 * 20 * 2
+
+    # --data reads the test block from another copy of the file
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(path.read_bytes())
+    path.unlink()
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", out / "best.npz", "--build-dir",
+                 tmp_path / "build")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"error: the model's data: {path}: no such file"
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", out / "best.npz", "--build-dir",
+                 tmp_path / "build", "--data", copy)
+    assert r.returncode == 0 and "copy.csv test block" in r.stderr, r.stderr
+
+
+def test_verify_counts_saturations(tmp_path):
+    from host.verify import load_reference
+    n = 300
+    v = np.zeros(n)
+    v[:210] = np.sin(np.arange(210) / 3)
+    v[210:] = 4.0 * np.sin(np.arange(90) / 3)           # val and test swing 4x the training range
+    path = write_csv(tmp_path / "s.csv", ["v", "w"], zip(v, np.cos(np.arange(n) / 5)))
+    spec = {"path": str(path), "inputs": ["v", "w"], "target": "v", "horizon": 1, "seq_len": 10,
+            "fractions": [0.7, 0.15, 0.15]}
+    d = tasks.series_data(tasks.data_task(spec))
+    sc = {"input_offset": d.x_scaling.offset, "input_scale": d.x_scaling.scale,
+          "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0])}
+    art = data_artifact(I=2, H=8, data=spec, **sc)
+    art.scale_f, art.scale_g = art.scale_f * 1e-3, art.scale_g * 1e-3
+    art.b_f[:], art.b_g[:] = 0.0, 0.0
+    save_artifact(art, tmp_path / "m.npz")
+    ref = load_reference(tmp_path / "m.npz")
+    s = ref.saturation
+    x, y = d.x["test"], d.y["test"][:, :, 0]
+    assert s["inputs"] == np.count_nonzero(np.abs(x) >= 2) > 0
+    assert s["target"] == np.count_nonzero(np.abs(y) >= 2) > 0
+    assert s["pre_clamped"] == 0 and s["pre_values"] == x.shape[0] * 10 * 16
+    art.b_f[:] = 20.0                                     # every gate pre-activation past the table
+    save_artifact(art, tmp_path / "m.npz")
+    assert load_reference(tmp_path / "m.npz").saturation["pre_clamped"] == x.shape[0] * 10 * 8
+
+
+def test_committed_daphnet_model(tmp_path):
+    """The README's worked example: a version-2 artifact naming a file inside the aeon wheel."""
+    import importlib.util
+    art = load_artifact(REPO / "results" / "daphnet" / "best.npz")
+    assert art.format_version == 2 and art.I == 3 and art.data["target"] == "ankle_vert"
+    assert art.data["path"] == "pkg:aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
+    if importlib.util.find_spec("aeon") is None:
+        pytest.skip("aeon is not installed (pip install --no-deps aeon)")
+    r = run([sys.executable, "-m", "codegen", "accuracy", REPO / "results" / "daphnet" / "best.npz"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "task S06R02E0.csv, test set 21x50" in r.stdout
+    assert "float ternary 1.3991e-02, golden integer 1.4046e-02" in r.stdout
