@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cfcbase import tasks
-from cfcbase.artifact import Artifact, load_artifact, save_artifact, write_artifact
+from cfcbase.artifact import load_artifact, save_artifact, write_artifact
 from cfcbase.series import SeriesError, SeriesSpec, read_table
 from trainer.cli import main as trainer_main
 

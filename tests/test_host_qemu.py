@@ -531,12 +531,12 @@ def test_native_firmware_killed_mid_sequence_stops_naming_the_step(npz, build_ro
 
 
 @pytest.mark.qemu
-def test_soak_prints_rss_and_stack_high_water(npz, build_root, all_targets, tmp_path):
+def test_soak_prints_rss_and_stack_high_water(host_cli, npz, build_root, all_targets, tmp_path):
     """A short soak: --sequences beyond the test set repeats it; the host's RSS and the
     firmware's painted-stack high-water mark are printed and in the JSON report."""
     j = tmp_path / "soak.json"
-    r = host("verify", "--qemu", "--target", "cortex-m4", "--model", npz, "--firmware",
-             elf(build_root, npz, "cortex-m4"), "--sequences", 300, "--json", j)
+    r = host_cli("verify", "--qemu", "--target", "cortex-m4", "--model", npz, "--firmware",
+                 elf(build_root, npz, "cortex-m4"), "--sequences", 300, "--json", j)
     assert r.returncode == 0, r.stdout + r.stderr
     [t] = json.loads(j.read_text())["targets"]
     assert t["steps"] == 300 * 50 and t["mismatches"] == 0 and t["state_losses"] == []
