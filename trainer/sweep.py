@@ -23,6 +23,7 @@ missing; a change to that code changes every hash, so old entries are not reused
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import math
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from cfcbase import tasks
-from cfcbase.fileio import atomic_write, write_npz
+from cfcbase.fileio import atomic_write, write_file_set, write_npz
 
 from . import stats, train, workers
 from .errors import TrainerError
@@ -558,16 +559,17 @@ def _in_block(c: dict, block: dict, dflt: dict) -> bool:
     return all((c[k] in block[k] or c[k] == dflt[k]) if k in block else c[k] == dflt[k] for k in KNOBS)
 
 
-def plot(path, result) -> bool:
-    """One panel per numeric knob a grid block varies (per-seed points, a line through the
-    geometric means per setting of the block's other knobs), and student vs teacher quality."""
+def plot(result) -> bytes | None:
+    """sweep.png as bytes (None without matplotlib): one panel per numeric knob a grid block
+    varies (per-seed points, a line through the geometric means per setting of the block's
+    other knobs), and student vs teacher quality."""
     try:
         import matplotlib  # noqa: PLC0415
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt  # noqa: PLC0415
     except ImportError:
         _log("matplotlib is not installed: skipping sweep.png (pip install 'trixcfc[plot]')")
-        return False
+        return None
     dflt = result["defaults"]
     panels = []
     for block in result["grid"]:
@@ -609,15 +611,16 @@ def plot(path, result) -> bool:
         ax.legend(fontsize=6)
     fig.suptitle(f"sweep {result['task']}: per-seed points, lines = geometric means")
     fig.tight_layout()
-
-    def write(f):
-        fig.savefig(f, format="png", dpi=110)
-    atomic_write(path, write)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    return True
+    return buf.getvalue()
 
 
 def write_reports(out: Path, result: dict) -> None:
-    atomic_write(out / "sweep.json", lambda f: f.write((json.dumps(result, indent=1, sort_keys=True) + "\n").encode()))
-    atomic_write(out / "sweep.md", lambda f: f.write(markdown(result).encode()))
-    plot(out / "sweep.png", result)
+    """sweep.json, sweep.md and sweep.png, all or none (cfcbase.fileio.write_file_set)."""
+    texts = {"sweep.json": json.dumps(result, indent=1, sort_keys=True) + "\n", "sweep.md": markdown(result)}
+    writers = {name: (lambda f, t=t: f.write(t.encode())) for name, t in texts.items()}
+    png = plot(result)
+    writers["sweep.png"] = None if png is None else (lambda f: f.write(png))
+    write_file_set(out, writers)
