@@ -93,9 +93,9 @@ def load_reference(model_path, sequences=None, log=None, data=None) -> Reference
             x, y = x[pick], y[pick]
         x, y = x[:sequences], y[:sequences]
     xq = quantize_input(x)
-    gold, states = run_golden(m, xq, return_states=True)
+    gold = run_golden(m, xq)
     ref = Reference(art, m, x, xq, y, gold, predict_ternary(art, x), source,
-                    saturation=saturations(m, xq, states, x, y))
+                    saturation=saturations(m, xq, x, y))
     if art.data is not None:
         ref.units = target_units(art, task, x.shape[0], y)
     return ref
@@ -122,17 +122,13 @@ def _test_split(art, task):
     return x, y, f"{art.task} test set (cfcbase.tasks.load_split)"
 
 
-def saturations(m, x_q14, states, x, y) -> dict:
+def saturations(m, x_q14, x, y) -> dict:
     """What the fixed-point ranges cut off on this data: input and target values with |v| >= 2
-    (Q14 saturates), and golden pre-activations outside the tables' [-8, 8) (clamped)."""
-    from codegen.golden import PRE_FRAC, accumulate_q15, preactivation_q16
-    lim = 8 << PRE_FRAC
-    clamp = 0
-    h = np.zeros((x_q14.shape[0], m.H), np.int64)
-    for t in range(x_q14.shape[1]):
-        pre = preactivation_q16(m, accumulate_q15(m, x_q14[:, t], h))
-        clamp += int(np.count_nonzero((pre < -lim) | (pre >= lim)))
-        h = states[:, t].astype(np.int64)
+    (Q14 saturates), and golden pre-activations outside the tables' [-8, 8) (clamped; counted
+    by codegen.lossy.saturation_counts, the export's own check)."""
+    from codegen.lossy import saturation_counts
+    c = saturation_counts(m, x_q14)
+    clamp = c["gate_table"] + c["cand_table"]
     return {"inputs": int(np.count_nonzero(np.abs(x) >= Q14_LIMIT)), "input_values": int(x.size),
             "target": int(np.count_nonzero(np.abs(y) >= Q14_LIMIT)), "target_values": int(y.size),
             "pre_clamped": clamp, "pre_values": int(x_q14.shape[0] * x_q14.shape[1] * 2 * m.H)}
