@@ -2,10 +2,13 @@
 resuming after a kill, paired statistics, and agreement with the factorial's rows."""
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +158,43 @@ def test_the_factorial_preset_reproduces_the_factorials_rows(tmp_path):
         for seed in (0, 1):
             want = next(r for r in f["runs"] if r["config"] == c and r["seed"] == seed)["test_mse_washout"]
             assert got[cid, seed] == pytest.approx(want, rel=1e-9), (c, seed)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("task", ["sine", "sine-mix"])
+def test_the_committed_sweep_is_this_codes_and_the_docs_command(task, tmp_path):
+    """results/<task>/sweep/ was computed by this training code: its settings, rerun, find every
+    job in the committed cache and write the same sweep.json and sweep.md; and the command in
+    docs/training.md asks for exactly that grid, seeds and baseline."""
+    from trainer.cli import build_parser
+    src = ROOT / "results" / task / "sweep"
+    committed = json.loads((src / "sweep.json").read_text())
+    shutil.copytree(src / "jobs", tmp_path / "jobs")
+    st = sweep.settings_of(committed, tmp_path)
+    st.workers = 1
+    todo_t, todo_s = sweep.Plan(st).todo()
+    assert not todo_t and not todo_s, (
+        f"results/{task}/sweep is not this training code's: {len(todo_t)} teacher and {len(todo_s)} student "
+        "jobs would be recomputed; rerun the sweep command in docs/training.md and commit the result")
+    sweep.run(st)
+    for name in ("sweep.json", "sweep.md"):
+        assert (tmp_path / name).read_bytes() == (src / name).read_bytes(), f"{name} differs from results/{task}/sweep"
+
+    doc = (ROOT / "docs" / "training.md").read_text().splitlines()
+    cmds = [line for line in doc if line.startswith(f"python -m trainer sweep --task {task} ")]
+    assert len(cmds) == 1, cmds
+    a = build_parser().parse_args(shlex.split(cmds[0])[3:])
+    assert json.loads(json.dumps(sweep.parse_grid(a.grid))) == committed["grid"]
+    assert (a.seeds, a.baseline, a.stack, a.set) == (len(committed["seeds"]), committed["baseline"],
+                                                    committed["stack"], [])
+
+
+def test_dry_run_counts_and_writes_nothing(tmp_path):
+    out = tmp_path / "s"
+    r = run_cli("--grid", "H=8,12; distill=none,traj", "--seeds", "2", *TINY, "--out", str(out), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "4 cells x 2 seeds in stacks of 5; 2 teacher and 4 student jobs, 6 to run (0 cached" in r.stdout
+    assert "H=8 (baseline)" in r.stdout and "distill=traj" in r.stdout
+    assert not out.exists()

@@ -123,6 +123,9 @@ def build_parser():
     sw.add_argument("--stack", type=int, default=5, metavar="N",
                     help="seeds trained side by side in one job, in chunks aligned to multiples of N, so "
                     "that more --seeds later only adds jobs (default: 5)")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="print the cells and how many of their jobs are cached and how many would run, "
+                    "then exit without training or writing anything")
     sw.add_argument("--ray", default=None, metavar="ADDRESS", nargs="?", const="local",
                     help="run the jobs on Ray: no value or 'local' starts a local instance on 127.0.0.1; "
                     "'auto' or HOST:PORT joins a running cluster (ray start --head). Default: local processes")
@@ -130,7 +133,7 @@ def build_parser():
 
 
 def _sweep(a):
-    from .sweep import KNOBS, SweepSettings, run
+    from .sweep import KNOBS, Plan, SweepSettings, run
     overrides = {}
     for item in a.set:
         k, sep, v = item.partition("=")
@@ -144,6 +147,11 @@ def _sweep(a):
         raise TrainerError(f"--workers must be positive, got {a.workers}")
     st = SweepSettings(task=a.task, grid=a.grid, seeds=a.seeds, out=a.out or os.path.join("results", a.task, "sweep"),
                        baseline=a.baseline, workers=a.workers, stack=a.stack, ray=a.ray, overrides=overrides)
+    if a.dry_run:
+        p = Plan(st)
+        print(p.summary())
+        print("\n".join(f"  {cid}{' (baseline)' if cid == p.baseline else ''}" for cid in p.ids))
+        return 0
     r = run(st)
     best = min(r["cells"], key=lambda c: sum(math.log10(x["test_mse_washout"]) for x in c["seeds"]))
     print(f"{r['task']}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 test washout MSE: "

@@ -27,7 +27,7 @@ from cfcbase.artifact import DATA_TASK, Artifact, write_artifact
 from cfcbase.fileio import write_file_set
 
 from . import gradcheck, search, stats, train, workers
-from .configs import CONFIGS, WIDTHS, config_name
+from .configs import CONFIGS, SHAPED_BETA, WIDTHS, config_name
 from .errors import TrainerError
 from .report import markdown, plot
 
@@ -91,7 +91,7 @@ def job_students(task, H, seed, teacher_flat, epochs, lr, scheme, tw):
     distill = [("traj" if v[2] is True else (None if v[2] is False else v[2])) for v in variants]
     stack = teacher.take([0] * len(variants))
     p, infos, wall = train.train_students(task, stack, shaped, distill, epochs=epochs, lr=lr, scheme=scheme,
-                                         transient_w=tw)
+                                         beta=SHAPED_BETA, transient_w=tw)
     ev = train.evaluate(train.effective(p, scheme), task)
     runs = []
     for m, (cfg, sh, _) in enumerate(variants):

@@ -39,6 +39,7 @@ from cfcbase import tasks
 from cfcbase.fileio import atomic_write, write_file_set, write_npz
 
 from . import stats, train, workers
+from .configs import SHAPED_BETA
 from .errors import TrainerError
 
 SCHEMA = 1
@@ -91,8 +92,9 @@ KNOBS = {
     "alpha_schedule": Knob(_choice(ALPHA_SCHEDULES), "rise",
                            f"const (alpha throughout), rise ({RISE_START:g} alpha -> alpha; alpha 0.8 is the "
                            f"seeds' 0.3 -> 0.8), fall (alpha -> {RISE_START:g} alpha)"),
-    "beta": Knob(_pos_float, 20.0, "shaped-STE window sharpness, final value (window width 1/beta)"),
-    "beta_schedule": Knob(_choice(BETA_SCHEDULES), "linear", "linear (1 -> beta) or const (beta throughout)"),
+    "beta": Knob(_pos_float, SHAPED_BETA[1], "shaped-STE window sharpness, final value (window width 1/beta)"),
+    "beta_schedule": Knob(_choice(BETA_SCHEDULES), "const" if SHAPED_BETA[0] == SHAPED_BETA[1] else "linear",
+                          "linear (1 -> beta) or const (beta throughout)"),
     "beta_zero": Knob(_nonneg_float, 0.0, "zero-boundary window of the shaped STE, centred on u = 0 with width "
                       "1/beta_zero, constant (0: none)"),
     "H": Knob(_width, 16, "hidden units"),
@@ -136,6 +138,11 @@ def parse_grid(spec: str) -> list:
     """'alpha=0.3,0.8; alpha_schedule=const,rise | H=8,64' -> [{knob: [values]}, ...]: the
     cells are the union of each block's product."""
     return [_parse_block(block) for block in spec.split("|")]
+
+
+def grid_spec(blocks: list) -> str:
+    """parse_grid's inverse: [{knob: [values]}, ...] -> 'knob=v1,v2; knob=... | ...'."""
+    return " | ".join("; ".join(f"{k}=" + ",".join(_fmt(v) for v in vs) for k, vs in b.items()) for b in blocks)
 
 
 def task_defaults(task: str) -> dict:
@@ -247,8 +254,7 @@ class Store:
     """OUT/jobs/<kind>-<key>.npz (teachers: parameters + metrics) / .json (students)."""
 
     def __init__(self, out: Path):
-        self.dir = Path(out) / "jobs"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(out) / "jobs"          # made by the first put: a dry run writes nothing
 
     def path(self, kind, key):
         return self.dir / f"{kind}-{key}.{'npz' if kind == 'teacher' else 'json'}"
@@ -257,6 +263,7 @@ class Store:
         return self.path(kind, key).is_file()
 
     def put(self, kind, key, settings, result):
+        self.dir.mkdir(parents=True, exist_ok=True)
         meta = json.dumps({"settings": settings, "metrics": result["metrics"]}, sort_keys=True)
         if kind == "teacher":
             atomic_write(self.path(kind, key), lambda f: write_npz(f, {"flat": result["flat"],
@@ -380,53 +387,66 @@ def chunks(n_seeds: int, stack: int) -> list:
     return [tuple(range(a, min(a + stack, n_seeds))) for a in range(0, n_seeds, stack)]
 
 
+class Plan:
+    """What a sweep's settings ask for: the cells, and per (cell, chunk of seeds) the teacher
+    and student jobs, keyed by their settings and the training code; which are in the store."""
+
+    def __init__(self, st: SweepSettings):
+        if st.task not in tasks.TASKS:
+            raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
+        if st.seeds < 2:
+            raise TrainerError(f"--seeds must be at least 2 for paired comparisons, got {st.seeds}")
+        if st.stack < 1 or st.workers < 1:
+            raise TrainerError("--stack and --workers must be positive")
+        self.st = st
+        self.blocks = parse_grid(PRESETS.get(st.grid, st.grid))
+        for k in (st.overrides or {}):
+            if any(k in b for b in self.blocks):
+                raise TrainerError(f"--set {k}: the grid varies it already")
+        self.dflt = dict(defaults(st.task), **(st.overrides or {}))
+        self.cells = cells(st.task, self.blocks, st.overrides)
+        self.ids = [cell_id(c, self.dflt) for c in self.cells]
+        self.baseline = st.baseline or self.ids[0]
+        if self.baseline not in self.ids:
+            raise TrainerError(f"--baseline {self.baseline!r} is not a cell of the grid (cells: {'; '.join(self.ids)})")
+        self.out = Path(st.out or os.path.join("results", st.task, "sweep"))
+        self.store = Store(self.out)
+        self.code = code_fingerprint()
+        self.parts = chunks(st.seeds, st.stack)
+        self.teachers = {}                  # key -> teacher settings
+        self.students = {}                  # key -> (cell, seeds, student settings)
+        for c in self.cells:
+            for part in self.parts:
+                ts, k = self.tkey(c, part)
+                self.teachers[k] = ts
+                ss, k = self.skey(c, part)
+                self.students[k] = (c, part, ss)
+
+    def tkey(self, c, part):
+        ts = {"task": self.st.task, "seeds": list(part), **{k: c[k] for k in TEACHER_KNOBS}}
+        return ts, _key("teacher", ts, self.code)
+
+    def skey(self, c, part):
+        ss = {"task": self.st.task, "seeds": list(part), **c}
+        return ss, _key("student", ss, self.code)
+
+    def todo(self):
+        """([(key, teacher settings)], [(key, cell, seeds, student settings)]) not in the store."""
+        return ([(k, ts) for k, ts in self.teachers.items() if not self.store.has("teacher", k)],
+                [(k, *v) for k, v in self.students.items() if not self.store.has("student", k)])
+
+    def summary(self) -> str:
+        todo_t, todo_s = self.todo()
+        n = len(self.teachers) + len(self.students)
+        return (f"{self.st.task}: {len(self.cells)} cells x {self.st.seeds} seeds in stacks of {self.st.stack}; "
+                f"{len(self.teachers)} teacher and {len(self.students)} student jobs, "
+                f"{len(todo_t) + len(todo_s)} to run ({n - len(todo_t) - len(todo_s)} cached in {self.store.dir})")
+
+
 def run(st: SweepSettings) -> dict:
-    if st.task not in tasks.TASKS:
-        raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
-    if st.seeds < 2:
-        raise TrainerError(f"--seeds must be at least 2 for paired comparisons, got {st.seeds}")
-    if st.stack < 1 or st.workers < 1:
-        raise TrainerError("--stack and --workers must be positive")
-    blocks = parse_grid(PRESETS.get(st.grid, st.grid))
-    for k in (st.overrides or {}):
-        if any(k in b for b in blocks):
-            raise TrainerError(f"--set {k}: the grid varies it already")
-    dflt = dict(defaults(st.task), **(st.overrides or {}))
-    cs = cells(st.task, blocks, st.overrides)
-    ids = [cell_id(c, dflt) for c in cs]
-    baseline = st.baseline or ids[0]
-    if baseline not in ids:
-        raise TrainerError(f"--baseline {baseline!r} is not a cell of the grid (cells: {'; '.join(ids)})")
-    out = Path(st.out or os.path.join("results", st.task, "sweep"))
-    store = Store(out)
-    code = code_fingerprint()
-    seeds = list(range(st.seeds))
-    parts = chunks(st.seeds, st.stack)
-
-    def tkey(c, part):
-        ts = {"task": st.task, "seeds": list(part), **{k: c[k] for k in TEACHER_KNOBS}}
-        return ts, _key("teacher", ts, code)
-
-    def skey(c, part):
-        ss = {"task": st.task, "seeds": list(part), **c}
-        return ss, _key("student", ss, code)
-
-    teachers = {}
-    for c in cs:
-        for part in parts:
-            ts, k = tkey(c, part)
-            teachers[k] = ts
-    students = {}
-    for c in cs:
-        for part in parts:
-            ss, k = skey(c, part)
-            students[k] = (c, part, ss)
-    todo_t = [(k, ts) for k, ts in teachers.items() if not store.has("teacher", k)]
-    todo_s = [(k, *v) for k, v in students.items() if not store.has("student", k)]
-    n_jobs = len(teachers) + len(students)
-    _log(f"{st.task}: {len(cs)} cells x {len(seeds)} seeds in stacks of {st.stack}; {len(teachers)} teacher and "
-         f"{len(students)} student jobs, {len(todo_t) + len(todo_s)} to run "
-         f"({n_jobs - len(todo_t) - len(todo_s)} cached in {store.dir})")
+    p = Plan(st)
+    todo_t, todo_s = p.todo()
+    _log(p.summary())
     backend = LocalBackend(st.workers) if st.ray is None else RayBackend(st.ray, st.workers)
     try:
         _log(f"backend: {backend.name}")
@@ -434,7 +454,7 @@ def run(st: SweepSettings) -> dict:
         if todo_t:
             def t_done(i, res):
                 k, ts = todo_t[i]
-                store.put("teacher", k, ts, res)
+                p.store.put("teacher", k, ts, res)
                 prog.tick(f"teachers H={ts['H']} seeds {ts['seeds'][0]}-{ts['seeds'][-1]}: test washout "
                           + " ".join(f"{m['test_mse_washout']:.1e}" for m in res["metrics"]))
             backend.run(job_teacher, [(st.task, ts["H"], ts["teacher_epochs"], ts["teacher_lr"], tuple(ts["seeds"]))
@@ -442,36 +462,47 @@ def run(st: SweepSettings) -> dict:
         if todo_s:
             def s_done(i, res):
                 k, c, part, ss = todo_s[i]
-                store.put("student", k, ss, res)
-                prog.tick(f"{cell_id(c, dflt)} seeds {part[0]}-{part[-1]}: test washout "
+                p.store.put("student", k, ss, res)
+                prog.tick(f"{cell_id(c, p.dflt)} seeds {part[0]}-{part[-1]}: test washout "
                           + " ".join(f"{m['test_mse_washout']:.1e}" for m in res["metrics"]))
-            args = [(st.task, c, part, store.get("teacher", tkey(c, part)[1])["flat"]) for _, c, part, _ in todo_s]
+            args = [(st.task, c, part, p.store.get("teacher", p.tkey(c, part)[1])["flat"]) for _, c, part, _ in todo_s]
             backend.run(job_student, args, s_done)
     finally:
         if hasattr(backend, "close"):
             backend.close()
-    result = assemble(st, blocks, dflt, cs, ids, baseline, parts, store, tkey, skey)
-    write_reports(out, result)
-    _log(f"wrote {out}/sweep.json, sweep.md, sweep.png")
+    result = assemble(p)
+    write_reports(p.out, result)
+    _log(f"wrote {p.out}/sweep.json, sweep.md, sweep.png")
     return result
 
 
-def assemble(st, blocks, dflt, cs, ids, baseline, parts, store, tkey, skey) -> dict:
+def assemble(p: Plan) -> dict:
     cells_out = []
-    for c, cid in zip(cs, ids):
+    for c, cid in zip(p.cells, p.ids):
         rows = []
-        for part in parts:
-            ms = store.get("student", skey(c, part)[1])["metrics"]
-            ts = store.get("teacher", tkey(c, part)[1])["metrics"]
+        for part in p.parts:
+            ms = p.store.get("student", p.skey(c, part)[1])["metrics"]
+            ts = p.store.get("teacher", p.tkey(c, part)[1])["metrics"]
             for seed, m, t in zip(part, ms, ts):
                 rows.append({"seed": seed, "val_mse_washout": m["val_mse_washout"],
                              "test_mse_washout": m["test_mse_washout"], "test_mse": m["test_mse"],
                              "teacher_test_mse_washout": t["test_mse_washout"],
                              "teacher_val_mse_washout": t["val_mse_washout"]})
         cells_out.append({"id": cid, "settings": c, "seeds": rows})
-    return {"schema": SCHEMA, "task": st.task, "grid": blocks, "defaults": dflt, "baseline": baseline,
-            "seeds": list(range(st.seeds)), "stack": st.stack, "cells": cells_out,
-            "comparisons": compare(cells_out, baseline)}
+    return {"schema": SCHEMA, "task": p.st.task, "grid": p.blocks, "grid_spec": grid_spec(p.blocks),
+            "defaults": p.dflt, "baseline": p.baseline,
+            "seeds": list(range(p.st.seeds)), "stack": p.st.stack, "cells": cells_out,
+            "comparisons": compare(cells_out, p.baseline)}
+
+
+def settings_of(result: dict, out) -> SweepSettings:
+    """The settings a sweep.json was computed with (its grid in the order given, seeds, stack
+    and baseline; as overrides its defaults that differ from the task's), writing to out."""
+    task = result["task"]
+    task_dflt = defaults(task)
+    overrides = {k: v for k, v in result["defaults"].items() if task_dflt.get(k) != v}
+    return SweepSettings(task=task, grid=result["grid_spec"], seeds=len(result["seeds"]), out=str(out),
+                         baseline=result["baseline"], stack=result["stack"], overrides=overrides or None)
 
 
 # ---- statistics ---------------------------------------------------------------------------
@@ -528,7 +559,7 @@ def compare(cells_out, baseline) -> list:
 
 def markdown(result) -> str:
     lines = [f"# Sweep: `{result['task']}`", "",
-             f"Grid: {' | '.join('; '.join(f'{k}=' + ','.join(_fmt(v) for v in vs) for k, vs in b.items()) for b in result['grid'])}. "
+             f"Grid: {result['grid_spec']}. "
              f"Defaults: {', '.join(f'{k}={_fmt(v)}' for k, v in result['defaults'].items())}. "
              f"Seeds {result['seeds'][0]}..{result['seeds'][-1]} (paired: seed k has the same data and, per "
              f"teacher setting, the same teacher in every cell). Metric: test washout MSE (steps t >= "
