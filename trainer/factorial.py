@@ -29,7 +29,7 @@ from cfcbase.fileio import write_file_set
 from . import gradcheck, search, stats, train, workers
 from .configs import CONFIGS, SHAPED_BETA, WIDTHS, config_name
 from .errors import TrainerError
-from .report import markdown, plot
+from .report import _lg, markdown, plot
 
 FORMAT_VERSION = 1                       # of factorial.json
 
@@ -142,15 +142,10 @@ def job_cs(task, seed, tag, run, sweeps, tw, refit_epochs=0, lr=0.0, teacher_fla
 
 
 def _pool_map(fn, argslist, jobs):
-    if jobs <= 1 or len(argslist) <= 1:
-        with np.errstate(all="ignore"):
-            return [fn(*a) for a in argslist]
-    import multiprocessing as mp
-    workers.single_threaded_blas()
-    workers.quiet_resource_tracker()
-    with mp.get_context("spawn").Pool(min(jobs, len(argslist)), initializer=workers.pool_initializer,
-                                      initargs=(os.getpid(),)) as pool:
-        return pool.starmap(fn, argslist, chunksize=1)
+    """[fn(*args) for args in argslist] on up to `jobs` worker processes."""
+    out = [None] * len(argslist)
+    workers.run_jobs(fn, argslist, jobs, out.__setitem__)
+    return out
 
 
 # ---- the whole run ------------------------------------------------------------------------
@@ -245,10 +240,6 @@ def data_summary(task):
             "input_offset": d.x_scaling.offset.tolist(), "input_scale": d.x_scaling.scale.tolist(),
             "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0]),
             "saturation": saturation_counts(d)}
-
-
-def _lg(x):
-    return float(np.log10(x))
 
 
 def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):

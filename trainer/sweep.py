@@ -293,24 +293,7 @@ class LocalBackend:
         self.name = f"local ({self.workers} worker{'s' if self.workers > 1 else ''})"
 
     def run(self, fn, argslist, on_done):
-        if self.workers == 1:
-            for i, a in enumerate(argslist):
-                on_done(i, fn(*a))
-            return
-        import concurrent.futures as cf   # noqa: PLC0415
-        import multiprocessing as mp      # noqa: PLC0415
-        workers.single_threaded_blas()
-        workers.quiet_resource_tracker()
-        with cf.ProcessPoolExecutor(min(self.workers, len(argslist)), mp_context=mp.get_context("spawn"),
-                                    initializer=workers.pool_initializer, initargs=(os.getpid(),)) as ex:
-            futs = {ex.submit(fn, *a): i for i, a in enumerate(argslist)}
-            try:
-                for f in cf.as_completed(futs):
-                    on_done(futs[f], f.result())
-            except BaseException:
-                for f in futs:
-                    f.cancel()
-                raise
+        workers.run_jobs(fn, argslist, self.workers, on_done)
 
 
 class RayBackend:
@@ -435,8 +418,9 @@ class Plan:
         return ([(k, ts) for k, ts in self.teachers.items() if not self.store.has("teacher", k)],
                 [(k, *v) for k, v in self.students.items() if not self.store.has("student", k)])
 
-    def summary(self) -> str:
-        todo_t, todo_s = self.todo()
+    def summary(self, todo=None) -> str:
+        """One line: cells, seeds, jobs, how many to run (todo: self.todo(), if already known)."""
+        todo_t, todo_s = todo or self.todo()
         n = len(self.teachers) + len(self.students)
         return (f"{self.st.task}: {len(self.cells)} cells x {self.st.seeds} seeds in stacks of {self.st.stack}; "
                 f"{len(self.teachers)} teacher and {len(self.students)} student jobs, "
@@ -445,8 +429,8 @@ class Plan:
 
 def run(st: SweepSettings) -> dict:
     p = Plan(st)
-    todo_t, todo_s = p.todo()
-    _log(p.summary())
+    todo_t, todo_s = todo = p.todo()
+    _log(p.summary(todo))
     backend = LocalBackend(st.workers) if st.ray is None else RayBackend(st.ray, st.workers)
     try:
         _log(f"backend: {backend.name}")

@@ -50,3 +50,30 @@ def quiet_resource_tracker() -> None:
 
 def single_threaded_blas() -> None:
     os.environ.update(THREAD_ENV)
+
+
+def run_jobs(fn, argslist, n_workers: int, on_done) -> None:
+    """fn(*args) for every args of argslist, on_done(i, result) in the order they finish: in
+    this process when n_workers or the job count is 1, else in up to n_workers spawned worker
+    processes (nothing inherited but the arguments; one-thread BLAS; they die with this one).
+    The first job that raises cancels the ones not yet started and raises here."""
+    if n_workers <= 1 or len(argslist) <= 1:
+        import numpy as np  # noqa: PLC0415
+        with np.errstate(all="ignore"):
+            for i, a in enumerate(argslist):
+                on_done(i, fn(*a))
+        return
+    import concurrent.futures as cf   # noqa: PLC0415
+    import multiprocessing as mp      # noqa: PLC0415
+    single_threaded_blas()
+    quiet_resource_tracker()
+    with cf.ProcessPoolExecutor(min(n_workers, len(argslist)), mp_context=mp.get_context("spawn"),
+                                initializer=pool_initializer, initargs=(os.getpid(),)) as ex:
+        futs = {ex.submit(fn, *a): i for i, a in enumerate(argslist)}
+        try:
+            for f in cf.as_completed(futs):
+                on_done(futs[f], f.result())
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
