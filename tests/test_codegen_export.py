@@ -1,6 +1,8 @@
 """`python -m codegen export`: determinism, hash, bad input, C compilation, footprint
 (issue 3, items 3-6)."""
+import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -371,3 +373,59 @@ def test_saturation_counts_each_clamp(what):
         assert c["gate_table"] == c["pre_per_head"] and c["cand_table"] == 0
     else:                    # b_o does not touch the state: only the readout clamps
         assert c["readout"] > 0 and c["gate_table"] == c["cand_table"] == 0
+
+
+# ---- text from an artifact never becomes code -------------------------------------------
+
+PAYLOAD = '*/ __attribute__((constructor)) static void p(void){system("touch %s");} /*'
+
+
+def _v2(art):
+    art.task = "data"
+    art.data = {"path": "x.csv", "inputs": [f"c{i}" for i in range(art.I)], "target": "c0", "horizon": 1,
+                "seq_len": 20, "fractions": [0.7, 0.15, 0.15]}
+    art.scaling = {"input_offset": np.zeros(art.I), "input_scale": np.ones(art.I), "target_offset": 0.0,
+                   "target_scale": 1.0}
+    return art
+
+
+@pytest.mark.parametrize("where", ["config", "task", "path", "inputs", "target"])
+def test_codegen_checks_the_text_again(where):
+    """Defence in depth: an Artifact that never went through load_artifact (built in memory)
+    is refused by the C-text helper, naming the key."""
+    from codegen.errors import CodegenError
+    from codegen.export import render_model_files
+    art = _v2(random_artifact(2, 8, seed=5))
+    payload = PAYLOAD[:40]                       # within the length limit: refused for its "*"
+    if where in ("config", "task"):
+        setattr(art, where, payload)
+    elif where == "inputs":
+        art.data["inputs"] = ["c0", payload]
+    else:
+        art.data[where] = payload
+    key = {"config": "config", "task": "task", "path": "data_json: path", "inputs": "data_json: inputs[1]",
+           "target": "data_json: target"}[where]
+    with pytest.raises(CodegenError, match=r"^" + re.escape(f"{art.path}: {key}: character '*' (U+002A) at position 0")):
+        render_model_files(art, golden_x=np.zeros((1, 2, 2), np.int16))
+
+
+@pytest.mark.parametrize("value", ["plain text", "0x1f", 1.5, True, None, np.int64(3)])
+def test_a_template_field_that_skips_the_helpers_is_refused(value):
+    from codegen.cliterals import CText
+    from codegen.errors import CodegenError
+    from codegen.export import _env
+    env = _env()
+    with pytest.raises(CodegenError, match="is not C text"):
+        env.from_string("int x = {{ v }};").render(v=value)
+    assert env.from_string("int x = {{ v }}; /* {{ n }} */").render(v=CText("0x1f"), n=7) == "int x = 0x1f; /* 7 */"
+
+
+def test_c_string_and_comment_text_refuse_what_could_end_them():
+    from codegen.cliterals import c_comment_text, c_string
+    from codegen.errors import CodegenError
+    assert c_string("sine:best.npz", "name") == '"sine:best.npz"'
+    for bad in ('a"b', "a\\b", "a*/b", "a??/", "line\nbreak", "x" * 65, "caf\u00e9"):
+        with pytest.raises(CodegenError, match=r"^name: "):
+            c_string(bad, "name")
+        with pytest.raises(CodegenError, match=r"^name: "):
+            c_comment_text(bad, "name")
