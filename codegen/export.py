@@ -39,7 +39,7 @@ def _finalize(value):
 def _env() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True, finalize=_finalize,
-                              autoescape=False,  # C, not HTML: every field is a cliterals.CText (c_comment_text, c_string, c_int, ...); _finalize refuses the rest
+                              autoescape=False,  # C, not HTML: every field is a cliterals CText; _finalize refuses the rest
                               trim_blocks=True, lstrip_blocks=True)
 
 
