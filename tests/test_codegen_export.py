@@ -389,6 +389,60 @@ def _v2(art):
     return art
 
 
+def _crafted(tmp_path, where):
+    """An npz written directly (no save_artifact) whose `where` carries PAYLOAD, and the marker
+    file the payload would create."""
+    marker = tmp_path / "pwned"
+    payload = PAYLOAD % marker
+    art = random_artifact(2, 8, seed=5)
+    if where in ("data_json: path", "data_json: inputs[1]"):
+        _v2(art)
+    a = artifact_arrays(art)
+    if where in ("config", "task"):
+        a[where] = np.str_(payload)
+    else:
+        d = dict(art.data)
+        if where == "data_json: path":
+            d["path"] = payload
+        else:
+            d["inputs"] = ["c0", payload]
+        a["data_json"] = np.str_(json.dumps(d))
+    return _write(tmp_path, a, "crafted.npz"), marker
+
+
+CRAFTED = ("config", "task", "data_json: path", "data_json: inputs[1]")
+
+
+def _refusal(p, key, marker):
+    """The one line: the file, the key, and cfcbase.text's reason (the payload is too long for a
+    name; a path may be longer: its first bad character)."""
+    from cfcbase.text import NAME_MAX, PATH_MAX, text_problem
+    why = text_problem(PAYLOAD % marker, PATH_MAX if key.endswith("path") else NAME_MAX)
+    assert why.startswith("character '*' (U+002A) at position 0" if key.endswith("path")
+                          else f"{len(PAYLOAD % marker)} characters")
+    return f"error: {p}: {key}: {why}"
+
+
+@pytest.mark.parametrize("where", CRAFTED)
+def test_a_crafted_string_is_refused_by_export(where, tmp_path):
+    bad, marker = _crafted(tmp_path, where)
+    out = tmp_path / "o"
+    r = subprocess.run([sys.executable, "-m", "codegen", "export", str(bad), "--out", str(out)], cwd=REPO,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.splitlines() == [_refusal(bad, where, marker)], r.stderr
+    assert not out.exists() and not marker.exists()
+
+
+@pytest.mark.parametrize("where", CRAFTED)
+def test_a_crafted_string_is_refused_by_verify(where, tmp_path, host_cli):
+    bad, marker = _crafted(tmp_path, where)
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", bad, "--build-dir", tmp_path / "build")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and lines[-1] == _refusal(bad, where, marker) and "Traceback" not in r.stderr, r.stderr
+    assert [ln for ln in lines if ln.startswith("error:")] == lines[-1:]
+    assert "PASS" not in r.stdout and not marker.exists() and not (tmp_path / "build").exists()
+
+
 @pytest.mark.parametrize("where", ["config", "task", "path", "inputs", "target"])
 def test_codegen_checks_the_text_again(where):
     """Defence in depth: an Artifact that never went through load_artifact (built in memory)
