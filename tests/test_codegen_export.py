@@ -336,7 +336,7 @@ def test_export_reports_the_integer_vs_float_error_of_a_trained_model(tmp_path, 
     rc, cap, _ = _export_err(load_artifact(REPO / "results" / "sine" / "best.npz"), tmp_path, capsys)
     assert rc == 0, cap.err
     line = [s for s in cap.out.splitlines() if s.startswith("integer vs float ternary")][0]
-    assert "on the validation set (64 x 50): washout MSE 2.247e-09 (bound 1e-05)" in line
+    assert "on the validation set (64 x 50): washout MSE 2.247e-09 (bound 1e-05), max |diff| 1.678e-04 (bound 1e-02)" in line
     assert "gate table 0, candidate table 0 of 102400 pre-activations each, readout 0 of 3200 outputs" in line
 
 
@@ -345,11 +345,78 @@ def test_export_refuses_a_lossy_model_unless_allowed(tmp_path, capsys):
     err = cap.err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith(
         f"error: {p}: the integer model is far from the float ternary model: washout MSE ")
-    assert "> 1e-05 on the validation set (saturated: gate table 65906, candidate table 37638, readout 3152)" in err[0]
+    assert ("washout MSE 2.216e-01 > 1e-05 and max |diff| 7.247e-01 > 1e-02 on the validation set (saturated: "
+            "gate table 65906, candidate table 37638, readout 3152)") in err[0]
     assert "--allow-lossy" in err[0] and not (tmp_path / "o").exists()
     rc, cap, _ = _export_err(_lossy_biases(), tmp_path, capsys, "--allow-lossy")
     assert rc == 0 and "washout MSE 2.216e-01 (bound 1e-05)" in cap.out and "readout 3152 of 3200" in cap.out
     assert (tmp_path / "o" / "trix_model.h").is_file()
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_one_output_far_off_is_refused_though_the_mse_is_small(sign, tmp_path, capsys):
+    """The sine model with b_o moved so that its largest (smallest) output is 2.05 (-2.05): a
+    few outputs clamp at the readout's [-2, 2), the washout MSE stays far under LOSSY_BOUND, the
+    largest single difference (0.05) is over MAX_ABS_BOUND and is what the refusal names."""
+    from cfcbase.cell import predict_ternary
+    from cfcbase.tasks import load_split
+    from codegen.lossy import LOSSY_BOUND, MAX_ABS_BOUND
+    art = load_artifact(REPO / "results" / "sine" / "best.npz")
+    x, _ = load_split("sine", "val")
+    y = predict_ternary(art, x)
+    art.b_o += (2.05 - y.max()) if sign > 0 else (-2.05 - y.min())
+    rc, cap, p = _export_err(art, tmp_path, capsys)
+    err = cap.err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and not (tmp_path / "o").exists()
+    m = re.search(r"far from the float ternary model: max \|diff\| (\S+) > 1e-02 on the validation set "
+                  r"\(saturated: gate table 0, candidate table 0, readout (\d+)\)", err[0])
+    assert m and "washout MSE" not in err[0], err[0]
+    assert MAX_ABS_BOUND < float(m.group(1)) < 0.051 and 0 < int(m.group(2)) < 400
+    rc, cap, _ = _export_err(art, tmp_path, capsys, "--allow-lossy")
+    line = [s for s in cap.out.splitlines() if s.startswith("integer vs float ternary")][0]
+    mse = float(re.search(r"washout MSE (\S+) ", line).group(1))
+    assert rc == 0 and mse < LOSSY_BOUND and f"readout {m.group(2)} of 3200 outputs" in line
+
+
+def _daphnet_without_its_data(w_o_factor=1.0):
+    art = load_artifact(REPO / "results" / "daphnet" / "best.npz")
+    art.data = dict(art.data, path="no/such/dir/S06R02E0.csv")
+    art.w_o = art.w_o * w_o_factor
+    return art
+
+
+def test_a_data_model_without_its_file_is_measured_on_synthetic_inputs(tmp_path, capsys):
+    rc, cap, _ = _export_err(_daphnet_without_its_data(), tmp_path, capsys)
+    assert rc == 0, cap.err
+    line = [s for s in cap.out.splitlines() if s.startswith("integer vs float ternary")][0]
+    assert line == (
+        "integer vs float ternary on synthetic inputs (64 x 50): washout MSE 2.972e-08 (bound 1e-05), max |diff| "
+        "1.073e-03 (bound 1e-02); saturated: gate table 1935, candidate table 0 of 102400 pre-activations each, "
+        "readout 0 of 3200 outputs (smooth random sequences in [-1, 1], the scaled range of the training block, "
+        "instead of the validation set: cannot regenerate the 'S06R02E0.csv' val set: no/such/dir/S06R02E0.csv: "
+        "no such file)")
+
+
+def test_a_lossy_data_model_without_its_file_is_still_refused(tmp_path, capsys):
+    """Readout weights x50: far off on its validation block, and on the synthetic inputs too; the
+    missing file no longer lets it through as "not measured"."""
+    rc, cap, p = _export_err(_daphnet_without_its_data(50.0), tmp_path, capsys)
+    err = cap.err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and not (tmp_path / "o").exists(), cap
+    assert err[0].startswith(f"error: {p}: the integer model is far from the float ternary model: washout MSE ")
+    m = re.search(r" > 1e-05 and max \|diff\| \S+ > 1e-02 on synthetic inputs \(saturated: gate table 1935, "
+                  r"candidate table 0, readout (\d+)\)", err[0])
+    assert m and int(m.group(1)) > 100, err[0]
+    rc, cap, _ = _export_err(_daphnet_without_its_data(50.0), tmp_path, capsys, "--allow-lossy")
+    assert rc == 0 and "on synthetic inputs (64 x 50)" in cap.out
+
+
+def test_synthetic_inputs_fill_the_scaled_training_range():
+    from codegen.lossy import synthetic_inputs
+    x = synthetic_inputs(3, 50)
+    assert x.shape == (64, 50, 3) and np.array_equal(x, synthetic_inputs(3, 50))
+    assert x.min() == -1.0 and x.max() == 1.0                     # clipped at both ends
+    assert 0.2 < np.mean(np.abs(x)) < 0.8 and np.abs(np.diff(x, axis=1)).max() < 0.75   # spread, smooth
 
 
 @pytest.mark.parametrize("what", ["scale", "bias", "readout"])
