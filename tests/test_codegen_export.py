@@ -550,3 +550,49 @@ def test_c_string_and_comment_text_refuse_what_could_end_them():
             c_string(bad, "name")
         with pytest.raises(CodegenError, match=r"^name: "):
             c_comment_text(bad, "name")
+
+
+# ---- the clamp counts at their exact edges -----------------------------------------------
+
+def _constant_preactivation_model(b_f, b_g, b_o=0.0, w_o=0.0):
+    """All trits 0: every pre-activation is exactly its bias, whatever x and h (acc = 0)."""
+    H = len(b_f)
+    art = random_artifact(1, H, seed=7)
+    art.trits_f = np.zeros_like(art.trits_f)
+    art.trits_g = np.zeros_like(art.trits_g)
+    art.b_f, art.b_g = np.array(b_f, np.float64), np.array(b_g, np.float64)
+    art.w_o = np.full(H, float(w_o))
+    art.b_o = float(b_o)
+    return IntModel.from_artifact(art)
+
+
+def test_table_clamps_are_counted_exactly_at_both_edges():
+    """The tables carry u = pre + 8 in [0, TABLE_SPAN - 1] (Q16); u = TABLE_SPAN - 1 and u = 0
+    are not clamped, u = TABLE_SPAN and u = -1 are."""
+    from codegen.golden import PRE_FRAC, TABLE_OFFSET, TABLE_SPAN
+    from codegen.lossy import saturation_counts
+    q = 2.0 ** -PRE_FRAC
+    top, bottom = (TABLE_SPAN - 1 - TABLE_OFFSET) * q, -TABLE_OFFSET * q        # 8 - 2^-16, -8
+    assert (top, bottom) == (8.0 - q, -8.0)
+    m = _constant_preactivation_model(b_f=[top, top + q, bottom, bottom - q, 0.0],
+                                      b_g=[top + q, top + 2 * q, bottom - q, top, bottom])
+    assert list(m.bias_q16[:5] + TABLE_OFFSET) == [TABLE_SPAN - 1, TABLE_SPAN, 0, -1, TABLE_OFFSET]
+    x = np.zeros((3, 7, 1), np.int16)
+    c = saturation_counts(m, x)
+    assert c == {"gate_table": 2 * 3 * 7, "cand_table": 3 * 3 * 7, "readout": 0, "pre_per_head": 3 * 7 * 5,
+                 "outputs": 3 * 7}
+
+
+@pytest.mark.parametrize("b_o,clamped", [(2.0 - 2.0 ** -14, False), (2.0, True), (-2.0, False),
+                                         (-2.0 - 2.0 ** -14, True)])
+def test_readout_clamps_of_both_signs_are_counted(b_o, clamped):
+    """h stays 0 (candidate bias 0: tanh 0 = 0), so every output is b_o: Q14 carries
+    [-2, 2 - 2^-14]; 2.0 and -2 - 2^-14 saturate, every step of every sequence."""
+    from codegen.golden import run_golden
+    from codegen.lossy import saturation_counts
+    m = _constant_preactivation_model(b_f=[0.5, -1.0, 2.0], b_g=[0.0, 0.0, 0.0], b_o=b_o, w_o=0.3)
+    x = np.zeros((4, 6, 1), np.int16)
+    y = run_golden(m, x)
+    assert np.all(y == (32767 if b_o > 0 else -32768))
+    c = saturation_counts(m, x)
+    assert (c["readout"], c["gate_table"], c["cand_table"]) == ((4 * 6 if clamped else 0), 0, 0)
