@@ -58,11 +58,11 @@ DATA_EXTENSIONS = (".csv", ".npy", ".npz")
 HORIZON_RANGE = (1, 10_000)
 SEQ_LEN_RANGE = (2, 100_000)
 FRACTIONS_TOL = 1e-9                     # |train + val + test - 1|
-# v' = (v - offset) / scale is quantized to Q14 (2^-14 steps, |v'| < 2) on the host and the
-# device: beyond these the float64 arithmetic overflows (1e300 / 1e-300) or cannot deliver a
-# single Q14 bit (a scale below 1e-15 blows double rounding of v up past the whole range; above
-# 1e15 any reading below 1e11 maps to 0; an offset above 1e15 leaves v - offset steps of 0.125
-# or coarser).
+# v' = (v - offset) / scale is quantized to Q14 (2^-14 steps, |v'| < 2) on the host and for the
+# device: beyond these the float64 arithmetic overflows (1e300 / 1e-300) or its Q14 bits are
+# noise or nothing (a scale below 1e-15 turns the rounding of a reading of order 1, 2.2e-16,
+# into 0.2 of v', thousands of Q14 steps; above 1e15 any reading below 1e11 maps to 0; an offset
+# above 1e15 leaves v - offset steps of 0.125 or coarser).
 SCALING_OFFSET_MAX = 1e15
 SCALING_SCALE_RANGE = (1e-15, 1e15)
 
