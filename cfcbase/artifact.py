@@ -6,11 +6,15 @@ Version 2 adds a user's data set (``data_json``) and its scaling (``input_offset
 is written as version 1, byte for byte as before; both versions load.
 
 Every problem is an ArtifactError whose one-line message names the file and the key, so
-``python -m codegen export`` can fail with one clear line before anything is written.
+``python -m codegen export`` and ``python -m host verify`` fail with one clear line before
+anything is written or run. A best.npz is a file people download and share: every string in
+it that may reach generated C or a log is checked against cfcbase.text's character set, every
+number against the bounds below (docs/artifact.md).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -19,6 +23,8 @@ import numpy as np
 
 from .errors import ArtifactError
 from .fileio import atomic_write, write_npz
+from .tasks import TASKS
+from .text import NAME_MAX, PATH_MAX, text_problem
 
 FORMAT_VERSION = 2                      # the newest version written and read
 READ_VERSIONS = (1, 2)
@@ -40,6 +46,25 @@ REQUIRED_KEYS = _INT_SCALARS + _STR_SCALARS + tuple(_FLOAT_KEYS) + _TRIT_KEYS
 _SCALING_KEYS = {"input_offset": ("I",), "input_scale": ("I",), "target_offset": (), "target_scale": ()}
 V2_KEYS = ("data_json",) + tuple(_SCALING_KEYS)
 _DATA_FIELDS = {"path": str, "inputs": list, "target": str, "horizon": int, "seq_len": int, "fractions": list}
+
+# Bounds of every float parameter (docs/artifact.md): far beyond any trained model (|values|
+# below 4, tau 0.12 .. 6.4 in results/*/best.npz) and what codegen's fixed point carries,
+# near enough that no arithmetic on them overflows a double.
+PARAM_MAX = 1e6                          # |every float parameter|, teacher included
+TAU_RANGE = (1e-6, 1e6)                  # tau and teacher_tau
+# Version 2, data_json and the scaling (docs/artifact.md, "Version 2").
+PKG_PREFIX = "pkg:"                      # a file inside an installed package (cfcbase.series)
+DATA_EXTENSIONS = (".csv", ".npy", ".npz")
+HORIZON_RANGE = (1, 10_000)
+SEQ_LEN_RANGE = (2, 100_000)
+FRACTIONS_TOL = 1e-9                     # |train + val + test - 1|
+# v' = (v - offset) / scale is quantized to Q14 (2^-14 steps, |v'| < 2) on the host and for the
+# device: beyond these the float64 arithmetic overflows (1e300 / 1e-300) or its Q14 bits are
+# noise or nothing (a scale below 1e-15 turns the rounding of a reading of order 1, 2.2e-16,
+# into 0.2 of v', thousands of Q14 steps; above 1e15 any reading below 1e11 maps to 0; an offset
+# above 1e15 leaves v - offset steps of 0.125 or coarser).
+SCALING_OFFSET_MAX = 1e15
+SCALING_SCALE_RANGE = (1e-15, 1e15)
 
 
 @dataclass
@@ -148,6 +173,13 @@ def _validate(path, raw) -> Artifact:
             _fail(path, k, f"must be > 0, element {i} is {float(floats[k][i])!r}")
     if not floats["dt"] > 0:
         _fail(path, "dt", f"must be > 0, got {float(floats['dt'])!r}")
+    for k, a in floats.items():
+        lo, hi = TAU_RANGE if k.endswith("tau") else (-PARAM_MAX, PARAM_MAX)
+        bad = ~((a >= lo) & (a <= hi))
+        if bad.any():
+            i = int(np.argmax(bad.ravel()))
+            _fail(path, k, f"{float(a.ravel()[i])!r}{f' (element {i})' if a.ndim else ''} is outside "
+                           f"[{lo:g}, {hi:g}]")
 
     trits = {}
     for k in _TRIT_KEYS:
@@ -172,17 +204,29 @@ def _validate(path, raw) -> Artifact:
         return d
 
     task, config = str_scalar("task"), str_scalar("config")
-    metrics = json_object("metrics_json")
-
-    data = scaling = None
+    for k, v in (("task", task), ("config", config)):
+        problem = text_problem(v, NAME_MAX)
+        if problem:
+            _fail(path, k, problem)
     if version >= 2:
         for k in V2_KEYS:
             if k not in raw:
                 _fail(path, k, "missing key (format version 2)")
+    if version == 1 and task not in TASKS:
+        _fail(path, "task", f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    if version == 2 and task != DATA_TASK:
+        _fail(path, "task", f"format version 2 is a model of a data file: task must be {DATA_TASK!r}, got {task!r}")
+    metrics = json_object("metrics_json")
+
+    data = scaling = None
+    if version >= 2:
         data = json_object("data_json")
         for k, kind in _DATA_FIELDS.items():
             if not isinstance(data.get(k), kind):
                 _fail(path, "data_json", f"field {k!r} missing or not a {kind.__name__}")
+        problem = data_spec_problem(data)
+        if problem:
+            _fail(path, "data_json", problem)
         if len(data["inputs"]) != I:
             _fail(path, "data_json", f"{len(data['inputs'])} inputs named, I = {I}")
         scaling = {}
@@ -191,11 +235,21 @@ def _validate(path, raw) -> Artifact:
             shape = tuple(I for _ in spec)
             if a.dtype.kind != "f" or a.shape != shape:
                 _fail(path, k, f"expected float64 of shape {shape}, got {a.dtype} of shape {a.shape}")
+            a = a.astype(np.float64)
             if not np.all(np.isfinite(a)):
                 _fail(path, k, "contains NaN or infinity")
-            if k.endswith("scale") and not np.all(a > 0):
-                _fail(path, k, "must be > 0")
-            scaling[k] = a.astype(np.float64) if spec else float(a)
+            if k.endswith("scale"):
+                lo, hi = SCALING_SCALE_RANGE
+                bad = ~((a >= lo) & (a <= hi))
+                rule = f"must be in [{lo:g}, {hi:g}]"
+            else:
+                bad = ~(np.abs(a) <= SCALING_OFFSET_MAX)
+                rule = f"must be at most {SCALING_OFFSET_MAX:g} in magnitude"
+            if np.any(bad):
+                i = int(np.argmax(bad.ravel()))
+                _fail(path, k, f"{float(a.ravel()[i])!r}{f' (element {i})' if spec else ''} {rule}: beyond it the Q14 "
+                               f"quantization of (v - offset) / scale overflows or loses every bit")
+            scaling[k] = a if spec else float(a)
 
     return Artifact(
         I=I, H=H, dt=float(floats["dt"]),
@@ -207,6 +261,53 @@ def _validate(path, raw) -> Artifact:
         teacher={k[len("teacher_"):]: floats[k] for k in _FLOAT_KEYS if k.startswith("teacher_")},
         format_version=version, path=path, data=data, scaling=scaling,
     )
+
+
+def data_path_problem(p, extension: bool = True) -> str | None:
+    """Why ``p`` cannot be a version-2 artifact's data reference (a relative path or
+    pkg:PACKAGE/PATH of at most PATH_MAX safe characters, a .csv, .npy or .npz file), or None.
+    ``extension=False`` leaves the extension to the caller (the trainer: cfcbase.series)."""
+    problem = text_problem(p, PATH_MAX)
+    if problem:
+        return f"path: {problem}"
+    if p.startswith(PKG_PREFIX):
+        pkg, _, rel = p[len(PKG_PREFIX):].partition("/")
+        if not pkg.isidentifier() or not rel or rel.startswith("/") or ".." in rel.split("/"):
+            return f"path {p!r}: expected pkg:PACKAGE/PATH, a file inside the installed Python package PACKAGE"
+    elif os.path.isabs(p) or not p:
+        return f"path {p!r} must be relative or pkg:PACKAGE/PATH"
+    if extension and os.path.splitext(p)[1].lower() not in DATA_EXTENSIONS:
+        return f"path {p!r}: not a {', '.join(DATA_EXTENSIONS)} file"
+    return None
+
+
+def data_spec_problem(d: dict) -> str | None:
+    """Why a version-2 data spec (data_json: the fields of _DATA_FIELDS, types already checked)
+    is refused, naming the field, or None. The rules of docs/artifact.md, "Version 2"."""
+    problem = data_path_problem(d["path"])
+    if problem:
+        return problem
+    if not d["inputs"]:
+        return "inputs: no input column named"
+    for i, name in enumerate(d["inputs"]):
+        problem = text_problem(name, NAME_MAX)
+        if problem:
+            return f"inputs[{i}]: {problem}"
+    if len(set(d["inputs"])) != len(d["inputs"]):
+        dup = next(c for c in d["inputs"] if d["inputs"].count(c) > 1)
+        return f"inputs: column {dup!r} named twice"
+    problem = text_problem(d["target"], NAME_MAX)
+    if problem:
+        return f"target: {problem}"
+    for k, (lo, hi) in (("horizon", HORIZON_RANGE), ("seq_len", SEQ_LEN_RANGE)):
+        v = d[k]
+        if isinstance(v, bool) or not lo <= v <= hi:
+            return f"{k} {v!r} is not an integer in {lo}..{hi}"
+    fr = d["fractions"]
+    if (len(fr) != 3 or any(isinstance(f, bool) or not isinstance(f, (int, float)) for f in fr)
+            or not all(math.isfinite(f) and f > 0 for f in fr) or not abs(sum(fr) - 1.0) <= FRACTIONS_TOL):
+        return f"fractions {fr!r} must be three finite numbers > 0 (train, val, test) adding up to 1"
+    return None
 
 
 def artifact_arrays(art: Artifact) -> dict:

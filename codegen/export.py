@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import reprlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,8 +15,10 @@ import numpy as np
 from . import golden as G
 from cfcbase.artifact import Artifact
 from cfcbase.tasks import artifact_task, label, load_split
+from cfcbase.text import PATH_MAX
 
-from .cliterals import c_array_body, c_hex_bytes, c_identifier, c_int, c_u64_hex
+from .cliterals import (CText, c_array_body, c_comment_text, c_double, c_hex_bytes, c_hex_digits, c_identifier,
+                        c_int, c_join, c_string, c_u64_hex)
 from .errors import CodegenError
 from .golden import IntModel, quantize_input, run_golden, matvec_golden
 
@@ -23,10 +26,21 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 GOLDEN_SEQUENCES = 8
 
 
+def _finalize(value):
+    """What a template field may print: CText (codegen.cliterals' helpers) or a plain int.
+    Anything else (a str, float, bool, None, an undefined name) is a CodegenError: a new field
+    that skipped the helpers fails at once instead of pasting unchecked text into C."""
+    if isinstance(value, CText) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise CodegenError(f"template field {reprlib.repr(value)} ({type(value).__name__}) is not C text: "
+                       f"render it through a codegen.cliterals helper (c_comment_text, c_string, c_int, ...)")
+
+
 def _env() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              autoescape=False, trim_blocks=True, lstrip_blocks=True)
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, finalize=_finalize,
+                              autoescape=False,  # C, not HTML: every field is a cliterals CText; _finalize refuses the rest
+                              trim_blocks=True, lstrip_blocks=True)
 
 
 def _ints(a, per_line=12):
@@ -54,29 +68,27 @@ def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
     try:
         x, _ = load_test_split(art, "test")
         if x.ndim == 3 and x.shape[2] == art.I:
-            return quantize_input(x[:n]), f"the first {min(n, len(x))} {label(artifact_task(art))} test sequences"
+            what = c_comment_text(label(artifact_task(art)), f"{art.path}: data_json: path", PATH_MAX)
+            return quantize_input(x[:n]), CText(f"the first {min(n, len(x))} {what} test sequences")
     except CodegenError:
         pass
     t = np.arange(50)[None, :, None]
     phi = np.linspace(0, 2 * np.pi, n, endpoint=False)[:, None, None]
     x = np.sin(2 * np.pi / 25 * t + phi) * np.ones((1, 1, art.I))
-    return quantize_input(x), f"synthetic sines (no {art.task!r} test set with I = {art.I})"
-
-
-def c_double(v) -> str:
-    """A double literal that reads back as exactly v (shortest round-trip repr)."""
-    r = repr(float(v))
-    return r if any(c in r for c in ".en") else r + ".0"
+    task = c_comment_text(art.task, f"{art.path}: task")
+    return quantize_input(x), CText(f"synthetic sines (no '{task}' test set with I = {int(art.I)})")
 
 
 def scaling_constants(art: Artifact):
     """The data scaling of a version-2 artifact as C literals for the model header, or None."""
     if art.scaling is None:
         return None
-    sc = art.scaling
-    return {"source": art.data["path"], "inputs": ", ".join(art.data["inputs"]), "target": art.data["target"],
-            "input_offset": ", ".join(c_double(v) for v in sc["input_offset"]),
-            "input_scale": ", ".join(c_double(v) for v in sc["input_scale"]),
+    sc, d, where = art.scaling, art.data, f"{art.path}: data_json"
+    return {"source": c_comment_text(d["path"], f"{where}: path", PATH_MAX),
+            "inputs": c_join(c_comment_text(v, f"{where}: inputs[{i}]") for i, v in enumerate(d["inputs"])),
+            "target": c_comment_text(d["target"], f"{where}: target"),
+            "input_offset": c_join(c_double(v) for v in sc["input_offset"]),
+            "input_scale": c_join(c_double(v) for v in sc["input_scale"]),
             "target_offset": c_double(sc["target_offset"]), "target_scale": c_double(sc["target_scale"])}
 
 
@@ -85,7 +97,12 @@ def model_arrays(m: IntModel) -> list:
     test vectors), in order: C type, name, length (symbolic dims of the model header and the
     number), the comment the model header puts above it, and the initializer body."""
     def arr(ctype, name, dims, length, body, note=None):
-        return dict(ctype=ctype, name=name, dims=dims, length=length, body=body, note=note)
+        # the notes are constants written here (they hold `*` and `>`, outside the character set
+        # for text from outside): vouched for as CText, checked only not to end the comment
+        assert note is None or ("*/" not in note and "\n" not in note)
+        return dict(ctype=c_identifier(ctype, "C type"), name=c_identifier(name, "array name"),
+                    dims=[c_identifier(d, "dimension") for d in dims], length=int(length), body=body,
+                    note=None if note is None else CText(note))
     R, H = 2 * m.H, m.H
     return [
         arr("uint8_t", "trits", ("ROWS", "ROW_BYTES"), R * m.row_bytes, c_hex_bytes(m.packed.ravel()),
@@ -102,16 +119,19 @@ def model_arrays(m: IntModel) -> list:
 def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "") -> dict:
     """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h."""
     p = c_identifier(prefix)
-    P = p.upper()
+    P = c_identifier(p.upper())
     m = IntModel.from_artifact(art)
     env = _env()
-    common = dict(command="export", m=m, p=p, P=P, hash=c_u64_hex(m.hash), table_size=G.TABLE_SIZE,
-                  task=art.task, config=art.config or "-")
+    common = dict(command=CText("export"), m=m, p=p, P=P, hash=c_u64_hex(m.hash), hash_hex=c_hex_digits(m.hash),
+                  table_size=G.TABLE_SIZE, task=c_comment_text(art.task, f"{art.path}: task"),
+                  config=c_comment_text(art.config or "-", f"{art.path}: config"))
     model_h = env.get_template("model.h.j2").render(
         **common, b_o=c_int(m.b_o_q, 64), scaling=scaling_constants(art), arrays=model_arrays(m),
         sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15))
     if golden_x is None:
         golden_x, source = golden_inputs(art)
+    elif not isinstance(source, CText):
+        source = c_comment_text(source, "golden inputs' source", PATH_MAX)
     y = run_golden(m, golden_x)
     golden_h = env.get_template("golden.h.j2").render(
         **common, n=golden_x.shape[0], t=golden_x.shape[1], source=source,
@@ -138,7 +158,8 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
     kz = kernel_test_z(m, kernel_vectors, seed)
     ka = matvec_golden(m, kz)
     y, hs = run_golden(m, x_q14, return_states=True)
-    return dict(name=name, m=m, hash=c_u64_hex(m.hash), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
+    return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"),
+                m=m, hash=c_u64_hex(m.hash), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
                 kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
                 kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
                 sequences=x_q14.shape[0], steps=x_q14.shape[1],
@@ -149,8 +170,9 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
 
 def render_test_vectors(entries: list) -> dict:
     env = _env()
+    entries = [dict(e, prefix=c_identifier(f"tv{i}", "array prefix")) for i, e in enumerate(entries)]
     text = env.get_template("test_vectors.h.j2").render(
-        command="vectors", models=entries, table_size=G.TABLE_SIZE,
+        command=CText("vectors"), models=entries, table_size=G.TABLE_SIZE,
         sigmoid=_ints(G.sigmoid_table_q15()), tanh=_ints(G.tanh_table_q15()))
     return {"test_vectors.h": text.encode()}
 

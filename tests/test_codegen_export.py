@@ -1,6 +1,8 @@
 """`python -m codegen export`: determinism, hash, bad input, C compilation, footprint
 (issue 3, items 3-6)."""
+import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -334,7 +336,7 @@ def test_export_reports_the_integer_vs_float_error_of_a_trained_model(tmp_path, 
     rc, cap, _ = _export_err(load_artifact(REPO / "results" / "sine" / "best.npz"), tmp_path, capsys)
     assert rc == 0, cap.err
     line = [s for s in cap.out.splitlines() if s.startswith("integer vs float ternary")][0]
-    assert "on the validation set (64 x 50): washout MSE 2.247e-09 (bound 1e-05)" in line
+    assert "on the validation set (64 x 50): washout MSE 2.247e-09 (bound 1e-05), max |diff| 1.678e-04 (bound 1e-02)" in line
     assert "gate table 0, candidate table 0 of 102400 pre-activations each, readout 0 of 3200 outputs" in line
 
 
@@ -343,11 +345,78 @@ def test_export_refuses_a_lossy_model_unless_allowed(tmp_path, capsys):
     err = cap.err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith(
         f"error: {p}: the integer model is far from the float ternary model: washout MSE ")
-    assert "> 1e-05 on the validation set (saturated: gate table 65906, candidate table 37638, readout 3152)" in err[0]
+    assert ("washout MSE 2.216e-01 > 1e-05 and max |diff| 7.247e-01 > 1e-02 on the validation set (saturated: "
+            "gate table 65906, candidate table 37638, readout 3152)") in err[0]
     assert "--allow-lossy" in err[0] and not (tmp_path / "o").exists()
     rc, cap, _ = _export_err(_lossy_biases(), tmp_path, capsys, "--allow-lossy")
     assert rc == 0 and "washout MSE 2.216e-01 (bound 1e-05)" in cap.out and "readout 3152 of 3200" in cap.out
     assert (tmp_path / "o" / "trix_model.h").is_file()
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_one_output_far_off_is_refused_though_the_mse_is_small(sign, tmp_path, capsys):
+    """The sine model with b_o moved so that its largest (smallest) output is 2.05 (-2.05): a
+    few outputs clamp at the readout's [-2, 2), the washout MSE stays far under LOSSY_BOUND, the
+    largest single difference (0.05) is over MAX_ABS_BOUND and is what the refusal names."""
+    from cfcbase.cell import predict_ternary
+    from cfcbase.tasks import load_split
+    from codegen.lossy import LOSSY_BOUND, MAX_ABS_BOUND
+    art = load_artifact(REPO / "results" / "sine" / "best.npz")
+    x, _ = load_split("sine", "val")
+    y = predict_ternary(art, x)
+    art.b_o += (2.05 - y.max()) if sign > 0 else (-2.05 - y.min())
+    rc, cap, p = _export_err(art, tmp_path, capsys)
+    err = cap.err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and not (tmp_path / "o").exists()
+    m = re.search(r"far from the float ternary model: max \|diff\| (\S+) > 1e-02 on the validation set "
+                  r"\(saturated: gate table 0, candidate table 0, readout (\d+)\)", err[0])
+    assert m and "washout MSE" not in err[0], err[0]
+    assert MAX_ABS_BOUND < float(m.group(1)) < 0.051 and 0 < int(m.group(2)) < 400
+    rc, cap, _ = _export_err(art, tmp_path, capsys, "--allow-lossy")
+    line = [s for s in cap.out.splitlines() if s.startswith("integer vs float ternary")][0]
+    mse = float(re.search(r"washout MSE (\S+) ", line).group(1))
+    assert rc == 0 and mse < LOSSY_BOUND and f"readout {m.group(2)} of 3200 outputs" in line
+
+
+def _daphnet_without_its_data(w_o_factor=1.0):
+    art = load_artifact(REPO / "results" / "daphnet" / "best.npz")
+    art.data = dict(art.data, path="no/such/dir/S06R02E0.csv")
+    art.w_o = art.w_o * w_o_factor
+    return art
+
+
+def test_a_data_model_without_its_file_is_measured_on_synthetic_inputs(tmp_path, capsys):
+    rc, cap, _ = _export_err(_daphnet_without_its_data(), tmp_path, capsys)
+    assert rc == 0, cap.err
+    line = [s for s in cap.out.splitlines() if s.startswith("integer vs float ternary")][0]
+    assert line == (
+        "integer vs float ternary on synthetic inputs (64 x 50): washout MSE 2.972e-08 (bound 1e-05), max |diff| "
+        "1.073e-03 (bound 1e-02); saturated: gate table 1935, candidate table 0 of 102400 pre-activations each, "
+        "readout 0 of 3200 outputs (smooth random sequences in [-1, 1], the scaled range of the training block, "
+        "instead of the validation set: cannot regenerate the 'S06R02E0.csv' val set: no/such/dir/S06R02E0.csv: "
+        "no such file)")
+
+
+def test_a_lossy_data_model_without_its_file_is_still_refused(tmp_path, capsys):
+    """Readout weights x50: far off on its validation block, and on the synthetic inputs too; the
+    missing file no longer lets it through as "not measured"."""
+    rc, cap, p = _export_err(_daphnet_without_its_data(50.0), tmp_path, capsys)
+    err = cap.err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and not (tmp_path / "o").exists(), cap
+    assert err[0].startswith(f"error: {p}: the integer model is far from the float ternary model: washout MSE ")
+    m = re.search(r" > 1e-05 and max \|diff\| \S+ > 1e-02 on synthetic inputs \(saturated: gate table 1935, "
+                  r"candidate table 0, readout (\d+)\)", err[0])
+    assert m and int(m.group(1)) > 100, err[0]
+    rc, cap, _ = _export_err(_daphnet_without_its_data(50.0), tmp_path, capsys, "--allow-lossy")
+    assert rc == 0 and "on synthetic inputs (64 x 50)" in cap.out
+
+
+def test_synthetic_inputs_fill_the_scaled_training_range():
+    from codegen.lossy import synthetic_inputs
+    x = synthetic_inputs(3, 50)
+    assert x.shape == (64, 50, 3) and np.array_equal(x, synthetic_inputs(3, 50))
+    assert x.min() == -1.0 and x.max() == 1.0                     # clipped at both ends
+    assert 0.2 < np.mean(np.abs(x)) < 0.8 and np.abs(np.diff(x, axis=1)).max() < 0.75   # spread, smooth
 
 
 @pytest.mark.parametrize("what", ["scale", "bias", "readout"])
@@ -371,3 +440,159 @@ def test_saturation_counts_each_clamp(what):
         assert c["gate_table"] == c["pre_per_head"] and c["cand_table"] == 0
     else:                    # b_o does not touch the state: only the readout clamps
         assert c["readout"] > 0 and c["gate_table"] == c["cand_table"] == 0
+
+
+# ---- text from an artifact never becomes code -------------------------------------------
+
+PAYLOAD = '*/ __attribute__((constructor)) static void p(void){system("touch %s");} /*'
+
+
+def _v2(art):
+    art.task = "data"
+    art.data = {"path": "x.csv", "inputs": [f"c{i}" for i in range(art.I)], "target": "c0", "horizon": 1,
+                "seq_len": 20, "fractions": [0.7, 0.15, 0.15]}
+    art.scaling = {"input_offset": np.zeros(art.I), "input_scale": np.ones(art.I), "target_offset": 0.0,
+                   "target_scale": 1.0}
+    return art
+
+
+def _crafted(tmp_path, where):
+    """An npz written directly (no save_artifact) whose `where` carries PAYLOAD, and the marker
+    file the payload would create."""
+    marker = tmp_path / "pwned"
+    payload = PAYLOAD % marker
+    art = random_artifact(2, 8, seed=5)
+    if where in ("data_json: path", "data_json: inputs[1]"):
+        _v2(art)
+    a = artifact_arrays(art)
+    if where in ("config", "task"):
+        a[where] = np.str_(payload)
+    else:
+        d = dict(art.data)
+        if where == "data_json: path":
+            d["path"] = payload
+        else:
+            d["inputs"] = ["c0", payload]
+        a["data_json"] = np.str_(json.dumps(d))
+    return _write(tmp_path, a, "crafted.npz"), marker
+
+
+CRAFTED = ("config", "task", "data_json: path", "data_json: inputs[1]")
+
+
+def _refusal(p, key, marker):
+    """The one line: the file, the key, and cfcbase.text's reason (the payload is too long for a
+    name; a path may be longer: its first bad character)."""
+    from cfcbase.text import NAME_MAX, PATH_MAX, text_problem
+    why = text_problem(PAYLOAD % marker, PATH_MAX if key.endswith("path") else NAME_MAX)
+    assert why.startswith("character '*' (U+002A) at position 0" if key.endswith("path")
+                          else f"{len(PAYLOAD % marker)} characters")
+    return f"error: {p}: {key}: {why}"
+
+
+@pytest.mark.parametrize("where", CRAFTED)
+def test_a_crafted_string_is_refused_by_export(where, tmp_path):
+    bad, marker = _crafted(tmp_path, where)
+    out = tmp_path / "o"
+    r = subprocess.run([sys.executable, "-m", "codegen", "export", str(bad), "--out", str(out)], cwd=REPO,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.splitlines() == [_refusal(bad, where, marker)], r.stderr
+    assert not out.exists() and not marker.exists()
+
+
+@pytest.mark.parametrize("where", CRAFTED)
+def test_a_crafted_string_is_refused_by_verify(where, tmp_path, host_cli):
+    bad, marker = _crafted(tmp_path, where)
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", bad, "--build-dir", tmp_path / "build")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and lines[-1] == _refusal(bad, where, marker) and "Traceback" not in r.stderr, r.stderr
+    assert [ln for ln in lines if ln.startswith("error:")] == lines[-1:]
+    assert "PASS" not in r.stdout and not marker.exists() and not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize("where", ["config", "task", "path", "inputs", "target"])
+def test_codegen_checks_the_text_again(where):
+    """Defence in depth: an Artifact that never went through load_artifact (built in memory)
+    is refused by the C-text helper, naming the key."""
+    from codegen.errors import CodegenError
+    from codegen.export import render_model_files
+    art = _v2(random_artifact(2, 8, seed=5))
+    payload = PAYLOAD[:40]                       # within the length limit: refused for its "*"
+    if where in ("config", "task"):
+        setattr(art, where, payload)
+    elif where == "inputs":
+        art.data["inputs"] = ["c0", payload]
+    else:
+        art.data[where] = payload
+    key = {"config": "config", "task": "task", "path": "data_json: path", "inputs": "data_json: inputs[1]",
+           "target": "data_json: target"}[where]
+    with pytest.raises(CodegenError, match=r"^" + re.escape(f"{art.path}: {key}: character '*' (U+002A) at position 0")):
+        render_model_files(art, golden_x=np.zeros((1, 2, 2), np.int16))
+
+
+@pytest.mark.parametrize("value", ["plain text", "0x1f", 1.5, True, None, np.int64(3)])
+def test_a_template_field_that_skips_the_helpers_is_refused(value):
+    from codegen.cliterals import CText
+    from codegen.errors import CodegenError
+    from codegen.export import _env
+    env = _env()
+    with pytest.raises(CodegenError, match="is not C text"):
+        env.from_string("int x = {{ v }};").render(v=value)
+    assert env.from_string("int x = {{ v }}; /* {{ n }} */").render(v=CText("0x1f"), n=7) == "int x = 0x1f; /* 7 */"
+
+
+def test_c_string_and_comment_text_refuse_what_could_end_them():
+    from codegen.cliterals import c_comment_text, c_string
+    from codegen.errors import CodegenError
+    assert c_string("sine:best.npz", "name") == '"sine:best.npz"'
+    for bad in ('a"b', "a\\b", "a*/b", "a??/", "line\nbreak", "x" * 65, "caf\u00e9"):
+        with pytest.raises(CodegenError, match=r"^name: "):
+            c_string(bad, "name")
+        with pytest.raises(CodegenError, match=r"^name: "):
+            c_comment_text(bad, "name")
+
+
+# ---- the clamp counts at their exact edges -----------------------------------------------
+
+def _constant_preactivation_model(b_f, b_g, b_o=0.0, w_o=0.0):
+    """All trits 0: every pre-activation is exactly its bias, whatever x and h (acc = 0)."""
+    H = len(b_f)
+    art = random_artifact(1, H, seed=7)
+    art.trits_f = np.zeros_like(art.trits_f)
+    art.trits_g = np.zeros_like(art.trits_g)
+    art.b_f, art.b_g = np.array(b_f, np.float64), np.array(b_g, np.float64)
+    art.w_o = np.full(H, float(w_o))
+    art.b_o = float(b_o)
+    return IntModel.from_artifact(art)
+
+
+def test_table_clamps_are_counted_exactly_at_both_edges():
+    """The tables carry u = pre + 8 in [0, TABLE_SPAN - 1] (Q16); u = TABLE_SPAN - 1 and u = 0
+    are not clamped, u = TABLE_SPAN and u = -1 are."""
+    from codegen.golden import PRE_FRAC, TABLE_OFFSET, TABLE_SPAN
+    from codegen.lossy import saturation_counts
+    q = 2.0 ** -PRE_FRAC
+    top, bottom = (TABLE_SPAN - 1 - TABLE_OFFSET) * q, -TABLE_OFFSET * q        # 8 - 2^-16, -8
+    assert (top, bottom) == (8.0 - q, -8.0)
+    m = _constant_preactivation_model(b_f=[top, top + q, bottom, bottom - q, 0.0],
+                                      b_g=[top + q, top + 2 * q, bottom - q, top, bottom])
+    assert list(m.bias_q16[:5] + TABLE_OFFSET) == [TABLE_SPAN - 1, TABLE_SPAN, 0, -1, TABLE_OFFSET]
+    x = np.zeros((3, 7, 1), np.int16)
+    c = saturation_counts(m, x)
+    assert c == {"gate_table": 2 * 3 * 7, "cand_table": 3 * 3 * 7, "readout": 0, "pre_per_head": 3 * 7 * 5,
+                 "outputs": 3 * 7}
+
+
+@pytest.mark.parametrize("b_o,clamped", [(2.0 - 2.0 ** -14, False), (2.0, True), (-2.0, False),
+                                         (-2.0 - 2.0 ** -14, True)])
+def test_readout_clamps_of_both_signs_are_counted(b_o, clamped):
+    """h stays 0 (candidate bias 0: tanh 0 = 0), so every output is b_o: Q14 carries
+    [-2, 2 - 2^-14]; 2.0 and -2 - 2^-14 saturate, every step of every sequence."""
+    from codegen.golden import run_golden
+    from codegen.lossy import saturation_counts
+    m = _constant_preactivation_model(b_f=[0.5, -1.0, 2.0], b_g=[0.0, 0.0, 0.0], b_o=b_o, w_o=0.3)
+    x = np.zeros((4, 6, 1), np.int16)
+    y = run_golden(m, x)
+    assert np.all(y == (32767 if b_o > 0 else -32768))
+    c = saturation_counts(m, x)
+    assert (c["readout"], c["gate_table"], c["cand_table"]) == ((4 * 6 if clamped else 0), 0, 0)

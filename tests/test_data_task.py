@@ -90,6 +90,109 @@ def test_model_header_carries_the_scaling(tmp_path):
     assert "SCALING" not in render_model_files(sine)["trix_model.h"].decode()
 
 
+# ---- a version-2 artifact is validated: data_json and the scaling -------------------------
+
+def v2_npz(tmp_path, task=None, name="m.npz", **changes):
+    """A version-2 npz written directly (np.savez of the raw keys, as a hostile file would be):
+    data_json fields, scaling arrays or other keys replaced by ``changes``."""
+    from cfcbase.artifact import artifact_arrays
+    art = data_artifact()
+    a = artifact_arrays(art)
+    d = dict(art.data)
+    for k, v in changes.items():
+        if k in d:
+            d[k] = v
+        else:
+            a[k] = np.asarray(v, np.float64)
+    a["data_json"] = np.str_(json.dumps(d))
+    if task is not None:
+        a["task"] = np.str_(task)
+    p = tmp_path / name
+    np.savez(p, **a)
+    return p
+
+
+BAD_V2 = {   # the five kinds a hostile or broken file had passed with, through both CLIs
+    "horizon": (dict(horizon=-4), "data_json: horizon -4 is not an integer in 1..10000"),
+    "fractions": (dict(fractions=[0.9, 0.9, 0.9]),
+                  "data_json: fractions [0.9, 0.9, 0.9] must be three finite numbers > 0 (train, val, test) "
+                  "adding up to 1"),
+    "absolute-path": (dict(path="/etc/passwd"), "data_json: path '/etc/passwd' must be relative or pkg:PACKAGE/PATH"),
+    "tiny-scale": (dict(input_scale=[2.0, 1e-300]),
+                   "input_scale: 1e-300 (element 1) must be in [1e-15, 1e+15]: beyond it the Q14 quantization of "
+                   "(v - offset) / scale overflows or loses every bit"),
+    "huge-scale": (dict(input_scale=[1e300, 3.0]),
+                   "input_scale: 1e+300 (element 0) must be in [1e-15, 1e+15]: beyond it the Q14 quantization of "
+                   "(v - offset) / scale overflows or loses every bit"),
+    "version-2-sine": (dict(task="sine"),
+                       "task: format version 2 is a model of a data file: task must be 'data', got 'sine'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_V2))
+def test_bad_version_2_refused_by_export(case, tmp_path):
+    changes, why = BAD_V2[case]
+    p = v2_npz(tmp_path, **changes)
+    out = tmp_path / "out"
+    r = run([sys.executable, "-m", "codegen", "export", p, "--out", out], cwd=REPO)
+    assert r.returncode == 2 and r.stderr.splitlines() == [f"error: {p}: {why}"], r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", sorted(BAD_V2))
+def test_bad_version_2_refused_by_verify(case, tmp_path, host_cli):
+    changes, why = BAD_V2[case]
+    p = v2_npz(tmp_path, **changes)
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", p, "--build-dir", tmp_path / "build")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and lines[-1] == f"error: {p}: {why}" and "Traceback" not in r.stderr, r.stderr
+    assert [ln for ln in lines if ln.startswith("error:")] == lines[-1:] and "--horizon" not in r.stderr
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize("changes,why", [
+    (dict(horizon=True), "data_json: horizon True is not an integer in 1..10000"),
+    (dict(horizon=10001), "data_json: horizon 10001 is not an integer in 1..10000"),
+    (dict(horizon=1.0), "data_json: field 'horizon' missing or not a int"),
+    (dict(seq_len=1), "data_json: seq_len 1 is not an integer in 2..100000"),
+    (dict(seq_len=100001), "data_json: seq_len 100001 is not an integer in 2..100000"),
+    (dict(fractions=[0.5, 0.5]), "data_json: fractions [0.5, 0.5] must be three"),
+    (dict(fractions=[0.5, 0.5, 0.0]), "data_json: fractions [0.5, 0.5, 0.0] must be three"),
+    (dict(fractions=[0.7, 0.15, float("nan")]), "data_json: fractions [0.7, 0.15, nan] must be three"),
+    (dict(fractions=[0.7, 0.15, 0.15 + 2e-9]), "data_json: fractions"),
+    (dict(fractions=[0.7, 0.15, True]), "data_json: fractions [0.7, 0.15, True] must be three"),
+    (dict(inputs=[]), "data_json: inputs: no input column named"),
+    (dict(inputs=["a", "a"]), "data_json: inputs: column 'a' named twice"),
+    (dict(inputs=["a", "b;c*"]), "data_json: inputs[1]: character '*' (U+002A) at position 3 is not allowed"),
+    (dict(target="t\n"), "data_json: target: character '\\n' (U+000A) at position 1 is not allowed"),
+    (dict(path="pkg:aeon/../../../etc/x.csv"), "data_json: path 'pkg:aeon/../../../etc/x.csv': expected pkg:PACKAGE/PATH"),
+    (dict(path="pkg:not-a-package/x.csv"), "data_json: path 'pkg:not-a-package/x.csv': expected pkg:PACKAGE/PATH"),
+    (dict(path="notes.txt"), "data_json: path 'notes.txt': not a .csv, .npy, .npz file"),
+    (dict(path=""), "data_json: path '' must be relative or pkg:PACKAGE/PATH"),
+    (dict(path="a" * 509 + ".csv"), "data_json: path: 513 characters, at most 512 allowed"),
+    (dict(input_offset=[0.0, -1.5e15]), "input_offset: -1500000000000000.0 (element 1) must be at most 1e+15 in magnitude"),
+    (dict(target_offset=np.inf), "target_offset: contains NaN or infinity"),
+    (dict(target_scale=1e16), "target_scale: 1e+16 must be in [1e-15, 1e+15]"),
+    (dict(tau=np.full(8, 2e6)), "tau: 2000000.0 (element 0) is outside [1e-06, 1e+06]"),
+    (dict(b_o=-2e6), "b_o: -2000000.0 is outside [-1e+06, 1e+06]"),
+    (dict(teacher_W_g=np.full((8, 10), 1e7)), "teacher_W_g: 10000000.0 (element 0) is outside [-1e+06, 1e+06]"),
+])
+def test_version_2_rules(changes, why, tmp_path):
+    from cfcbase.errors import ArtifactError
+    p = v2_npz(tmp_path, **changes)
+    with pytest.raises(ArtifactError) as e:
+        load_artifact(p)
+    assert str(e.value).startswith(f"{p}: {why}"), str(e.value)
+
+
+def test_version_2_bounds_are_inclusive(tmp_path):
+    p = v2_npz(tmp_path, horizon=10000, seq_len=2, fractions=[0.8, 0.1, 0.1], path="pkg:aeon/d/x.NPZ",
+               inputs=["a b", "c_d-e.f,g:h;i+j=k(l)[m]/n@o%p#q"], input_offset=[1e15, -1e15],
+               input_scale=[1e-15, 1e15], tau=np.full(8, 1e6), b_o=1e6)
+    art = load_artifact(p)
+    assert art.data["horizon"] == 10000 and art.scaling["input_scale"][0] == 1e-15
+
+
 # ---- tasks and baselines ------------------------------------------------------------------
 
 def test_data_task_name_rebuilds_the_task(tmp_path):
@@ -194,8 +297,11 @@ def test_bad_data_one_line_nothing_written(case, out_exists, tmp_path, capsys):
 
 @pytest.mark.qemu
 @pytest.mark.slow
-def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli, capsys):
+def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli, capsys, monkeypatch):
+    import os
+    monkeypatch.chdir(REPO)                  # where host_cli runs: the artifact's path is relative to it
     path = two_input_csv(tmp_path / "sensor.csv")
+    rel = os.path.relpath(path)              # an absolute --data is recorded relative
     out = tmp_path / "res"
     rc = trainer_main(["factorial", "--data", str(path), "--inputs", "a,b", "--target", "b", "--horizon", "2",
                        "--seq-len", "20", "--seeds", "2", "--epochs", "3", "--teacher-epochs", "6",
@@ -205,7 +311,7 @@ def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli,
     assert "train rows 0-419 (20 windows), val rows 420-509 (4 windows), test rows 510-599 (4 windows)" in cap.err
     art = load_artifact(out / "best.npz")
     assert art.format_version == 2 and art.I == 2 and art.task == "data"
-    assert art.data == {"path": str(path), "inputs": ["a", "b"], "target": "b", "horizon": 2, "seq_len": 20,
+    assert art.data == {"path": rel, "inputs": ["a", "b"], "target": "b", "horizon": 2, "seq_len": 20,
                         "fractions": [0.7, 0.15, 0.15]}
     raw = np.loadtxt(path, delimiter=",", skiprows=1)[:420]
     np.testing.assert_allclose(art.scaling["input_offset"], raw[:, 1:].mean(0))
@@ -243,20 +349,21 @@ def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli,
     path.unlink()
     r = host_cli("verify", "--qemu", "--target", "native", "--model", out / "best.npz", "--build-dir",
                  tmp_path / "build")
-    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"error: the model's data: {path}: no such file"
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"error: the model's data: {rel}: no such file"
     r = host_cli("verify", "--qemu", "--target", "native", "--model", out / "best.npz", "--build-dir",
                  tmp_path / "build", "--data", copy)
     assert r.returncode == 0 and "copy.csv test block" in r.stderr, r.stderr
 
 
-def test_verify_counts_saturations(tmp_path):
+def test_verify_counts_saturations(tmp_path, monkeypatch):
     from host.verify import load_reference
+    monkeypatch.chdir(tmp_path)                          # the artifact names its data file relative
     n = 300
     v = np.zeros(n)
     v[:210] = np.sin(np.arange(210) / 3)
     v[210:] = 4.0 * np.sin(np.arange(90) / 3)           # val and test swing 4x the training range
-    path = write_csv(tmp_path / "s.csv", ["v", "w"], zip(v, np.cos(np.arange(n) / 5)))
-    spec = {"path": str(path), "inputs": ["v", "w"], "target": "v", "horizon": 1, "seq_len": 10,
+    write_csv(tmp_path / "saturations.csv", ["v", "w"], zip(v, np.cos(np.arange(n) / 5)))
+    spec = {"path": "saturations.csv", "inputs": ["v", "w"], "target": "v", "horizon": 1, "seq_len": 10,
             "fractions": [0.7, 0.15, 0.15]}
     d = tasks.series_data(tasks.data_task(spec))
     sc = {"input_offset": d.x_scaling.offset, "input_scale": d.x_scaling.scale,

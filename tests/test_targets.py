@@ -72,6 +72,18 @@ def test_the_chip_capacity_refuses_an_image_that_does_not_fit():
     assert "nrf51: trix_fw does not fit" in str(e.value) and "RAM 10324 B > 8192 B" in str(e.value)
 
 
+@pytest.mark.parametrize("name", ["nrf51", "stm32f405"])
+def test_the_capacity_check_is_exact_at_the_chip_size(name):
+    """An image of exactly the chip's flash and RAM fits; one byte more of either does not."""
+    t = T.TARGETS[name]
+    T.check_fits(t, t.flash_bytes, t.ram_bytes)
+    for flash, ram, over in ((t.flash_bytes + 1, t.ram_bytes, f"flash {t.flash_bytes + 1} B > {t.flash_bytes} B"),
+                             (t.flash_bytes, t.ram_bytes + 1, f"RAM {t.ram_bytes + 1} B > {t.ram_bytes} B")):
+        with pytest.raises(BuildError) as e:
+            T.check_fits(t, flash, ram)
+        assert str(e.value).startswith(f"{name}: trix_fw does not fit the {t.board}: {over} (target table"), str(e.value)
+
+
 @pytest.mark.qemu
 def test_build_refuses_a_model_too_big_for_the_chip_row(tmp_path, monkeypatch):
     """The nRF51 row with 8 KB of RAM: the build of the committed model (10 KB of RAM with the

@@ -161,13 +161,19 @@ def _sweep(a):
 
 def _data_task(a):
     """(task name, default --out, the command that regenerates it) of --data and its options."""
+    from cfcbase.artifact import data_path_problem
     from cfcbase.series import SeriesSpec
     from cfcbase.tasks import data_task
+    from .factorial import recorded_data_path
     try:
         fr = tuple(float(v) for v in a.fractions.split(","))
     except ValueError:
         raise TrainerError(f"--fractions: three comma-separated numbers expected, got {a.fractions!r}") from None
     inputs = tuple(c.strip() for c in a.inputs.split(",")) if a.inputs else ()
+    # what best.npz will record (docs/artifact.md), checked now rather than after the training
+    problem = data_path_problem(recorded_data_path(a.data), extension=False)   # cfcbase.series: the extension
+    if problem:
+        raise TrainerError(f"--data {a.data}: {problem}")
     spec = SeriesSpec(a.data, inputs, a.target, a.horizon, a.seq_len, fr)
     stem = os.path.splitext(os.path.basename(a.data))[0] or "data"
     cmd = " ".join(["python -m trainer factorial --data", a.data]

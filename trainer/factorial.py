@@ -284,6 +284,13 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
 
 # ---- outputs --------------------------------------------------------------------------------
 
+def recorded_data_path(path) -> str:
+    """The data file as best.npz records it: as given, or an absolute path made relative to the
+    current directory (the artifact's reader refuses absolute paths: docs/artifact.md)."""
+    path = str(path)
+    return os.path.relpath(path) if os.path.isabs(path) else path
+
+
 def best_artifact(task, run, teacher_flat, H, metrics) -> Artifact:
     """The best.npz (docs/artifact.md) of a frozen student run and the float teacher it came from."""
     m = run["model"]
@@ -292,7 +299,10 @@ def best_artifact(task, run, teacher_flat, H, metrics) -> Artifact:
     data = scaling = None
     if tasks.is_data_task(task):
         d = tasks.series_data(task)
-        data, task = tasks.spec_dict(d.spec), DATA_TASK
+        # the columns as resolved (the defaults of --inputs and --target filled in)
+        data = dict(tasks.spec_dict(d.spec), path=recorded_data_path(d.spec.path), inputs=list(d.inputs),
+                    target=d.target)
+        task = DATA_TASK
         scaling = {"input_offset": d.x_scaling.offset, "input_scale": d.x_scaling.scale,
                    "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0])}
     return Artifact(
