@@ -65,7 +65,25 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 
-# ctest runs cross test programs through QEMU: output on UART0 -> stdout (-nographic),
-# the return value of main() -> QEMU's exit code (semihosting SYS_EXIT_EXTENDED).
-set(CMAKE_CROSSCOMPILING_EMULATOR
-    qemu-system-arm;-M;${TRIX_QEMU_MACHINE};-nographic;-monitor;none;-semihosting-config;enable=on,target=native;-kernel)
+# ctest runs cross test programs through host/qemu_run.py: qemu-system-arm with the board's UART
+# on stdout, -no-reboot and no semihosting; the program's last line `*** trixcfc: exit <code>`
+# (startup.c, trix_exit) becomes the runner's exit code (docs/firmware.md, "Exit codes and fault
+# reports"). The runner is plain Python 3 (standard library): Python3_EXECUTABLE when given
+# (host/build.py and the tests pass the venv's), else python3 from PATH. In a checkout it is
+# host/qemu_run.py beside cmake/; in the installed package cmake/ is in host/firmware_tree/.
+get_filename_component(_trix_tree "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+if(EXISTS "${_trix_tree}/host/qemu_run.py")
+    set(TRIX_QEMU_RUN "${_trix_tree}/host/qemu_run.py")
+else()
+    get_filename_component(TRIX_QEMU_RUN "${_trix_tree}/../qemu_run.py" ABSOLUTE)
+endif()
+if(Python3_EXECUTABLE)
+    set(_trix_python "${Python3_EXECUTABLE}")
+else()
+    find_program(TRIX_PYTHON3 NAMES python3 python)
+    set(_trix_python "${TRIX_PYTHON3}")
+    if(NOT _trix_python)
+        set(_trix_python python3)
+    endif()
+endif()
+set(CMAKE_CROSSCOMPILING_EMULATOR "${_trix_python};${TRIX_QEMU_RUN};--target;${TRIX_TARGET_NAME}")

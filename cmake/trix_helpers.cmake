@@ -2,9 +2,9 @@
 
 # trix_add_test(<name> SOURCES <src>... [LIBS <lib>...] [TIMEOUT <s>])
 # A test program for the current TRIX_TARGET: plain C99 `int main(void)` with printf, linked
-# with the platform (Cortex-M: startup, UART0 retarget, semihosting exit) and trix_core when
+# with the platform (Cortex-M: startup, UART0 retarget, exit line) and trix_core when
 # a model is configured; registered with ctest, which runs it through
-# CMAKE_CROSSCOMPILING_EMULATOR (qemu-aarch64 / qemu-system-arm) on the cross targets.
+# CMAKE_CROSSCOMPILING_EMULATOR (qemu-aarch64 / host/qemu_run.py) on the cross targets.
 function(trix_add_test name)
     cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
     if(NOT T_SOURCES)

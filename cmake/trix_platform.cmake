@@ -1,6 +1,6 @@
 # The platform library trix_platform (an OBJECT library) for the current target: on the
 # bare-metal targets (TRIX_BOARD set by cmake/toolchain-<target>.cmake) the Cortex-M startup,
-# newlib retarget (printf to the board's UART, exit code by semihosting), the platform API of
+# newlib retarget (printf to the board's UART, the exit line and a reset), the platform API of
 # trix_platform.h, the board's UART driver and tick source, and the board's linker script; on
 # native / aarch64 the POSIX stdin/stdout platform. Sets TRIX_BARE_METAL.
 # Included by the top-level CMakeLists.txt and by projects that borrow the board support

@@ -4,23 +4,22 @@ baseline of the same shapes, the lut kernel's table build alone, and bytes of we
 
 Builds the bench image (firmware/tests/bench_kernels.c + bench_dense.c; never part of trix_fw)
 in the same tree as `verify` (build/<target>-<modelhash>), runs it under qemu-system-arm with
-`-icount shift=0` (SysTick: 40 instructions per tick on mps2, 31.25 on mps3-an547), parses its
-`bench ...` lines and prints one table. The dense kernel has no cell step of its own; its
-"step" column is derived: dense matvec + (dsp step - dsp matvec), i.e. the same work outside
-the matrix-vector product as the ternary step.
+`-icount shift=0` (host.qemu.run_image: no semihosting; SysTick: 40 instructions per tick on
+mps2, 31.25 on mps3-an547), parses its `bench ...` lines and prints one table. The dense kernel
+has no cell step of its own; its "step" column is derived: dense matvec + (dsp step - dsp
+matvec), i.e. the same work outside the matrix-vector product as the ternary step.
 """
 from __future__ import annotations
 
 import math
 import re
-import subprocess
 from dataclasses import dataclass
 
 from cfcbase.stats import fit_exponent
 
 from .build import build
 from .errors import HostError
-from .qemu import ICOUNT_SHIFT, check_tools
+from .qemu import ICOUNT_SHIFT, check_tools, run_image
 from .targets import get as get_target
 
 LINE = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) kernel=(?P<k>\S+): matvec (?P<mv>\d+) insns"
@@ -48,12 +47,6 @@ class Row:
     @property
     def weights(self) -> int:
         return 2 * self.hidden * (self.inputs + self.hidden)
-
-
-def qemu_argv(target: str, elf) -> list:
-    return ["qemu-system-arm", "-M", get_target(target).qemu, "-display", "none", "-monitor", "none",
-            "-serial", "stdio", "-semihosting-config", "enable=on,target=native",
-            "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
 
 
 def parse(text: str, hidden) -> tuple[list, dict]:
@@ -178,19 +171,17 @@ def run(target: str, model: str, hidden, build_root=None, log=None, timeout: flo
     fw = build(target, model, model_hash, build_root, log=log, program="bench_kernels")
     if log:
         log(f"{target}: running {fw.elf} under qemu-system-arm -icount shift={ICOUNT_SHIFT}")
-    try:
-        r = subprocess.run(qemu_argv(target, fw.elf), capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise HostError(f"the bench image did not finish within {timeout:.0f} s") from None
-    if r.returncode != 0:
-        raise HostError(f"the bench image exited with status {r.returncode}: {(r.stdout + r.stderr).strip()[-400:]}")
-    rows, storage = parse(r.stdout, hidden)
+    r = run_image(target, fw.elf, timeout=timeout, icount=True)
+    text = r.output.decode("utf-8", "replace").replace("\r\n", "\n")
+    if r.status != 0:
+        why = r.message or f"the bench image exited with status {r.status}"
+        raise HostError(f"{why}: {text.strip()[-400:]}")
+    rows, storage = parse(text, hidden)
     if not rows:
-        raise HostError(f"no bench figures for H in {hidden} in the output:\n{r.stdout.strip()[-800:]}")
+        raise HostError(f"no bench figures for H in {hidden} in the output:\n{text.strip()[-800:]}")
     print(f"{target} ({row.core}, QEMU {row.qemu}, -icount shift={ICOUNT_SHIFT}; {fw.elf})")
     print(format_table(rows, storage))
-    tables = format_lut_tables(parse_lut_tables(r.stdout, hidden), rows)
+    tables = format_lut_tables(parse_lut_tables(text, hidden), rows)
     if tables:
         print(tables)
     summary = runtime_summary(rows, row.kernel)

@@ -61,6 +61,16 @@ class LinkClosed(LinkError):
     """The other end went away (socket closed, process exited, device unplugged)."""
 
 
+class FirmwareExited(LinkClosed):
+    """The firmware printed the exit marker `*** trixcfc: exit <code>` (its program ended, or a
+    fault handler ran: 125 HardFault, 126 another exception) and then reset; nothing it sent
+    after that belongs to the session. Raised as soon as the marker arrives."""
+
+    def __init__(self, message: str, code: int = 0):
+        super().__init__(message)
+        self.code = code
+
+
 # ---- request/reply level -------------------------------------------------------------------
 
 class ProtocolError(HostError):

@@ -10,16 +10,18 @@ The reader tells three failure kinds apart (all subclasses of host.errors.HostEr
   BadFrame        a complete frame that is not valid: BadCobs, BadCrc, BadFrameLength (< 4 or
                   > MAX_PAYLOAD + 4 decoded bytes)
   Unframed        more than MAX_WIRE bytes without a 0x00 (raised as soon as they arrive)
-and LinkClosed when the other end went away.
+and LinkClosed when the other end went away, FirmwareExited (a LinkClosed) as soon as the
+firmware's exit marker arrives (EXIT_MARKER: a Cortex-M program ended or faulted).
 """
 from __future__ import annotations
 
+import re
 import struct
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .errors import (BadCobs, BadCrc, DeviceError, BadFrameLength, LinkClosed, NoReply,
+from .errors import (BadCobs, BadCrc, DeviceError, BadFrameLength, FirmwareExited, LinkClosed, NoReply,
                      ProtocolError, TruncatedFrame, Unframed)
 
 PROTO_VERSION = 1
@@ -39,6 +41,29 @@ REQUEST_NAMES = {HELLO: "HELLO", RESET: "RESET", STEP: "STEP", BENCH: "BENCH"}
 
 ERROR_NAMES = {1: "BAD_CRC", 2: "BAD_COBS", 3: "TOO_SHORT", 4: "OVERSIZE", 5: "UNKNOWN_TYPE",
                6: "BAD_LENGTH"}
+
+
+# The line every Cortex-M program ends with (firmware/platform/cortex-m/startup.c, trix_exit):
+# "\r\n*** trixcfc: exit <code>\r\n", code in decimal (main's return value; 125 after a
+# HardFault report, 126 after an unexpected exception). host/qemu_run.py exits with the code; the
+# frame reader stops a session at it. It is the only way an exit status leaves the guest: QEMU
+# is never started with semihosting (docs/firmware.md).
+EXIT_MARKER = re.compile(rb"\*\*\* trixcfc: exit (-?[0-9]{1,10})\r?\n")
+
+
+def find_exit(data: bytes, start: int = 0):
+    """(code, end offset) of the first exit marker in data[start:], or None."""
+    m = EXIT_MARKER.search(data, start)
+    return (int(m[1]), m.end()) if m else None
+
+
+def quote_before(data: bytes, end: int, limit: int = 300) -> str:
+    """The printable text that ends at data[end] (what a firmware printed before and with its
+    exit marker, without the binary bytes of any frame before it)."""
+    i = end
+    while i > 0 and (32 <= data[i - 1] < 127 or data[i - 1] in (9, 10, 13)):
+        i -= 1
+    return data[i:end].decode("ascii").strip()[-limit:]
 
 
 # ---- CRC and COBS ---------------------------------------------------------------------------
@@ -169,6 +194,9 @@ class FrameReader:
             while i == 0:                    # empty frames: ignored (docs/protocol.md)
                 del self._buf[0]
                 i = self._buf.find(0)
+            ex = find_exit(self._buf)
+            if ex is not None and (i < 0 or ex[1] <= i):
+                self._exited(*ex)
             if i > 0:
                 enc = bytes(self._buf[:i])
                 del self._buf[:i + 1]
@@ -197,6 +225,11 @@ class FrameReader:
                 raise
             if data:
                 self._buf += data
+
+    def _exited(self, code: int, end: int):
+        text = quote_before(bytes(self._buf), end)
+        self._buf.clear()
+        raise FirmwareExited(f"the firmware exited with status {code} (it printed: {text!r})", code)
 
     def _text_note(self) -> str:
         """When the unframed bytes are text (e.g. the Cortex-M fault report

@@ -1,11 +1,17 @@
-"""Running the firmware under emulation, one `Link` per target.
+"""Running the firmware under emulation, one `Link` per target, and running a test image to its end.
+
+qemu_system_argv() is the one qemu-system-arm command line of the project (verify, bench, the
+ctest runner host/qemu_run.py, the tests). It never enables semihosting, so a guest cannot ask
+the host to run a command or touch a file: exit codes and fault reports travel on the board's
+UART as text (`*** trixcfc: exit <code>`, host.protocol.EXIT_MARKER).
 
 - bare-metal targets (cortex-m4, cortex-m3, stm32f405, nrf51, cortex-m7, cortex-m33, cortex-m55):
   `qemu-system-arm -M <machine of the target table>` with the board's UART on
   `-serial tcp:127.0.0.1:PORT,server=on,wait=on` (QEMU waits for the host before running the
-  guest), `-icount shift=0` (one instruction = 1 ns of virtual time, so the tick source counts
-  instructions: 40 per tick at the 25 MHz MPS2 clock, 62.5 on the nRF51's 16 MHz TIMER0, ...)
-  and semihosting for the exit code.
+  guest) and `-icount shift=0` (one instruction = 1 ns of virtual time, so the tick source counts
+  instructions: 40 per tick at the 25 MHz MPS2 clock, 62.5 on the nRF51's 16 MHz TIMER0, ...).
+  Reboots stay enabled there: a reset (the monitor's system_reset, a fault handler's) restarts
+  the firmware as on a chip, and the frame reader stops the session at the exit marker.
   The port is a free loopback port; if QEMU cannot bind it (taken in between, or the port the
   user asked for is busy) another one is chosen. Readiness = the TCP connect succeeding.
 - native / aarch64: `trix_fw` / `qemu-aarch64 trix_fw` behind a pseudo-terminal
@@ -18,14 +24,17 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 
 from .errors import HostError, LinkClosed, SetupError
 from .process import Child
+from .protocol import find_exit
 from .targets import DEFAULT_TARGETS, KNOWN_TARGETS
 from .targets import get as get_target
 from .transport import Link, open_pty_firmware, open_url
@@ -83,12 +92,100 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def qemu_system_argv(target: str, elf, port: int, monitor: str | None = None) -> list:
+def qemu_system_argv(target: str, elf, serial: str = "stdio", monitor: str | None = None,
+                     icount: bool = True, no_reboot: bool = False) -> list:
+    """qemu-system-arm for the bare-metal `target` running `elf`, its UART on the chardev
+    `serial` ("stdio", "tcp:..."), the human monitor on the unix socket `monitor` or none, with
+    `-icount shift=0` (instruction counts) and, for a program that ends, `-no-reboot` (its
+    exit's reset request then ends QEMU). No semihosting, ever: with it a guest could run host
+    commands (SYS_SYSTEM) and open host files; tests/test_guest_host_access.py checks."""
     mon = f"unix:{monitor},server=on,wait=off" if monitor else "none"
-    return ["qemu-system-arm", "-M", get_target(target).qemu, "-display", "none", "-monitor", mon,
-            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
-            "-semihosting-config", "enable=on,target=native",
-            "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
+    return (["qemu-system-arm", "-M", get_target(target).qemu, "-display", "none", "-monitor", mon,
+             "-serial", serial]
+            + (["-no-reboot"] if no_reboot else [])
+            + (["-icount", f"shift={ICOUNT_SHIFT}"] if icount else [])
+            + ["-kernel", str(elf)])
+
+
+# host/qemu_run.py's exit statuses of its own (a guest's code is 0..255 from its exit marker;
+# the platform's fault handlers use 125 and 126).
+STATUS_NO_EXIT = 123           # QEMU ended without the exit marker (a reset or crash, QEMU's error)
+STATUS_TIMEOUT = 124           # the run timed out (as coreutils' timeout)
+RUN_TIMEOUT_S = 600.0          # generous: the slowest ctest program takes ~20 s on 2 shared cores
+AFTER_EXIT_S = 10.0            # QEMU's own time to end after the marker before it is stopped
+
+
+@dataclass
+class ImageRun:
+    status: int                # what host/qemu_run.py exits with
+    output: bytes              # everything the guest wrote to its UART
+    code: int | None           # the code of the exit marker, None without one
+    message: str = ""          # why the status is not the guest's code, or what else happened
+
+
+def run_image(target: str, elf, timeout: float = RUN_TIMEOUT_S, icount: bool = False, echo=None,
+              after_exit: float = AFTER_EXIT_S) -> ImageRun:
+    """Run a bare-metal program to its end: qemu-system-arm with its UART on stdout, no
+    semihosting, `-no-reboot`. The guest's output is copied to `echo` (a binary stream) as it
+    comes; its exit marker gives the status. Without the marker, STATUS_NO_EXIT; after `timeout`
+    seconds QEMU is stopped and the status is STATUS_TIMEOUT."""
+    if not get_target(target).bare_metal:
+        raise HostError(f"{target} is not a bare-metal target (qemu-system-arm runs those only)")
+    if shutil.which("qemu-system-arm") is None:
+        check_tools([target], build=False)
+    if not os.path.isfile(elf):
+        raise HostError(f"{target}: {elf} does not exist")
+    child = Child(qemu_system_argv(target, elf, "stdio", icount=icount, no_reboot=True), stdout=subprocess.PIPE)
+    fd = child.proc.stdout.fileno()
+    out = bytearray()
+    code = None
+    message = ""
+    deadline = time.monotonic() + timeout
+    end_by = None                                 # after the marker: QEMU's time to end
+    try:
+        while True:
+            limit = deadline if end_by is None else min(deadline, end_by)
+            left = limit - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            data = os.read(fd, 65536)
+            if not data:                          # QEMU ended
+                break
+            if echo is not None:
+                echo.write(data)
+                echo.flush()
+            out += data
+            if code is None:
+                ex = find_exit(out, max(0, len(out) - len(data) - 40))
+                if ex is not None:
+                    code = ex[0]
+                    end_by = time.monotonic() + after_exit
+        if child.poll() is None:
+            try:
+                child.proc.wait(max(0.0, min(deadline if end_by is None else end_by, deadline) - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        running = child.poll() is None
+        machine = get_target(target).qemu
+        if code is not None:
+            status = code & 0xFF
+            if running:
+                message = f"QEMU ({machine}) did not end within {after_exit:g} s of the exit marker; stopped it"
+        elif running:
+            status = STATUS_TIMEOUT
+            message = (f"timeout: {elf} did not exit within {timeout:g} s under QEMU ({machine}) "
+                       f"(no '*** trixcfc: exit' line); QEMU stopped")
+        else:
+            status = STATUS_NO_EXIT
+            message = (f"QEMU ({machine}) ended without the program's exit marker ('*** trixcfc: exit <code>'): "
+                       f"{child.describe_exit()}")
+    finally:
+        child.stop()
+        child.proc.stdout.close()
+    return ImageRun(status, bytes(out), code, message)
 
 
 def _bind_failed(child: Child) -> bool:
@@ -108,7 +205,8 @@ def launch_system(target: str, elf, first_port: int | None = None, ready_timeout
                 log(f"{target}: port {port} is busy, using another one")
             port = free_port()
         mondir = tempfile.mkdtemp(prefix="trix-qemu-")
-        child = Child(qemu_system_argv(target, elf, port, os.path.join(mondir, "monitor")))
+        child = Child(qemu_system_argv(target, elf, f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+                                       monitor=os.path.join(mondir, "monitor")))
         try:
             link = _connect(child, port, ready_timeout)
         except _PortTaken:

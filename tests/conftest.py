@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from host.targets import BARE_METAL, KNOWN_TARGETS, TARGETS
+from host.targets import KNOWN_TARGETS, TARGETS
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINED = [REPO / "results" / t / "best.npz" for t in ("sine", "sine-mix")]
@@ -60,7 +60,6 @@ class Firmware:
     # Runtime kernel per target, from the target table (cortex-m55 is an optional target; its
     # Helium kernel is compiled and tested but the SMLAD/lookup pair needs fewer instructions).
     EXPECTED_KERNEL = {t: (TARGETS[t].kernel,) for t in KNOWN_TARGETS}
-    QEMU_MACHINE = {t: TARGETS[t].qemu for t in BARE_METAL}
 
     def __init__(self, tmp_path_factory):
         self.tmp = tmp_path_factory
@@ -114,11 +113,8 @@ class Firmware:
             return [str(elf)]
         if target == "aarch64":
             return ["qemu-aarch64", str(elf)]
-        cmd = ["qemu-system-arm", "-M", self.QEMU_MACHINE[target], "-display", "none", "-monitor", "none",
-               "-serial", "stdio", "-semihosting-config", "enable=on,target=native"]
-        if icount:
-            cmd += ["-icount", "shift=0"]
-        return cmd + ["-kernel", str(elf)]
+        from host.qemu import qemu_system_argv        # the project's one qemu-system-arm command line
+        return qemu_system_argv(target, elf, "stdio", icount=icount)
 
     @staticmethod
     def ctest(build):

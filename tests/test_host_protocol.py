@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from host import protocol as P
-from host.errors import (BadCobs, BadCrc, BadFrame, BadFrameLength, DeviceError, HostError,
+from host.errors import (BadCobs, BadCrc, BadFrame, BadFrameLength, DeviceError, FirmwareExited, HostError,
                          LinkClosed, LinkError, NoReply, ProtocolError, TruncatedFrame)
 
 
@@ -230,3 +230,23 @@ def test_reader_shows_text_the_firmware_printed():
     with pytest.raises(TruncatedFrame) as e:          # binary bytes are not quoted
         P.FrameReader(FakeLink([b"\x05\x83\x01\x02"]).read).read_frame(0.05)
     assert "printed" not in str(e.value)
+
+
+def test_reader_stops_at_the_exit_marker():
+    """The firmware's exit marker (a fault report's end, a program's end) stops the reader at once,
+    with the code and the text before it, even when the marker comes in pieces and the firmware
+    (reset, running again) goes on talking; a reply before it is still delivered first."""
+    fault = (b"\r\n*** trixcfc: HardFault pc=0x00000123 lr=0xfffffff9 cfsr=0x00000400 bfar=0x00000000\r\n"
+             b"\r\n*** trixcfc: exit 125\r\n")
+    wire = reply(0x83, 1, b"\x01\x00") + b"\x05\x83" + fault + reply(0x81, 0, b"after the reset")
+    chunks = [wire[i:i + 7] for i in range(0, len(wire), 7)]
+    r = P.FrameReader(FakeLink(chunks).read)
+    assert r.read_frame(5.0).seq == 1
+    with pytest.raises(FirmwareExited) as e:
+        r.read_frame(5.0)                   # no waiting for a timeout: raised when the marker is complete
+    assert e.value.code == 125 and isinstance(e.value, LinkClosed)
+    assert str(e.value) == ("the firmware exited with status 125 (it printed: '*** trixcfc: HardFault "
+                            "pc=0x00000123 lr=0xfffffff9 cfsr=0x00000400 bfar=0x00000000\\r\\n\\r\\n"
+                            "*** trixcfc: exit 125')")
+    assert P.find_exit(b"x*** trixcfc: exit -1\n") == (-1, 22)
+    assert P.find_exit(b"*** trixcfc: exit 12") is None        # not complete before its line end

@@ -27,8 +27,9 @@ void     trix_ticks_start(void);
 uint64_t trix_ticks64(void);
 uint32_t trix_tick_hz(void);
 
-/* Semihosting SYS_EXIT_EXTENDED: QEMU exits with this code (needs
- * -semihosting-config enable=on,target=native). Does not return. */
-void trix_semihost_exit(int code) __attribute__((noreturn));
+/* End the program: prints "\r\n*** trixcfc: exit <code>\r\n" (decimal) on the UART, then
+ * requests a system reset (SCB AIRCR SYSRESETREQ). QEMU started with -no-reboot then exits,
+ * and host/qemu_run.py exits with <code>; a chip starts again. No semihosting. Does not return. */
+void trix_exit(int code) __attribute__((noreturn));
 
 #endif /* TRIX_CORTEX_M_H */

@@ -1,7 +1,7 @@
 /*
  * newlib (nano) system calls for the test programs: stdout/stderr -> the board UART ("\n" -> "\r\n"),
  * stdin <- the board UART, a heap between the end of .bss and the stack for newlib's stdio buffers,
- * _exit -> semihosting exit. The firmware image trix_fw uses none of stdio/malloc; these
+ * _exit -> trix_exit (the exit marker on the UART, then a reset). The firmware image trix_fw uses none of stdio/malloc; these
  * functions are linked only where a program references them (--gc-sections).
  */
 #include <errno.h>
@@ -69,4 +69,4 @@ int _isatty(int fd) { (void)fd; return 1; }
 int _lseek(int fd, int off, int whence) { (void)fd; (void)off; (void)whence; return 0; }
 int _kill(int pid, int sig) { (void)pid; (void)sig; errno = EINVAL; return -1; }
 int _getpid(void) { return 1; }
-void _exit(int code) { trix_semihost_exit(code); }
+void _exit(int code) { trix_exit(code); }

@@ -4,8 +4,10 @@
  * the secure alias of UART0).
  * Reset: copy .data from its load address, zero .bss, bring up the board's UART (stdout of the
  * test programs, the protocol link of trix_fw) and tick source, run main(); main's return value goes
- * through exit() (flushes newlib stdio when a program used it) to _exit() -> semihosting
- * SYS_EXIT_EXTENDED, so QEMU exits with main's return code.
+ * through exit() (flushes newlib stdio when a program used it) to _exit() -> trix_exit(): the
+ * exit marker with the code on the UART, then a system reset. No semihosting: under QEMU (started
+ * with -no-reboot by host/qemu_run.py) the reset ends QEMU and the runner reads the code from the
+ * marker (docs/firmware.md, "Exit codes and fault reports").
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,7 +67,7 @@ void Reset_Handler(void)
     exit(main());
 }
 
-/* A fault must not hang a test run: report where it happened and exit QEMU with code 125.
+/* A fault must not hang a test run: report where it happened and exit with code 125.
  * The naked entry hands the exception stack frame (r0-r3, r12, lr, pc, xPSR) to C. */
 static void put_str(const char *s)
 {
@@ -90,7 +92,7 @@ void trix_fault_report(const uint32_t *frame)
     put_hex(" bfar=0x", *(volatile uint32_t *)0xE000ED38u);
 #endif
     put_str("\r\n");
-    trix_semihost_exit(125);
+    trix_exit(125);
 }
 
 __attribute__((naked)) void HardFault_Handler(void)
@@ -122,25 +124,42 @@ void Default_Handler(void)
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
     put_hex("\r\n*** trixcfc: unexpected exception ", ipsr & 0x1FFu);
     put_str("\r\n");
-    trix_semihost_exit(126);
+    trix_exit(126);
 }
 
-/* ---- semihosting ---- */
-#define SEMIHOST_SYS_EXIT_EXTENDED 0x20u
-#define ADP_STOPPED_APPLICATION_EXIT 0x20026u
+/* ---- exit: the end marker on the UART, then a system reset ---- */
+#define SCB_AIRCR              (*(volatile uint32_t *)0xE000ED0Cu)
+#define AIRCR_VECTKEY          (0x05FAu << 16)
+#define AIRCR_PRIGROUP_MASK    (0x7u << 8)     /* kept as it is (RAZ on ARMv6-M) */
+#define AIRCR_SYSRESETREQ      (1u << 2)
 
-void trix_semihost_exit(int code)
+static void put_dec(int v)
 {
-    /* Parameter block {reason, subcode}: QEMU exits with the subcode (plain SYS_EXIT on
-     * AArch32 cannot carry an exit status). */
-    volatile uint32_t block[2];
-    block[0] = ADP_STOPPED_APPLICATION_EXIT;
-    block[1] = (uint32_t)code;
-    {
-        register uint32_t r0 __asm__("r0") = SEMIHOST_SYS_EXIT_EXTENDED;
-        register uint32_t r1 __asm__("r1") = (uint32_t)(uintptr_t)block;
-        __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    }
-    for (;;) {   /* no debugger/semihosting: stop here */
+    char digits[10];
+    int n = 0;
+    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    if (v < 0) trix_uart_putc('-');
+    do {
+        digits[n++] = (char)('0' + u % 10u);
+        u /= 10u;
+    } while (u);
+    while (n) trix_uart_putc((uint8_t)digits[--n]);
+}
+
+void trix_exit(int code)
+{
+    /* The one exit path (main's return, exit(), the fault handlers): the fixed line
+     * "*** trixcfc: exit <code>" tells whoever reads the UART how the program ended ... */
+    __asm__ volatile("cpsid i" ::: "memory");
+    put_str("\r\n*** trixcfc: exit ");
+    put_dec(code);
+    put_str("\r\n");
+    /* ... and a system reset request ends the run: QEMU started with -no-reboot exits (every
+     * board of the target table, measured on QEMU 7.2), otherwise the guest starts again, as a
+     * chip does. */
+    __asm__ volatile("dsb" ::: "memory");
+    SCB_AIRCR = AIRCR_VECTKEY | (SCB_AIRCR & AIRCR_PRIGROUP_MASK) | AIRCR_SYSRESETREQ;
+    __asm__ volatile("dsb" ::: "memory");
+    for (;;) {   /* the reset takes effect */
     }
 }

@@ -1,8 +1,8 @@
 /*
- * Cortex-M platform check: a fault must end the QEMU run with a message and exit code 125,
- * never hang it. Reads an unmapped address (bus fault, escalated to HardFault); ctest expects
- * the handler's message and the exit code (the test is registered with WILL_FAIL semantics
- * through PASS_REGULAR_EXPRESSION; see firmware/app/CMakeLists.txt).
+ * Cortex-M platform check: a fault must end the run with a message and exit code 125, never
+ * hang it. Reads an unmapped address (bus fault, escalated to HardFault); ctest expects the
+ * handler's report followed by the exit line "*** trixcfc: exit 125" (PASS_REGULAR_EXPRESSION,
+ * which also makes the runner's status 125 a pass; see firmware/app/CMakeLists.txt).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,5 +19,5 @@ int main(void)
 #endif
     printf("test_fault: reading 0x%08lx\n", (unsigned long)(uintptr_t)bad);
     fflush(stdout);
-    return (int)*bad;   /* does not return: HardFault_Handler exits QEMU with 125 */
+    return (int)*bad;   /* does not return: HardFault_Handler ends the program with 125 */
 }
