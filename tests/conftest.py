@@ -13,12 +13,16 @@ Test modules import nothing from each other; what they share is here.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+from cfcbase import numerics
 
-import pytest
+numerics.pin()     # before anything imports numpy: the suite computes as `python -m trainer` does
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
 
 from host.targets import KNOWN_TARGETS, TARGETS
 

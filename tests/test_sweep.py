@@ -1,6 +1,7 @@
 """python -m trainer sweep: grid parsing, the same numbers on local processes and on Ray,
 resuming after a kill, paired statistics, and agreement with the factorial's rows."""
 import json
+import math
 import os
 import shlex
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cfcbase import numerics
 from trainer import sweep
 from trainer.errors import TrainerError
 
@@ -179,8 +181,16 @@ def test_the_committed_sweep_is_this_codes_and_the_docs_command(task, tmp_path):
         f"results/{task}/sweep is not this training code's: {len(todo_t)} teacher and {len(todo_s)} student "
         "jobs would be recomputed; rerun the sweep command in docs/training.md and commit the result")
     sweep.run(st)
-    for name in ("sweep.json", "sweep.md"):
-        assert (tmp_path / name).read_bytes() == (src / name).read_bytes(), f"{name} differs from results/{task}/sweep"
+    if numerics.status()["pinned"]:
+        # the statistics are recomputed here from the cached metrics: on the pinned numerics
+        # (cfcbase.numerics) they are the committed bytes on any x86-64-v3 CPU
+        for name in ("sweep.json", "sweep.md"):
+            assert (tmp_path / name).read_bytes() == (src / name).read_bytes(), f"{name} differs from results/{task}/sweep"
+    else:
+        # elsewhere (aarch64, a CPU below x86-64-v3) log10, the t distribution and the means may
+        # round differently in the last bits: the same numbers to 1e-12 relative
+        new, old = json.loads((tmp_path / "sweep.json").read_text()), committed
+        assert _same_numbers(new, old, 1e-12), f"sweep.json differs from results/{task}/sweep beyond 1e-12"
 
     doc = (ROOT / "docs" / "training.md").read_text().splitlines()
     cmds = [line for line in doc if line.startswith(f"python -m trainer sweep --task {task} ")]
@@ -189,6 +199,16 @@ def test_the_committed_sweep_is_this_codes_and_the_docs_command(task, tmp_path):
     assert json.loads(json.dumps(sweep.parse_grid(a.grid))) == committed["grid"]
     assert (a.seeds, a.baseline, a.stack, a.set) == (len(committed["seeds"]), committed["baseline"],
                                                     committed["stack"], [])
+
+
+def _same_numbers(a, b, rtol) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_numbers(a[k], b[k], rtol) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_same_numbers(x, y, rtol) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=rtol, abs_tol=0.0)
+    return a == b
 
 
 def test_dry_run_counts_and_writes_nothing(tmp_path):

@@ -228,20 +228,44 @@ def _numbers(obj, path=""):
         yield path, obj
 
 
+def _factorial_cli(out, jobs, pinned_by_hand):
+    """`python -m trainer factorial` TINY in a fresh process: with the numerics pinned by hand in
+    its environment (as a user can: cfcbase.numerics.PIN), or with every pinning variable removed,
+    so that only the trainer's own pinning can make the two agree."""
+    import subprocess
+    import sys
+    from cfcbase import numerics
+    env = {k: v for k, v in os.environ.items() if k not in numerics.PIN_VARS + (numerics.MARK,)}
+    if pinned_by_hand:
+        env.update(numerics.PIN)
+    r = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--out", str(out), "--jobs", str(jobs)] + TINY,
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
 @pytest.mark.slow
-def test_tiny_factorial_is_deterministic_and_independent_of_jobs(tmp_path, capsys):
+def test_tiny_factorial_is_deterministic_and_independent_of_jobs_and_cpu_dispatch(tmp_path):
+    """The same artifacts with the CPU dispatch pinned by hand to the required level (one worker)
+    and with nothing pinned but what the trainer pins itself (two workers). On a CPU with more
+    than x86-64-v3 (AVX-512) the second run would otherwise use other numpy loops and OpenBLAS
+    kernels and differ in the last bits, then in the model."""
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["factorial", "--out", str(a), "--jobs", "1"] + TINY) == 0
-    assert main(["factorial", "--out", str(b), "--jobs", "2"] + TINY) == 0
+    ra = _factorial_cli(a, 1, pinned_by_hand=True)
+    rb = _factorial_cli(b, 2, pinned_by_hand=False)
     ja = json.loads((a / "factorial.json").read_text())
     jb = json.loads((b / "factorial.json").read_text())
     na, nb = list(_numbers(ja)), list(_numbers(jb))
     assert len(na) > 500
     assert na == nb                                        # bit for bit (JSON keeps repr precision)
-    with np.load(a / "best.npz") as za, np.load(b / "best.npz") as zb:
-        assert sorted(za.files) == sorted(zb.files)
-        for k in za.files:
-            np.testing.assert_array_equal(za[k], zb[k])
+    assert (a / "best.npz").read_bytes() == (b / "best.npz").read_bytes()
+    # who pinned: the user in a, the trainer itself in b; both at the required level where the CPU has it
+    from cfcbase import numerics
+    if numerics.cpu_level() == numerics.REQUIRED_LEVEL:
+        assert ja["numerics"]["pinned"] and jb["numerics"]["pinned"], (ja["numerics"], jb["numerics"])
+        assert set(ja["numerics"]["source"].values()) == {"user"}, ja["numerics"]
+        assert set(jb["numerics"]["source"].values()) == {"trixcfc"}, jb["numerics"]
+        assert "numerics: pinned to x86-64-v3" in rb.stderr
     md = (a / "factorial.md").read_text()
     for needle in ("## Factorial (mean over seeds)", "ANOVA", "PTQ", "CS on config 1", "loss evals", "CS + refit",
                    "First-step floor", "| seed 0 | seed 1 |", "vs float", "vs baseline", "persistence", "ar2"):
@@ -251,11 +275,25 @@ def test_tiny_factorial_is_deterministic_and_independent_of_jobs(tmp_path, capsy
         for k in ("train_mse", "val_mse", "test_mse", "test_mse_washout", "test_nmse_washout", "zero_frac"):
             assert k in r
     assert all("cs_loss_evals" in r for r in ja["runs"] if str(r["config"]).startswith("cs"))
-    cap = capsys.readouterr()
-    assert "best ternary student" in cap.out
-    # progress during the minutes-long coordinate search: one line per sweep (run with --jobs 1
-    # in this process, so capsys sees it)
-    assert re.search(r"ste\+none\+H\d+ seed=\d+: coordinate search sweep 1: train MSE \d", cap.err), cap.err
+    assert "best ternary student" in ra.stdout
+    # progress during the minutes-long coordinate search: one line per sweep
+    assert re.search(r"ste\+none\+H\d+ seed=\d+: coordinate search sweep 1: train MSE \d", ra.stderr), ra.stderr
+
+
+def test_every_worker_process_is_pinned():
+    """Spawned workers (workers.run_jobs) compute with the pinned dispatch: their environment
+    carries the variables, marked as the trainer's own (cfcbase.numerics)."""
+    from cfcbase import numerics
+    from trainer import workers
+    if numerics.cpu_level() != numerics.REQUIRED_LEVEL:
+        pytest.skip(f"this CPU is {numerics.cpu_level()}: nothing is pinned below {numerics.REQUIRED_LEVEL}")
+    got = []
+    workers.run_jobs(numerics.status, [(), ()], 2, lambda i, st: got.append(st))
+    assert len(got) == 2
+    for st in got:
+        assert st["pinned"], numerics.describe(st)
+        assert st["env"] == {k: v for k, v in numerics.PIN.items()}, st
+        assert set(st["source"].values()) <= {"trixcfc", "user"}, st
 
 
 def _artifact_keys():

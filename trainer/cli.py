@@ -23,7 +23,7 @@ def build_parser():
     d = Settings()
     p = _Parser(prog="python -m trainer",
                 description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
-    sub = p.add_subparsers(dest="cmd", metavar="{factorial,sweep,gradcheck,bench}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="cmd", metavar="{factorial,sweep,gradcheck,bench,results}", parser_class=_Parser)
     f = sub.add_parser("factorial", help="train teachers, the 8 ternary configs and baselines; write reports",
                        description="Runs the gradient check, then float teachers (H=16, 32) per seed, the "
                        "2x2x2 factorial (shaped STE x trajectory distillation x width), output-only "
@@ -129,6 +129,12 @@ def build_parser():
     sw.add_argument("--ray", default=None, metavar="ADDRESS", nargs="?", const="local",
                     help="run the jobs on Ray: no value or 'local' starts a local instance on 127.0.0.1; "
                     "'auto' or HOST:PORT joins a running cluster (ray start --head). Default: local processes")
+    rs = sub.add_parser("results", help="write docs/results.md and the README's results block from results/",
+                        description="Renders docs/results.md (every task's factorial summary, main effects, "
+                        "baselines and sweep comparisons) and the README's headline table from the committed "
+                        "results/*/factorial.json and results/*/sweep/sweep.json of this checkout.")
+    rs.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 when either file is not what the results give")
     return p
 
 
@@ -242,11 +248,14 @@ def main(argv=None):
             pin_threads()                             # before numpy is imported
         a = build_parser().parse_args(argv)
         if a.cmd is None:
-            raise TrainerError("missing command: factorial, sweep, gradcheck or bench (see --help)")
+            raise TrainerError("missing command: factorial, sweep, gradcheck, bench or results (see --help)")
         if a.cmd == "bench":
             return _bench(a)
         if a.cmd == "sweep":
             return _sweep(a)
+        if a.cmd == "results":
+            from . import results_page
+            return results_page.main(a.check)
         return _factorial(a) if a.cmd == "factorial" else _gradcheck(a)
     except TrainerError as e:
         print(f"error: {e}", file=sys.stderr)

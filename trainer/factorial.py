@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cfcbase import tasks
+from cfcbase import numerics, tasks
 from cfcbase.artifact import DATA_TASK, Artifact, write_artifact
 from cfcbase.fileio import write_file_set
 
@@ -183,6 +183,8 @@ def run(st: Settings):
     t0 = time.perf_counter()
     seeds = list(range(st.seeds))
 
+    num = numerics.status()
+    _log(numerics.describe(num))
     gc = gradcheck.run(log=_log)
     bad = gradcheck.failures(gc)
     if bad:
@@ -215,6 +217,7 @@ def run(st: Settings):
     runs += cs
 
     result = assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
+    result["numerics"] = num
     write_outputs(out, result, runs, teachers)
     _log(f"factorial {tasks.label(st.task)} done in {time.perf_counter() - t0:.1f} s; wrote {out}/factorial.md, "
          f"factorial.json, factorial.png, best.npz")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cfcbase import tasks
+from cfcbase import numerics, tasks
 from cfcbase.fileio import atomic_write, write_file_set, write_npz
 
 from . import stats, train, workers
@@ -306,7 +306,8 @@ class RayBackend:
         except ImportError:
             raise TrainerError("--ray needs Ray: pip install 'trixcfc[ray]' (or pip install ray)") from None
         self.ray = ray
-        kw = {"runtime_env": {"env_vars": dict(THREAD_ENV)}, "log_to_driver": False,
+        env = dict(THREAD_ENV, **{k: os.environ[k] for k in numerics.PIN_VARS + (numerics.MARK,) if k in os.environ})
+        kw = {"runtime_env": {"env_vars": env}, "log_to_driver": False,
               "include_dashboard": False, "ignore_reinit_error": True}
         if address in (None, "local"):
             kw.update(num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1")
@@ -394,7 +395,8 @@ class Plan:
             raise TrainerError(f"--baseline {self.baseline!r} is not a cell of the grid (cells: {'; '.join(self.ids)})")
         self.out = Path(st.out or os.path.join("results", st.task, "sweep"))
         self.store = Store(self.out)
-        self.code = code_fingerprint()
+        # numbers computed with other floating-point kernels (cfcbase.numerics) are other jobs
+        self.code = code_fingerprint() + ("|" + numerics.fingerprint() if numerics.fingerprint() else "")
         self.parts = chunks(st.seeds, st.stack)
         self.teachers = {}                  # key -> teacher settings
         self.students = {}                  # key -> (cell, seeds, student settings)
