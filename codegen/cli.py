@@ -10,16 +10,12 @@ import numpy as np
 from cfcbase.artifact import load_artifact
 from cfcbase.cell import predict_ternary
 from cfcbase.errors import ArtifactError
-from cfcbase.series import RANGE_FILL
 
-from cfcbase.tasks import check_task as known_task
-from cfcbase.tasks import WASHOUT, artifact_task, label, washout_mse
+from cfcbase.tasks import TASKS, WASHOUT, artifact_task, committed_model, label, washout_mse
 
 from .errors import CodegenError
-from .export import (footprint_text, load_test_split, render_model_files, render_test_vectors,
-                     test_model_entry, write_outputs)
+from .export import export_model, footprint_text, load_test_split, render_test_vectors, test_model_entry, write_outputs
 from .golden import IntModel, dequantize_output, quantize_input, run_golden
-from .lossy import check_lossy, lossy_report, lossy_text, synthetic_inputs, synthetic_steps
 from .testing import random_artifact, random_inputs_q14
 
 # Shapes for the random kernel-test models: many sizes that are not multiples of 4, 8 or 16.
@@ -42,48 +38,14 @@ def accuracy_report(art, x, y) -> dict:
             "max_abs_diff": float(np.max(np.abs(yg - yf)))}
 
 
-def check_task(art) -> None:
-    """An unknown task is refused as verify refuses it (cfcbase.tasks.check_task)."""
-    try:
-        known_task(artifact_task(art))
-    except ValueError as e:
-        raise CodegenError(f"{art.path}: task: {e}") from e
-
-
-def export_lossy_report(art, m):
-    """(lossy_report, what the inputs were, a note on them): on the task's validation split (for a data model its
-    validation block); when that cannot be had (a data model's file is not where the artifact
-    says, or the inputs do not fit the model) on synthetic inputs in the model's scaled input
-    range (codegen.lossy.synthetic_inputs), so the gate is never skipped; `host verify --data
-    FILE` measures the same on the data it streams."""
-    try:
-        x, _ = load_test_split(art, "val")
-        if x.ndim == 3 and x.shape[2] == art.I:
-            return lossy_report(art, m, x), "the validation set", ""
-        why = f"the {label(artifact_task(art))} data has {x.shape[2]} input(s), the model I = {art.I}"
-    except CodegenError as e:
-        if art.data is None:
-            raise
-        why = str(e)
-    x = synthetic_inputs(art.I, synthetic_steps(art))
-    return lossy_report(art, m, x), "synthetic inputs", (
-        f"smooth random sequences in [-{RANGE_FILL:g}, {RANGE_FILL:g}], the scaled range of the training block, "
-        f"instead of the validation set: {why}")
-
-
 def cmd_export(a) -> int:
     if Path(a.out).exists() and not Path(a.out).is_dir():
         raise CodegenError(f"--out {a.out}: exists and is not a directory")
-    art = load_artifact(a.npz)
-    check_task(art)
-    files = render_model_files(art, a.prefix)
-    m = IntModel.from_artifact(art)
-    report, where, note = export_lossy_report(art, m)
-    check_lossy(report, art.path, where, a.allow_lossy)
-    write_outputs(files, a.out)
-    print(footprint_text(m))
-    print(lossy_text(report, where, note))
-    for name in sorted(files):
+    ex = export_model(load_artifact(a.npz), a.prefix, allow_lossy=a.allow_lossy)
+    write_outputs(ex.files, a.out)
+    print(footprint_text(ex.model))
+    print(ex.lossy_text())
+    for name in sorted(ex.files):
         print(f"wrote {Path(a.out) / name}")
     return 0
 
@@ -111,7 +73,7 @@ def cmd_vectors(a) -> int:
     entries = []
     models = list(a.model or [])
     if not a.model:
-        models = [p for p in ("results/sine/best.npz", "results/sine-mix/best.npz") if Path(p).is_file()]
+        models = [p for p in map(committed_model, TASKS) if Path(p).is_file()]
     for path in models:
         art = load_artifact(path)
         from .export import golden_inputs
@@ -150,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("vectors", help="write test_vectors.h for the firmware kernel/cell tests")
     v.add_argument("--out", required=True)
     v.add_argument("--model", action="append", help="trained best.npz to include (repeatable; default "
-                   "results/{sine,sine-mix}/best.npz when present)")
+                   f"{', '.join(map(committed_model, TASKS))} when present)")
     v.add_argument("--random", type=int, default=len(RANDOM_SHAPES),
                    help=f"number of random models (default {len(RANDOM_SHAPES)})")
     v.add_argument("--seed", type=int, default=0)

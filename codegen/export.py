@@ -7,6 +7,7 @@ import os
 import reprlib
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -14,13 +15,16 @@ import numpy as np
 
 from . import golden as G
 from cfcbase.artifact import Artifact
+from cfcbase.series import RANGE_FILL
 from cfcbase.tasks import artifact_task, label, load_split
+from cfcbase.tasks import check_task as known_task
 from cfcbase.text import PATH_MAX
 
 from .cliterals import (CText, c_array_body, c_comment_text, c_double, c_hex_bytes, c_hex_digits, c_identifier,
                         c_int, c_join, c_string, c_u64_hex)
 from .errors import CodegenError
 from .golden import IntModel, quantize_input, run_golden, matvec_golden
+from .lossy import check_lossy, lossy_report, lossy_text, synthetic_inputs, synthetic_steps
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 GOLDEN_SEQUENCES = 8
@@ -116,11 +120,13 @@ def model_arrays(m: IntModel) -> list:
     ]
 
 
-def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "") -> dict:
-    """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h."""
+def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "",
+                       model: IntModel | None = None) -> dict:
+    """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h (``model``: the artifact's
+    IntModel, when the caller has it already)."""
     p = c_identifier(prefix)
     P = c_identifier(p.upper())
-    m = IntModel.from_artifact(art)
+    m = model if model is not None else IntModel.from_artifact(art)
     env = _env()
     common = dict(command=CText("export"), m=m, p=p, P=P, hash=c_u64_hex(m.hash), hash_hex=c_hex_digits(m.hash),
                   table_size=G.TABLE_SIZE, task=c_comment_text(art.task, f"{art.path}: task"),
@@ -137,6 +143,67 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
         **common, n=golden_x.shape[0], t=golden_x.shape[1], source=source,
         x=_ints(golden_x.ravel(), 16), y=_ints(y.ravel(), 16))
     return {f"{p}_model.h": model_h.encode(), f"{p}_golden.h": golden_h.encode()}
+
+
+def check_task(art, data_path=None) -> None:
+    """An unknown task is refused as verify refuses it (cfcbase.tasks.check_task)."""
+    try:
+        known_task(artifact_task(art, data_path))
+    except ValueError as e:
+        raise CodegenError(f"{art.path}: task: {e}") from e
+
+
+def export_lossy_report(art, m, data_path=None):
+    """(lossy_report, what the inputs were, a note on them): on the task's validation split (for a data model its
+    validation block); when that cannot be had (a data model's file is not where the artifact
+    says, or the inputs do not fit the model) on synthetic inputs in the model's scaled input
+    range (codegen.lossy.synthetic_inputs), so the gate is never skipped. ``data_path``: a data
+    model's file given by the user instead of the artifact's (`host verify --data FILE`)."""
+    try:
+        x, _ = load_test_split(artifact_task(art, data_path) if art.data is not None else art, "val")
+        if x.ndim == 3 and x.shape[2] == art.I:
+            return lossy_report(art, m, x), "the validation set", ""
+        why = f"the {label(artifact_task(art))} data has {x.shape[2]} input(s), the model I = {art.I}"
+    except CodegenError as e:
+        if art.data is None:
+            raise
+        why = str(e)
+    x = synthetic_inputs(art.I, synthetic_steps(art))
+    return lossy_report(art, m, x), "synthetic inputs", (
+        f"smooth random sequences in [-{RANGE_FILL:g}, {RANGE_FILL:g}], the scaled range of the training block, "
+        f"instead of the validation set: {why}")
+
+
+@dataclass
+class Exported:
+    """A model once through codegen: the validated artifact, its integer model, the rendered
+    headers and the lossy gate's report. `python -m codegen export` writes and prints it; the
+    host builds every target of a run from one (host.model)."""
+    art: Artifact
+    model: IntModel
+    files: dict                  # {file name: bytes}
+    lossy: dict                  # codegen.lossy.lossy_report
+    lossy_where: str             # "the validation set" or "synthetic inputs"
+    lossy_note: str
+
+    @property
+    def hash_hex(self) -> str:
+        return self.model.hash_hex
+
+    def lossy_text(self) -> str:
+        return lossy_text(self.lossy, self.lossy_where, self.lossy_note)
+
+
+def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False, data_path=None) -> Exported:
+    """Everything `codegen export` checks and renders, in memory: the task, the integer model
+    (CodegenError for what the fixed point cannot carry), the headers, and the lossy gate
+    (CodegenError above its bounds unless allow_lossy)."""
+    check_task(art, data_path)
+    m = IntModel.from_artifact(art)
+    files = render_model_files(art, prefix, model=m)
+    report, where, note = export_lossy_report(art, m, data_path)
+    check_lossy(report, art.path, where, allow_lossy)
+    return Exported(art, m, files, report, where, note)
 
 
 def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from cfcbase.stats import fit_exponent
 
 from .build import build
+from .model import load_model
 from .errors import HostError
 from .qemu import ICOUNT_SHIFT, check_tools, run_image
 from .targets import get as get_target
@@ -158,17 +159,13 @@ def runtime_summary(rows, kernel: str) -> str:
     return "\n".join(out)
 
 
-def run(target: str, model: str, hidden, build_root=None, log=None, timeout: float = 600.0) -> int:
+def run(target: str, model, hidden, build_root=None, log=None, timeout: float = 600.0) -> int:
     row = get_target(target)
     if row.count != "instructions" or row.qemu_tick_hz is not None:
         raise HostError(f"bench --qemu needs a bare-metal target whose QEMU tick source runs at the chip's clock, "
                         f"not {target}")
     check_tools([target], build=True, run=True)
-    from .verify import resolve_model
-    from cfcbase.artifact import load_artifact
-    from codegen.golden import IntModel
-    model_hash = IntModel.from_artifact(load_artifact(resolve_model(model))).hash_hex
-    fw = build(target, model, model_hash, build_root, log=log, program="bench_kernels")
+    fw = build(target, load_model(model), build_root, log=log, program="bench_kernels")
     if log:
         log(f"{target}: running {fw.elf} under qemu-system-arm -icount shift={ICOUNT_SHIFT}")
     r = run_image(target, fw.elf, timeout=timeout, icount=True)

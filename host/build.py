@@ -6,8 +6,9 @@ CMakeLists.txt, cmake/ and firmware/ that an installed trixcfc carries in host/f
 $XDG_CACHE_HOME/trixcfc/build (~/.cache/trixcfc/build): never inside the installed package.
 
 <build root>/<target>-<modelhash>/ holds one CMake build tree per (target, model):
-  model/           headers exported by `python -m codegen export <npz>` (rewritten only when
-                   their bytes change, so an unchanged model never triggers a recompile)
+  model/           the model's headers, rendered once per run by codegen in this process
+                   (host.model; rewritten only when their bytes change, so an unchanged model
+                   never triggers a recompile)
   firmware/app/trix_fw   the firmware (ELF; the -kernel image on Cortex-M)
   host-build.log   the last configure/build output
 Configure runs when the tree has no CMakeCache.txt (or no Makefile: an earlier configure failed); `cmake --build --target trix_fw` always
@@ -19,15 +20,15 @@ Cortex-M trix_fw larger than the chip's flash or RAM (host/targets.py) is refuse
 from __future__ import annotations
 
 import fcntl
-import filecmp
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from cfcbase.fileio import atomic_write
 
 from .errors import BuildError, SetupError
 from .qemu import check_tools
@@ -89,22 +90,19 @@ def _run(cmd, log_path: Path, what: str, cwd=None):
     return r
 
 
-def export_headers(npz, model_dir: Path, log_path: Path) -> bool:
-    """Export fresh headers for npz into model_dir; files are replaced only when they differ.
-    Returns True when something changed."""
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=model_dir.parent, prefix=".export-") as tmp:
-        out = Path(tmp) / "model"
-        _run([sys.executable, "-m", "codegen", "export", os.path.abspath(npz), "--out", out], log_path,
-             f"python -m codegen export {npz}", cwd=REPO if _is_source_tree(REPO) else None)
-        model_dir.mkdir(exist_ok=True)
-        changed = False
-        for f in sorted(out.iterdir()):
-            dst = model_dir / f.name
-            if not dst.exists() or not filecmp.cmp(f, dst, shallow=False):
-                os.replace(f, dst)
-                changed = True
-        return changed
+def write_headers(model, model_dir: Path) -> bool:
+    """The model's headers (host.model.Model: rendered once per run) into model_dir, each file
+    replaced (atomically) only when its bytes differ, so an unchanged model never triggers a
+    recompile. Returns True when something changed."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    changed = False
+    for name, data in sorted(model.headers.items()):
+        dst = model_dir / name
+        if dst.is_file() and dst.read_bytes() == data:
+            continue
+        atomic_write(dst, lambda f, d=data: f.write(d))
+        changed = True
+    return changed
 
 
 # CMake targets the host builds, and where each one's ELF lands in the tree.
@@ -112,14 +110,14 @@ PROGRAMS = {"trix_fw": Path("firmware/app/trix_fw"),
             "bench_kernels": Path("firmware/tests/bench_kernels")}   # instruction-count bench image
 
 
-def build(target: str, npz, model_hash: str, build_root: Path | None = None, log=None,
+def build(target: str, model, build_root: Path | None = None, log=None,
           extra_cmake_args=(), program: str = "trix_fw") -> Firmware:
     """Configure (if needed) and build `program` (trix_fw, or the bench_kernels image) for
-    target with freshly exported headers."""
+    target with the headers of `model` (host.model.Model)."""
     check_tools([target], build=True, run=False)
     cmake = cmake_program()
     build_root = Path(build_root) if build_root else default_build_root()
-    bdir = build_root / f"{target}-{model_hash}"
+    bdir = build_root / f"{target}-{model.hash_hex}"
     bdir.mkdir(parents=True, exist_ok=True)
     with open(bdir / ".host-lock", "w") as lock:
         try:                          # two verify runs on the same tree take turns
@@ -128,16 +126,15 @@ def build(target: str, npz, model_hash: str, build_root: Path | None = None, log
             if log:
                 log(f"{target}: waiting for another build of {bdir}")
             fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(target, npz, model_hash, bdir, cmake, log, extra_cmake_args, program)
+        return _build_locked(target, model, bdir, cmake, log, extra_cmake_args, program)
 
 
-def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_args,
-                  program: str = "trix_fw") -> Firmware:
+def _build_locked(target, model, bdir: Path, cmake, log, extra_cmake_args, program: str = "trix_fw") -> Firmware:
     log_path = bdir / "host-build.log"
     log_path.write_text("")
     elf = bdir / PROGRAMS[program]
     existed = elf.is_file()
-    export_headers(npz, bdir / "model", log_path)
+    write_headers(model, bdir / "model")
     if not (bdir / "CMakeCache.txt").is_file() or not any((bdir / f).is_file() for f in ("Makefile", "build.ninja")):
         if log:
             log(f"{target}: configuring {bdir}")
@@ -157,7 +154,7 @@ def _build_locked(target, npz, model_hash, bdir: Path, cmake, log, extra_cmake_a
     if program == "trix_fw":         # the chip of the target table must hold the image
         fp = footprint(target, elf)
         check_fits(get_target(target), fp["flash"], fp["ram"], what=f"trix_fw ({elf})")
-    return Firmware(target, elf, bdir, model_hash, built)
+    return Firmware(target, elf, bdir, model.hash_hex, built)
 
 
 def footprint(target: str, elf) -> dict:

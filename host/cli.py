@@ -11,15 +11,16 @@ import subprocess
 import sys
 
 from .errors import HostError
+from .model import DEFAULT_MODEL
 from .targets import BARE_METAL, DEFAULT_TARGETS as TARGETS, KNOWN_TARGETS, TARGETS as TABLE
 
 # bench: the bare-metal targets whose QEMU tick source runs at the chip's clock (stm32f405 is the
 # cortex-m4 core, whose figures `bench --target cortex-m4` gives).
 BENCH_TARGETS = tuple(t for t in BARE_METAL if TABLE[t].qemu_tick_hz is None)
 
-EPILOG_VERIFY = """\
+EPILOG_VERIFY = f"""\
 examples:
-  python -m host verify --qemu                          every default target, results/sine/best.npz
+  python -m host verify --qemu                          every default target, {DEFAULT_MODEL}
   python -m host verify --qemu --target cortex-m4 --json report.json
   python -m host verify --port /dev/ttyACM0 --baud 115200   a board running trix_fw
 
@@ -79,9 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--target", type=_targets, default=list(TARGETS), metavar="LIST",
                    help=f"with --qemu: comma-separated targets out of {', '.join(KNOWN_TARGETS)}, or all (default: "
                         f"all = {', '.join(TARGETS)}; the others only on request)")
-    v.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
+    v.add_argument("--model", default=DEFAULT_MODEL, metavar="NPZ",
                    help="the trained artifact (docs/artifact.md) the firmware must run; its model hash is checked "
-                        "against the firmware's HELLO before anything is streamed (default: results/sine/best.npz)")
+                        f"against the firmware's HELLO before anything is streamed (default: {DEFAULT_MODEL})")
     v.add_argument("--data", default=None, metavar="FILE",
                    help="for a model trained on your own series (trainer factorial --data): read its test block "
                         "from FILE instead of the file named in the artifact (same columns)")
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--target", default="cortex-m4", choices=BENCH_TARGETS,
                    help="Cortex-M target (default cortex-m4, QEMU mps2-an386): "
                         + ", ".join(f"{t} ({TABLE[t].core}, {TABLE[t].qemu})" for t in BENCH_TARGETS))
-    b.add_argument("--model", default="results/sine/best.npz", metavar="NPZ",
+    b.add_argument("--model", default=DEFAULT_MODEL, metavar="NPZ",
                    help="artifact used to configure the build tree (shared with verify; the bench runs the "
                         "built-in test models)")
     b.add_argument("--build-dir", dest="build_root", default=None, metavar="DIR",
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--target", default="cortex-m4", choices=BARE_METAL,
                    help="firmware target (default cortex-m4): "
                         + ", ".join(f"{t} ({TABLE[t].board})" for t in BARE_METAL))
-    f.add_argument("--model", default="results/sine/best.npz", metavar="NPZ", help="the trained artifact")
+    f.add_argument("--model", default=DEFAULT_MODEL, metavar="NPZ", help="the trained artifact")
     f.add_argument("--firmware", metavar="ELF", help="program this ELF instead of building")
     f.add_argument("--pyocd-target", default=None, metavar="NAME",
                    help="pyOCD target type (default: the target table's, "

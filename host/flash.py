@@ -30,10 +30,10 @@ def flash(a, log) -> int:
             raise HostError(f"firmware {elf} not found")
     else:
         from .build import build
-        from .verify import load_reference, resolve_model
-        a.model = resolve_model(a.model)
-        ref = load_reference(a.model, sequences=1)
-        elf = str(build(a.target, a.model, ref.model.hash_hex, build_root=getattr(a, "build_root", None), log=log).elf)
+        from .model import load_model
+        model = load_model(a.model)
+        a.model = model.path
+        elf = str(build(a.target, model, build_root=getattr(a, "build_root", None), log=log).elf)
     log(f"flash: {a.target} image {elf} for the {row.board} (flash at 0x{row.flash_origin:08x}, "
         f"{row.flash_bytes} B; RAM {row.ram_bytes} B)")
     ConnectHelper, FileProgrammer = _pyocd()

@@ -90,20 +90,18 @@ def test_build_refuses_a_model_too_big_for_the_chip_row(tmp_path, monkeypatch):
     lookup tables and the stack) stops with the figures, naming the row."""
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.fail("arm-none-eabi-gcc missing: run scripts/setup.sh")
-    from cfcbase.artifact import load_artifact
-    from codegen.golden import IntModel
     from host import build as B
-    npz = REPO / "results" / "sine" / "best.npz"
-    h = IntModel.from_artifact(load_artifact(npz)).hash_hex
+    from host.model import load_model
+    model = load_model(REPO / "results" / "sine" / "best.npz")
     small = dataclasses.replace(T.TARGETS["nrf51"], ram_bytes=8 * 1024)
     monkeypatch.setitem(T.TARGETS, "nrf51", small)
     with pytest.raises(BuildError) as e:
-        B.build("nrf51", npz, h, build_root=tmp_path)
+        B.build("nrf51", model, build_root=tmp_path)
     msg = str(e.value)
     assert "nrf51: trix_fw" in msg and "does not fit" in msg and "> 8192 B" in msg, msg
     # the same build with the real row passes
     monkeypatch.setitem(T.TARGETS, "nrf51", dataclasses.replace(small, ram_bytes=16 * 1024))
-    fw = B.build("nrf51", npz, h, build_root=tmp_path)
+    fw = B.build("nrf51", model, build_root=tmp_path)
     assert fw.elf.is_file()
 
 
