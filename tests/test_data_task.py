@@ -341,6 +341,15 @@ def test_the_documented_bounds_are_enforced(bound, value, expect, tmp_path, caps
     assert re.search(expect, line), line
 
 
+def test_a_window_too_short_for_training_is_one_line(tmp_path, capsys):
+    path, opts = _ab_csv(tmp_path)
+    out = tmp_path / "out"
+    rc = trainer_main(["factorial", "--data", str(path), *opts, "--seq-len", "14", "--out", str(out), "--jobs", "1"])
+    line = _one_line_error(rc, capsys.readouterr(), out)
+    assert line == ("error: --seq-len must be at least 15 for training (the teachers' transient crops are 10 steps "
+                    "from step 5), got 14")
+
+
 VERIFY_BAD = ["cell-200kB", "overflow-1e300", "npz-object", "npz-zip-bomb", "unreadable"]
 
 
