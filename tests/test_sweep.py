@@ -19,8 +19,8 @@ from trainer.errors import TrainerError
 TINY = ["--set", "epochs=15", "--set", "teacher_epochs=30"]
 
 
-def run_cli(*args, timeout=600):
-    env = dict(os.environ, PYTHONHASHSEED="0")
+def run_cli(*args, timeout=600, env=None):
+    env = dict(env or os.environ, PYTHONHASHSEED="0")
     return subprocess.run([sys.executable, "-m", "trainer", "sweep", *args], capture_output=True, text=True,
                           env=env, timeout=timeout)
 
@@ -198,3 +198,87 @@ def test_dry_run_counts_and_writes_nothing(tmp_path):
     assert "4 cells x 2 seeds in stacks of 5; 2 teacher and 4 student jobs, 6 to run (0 cached" in r.stdout
     assert "H=8 (baseline)" in r.stdout and "distill=traj" in r.stdout
     assert not out.exists()
+
+
+# ---- the cache trusts only what it wrote ------------------------------------------------------
+
+def tiny_settings(out):
+    return sweep.SweepSettings(task="sine", grid="distill=none,traj", seeds=2, out=str(out), workers=1,
+                               overrides={"epochs": 15, "teacher_epochs": 30})
+
+
+@pytest.fixture(scope="module")
+def clean_sweep(tmp_path_factory):
+    """A tiny sweep computed from scratch: 1 teacher and 2 student jobs, and its sweep.json."""
+    out = tmp_path_factory.mktemp("clean") / "s"
+    sweep.run(tiny_settings(out))
+    return out
+
+
+def tampered_rerun(clean, tmp_path, capsys, tamper):
+    """Copy the clean sweep, tamper with its jobs (tamper(plan, jobs dir)), rerun it: returns the
+    log; the rerun's sweep.json must be the clean one, byte for byte, and a third run must find
+    every job (the bad files were replaced)."""
+    out = tmp_path / "s"
+    shutil.copytree(clean, out)
+    (out / "sweep.json").unlink()
+    plan = sweep.Plan(tiny_settings(out))
+    tamper(plan, out / "jobs")
+    capsys.readouterr()
+    sweep.run(tiny_settings(out))
+    err = capsys.readouterr().err
+    assert (out / "sweep.json").read_bytes() == (clean / "sweep.json").read_bytes()
+    assert sweep.Plan(tiny_settings(out)).todo() == ([], [])
+    return err
+
+
+def student_files(plan):
+    return [plan.store.path("student", k) for k in plan.students]
+
+
+def test_a_planted_job_with_settings_not_its_names_is_recomputed(clean_sweep, tmp_path, capsys):
+    def plant(plan, jobs):
+        p = student_files(plan)[0]
+        rec = json.loads(p.read_text())
+        rec["settings"]["epochs"] = 600                    # another job's settings, under this name
+        rec["metrics"][0]["test_mse_washout"] = 1e-12
+        rec["digest"] = sweep.job_digest("student", rec["key"], rec["metrics"])   # consistent in itself
+        p.write_text(json.dumps(rec))
+    err = tampered_rerun(clean_sweep, tmp_path, capsys, plant)
+    assert "its settings and code do not hash to its name; recomputing" in err
+    assert "1 to run (2 cached" in err
+
+
+def test_an_edited_metric_is_recomputed(clean_sweep, tmp_path, capsys):
+    def edit(plan, jobs):
+        p = student_files(plan)[1]
+        p.write_text(p.read_text().replace('"test_mse_washout": ', '"test_mse_washout": 1e-12, "x": ', 1))
+    err = tampered_rerun(clean_sweep, tmp_path, capsys, edit)
+    assert "its content does not match its digest (edited or damaged); recomputing" in err
+
+
+def test_swapped_job_files_are_both_recomputed(clean_sweep, tmp_path, capsys):
+    def swap(plan, jobs):
+        a, b = student_files(plan)
+        ta, tb = a.read_bytes(), b.read_bytes()
+        a.write_bytes(tb)
+        b.write_bytes(ta)
+    err = tampered_rerun(clean_sweep, tmp_path, capsys, swap)
+    assert err.count("not the job its name says; recomputing") == 2
+    assert "2 to run (1 cached" in err
+
+
+def test_a_json_list_is_recomputed(clean_sweep, tmp_path, capsys):
+    def lst(plan, jobs):
+        student_files(plan)[0].write_text("[1, 2, 3]\n")
+    err = tampered_rerun(clean_sweep, tmp_path, capsys, lst)
+    assert "not a job record (a JSON list); recomputing" in err
+
+
+def test_a_truncated_teacher_is_recomputed(clean_sweep, tmp_path, capsys):
+    def cut(plan, jobs):
+        (p,) = [plan.store.path("teacher", k) for k in plan.teachers]
+        p.write_bytes(p.read_bytes()[:1000])
+    err = tampered_rerun(clean_sweep, tmp_path, capsys, cut)
+    assert "unreadable (BadZipFile: File is not a zip file); recomputing" in err
+    assert "1 to run (2 cached" in err
