@@ -351,7 +351,11 @@ class Store:
                     raise _BadJob("its record is not a text scalar")
                 rec = json.loads(str(meta))
             else:
-                rec = json.loads(p.read_bytes().decode("utf-8"))
+                with open(p, "rb") as f:
+                    raw = f.read(JOB_FILE_MAX + 1)
+                if len(raw) > JOB_FILE_MAX:
+                    raise _BadJob("larger than any job file")
+                rec = json.loads(raw.decode("utf-8"))
         except _BadJob:
             raise
         except Exception as e:  # noqa: BLE001 - whatever a damaged file raises (BadZipFile, zlib.error, ...)
