@@ -60,7 +60,7 @@ MAX_ROWS = 1_000_000              # time steps (data rows)
 MAX_COLUMNS = 1000
 MAX_CELL = 1024                   # characters in one CSV cell
 MAX_LINE = MAX_COLUMNS * (MAX_CELL + 3)   # characters in one CSV line: what the two above allow
-MAX_VALUES = 16_000_000          # rows x used columns: 128 MB as float64
+MAX_VALUES = 16_000_000           # rows x used columns: 128 MB as float64
 MAX_INPUTS = 255                  # input columns (the artifact's I)
 MAX_WINDOWS = 1024                # windows used per split: evenly spaced over a longer block
 MAX_ABS = 1e15                    # |value| in a used column
@@ -189,7 +189,7 @@ def read_table(path, use=None) -> Table:
     return t
 
 
-def _max_rows(name, n_used) -> int:
+def _max_rows(n_used) -> int:
     return min(MAX_ROWS, MAX_VALUES // max(n_used, 1))
 
 
@@ -198,7 +198,7 @@ def _rows_limit(n_used) -> str:
 
 
 def _check_rows(name, rows, n_used) -> None:
-    if rows > _max_rows(name, n_used):
+    if rows > _max_rows(n_used):
         raise SeriesError(f"{name}: {rows:,} rows; {_rows_limit(n_used)}")
 
 
@@ -270,7 +270,7 @@ def _read_csv(name, real, pick) -> Table:
                     header = _header(name, r)
                     used = list(pick(header))
                     idx = [header.index(c) for c in used]
-                    max_rows = _max_rows(name, len(used))
+                    max_rows = _max_rows(len(used))
                     cols = [array("d") for _ in used]
                     where = array("q")
                     continue
