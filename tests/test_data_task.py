@@ -1,7 +1,10 @@
 """A user's own series end to end: `trainer factorial --data`, the version-2 artifact, the
 scaling constants in the model header, `host verify` on the model's own test block, and bad
 data stopped with one line before anything is written."""
+import io
 import json
+import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfcbase import tasks
+from cfcbase import series, tasks
 from cfcbase.artifact import load_artifact, save_artifact, write_artifact
 from cfcbase.series import SeriesError, SeriesSpec, read_table
 from trainer.cli import main as trainer_main
@@ -252,7 +255,130 @@ def _nan(tmp):
     return write_csv(tmp / "s.csv", ["a", "b"], rows), ["--inputs", "a,b"]
 
 
+def _ab_rows(n=300):
+    return [[round(float(np.sin(i / 3)), 6), round(float(np.cos(i / 5)), 6)] for i in range(n)]
+
+
+def _ab_csv(tmp, edit=lambda rows: None, header=("a", "b")):
+    """s.csv with columns a, b (300 rows), edited in place by `edit(rows)`, used as --inputs a,b."""
+    rows = _ab_rows()
+    edit(rows)
+    return write_csv(tmp / "s.csv", list(header), rows), ["--inputs", ",".join(header)]
+
+
+def _set(i, j, v):
+    def edit(rows):
+        rows[i][j] = v
+    return edit
+
+
+def _long_cell(tmp):                            # 200 kB in a column the task does not use
+    rows = [[f"t{i}", a, b] for i, (a, b) in enumerate(_ab_rows())]
+    rows[10][0] = "x" * 200_000
+    return write_csv(tmp / "s.csv", ["time", "a", "b"], rows), ["--inputs", "a,b"]
+
+
+def _npz_object(tmp):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.array([1.0, None, "x"], dtype=object), allow_pickle=True)
+    import zipfile
+    with zipfile.ZipFile(tmp / "s.npz", "w") as z:
+        z.writestr("a.npy", buf.getvalue())
+    return tmp / "s.npz", []
+
+
+def _npz_corrupt(tmp):
+    """A valid compressed .npz with bytes in the middle of its first array's deflate stream changed."""
+    np.savez_compressed(tmp / "s.npz", a=np.sin(np.arange(300) / 3), b=np.cos(np.arange(300) / 5))
+    b = bytearray((tmp / "s.npz").read_bytes())
+    b[200:260] = bytes(60)
+    (tmp / "s.npz").write_bytes(bytes(b))
+    return tmp / "s.npz", ["--inputs", "a,b"]
+
+
+def _npz_truncated(tmp):
+    np.savez(tmp / "s.npz", a=np.sin(np.arange(300) / 3), b=np.cos(np.arange(300) / 5))
+    b = (tmp / "s.npz").read_bytes()
+    (tmp / "s.npz").write_bytes(b[:len(b) // 2])
+    return tmp / "s.npz", ["--inputs", "a,b"]
+
+
+def npz_bomb(path, n_values=225_000_000, key="a"):
+    """A zip bomb: an .npz whose one member, KEY.npy, is a valid deflate stream of n_values
+    float64 zeros (1.8 GB uncompressed) that takes 1.8 MB on disk. Built from one compressed
+    block of 1 MiB of zeros repeated (after a full flush every such block compresses to the
+    same bytes), so nothing large is ever allocated. The CRC is left 0: a reader that refuses
+    the member from its header never reaches the end where it would be checked."""
+    import zlib
+    h = io.BytesIO()
+    np.lib.format.write_array_header_1_0(h, {"descr": "<f8", "fortran_order": False, "shape": (n_values,)})
+    head = h.getvalue()
+    size = len(head) + 8 * n_values
+    chunk = 1 << 20
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = co.compress(head + bytes(chunk - len(head))) + co.flush(zlib.Z_FULL_FLUSH)
+    block = co.compress(bytes(chunk)) + co.flush(zlib.Z_FULL_FLUSH)
+    n, rest = divmod(size, chunk)
+    data = first + block * (n - 1) + co.compress(bytes(rest)) + co.flush()
+    name = f"{key}.npy".encode()
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, 0, len(data), size, len(name), 0) + name
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, 0, len(data), size,
+                          len(name), 0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    Path(path).write_bytes(local + data + central + end)
+    return Path(path)
+
+
+def _unreadable(tmp):
+    """A file that exists but cannot be read: mode 000, or for root (who may read it anyway) a
+    link to /proc/self/mem, whose first page is never mapped (EIO)."""
+    if os.geteuid() != 0:
+        p, _ = _ab_csv(tmp)
+        p.chmod(0)
+        return p, ["--inputs", "a,b"]
+    if not os.path.exists("/proc/self/mem"):
+        pytest.skip("needs Linux's /proc/self/mem as an unreadable file for root")
+    (tmp / "s.csv").symlink_to("/proc/self/mem")
+    return tmp / "s.csv", ["--inputs", "a,b"]
+
+
+def _quiet_test_block(tmp):                     # the target constant over the test rows 255-299
+    def edit(rows):
+        for r in rows[255:]:
+            r[0] = 0.5
+    return _ab_csv(tmp, edit)
+
+
+def _far_from_training(tmp):                    # a training range of 1e-9, then 10 in the validation rows
+    def edit(rows):
+        for r in rows:
+            r[0] = r[0] * 1e-9
+        rows[220][0] = 10
+    return _ab_csv(tmp, edit)
+
+
 BAD_DATA = {
+    "magnitude-1e30": (lambda tmp: _ab_csv(tmp, _set(10, 0, "1e30")),
+                       r"s.csv: row 12, column 'a': 1e\+30 is outside the accepted magnitude \|v\| <= 1e\+15"),
+    "overflow-1e300": (lambda tmp: _ab_csv(tmp, lambda rows: [r.__setitem__(1, f"{(-1) ** i}e300")
+                                                              for i, r in enumerate(rows[40:60])]),
+                       r"s.csv: row 42, column 'b': 1e\+300 is outside the accepted magnitude \|v\| <= 1e\+15 "
+                       r"\(20 value\(s\) in the column\)"),
+    "cell-200kB": (_long_cell, r"s.csv: row 12: a cell longer than 1024 characters"),
+    "npz-object": (_npz_object, r"s.npz: key 'a' holds Python objects; expected real numbers"),
+    "npz-corrupt": (_npz_corrupt, r"s.npz: not a readable NumPy file \("),
+    "npz-truncated": (_npz_truncated, r"s.npz: not a readable NumPy file \(File is not a zip file\)"),
+    "npz-zip-bomb": (lambda tmp: (npz_bomb(tmp / "s.npz"), []),
+                     r"s.npz: key 'a' declares 1800000128 bytes uncompressed; at most 256 MiB in all are read"),
+    "unreadable": (_unreadable, r"s.csv: cannot read \((Input/output error|Permission denied)\)"),
+    "unsafe-column-name": (lambda tmp: _ab_csv(tmp, header=("a", "b*/")),
+                           r"s.csv: column 'b\*/' \(an input\): character '\*' \(U\+002A\) at position 1 is not "
+                           r"allowed"),
+    "nmse-undefined": (_quiet_test_block, r"s.csv: the target column 'a' does not vary over the test windows "
+                                          r"\(rows 255-299, steps t >= 5\); its NMSE is undefined"),
+    "far-from-training": (_far_from_training, r"s.csv: row 222, column 'a': 10 lies 9.97e\+09 times the training "
+                                              r"rows' range from their mean \(at most 1e\+06"),
+
     "missing-column": (lambda tmp: (two_input_csv(tmp / "s.csv"), ["--inputs", "a,zz"]),
                        r"s.csv: no column 'zz' for --inputs \(columns: time, a, b\)"),
     "non-numeric": (lambda tmp: (write_csv(tmp / "s.csv", ["a", "b"], [(i, "x" if i == 7 else i) for i in range(300)]),
@@ -291,6 +417,64 @@ def test_bad_data_one_line_nothing_written(case, out_exists, tmp_path, capsys):
         assert [p.name for p in out.iterdir()] == ["best.npz"] and (out / "best.npz").read_bytes() == b"previous"
     else:
         assert not out.exists()
+
+
+def _one_line_error(rc, cap, out):
+    lines = cap.err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: "), cap.err
+    assert not out.exists()
+    return lines[0]
+
+
+@pytest.mark.parametrize("bound, value, expect", [
+    ("MAX_ROWS", 250, r"s.csv: more than 250 rows; at most 250 rows and 16,000,000 values in the used columns \(2\) "
+                      r"are read"),
+    ("MAX_VALUES", 500, r"s.csv: more than 250 rows; at most 1,000,000 rows and 500 values in the used columns "
+                        r"\(2\) are read"),
+    ("MAX_FILE_BYTES", 1000, r"s.csv: \d+ bytes; data files of at most 1000 bytes are read"),
+])
+def test_the_documented_bounds_are_enforced(bound, value, expect, tmp_path, capsys, monkeypatch):
+    """The bounds of docs/model.md, lowered here so that a small file crosses them."""
+    import re
+    monkeypatch.setattr(series, bound, value)
+    path, opts = _ab_csv(tmp_path)
+    out = tmp_path / "out"
+    rc = trainer_main(["factorial", "--data", str(path), *opts, "--seq-len", "20", "--out", str(out), "--jobs", "1"])
+    line = _one_line_error(rc, capsys.readouterr(), out)
+    assert re.search(expect, line), line
+
+
+def test_a_window_too_short_for_training_is_one_line(tmp_path, capsys):
+    path, opts = _ab_csv(tmp_path)
+    out = tmp_path / "out"
+    rc = trainer_main(["factorial", "--data", str(path), *opts, "--seq-len", "14", "--out", str(out), "--jobs", "1"])
+    line = _one_line_error(rc, capsys.readouterr(), out)
+    assert line == ("error: --seq-len must be at least 15 for training (the teachers' transient crops are 10 steps "
+                    "from step 5), got 14")
+
+
+VERIFY_BAD = ["cell-200kB", "overflow-1e300", "npz-object", "npz-zip-bomb", "unreadable"]
+
+
+def test_verify_refuses_bad_data_in_one_line(tmp_path, host_cli):
+    """A data model whose data file is replaced by a bad one: `verify --data BAD` exits 2 with
+    one line naming the file, before anything is built."""
+    import re
+    spec = {"path": "s.csv", "inputs": ["a", "b"], "target": "a", "horizon": 1, "seq_len": 20,
+            "fractions": [0.7, 0.15, 0.15]}
+    save_artifact(data_artifact(I=2, H=8, data=spec), tmp_path / "m.npz")
+    for case in VERIFY_BAD:
+        make, expect = BAD_DATA[case]
+        d = tmp_path / case
+        d.mkdir()
+        path, _ = make(d)
+        r = host_cli("verify", "--qemu", "--target", "native", "--model", tmp_path / "m.npz", "--data", path,
+                     "--build-dir", tmp_path / "build", timeout=60)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (case, r.stderr)
+        assert lines[-1].startswith(f"error: the model's data: {path}: "), (case, r.stderr)
+        assert re.search(expect, lines[-1]), (case, lines[-1])
+    assert not (tmp_path / "build").exists()
 
 
 # ---- end to end: train, export, verify on native -------------------------------------------

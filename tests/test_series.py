@@ -142,3 +142,76 @@ def test_unused_columns_may_hold_anything(tmp_path):
     assert d.x["train"].shape[2] == 2
     expect(r"row 2, column 'label': 'walk' is not a number",
            lambda: build(SeriesSpec(path, inputs=("x", "label"), seq_len=10)))
+
+
+def test_a_byte_order_mark_is_dropped(tmp_path):
+    path, raw = two_channel_csv(tmp_path)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    t = read_table(bom)
+    assert t.names == ["a", "b"]
+    np.testing.assert_array_equal(t.values, read_table(path).values)
+    assert build(SeriesSpec(bom, inputs=("a",), target="b", seq_len=10)).inputs == ["a"]
+
+
+def test_unused_column_names_and_cells_may_be_anything_used_ones_are_safe_text(tmp_path):
+    n = 300
+    names = ["when */ {$x}", "x", "y", "note\x1b[31m"]
+    rows = [(f"2026-01-01 'quoted' {i}", np.sin(i / 5), np.cos(i / 7), "\u00e9t\u00e9 ~ *") for i in range(n)]
+    path = tmp_path / "s.csv"
+    import csv
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(names)
+        w.writerows(rows)
+    d = build(SeriesSpec(path, inputs=("x",), target="y", seq_len=10))
+    assert d.x["train"].shape[2] == 1
+    msg = expect(r"column 'note\\x1b\[31m' \(the target\): character '\\x1b' \(U\+001B\) at position 4 is not "
+                 r"allowed", lambda: build(SeriesSpec(path, inputs=("x",), target=names[3], seq_len=10)))
+    assert "\x1b" not in msg                        # control characters never reach the terminal
+    msg = expect(r"no column 'z' for --inputs \(columns: 'when \*/ \{\$x\}', x, y, 'note\\x1b\[31m'\)",
+                 lambda: build(SeriesSpec(path, inputs=("z",), seq_len=10)))
+    assert "\x1b" not in msg
+
+
+def test_windows_beyond_the_cap_are_evenly_spaced_over_the_block(tmp_path, monkeypatch):
+    import cfcbase.series as series
+    path, raw = two_channel_csv(tmp_path, n=1000)
+    full = build(SeriesSpec(path, inputs=("a",), seq_len=10))
+    monkeypatch.setattr(series, "MAX_WINDOWS", 7)
+    d = build(SeriesSpec(path, inputs=("a",), seq_len=10))
+    assert d.sizes() == ("train rows 0-699 (69 windows, 7 used: evenly spaced), val rows 700-849 (14 windows, "
+                         "7 used: evenly spaced), test rows 850-999 (14 windows, 7 used: evenly spaced)")
+    pick = np.linspace(0, 68, 7).round().astype(int)           # 0, 11, 23, 34, 45, 57, 68
+    np.testing.assert_array_equal(d.x["train"], full.x["train"][pick])
+    np.testing.assert_array_equal(d.y["test"], full.y["test"][np.linspace(0, 13, 7).round().astype(int)])
+    np.testing.assert_array_equal(d.x_scaling.offset, full.x_scaling.offset)   # fitted on every training row
+
+
+def test_numpy_headers_are_checked_before_the_data_is_read(tmp_path, monkeypatch):
+    import io
+    import zipfile
+    import cfcbase.series as series
+    # a .npy whose header declares more rows than the file holds
+    a = np.arange(600.0).reshape(300, 2)
+    np.save(tmp_path / "s.npy", a)
+    b = (tmp_path / "s.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(b[:len(b) - 80])
+    expect(r"short.npy: the file is shorter than its header declares \(\(300, 2\), float64\)",
+           lambda: read_table(tmp_path / "short.npy"))
+    # an .npz member whose header declares more values than the member holds
+    h = io.BytesIO()
+    np.lib.format.write_array_header_1_0(h, {"descr": "<f8", "fortran_order": False, "shape": (10 ** 5,)})
+    with zipfile.ZipFile(tmp_path / "lie.npz", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.npy", h.getvalue() + bytes(800))
+    expect(r"lie.npz: key 'a' declares 100000 values of float64, more than it holds",
+           lambda: read_table(tmp_path / "lie.npz"))
+    # 2-D members, complex numbers, honest members past the size bound
+    np.savez(tmp_path / "m.npz", a=a)
+    expect(r"m.npz: key 'a' has shape \(300, 2\); expected one 1-D column per key", lambda: read_table(tmp_path / "m.npz"))
+    np.savez(tmp_path / "c.npz", a=np.ones(300, complex))
+    expect(r"c.npz: key 'a' holds dtype complex128; expected real numbers", lambda: read_table(tmp_path / "c.npz"))
+    np.savez_compressed(tmp_path / "ok.npz", a=np.zeros(300), b=np.zeros(300))   # small on disk
+    monkeypatch.setattr(series, "MAX_FILE_BYTES", 4000)
+    expect(r"ok.npz: key 'b' declares 2528 bytes uncompressed; at most 4000 bytes in all are read",
+           lambda: read_table(tmp_path / "ok.npz"))

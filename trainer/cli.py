@@ -127,8 +127,11 @@ def build_parser():
                     help="print the cells and how many of their jobs are cached and how many would run, "
                     "then exit without training or writing anything")
     sw.add_argument("--ray", default=None, metavar="ADDRESS", nargs="?", const="local",
-                    help="run the jobs on Ray: no value or 'local' starts a local instance on 127.0.0.1; "
-                    "'auto' or HOST:PORT joins a running cluster (ray start --head). Default: local processes")
+                    help="run the jobs on Ray: no value or 'local' starts a Ray instance of its own on 127.0.0.1 "
+                    "(never another program's); 'auto' or HOST:PORT joins a running cluster (ray start --head; "
+                    "a token-protected one needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN). Never make a Ray port "
+                    "reachable from an untrusted network: Ray runs any code a client sends (docs/sweep.md). "
+                    "Default: local processes")
     rs = sub.add_parser("results", help="write docs/results.md and the README's results block from results/",
                         description="Renders docs/results.md (every task's factorial summary, main effects, "
                         "baselines and sweep comparisons) and the README's headline table from the committed "

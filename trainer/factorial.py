@@ -46,6 +46,8 @@ TASK_DEFAULTS = {"sine": {"teacher_epochs": 1500, "epochs": 600, "cs_sweeps": 10
                               "teacher_lr": 3e-2}}
 # A user's series (--data): sized like sine-mix (its epochs too: a few hundred windows).
 TASK_DEFAULTS["data"] = dict(TASK_DEFAULTS["sine-mix"])
+# train.transient_crops cuts CROP_LEN steps from offsets 5 .. T - CROP_LEN of every window
+MIN_TRAIN_SEQ_LEN = train.CROP_LEN + 5
 
 
 def task_defaults(task):
@@ -177,6 +179,9 @@ def run(st: Settings):
     out = st.out or os.path.join("results", st.task)
     if tasks.is_data_task(st.task):
         d = load_data(st.task)
+        if d.spec.seq_len < MIN_TRAIN_SEQ_LEN:
+            raise TrainerError(f"--seq-len must be at least {MIN_TRAIN_SEQ_LEN} for training (the teachers' "
+                               f"transient crops are {train.CROP_LEN} steps from step 5), got {d.spec.seq_len}")
         _log(f"data {d.spec.path}: inputs {', '.join(d.inputs)} (I = {len(d.inputs)}), target {d.target} "
              f"{d.spec.horizon} row(s) ahead, windows of {d.spec.seq_len} steps; {d.sizes()}")
     check_out_dir(out)

@@ -28,6 +28,7 @@ import itertools
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -250,37 +251,155 @@ def _key(kind: str, settings: dict, code: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-class Store:
-    """OUT/jobs/<kind>-<key>.npz (teachers: parameters + metrics) / .json (students)."""
+class _BadJob(Exception):
+    """Why a job file is not used (one phrase)."""
 
-    def __init__(self, out: Path):
+
+JOB_FORMAT = 2            # of a job file's record
+JOB_FILE_MAX = 64 << 20   # bytes: larger than any job file (a teacher stack of 5 at H = 128 is 1.4 MB)
+REQUIRED_METRICS = {"teacher": ("val_mse_washout", "test_mse_washout"),
+                    "student": ("val_mse_washout", "test_mse_washout", "test_mse")}
+
+
+def job_digest(kind: str, key: str, metrics, flat=None) -> str:
+    """sha256 over the job's kind and key, the canonical JSON of its metrics and (a teacher) the
+    bytes of its parameters: what a job file carries to detect an edit or damage."""
+    h = hashlib.sha256(f"{kind}\0{key}\0".encode())
+    h.update(json.dumps(metrics, sort_keys=True, separators=(",", ":")).encode())
+    if flat is not None:
+        h.update(b"\0" + np.ascontiguousarray(flat, "<f8").tobytes())
+    return h.hexdigest()
+
+
+class Store:
+    """OUT/jobs/<kind>-<key>.npz (teachers: parameters + record) / .json (students: record).
+
+    A job file's record holds the job's kind, key, settings and code fingerprint (the key is
+    the hash of those), its metrics and a digest (job_digest). A file is used only when it is
+    what a job of this code writes under that name: the record's key is its file name's and
+    the one asked for, its settings are the ones asked for and hash (with the code) to that
+    key, the digest matches, the metrics are finite (the MSEs positive) for every seed, and a
+    teacher's parameters are a finite float64 [seeds, n] array of this width's n. Anything
+    else (a planted or swapped file, an edit, a truncated or foreign file) is logged as
+    `sweep: FILE: WHY; recomputing` and counts as missing. Results are read once per run.
+    """
+
+    def __init__(self, out: Path, code: str):
         self.dir = Path(out) / "jobs"          # made by the first put: a dry run writes nothing
+        self.code = code
+        self._ok = {}                           # (kind, key) -> the checked (or just computed) result
 
     def path(self, kind, key):
         return self.dir / f"{kind}-{key}.{'npz' if kind == 'teacher' else 'json'}"
 
-    def has(self, kind, key):
-        return self.path(kind, key).is_file()
+    def record(self, kind, key, settings, result) -> dict:
+        flat = result.get("flat") if kind == "teacher" else None
+        return {"format": JOB_FORMAT, "kind": kind, "key": key, "code": self.code, "settings": settings,
+                "metrics": result["metrics"], "digest": job_digest(kind, key, result["metrics"], flat)}
 
     def put(self, kind, key, settings, result):
         self.dir.mkdir(parents=True, exist_ok=True)
-        meta = json.dumps({"settings": settings, "metrics": result["metrics"]}, sort_keys=True)
+        meta = json.dumps(self.record(kind, key, settings, result), sort_keys=True)
         if kind == "teacher":
             atomic_write(self.path(kind, key), lambda f: write_npz(f, {"flat": result["flat"],
                                                                         "meta": np.array(meta)}))
         else:
             atomic_write(self.path(kind, key), lambda f: f.write(meta.encode() + b"\n"))
+        self._ok[kind, key] = result
+
+    def load(self, kind, key, settings):
+        """The job's result if its file is there and checks out, else None (a line says why,
+        unless there is no file)."""
+        if (kind, key) in self._ok:
+            return self._ok[kind, key]
+        p = self.path(kind, key)
+        if not os.path.lexists(p):
+            return None
+        try:
+            result = self._read(kind, key, settings, p)
+        except _BadJob as e:
+            _log(f"{p}: {e}; recomputing")
+            return None
+        self._ok[kind, key] = result
+        return result
 
     def get(self, kind, key):
-        p = self.path(kind, key)
+        """A result that load() checked or put() stored in this run."""
         try:
+            return self._ok[kind, key]
+        except KeyError:
+            raise TrainerError(f"{self.path(kind, key)}: job not computed in this run") from None
+
+    def _read(self, kind, key, settings, p) -> dict:
+        try:
+            if not p.is_file():
+                raise _BadJob("not a regular file")
+            if p.stat().st_size > JOB_FILE_MAX:
+                raise _BadJob(f"{p.stat().st_size} bytes, larger than any job file")
+            flat = None
             if kind == "teacher":
+                import zipfile  # noqa: PLC0415
+                with zipfile.ZipFile(p) as z:
+                    names = sorted(i.filename for i in z.infolist())
+                    if names != ["flat.npy", "meta.npy"]:
+                        raise _BadJob(f"members {', '.join(names) or 'none'}; a teacher job has flat.npy, meta.npy")
+                    if sum(i.file_size for i in z.infolist()) > JOB_FILE_MAX:
+                        raise _BadJob("larger than any job file when uncompressed")
                 with np.load(p, allow_pickle=False) as z:
-                    meta = json.loads(str(z["meta"]))
-                    return {"flat": z["flat"].copy(), **meta}
-            return json.loads(p.read_text())
-        except (OSError, ValueError, KeyError) as e:
-            raise TrainerError(f"{p}: unreadable cached job ({e}); delete it to recompute") from None
+                    flat, meta = z["flat"], z["meta"]
+                if meta.shape != () or meta.dtype.kind != "U":
+                    raise _BadJob("its record is not a text scalar")
+                rec = json.loads(str(meta))
+            else:
+                with open(p, "rb") as f:
+                    raw = f.read(JOB_FILE_MAX + 1)
+                if len(raw) > JOB_FILE_MAX:
+                    raise _BadJob("larger than any job file")
+                rec = json.loads(raw.decode("utf-8"))
+        except _BadJob:
+            raise
+        except Exception as e:  # noqa: BLE001 - whatever a damaged file raises (BadZipFile, zlib.error, ...)
+            why = " ".join(f"{type(e).__name__}: {e}".split())
+            raise _BadJob(f"unreadable ({why[:200]})") from None
+        return self._check(kind, key, settings, rec, flat)
+
+    def _check(self, kind, key, settings, rec, flat) -> dict:
+        if not isinstance(rec, dict):
+            raise _BadJob(f"not a job record (a JSON {type(rec).__name__})")
+        missing = [f for f in ("format", "kind", "key", "code", "settings", "metrics", "digest") if f not in rec]
+        if missing:
+            raise _BadJob(f"not a job record (no {', '.join(missing)})")
+        if rec["format"] != JOB_FORMAT:
+            raise _BadJob(f"job record format {rec['format']!r}, this code writes {JOB_FORMAT}")
+        if rec["kind"] != kind:
+            raise _BadJob(f"a {rec['kind']!r} job filed as a {kind} job")
+        if rec["key"] != key:
+            raise _BadJob(f"holds job {str(rec['key'])[:40]!r}, not the job its name says")
+        if not isinstance(rec["settings"], dict) or not isinstance(rec["code"], str):
+            raise _BadJob("its settings or code fingerprint are not what a job writes")
+        if _key(kind, rec["settings"], rec["code"]) != key:
+            raise _BadJob("its settings and code do not hash to its name")
+        if rec["code"] != self.code or rec["settings"] != settings:
+            raise _BadJob("computed for other settings or other training code than asked")
+        metrics = rec["metrics"]
+        seeds = settings.get("seeds", [])
+        if not (isinstance(metrics, list) and len(metrics) == len(seeds) and all(isinstance(m, dict) for m in metrics)):
+            raise _BadJob(f"metrics are not one record per seed ({len(seeds)})")
+        for i, m in enumerate(metrics):
+            for name in REQUIRED_METRICS[kind]:
+                v = m.get(name)
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
+                    raise _BadJob(f"seed {seeds[i]}: {name} = {str(v)[:40]}, not a finite positive number")
+            for name, v in m.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise _BadJob(f"seed {seeds[i]}: {str(name)[:40]} = {str(v)[:40]}, not a finite number")
+        if kind == "teacher":
+            n = train.layout(settings["H"], tasks.n_inputs(settings["task"]))[1]
+            if flat.dtype != np.float64 or flat.shape != (len(seeds), n) or not np.isfinite(flat).all():
+                raise _BadJob(f"parameters {flat.dtype} {flat.shape}, expected finite float64 ({len(seeds)}, {n})")
+        if rec["digest"] != job_digest(kind, key, metrics, flat):
+            raise _BadJob("its content does not match its digest (edited or damaged)")
+        return {"metrics": metrics} if flat is None else {"flat": flat, "metrics": metrics}
 
 
 # ---- backends -------------------------------------------------------------------------------
@@ -296,26 +415,150 @@ class LocalBackend:
         workers.run_jobs(fn, argslist, self.workers, on_done)
 
 
-class RayBackend:
-    """Ray tasks (one CPU each): a cluster at `address`, or a local instance with `address`
-    None. Every node needs this package installed (the same version)."""
+RAY_CONNECT_TIMEOUT = 30.0      # s: --ray HOST:PORT gives up, in one line, when Ray has not connected by then
+RAY_START_TIMEOUT = 120.0       # s: the same for starting a local instance
+_RAY_AUTH_MARKERS = ("InvalidAuthToken", "Unauthenticated", "AuthenticationError",
+                     "no authentication token was found")
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]{0,252}):([0-9]{1,5})")
 
-    def __init__(self, address: str | None, workers: int | None = None):
+
+def ray_target(address: str) -> tuple:
+    """(host, port) of --ray HOST:PORT, or of `auto`: RAY_ADDRESS, else the cluster that
+    `ray start --head` last started on this machine. TrainerError (one line) otherwise."""
+    given = address
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS") or ""
+        if not address:
+            try:
+                from ray._private.utils import read_ray_address  # noqa: PLC0415
+                address = read_ray_address() or ""
+            except Exception:  # noqa: BLE001 - a private helper: without it, auto finds nothing
+                address = ""
+        if not address:
+            raise TrainerError("--ray auto: no Ray cluster to join (RAY_ADDRESS is not set and `ray start --head` "
+                               "has not run on this machine); give HOST:PORT, or --ray for a local instance")
+        given = f"auto ({address})"
+    m = _HOST_PORT.fullmatch(address)
+    if not m or not 1 <= int(m.group(2)) <= 65535:
+        raise TrainerError(f"--ray {given!r}: expected local, auto or HOST:PORT (the head's GCS port, e.g. "
+                           f"10.0.0.5:6379)")
+    return m.group(1).strip("[]"), int(m.group(2))
+
+
+class RayBackend:
+    """Ray tasks (one CPU each): a cluster at `address` (HOST:PORT or auto), or with `address`
+    None or "local" a Ray instance of its own on this machine, never one that another program
+    started (address="local", and RAY_ADDRESS is dropped from the environment). Every node
+    needs this package installed (the same version).
+
+    Connecting is bounded: HOST:PORT must accept a TCP connection, and Ray must connect within
+    RAY_CONNECT_TIMEOUT seconds (a local instance start within RAY_START_TIMEOUT); a cluster
+    that refuses this client's token is named as such.
+    Ray's own messages while connecting go to a log file, not the terminal; every failure is
+    one TrainerError line."""
+
+    def __init__(self, address: str | None, workers: int | None = None, timeout: float | None = None):
         try:
             import ray  # noqa: PLC0415
         except ImportError:
             raise TrainerError("--ray needs Ray: pip install 'trixcfc[ray]' (or pip install ray)") from None
+        import logging  # noqa: PLC0415
         self.ray = ray
+        local = address in (None, "local")
+        # the workers compute with the pinned numerics too (cfcbase.numerics), one BLAS thread each
         env = dict(THREAD_ENV, **{k: os.environ[k] for k in numerics.PIN_VARS + (numerics.MARK,) if k in os.environ})
-        kw = {"runtime_env": {"env_vars": env}, "log_to_driver": False,
-              "include_dashboard": False, "ignore_reinit_error": True}
-        if address in (None, "local"):
-            kw.update(num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1")
+        kw = {"runtime_env": {"env_vars": env}, "log_to_driver": False, "logging_level": logging.WARNING}
+        if local:
+            os.environ.pop("RAY_ADDRESS", None)
+            kw.update(address="local", num_cpus=workers or os.cpu_count() or 1, _node_ip_address="127.0.0.1",
+                      include_dashboard=False)
+            target, self.where = None, "local instance"
         else:
-            kw["address"] = address
+            target = ray_target(address)
+            kw["address"] = f"{target[0]}:{target[1]}"
+            self.where = kw["address"]
         self._own = not ray.is_initialized()
-        ray.init(**kw)
-        self.name = f"ray ({'local instance' if address in (None, 'local') else address}, {int(ray.cluster_resources().get('CPU', 0))} CPUs)"
+        if self._own:
+            self._connect(kw, target, f"--ray {address or 'local'}",
+                          timeout or (RAY_START_TIMEOUT if local else RAY_CONNECT_TIMEOUT))
+        self.name = f"ray ({self.where}, {int(ray.cluster_resources().get('CPU', 0))} CPUs)"
+
+    def _connect(self, kw, target, what, timeout):
+        """ray.init(**kw) with Ray's output (fd 2) in a log file, within `timeout`.
+
+        ray.init runs on this (the main) thread: the processes a local instance starts die
+        with the thread that started them. A watchdog thread ends the process with one line
+        when the deadline passes or the cluster refuses this client's token, since a
+        connecting ray.init cannot be interrupted (it retries for tens of seconds)."""
+        import socket  # noqa: PLC0415
+        import tempfile  # noqa: PLC0415
+        import threading  # noqa: PLC0415
+        fd, log = tempfile.mkstemp(prefix="trixcfc-ray-", suffix=".log")
+        where = f"{target[0]}:{target[1]}" if target else "this machine"
+
+        def said():
+            try:
+                with open(log, "rb") as f:
+                    return f.read(1 << 20).decode("utf-8", "replace")
+            except OSError:
+                return ""
+
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(fd, 2)
+        os.close(fd)
+        lock, done = threading.Lock(), threading.Event()
+        deadline = time.monotonic() + timeout
+
+        def watchdog():
+            while not done.wait(0.2):
+                refused = target is not None and any(m in said() for m in _RAY_AUTH_MARKERS)
+                if refused or time.monotonic() > deadline:
+                    with lock:
+                        if done.is_set():
+                            return
+                        if refused:
+                            why = _auth_help(where)
+                            os.unlink(log)
+                        else:
+                            why = (f"no answer from Ray at {where} within {timeout:g} s "
+                                   f"(Ray's messages: {log})")
+                        os.write(saved, f"error: {what}: {why}\n".encode())
+                        os._exit(2)
+
+        threading.Thread(target=watchdog, name="ray-connect-watchdog", daemon=True).start()
+        error = unreachable = None
+        try:
+            if target is not None:
+                try:
+                    socket.create_connection(target, timeout=min(10.0, timeout)).close()
+                except OSError as e:
+                    unreachable = e.strerror or str(e) or type(e).__name__
+            if unreachable is None:
+                self.ray.init(**kw)
+        except Exception as e:  # noqa: BLE001 - reported below, in one line
+            error = e
+        finally:
+            with lock:
+                done.set()
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        text = said()
+        if error is None and unreachable is None:
+            os.unlink(log)
+            return
+        if unreachable is not None:
+            os.unlink(log)
+            raise TrainerError(f"{what}: cannot connect to {where} ({unreachable}); is a Ray head running "
+                               f"there (ray start --head --port {target[1]})?")
+        if target is not None and (any(m in text for m in _RAY_AUTH_MARKERS)
+                                   or type(error).__name__ == "AuthenticationError"):
+            os.unlink(log)
+            raise TrainerError(f"{what}: {_auth_help(where)}")
+        first = " ".join(str(error).split())[:300]
+        raise TrainerError(f"{what}: Ray did not {'connect' if target else 'start'}: {type(error).__name__}: "
+                           f"{first} (Ray's messages: {log})")
 
     def run(self, fn, argslist, on_done):
         ray = self.ray
@@ -327,14 +570,28 @@ class RayBackend:
                 done, pending = ray.wait(pending, num_returns=1)
                 for r in done:
                     on_done(refs[r], ray.get(r))
-        except BaseException:
+        except BaseException as e:
             for r in pending:
-                ray.cancel(r, force=True)
+                try:
+                    ray.cancel(r, force=True)
+                except Exception:  # noqa: BLE001 - a lost cluster cannot cancel; the error below says why
+                    pass
+            if isinstance(e, ray.exceptions.RayTaskError) and isinstance(e.cause, TrainerError):
+                raise TrainerError(str(e.cause)) from None
+            if isinstance(e, ray.exceptions.RayError):
+                first = " ".join(str(e).strip().splitlines()[0].split())[:300] if str(e).strip() else ""
+                raise TrainerError(f"Ray ({self.where}): {type(e).__name__}: {first}") from None
             raise
 
     def close(self):
         if self._own:
             self.ray.shutdown()
+
+
+def _auth_help(where) -> str:
+    return (f"the Ray cluster at {where} requires token authentication and refused this client: set "
+            f"RAY_AUTH_MODE=token and the cluster's token in RAY_AUTH_TOKEN (or in the file RAY_AUTH_TOKEN_PATH "
+            f"names, default ~/.ray/auth_token; `ray get-auth-token` on the head prints it)")
 
 
 # ---- the sweep -------------------------------------------------------------------------------
@@ -394,9 +651,9 @@ class Plan:
         if self.baseline not in self.ids:
             raise TrainerError(f"--baseline {self.baseline!r} is not a cell of the grid (cells: {'; '.join(self.ids)})")
         self.out = Path(st.out or os.path.join("results", st.task, "sweep"))
-        self.store = Store(self.out)
         # numbers computed with other floating-point kernels (cfcbase.numerics) are other jobs
         self.code = code_fingerprint() + ("|" + numerics.fingerprint() if numerics.fingerprint() else "")
+        self.store = Store(self.out, self.code)
         self.parts = chunks(st.seeds, st.stack)
         self.teachers = {}                  # key -> teacher settings
         self.students = {}                  # key -> (cell, seeds, student settings)
@@ -416,9 +673,10 @@ class Plan:
         return ss, _key("student", ss, self.code)
 
     def todo(self):
-        """([(key, teacher settings)], [(key, cell, seeds, student settings)]) not in the store."""
-        return ([(k, ts) for k, ts in self.teachers.items() if not self.store.has("teacher", k)],
-                [(k, *v) for k, v in self.students.items() if not self.store.has("student", k)])
+        """([(key, teacher settings)], [(key, cell, seeds, student settings)]) without a usable
+        job file in the store (Store.load: a file that does not check out is recomputed)."""
+        return ([(k, ts) for k, ts in self.teachers.items() if self.store.load("teacher", k, ts) is None],
+                [(k, *v) for k, v in self.students.items() if self.store.load("student", k, v[2]) is None])
 
     def summary(self, todo=None) -> str:
         """One line: cells, seeds, jobs, how many to run (todo: self.todo(), if already known)."""
