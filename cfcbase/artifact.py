@@ -67,6 +67,11 @@ SCALING_OFFSET_MAX = 1e15
 SCALING_SCALE_RANGE = (1e-15, 1e15)
 
 
+def committed_model(task: str = "sine") -> str:
+    """Where the checkout keeps a pinned task's selected model (relative to the checkout)."""
+    return f"results/{task}/best.npz"
+
+
 @dataclass
 class Artifact:
     """A validated trained model (float parameters as in docs/artifact.md)."""

@@ -20,13 +20,6 @@ import json
 import numpy as np
 
 TASKS = ("sine", "sine-mix")
-
-
-def committed_model(task: str = "sine") -> str:
-    """Where the checkout keeps a pinned task's selected model (relative to the checkout)."""
-    return f"results/{task}/best.npz"
-
-
 SPLITS = ("train", "val", "test")
 T_STEPS = 50
 WASHOUT = 5

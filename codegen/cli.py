@@ -11,7 +11,8 @@ from cfcbase.artifact import load_artifact
 from cfcbase.cell import predict_ternary
 from cfcbase.errors import ArtifactError
 
-from cfcbase.tasks import TASKS, WASHOUT, artifact_task, committed_model, label, washout_mse
+from cfcbase.artifact import committed_model
+from cfcbase.tasks import TASKS, WASHOUT, artifact_task, label, washout_mse
 
 from .errors import CodegenError
 from .export import export_model, footprint_text, load_test_split, render_test_vectors, test_model_entry, write_outputs

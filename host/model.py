@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .errors import HostError
 
-from cfcbase.tasks import committed_model
+from cfcbase.artifact import committed_model
 
 DEFAULT_MODEL = committed_model("sine")        # every host command's default model
 

@@ -8,9 +8,11 @@
 #   scripts/setup.sh --check-venv [DIR]  exit 0 when DIR (default .venv) is a usable venv, else 1
 #
 # TRIX_VENV=DIR puts the virtual environment somewhere else (default .venv).
+# TRIX_EXTRAS=LIST installs other extras of pyproject.toml (default test,plot,ray).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${TRIX_VENV:-.venv}"
+EXTRAS="${TRIX_EXTRAS:-test,plot,ray}"
 
 # A venv counts only when its own pip runs: `python3 -m venv` interrupted, or run where
 # ensurepip is missing, leaves bin/python behind without pip, and nothing could install into it.
@@ -65,10 +67,15 @@ if ! venv_ok "$VENV"; then
   python3 -m venv "$VENV"
   rm -f "$VENV/.trixcfc-installed"
 fi
-if ! "$VENV/bin/python" -c "import trainer, codegen, host, numpy, jinja2, serial, pytest, hypothesis, ray" 2>/dev/null \
+# what the installed extras must make importable (a venv missing one is brought up to date)
+imports="trainer, codegen, host, numpy, jinja2, serial"
+case ",$EXTRAS," in *,test,*) imports+=", pytest, hypothesis, xdist";; esac
+case ",$EXTRAS," in *,plot,*) imports+=", matplotlib";; esac
+case ",$EXTRAS," in *,ray,*) imports+=", ray";; esac
+if ! "$VENV/bin/python" -c "import $imports" 2>/dev/null \
    || [ ! -f "$VENV/.trixcfc-installed" ] || [ pyproject.toml -nt "$VENV/.trixcfc-installed" ]; then
   echo "setup: installing trixcfc into $VENV" >&2
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e '.[test,plot,ray]'
+  "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
   touch "$VENV/.trixcfc-installed"
 fi

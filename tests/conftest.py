@@ -7,8 +7,10 @@
                      tree per target and options per session), fw.model() (headers + artifact
                      of the model they are built with), fw.elf(build), fw.command(target, elf),
                      fw.ctest(build), fw.need(target), fw.run(cmd), fw.EXPECTED_KERNEL
-    host_cli         a function (*args, env=None, timeout=240) running `python -m host` from
-                     the checkout, as a user would
+    host_cli         a function (*args, env=None, timeout=HANG_GUARD_S) running `python -m host`
+                     from the checkout, as a user would
+    HANG_GUARD_S     how long a test waits for a command that should take seconds to a minute:
+                     a guard against a hang, never a speed test (a loaded machine is slow)
 Test modules import nothing from each other; what they share is here.
 """
 from __future__ import annotations
@@ -17,6 +19,8 @@ from cfcbase import numerics
 
 numerics.pin()     # before anything imports numpy: the suite computes as `python -m trainer` does
 
+import fcntl  # noqa: E402
+import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -48,11 +52,18 @@ def random_npz():
     return save_random_artifact
 
 
+HANG_GUARD_S = 1200
+
+
 @pytest.fixture(scope="session")
 def host_cli():
-    def host(*args, env=None, timeout=240):
-        return subprocess.run([sys.executable, "-m", "host", *map(str, args)], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+    def host(*args, env=None, timeout=HANG_GUARD_S):
+        try:
+            return subprocess.run([sys.executable, "-m", "host", *map(str, args)], cwd=REPO, env=env,
+                                  capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"`python -m host {' '.join(map(str, args))}` still running after {timeout} s: "
+                        f"the hang guard fired (not a speed limit); its output so far: {e.stdout!r:.800} {e.stderr!r:.800}")
     return host
 
 
@@ -74,35 +85,57 @@ class Firmware:
         if missing:
             pytest.fail(f"missing {' '.join(missing)}: run scripts/setup.sh (Debian packages {DEBIAN_PACKAGES})")
 
+    def shared(self, name):
+        """(directory, lock file) for what every test process of the session shares: with
+        pytest-xdist the workers' temp roots sit side by side, so their parent is common."""
+        base = self.tmp.getbasetemp()
+        root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        (root / "shared").mkdir(exist_ok=True)
+        return root / "shared" / name, root / "shared" / (name + ".lock")
+
+    def _once(self, name, make):
+        """make(directory) once per session across every worker; a failed make is retried by
+        the next caller (only a completed one leaves its .done mark)."""
+        d, lock = self.shared(name)
+        with open(lock, "w") as lk:
+            fcntl.flock(lk, fcntl.LOCK_EX)
+            if not (d / ".done").is_file():
+                shutil.rmtree(d, ignore_errors=True)
+                d.mkdir(parents=True)
+                make(d)
+                (d / ".done").touch()
+        return d
+
     def model(self):
         """(model_dir, artifact): the trained H=16 sine model when committed, else a random I=1, H=16 one."""
         if "model" not in self._cache:
             from cfcbase.artifact import load_artifact
-            base = self.tmp.mktemp("fw-model")
             trained = [p for p in TRAINED if p.is_file()]
-            if trained and load_artifact(trained[0]).H == 16:
-                npz = trained[0]
-            else:
-                npz = save_random_artifact(base / "random-h16.npz")
-            out = base / "model"
-            r = run([sys.executable, "-m", "codegen", "export", npz, "--out", out], cwd=REPO)
-            assert r.returncode == 0, r.stdout + r.stderr
-            self._cache["model"] = (out, load_artifact(npz))
+            npz = trained[0] if trained and load_artifact(trained[0]).H == 16 else None
+
+            def export(d):
+                src = npz or save_random_artifact(d / "random-h16.npz")
+                r = run([sys.executable, "-m", "codegen", "export", src, "--out", d / "model"], cwd=REPO)
+                assert r.returncode == 0, r.stdout + r.stderr
+            d = self._once("fw-model", export)
+            self._cache["model"] = (d / "model", load_artifact(npz or d / "random-h16.npz"))
         return self._cache["model"]
 
     def build(self, target, *options):
-        """Configure + build the top-level project for target in a fresh directory (once per session)."""
+        """Configure + build the top-level project for target (once per session, shared by the
+        test processes of the session)."""
         key = (target,) + options
         if key not in self._cache:
             self.need(target)
             model_dir, _ = self.model()
-            b = self.tmp.mktemp("fw-" + "-".join(k.replace("=", "_").lstrip("-D") for k in key))
-            r = run(["cmake", "-S", REPO, "-B", b, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={model_dir}",
-                     "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", f"-DPython3_EXECUTABLE={sys.executable}", *options])
-            assert r.returncode == 0, r.stdout + r.stderr
-            r = run(["cmake", "--build", b, "-j", "2"])
-            assert r.returncode == 0, r.stdout + r.stderr
-            self._cache[key] = b
+
+            def make(b):
+                r = run(["cmake", "-S", REPO, "-B", b, f"-DTRIX_TARGET={target}", f"-DTRIX_MODEL_DIR={model_dir}",
+                         "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON", f"-DPython3_EXECUTABLE={sys.executable}", *options])
+                assert r.returncode == 0, r.stdout + r.stderr
+                r = run(["cmake", "--build", b, "-j", "2"])
+                assert r.returncode == 0, r.stdout + r.stderr
+            self._cache[key] = self._once("fw-" + "-".join(k.replace("=", "_").lstrip("-D") for k in key), make)
         return self._cache[key]
 
     run = staticmethod(run)

@@ -72,11 +72,10 @@ def qemu_run(*args, timeout=300):
 def test_exit_marker_is_the_status_and_qemu_ends_by_itself(target, tmp_path):
     """The measured fact the runner relies on: SYSRESETREQ under -no-reboot ends QEMU on this
     board (else the runner would stop it after AFTER_EXIT_S and say so on stderr)."""
-    r, took = qemu_run("--target", target, image(tmp_path, target, "exit", '-DMARKER="7"', "-DRESET"))
+    r, _ = qemu_run("--target", target, image(tmp_path, target, "exit", '-DMARKER="7"', "-DRESET"))
     assert r.returncode == 7, r.stdout + r.stderr
     assert "qemu_run probe: exit" in r.stdout and "*** trixcfc: exit 7" in r.stdout, r.stdout
-    assert r.stderr == "", r.stderr
-    assert took < AFTER_EXIT_S, took
+    assert r.stderr == "", r.stderr        # the runner did not have to stop QEMU (it says so on stderr)
 
 
 @pytest.mark.qemu
