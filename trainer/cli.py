@@ -132,6 +132,10 @@ def build_parser():
                     "a token-protected one needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN). Never make a Ray port "
                     "reachable from an untrusted network: Ray runs any code a client sends (docs/sweep.md). "
                     "Default: local processes")
+    from .sweep import RAY_CONNECT_TIMEOUT
+    sw.add_argument("--ray-timeout", type=float, default=RAY_CONNECT_TIMEOUT, metavar="S",
+                    help="with --ray HOST:PORT: seconds to wait for the cluster to answer before giving up in one "
+                    f"line (default: {RAY_CONNECT_TIMEOUT:g})")
     rs = sub.add_parser("results", help="write docs/results.md and the README's results block from results/",
                         description="Renders docs/results.md (every task's factorial summary, main effects, "
                         "baselines and sweep comparisons) and the README's headline table from the committed "
@@ -154,8 +158,11 @@ def _sweep(a):
             raise TrainerError(f"--set {item!r}: {e}") from None
     if a.workers < 1:
         raise TrainerError(f"--workers must be positive, got {a.workers}")
+    if not (math.isfinite(a.ray_timeout) and a.ray_timeout > 0):
+        raise TrainerError(f"--ray-timeout must be a positive number of seconds, got {a.ray_timeout}")
     st = SweepSettings(task=a.task, grid=a.grid, seeds=a.seeds, out=a.out or os.path.join("results", a.task, "sweep"),
-                       baseline=a.baseline, workers=a.workers, stack=a.stack, ray=a.ray, overrides=overrides)
+                       baseline=a.baseline, workers=a.workers, stack=a.stack, ray=a.ray, overrides=overrides,
+                       ray_timeout=a.ray_timeout if a.ray not in (None, "local") else None)
     if a.dry_run:
         p = Plan(st)
         print(p.summary())

@@ -606,6 +606,7 @@ class SweepSettings:
     workers: int = os.cpu_count() or 1
     stack: int = 5                # seeds trained side by side in one job
     ray: str | None = None        # None: local processes; "local" or an address: Ray
+    ray_timeout: float | None = None   # s to connect to a cluster (default RAY_CONNECT_TIMEOUT)
     overrides: dict | None = None  # knob -> value for every cell (e.g. fewer epochs)
 
 
@@ -691,7 +692,7 @@ def run(st: SweepSettings) -> dict:
     p = Plan(st)
     todo_t, todo_s = todo = p.todo()
     _log(p.summary(todo))
-    backend = LocalBackend(st.workers) if st.ray is None else RayBackend(st.ray, st.workers)
+    backend = LocalBackend(st.workers) if st.ray is None else RayBackend(st.ray, st.workers, st.ray_timeout)
     try:
         _log(f"backend: {backend.name}")
         prog = _Progress(len(todo_t) + len(todo_s))
