@@ -52,7 +52,7 @@ def build_parser():
     f.add_argument("--seeds", type=int, default=d.seeds, metavar="N",
                    help=f"number of paired seeds 0..N-1; seed k uses the same data and teacher in every "
                    f"config (default: {d.seeds})")
-    from .factorial import TASK_DEFAULTS as TD
+    from .configs import TASK_DEFAULTS as TD
     per = lambda k: ", ".join(f"{t} {TD[t][k]}" for t in TD)  # noqa: E731
     f.add_argument("--epochs", type=int, default=None, metavar="N",
                    help=f"student (QAT) epochs per config; an epoch is one pass over the training set in "

@@ -27,43 +27,27 @@ from cfcbase.artifact import DATA_TASK, Artifact, write_artifact
 from cfcbase.fileio import write_file_set
 
 from . import gradcheck, search, stats, train, workers
-from .configs import CONFIGS, SHAPED_BETA, WIDTHS, config_name
+from .configs import CONFIGS, SCHEME, SHAPED_BETA, STUDENT_LR, TRANSIENT_WEIGHT, WIDTHS, config_name, task_defaults
 from .errors import TrainerError
 from .report import _lg, markdown, plot
 
 FORMAT_VERSION = 1                       # of factorial.json
 
 
-# Per-task defaults, sized for the < 5 minute budget on 2 cores. An epoch is one pass over
-# the training set in minibatches of 32 sequences: sine (32 sequences) takes one optimizer
-# step per epoch, sine-mix (128) four, so its epoch counts are a quarter. The sine-mix
-# teachers learn at 3e-2: at 1e-2 and 375 epochs they stopped at 1.33e-3 (H=16) / 6.96e-4
-# (H=32) test washout MSE, at 3e-2 they reach 7.6e-4 / 4.7e-4 in the same time
-# (docs/training.md, "Teacher quality").
-TASK_DEFAULTS = {"sine": {"teacher_epochs": 1500, "epochs": 600, "cs_sweeps": 10, "refit_epochs": 200,
-                          "teacher_lr": 1e-2},
-                 "sine-mix": {"teacher_epochs": 375, "epochs": 300, "cs_sweeps": 3, "refit_epochs": 50,
-                              "teacher_lr": 3e-2}}
-# A user's series (--data): sized like sine-mix (its epochs too: a few hundred windows).
-TASK_DEFAULTS["data"] = dict(TASK_DEFAULTS["sine-mix"])
 # train.transient_crops cuts CROP_LEN steps from offsets 5 .. T - CROP_LEN of every window
 MIN_TRAIN_SEQ_LEN = train.CROP_LEN + 5
-
-
-def task_defaults(task):
-    return TASK_DEFAULTS["data" if tasks.is_data_task(task) else task]
 
 
 @dataclass
 class Settings:
     task: str = "sine"
     seeds: int = 5
-    epochs: int | None = None             # student epochs (None: TASK_DEFAULTS)
+    epochs: int | None = None             # student epochs (None: configs.TASK_DEFAULTS)
     teacher_epochs: int | None = None
-    lr: float = 1e-2
-    transient_weight: float = 0.0  # student/CS task-loss weight of steps t < WASHOUT
-    teacher_lr: float | None = None       # None: TASK_DEFAULTS
-    scheme: str = "coupled"
+    lr: float = STUDENT_LR
+    transient_weight: float = TRANSIENT_WEIGHT
+    teacher_lr: float | None = None       # None: configs.TASK_DEFAULTS
+    scheme: str = SCHEME
     cs_sweeps: int | None = None
     refit_epochs: int | None = None       # after CS on the best config: float parameters, trits fixed
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
