@@ -559,7 +559,7 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     return out
 
 
-def saturation_counts(data: SeriesData) -> dict:
+def values_past_q14(data: SeriesData) -> dict:
     """How many scaled values per split lie outside what the device's Q14 carries."""
     return {s: {"inputs": int((np.abs(data.x[s]) >= Q14_LIMIT).sum()),
                 "target": int((np.abs(data.y[s]) >= Q14_LIMIT).sum())} for s in SPLITS}

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from cfcbase.series import (RANGE_FILL, SeriesError, SeriesSpec, build, read_table,
-                            saturation_counts)
+                            values_past_q14)
 
 
 def write_csv(path, header, rows):
@@ -59,13 +59,13 @@ def test_numpy_files_load_like_csv(tmp_path):
     assert t_npy.names == ["c0", "c1"] and t_npz.names == ["a", "b"]
 
 
-def test_saturation_counts_values_past_the_q14_range(tmp_path):
+def test_values_past_the_q14_range_are_counted(tmp_path):
     n = 300
     v = np.zeros(n)
     v[:210] = np.sin(np.arange(210))
     v[210:] = 5.0 * np.sin(np.arange(90))          # test and val swing 5x the training range
     d = build(SeriesSpec(write_csv(tmp_path / "s.csv", ["v"], zip(v)), seq_len=10))
-    sat = saturation_counts(d)
+    sat = values_past_q14(d)
     assert sat["train"] == {"inputs": 0, "target": 0}
     assert sat["test"]["inputs"] > 0 and sat["test"]["target"] > 0
 

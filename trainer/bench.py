@@ -13,14 +13,13 @@ torch is optional and imported lazily; without it the numpy figures are printed,
 """
 from __future__ import annotations
 
-import os
 import statistics
 import time
 
 from cfcbase.stats import fit_exponent
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-               "NUMEXPR_NUM_THREADS")
+from .workers import single_threaded_blas
+
 NO_TORCH = "torch not installed: pip install torch==2.13.0"
 LOSS_RTOL = 1e-9
 
@@ -28,8 +27,7 @@ LOSS_RTOL = 1e-9
 def pin_threads():
     """One BLAS/OpenMP thread. Effective only before numpy is imported (the CLI calls it first);
     threadpoolctl, when installed, also limits an already-loaded BLAS."""
-    for k in THREAD_VARS:
-        os.environ[k] = "1"
+    single_threaded_blas()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

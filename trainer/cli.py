@@ -17,6 +17,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
+    from .configs import WIDTHS
     from .factorial import Settings
     from .quant import SCHEMES
     from cfcbase.tasks import TASKS
@@ -25,7 +26,7 @@ def build_parser():
                 description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
     sub = p.add_subparsers(dest="cmd", metavar="{factorial,sweep,gradcheck,bench,results}", parser_class=_Parser)
     f = sub.add_parser("factorial", help="train teachers, the 8 ternary configs and baselines; write reports",
-                       description="Runs the gradient check, then float teachers (H=16, 32) per seed, the "
+                       description=f"Runs the gradient check, then float teachers (H={', '.join(map(str, WIDTHS))}) per seed, the "
                        "2x2x2 factorial (shaped STE x trajectory distillation x width), output-only "
                        "distillation, PTQ and greedy coordinate search; writes factorial.json, "
                        "factorial.md, factorial.png and best.npz (selected on validation) to --out. "

@@ -207,7 +207,7 @@ def run(st: Settings):
 
     result = assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
     result["numerics"] = num
-    write_outputs(out, result, runs, teachers)
+    write_factorial(out, result, runs, teachers)
     _log(f"factorial {tasks.label(st.task)} done in {time.perf_counter() - t0:.1f} s; wrote {out}/factorial.md, "
          f"factorial.json, factorial.png, best.npz")
     return result
@@ -224,14 +224,14 @@ def load_data(task):
 
 def data_summary(task):
     """What a data task's report says about its data: spec, sizes, scaling, saturations."""
-    from cfcbase.series import saturation_counts
+    from cfcbase.series import values_past_q14
     d = tasks.series_data(task)
     return {"spec": tasks.spec_dict(d.spec), "inputs": d.inputs, "target": d.target,
             "rows": {s: list(r) for s, r in d.rows.items()},
             "windows": {s: int(d.x[s].shape[0]) for s in d.x}, "sizes": d.sizes(),
             "input_offset": d.x_scaling.offset.tolist(), "input_scale": d.x_scaling.scale.tolist(),
             "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0]),
-            "saturation": saturation_counts(d)}
+            "saturation": values_past_q14(d)}
 
 
 def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
@@ -306,7 +306,7 @@ def best_artifact(task, run, teacher_flat, H, metrics) -> Artifact:
                  "w_o": tp.w_o[0], "b_o": tp.b_o[0, 0]})
 
 
-def write_outputs(out, result, runs, teachers):
+def write_factorial(out, result, runs, teachers):
     """factorial.json, factorial.md, best.npz and factorial.png, all or none (fileio.write_file_set):
     a failure anywhere leaves --out as it was, and a reused --out never mixes the sets."""
     b = result["best"]
