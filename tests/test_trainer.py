@@ -11,7 +11,7 @@ import pytest
 
 from cfcbase import tasks
 from cfcbase.cell import decay
-from trainer import cell, gradcheck, quant, search, stats, train
+from trainer import cell, gradcheck, optim, quant, search, stats, train
 from trainer.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,7 +210,7 @@ def test_training_error_types_are_trainer_errors():
         train.train_teachers("sine", 4, [0], epochs=0)
     g = np.array([[np.nan, 1.0]])
     with pytest.raises(TrainerError, match="NaN"):
-        train.clip_(g, 1.0)
+        optim.clip_(g, 1.0)
 
 
 # ---- determinism, outputs, best.npz --------------------------------------------------------

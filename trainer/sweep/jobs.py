@@ -22,7 +22,8 @@ from .grid import canonical, schedules
 SCHEMA = 1
 # the modules whose source decides a job's numbers (with the job functions' own source:
 # CODE_FUNCTIONS); editing the reports or the CLI keeps the cache
-CODE_FILES = ("trainer/cell.py", "trainer/quant.py", "trainer/train.py", "cfcbase/cell.py", "cfcbase/tasks.py")
+CODE_FILES = ("trainer/cell.py", "trainer/quant.py", "trainer/train.py", "trainer/optim.py", "cfcbase/cell.py",
+              "cfcbase/tasks.py")
 
 
 def _quiet():

@@ -13,7 +13,7 @@ import numpy as np
 from cfcbase import tasks
 from cfcbase.fileio import atomic_write, write_npz
 
-from .. import train
+from ..optim import layout
 from ..errors import TrainerError
 from .jobs import job_key
 from .progress import log
@@ -162,7 +162,7 @@ class Store:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise _BadJob(f"seed {seeds[i]}: {str(name)[:40]} = {str(v)[:40]}, not a finite number")
         if kind == "teacher":
-            n = train.layout(settings["H"], tasks.n_inputs(settings["task"]))[1]
+            n = layout(settings["H"], tasks.n_inputs(settings["task"]))[1]
             if flat.dtype != np.float64 or flat.shape != (len(seeds), n) or not np.isfinite(flat).all():
                 raise _BadJob(f"parameters {flat.dtype} {flat.shape}, expected finite float64 ({len(seeds)}, {n})")
         if rec["digest"] != job_digest(kind, key, metrics, flat):
