@@ -191,7 +191,7 @@ def test_windows_beyond_the_cap_are_evenly_spaced_over_the_block(tmp_path, monke
 def test_numpy_headers_are_checked_before_the_data_is_read(tmp_path, monkeypatch):
     import io
     import zipfile
-    import cfcbase.series as series
+    import cfcbase.datafile as datafile
     # a .npy whose header declares more rows than the file holds
     a = np.arange(600.0).reshape(300, 2)
     np.save(tmp_path / "s.npy", a)
@@ -212,6 +212,6 @@ def test_numpy_headers_are_checked_before_the_data_is_read(tmp_path, monkeypatch
     np.savez(tmp_path / "c.npz", a=np.ones(300, complex))
     expect(r"c.npz: key 'a' holds dtype complex128; expected real numbers", lambda: read_table(tmp_path / "c.npz"))
     np.savez_compressed(tmp_path / "ok.npz", a=np.zeros(300), b=np.zeros(300))   # small on disk
-    monkeypatch.setattr(series, "MAX_FILE_BYTES", 4000)
+    monkeypatch.setattr(datafile, "MAX_FILE_BYTES", 4000)
     expect(r"ok.npz: key 'b' declares 2528 bytes uncompressed; at most 4000 bytes in all are read",
            lambda: read_table(tmp_path / "ok.npz"))
