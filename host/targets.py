@@ -7,8 +7,8 @@ CMake reads the same facts from cmake/toolchain-<target>.cmake and the board's l
 so a row and its CMake files cannot drift apart unnoticed.
 
 Adding a board = one platform file (only for a new peripheral: firmware/platform/cortex-m/
-<driver>.c), one linker script (<board>.ld), one toolchain file and one row here
-(docs/porting.md).
+<driver>.c), one linker script (<board>.ld), one toolchain file, one row here and the name in
+CMakeLists.txt and CMakePresets.json (docs/porting.md, "Step by step: a new board").
 """
 from __future__ import annotations
 
