@@ -152,6 +152,10 @@ def linker_memory(path: Path) -> dict:
     return out
 
 
+# what cmake/toolchain-arm-none-eabi.cmake sets when a per-target file does not
+TOOLCHAIN_DEFAULTS = {"TRIX_FLOAT_ABI": "soft", "TRIX_FAULT_ADDRESS": "0xF0000000"}
+
+
 def toolchain_facts(path: Path) -> dict:
     """The set(TRIX_... value) lines of a per-target toolchain file."""
     return {m[1]: m[2] for m in re.finditer(r"^set\((TRIX_\w+)\s+([^)\s]+)\)", path.read_text(), re.M)}
@@ -173,7 +177,7 @@ def check_cmake(t: Target) -> list:
             "TRIX_TICKS": t.ticks, "TRIX_CPU_HZ": t.cpu_hz, "TRIX_FLOAT_ABI": t.float_abi,
             "TRIX_FAULT_ADDRESS": t.fault_address}
     for key, value in want.items():
-        got = f.get(key, "soft" if key == "TRIX_FLOAT_ABI" else None)
+        got = f.get(key, TOOLCHAIN_DEFAULTS.get(key))
         same = (got is not None and int(got, 0) == value) if isinstance(value, int) else got == value
         if not same:
             shown = f"0x{value:08x}" if key in ("TRIX_UART_BASE", "TRIX_FAULT_ADDRESS") else value
