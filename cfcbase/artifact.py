@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .datafile import PKG_PREFIX                # a file inside an installed package
 from .errors import ArtifactError
 from .fileio import atomic_write, write_npz
 from .tasks import TASKS
@@ -53,7 +54,6 @@ _DATA_FIELDS = {"path": str, "inputs": list, "target": str, "horizon": int, "seq
 PARAM_MAX = 1e6                          # |every float parameter|, teacher included
 TAU_RANGE = (1e-6, 1e6)                  # tau and teacher_tau
 # Version 2, data_json and the scaling (docs/artifact.md, "Version 2").
-PKG_PREFIX = "pkg:"                      # a file inside an installed package (cfcbase.series)
 DATA_EXTENSIONS = (".csv", ".npy", ".npz")
 HORIZON_RANGE = (1, 10_000)
 SEQ_LEN_RANGE = (2, 100_000)

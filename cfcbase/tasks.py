@@ -1,4 +1,4 @@
-"""The pinned tasks of DESIGN.md, their baselines and the first-step floor.
+"""The tasks of docs/model.md ("The tasks"), their baselines and the first-step floor.
 
 Public API used by the trainer, codegen and host (keep it stable):
     TASKS                      tuple of task names

@@ -16,6 +16,7 @@ set(CMAKE_SYSTEM_PROCESSOR arm)
 #   TRIX_UART_DRIVER  platform UART source (.c)            TRIX_UART_BASE  its base address
 #   TRIX_TICKS        tick source (.c: systick | nrf51_timer)  TRIX_CPU_HZ  clock of UART and ticks
 #   TRIX_FLOAT_ABI    soft (default) | softfp
+#   TRIX_FAULT_ADDRESS where the fault test (test_fault) reads, then branches (default 0xF0000000)
 # Given only TRIX_CPU (or TRIX_TARGET) of one of the ARM-board targets, this file reads that
 # target's file.
 if(NOT DEFINED TRIX_BOARD)
@@ -41,10 +42,14 @@ endforeach()
 if(NOT DEFINED TRIX_FLOAT_ABI)
     set(TRIX_FLOAT_ABI soft)
 endif()
+if(NOT DEFINED TRIX_FAULT_ADDRESS)
+    set(TRIX_FAULT_ADDRESS 0xF0000000)
+endif()
 # try_compile() re-reads this file in a fresh project: hand the facts down.
 list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES TRIX_CPU)
 set(TRIX_TARGET ${TRIX_TARGET_NAME} CACHE STRING "firmware target" FORCE)
-foreach(v TRIX_CPU TRIX_BOARD TRIX_QEMU_MACHINE TRIX_UART_DRIVER TRIX_UART_BASE TRIX_TICKS TRIX_CPU_HZ TRIX_FLOAT_ABI)
+foreach(v TRIX_CPU TRIX_BOARD TRIX_QEMU_MACHINE TRIX_UART_DRIVER TRIX_UART_BASE TRIX_TICKS TRIX_CPU_HZ TRIX_FLOAT_ABI
+          TRIX_FAULT_ADDRESS)
     set(${v} ${${v}} CACHE STRING "board fact of target ${TRIX_TARGET_NAME}" FORCE)
 endforeach()
 

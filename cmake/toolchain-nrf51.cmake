@@ -8,4 +8,5 @@ set(TRIX_UART_DRIVER nrf51_uart)
 set(TRIX_UART_BASE 0x40002000)
 set(TRIX_TICKS nrf51_timer)
 set(TRIX_CPU_HZ 16000000)
+set(TRIX_FAULT_ADDRESS 0x70000000)      # QEMU's microbit answers reads at 0xF0000000-0xFFFFFFFF
 include(${CMAKE_CURRENT_LIST_DIR}/toolchain-arm-none-eabi.cmake)

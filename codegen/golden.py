@@ -21,10 +21,9 @@ from .pack import pack_trits, row_bytes_for
 
 # ---- formats (docs/fixed_point.md, section 1) -------------------------------------
 IO_FRAC = 14          # x, y: int16 Q14 (pinned by the protocol)
+Q14_ONE = 1 << IO_FRAC   # 16384: 1.0 in x and y (TRIX_Q14_ONE of firmware/core/trix_cfc.h)
 STATE_FRAC = 15       # h: int16 Q15 (|h| < 1 always; one more bit than Q14 halves the state noise)
 PRE_FRAC = 16         # pre-activations: int32 Q16
-ACT_FRAC = 15         # gate and candidate: int16 Q15 (table outputs)
-LAM_FRAC = 15         # lambda: int16 Q15
 
 # ---- activation tables (section 4) -------------------------------------------------
 TABLE_STEP_LOG2 = 6               # table step 2^-6 = 1/64
@@ -250,10 +249,10 @@ def run_golden(m: IntModel, x_q14, return_states: bool = False):
 
 def quantize_input(x_float) -> np.ndarray:
     """float -> int16 Q14: round half up, saturate to [-32768, 32767] (range [-2, 2))."""
-    v = np.floor(np.asarray(x_float, np.float64) * (1 << IO_FRAC) + 0.5)
+    v = np.floor(np.asarray(x_float, np.float64) * Q14_ONE + 0.5)
     return np.clip(v, -32768, 32767).astype(np.int16)
 
 
 def dequantize_output(y_q14) -> np.ndarray:
-    return np.asarray(y_q14, np.float64) / (1 << IO_FRAC)
+    return np.asarray(y_q14, np.float64) / Q14_ONE
 

@@ -1,6 +1,6 @@
 """2-bit trit packing, the weight format every kernel consumes.
 
-Encoding (from the seeds' TriX kernel): 0 -> 0b00, +1 -> 0b01, -1 -> 0b10; 0b11 is
+Encoding (docs/codegen.md, "Footprint"): 0 -> 0b00, +1 -> 0b01, -1 -> 0b10; 0b11 is
 invalid. Four trits per byte, trit j of a row at bits 2*(j % 4) of byte j // 4 (LSB
 first). Each row starts on a byte boundary and is padded with zero trits to a whole byte
 (ROW_ALIGN_BYTES = 1): storage is exactly 2 bits per trit plus < 1 byte per row. Every

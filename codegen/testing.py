@@ -5,6 +5,8 @@ import numpy as np
 
 from cfcbase.artifact import Artifact
 
+from .golden import quantize_input
+
 
 def random_artifact(I: int, H: int, seed: int, zero_fraction: float = 0.4,
                     scale_range=(0.05, 0.8), bias_sd: float = 0.5,
@@ -46,7 +48,7 @@ def random_inputs_q14(I: int, N: int, T: int, seed: int) -> np.ndarray:
     phi = rng.uniform(0, 2 * np.pi, (N, 1, I))
     amp = rng.uniform(0.3, 1.9, (N, 1, I))
     x = amp * np.sin(w * t + phi) + rng.normal(0, 0.05, (N, T, I))
-    q = np.clip(np.floor(x * 16384 + 0.5), -32768, 32767).astype(np.int16)
+    q = quantize_input(x)
     spikes = rng.random(q.shape) < 0.02     # exercise saturation of the input range
     q[spikes] = np.where(rng.random(int(spikes.sum())) < 0.5, -32768, 32767)
     return q

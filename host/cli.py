@@ -140,7 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--pyocd-target", default=None, metavar="NAME",
                    help="pyOCD target type (default: the target table's, "
                         + ", ".join(f"{t} {TABLE[t].pyocd}" for t in BARE_METAL if TABLE[t].pyocd)
-                        + "; auto-detect for the others)")
+                        + "; auto-detect for the others; for a chip pyOCD does not know, "
+                        + ", ".join(t for t in BARE_METAL if TABLE[t].flash_tool)
+                        + ", a target type from a CMSIS pack, else the image is built and flash names "
+                          "the tool that writes it)")
     f.add_argument("--probe", default=None, metavar="UID", help="debug probe unique ID (default: the only one)")
     f.add_argument("--build-dir", dest="build_root", default=None, metavar="DIR",
                    help="where the build trees go (default: build/)")

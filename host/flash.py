@@ -1,6 +1,8 @@
 """`python -m host flash`: build trix_fw for a bare-metal target and program it through pyOCD
 (optional extra `flash`). The pyOCD target type comes from the target table (host/targets.py:
-stm32f405rg, nrf51, ...) unless --pyocd-target names another."""
+stm32f405rg, nrf51, ...) unless --pyocd-target names another. For a chip pyOCD does not know
+(a row with flash_tool) the image is built and the command stops in one line naming the tool
+that writes it, unless --pyocd-target names a target type."""
 from __future__ import annotations
 
 import os
@@ -36,6 +38,10 @@ def flash(a, log) -> int:
         elf = str(build(a.target, model, build_root=getattr(a, "build_root", None), log=log).elf)
     log(f"flash: {a.target} image {elf} for the {row.board} (flash at 0x{row.flash_origin:08x}, "
         f"{row.flash_bytes} B; RAM {row.ram_bytes} B)")
+    if row.flash_tool and not a.pyocd_target:
+        raise HostError(f"flash: pyOCD has no target type for the {row.board}: write {elf} (or its .bin, raw "
+                        f"from 0x{row.flash_origin:08x}) with {row.flash_tool}, or give --pyocd-target NAME "
+                        f"(a target type from a CMSIS pack: pyocd pack find)")
     ConnectHelper, FileProgrammer = _pyocd()
     pyocd_target = a.pyocd_target or row.pyocd
     options = {"target_override": pyocd_target} if pyocd_target else {}

@@ -250,12 +250,6 @@ def printable_text(data: bytes, limit: int = 300) -> str:
 
 # ---- requests and replies -------------------------------------------------------------------
 
-def step_payload(x_q14) -> bytes:
-    """STEP payload: n*I int16 inputs, little-endian, step-major."""
-    vals = [int(v) for v in x_q14]
-    return struct.pack(f"<{len(vals)}h", *vals)
-
-
 def bench_payload(n: int) -> bytes:
     if not 1 <= n <= MAX_BENCH:
         raise ValueError(f"BENCH n={n} outside 1..{MAX_BENCH}")

@@ -35,13 +35,10 @@ from dataclasses import dataclass
 from .errors import HostError, LinkClosed, SetupError
 from .process import Child
 from .protocol import find_exit
-from .targets import DEFAULT_TARGETS, KNOWN_TARGETS
 from .targets import get as get_target
 from .transport import Link, open_pty_firmware, open_url
 
 # Which targets exist, their QEMU machine and runtime kernel: the target table (host/targets.py).
-TARGETS = DEFAULT_TARGETS                    # the default set ("all")
-OPTIONAL_TARGETS = tuple(t for t in KNOWN_TARGETS if t not in DEFAULT_TARGETS)   # on request only
 ICOUNT_SHIFT = 0
 
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user "

@@ -7,8 +7,8 @@ CMake reads the same facts from cmake/toolchain-<target>.cmake and the board's l
 so a row and its CMake files cannot drift apart unnoticed.
 
 Adding a board = one platform file (only for a new peripheral: firmware/platform/cortex-m/
-<driver>.c), one linker script (<board>.ld), one toolchain file and one row here
-(docs/porting.md).
+<driver>.c), one linker script (<board>.ld), one toolchain file, one row here and the name in
+CMakeLists.txt and CMakePresets.json (docs/porting.md, "Step by step: a new board").
 """
 from __future__ import annotations
 
@@ -44,8 +44,10 @@ class Target:
     ram_bytes: int | None = None        # (the linker script's RAM)
     qemu: str | None = None             # qemu-system-arm -M machine; "qemu-aarch64"; None: native
     qemu_tick_hz: int | None = None     # rate the QEMU model's tick source counts at, if not cpu_hz
+    fault_address: int | None = None    # test_fault reads (then branches to) it: nothing mapped there
     count: str = "wall clock"           # how BENCH time becomes a figure: "instructions" or "wall clock"
-    pyocd: str | None = None            # pyOCD target type for `host flash`
+    pyocd: str | None = None            # pyOCD target type for `host flash` (None: pyOCD detects it)
+    flash_tool: str | None = None       # a chip pyOCD does not know: what writes its image instead
     default: bool = True                # part of --target all
     description: str = ""
 
@@ -62,7 +64,7 @@ class Target:
         return None if self.name == "native" else CMAKE_DIR / f"toolchain-{self.name}.cmake"
 
 
-_ARM_BOARD = dict(uart_driver="cmsdk_uart", ticks="systick", count="instructions")
+_ARM_BOARD = dict(uart_driver="cmsdk_uart", ticks="systick", count="instructions", fault_address=0xF0000000)
 # ARM's MPS2 boards (AN385, AN386, AN500): 4 MB SSRAM as "flash" at 0, 4 MB at 0x20000000,
 # CMSDK UART0 at 0x40004000, 25 MHz.
 _MPS2 = dict(uart_base=0x40004000, cpu_hz=25_000_000, flash_origin=0x0, flash_bytes=4 * MB,
@@ -84,6 +86,7 @@ TABLE = (
            uart_base=0x40011000, ticks="systick", cpu_hz=16_000_000,
            flash_origin=0x08000000, flash_bytes=1 * MB, ram_origin=0x20000000, ram_bytes=128 * KB,
            qemu="netduinoplus2", qemu_tick_hz=168_000_000, count="instructions", pyocd="stm32f405rg",
+           fault_address=0xF0000000,
            description="USART1 on PA9/PA10 at 115200 from the 16 MHz HSI reset clock; QEMU's model "
                        "clocks SysTick at its fixed 168 MHz SYSCLK"),
     Target("nrf51", "cortex-m0", "ARMv6-M", "nRF51822-QFAA (micro:bit v1: 256 KB flash, 16 KB RAM)", "lut",
@@ -91,6 +94,7 @@ TABLE = (
            ticks="nrf51_timer", cpu_hz=16_000_000,
            flash_origin=0x0, flash_bytes=256 * KB, ram_origin=0x20000000, ram_bytes=16 * KB,
            qemu="microbit", count="instructions", pyocd="nrf51",
+           fault_address=0x70000000,     # QEMU's microbit answers reads at 0xF0000000-0xFFFFFFFF
            description="UART on P0.24/P0.25; no SysTick: TIMER0 at 16 MHz counts time"),
     Target("cortex-m7", "cortex-m7", "ARMv7E-M (DSP)", "ARM MPS2 AN500 FPGA board", "dsp/lut",
            mcpu="cortex-m7", linker_script="mps2-an500.ld", qemu="mps2-an500", **_MPS2,
@@ -105,6 +109,15 @@ TABLE = (
            float_abi="softfp", flash_origin=0x0, flash_bytes=512 * KB, ram_origin=0x20000000,
            ram_bytes=512 * KB, qemu="mps3-an547", default=False, **_ARM_BOARD,
            description="optional: the Helium kernel is built and tested"),
+    Target("lm3s6965", "cortex-m3", "ARMv7-M", "TI Stellaris LM3S6965 (256 KB flash, 64 KB SRAM)", "lut",
+           mcpu="cortex-m3", linker_script="lm3s6965.ld", uart_driver="pl011_uart", uart_base=0x4000C000,
+           ticks="systick", cpu_hz=12_000_000,
+           flash_origin=0x0, flash_bytes=256 * KB, ram_origin=0x20000000, ram_bytes=64 * KB,
+           qemu="lm3s6965evb", qemu_tick_hz=12_500_000, count="instructions", fault_address=0xF0000000,
+           flash_tool="OpenOCD (openocd -f board/ek-lm3s6965.cfg) or TI's LM Flash Programmer",
+           description="UART0 (PL011) on PA0/PA1 from the 12 MHz internal oscillator the chip starts on; "
+                       "QEMU's model clocks SysTick at 12.5 MHz and answers every read (the fault test "
+                       "faults on the fetch); pyOCD has no target type for it"),
 )
 
 TARGETS = {t.name: t for t in TABLE}
@@ -139,6 +152,10 @@ def linker_memory(path: Path) -> dict:
     return out
 
 
+# what cmake/toolchain-arm-none-eabi.cmake sets when a per-target file does not
+TOOLCHAIN_DEFAULTS = {"TRIX_FLOAT_ABI": "soft", "TRIX_FAULT_ADDRESS": "0xF0000000"}
+
+
 def toolchain_facts(path: Path) -> dict:
     """The set(TRIX_... value) lines of a per-target toolchain file."""
     return {m[1]: m[2] for m in re.finditer(r"^set\((TRIX_\w+)\s+([^)\s]+)\)", path.read_text(), re.M)}
@@ -157,12 +174,13 @@ def check_cmake(t: Target) -> list:
         return problems
     want = {"TRIX_TARGET_NAME": t.name, "TRIX_CPU": t.mcpu, "TRIX_BOARD": t.linker_script.removesuffix(".ld"),
             "TRIX_QEMU_MACHINE": t.qemu, "TRIX_UART_DRIVER": t.uart_driver, "TRIX_UART_BASE": t.uart_base,
-            "TRIX_TICKS": t.ticks, "TRIX_CPU_HZ": t.cpu_hz, "TRIX_FLOAT_ABI": t.float_abi}
+            "TRIX_TICKS": t.ticks, "TRIX_CPU_HZ": t.cpu_hz, "TRIX_FLOAT_ABI": t.float_abi,
+            "TRIX_FAULT_ADDRESS": t.fault_address}
     for key, value in want.items():
-        got = f.get(key, "soft" if key == "TRIX_FLOAT_ABI" else None)
+        got = f.get(key, TOOLCHAIN_DEFAULTS.get(key))
         same = (got is not None and int(got, 0) == value) if isinstance(value, int) else got == value
         if not same:
-            shown = f"0x{value:08x}" if key == "TRIX_UART_BASE" else value
+            shown = f"0x{value:08x}" if key in ("TRIX_UART_BASE", "TRIX_FAULT_ADDRESS") else value
             problems.append(f"{t.name}: {tc.relative_to(REPO)} sets {key} {got}, the target table {shown}")
     for src in (t.uart_driver, t.ticks):
         if not (PLATFORM_DIR / f"{src}.c").is_file():

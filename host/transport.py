@@ -5,7 +5,7 @@
 - `PtyFirmware`: native / aarch64. The firmware process (`trix_fw`, or `qemu-aarch64 trix_fw`)
   gets the master side of a fresh pseudo-terminal as its stdin/stdout; the host opens the slave
   by its device path (/dev/pts/N) with pyserial, exactly as it opens a board. So every verify
-  of native/aarch64 also exercises the real-board path (issue 5, acceptance 4).
+  of native/aarch64 also exercises the real-board path.
 
 A `Link` turns pyserial / OS errors into host.errors.LinkClosed and, when it owns a process,
 reports that process's exit (status and stderr) instead of a bare timeout.

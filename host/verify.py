@@ -149,7 +149,7 @@ def host_rss() -> int | None:
 
 
 def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
-    from codegen.golden import dequantize_output
+    from codegen.golden import Q14_ONE, dequantize_output
     h, y = run["hello"], run["y_q14"]
     N, T = y.shape
     bad = np.argwhere(y != ref.golden_q14)
@@ -157,7 +157,7 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
     if len(bad):
         s, t = (int(v) for v in bad[0])
         first = {"sequence": s, "step": t, "expected": int(ref.golden_q14[s, t]), "got": int(y[s, t]),
-                 "expected_float": float(ref.golden_q14[s, t]) / 16384, "got_float": float(y[s, t]) / 16384}
+                 "expected_float": float(ref.golden_q14[s, t]) / Q14_ONE, "got_float": float(y[s, t]) / Q14_ONE}
     yf = dequantize_output(y)
     gf = dequantize_output(ref.golden_q14)
     return {

@@ -1,5 +1,4 @@
-"""`python -m codegen export`: determinism, hash, bad input, C compilation, footprint
-(issue 3, items 3-6)."""
+"""`python -m codegen export`: determinism, hash, bad input, C compilation, footprint."""
 import json
 import math
 import re

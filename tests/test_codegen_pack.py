@@ -1,4 +1,4 @@
-"""Trit packing: round trip, the seeds' 2-bit encoding, rejection of 0b11 (issue 3, item 1)."""
+"""Trit packing: round trip, the 2-bit encoding of docs/codegen.md, rejection of 0b11."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfcbase import series, tasks
+from cfcbase import datafile, tasks
 from cfcbase.artifact import load_artifact, save_artifact, write_artifact
 from cfcbase.series import SeriesError, SeriesSpec, read_table
 from trainer.cli import main as trainer_main
@@ -436,7 +436,7 @@ def _one_line_error(rc, cap, out):
 def test_the_documented_bounds_are_enforced(bound, value, expect, tmp_path, capsys, monkeypatch):
     """The bounds of docs/model.md, lowered here so that a small file crosses them."""
     import re
-    monkeypatch.setattr(series, bound, value)
+    monkeypatch.setattr(datafile, bound, value)
     path, opts = _ab_csv(tmp_path)
     out = tmp_path / "out"
     rc = trainer_main(["factorial", "--data", str(path), *opts, "--seq-len", "20", "--out", str(out), "--jobs", "1"])

@@ -1,8 +1,8 @@
-"""Firmware build per target (issue 4): every target configures and builds from a clean tree with
+"""Firmware build per target: every target configures and builds from a clean tree with
 -Wall -Wextra -Werror through the top-level CMakeLists.txt and passes its ctest suite (the
 core's kernel/cell tests, the C protocol test, the bench program, the no-heap check) natively or
-under QEMU (acceptance 1, 2); the native build also under ASan/UBSan (3); the cortex-m4
-footprint (4) and instructions per cell step for the reference and the DSP kernel (5).
+under QEMU; the native build also under ASan/UBSan; the cortex-m4 footprint and instructions
+per cell step for the reference and the DSP kernel.
 
 Builds are shared within the session through the ``fw`` fixture (tests/conftest.py)."""
 from __future__ import annotations
@@ -28,7 +28,7 @@ def test_target_builds_with_werror_and_passes_ctest(fw, target):
     commands = json.loads((b / "compile_commands.json").read_text())
     ours = [c for c in commands if "/firmware/" in c["file"]]
     assert ours
-    for c in ours:   # every firmware source is compiled with the warning flags of acceptance 1
+    for c in ours:   # every firmware source is compiled with -Wall -Wextra -Werror
         for flag in ("-Wall", "-Wextra", "-Werror"):
             assert flag in c["command"].split(), (c["file"], c["command"])
     out = fw.ctest(b)

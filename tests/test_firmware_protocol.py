@@ -1,4 +1,4 @@
-"""trix_fw speaks docs/protocol.md (issue 4, acceptance 3): HELLO/RESET/STEP/BENCH on every
+"""trix_fw speaks docs/protocol.md: HELLO/RESET/STEP/BENCH on every
 target through a pipe (native, ASan/UBSan native, qemu-aarch64, qemu-system-arm), STEP outputs
 bit-exact with the golden model, and a robustness run of >= 10,000 random, truncated,
 oversized and CRC-corrupted frames against the native build (plain and sanitized): each gets

@@ -11,6 +11,7 @@ host.qemu.qemu_system_argv both appear, and the probe's exit code is 4: the test
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,34 @@ def test_no_qemu_command_line_enables_semihosting():
     for f in (REPO / "cmake").glob("*.cmake"):
         code = [ln for ln in f.read_text().splitlines() if not ln.lstrip().startswith("#")]
         assert not [ln for ln in code if "semihosting" in ln], f
+
+
+def _project_files():
+    skip = {".git", ".venv", "build", "results", "__pycache__", ".pytest_cache", ".hypothesis"}
+    for root, dirs, files in os.walk(REPO):
+        dirs[:] = sorted(d for d in dirs if d not in skip and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            yield Path(root) / name
+
+
+def test_the_qemu_command_line_is_built_in_one_place():
+    """The test above covers every qemu-system-arm command line only because there is one:
+    host.qemu.qemu_system_argv. No other Python string `-kernel` anywhere in the project (its
+    packages, tests, scripts), and no CMake or shell line that runs qemu-system-arm itself (the
+    toolchain's ctest emulator is host/qemu_run.py, which calls qemu_system_argv)."""
+    import io
+    import tokenize
+    hits = []
+    for f in _project_files():
+        rel = f.relative_to(REPO).as_posix()
+        if f.suffix == ".py" and f != Path(__file__).resolve():       # (this file names it to look for it)
+            for tok in tokenize.generate_tokens(io.StringIO(f.read_text()).readline):
+                if tok.type == tokenize.STRING and tok.string.strip("rbuRBU").strip("'\"") == "-kernel":
+                    hits.append(f"{rel}:{tok.start[0]}")
+        elif f.suffix in (".cmake", ".sh") or f.name == "CMakeLists.txt":
+            for i, line in enumerate(f.read_text().splitlines(), 1):
+                code = line.split("#", 1)[0]
+                if "qemu-system-arm" in code and "command -v" not in code:
+                    hits.append(f"{rel}:{i}")
+    assert [h.split(":")[0] for h in hits] == ["host/qemu.py"], hits
+    assert "-kernel" in qemu_system_argv(BARE_METAL[0], "x.elf")

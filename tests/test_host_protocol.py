@@ -1,9 +1,12 @@
 """host.protocol: CRC/COBS vectors, frame round trips, reply parsing, and the frame reader
-telling apart "no data", "stopped mid-frame" and "bad framing" (issue 5)."""
+telling apart "no data", "stopped mid-frame" and "bad framing", and the protocol's constants
+against the firmware's C headers."""
 from __future__ import annotations
 
 import random
+import re
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -196,7 +199,6 @@ def test_parse_replies():
         P.parse_step(b"\x00" * 5, 3)
     b = P.parse_bench(struct.pack("<III", 1000, 25_000_000, 100))
     assert (b.ticks, b.tick_hz, b.n) == (1000, 25_000_000, 100)
-    assert P.step_payload([1, -1]) == b"\x01\x00\xff\xff"
     assert P.bench_payload(4096) == b"\x00\x10"
 
 
@@ -250,3 +252,58 @@ def test_reader_stops_at_the_exit_marker():
                             "*** trixcfc: exit 125')")
     assert P.find_exit(b"x*** trixcfc: exit -1\n") == (-1, 22)
     assert P.find_exit(b"*** trixcfc: exit 12") is None        # not complete before its line end
+
+
+# ---- the constants, stated in C and in Python: the same values -----------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def c_eval(expr: str, **names) -> int:
+    """An integer C constant expression (+, -, *, /, <<, |, parentheses): / divides as C's."""
+    return eval(expr.replace("/", "//"), {"__builtins__": {}}, names)  # noqa: S307
+
+
+def c_constants(*headers) -> dict:
+    """NAME -> value of the object-like #defines and the enum members of C headers (values that
+    are integers or expressions of earlier ones)."""
+    text = "\n".join((REPO / h).read_text() for h in headers)
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    out = {}
+
+    def value(expr):
+        expr = re.sub(r"\b(\d+|0x[0-9a-fA-F]+)[uU]?\b", r"\1", expr.strip())
+        return c_eval(re.sub(r"\b[A-Z_][A-Z0-9_]*\b", lambda m: str(out[m[0]]), expr))
+
+    for name, expr in re.findall(r"^#define\s+(TRIX_[A-Z0-9_]+)[ \t]+([^\n]+)$", text, re.M):
+        if not expr.startswith('"'):
+            out[name] = value(expr)
+    for body in re.findall(r"enum\s*\{([^}]*)\}", text):
+        for name, expr in re.findall(r"(TRIX_[A-Z0-9_]+)\s*=\s*([^,]+)", body):
+            out[name] = value(expr)
+    return out
+
+
+def test_the_protocol_constants_are_the_firmwares():
+    """Frame types, error codes, version and limits of host/protocol.py are those of
+    firmware/app/trix_proto.h, and the Q14 of the I/O is firmware/core/trix_cfc.h's."""
+    from codegen.golden import IO_FRAC, Q14_ONE
+    c = c_constants("firmware/app/trix_proto.h", "firmware/core/trix_cfc.h")
+    assert (c["TRIX_PROTO_VERSION"], c["TRIX_MAX_PAYLOAD"], c["TRIX_MAX_FRAME"], c["TRIX_MAX_STEPS"],
+            c["TRIX_MAX_BENCH"], c["TRIX_Q_FORMAT"]) == (P.PROTO_VERSION, P.MAX_PAYLOAD, P.MAX_FRAME, P.MAX_STEPS,
+                                                        P.MAX_BENCH, P.Q_FORMAT)
+    assert {n: c[f"TRIX_REQ_{n}"] for n in P.REQUEST_NAMES.values()} == {n: getattr(P, n) for n in P.REQUEST_NAMES.values()}
+    assert {v: k for k, v in P.REQUEST_NAMES.items()} == {n[len("TRIX_REQ_"):]: v for n, v in c.items()
+                                                          if n.startswith("TRIX_REQ_")}
+    assert (c["TRIX_REPLY_FLAG"], c["TRIX_REPLY_ERROR"]) == (P.REPLY_FLAG, P.ERROR)
+    assert {v: n[len("TRIX_ERR_"):] for n, v in c.items() if n.startswith("TRIX_ERR_")} == P.ERROR_NAMES
+    wire = re.search(r"#define TRIX_COBS_MAX\(n\)\s+(.+)", (REPO / "firmware/app/trix_proto.h").read_text())[1]
+    assert c_eval(wire, n=P.MAX_FRAME) == P.MAX_WIRE
+    assert (c["TRIX_Q14_ONE"], 1 << c["TRIX_Q_FORMAT"]) == (Q14_ONE, Q14_ONE) and IO_FRAC == P.Q_FORMAT
+
+
+def test_the_exit_marker_is_what_the_firmware_prints():
+    src = (REPO / "firmware/platform/cortex-m/startup.c").read_text()
+    printed = re.search(r'put_str\("(\\r\\n\*\*\* trixcfc: exit )"\)', src)[1]
+    line = printed.encode().decode("unicode_escape").encode() + b"42\r\n"
+    assert P.find_exit(line) == (42, len(line))

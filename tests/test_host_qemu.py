@@ -1,5 +1,4 @@
-"""`python -m host verify` end to end against the real firmware (issue 5, acceptance 1-5):
-every target bit-exact over the whole test set with the golden model's MSE; a trit flipped in
+"""`python -m host verify` end to end against the real firmware: every target bit-exact over the whole test set with the golden model's MSE; a trit flipped in
 the compiled-in weights is caught by the streaming check, a model-hash mismatch before any
 streaming; QEMU killed mid-run, Ctrl-C, a busy port, QEMU missing; the board path through a
 pseudo-terminal. Everything runs `python -m host` as a user would (subprocess) unless it needs
@@ -74,7 +73,7 @@ def reference(npz):
     return _cache["ref"]
 
 
-# ---- acceptance 1 and 5 ------------------------------------------------------------------
+# ---- every target bit-exact, with its figures ---------------------------------------------
 
 @pytest.mark.qemu
 def test_verify_all_targets_bit_exact_with_golden_mse(all_targets, npz):
@@ -155,7 +154,7 @@ def test_stm32f405_vectors_at_flash_start(npz, build_root, all_targets):
     assert 0x20000000 < sp <= 0x20000000 + 128 * 1024 and 0x08000000 <= reset < 0x08100000 and reset & 1
 
 
-# ---- acceptance 2: one trit flipped ------------------------------------------------------
+# ---- one trit flipped ------------------------------------------------------
 
 def flip_first_trit_in_header(header: Path) -> None:
     """Flip the first non-zero trit (+1 <-> -1) of the packed trix_trits array in place; the
@@ -251,7 +250,7 @@ def test_model_hash_mismatch_is_reported_before_streaming(host_cli, npz, build_r
     assert sent == [P.HELLO]
 
 
-# ---- acceptance 3: faults ------------------------------------------------------------------
+# ---- faults ------------------------------------------------------------------
 
 def children(pid):
     out = []
@@ -416,7 +415,7 @@ def test_missing_qemu_names_the_debian_packages(host_cli, npz, tmp_path):
             assert pkg in lines[0]
 
 
-# ---- acceptance 4: the board path without a board ------------------------------------------
+# ---- the board path without a board ------------------------------------------
 
 def test_board_path_through_a_pty(host_cli, npz, build_root, tmp_path):
     """The native firmware behind a pseudo-terminal we set up here, opened by pyserial by its

@@ -1,5 +1,5 @@
-"""Every ternary matvec kernel on every target, bit for bit against the golden model
-(issue 4, acceptance item 2): builds firmware/tests (test_kernels: 24 random models incl.
+"""Every ternary matvec kernel on every target, bit for bit against the golden model:
+builds firmware/tests (test_kernels: 24 random models incl.
 sizes not multiples of 4/8/16, plus the trained models when committed; test_step: the
 public API on an exported model) per target and runs it natively or under QEMU."""
 import shutil

@@ -53,3 +53,13 @@ def test_wheel_installed_in_a_fresh_venv_verifies_from_another_directory(tmp_pat
     after = sorted(p.relative_to(site) for p in site.rglob("*") if "__pycache__" not in p.parts)
     assert after == before, set(after) ^ set(before)          # nothing written into site-packages
     assert sorted(p.name for p in work.iterdir()) == ["model.npz"]
+
+
+def test_the_wheel_lists_every_package():
+    """pyproject.toml names every directory with an __init__.py (subpackages such as
+    trainer/sweep too): a package it does not name is left out of the wheel."""
+    import tomllib
+    listed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = sorted(".".join(p.parent.relative_to(REPO).parts) for top in ("cfcbase", "trainer", "codegen", "host")
+                   for p in (REPO / top).rglob("__init__.py"))
+    assert sorted(listed) == found

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from cfcbase.series import (RANGE_FILL, SeriesError, SeriesSpec, build, read_table,
-                            saturation_counts)
+                            values_past_q14)
 
 
 def write_csv(path, header, rows):
@@ -59,13 +59,13 @@ def test_numpy_files_load_like_csv(tmp_path):
     assert t_npy.names == ["c0", "c1"] and t_npz.names == ["a", "b"]
 
 
-def test_saturation_counts_values_past_the_q14_range(tmp_path):
+def test_values_past_the_q14_range_are_counted(tmp_path):
     n = 300
     v = np.zeros(n)
     v[:210] = np.sin(np.arange(210))
     v[210:] = 5.0 * np.sin(np.arange(90))          # test and val swing 5x the training range
     d = build(SeriesSpec(write_csv(tmp_path / "s.csv", ["v"], zip(v)), seq_len=10))
-    sat = saturation_counts(d)
+    sat = values_past_q14(d)
     assert sat["train"] == {"inputs": 0, "target": 0}
     assert sat["test"]["inputs"] > 0 and sat["test"]["target"] > 0
 
@@ -191,7 +191,7 @@ def test_windows_beyond_the_cap_are_evenly_spaced_over_the_block(tmp_path, monke
 def test_numpy_headers_are_checked_before_the_data_is_read(tmp_path, monkeypatch):
     import io
     import zipfile
-    import cfcbase.series as series
+    import cfcbase.datafile as datafile
     # a .npy whose header declares more rows than the file holds
     a = np.arange(600.0).reshape(300, 2)
     np.save(tmp_path / "s.npy", a)
@@ -212,6 +212,6 @@ def test_numpy_headers_are_checked_before_the_data_is_read(tmp_path, monkeypatch
     np.savez(tmp_path / "c.npz", a=np.ones(300, complex))
     expect(r"c.npz: key 'a' holds dtype complex128; expected real numbers", lambda: read_table(tmp_path / "c.npz"))
     np.savez_compressed(tmp_path / "ok.npz", a=np.zeros(300), b=np.zeros(300))   # small on disk
-    monkeypatch.setattr(series, "MAX_FILE_BYTES", 4000)
+    monkeypatch.setattr(datafile, "MAX_FILE_BYTES", 4000)
     expect(r"ok.npz: key 'b' declares 2528 bytes uncompressed; at most 4000 bytes in all are read",
            lambda: read_table(tmp_path / "ok.npz"))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cfcbase import numerics
-from trainer import sweep
+from trainer import stats, sweep
 from trainer.errors import TrainerError
 
 TINY = ["--set", "epochs=15", "--set", "teacher_epochs=30"]
@@ -51,7 +51,7 @@ def test_grid_parsing_and_errors():
 
 def test_schedules():
     s = dict(alpha=0.8, alpha_schedule="rise", beta=20.0, beta_schedule="linear")
-    assert sweep.schedules(s) == ((0.375 * 0.8, 0.8), (1.0, 20.0))        # the seeds' 0.3 -> 0.8
+    assert sweep.schedules(s) == ((0.375 * 0.8, 0.8), (1.0, 20.0))        # the factorial's 0.3 -> 0.8
     assert sweep.schedules(dict(s, alpha_schedule="fall", beta_schedule="const")) == ((0.8, 0.375 * 0.8), (20.0, 20.0))
     assert sweep.schedules(dict(s, alpha_schedule="const"))[0] == (0.8, 0.8)
 
@@ -62,7 +62,7 @@ def test_paired_comparison_statistics():
     cells = [{"id": "b", "seeds": [{"test_mse_washout": v} for v in base]},
              {"id": "same", "seeds": [{"test_mse_washout": v * 10 ** rng.normal(0, 0.01)} for v in base]},
              {"id": "worse", "seeds": [{"test_mse_washout": v * 10 ** (1 + rng.normal(0, 0.05))} for v in base]}]
-    rows = {r["id"]: r for r in sweep.compare(cells, "b")}
+    rows = {r["id"]: r for r in stats.compare(cells, "b")}
     w = rows["worse"]
     assert w["ci95"][0] < w["mean_log10_diff"] < w["ci95"][1] and 0.9 < w["mean_log10_diff"] < 1.1
     assert w["p"] < 1e-8 and rows["same"]["p"] > 0.01
@@ -70,7 +70,7 @@ def test_paired_comparison_statistics():
     assert w["p_holm"] == pytest.approx(min(1, 2 * w["p"]))
     assert rows["same"]["p_holm"] >= w["p_holm"]
     # t quantile: the textbook 2.262 for 9 degrees of freedom
-    assert sweep.t_quantile(0.975, 9) == pytest.approx(2.2622, abs=1e-4)
+    assert stats.t_quantile(0.975, 9) == pytest.approx(2.2622, abs=1e-4)
 
 
 # ---- Ray: a cluster of the test's own, and no Ray process left behind -------------------------
@@ -105,7 +105,7 @@ def test_a_killed_sweep_reruns_only_the_missing_jobs(tmp_path):
 def test_a_change_of_the_training_code_changes_every_key(tmp_path):
     import shutil
     from pathlib import Path
-    root = Path(sweep.__file__).resolve().parents[1]
+    root = Path(sweep.__file__).resolve().parents[2]
     for name in sweep.CODE_FILES:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / name, tmp_path / name)
@@ -114,7 +114,7 @@ def test_a_change_of_the_training_code_changes_every_key(tmp_path):
     with open(tmp_path / "trainer" / "cell.py", "a") as f:
         f.write("# a comment\n")
     assert sweep.code_fingerprint(tmp_path) != fp
-    assert sweep._key("student", {"seed": 0}, fp) != sweep._key("student", {"seed": 0}, sweep.code_fingerprint(tmp_path))
+    assert sweep.job_key("student", {"seed": 0}, fp) != sweep.job_key("student", {"seed": 0}, sweep.code_fingerprint(tmp_path))
 
 
 def test_cli_errors_are_one_line(tmp_path):
@@ -290,3 +290,19 @@ def test_a_truncated_teacher_is_recomputed(clean_sweep, tmp_path, capsys):
     err = tampered_rerun(clean_sweep, tmp_path, capsys, cut)
     assert "unreadable (BadZipFile: File is not a zip file); recomputing" in err
     assert "1 to run (2 cached" in err
+
+
+def test_the_docs_knob_table_is_knobs():
+    """docs/sweep.md lists every knob of KNOBS, in order, with its default: a number or word, or
+    the factorial's per-task figures (configs.TASK_DEFAULTS) for a knob whose default is None."""
+    from trainer.configs import TASK_DEFAULTS
+    from trainer.sweep.grid import fmt
+    rows = [line.split("|")[1:5] for line in (ROOT / "docs" / "sweep.md").read_text().splitlines()
+            if line.startswith("| `")]
+    assert [r[0].strip().strip("`") for r in rows] == list(sweep.KNOBS)
+    for (name, _, default, _), (k, knob) in zip(rows, sweep.KNOBS.items()):
+        if knob.default is None:
+            want = "the factorial's (" + ", ".join(f"`{t}` {fmt(TASK_DEFAULTS[t][k])}" for t in ("sine", "sine-mix")) + ")"
+        else:
+            want = f"`{knob.default}`" if isinstance(knob.default, str) else fmt(knob.default)
+        assert default.strip() == want, (k, default)

@@ -26,7 +26,7 @@ def test_every_row_agrees_with_its_cmake_files():
 
 def test_the_table_has_the_targets_of_the_project():
     assert T.DEFAULT_TARGETS == ("native", "aarch64", "cortex-m4", "cortex-m3", "stm32f405", "nrf51",
-                                 "cortex-m7", "cortex-m33")
+                                 "cortex-m7", "cortex-m33", "lm3s6965")
     assert "cortex-m55" in T.KNOWN_TARGETS and "cortex-m55" not in T.DEFAULT_TARGETS
     nrf = T.TARGETS["nrf51"]
     assert (nrf.mcpu, nrf.flash_bytes, nrf.ram_bytes, nrf.qemu, nrf.pyocd) == ("cortex-m0", 256 * 1024,
@@ -35,6 +35,10 @@ def test_the_table_has_the_targets_of_the_project():
     assert (stm.flash_origin, stm.uart_base, stm.cpu_hz, stm.qemu, stm.pyocd) == (0x08000000, 0x40011000,
                                                                                   16_000_000, "netduinoplus2",
                                                                                   "stm32f405rg")
+    lm3s = T.TARGETS["lm3s6965"]
+    assert (lm3s.mcpu, lm3s.uart_base, lm3s.flash_bytes, lm3s.ram_bytes, lm3s.qemu, lm3s.qemu_tick_hz, lm3s.pyocd) == (
+        "cortex-m3", 0x4000C000, 256 * 1024, 64 * 1024, "lm3s6965evb", 12_500_000, None)
+    assert all(T.TARGETS[t].fault_address is not None for t in T.BARE_METAL)
 
 
 @pytest.mark.parametrize("field,value,expect", [
@@ -43,6 +47,7 @@ def test_the_table_has_the_targets_of_the_project():
     ("uart_base", 0x40004000, "sets TRIX_UART_BASE 0x40011000, the target table 0x40004000"),
     ("mcpu", "cortex-m3", "sets TRIX_CPU cortex-m4, the target table cortex-m3"),
     ("qemu", "mps2-an386", "sets TRIX_QEMU_MACHINE netduinoplus2, the target table mps2-an386"),
+    ("fault_address", 0x70000000, "sets TRIX_FAULT_ADDRESS 0xF0000000, the target table 0x70000000"),
 ])
 def test_a_corrupted_row_is_refused_with_the_figures(field, value, expect):
     name = "nrf51" if field == "ram_bytes" else "stm32f405"
@@ -191,3 +196,18 @@ def test_flash_builds_the_chip_image_and_ends_with_one_line(tmp_path, target, mo
     assert seen == {"target_override": row.pyocd}
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: no debug probe found"), err
+
+
+def test_flash_for_a_chip_pyocd_does_not_know_is_one_line(tmp_path):
+    """The LM3S6965 row has no pyOCD target type: `host flash` names the tool that writes the image
+    and --pyocd-target, in one line, without trying pyOCD."""
+    row = T.TARGETS["lm3s6965"]
+    assert row.pyocd is None and row.flash_tool
+    elf = tmp_path / "trix_fw"
+    elf.write_bytes(b"\x7fELF")
+    r = subprocess.run([sys.executable, "-m", "host", "flash", "--target", "lm3s6965", "--firmware", str(elf)],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert "pyOCD has no target type for the TI Stellaris LM3S6965" in lines[0] and row.flash_tool in lines[0], lines
+    assert "--pyocd-target" in lines[0] and "pyOCD is not installed" not in r.stderr, r.stderr

@@ -11,7 +11,7 @@ import pytest
 
 from cfcbase import tasks
 from cfcbase.cell import decay
-from trainer import cell, gradcheck, quant, search, stats, train
+from trainer import cell, gradcheck, optim, quant, search, stats, train
 from trainer.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,7 +210,7 @@ def test_training_error_types_are_trainer_errors():
         train.train_teachers("sine", 4, [0], epochs=0)
     g = np.array([[np.nan, 1.0]])
     with pytest.raises(TrainerError, match="NaN"):
-        train.clip_(g, 1.0)
+        optim.clip_(g, 1.0)
 
 
 # ---- determinism, outputs, best.npz --------------------------------------------------------
@@ -334,20 +334,20 @@ def test_best_npz_schema_round_trip(tiny_out):
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
-    """One tiny factorial; what it handed to write_outputs, and the files it wrote."""
+    """One tiny factorial; what it handed to write_factorial, and the files it wrote."""
     from trainer import factorial
     out = tmp_path_factory.mktemp("written")
     seen = {}
-    orig = factorial.write_outputs
+    orig = factorial.write_factorial
 
     def spy(o, result, runs, teachers):
         seen.update(result=result, runs=runs, teachers=teachers)
         return orig(o, result, runs, teachers)
-    factorial.write_outputs = spy
+    factorial.write_factorial = spy
     try:
         assert main(["factorial", "--out", str(out), "--jobs", "1"] + TINY) == 0
     finally:
-        factorial.write_outputs = orig
+        factorial.write_factorial = orig
     return out, seen
 
 
@@ -374,14 +374,14 @@ def test_outputs_are_all_or_nothing(written, tmp_path, monkeypatch):
     from cfcbase import artifact
     monkeypatch.setattr(artifact, "write_npz", exploding_write)
     with pytest.raises(OSError, match="disk full"):
-        factorial.write_outputs(str(out), result, seen["runs"], seen["teachers"])
+        factorial.write_factorial(str(out), result, seen["runs"], seen["teachers"])
     assert _snapshot(out) == before                        # not one file changed, none left over
     assert sorted(os.listdir(out)) == sorted(os.listdir(src))
     monkeypatch.undo()
 
     # a reused --out where this run draws no plot: the old plot goes with the old tables
     monkeypatch.setattr(factorial, "plot", lambda *a, **k: False)
-    factorial.write_outputs(str(out), result, seen["runs"], seen["teachers"])
+    factorial.write_factorial(str(out), result, seen["runs"], seen["teachers"])
     after = _snapshot(out)
     assert "factorial.png" not in after
     assert after["factorial.json"] != before["factorial.json"] and b"a new run" in after["factorial.json"]

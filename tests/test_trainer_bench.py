@@ -6,13 +6,13 @@ import re
 import numpy as np
 import pytest
 
-from trainer import bench
+from trainer import bench, workers
 from trainer.cli import main
 
 @pytest.fixture(autouse=True)
 def _restore_thread_env(monkeypatch):
     """The bench CLI pins the BLAS/OpenMP thread variables; undo that after each test."""
-    for k in bench.THREAD_VARS:
+    for k in workers.THREAD_VARS:
         monkeypatch.setenv(k, "1")
 
 

@@ -13,14 +13,13 @@ torch is optional and imported lazily; without it the numpy figures are printed,
 """
 from __future__ import annotations
 
-import os
 import statistics
 import time
 
 from cfcbase.stats import fit_exponent
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-               "NUMEXPR_NUM_THREADS")
+from .workers import single_threaded_blas
+
 NO_TORCH = "torch not installed: pip install torch==2.13.0"
 LOSS_RTOL = 1e-9
 
@@ -28,8 +27,7 @@ LOSS_RTOL = 1e-9
 def pin_threads():
     """One BLAS/OpenMP thread. Effective only before numpy is imported (the CLI calls it first);
     threadpoolctl, when installed, also limits an already-loaded BLAS."""
-    for k in THREAD_VARS:
-        os.environ[k] = "1"
+    single_threaded_blas()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -67,11 +65,11 @@ class NumpyStep:
     """The trainer's own step (train.train_teachers / train_students inner loop)."""
 
     def __init__(self, prob: Problem, lr=1e-2, clip=1.0):
-        from . import cell, train
+        from . import cell, optim
         self.prob, self.lr, self.clip = prob, lr, clip
         self.p = prob.p0.copy()
         self.g = self.p.zeros_like()
-        self.adam = train.Adam(self.p.flat.shape)
+        self.adam = optim.Adam(self.p.flat.shape)
         T, B, I = prob.xT.shape
         self.cache = cell.Cache(T, 1, B, I, prob.H)
 
@@ -95,7 +93,7 @@ class NumpyStep:
     def step(self):
         import numpy as np
 
-        from . import cell, train
+        from . import cell, optim
         from .quant import S_MIN, quantize, shadow_grads
         p, g, xb, yb = self.p, self.g, self.prob.xT, self.prob.yT
         if p.student:
@@ -115,7 +113,7 @@ class NumpyStep:
         g.b[...] = db; g.log_tau[...] = dlt; g.w_o[...] = dwo; g.b_o[:, 0] = dbo  # noqa: E702
         if self._grads_only:
             return L
-        train.clip_(g.flat, self.clip, "bench")
+        optim.clip_(g.flat, self.clip, "bench")
         self.adam.step(p.flat, g.flat, self.lr)
         if p.student:
             np.maximum(p.s, S_MIN, out=p.s)

@@ -1,4 +1,4 @@
-"""The pinned CfC cell (DESIGN.md) in numpy: forward and hand-written BPTT backward.
+"""The CfC cell of docs/model.md ("The cell") in numpy: forward and hand-written BPTT backward.
 
 Dimensions: M models, T time, B batch, I inputs, H hidden, C = I + H (columns of z = [x ; h]).
 M independent models (e.g. the seeds or configurations of one factorial cell) are trained
@@ -175,7 +175,8 @@ def loss_and_grads(y, target, alpha=0.0, h=None, h_teacher=None, y_teacher=None,
     L = (1 - alpha - alpha_out) * mean_{t,b} (y - target)^2
         + alpha     * mean_{t,b} ||h - h_teacher||^2          (trajectory distillation)
         + alpha_out * mean_{t,b} (y - y_teacher)^2            (output-only distillation)
-    The trajectory gradient enters BPTT additively per step (seed 001, node 6).
+    The trajectory gradient enters BPTT additively per step: dL/dh_t gets the distillation
+    term at every step before the step's backward (docs/training.md, "Ternary student").
     """
     T, M, B = y.shape
     n = T * B                                         # per model

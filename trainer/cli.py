@@ -17,19 +17,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
+    from .configs import WIDTHS
+    from .sweep import KNOBS
+    fill = {"widths": ", ".join(map(str, WIDTHS)), "knobs": "; ".join(f"{k}: {v.help}" for k, v in KNOBS.items())}
+    p = _Parser(prog="python -m trainer",
+                description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
+    sub = p.add_subparsers(dest="cmd", metavar="{factorial,sweep,gradcheck,bench,results}", parser_class=_Parser)
+    for name, (summary, description, options) in COMMANDS.items():
+        options(sub.add_parser(name, help=summary, description=description.format(**fill)))
+    return p
+
+
+def _factorial_options(f):
     from .factorial import Settings
     from .quant import SCHEMES
     from cfcbase.tasks import TASKS
     d = Settings()
-    p = _Parser(prog="python -m trainer",
-                description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
-    sub = p.add_subparsers(dest="cmd", metavar="{factorial,sweep,gradcheck,bench,results}", parser_class=_Parser)
-    f = sub.add_parser("factorial", help="train teachers, the 8 ternary configs and baselines; write reports",
-                       description="Runs the gradient check, then float teachers (H=16, 32) per seed, the "
-                       "2x2x2 factorial (shaped STE x trajectory distillation x width), output-only "
-                       "distillation, PTQ and greedy coordinate search; writes factorial.json, "
-                       "factorial.md, factorial.png and best.npz (selected on validation) to --out. "
-                       "Progress goes to stderr.")
     f.add_argument("--task", default="sine", metavar="TASK",
                    help=f"task: one of {', '.join(TASKS)} (default: sine)")
     f.add_argument("--data", default=None, metavar="FILE",
@@ -52,7 +55,7 @@ def build_parser():
     f.add_argument("--seeds", type=int, default=d.seeds, metavar="N",
                    help=f"number of paired seeds 0..N-1; seed k uses the same data and teacher in every "
                    f"config (default: {d.seeds})")
-    from .factorial import TASK_DEFAULTS as TD
+    from .configs import TASK_DEFAULTS as TD
     per = lambda k: ", ".join(f"{t} {TD[t][k]}" for t in TD)  # noqa: E731
     f.add_argument("--epochs", type=int, default=None, metavar="N",
                    help=f"student (QAT) epochs per config; an epoch is one pass over the training set in "
@@ -79,33 +82,10 @@ def build_parser():
     f.add_argument("--refit-epochs", type=int, default=None, metavar="N",
                    help="epochs of the refit after coordinate search on the best config: scales, biases, tau "
                    f"and readout trained with the trits fixed (default: {per('refit_epochs')})")
-    g = sub.add_parser("gradcheck", help="analytic BPTT vs float64 central differences, every group",
-                       description="Checks every gradient group (teacher; student w.r.t. effective "
-                       "weights and scales, trits fixed; STE, shaped STE and LSQ chain rules; with and "
-                       "without the distillation terms). Exit status 1 if any relative error >= 1e-3.")
-    g.add_argument("--verbose", "-v", action="store_true", help="print every group's error")
-    bn = sub.add_parser("bench", help="ms per epoch: numpy trainer vs the same cell in PyTorch autograd",
-                        description="Times one epoch (forward + BPTT + clip + Adam on one batch) of the numpy "
-                        "trainer and of the same cell and loss in PyTorch autograd (optional: pip install "
-                        "torch==2.13.0), one thread each, runs interleaved; prints min/median/max ms and "
-                        "the torch/numpy ratio per H, a check that both compute the same loss and gradients, and with >= 2 widths the "
-                        "fitted growth exponent in H.")
-    bn.add_argument("--hidden", default="16,32", metavar="H,H,...",
-                    help="comma-separated widths (default: 16,32; scaling: 8,16,32,64,128)")
-    bn.add_argument("--repeats", type=int, default=7, metavar="N", help="interleaved repeats (default: 7)")
-    bn.add_argument("--batch", type=int, default=32, metavar="B", help="sequences per batch (default: 32)")
-    bn.add_argument("--steps", type=int, default=50, metavar="N",
-                    help="epochs timed per repeat (default: 50)")
-    bn.add_argument("--student", action="store_true",
-                    help="the ternary student step (coupled scales, identity STE) instead of the teacher")
-    from .sweep import KNOBS, PRESETS
-    sw = sub.add_parser("sweep", help="a grid of student settings x paired seeds, resumable, local or Ray",
-                        description="Trains one float teacher per (seed, teacher setting) and one ternary "
-                        "student per (grid cell, seed); every finished job is stored under OUT/jobs/ and "
-                        "reused by a rerun (keyed by its settings and the training code). Writes "
-                        "sweep.json, sweep.md (per-cell geometric means, paired comparisons with the "
-                        "baseline cell: 95%% CI, Holm-adjusted p) and sweep.png. Progress goes to stderr. "
-                        "Knobs: " + "; ".join(f"{k}: {v.help}" for k, v in KNOBS.items()) + ".")
+
+
+def _sweep_options(sw):
+    from .sweep import PRESETS
     sw.add_argument("--task", default="sine", metavar="TASK", help="task (default: sine)")
     sw.add_argument("--grid", default="factorial", metavar="SPEC",
                     help="KNOB=V1,V2,...; KNOB=... (the product of the values), blocks of those joined by "
@@ -136,13 +116,56 @@ def build_parser():
     sw.add_argument("--ray-timeout", type=float, default=RAY_CONNECT_TIMEOUT, metavar="S",
                     help="with --ray HOST:PORT: seconds to wait for the cluster to answer before giving up in one "
                     f"line (default: {RAY_CONNECT_TIMEOUT:g})")
-    rs = sub.add_parser("results", help="write docs/results.md and the README's results block from results/",
-                        description="Renders docs/results.md (every task's factorial summary, main effects, "
-                        "baselines and sweep comparisons) and the README's headline table from the committed "
-                        "results/*/factorial.json and results/*/sweep/sweep.json of this checkout.")
+
+
+def _gradcheck_options(g):
+    g.add_argument("--verbose", "-v", action="store_true", help="print every group's error")
+
+
+def _bench_options(bn):
+    bn.add_argument("--hidden", default="16,32", metavar="H,H,...",
+                    help="comma-separated widths (default: 16,32; scaling: 8,16,32,64,128)")
+    bn.add_argument("--repeats", type=int, default=7, metavar="N", help="interleaved repeats (default: 7)")
+    bn.add_argument("--batch", type=int, default=32, metavar="B", help="sequences per batch (default: 32)")
+    bn.add_argument("--steps", type=int, default=50, metavar="N",
+                    help="epochs timed per repeat (default: 50)")
+    bn.add_argument("--student", action="store_true",
+                    help="the ternary student step (coupled scales, identity STE) instead of the teacher")
+
+
+def _results_options(rs):
     rs.add_argument("--check", action="store_true",
                     help="write nothing; exit 1 when either file is not what the results give")
-    return p
+
+
+# the commands, in the order --help lists them: name -> (its line there, its description, what adds its options)
+COMMANDS = {
+    "factorial": ("train teachers, the 8 ternary configs and baselines; write reports",
+                  "Runs the gradient check, then float teachers (H={widths}) per seed, the 2x2x2 factorial "
+                  "(shaped STE x trajectory distillation x width), output-only distillation, PTQ and greedy "
+                  "coordinate search; writes factorial.json, factorial.md, factorial.png and best.npz (selected "
+                  "on validation) to --out. Progress goes to stderr.", _factorial_options),
+    "gradcheck": ("analytic BPTT vs float64 central differences, every group",
+                  "Checks every gradient group (teacher; student w.r.t. effective weights and scales, trits "
+                  "fixed; STE, shaped STE and LSQ chain rules; with and without the distillation terms). Exit "
+                  "status 1 if any relative error >= 1e-3.", _gradcheck_options),
+    "bench": ("ms per epoch: numpy trainer vs the same cell in PyTorch autograd",
+              "Times one epoch (forward + BPTT + clip + Adam on one batch) of the numpy trainer and of the "
+              "same cell and loss in PyTorch autograd (optional: pip install torch==2.13.0), one thread each, "
+              "runs interleaved; prints min/median/max ms and the torch/numpy ratio per H, a check that both "
+              "compute the same loss and gradients, and with >= 2 widths the fitted growth exponent in H.",
+              _bench_options),
+    "sweep": ("a grid of student settings x paired seeds, resumable, local or Ray",
+              "Trains one float teacher per (seed, teacher setting) and one ternary student per (grid cell, "
+              "seed); every finished job is stored under OUT/jobs/ and reused by a rerun (keyed by its "
+              "settings and the training code). Writes sweep.json, sweep.md (per-cell geometric means, paired "
+              "comparisons with the baseline cell: 95% CI, Holm-adjusted p) and sweep.png. Progress goes to "
+              "stderr. Knobs: {knobs}.", _sweep_options),
+    "results": ("write docs/results.md and the README's results block from results/",
+                "Renders docs/results.md (every task's factorial summary, main effects, baselines and sweep "
+                "comparisons) and the README's headline table from the committed results/*/factorial.json and "
+                "results/*/sweep/sweep.json of this checkout.", _results_options),
+}
 
 
 def _sweep(a):

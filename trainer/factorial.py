@@ -27,43 +27,27 @@ from cfcbase.artifact import DATA_TASK, Artifact, write_artifact
 from cfcbase.fileio import write_file_set
 
 from . import gradcheck, search, stats, train, workers
-from .configs import CONFIGS, SHAPED_BETA, WIDTHS, config_name
+from .configs import CONFIGS, SCHEME, SHAPED_BETA, STUDENT_LR, TRANSIENT_WEIGHT, WIDTHS, config_name, task_defaults
 from .errors import TrainerError
 from .report import _lg, markdown, plot
 
 FORMAT_VERSION = 1                       # of factorial.json
 
 
-# Per-task defaults, sized for the < 5 minute budget on 2 cores. An epoch is one pass over
-# the training set in minibatches of 32 sequences: sine (32 sequences) takes one optimizer
-# step per epoch, sine-mix (128) four, so its epoch counts are a quarter. The sine-mix
-# teachers learn at 3e-2: at 1e-2 and 375 epochs they stopped at 1.33e-3 (H=16) / 6.96e-4
-# (H=32) test washout MSE, at 3e-2 they reach 7.6e-4 / 4.7e-4 in the same time
-# (docs/training.md, "Teacher quality").
-TASK_DEFAULTS = {"sine": {"teacher_epochs": 1500, "epochs": 600, "cs_sweeps": 10, "refit_epochs": 200,
-                          "teacher_lr": 1e-2},
-                 "sine-mix": {"teacher_epochs": 375, "epochs": 300, "cs_sweeps": 3, "refit_epochs": 50,
-                              "teacher_lr": 3e-2}}
-# A user's series (--data): sized like sine-mix (its epochs too: a few hundred windows).
-TASK_DEFAULTS["data"] = dict(TASK_DEFAULTS["sine-mix"])
 # train.transient_crops cuts CROP_LEN steps from offsets 5 .. T - CROP_LEN of every window
 MIN_TRAIN_SEQ_LEN = train.CROP_LEN + 5
-
-
-def task_defaults(task):
-    return TASK_DEFAULTS["data" if tasks.is_data_task(task) else task]
 
 
 @dataclass
 class Settings:
     task: str = "sine"
     seeds: int = 5
-    epochs: int | None = None             # student epochs (None: TASK_DEFAULTS)
+    epochs: int | None = None             # student epochs (None: configs.TASK_DEFAULTS)
     teacher_epochs: int | None = None
-    lr: float = 1e-2
-    transient_weight: float = 0.0  # student/CS task-loss weight of steps t < WASHOUT
-    teacher_lr: float | None = None       # None: TASK_DEFAULTS
-    scheme: str = "coupled"
+    lr: float = STUDENT_LR
+    transient_weight: float = TRANSIENT_WEIGHT
+    teacher_lr: float | None = None       # None: configs.TASK_DEFAULTS
+    scheme: str = SCHEME
     cs_sweeps: int | None = None
     refit_epochs: int | None = None       # after CS on the best config: float parameters, trits fixed
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -223,7 +207,7 @@ def run(st: Settings):
 
     result = assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
     result["numerics"] = num
-    write_outputs(out, result, runs, teachers)
+    write_factorial(out, result, runs, teachers)
     _log(f"factorial {tasks.label(st.task)} done in {time.perf_counter() - t0:.1f} s; wrote {out}/factorial.md, "
          f"factorial.json, factorial.png, best.npz")
     return result
@@ -240,14 +224,14 @@ def load_data(task):
 
 def data_summary(task):
     """What a data task's report says about its data: spec, sizes, scaling, saturations."""
-    from cfcbase.series import saturation_counts
+    from cfcbase.series import values_past_q14
     d = tasks.series_data(task)
     return {"spec": tasks.spec_dict(d.spec), "inputs": d.inputs, "target": d.target,
             "rows": {s: list(r) for s, r in d.rows.items()},
             "windows": {s: int(d.x[s].shape[0]) for s in d.x}, "sizes": d.sizes(),
             "input_offset": d.x_scaling.offset.tolist(), "input_scale": d.x_scaling.scale.tolist(),
             "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0]),
-            "saturation": saturation_counts(d)}
+            "saturation": values_past_q14(d)}
 
 
 def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
@@ -322,7 +306,7 @@ def best_artifact(task, run, teacher_flat, H, metrics) -> Artifact:
                  "w_o": tp.w_o[0], "b_o": tp.b_o[0, 0]})
 
 
-def write_outputs(out, result, runs, teachers):
+def write_factorial(out, result, runs, teachers):
     """factorial.json, factorial.md, best.npz and factorial.png, all or none (fileio.write_file_set):
     a failure anywhere leaves --out as it was, and a reused --out never mixes the sets."""
     b = result["best"]

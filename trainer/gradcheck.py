@@ -1,4 +1,5 @@
-"""Gradient validation (seed 000, node 7): analytic BPTT vs float64 central differences.
+"""Gradient validation: analytic BPTT vs float64 central differences (docs/training.md,
+"Gradient check"; the factorial runs it before any training).
 
 Every parameter group, with and without the distillation terms; max relative error
 |analytic - numeric| / max(|analytic|, |numeric|, FLOOR) must stay below TOL.

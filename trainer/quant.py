@@ -2,7 +2,7 @@
 
 Shadow (float) weights V [R, C] (R = 2H rows: both heads), per-row scales s [R].
 u = V / s_thr is the weight in threshold units; trit = sign(u) * (|u| > 0.5) (threshold 0.5
-after per-row scaling, as in the seeds' kernel). The forward pass always uses the hard
+after per-row scaling: the quantizer of docs/training.md, "Ternary student"). The forward pass always uses the hard
 ternary weights W_eff = s[:, None] * trits.
 
 Scale schemes (docs/training.md has the measurements):
@@ -18,8 +18,9 @@ STE for the shadow weights:
   ste      dL/dV = dL/dW_eff                               (identity)
   shaped   dL/dV = dL/dW_eff * 6 t (1 - t), t = beta (|u| - 0.5) + 1/2 clipped to [0, 1]:
            the smoothstep-derivative window centred on each decision boundary |u| = 0.5,
-           width 1/beta in u (seed 002); zero for weights that have committed.
-           With a zero-boundary beta0 > 0 (seed node 11) a second window is added, centred on
+           width 1/beta in u; zero for weights that have committed (docs/training.md, "Ternary
+           student"). With a zero-boundary beta0 > 0 (the sweep's knob beta_zero,
+           docs/sweep.md) a second window is added, centred on
            u = 0 with width 1/beta0: dL/dV = dL/dW_eff * (window(u, beta) + window0(u, beta0)).
 """
 from __future__ import annotations

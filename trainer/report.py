@@ -9,7 +9,7 @@ import numpy as np
 from cfcbase import tasks
 
 from . import cell, train
-from .configs import CONFIGS, config_name
+from .configs import CONFIGS, WIDTHS, config_name
 
 
 def _lg(x):
@@ -62,7 +62,7 @@ def units_table(result):
     line(f"{bc}: {config_name(CONFIGS[bc][0], 'traj' if CONFIGS[bc][1] else None, CONFIGS[bc][2])}",
          _rows(result, bc))
     line(f"CS + refit on config {bc}", _rows(result, "cs_refit"))
-    for H in (16, 32):
+    for H in WIDTHS:
         line("float teacher", [r for r in result["teachers"] if r["H"] == H])
     for name in ("persistence", "ar"):
         b = result["baselines"][name]
@@ -123,10 +123,10 @@ def markdown(result):
     p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c, (sh, tr, H) in CONFIGS.items():
         p(_line(result, str(c), _rows(result, c), "yes" if sh else "no", "yes" if tr else "no", H))
-    for H in (16, 32):
+    for H in WIDTHS:
         rows = [r for r in _rows(result, "out") if r["H"] == H]
         p(_line(result, "out-distill", rows, "no", "output only", H))
-    for H in (16, 32):
+    for H in WIDTHS:
         rows = [r for r in _rows(result, "ptq") if r["H"] == H]
         p(_line(result, "PTQ", rows, "-", "-", H))
     for tag, label in (("cs1", "CS on config 1"), ("cs_best", f"CS on best ({result['best_config_on_val']})"),
@@ -134,7 +134,7 @@ def markdown(result):
         rows = _rows(result, tag)
         ev = np.mean([r["cs_loss_evals"] for r in rows])
         p(_line(result, f"{label}, {ev:.0f} loss evals", rows, "-", "-", rows[0]["H"]))
-    for H in (16, 32):
+    for H in WIDTHS:
         rows = [r for r in result["teachers"] if r["H"] == H]
         p(_line(result, "float teacher", rows, "-", "-", H))
     for name in ("persistence", "ar2", "ar"):
@@ -234,12 +234,12 @@ def summary_table(result):
     for c, (sh, tr, H) in CONFIGS.items():
         line(f"{c}: {config_name(sh, 'traj' if tr else None, H)}", _rows(result, c))
     for tag, lab in (("out", "output-only distill"), ("ptq", "PTQ")):
-        for H in (16, 32):
+        for H in WIDTHS:
             line(lab, [r for r in _rows(result, tag) if r["H"] == H])
     line("CS on config 1", _rows(result, "cs1"))
     line(f"CS on best config ({result['best_config_on_val']})", _rows(result, "cs_best"))
     line(f"CS + refit on best config ({result['best_config_on_val']})", _rows(result, "cs_refit"))
-    for H in (16, 32):
+    for H in WIDTHS:
         line("float teacher", [r for r in result["teachers"] if r["H"] == H])
     b = result["best"]
     p(f"\nBest ternary student (on validation): `{b['name']}` seed {b['seed']}, test washout MSE "

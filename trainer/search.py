@@ -1,4 +1,5 @@
-"""Greedy coordinate search over the trits of a frozen ternary model (seed 000, node 12)."""
+"""Greedy coordinate search over the trits of a frozen ternary model: the factorial's
+post-training baseline (docs/training.md, "Greedy coordinate search")."""
 from __future__ import annotations
 
 import time
@@ -58,7 +59,7 @@ def candidate_losses(xT, yT, m, row, cols, new, step_w=None):
 
 
 def coordinate_search(task, m, max_sweeps=10, transient_w=1.0, log=None):
-    """Greedy coordinate search over the trits (seed 000, node 12), scales fixed.
+    """Greedy coordinate search over the trits, scales fixed.
 
     A sweep visits every row of both heads; at each row the two other trit values of every
     weight in the row are evaluated at once (batched), and the best single change is kept if

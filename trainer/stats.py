@@ -1,6 +1,7 @@
-"""2x2x2 factorial ANOVA with seeds as blocks, in numpy (no scipy).
+"""Statistics in numpy (no scipy): the 2x2x2 factorial ANOVA with seeds as blocks, and the
+sweep's paired comparisons (t intervals, Holm-adjusted p).
 
-Response: log10 washout test MSE. Factors A = shaped STE, B = trajectory distillation,
+ANOVA response: log10 washout test MSE. Factors A = shaped STE, B = trajectory distillation,
 C = width 32; the seeds are paired (seed k: same data and teacher in every config), so
 the seed enters as a block. Every effect has one degree of freedom; the error term has
 7 (n - 1) degrees of freedom. The effect estimate is the usual contrast: mean response at
@@ -12,11 +13,8 @@ import math
 
 import numpy as np
 
-# cell order (config 1..8): index i -> A = i & 1, B = (i >> 1) & 1, C = (i >> 2) & 1
-EFFECTS = ("A shaped", "B traj", "C width", "AB", "AC", "BC", "ABC")
-
-
 def _signs():
+    """+/-1 per cell (config 1..8: index i -> A = i & 1, B = (i >> 1) & 1, C = (i >> 2) & 1)."""
     i = np.arange(8)
     a, b, c = (2 * (i & 1) - 1), (2 * ((i >> 1) & 1) - 1), (2 * ((i >> 2) & 1) - 1)
     return {"A shaped": a, "B traj": b, "C width": c, "AB": a * b, "AC": a * c, "BC": b * c,
@@ -96,3 +94,53 @@ def anova_2x2x2(y):
             r["F"] = r["p"] = None
     return {"effects": rows, "ss_seed_blocks": ssb, "df_seed_blocks": n - 1, "ss_error": sse,
             "df_error": dfe, "ss_total": sst}
+
+
+# ---- paired comparisons (the sweep) ------------------------------------------------------
+
+def t_cdf(t: float, df: int) -> float:
+    """Student's t CDF from the regularized incomplete beta."""
+    x = df / (df + t * t)
+    tail = 0.5 * betainc(df / 2.0, 0.5, x)
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: int) -> float:
+    lo, hi = -1e3, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def compare(cells_out, baseline) -> list:
+    """Paired differences of log10 test washout MSE, cell - baseline, per seed: mean, 95% CI
+    (t), two-sided p, Holm-adjusted p over all comparisons."""
+    base = next(c for c in cells_out if c["id"] == baseline)
+    b = np.log10([r["test_mse_washout"] for r in base["seeds"]])
+    rows = []
+    for c in cells_out:
+        if c["id"] == baseline:
+            continue
+        d = np.log10([r["test_mse_washout"] for r in c["seeds"]]) - b
+        n = len(d)
+        mean, sd = float(d.mean()), float(d.std(ddof=1))
+        se = sd / math.sqrt(n)
+        q = t_quantile(0.975, n - 1)
+        if se > 0:
+            t = mean / se
+            p = 2 * min(t_cdf(t, n - 1), 1 - t_cdf(t, n - 1))
+        else:
+            p = 0.0 if mean != 0 else 1.0
+        rows.append({"id": c["id"], "mean_log10_diff": mean, "ci95": [mean - q * se, mean + q * se],
+                     "p": float(p)})
+    # Holm: sort p ascending, p_adj(i) = max over j <= i of min(1, (m - j) p_j)
+    m = len(rows)
+    run = 0.0
+    for j, r in enumerate(sorted(rows, key=lambda r: r["p"])):
+        run = max(run, min(1.0, (m - j) * r["p"]))
+        r["p_holm"] = run
+    return rows

@@ -16,7 +16,10 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# the BLAS / OpenMP thread variables: one thread each in workers, Ray tasks and the bench
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+               "NUMEXPR_NUM_THREADS")
+THREAD_ENV = {k: "1" for k in THREAD_VARS}
 
 
 def die_with_parent(parent_pid: int) -> bool:
