@@ -111,6 +111,11 @@ def model_arrays(m: IntModel) -> list:
             "Per-row requantisation: pre = ((acc * M + 2^(n-1)) >> n) + bias (Q16)."),
         arr("int8_t", "row_shift", ("ROWS",), R, _ints(m.row_shift, 16)),
         arr("int32_t", "bias_q16", ("ROWS",), R, _i32s(m.bias_q16)),
+        arr("int32_t", "row_requant", ("ROWS", "REQUANT_WORDS"), R * G.ROW_REQUANT_WORDS,
+            _i32s(G.row_requant(m).ravel(), G.ROW_REQUANT_WORDS * 2),
+            "The same per row as the device computes it: M, K = 2 (bias + 8.0) + 1 (Q16), s; with "
+            "hi = ((acc << PRE_SHIFT) * M) >> 32, u = clamp(((hi >> s) + K) >> 1, 0, 2^20 - 1) = pre + 8.0 "
+            "(docs/fixed_point.md, 3a)."),
         arr("int16_t", "lam_q15", ("HIDDEN",), H, _ints(m.lam_q15), "lam = exp(-dt / tau), Q15."),
         arr("int32_t", "w_o", ("HIDDEN",), H, _i32s(m.w_o_q), "Readout weights, Q(READOUT_SHIFT)."),
     ]
@@ -123,7 +128,8 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     m = IntModel.from_artifact(art)
     env = _env()
     common = dict(command=CText("export"), m=m, p=p, P=P, hash=c_u64_hex(m.hash), hash_hex=c_hex_digits(m.hash),
-                  table_size=G.TABLE_SIZE, task=c_comment_text(art.task, f"{art.path}: task"),
+                  table_size=G.TABLE_SIZE, pre_shift=G.pre_shift(m), requant_words=G.ROW_REQUANT_WORDS,
+                  task=c_comment_text(art.task, f"{art.path}: task"),
                   config=c_comment_text(art.config or "-", f"{art.path}: config"))
     model_h = env.get_template("model.h.j2").render(
         **common, b_o=c_int(m.b_o_q, 64), scaling=scaling_constants(art), arrays=model_arrays(m),
@@ -159,7 +165,7 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
     ka = matvec_golden(m, kz)
     y, hs = run_golden(m, x_q14, return_states=True)
     return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"),
-                m=m, hash=c_u64_hex(m.hash), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
+                m=m, hash=c_u64_hex(m.hash), pre_shift=G.pre_shift(m), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
                 kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
                 kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
                 sequences=x_q14.shape[0], steps=x_q14.shape[1],

@@ -106,7 +106,7 @@ int main(void)
                                 && m->hidden != 128)) continue;
         for (k = 0; k < (int)(sizeof kernels / sizeof kernels[0]); k++) {
             uint32_t t0, t1;
-            long mv, step;
+            long mv, step, step_ref;
             fill_z(m);
             t0 = start();
             for (i = 0; i < REPS; i++) kernels[k].fn(m->trits, 2 * m->hidden, m->row_bytes, (int16_t *)(void *)z_words, acc);
@@ -117,8 +117,14 @@ int main(void)
             for (i = 0; i < REPS; i++) trix_cell_step_q14(m, kernels[k].fn, (int16_t *)(void *)z_words, acc, &x);
             t1 = now();
             step = insns(t0, t1);
-            printf("bench %s I=%d H=%d kernel=%s: matvec %ld insns (%ld.%02ld per weight), cell step %ld insns\n",
-                   t->name, m->inputs, m->hidden, kernels[k].name, mv, mv / weights, (mv * 100 / weights) % 100, step);
+            memset(z_words, 0, sizeof z_words);
+            t0 = start();
+            for (i = 0; i < REPS; i++) trix_cell_step_q14_ref(m, kernels[k].fn, (int16_t *)(void *)z_words, acc, &x);
+            t1 = now();
+            step_ref = insns(t0, t1);
+            printf("bench %s I=%d H=%d kernel=%s: matvec %ld insns (%ld.%02ld per weight), cell step %ld insns, "
+                   "reference cell step %ld insns\n", t->name, m->inputs, m->hidden, kernels[k].name, mv, mv / weights,
+                   (mv * 100 / weights) % 100, step, step_ref);
         }
         {   /* the lut kernel with 0 rows: its table build (and call overhead) alone */
             uint32_t t0, t1;

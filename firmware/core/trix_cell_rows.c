@@ -1,0 +1,209 @@
+/*
+ * The per-row and per-unit passes of trix_cell_step_q14 (docs/fixed_point.md, 3a): portable C,
+ * and assembly on Cortex-M where the instruction count is the point.
+ *
+ * Per row r (acc15 in acc[r], codegen's record {M, K, s} in requant, Lg = pre_shift):
+ *
+ *     hi = ((acc15 << Lg) * M) >> 32            one SMMUL (DSP) / SMULL
+ *     u  = clamp(((hi >> s) + K) >> 1, 0, 2^20 - 1)     = clamp(pre + 8.0 in Q16): one USAT
+ *     i  = u >> 10,  f = u & 1023
+ *     out = ((1024 - f) t[i] + f t[i + 1] + 512) >> 10  = t[i] + ((t[i+1] - t[i]) f + 512) >> 10
+ *
+ * which is sections 3 and 4 exactly (codegen.golden.device_u / device_lut_q15 and their tests).
+ * On the DSP cores the pair t[i], t[i + 1] is one (unaligned) LDR and the interpolation one
+ * SMLAD with the pair (1024 - f, f) = f * 65535 + 1024 (one MLA).
+ *
+ * Per unit i (g = acc[i], c = acc[H + i]): the state update of section 5 in place in h and the
+ * readout's sum of section 6, returned without its bias.
+ */
+#include "trix_cell.h"
+
+#define TRIX_SPAN_MAX ((1 << TRIX_TABLE_SPAN_BITS) - 1)
+
+#if TRIX_HAVE_THUMB2
+/*
+ * Thumb-2 (Cortex-M3 and later). Rows: r0 = acc, r1 = rows, r2 = requant, r3 = Lg, [sp] = table;
+ * r4-r7 the row's temporaries, r12 the table, r9-r11 the constants 1024, 65535, 512. Units:
+ * r0 = g (c at r0 + 4H), r1 = h, r2 = lam, r3 = w_o, [sp] = H; r4:r5 the readout sum.
+ * Both loops run two rows / units per iteration (after one alone when the count is odd).
+ */
+void trix_rows_t2(int32_t *acc, int rows, const int32_t *requant, int pre_shift, const int16_t *table);
+int64_t trix_units_t2(const int32_t *acc, int16_t *h, const int16_t *lam_q15, const int32_t *w_o, int hidden);
+
+#if TRIX_HAVE_DSP
+/* hi = SMMUL; the table pair by one unaligned LDR (ARMv7-M allows it for LDR) and one SMLAD */
+#define TRIX_ROW_T2 \
+    "ldr    r4, [r0]\n\t" \
+    "ldmia  r2!, {r5, r6, r7}\n\t"    /* M, K, s */ \
+    "lsl    r4, r4, r3\n\t" \
+    "smmul  r4, r4, r5\n\t" \
+    "asr    r4, r4, r7\n\t" \
+    "add    r4, r4, r6\n\t" \
+    "usat   r4, #20, r4, asr #1\n\t"  /* u */ \
+    "lsr    r5, r4, #10\n\t"          /* i */ \
+    "ubfx   r4, r4, #0, #10\n\t"      /* f */ \
+    "mla    r4, r4, r10, r9\n\t"      /* f << 16 | (1024 - f) */ \
+    "ldr    r5, [r12, r5, lsl #1]\n\t" /* t[i] | t[i + 1] << 16 */ \
+    "smlad  r4, r5, r4, r11\n\t" \
+    "asr    r4, r4, #10\n\t" \
+    "str    r4, [r0], #4\n\t"
+#else
+/* ARMv7-M without DSP (Cortex-M3): SMULL, two LDRSH and the difference */
+#define TRIX_ROW_T2 \
+    "ldr    r4, [r0]\n\t" \
+    "ldmia  r2!, {r5, r6, r7}\n\t" \
+    "lsl    r4, r4, r3\n\t" \
+    "smull  r8, r4, r4, r5\n\t" \
+    "asr    r4, r4, r7\n\t" \
+    "add    r4, r4, r6\n\t" \
+    "usat   r4, #20, r4, asr #1\n\t" \
+    "lsr    r5, r4, #10\n\t" \
+    "add    r5, r12, r5, lsl #1\n\t" \
+    "ldrsh  r6, [r5]\n\t"             /* t[i] */ \
+    "ldrsh  r5, [r5, #2]\n\t"         /* t[i + 1] */ \
+    "ubfx   r4, r4, #0, #10\n\t" \
+    "sub    r5, r5, r6\n\t" \
+    "mla    r5, r5, r4, r11\n\t" \
+    "add    r4, r6, r5, asr #10\n\t" \
+    "str    r4, [r0], #4\n\t"
+#endif
+
+/* d = (lam (32768 - g) + 2^14) >> 15; h = sat16((d h + g c + 2^14) >> 15); sum += w_o h */
+#define TRIX_UNIT_T2 \
+    "ldr    r7, [r0, r11]\n\t"        /* c */ \
+    "ldr    r6, [r0], #4\n\t"         /* g */ \
+    "ldrsh  r8, [r2], #2\n\t"         /* lam */ \
+    "rsb    r9, r6, #32768\n\t" \
+    "mla    r8, r8, r9, r10\n\t" \
+    "asr    r8, r8, #15\n\t"          /* d */ \
+    "ldrsh  r9, [r1]\n\t"             /* h */ \
+    "mla    r7, r6, r7, r10\n\t" \
+    "mla    r7, r8, r9, r7\n\t" \
+    "ssat   r7, #16, r7, asr #15\n\t" \
+    "strh   r7, [r1], #2\n\t" \
+    "ldr    r6, [r3], #4\n\t"         /* w_o */ \
+    "smlal  r4, r5, r6, r7\n\t"
+
+__asm__(
+    ".syntax unified\n\t"
+    ".thumb\n\t"
+    ".text\n\t"
+    ".balign 4\n\t"
+    ".global trix_rows_t2\n\t"
+    ".hidden trix_rows_t2\n\t"
+    ".type trix_rows_t2, %function\n\t"
+    ".thumb_func\n"
+    "trix_rows_t2:\n\t"
+    "push   {r4-r11, lr}\n\t"
+    "ldr    r12, [sp, #36]\n\t"
+    "mov    r9, #1024\n\t"
+    "movw   r10, #65535\n\t"
+    "mov    r11, #512\n\t"
+    "tst    r1, #1\n\t"               /* odd rows: one alone first */
+    "add    r1, r0, r1, lsl #2\n\t"   /* end */
+    "beq    1f\n\t"
+    TRIX_ROW_T2
+    "1:\n\t"
+    "cmp    r0, r1\n\t"
+    "beq    3f\n"
+    "2:\n\t"
+    TRIX_ROW_T2
+    TRIX_ROW_T2
+    "cmp    r0, r1\n\t"
+    "bne    2b\n"
+    "3:\n\t"
+    "pop    {r4-r11, pc}\n\t"
+    ".size trix_rows_t2, .-trix_rows_t2\n\t"
+
+    ".balign 4\n\t"
+    ".global trix_units_t2\n\t"
+    ".hidden trix_units_t2\n\t"
+    ".type trix_units_t2, %function\n\t"
+    ".thumb_func\n"
+    "trix_units_t2:\n\t"
+    "push   {r4-r11, lr}\n\t"
+    "ldr    r12, [sp, #36]\n\t"       /* H */
+    "movs   r4, #0\n\t"
+    "movs   r5, #0\n\t"
+    "lsl    r11, r12, #2\n\t"         /* c - g */
+    "mov    r10, #16384\n\t"
+    "tst    r12, #1\n\t"
+    "add    r12, r1, r12, lsl #1\n\t" /* end of h */
+    "beq    1f\n\t"
+    TRIX_UNIT_T2
+    "1:\n\t"
+    "cmp    r1, r12\n\t"
+    "beq    3f\n"
+    "2:\n\t"
+    TRIX_UNIT_T2
+    TRIX_UNIT_T2
+    "cmp    r1, r12\n\t"
+    "bne    2b\n"
+    "3:\n\t"
+    "mov    r0, r4\n\t"
+    "mov    r1, r5\n\t"
+    "pop    {r4-r11, pc}\n\t"
+    ".size trix_units_t2, .-trix_units_t2\n\t"
+);
+#undef TRIX_ROW_T2
+#undef TRIX_UNIT_T2
+
+void trix_activations_q15(int32_t *acc, int rows, const int32_t *requant, int pre_shift, const int16_t *table)
+{
+    if (rows > 0) trix_rows_t2(acc, rows, requant, pre_shift, table);
+}
+
+int64_t trix_update_state(const int32_t *acc, int hidden, int16_t *h, const int16_t *lam_q15, const int32_t *w_o)
+{
+    return hidden > 0 ? trix_units_t2(acc, h, lam_q15, w_o, hidden) : 0;
+}
+
+#else  /* portable C */
+
+/* High word of the signed 64-bit product, exact; ARMv6-M has no SMULL: four 16 x 16 MULS. */
+static inline int32_t mul_hi32(int32_t a, int32_t b)
+{
+#if defined(__ARM_ARCH_6M__)
+    const uint32_t a0 = (uint32_t)a & 0xFFFFu, b0 = (uint32_t)b & 0xFFFFu;
+    const int32_t a1 = a >> 16, b1 = b >> 16;
+    const uint32_t w0 = a0 * b0;
+    const int32_t t = a1 * (int32_t)b0 + (int32_t)(w0 >> 16);
+    const int32_t w1 = (int32_t)(a0 * (uint32_t)b1) + (t & 0xFFFF);
+    return a1 * b1 + (t >> 16) + (w1 >> 16);
+#else
+    return (int32_t)(((int64_t)a * b) >> 32);
+#endif
+}
+
+void trix_activations_q15(int32_t *acc, int rows, const int32_t *requant, int pre_shift, const int16_t *table)
+{
+    int r;
+    for (r = 0; r < rows; r++, requant += TRIX_ROW_REQUANT_WORDS) {
+        const int32_t a = (int32_t)((uint32_t)acc[r] << pre_shift);   /* fits: codegen's bound */
+        int32_t u = ((mul_hi32(a, requant[0]) >> requant[2]) + requant[1]) >> 1;
+        int32_t i, f;
+        u = u < 0 ? 0 : (u > TRIX_SPAN_MAX ? TRIX_SPAN_MAX : u);
+        i = u >> TRIX_TABLE_STEP_SHIFT;
+        f = u & ((1 << TRIX_TABLE_STEP_SHIFT) - 1);
+        acc[r] = (((1 << TRIX_TABLE_STEP_SHIFT) - f) * table[i] + f * table[i + 1]
+                  + (1 << (TRIX_TABLE_STEP_SHIFT - 1))) >> TRIX_TABLE_STEP_SHIFT;
+    }
+}
+
+int64_t trix_update_state(const int32_t *acc, int hidden, int16_t *h, const int16_t *lam_q15, const int32_t *w_o)
+{
+    const int32_t *cand = acc + hidden;
+    int64_t sum = 0;
+    int i;
+    for (i = 0; i < hidden; i++) {
+        const int32_t g = acc[i], c = cand[i];
+        const int32_t d = ((int32_t)lam_q15[i] * (32768 - g) + (1 << 14)) >> 15;   /* lam*(1-g), Q15 */
+        const int32_t v = (d * h[i] + g * c + (1 << 14)) >> 15;                 /* Q30 -> Q15 */
+        const int16_t hn = (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
+        h[i] = hn;
+        sum += (int64_t)w_o[i] * hn;
+    }
+    return sum;
+}
+
+#endif
