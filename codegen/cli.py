@@ -16,8 +16,8 @@ from cfcbase.tasks import check_task as known_task
 from cfcbase.tasks import WASHOUT, artifact_task, label, washout_mse
 
 from .errors import CodegenError
-from .export import (footprint_text, load_test_split, render_model_files, render_test_vectors,
-                     test_model_entry, write_outputs)
+from .export import (KERNELS, code_kernel_text, footprint_text, load_test_split, render_model_files,
+                     render_test_vectors, test_model_entry, write_outputs)
 from .golden import IntModel, dequantize_output, quantize_input, run_golden
 from .lossy import check_lossy, lossy_report, lossy_text, synthetic_inputs, synthetic_steps
 from .testing import random_artifact, random_inputs_q14
@@ -76,12 +76,14 @@ def cmd_export(a) -> int:
         raise CodegenError(f"--out {a.out}: exists and is not a directory")
     art = load_artifact(a.npz)
     check_task(art)
-    files = render_model_files(art, a.prefix)
+    files = render_model_files(art, a.prefix, kernel=a.kernel)
     m = IntModel.from_artifact(art)
     report, where, note = export_lossy_report(art, m)
     check_lossy(report, art.path, where, a.allow_lossy)
     write_outputs(files, a.out)
     print(footprint_text(m))
+    if a.kernel == "code":
+        print(code_kernel_text(m, a.prefix))
     print(lossy_text(report, where, note))
     for name in sorted(files):
         print(f"wrote {Path(a.out) / name}")
@@ -137,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("npz")
     e.add_argument("--out", default="build/generated", help="output directory (default build/generated)")
     e.add_argument("--prefix", default="trix", help="C identifier prefix (default trix)")
+    e.add_argument("--kernel", choices=KERNELS, default="packed",
+                   help="packed (default): the trits packed 2 bits each, run by the target's kernels; code: "
+                        "also <prefix>_matvec_code.h, the model's mat-vec as generated C (its non-zero trits as "
+                        "adds and subtracts, rows in blocks of register accumulators), which the firmware then "
+                        "runs instead (more flash, fewer instructions: `python -m host bench` prints both)")
     e.add_argument("--allow-lossy", action="store_true",
                    help="export even when the integer model is far from the float ternary model on the "
                         "task's validation set (or, without the data file, on synthetic inputs): washout MSE or "

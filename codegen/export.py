@@ -24,6 +24,10 @@ from .golden import IntModel, quantize_input, run_golden, matvec_golden
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 GOLDEN_SEQUENCES = 8
+KERNELS = ("packed", "code")          # export --kernel: packed trits (the runtime kernels) or weights as code
+CODE_BLOCK = 8                        # rows per block of register accumulators in the code kernel
+CODE_VECTORS_MAX_WEIGHTS = 4608       # test vectors carry code kernels for models up to this size and for
+CODE_VECTORS_BENCH = ((1, 8), (1, 16), (1, 32), (1, 64))   # the bench's (I, H) (flash: test_kernels fits the nRF51)
 
 
 def _finalize(value):
@@ -121,8 +125,39 @@ def model_arrays(m: IntModel) -> list:
     ]
 
 
-def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "") -> dict:
-    """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h."""
+def code_kernel(m: IntModel, block: int = CODE_BLOCK) -> dict:
+    """The weights-as-code kernel of a model, as numbers for matvec_code.j2: per block of `block`
+    rows, per column with a non-zero trit in the block, the accumulators it is added to (+1) or
+    subtracted from (-1), the first of each accumulator an assignment; then the block's stores."""
+    T = m.trits.astype(np.int64)
+    R, C = T.shape
+    blocks, used = [], set()
+    for r0 in range(0, R, block):
+        rows = list(range(r0, min(R, r0 + block)))
+        seen, cols = set(), []
+        for j in range(C):
+            ops = []
+            for k, r in enumerate(rows):
+                t = int(T[r, j])
+                if t:
+                    ops.append(dict(k=k, sign=t, first=k not in seen))
+                    seen.add(k)
+            if ops:
+                cols.append(dict(j=j, ops=ops))
+        used |= seen
+        blocks.append(dict(first=r0, last=rows[-1], cols=cols,
+                           stores=[dict(row=r, k=k, empty=k not in seen) for k, r in enumerate(rows)]))
+    nnz = int(np.count_nonzero(T))
+    return dict(hash_hex=c_hex_digits(m.hash), rows=R, cols=C, weights=R * C, nnz=nnz, block=block, blocks=blocks,
+                accumulators=sorted(used), reads=nnz > 0)
+
+
+def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "",
+                       kernel: str = "packed") -> dict:
+    """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h, and with kernel "code"
+    <prefix>_matvec_code.h (the weights-as-code kernel, <prefix>_matvec_code)."""
+    if kernel not in KERNELS:
+        raise CodegenError(f"--kernel {kernel!r}: expected one of {', '.join(KERNELS)}")
     p = c_identifier(prefix)
     P = c_identifier(p.upper())
     m = IntModel.from_artifact(art)
@@ -133,7 +168,11 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
                   config=c_comment_text(art.config or "-", f"{art.path}: config"))
     model_h = env.get_template("model.h.j2").render(
         **common, b_o=c_int(m.b_o_q, 64), scaling=scaling_constants(art), arrays=model_arrays(m),
-        sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15))
+        sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15), code=kernel == "code")
+    files = {}
+    if kernel == "code":
+        files[f"{p}_matvec_code.h"] = env.get_template("matvec_code.h.j2").render(
+            **common, name=c_identifier(f"{p}_matvec_code", "kernel name"), kernel=code_kernel(m)).encode()
     if golden_x is None:
         golden_x, source = golden_inputs(art)
     elif not isinstance(source, CText):
@@ -142,7 +181,7 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     golden_h = env.get_template("golden.h.j2").render(
         **common, n=golden_x.shape[0], t=golden_x.shape[1], source=source,
         x=_ints(golden_x.ravel(), 16), y=_ints(y.ravel(), 16))
-    return {f"{p}_model.h": model_h.encode(), f"{p}_golden.h": golden_h.encode()}
+    return {f"{p}_model.h": model_h.encode(), f"{p}_golden.h": golden_h.encode(), **files}
 
 
 def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:
@@ -159,7 +198,8 @@ def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:
     return z
 
 
-def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors: int = 6, seed: int = 0) -> dict:
+def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors: int = 6, seed: int = 0,
+                     code_max_weights: int = CODE_VECTORS_MAX_WEIGHTS) -> dict:
     m = IntModel.from_artifact(art)
     kz = kernel_test_z(m, kernel_vectors, seed)
     ka = matvec_golden(m, kz)
@@ -171,12 +211,15 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
                 sequences=x_q14.shape[0], steps=x_q14.shape[1],
                 cell_x=_ints(x_q14.ravel(), 16), cx_len=x_q14.size,
                 cell_y=_ints(y.ravel(), 16), cy_len=y.size,
-                cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size)
+                cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size,
+                code=code_kernel(m) if (2 * m.H * m.C <= code_max_weights or (m.I, m.H) in CODE_VECTORS_BENCH)
+                else None)
 
 
 def render_test_vectors(entries: list) -> dict:
     env = _env()
-    entries = [dict(e, prefix=c_identifier(f"tv{i}", "array prefix")) for i, e in enumerate(entries)]
+    entries = [dict(e, prefix=c_identifier(f"tv{i}", "array prefix"),
+                    code_fn=c_identifier(f"tv{i}_matvec_code", "kernel name")) for i, e in enumerate(entries)]
     text = env.get_template("test_vectors.h.j2").render(
         command=CText("vectors"), models=entries, table_size=G.TABLE_SIZE,
         sigmoid=_ints(G.sigmoid_table_q15()), tanh=_ints(G.tanh_table_q15()))
@@ -238,3 +281,11 @@ def footprint_text(m: IntModel) -> str:
         f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
         f"  total    {total:6d} bytes of constant data",
     ])
+
+
+def code_kernel_text(m: IntModel, prefix: str = "trix") -> str:
+    """What export prints for --kernel code."""
+    k = code_kernel(m)
+    return (f"  weights as code: {prefix}_matvec_code.h, {k['nnz']} of {k['weights']} trits non-zero -> "
+            f"{k['nnz']} adds/subtracts in blocks of {k['block']} rows (flash: about 4 bytes each on Cortex-M; "
+            f"`python -m host bench --qemu` measures it)")

@@ -17,6 +17,13 @@
  * the portable C table lookup, measured against ref by `python -m host bench --qemu --target
  * nrf51`); ref elsewhere.
  *
+ * A model exported with `python -m codegen export --kernel code` brings its own kernel, its
+ * weights compiled into adds and subtracts (trix_matvec_code.h; trix_model.h then defines
+ * TRIX_MODEL_MATVEC_CODE, which trix_cfc.c sees before this header): on every target it is the
+ * runtime kernel ("code"; on Cortex-M it needs 0.77 instructions per weight against lut's 1.37 at
+ * H = 32, at about 4 bytes of flash per non-zero weight instead of 2 bits per weight,
+ * docs/performance.md).
+ *
  * Every available kernel is compiled (so the tests can check each one against the golden
  * model); TRIX_MATVEC is the one trix_step() uses. Defining TRIX_FORCE_REF (CMake option
  * -DTRIX_FORCE_REF=ON) makes the reference the runtime kernel on any target.
@@ -51,6 +58,11 @@
 #if defined(TRIX_FORCE_REF)
 #define TRIX_MATVEC      trix_matvec_ref
 #define TRIX_KERNEL_NAME "ref"
+#elif defined(TRIX_MODEL_MATVEC_CODE)
+/* the model's own kernel, its weights compiled into code (trix_matvec_code.h) */
+#define TRIX_USE_MATVEC_CODE 1
+#define TRIX_MATVEC      trix_matvec_code
+#define TRIX_KERNEL_NAME "code"
 #elif TRIX_HAVE_NEON
 #define TRIX_MATVEC      trix_matvec_neon
 #define TRIX_KERNEL_NAME "neon"

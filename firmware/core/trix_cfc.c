@@ -1,7 +1,10 @@
 /* Public API (trix_cfc.h) on the compiled-in model from TRIX_MODEL_DIR/trix_model.h. */
+#include "trix_model.h"   /* first: TRIX_MODEL_MATVEC_CODE (an export with --kernel code) for trix_arch.h */
 #include "trix_cfc.h"
 #include "trix_cell.h"
-#include "trix_model.h"
+#if defined(TRIX_USE_MATVEC_CODE)
+#include "trix_matvec_code.h"
+#endif
 
 /* The generated tables must have the geometry the cell step indexes them with. */
 typedef char trix_check_table_size[(TRIX_TABLE_SIZE == TRIX_TABLE_SIZE_Q15) ? 1 : -1];
