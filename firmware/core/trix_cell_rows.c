@@ -171,6 +171,131 @@ int64_t trix_update_state(const int32_t *acc, int hidden, int16_t *h, const int1
 void trix_rows_t1(int32_t *acc, int rows, const int32_t *requant, int pre_shift, const int16_t *table);
 int64_t trix_units_t1(const int32_t *acc, int16_t *h, const int16_t *lam_q15, const int32_t *w_o, int hidden);
 
+/* One row; `back` is the label after it (where its clamp returns), `out` its clamp. */
+#define TRIX_ROW_T1(back, out) \
+    "ldr    r0, [r7]\n\t"           /* acc15 */ \
+    "ldm    r6!, {r1}\n\t"          /* M */ \
+    "mov    r2, r9\n\t" \
+    "lsls   r0, r2\n\t"             /* a = acc15 << Lg */ \
+    "uxth   r2, r0\n\t"             /* a0 */ \
+    "asrs   r0, r0, #16\n\t"        /* a1 */ \
+    "uxth   r3, r1\n\t"             /* b0 */ \
+    "lsrs   r1, r1, #16\n\t"        /* b1 */ \
+    "movs   r4, r2\n\t" \
+    "muls   r4, r3\n\t"             /* a0 b0 (unsigned) */ \
+    "lsrs   r4, r4, #16\n\t" \
+    "muls   r3, r0\n\t"             /* a1 b0 */ \
+    "adds   r3, r4\n\t"             /* t */ \
+    "muls   r2, r1\n\t"             /* a0 b1 */ \
+    "uxth   r4, r3\n\t" \
+    "adds   r2, r4\n\t"             /* w1 */ \
+    "asrs   r3, r3, #16\n\t" \
+    "muls   r0, r1\n\t"             /* a1 b1 */ \
+    "adds   r0, r3\n\t" \
+    "asrs   r2, r2, #16\n\t" \
+    "adds   r0, r2\n\t"             /* hi */ \
+    "ldm    r6!, {r1, r2}\n\t"      /* K, s */ \
+    "asrs   r0, r2\n\t" \
+    "adds   r0, r1\n\t" \
+    "asrs   r0, r0, #1\n\t"         /* v */ \
+    "lsrs   r1, r0, #20\n\t" \
+    "bne    " out "f\n"             /* v outside [0, 2^20): clamp */ \
+    back ":\n\t" \
+    "lsrs   r1, r0, #10\n\t" \
+    "lsls   r1, r1, #1\n\t"         /* 2 i */ \
+    "ldrsh  r3, [r5, r1]\n\t"       /* t[i] */ \
+    "adds   r1, #2\n\t" \
+    "ldrsh  r2, [r5, r1]\n\t"       /* t[i + 1] */ \
+    "subs   r2, r2, r3\n\t" \
+    "lsls   r0, r0, #22\n\t" \
+    "lsrs   r0, r0, #22\n\t"        /* f */ \
+    "muls   r2, r0\n\t" \
+    "add    r2, r11\n\t" \
+    "asrs   r2, r2, #10\n\t" \
+    "adds   r2, r3\n\t" \
+    "stm    r7!, {r2}\n\t"
+
+/* v < 0 -> 0, v >= 2^20 -> 2^20 - 1, back to the row */
+#define TRIX_CLAMP_T1(out, back) \
+    out ":\n\t" \
+    "cmp    r0, #0\n\t" \
+    "blt    " out "0f\n\t" \
+    "ldr    r0, 7f\n\t" \
+    "b      " back "b\n" \
+    out "0:\n\t" \
+    "movs   r0, #0\n\t" \
+    "b      " back "b\n\t"
+
+/* One unit (its state update and readout term); `back` / `out` as in TRIX_ROW_T1. */
+#define TRIX_UNIT_T1(back, out) \
+    "ldr    r0, [r7]\n\t"           /* g */ \
+    "mov    r1, r10\n\t" \
+    "ldr    r1, [r7, r1]\n\t"       /* c */ \
+    "adds   r7, #4\n\t" \
+    "mov    r2, r8\n\t" \
+    "ldrh   r3, [r2]\n\t"           /* lam (>= 0) */ \
+    "adds   r2, #2\n\t" \
+    "mov    r8, r2\n\t" \
+    "movs   r2, #128\n\t" \
+    "lsls   r2, r2, #8\n\t" \
+    "subs   r2, r2, r0\n\t"         /* 32768 - g */ \
+    "muls   r2, r3\n\t" \
+    "add    r2, r12\n\t" \
+    "asrs   r2, r2, #15\n\t"        /* d */ \
+    "muls   r0, r1\n\t"             /* g c */ \
+    "ldrh   r1, [r6]\n\t" \
+    "sxth   r1, r1\n\t"             /* h */ \
+    "muls   r2, r1\n\t"             /* d h */ \
+    "adds   r0, r2\n\t" \
+    "add    r0, r12\n\t" \
+    "asrs   r0, r0, #15\n\t" \
+    "sxth   r1, r0\n\t" \
+    "cmp    r1, r0\n\t" \
+    "bne    " out "f\n"             /* outside int16: saturate */ \
+    back ":\n\t" \
+    "strh   r0, [r6]\n\t" \
+    "adds   r6, #2\n\t" \
+    "mov    r2, r9\n\t" \
+    "ldm    r2!, {r1}\n\t"          /* w_o */ \
+    "mov    r9, r2\n\t" \
+    "uxth   r2, r1\n\t"             /* w_o = wh 2^16 + wl */ \
+    "asrs   r1, r1, #16\n\t" \
+    "muls   r2, r0\n\t"             /* wl h: fits int32 */ \
+    "muls   r1, r0\n\t"             /* wh h */ \
+    "asrs   r3, r2, #31\n\t" \
+    "adds   r4, r2\n\t" \
+    "adcs   r5, r3\n\t" \
+    "lsls   r3, r1, #16\n\t" \
+    "asrs   r1, r1, #16\n\t" \
+    "adds   r4, r3\n\t" \
+    "adcs   r5, r1\n\t"
+
+#define TRIX_SAT_T1(out, back) \
+    out ":\n\t" \
+    "cmp    r0, #0\n\t" \
+    "blt    " out "0f\n\t" \
+    "ldr    r0, 7f\n\t"             /* 32767 */ \
+    "b      " back "b\n" \
+    out "0:\n\t" \
+    "ldr    r0, 8f\n\t"             /* -32768 */ \
+    "b      " back "b\n\t"
+
+#define TRIX_PUSH_T1 \
+    "push   {r4-r7, lr}\n\t" \
+    "mov    r4, r8\n\t" \
+    "mov    r5, r9\n\t" \
+    "mov    r6, r10\n\t" \
+    "mov    r7, r11\n\t" \
+    "push   {r4-r7}\n\t"
+#define TRIX_POP_T1 \
+    "pop    {r4-r7}\n\t" \
+    "mov    r8, r4\n\t" \
+    "mov    r9, r5\n\t" \
+    "mov    r10, r6\n\t" \
+    "mov    r11, r7\n\t" \
+    "pop    {r4-r7, pc}\n\t"
+
+/* Both loops run two rows / units per iteration, entering at the second when the count is odd. */
 __asm__(
     ".syntax unified\n\t"
     ".thumb\n\t"
@@ -181,80 +306,28 @@ __asm__(
     ".type trix_rows_t1, %function\n\t"
     ".thumb_func\n"
     "trix_rows_t1:\n\t"
-    "push   {r4-r7, lr}\n\t"
-    "mov    r4, r8\n\t"
-    "mov    r5, r9\n\t"
-    "mov    r6, r10\n\t"
-    "mov    r7, r11\n\t"
-    "push   {r4-r7}\n\t"
+    TRIX_PUSH_T1
     "ldr    r5, [sp, #36]\n\t"      /* table */
     "mov    r9, r3\n\t"             /* Lg */
-    "lsls   r1, r1, #2\n\t"
-    "adds   r1, r0, r1\n\t"
-    "mov    r10, r1\n\t"            /* end */
+    "lsls   r3, r1, #2\n\t"
+    "adds   r3, r0, r3\n\t"
+    "mov    r10, r3\n\t"            /* end */
     "movs   r3, #128\n\t"
     "lsls   r3, r3, #2\n\t"
     "mov    r11, r3\n\t"            /* 512 */
     "movs   r7, r0\n\t"
-    "movs   r6, r2\n"
+    "movs   r6, r2\n\t"
+    "lsrs   r1, r1, #1\n\t"
+    "bcs    3f\n"                    /* odd: the second row of the pair first */
     "1:\n\t"
-    "ldr    r0, [r7]\n\t"           /* acc15 */
-    "ldm    r6!, {r1}\n\t"          /* M */
-    "mov    r2, r9\n\t"
-    "lsls   r0, r2\n\t"             /* a = acc15 << Lg */
-    "uxth   r2, r0\n\t"             /* a0 */
-    "asrs   r0, r0, #16\n\t"        /* a1 */
-    "uxth   r3, r1\n\t"             /* b0 */
-    "lsrs   r1, r1, #16\n\t"        /* b1 */
-    "movs   r4, r2\n\t"
-    "muls   r4, r3\n\t"             /* a0 b0 (unsigned) */
-    "lsrs   r4, r4, #16\n\t"
-    "muls   r3, r0\n\t"             /* a1 b0 */
-    "adds   r3, r4\n\t"             /* t */
-    "muls   r2, r1\n\t"             /* a0 b1 */
-    "uxth   r4, r3\n\t"
-    "adds   r2, r4\n\t"             /* w1 */
-    "asrs   r3, r3, #16\n\t"
-    "muls   r0, r1\n\t"             /* a1 b1 */
-    "adds   r0, r3\n\t"
-    "asrs   r2, r2, #16\n\t"
-    "adds   r0, r2\n\t"             /* hi */
-    "ldm    r6!, {r1, r2}\n\t"      /* K, s */
-    "asrs   r0, r2\n\t"
-    "adds   r0, r1\n\t"
-    "asrs   r0, r0, #1\n\t"         /* v */
-    "lsrs   r1, r0, #20\n\t"
-    "bne    5f\n"                     /* v outside [0, 2^20): clamp */
-    "2:\n\t"
-    "lsrs   r1, r0, #10\n\t"
-    "lsls   r1, r1, #1\n\t"         /* 2 i */
-    "ldrsh  r3, [r5, r1]\n\t"       /* t[i] */
-    "adds   r1, #2\n\t"
-    "ldrsh  r2, [r5, r1]\n\t"       /* t[i + 1] */
-    "subs   r2, r2, r3\n\t"
-    "lsls   r0, r0, #22\n\t"
-    "lsrs   r0, r0, #22\n\t"        /* f */
-    "muls   r2, r0\n\t"
-    "add    r2, r11\n\t"
-    "asrs   r2, r2, #10\n\t"
-    "adds   r2, r3\n\t"
-    "stm    r7!, {r2}\n\t"
+    TRIX_ROW_T1("2", "5")
+    "3:\n\t"
+    TRIX_ROW_T1("4", "6")
     "cmp    r7, r10\n\t"
     "bne    1b\n\t"
-    "pop    {r4-r7}\n\t"
-    "mov    r8, r4\n\t"
-    "mov    r9, r5\n\t"
-    "mov    r10, r6\n\t"
-    "mov    r11, r7\n\t"
-    "pop    {r4-r7, pc}\n"
-    "5:\n\t"
-    "cmp    r0, #0\n\t"
-    "blt    6f\n\t"
-    "ldr    r0, 7f\n\t"             /* 2^20 - 1 */
-    "b      2b\n"
-    "6:\n\t"
-    "movs   r0, #0\n\t"
-    "b      2b\n\t"
+    TRIX_POP_T1
+    TRIX_CLAMP_T1("5", "2")
+    TRIX_CLAMP_T1("6", "4")
     ".balign 4\n"
     "7:\n\t"
     ".word  0x000FFFFF\n\t"
@@ -267,87 +340,35 @@ __asm__(
     ".type trix_units_t1, %function\n\t"
     ".thumb_func\n"
     "trix_units_t1:\n\t"
-    "push   {r4-r7, lr}\n\t"
-    "mov    r4, r8\n\t"
-    "mov    r5, r9\n\t"
-    "mov    r6, r10\n\t"
-    "mov    r7, r11\n\t"
-    "push   {r4-r7}\n\t"
+    TRIX_PUSH_T1
     "mov    r8, r2\n\t"             /* lam */
     "mov    r9, r3\n\t"             /* w_o */
     "ldr    r3, [sp, #36]\n\t"      /* H */
-    "lsls   r3, r3, #1\n\t"
-    "adds   r2, r1, r3\n\t"
+    "lsls   r2, r3, #1\n\t"
+    "adds   r2, r1, r2\n\t"
     "mov    r11, r2\n\t"            /* end of h */
-    "lsls   r3, r3, #1\n\t"
-    "mov    r10, r3\n\t"            /* c - g = 4H */
-    "movs   r3, #128\n\t"
-    "lsls   r3, r3, #7\n\t"
-    "mov    r12, r3\n\t"            /* 16384 */
+    "lsls   r2, r3, #2\n\t"
+    "mov    r10, r2\n\t"            /* c - g = 4H */
+    "movs   r2, #128\n\t"
+    "lsls   r2, r2, #7\n\t"
+    "mov    r12, r2\n\t"            /* 16384 */
     "movs   r7, r0\n\t"
     "movs   r6, r1\n\t"
     "movs   r4, #0\n\t"
-    "movs   r5, #0\n"
+    "movs   r5, #0\n\t"
+    "lsrs   r3, r3, #1\n\t"
+    "bcs    3f\n"                    /* odd */
     "1:\n\t"
-    "ldr    r0, [r7]\n\t"           /* g */
-    "mov    r1, r10\n\t"
-    "ldr    r1, [r7, r1]\n\t"       /* c */
-    "adds   r7, #4\n\t"
-    "mov    r2, r8\n\t"
-    "ldrh   r3, [r2]\n\t"           /* lam (>= 0) */
-    "adds   r2, #2\n\t"
-    "mov    r8, r2\n\t"
-    "movs   r2, #128\n\t"
-    "lsls   r2, r2, #8\n\t"
-    "subs   r2, r2, r0\n\t"         /* 32768 - g */
-    "muls   r2, r3\n\t"
-    "add    r2, r12\n\t"
-    "asrs   r2, r2, #15\n\t"        /* d */
-    "muls   r0, r1\n\t"             /* g c */
-    "ldrh   r1, [r6]\n\t"
-    "sxth   r1, r1\n\t"             /* h */
-    "muls   r2, r1\n\t"             /* d h */
-    "adds   r0, r2\n\t"
-    "add    r0, r12\n\t"
-    "asrs   r0, r0, #15\n\t"
-    "sxth   r1, r0\n\t"
-    "cmp    r1, r0\n\t"
-    "bne    5f\n"                     /* outside int16: saturate */
-    "2:\n\t"
-    "strh   r0, [r6]\n\t"
-    "adds   r6, #2\n\t"
-    "mov    r2, r9\n\t"
-    "ldm    r2!, {r1}\n\t"          /* w_o */
-    "mov    r9, r2\n\t"
-    "uxth   r2, r1\n\t"             /* w_o = wh 2^16 + wl */
-    "asrs   r1, r1, #16\n\t"
-    "muls   r2, r0\n\t"             /* wl h: fits int32 */
-    "muls   r1, r0\n\t"             /* wh h */
-    "asrs   r3, r2, #31\n\t"
-    "adds   r4, r2\n\t"
-    "adcs   r5, r3\n\t"
-    "lsls   r3, r1, #16\n\t"
-    "asrs   r1, r1, #16\n\t"
-    "adds   r4, r3\n\t"
-    "adcs   r5, r1\n\t"
+    TRIX_UNIT_T1("2", "5")
+    "3:\n\t"
+    TRIX_UNIT_T1("4", "6")
     "cmp    r6, r11\n\t"
     "bne    1b\n\t"
     "movs   r0, r4\n\t"
     "movs   r1, r5\n\t"
-    "pop    {r4-r7}\n\t"
-    "mov    r8, r4\n\t"
-    "mov    r9, r5\n\t"
-    "mov    r10, r6\n\t"
-    "mov    r11, r7\n\t"
-    "pop    {r4-r7, pc}\n"
-    "5:\n\t"
-    "cmp    r0, #0\n\t"
-    "blt    6f\n\t"
-    "ldr    r0, 7f\n\t"             /* 32767 */
-    "b      2b\n"
-    "6:\n\t"
-    "ldr    r0, 8f\n\t"             /* -32768 */
-    "b      2b\n\t"
+    TRIX_POP_T1
+    TRIX_SAT_T1("5", "2")
+    TRIX_SAT_T1("6", "4")
     ".balign 4\n"
     "7:\n\t"
     ".word  0x00007FFF\n"
@@ -356,6 +377,12 @@ __asm__(
     ".size trix_units_t1, .-trix_units_t1\n\t"
     ".syntax divided\n\t"
 );
+#undef TRIX_ROW_T1
+#undef TRIX_CLAMP_T1
+#undef TRIX_UNIT_T1
+#undef TRIX_SAT_T1
+#undef TRIX_PUSH_T1
+#undef TRIX_POP_T1
 
 void trix_activations_q15(int32_t *acc, int rows, const int32_t *requant, int pre_shift, const int16_t *table)
 {
