@@ -23,50 +23,60 @@
 #if TRIX_HAVE_THUMB2
 /*
  * Thumb-2 (Cortex-M3 and later). Rows: r0 = acc, r1 = rows, r2 = requant, r3 = Lg, [sp] = table;
- * r4-r7 the row's temporaries, r12 the table, r9-r11 the constants 1024, 65535, 512. Units:
+ * r4 and r8 the two rows' sums, r5-r7 their records, r12 the table, r9-r11 the constants 1024,
+ * 65535, 512 (lr: SMULL's low word on the M3). Units:
  * r0 = g (c at r0 + 4H), r1 = h, r2 = lam, r3 = w_o, [sp] = H; r4:r5 the readout sum.
  * Both loops run two rows / units per iteration (after one alone when the count is odd).
  */
 void trix_rows_t2(int32_t *acc, int rows, const int32_t *requant, int pre_shift, const int16_t *table);
 int64_t trix_units_t2(const int32_t *acc, int16_t *h, const int16_t *lam_q15, const int32_t *w_o, int hidden);
 
+/* One row's acc15 in register X -> its activation in X; M, K, S: the record's registers (free
+ * after use: the table step reuses them). */
 #if TRIX_HAVE_DSP
 /* hi = SMMUL; the table pair by one unaligned LDR (ARMv7-M allows it for LDR) and one SMLAD */
-#define TRIX_ROW_T2 \
-    "ldr    r4, [r0]\n\t" \
-    "ldmia  r2!, {r5, r6, r7}\n\t"    /* M, K, s */ \
-    "lsl    r4, r4, r3\n\t" \
-    "smmul  r4, r4, r5\n\t" \
-    "asr    r4, r4, r7\n\t" \
-    "add    r4, r4, r6\n\t" \
-    "usat   r4, #20, r4, asr #1\n\t"  /* u */ \
-    "lsr    r5, r4, #10\n\t"          /* i */ \
-    "ubfx   r4, r4, #0, #10\n\t"      /* f */ \
-    "mla    r4, r4, r10, r9\n\t"      /* f << 16 | (1024 - f) */ \
-    "ldr    r5, [r12, r5, lsl #1]\n\t" /* t[i] | t[i + 1] << 16 */ \
-    "smlad  r4, r5, r4, r11\n\t" \
-    "asr    r4, r4, #10\n\t" \
-    "str    r4, [r0], #4\n\t"
+#define TRIX_ROW_T2(X, M, K, S) \
+    "lsl    " X ", " X ", r3\n\t" \
+    "smmul  " X ", " X ", " M "\n\t" \
+    "asr    " X ", " X ", " S "\n\t" \
+    "add    " X ", " X ", " K "\n\t" \
+    "usat   " X ", #20, " X ", asr #1\n\t"    /* u */ \
+    "lsr    " M ", " X ", #10\n\t"            /* i */ \
+    "ubfx   " X ", " X ", #0, #10\n\t"        /* f */ \
+    "mla    " X ", " X ", r10, r9\n\t"        /* f << 16 | (1024 - f) */ \
+    "ldr    " M ", [r12, " M ", lsl #1]\n\t"  /* t[i] | t[i + 1] << 16 */ \
+    "smlad  " X ", " M ", " X ", r11\n\t" \
+    "asr    " X ", " X ", #10\n\t"
 #else
-/* ARMv7-M without DSP (Cortex-M3): SMULL, two LDRSH and the difference */
-#define TRIX_ROW_T2 \
+/* ARMv7-M without DSP (Cortex-M3): SMULL (low word to lr), two LDRSH and the difference */
+#define TRIX_ROW_T2(X, M, K, S) \
+    "lsl    " X ", " X ", r3\n\t" \
+    "smull  lr, " X ", " X ", " M "\n\t" \
+    "asr    " X ", " X ", " S "\n\t" \
+    "add    " X ", " X ", " K "\n\t" \
+    "usat   " X ", #20, " X ", asr #1\n\t" \
+    "lsr    " M ", " X ", #10\n\t" \
+    "add    " M ", r12, " M ", lsl #1\n\t" \
+    "ldrsh  " K ", [" M "]\n\t"               /* t[i] */ \
+    "ldrsh  " M ", [" M ", #2]\n\t"           /* t[i + 1] */ \
+    "ubfx   " X ", " X ", #0, #10\n\t" \
+    "sub    " M ", " M ", " K "\n\t" \
+    "mla    " M ", " M ", " X ", r11\n\t" \
+    "add    " X ", " K ", " M ", asr #10\n\t"
+#endif
+/* two rows: LDRD / STRD of their sums, one LDM per record */
+#define TRIX_ROWS2_T2 \
+    "ldrd   r4, r8, [r0]\n\t" \
+    "ldmia  r2!, {r5, r6, r7}\n\t"            /* M, K, s */ \
+    TRIX_ROW_T2("r4", "r5", "r6", "r7") \
+    "ldmia  r2!, {r5, r6, r7}\n\t" \
+    TRIX_ROW_T2("r8", "r5", "r6", "r7") \
+    "strd   r4, r8, [r0], #8\n\t"
+#define TRIX_ROW1_T2 \
     "ldr    r4, [r0]\n\t" \
     "ldmia  r2!, {r5, r6, r7}\n\t" \
-    "lsl    r4, r4, r3\n\t" \
-    "smull  r8, r4, r4, r5\n\t" \
-    "asr    r4, r4, r7\n\t" \
-    "add    r4, r4, r6\n\t" \
-    "usat   r4, #20, r4, asr #1\n\t" \
-    "lsr    r5, r4, #10\n\t" \
-    "add    r5, r12, r5, lsl #1\n\t" \
-    "ldrsh  r6, [r5]\n\t"             /* t[i] */ \
-    "ldrsh  r5, [r5, #2]\n\t"         /* t[i + 1] */ \
-    "ubfx   r4, r4, #0, #10\n\t" \
-    "sub    r5, r5, r6\n\t" \
-    "mla    r5, r5, r4, r11\n\t" \
-    "add    r4, r6, r5, asr #10\n\t" \
+    TRIX_ROW_T2("r4", "r5", "r6", "r7") \
     "str    r4, [r0], #4\n\t"
-#endif
 
 /* d = (lam (32768 - g) + 2^14) >> 15; h = sat16((d h + g c + 2^14) >> 15); sum += w_o h */
 #define TRIX_UNIT_T2 \
@@ -102,13 +112,12 @@ __asm__(
     "tst    r1, #1\n\t"               /* odd rows: one alone first */
     "add    r1, r0, r1, lsl #2\n\t"   /* end */
     "beq    1f\n\t"
-    TRIX_ROW_T2
+    TRIX_ROW1_T2
     "1:\n\t"
     "cmp    r0, r1\n\t"
     "beq    3f\n"
     "2:\n\t"
-    TRIX_ROW_T2
-    TRIX_ROW_T2
+    TRIX_ROWS2_T2
     "cmp    r0, r1\n\t"
     "bne    2b\n"
     "3:\n\t"
@@ -146,6 +155,8 @@ __asm__(
     ".size trix_units_t2, .-trix_units_t2\n\t"
 );
 #undef TRIX_ROW_T2
+#undef TRIX_ROWS2_T2
+#undef TRIX_ROW1_T2
 #undef TRIX_UNIT_T2
 
 void trix_activations_q15(int32_t *acc, int rows, const int32_t *requant, int pre_shift, const int16_t *table)
