@@ -287,7 +287,7 @@ def test_device_requantisation_equals_preactivation_q16(name, m):
     of the acc15 range codegen allows and values next to them, uniform samples over it, samples
     that put the pre-activation into the tables' range [-8, 8) and onto both clamp edges, and
     multiples of the powers of two where the rounding ties of 2^30 multipliers lie
-    (about 2.5 million acc15 per model)."""
+    (0.71-0.81 million acc15 per model, 8.8 million over the 12 models)."""
     R, A = 2 * m.H, G.acc15_bound(m)
     rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
     cols = [np.array([-A, -A + 1, -A + 2, -1, 0, 1, A - 2, A - 1, A])[:, None].repeat(R, 1)]
