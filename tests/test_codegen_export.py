@@ -376,8 +376,14 @@ def test_code_kernel_is_only_numbers_and_deterministic(npz, tmp_path, capsys):
         else:
             yield v
     assert all(isinstance(v, (int, bool)) or type(v).__name__ == "CText" for v in leaves(k))
-    body = (tmp_path / "a" / "trix_matvec_code.h").read_text().split("static void trix_matvec_code")[1]
+    text = (tmp_path / "a" / "trix_matvec_code.h").read_text()
+    body = text.split("static void trix_matvec_code")[1]
     body = re.sub(r"/\*.*?\*/", "", body.split("#endif")[0], flags=re.S)
+    asm = re.sub(r"/\*.*?\*/", "", text.split("__asm__(")[1].split("#else")[0], flags=re.S)   # the Thumb-2 body
+    assert set(re.findall(r"[A-Za-z_.][\w.]*", asm)) <= {
+        ".syntax", "unified", "n", "t", ".thumb", ".text", ".balign", ".global", ".hidden", ".type", "function",
+        ".thumb_func", "trix_matvec_code", "push", "pop", "pc", "lr", "sp", "mov", "ldr", "ldrsh", "add", "sub", "rsb",
+        "stmia", ".size", "."} | {f"r{i}" for i in range(15)}, asm
     assert set(re.findall(r"[A-Za-z_]\w*", body)) <= {"const", "uint8_t", "int", "int16_t", "int32_t", "trits", "rows",
                                                        "row_bytes", "z", "acc", "void", "v", "TRIX_CODE_BLOCK_END"} | {
         f"a{i}" for i in range(8)}

@@ -78,14 +78,14 @@ int64_t trix_units_t2(const int32_t *acc, int16_t *h, const int16_t *lam_q15, co
     TRIX_ROW_T2("r4", "r5", "r6", "r7") \
     "str    r4, [r0], #4\n\t"
 
-/* d = (lam (32768 - g) + 2^14) >> 15; h = sat16((d h + g c + 2^14) >> 15); sum += w_o h */
+/* d = (lam (32768 - g) + 2^14) >> 15 = lam + ((2^14 - lam g) >> 15) (lam 2^15 is a multiple of
+ * 2^15: one MLS and one ADD); h = sat16((d h + g c + 2^14) >> 15); sum += w_o h */
 #define TRIX_UNIT_T2 \
     "ldr    r7, [r0, r11]\n\t"        /* c */ \
     "ldr    r6, [r0], #4\n\t"         /* g */ \
     "ldrsh  r8, [r2], #2\n\t"         /* lam */ \
-    "rsb    r9, r6, #32768\n\t" \
-    "mla    r8, r8, r9, r10\n\t" \
-    "asr    r8, r8, #15\n\t"          /* d */ \
+    "mls    r9, r8, r6, r10\n\t"      /* 2^14 - lam g */ \
+    "add    r8, r8, r9, asr #15\n\t"  /* d */ \
     "ldrsh  r9, [r1]\n\t"             /* h */ \
     "mla    r7, r6, r7, r10\n\t" \
     "mla    r7, r8, r9, r7\n\t" \
