@@ -15,7 +15,8 @@ from cfcbase.artifact import committed_model
 from cfcbase.tasks import TASKS, WASHOUT, artifact_task, label, washout_mse
 
 from .errors import CodegenError
-from .export import export_model, footprint_text, load_test_split, render_test_vectors, test_model_entry, write_outputs
+from .export import (KERNELS, code_kernel_text, export_model, footprint_text, load_test_split, render_test_vectors,
+                     test_model_entry, write_outputs)
 from .golden import IntModel, dequantize_output, quantize_input, run_golden
 from .testing import random_artifact, random_inputs_q14
 
@@ -42,9 +43,11 @@ def accuracy_report(art, x, y) -> dict:
 def cmd_export(a) -> int:
     if Path(a.out).exists() and not Path(a.out).is_dir():
         raise CodegenError(f"--out {a.out}: exists and is not a directory")
-    ex = export_model(load_artifact(a.npz), a.prefix, allow_lossy=a.allow_lossy)
+    ex = export_model(load_artifact(a.npz), a.prefix, allow_lossy=a.allow_lossy, kernel=a.kernel)
     write_outputs(ex.files, a.out)
     print(footprint_text(ex.model))
+    if a.kernel == "code":
+        print(code_kernel_text(ex.model, a.prefix))
     print(ex.lossy_text())
     for name in sorted(ex.files):
         print(f"wrote {Path(a.out) / name}")
@@ -100,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("npz")
     e.add_argument("--out", default="build/generated", help="output directory (default build/generated)")
     e.add_argument("--prefix", default="trix", help="C identifier prefix (default trix)")
+    e.add_argument("--kernel", choices=KERNELS, default="packed",
+                   help="packed (default): the trits packed 2 bits each, run by the target's kernels; code: "
+                        "also <prefix>_matvec_code.h, the model's mat-vec as generated C (its non-zero trits as "
+                        "adds and subtracts, rows in blocks of register accumulators), which the firmware then "
+                        "runs instead (more flash, fewer instructions: `python -m host bench` prints both)")
     e.add_argument("--allow-lossy", action="store_true",
                    help="export even when the integer model is far from the float ternary model on the "
                         "task's validation set (or, without the data file, on synthetic inputs): washout MSE or "

@@ -28,6 +28,10 @@ from .lossy import check_lossy, lossy_report, lossy_text, synthetic_inputs, synt
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 GOLDEN_SEQUENCES = 8
+KERNELS = ("packed", "code")          # export --kernel: packed trits (the runtime kernels) or weights as code
+CODE_BLOCK = 8                        # rows per block of register accumulators in the code kernel
+CODE_VECTORS_MAX_WEIGHTS = 4608       # test vectors carry code kernels for models up to this size and for
+CODE_VECTORS_BENCH = ((1, 8), (1, 16), (1, 32), (1, 64))   # the bench's (I, H) (flash: test_kernels fits the nRF51)
 
 
 def _finalize(value):
@@ -115,25 +119,88 @@ def model_arrays(m: IntModel) -> list:
             "Per-row requantisation: pre = ((acc * M + 2^(n-1)) >> n) + bias (Q16)."),
         arr("int8_t", "row_shift", ("ROWS",), R, _ints(m.row_shift, 16)),
         arr("int32_t", "bias_q16", ("ROWS",), R, _i32s(m.bias_q16)),
+        arr("int32_t", "row_requant", ("ROWS", "REQUANT_WORDS"), R * G.ROW_REQUANT_WORDS,
+            _i32s(G.row_requant(m).ravel(), G.ROW_REQUANT_WORDS * 2),
+            "The same per row as the device computes it: M, K = 2 (bias + 8.0) + 1 (Q16), s; with "
+            "hi = ((acc << PRE_SHIFT) * M) >> 32, u = clamp(((hi >> s) + K) >> 1, 0, 2^20 - 1) = pre + 8.0 "
+            "(docs/fixed_point.md, 3a)."),
         arr("int16_t", "lam_q15", ("HIDDEN",), H, _ints(m.lam_q15), "lam = exp(-dt / tau), Q15."),
         arr("int32_t", "w_o", ("HIDDEN",), H, _i32s(m.w_o_q), "Readout weights, Q(READOUT_SHIFT)."),
     ]
 
 
+CODE_T2_REGS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14)   # Thumb-2: the accumulators (r14 = lr); r0 z, r1 acc, r2 v
+
+
+def _code_blocks(T, block: int) -> list:
+    """Per block of `block` rows, per column with a non-zero trit in the block, the accumulators
+    (0..block-1) it is added to (+1) or subtracted from (-1), the first of each an assignment;
+    then the block's rows with their accumulator, or empty (never assigned: 0)."""
+    R, C = T.shape
+    blocks = []
+    for r0 in range(0, R, block):
+        rows = list(range(r0, min(R, r0 + block)))
+        seen, cols = set(), []
+        for j in range(C):
+            ops = []
+            for k, r in enumerate(rows):
+                t = int(T[r, j])
+                if t:
+                    ops.append(dict(k=k, sign=t, first=k not in seen))
+                    seen.add(k)
+            if ops:
+                cols.append(dict(j=j, ops=ops))
+        blocks.append(dict(first=r0, last=rows[-1], cols=cols,
+                           stores=[dict(row=r, k=k, empty=k not in seen) for k, r in enumerate(rows)]))
+    return blocks
+
+
+def code_kernel(m: IntModel, block: int = CODE_BLOCK) -> dict:
+    """The weights-as-code kernel of a model, as numbers for matvec_code.j2: the C body in blocks
+    of `block` rows (register accumulators chosen by the compiler), and the Thumb-2 body in blocks
+    of 11 rows (accumulators r3-r12, lr; one LDRSH per input and block, one STM per block), which
+    the header uses on Thumb-2 cores (when the inputs' byte offsets fit LDRSH's 12 bits)."""
+    T = m.trits.astype(np.int64)
+    R, C = T.shape
+    blocks = _code_blocks(T, block)
+    used = {op["k"] for b in blocks for c in b["cols"] for op in c["ops"]}
+    t2 = None
+    if 2 * (C - 1) <= 4095:
+        t2 = _code_blocks(T, len(CODE_T2_REGS))
+        for b in t2:
+            for c in b["cols"]:
+                c["offset"] = 2 * c["j"]
+                for op in c["ops"]:
+                    op["reg"] = CODE_T2_REGS[op["k"]]
+            for st in b["stores"]:
+                st["reg"] = CODE_T2_REGS[st["k"]]
+    nnz = int(np.count_nonzero(T))
+    return dict(hash_hex=c_hex_digits(m.hash), rows=R, cols=C, weights=R * C, nnz=nnz, block=block, blocks=blocks,
+                accumulators=sorted(used), reads=nnz > 0, t2=t2, t2_block=len(CODE_T2_REGS))
+
+
 def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "",
-                       model: IntModel | None = None) -> dict:
-    """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h (``model``: the artifact's
-    IntModel, when the caller has it already)."""
+                       kernel: str = "packed", model: IntModel | None = None) -> dict:
+    """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h, and with kernel "code"
+    <prefix>_matvec_code.h (the weights-as-code kernel, <prefix>_matvec_code). ``model``: the
+    artifact's IntModel, when the caller has it already."""
+    if kernel not in KERNELS:
+        raise CodegenError(f"--kernel {kernel!r}: expected one of {', '.join(KERNELS)}")
     p = c_identifier(prefix)
     P = c_identifier(p.upper())
     m = model if model is not None else IntModel.from_artifact(art)
     env = _env()
     common = dict(command=CText("export"), m=m, p=p, P=P, hash=c_u64_hex(m.hash), hash_hex=c_hex_digits(m.hash),
-                  table_size=G.TABLE_SIZE, task=c_comment_text(art.task, f"{art.path}: task"),
+                  table_size=G.TABLE_SIZE, pre_shift=G.pre_shift(m), requant_words=G.ROW_REQUANT_WORDS,
+                  task=c_comment_text(art.task, f"{art.path}: task"),
                   config=c_comment_text(art.config or "-", f"{art.path}: config"))
     model_h = env.get_template("model.h.j2").render(
         **common, b_o=c_int(m.b_o_q, 64), scaling=scaling_constants(art), arrays=model_arrays(m),
-        sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15))
+        sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15), code=kernel == "code")
+    files = {}
+    if kernel == "code":
+        files[f"{p}_matvec_code.h"] = env.get_template("matvec_code.h.j2").render(
+            **common, name=c_identifier(f"{p}_matvec_code", "kernel name"), kernel=code_kernel(m)).encode()
     if golden_x is None:
         golden_x, source = golden_inputs(art)
     elif not isinstance(source, CText):
@@ -142,7 +209,7 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     golden_h = env.get_template("golden.h.j2").render(
         **common, n=golden_x.shape[0], t=golden_x.shape[1], source=source,
         x=_ints(golden_x.ravel(), 16), y=_ints(y.ravel(), 16))
-    return {f"{p}_model.h": model_h.encode(), f"{p}_golden.h": golden_h.encode()}
+    return {f"{p}_model.h": model_h.encode(), f"{p}_golden.h": golden_h.encode(), **files}
 
 
 def check_task(art, data_path=None) -> None:
@@ -194,13 +261,15 @@ class Exported:
         return lossy_text(self.lossy, self.lossy_where, self.lossy_note)
 
 
-def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False, data_path=None) -> Exported:
+def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False, data_path=None,
+                 kernel: str = "packed") -> Exported:
     """Everything `codegen export` checks and renders, in memory: the task, the integer model
-    (CodegenError for what the fixed point cannot carry), the headers, and the lossy gate
-    (CodegenError above its bounds unless allow_lossy)."""
+    (CodegenError for what the fixed point cannot carry), the headers (with kernel "code" also
+    the weights-as-code kernel), and the lossy gate (CodegenError above its bounds unless
+    allow_lossy)."""
     check_task(art, data_path)
     m = IntModel.from_artifact(art)
-    files = render_model_files(art, prefix, model=m)
+    files = render_model_files(art, prefix, kernel=kernel, model=m)
     report, where, note = export_lossy_report(art, m, data_path)
     check_lossy(report, art.path, where, allow_lossy)
     return Exported(art, m, files, report, where, note)
@@ -220,24 +289,28 @@ def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:
     return z
 
 
-def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors: int = 6, seed: int = 0) -> dict:
+def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors: int = 6, seed: int = 0,
+                     code_max_weights: int = CODE_VECTORS_MAX_WEIGHTS) -> dict:
     m = IntModel.from_artifact(art)
     kz = kernel_test_z(m, kernel_vectors, seed)
     ka = matvec_golden(m, kz)
     y, hs = run_golden(m, x_q14, return_states=True)
     return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"),
-                m=m, hash=c_u64_hex(m.hash), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
+                m=m, hash=c_u64_hex(m.hash), pre_shift=G.pre_shift(m), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
                 kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
                 kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
                 sequences=x_q14.shape[0], steps=x_q14.shape[1],
                 cell_x=_ints(x_q14.ravel(), 16), cx_len=x_q14.size,
                 cell_y=_ints(y.ravel(), 16), cy_len=y.size,
-                cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size)
+                cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size,
+                code=code_kernel(m) if (2 * m.H * m.C <= code_max_weights or (m.I, m.H) in CODE_VECTORS_BENCH)
+                else None)
 
 
 def render_test_vectors(entries: list) -> dict:
     env = _env()
-    entries = [dict(e, prefix=c_identifier(f"tv{i}", "array prefix")) for i, e in enumerate(entries)]
+    entries = [dict(e, prefix=c_identifier(f"tv{i}", "array prefix"),
+                    code_fn=c_identifier(f"tv{i}_matvec_code", "kernel name")) for i, e in enumerate(entries)]
     text = env.get_template("test_vectors.h.j2").render(
         command=CText("vectors"), models=entries, table_size=G.TABLE_SIZE,
         sigmoid=_ints(G.sigmoid_table_q15()), tanh=_ints(G.tanh_table_q15()))
@@ -299,3 +372,12 @@ def footprint_text(m: IntModel) -> str:
         f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
         f"  total    {total:6d} bytes of constant data",
     ])
+
+
+def code_kernel_text(m: IntModel, prefix: str = "trix") -> str:
+    """What export prints for --kernel code."""
+    k = code_kernel(m)
+    return (f"  weights as code: {prefix}_matvec_code.h, {k['nnz']} of {k['weights']} trits non-zero -> "
+            f"{k['nnz']} adds/subtracts in blocks of {k['t2_block'] if k['t2'] else k['block']} rows on Thumb-2 "
+            f"({k['block']} in C elsewhere; flash: about 4 bytes each on Cortex-M, `python -m host bench --qemu` "
+            f"measures it)")

@@ -212,6 +212,83 @@ def preactivation_q16(m: IntModel, acc) -> np.ndarray:
     return pre   # |pre| < 2^30 + 2^23 by the codegen range checks: no clamp needed
 
 
+# ---- how the device evaluates sections 3 and 4 (docs/fixed_point.md, section 3a) ---------
+# Not a change of the arithmetic: constants derived from the model that let the device compute
+# the same values with fewer instructions. device_u / device_lut_q15 model that C arithmetic
+# (int32 operations) and tests/test_golden.py checks them against preactivation_q16 / lut_q15.
+
+TABLE_SPAN_BITS = 20                 # u = pre + 8.0 in Q16, clamped to [0, 2^20 - 1]
+ROW_REQUANT_WORDS = 3                # per row: M, K, s (int32 each)
+
+
+def pre_shift(m: IntModel) -> int:
+    """Lg: the largest L with (C + I) * 32768 * 2^L < 2^31, so acc15 * 2^Lg fits int32 for every
+    acc15 of the model. The range check of from_artifact makes max(0, 33 - n) fit for every
+    row, so Lg >= 33 - n and n + Lg >= 33 on every row."""
+    bound = (m.C + m.I) * 32768
+    L = 0
+    while bound << (L + 1) < 1 << 31:
+        L += 1
+    return L
+
+
+def row_requant(m: IntModel) -> np.ndarray:
+    """int32 [2H, 3], per row (M, K, s) with K = 2 * (bias + 2^19) + 1 and s = min(n + Lg - 33, 31):
+
+        u = clamp(pre + 8.0, 0, 2^20 - 1) = clamp(((hi >> s) + K) >> 1, 0, 2^20 - 1),
+        hi = (int32)(((int64)(acc15 << Lg) * M) >> 32)
+
+    With N = n + Lg >= 33: pre + 2^19 = floor((acc15 2^Lg M + K 2^(N-1)) / 2^N), and since K is an
+    integer the floor can be taken in steps: floor(x / 2^32) (the high word), then / 2^(N - 33),
+    then (+ K) / 2. |hi| < 2^30, so for N - 33 >= 31 the shift gives 0 or -1 as any larger one
+    would (hence the clamp to 31). |K| < 2^25: nothing overflows int32."""
+    Lg = pre_shift(m)
+    n = m.row_shift.astype(np.int64)
+    s = np.minimum(n + Lg - 33, 31)
+    if np.any(s < 0):                 # from_artifact's range check rules this out
+        raise CodegenError(f"row shift {int(n.min())} below 33 - Lg = {33 - Lg}")
+    K = 2 * (m.bias_q16.astype(np.int64) + (TABLE_OFFSET)) + 1
+    return np.stack([m.row_multiplier.astype(np.int64), K, s], axis=1).astype(np.int32)
+
+
+def acc15_bound(m: IntModel) -> int:
+    """max |acc15| over every input and state: (C + I) * 32768 (x counted twice in Q15)."""
+    return (m.C + m.I) * 32768
+
+
+def _i32(v):
+    """Wrap to int32 as the device's registers would (numpy int64 in, int64 out)."""
+    v = np.asarray(v, np.int64)
+    return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def device_u(m: IntModel, acc15, rows=None) -> np.ndarray:
+    """The device's requantisation (row_requant) for acc15 [..., len(rows)] -> u in [0, 2^20 - 1]:
+    the table index of section 4 (clamp(pre + 8.0 in Q16)). Every step is an int32 operation and
+    checked not to wrap."""
+    rr = row_requant(m).astype(np.int64)
+    if rows is not None:
+        rr = rr[np.asarray(rows)]
+    acc = np.asarray(acc15, np.int64)
+    a = acc << pre_shift(m)
+    assert np.array_equal(_i32(a), a), "acc15 << Lg wraps"
+    hi = (a * rr[..., 0]) >> 32                              # SMMUL / SMULL high word (exact)
+    v = (hi >> rr[..., 2]) + rr[..., 1]
+    assert np.array_equal(_i32(v), v), "(hi >> s) + K wraps"
+    return np.clip(v >> 1, 0, (1 << TABLE_SPAN_BITS) - 1)   # USAT #20, ASR #1
+
+
+def device_lut_q15(table: np.ndarray, u) -> np.ndarray:
+    """Section 4 from u as the DSP cores compute it: one SMLAD of the pair t[i], t[i + 1] with
+    (1024 - f, f) and 512, then >> 10; (1024 - f) t0 + f t1 = 1024 t0 + f (t1 - t0), so this is
+    lut_q15 exactly."""
+    t = table.astype(np.int64)
+    u = np.asarray(u, np.int64)
+    i, f = u >> TABLE_STEP_SHIFT, u & ((1 << TABLE_STEP_SHIFT) - 1)
+    step = 1 << TABLE_STEP_SHIFT
+    return ((step - f) * t[i] + f * t[i + 1] + step // 2) >> TABLE_STEP_SHIFT
+
+
 def cell_step_q14(m: IntModel, h_q15, x_q14):
     """One step for a batch: h int16 Q15 [N, H], x int16 Q14 [N, I] -> (h_new Q15 [N, H], y Q14 [N])."""
     h = np.asarray(h_q15, np.int64)

@@ -107,13 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--bench-steps", type=int, default=1000, metavar="N",
                    help="cell steps timed by BENCH (1..4096, default 1000)")
 
-    b = sub.add_parser("bench", help="instructions per matvec / cell step: ternary ref, lut, dsp vs dense int8 SMLAD",
+    b = sub.add_parser("bench", help="instructions per matvec / cell step: ternary ref, lut, dsp, code vs dense "
+                                     "int8 SMLAD",
                        description="Build the bench image (firmware/tests/bench_kernels, not trix_fw) for a "
                                    "Cortex-M target and run it under qemu-system-arm -icount shift=0: instructions "
                                    "per matrix-vector product, per weight and per cell step of the ternary "
                                    "kernels built for the target (ref, lut = table lookup, dsp = SMLAD, dsp/lut = "
-                                   "the M4 runtime choice, mve on M55) and of a dense int8 baseline (CMSIS-NN style: "
-                                   "SXTB16 + SMLAD) of the same shapes, and bytes of weight storage for each.")
+                                   "the M4 runtime choice, mve on M55, code = each test model's weights as code) and "
+                                   "of a dense int8 baseline (CMSIS-NN style: SXTB16 + SMLAD) of the same shapes, "
+                                   "each step through the runtime and the reference per-row path side by side, and "
+                                   "bytes of weight storage for each (for code: its function's size in the image).")
     b.add_argument("--qemu", action="store_true", required=True, help="run emulated (the only mode)")
     b.add_argument("--hidden", type=_hidden_list, default=[16, 32], metavar="LIST",
                    help="comma-separated H out of 8, 16, 32, 64, 128 (default 16,32; random test models with I = 1); "

@@ -9,7 +9,6 @@ given."""
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait

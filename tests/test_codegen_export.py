@@ -285,6 +285,124 @@ def test_generated_headers_compile(npz, tmp_path, capsys, compiler):
         assert r.returncode == 0 and r.stderr == "", r.stderr
 
 
+# ---- weights as code (--kernel code) -------------------------------------------------------
+
+CODE_RUN = r"""
+#include <stdio.h>
+#include "trix_matvec_code.h"
+#include "vectors.h"
+int main(void)
+{
+    static int32_t acc[ROWS + 1];
+    long bad = 0;
+    int v, r;
+    for (v = 0; v < NVEC; v++) {
+        acc[ROWS] = 0x5A5A5A5A;
+        trix_matvec_code(0, ROWS, 0, z + (long)v * ZLEN, acc);
+        for (r = 0; r <= ROWS; r++) {
+            const long want = r < ROWS ? want_acc[(long)v * ROWS + r] : 0x5A5A5A5A;
+            if (acc[r] != want && bad++ < 5) printf("FAIL index=%ld expected=%ld got=%ld\n", (long)v * ROWS + r, want, (long)acc[r]);
+        }
+    }
+    printf("%s %ld\n", bad ? "FAIL" : "PASS", bad);
+    return bad != 0;
+}
+"""
+
+
+def _code_model(I, H, seed, zero_fraction=0.4):
+    return random_artifact(I, H, seed, zero_fraction=zero_fraction)
+
+
+@pytest.mark.parametrize("I,H,zero_fraction", [(1, 1, 0.4), (1, 1, 1.0), (2, 5, 0.0), (3, 13, 0.4), (1, 32, 0.4)])
+def test_code_kernel_computes_the_golden_matvec(tmp_path, capsys, I, H, zero_fraction):
+    """`export --kernel code` writes <prefix>_matvec_code.h; compiled natively with the warnings of
+    the firmware, its function gives matvec_golden on full-scale and random z (index, expected, got
+    on a mismatch), and writes nothing past its rows. Shapes: one row pair, a model with no
+    non-zero trit, a dense one, odd sizes, H = 32."""
+    from codegen.export import code_kernel
+    from codegen.golden import matvec_golden
+    art = _code_model(I, H, 7, zero_fraction)
+    p = tmp_path / "m.npz"
+    save_artifact(art, p)
+    out = tmp_path / "o"
+    assert export(p, out, "--kernel", "code", "--allow-lossy") == 0
+    assert "weights as code: trix_matvec_code.h" in capsys.readouterr().out
+    assert "#define TRIX_MODEL_MATVEC_CODE 1" in (out / "trix_model.h").read_text()
+    m = IntModel.from_artifact(art)
+    text = (out / "trix_matvec_code.h").read_text()
+    ops = re.findall(r"^    a\d+ (?:[+-]?= -?v);$", text, re.M)
+    assert len(ops) == int(np.count_nonzero(m.trits)) == code_kernel(m)["nnz"]
+    rng = np.random.default_rng(0)
+    z = np.zeros((5, m.cols_padded), np.int64)
+    z[0, :m.C], z[1, :m.C] = 32767, -32768
+    z[2:, :m.C] = rng.integers(-32768, 32768, (3, m.C))
+    want = matvec_golden(m, z)
+    (out / "vectors.h").write_text(
+        f"#define ROWS {2 * m.H}\n#define ZLEN {m.cols_padded}\n#define NVEC 5\n"
+        f"static const int16_t z[] = {{{', '.join(map(str, z.ravel()))}}};\n"
+        f"static const int32_t want_acc[] = {{{', '.join(map(str, want.ravel()))}}};\n")
+    (out / "run.c").write_text(CODE_RUN)
+    exe = tmp_path / "run"
+    r = subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", str(out),
+                        str(out / "run.c"), "-o", str(exe)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    r = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert r.returncode == 0 and "PASS 0" in r.stdout, r.stdout
+
+
+def test_code_kernel_is_only_numbers_and_deterministic(npz, tmp_path, capsys):
+    """The generated kernel holds no text from the artifact (its fields are ints: the jinja
+    finalize refuses anything else) and re-exports byte for byte; the default export writes no
+    kernel and leaves TRIX_MODEL_MATVEC_CODE undefined."""
+    from codegen.export import code_kernel
+    assert export(npz, tmp_path / "a", "--kernel", "code") == 0
+    assert export(npz, tmp_path / "b", "--kernel", "code") == 0
+    for f in ("trix_model.h", "trix_golden.h", "trix_matvec_code.h"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+    assert export(npz, tmp_path / "c") == 0
+    assert not (tmp_path / "c" / "trix_matvec_code.h").exists()
+    assert "MATVEC_CODE" not in (tmp_path / "c" / "trix_model.h").read_text()
+    k = code_kernel(IntModel.from_artifact(load_artifact(npz)))
+
+    def leaves(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                yield from leaves(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from leaves(x)
+        else:
+            yield v
+    assert all(isinstance(v, (int, bool)) or type(v).__name__ == "CText" for v in leaves(k))
+    text = (tmp_path / "a" / "trix_matvec_code.h").read_text()
+    body = text.split("static void trix_matvec_code")[1]
+    body = re.sub(r"/\*.*?\*/", "", body.split("#endif")[0], flags=re.S)
+    asm = re.sub(r"/\*.*?\*/", "", text.split("__asm__(")[1].split("#else")[0], flags=re.S)   # the Thumb-2 body
+    assert set(re.findall(r"[A-Za-z_.][\w.]*", asm)) <= {
+        ".syntax", "unified", "n", "t", ".thumb", ".text", ".balign", ".global", ".hidden", ".type", "function",
+        ".thumb_func", "trix_matvec_code", "push", "pop", "pc", "lr", "sp", "mov", "ldr", "ldrsh", "add", "sub", "rsb",
+        "stmia", ".size", "."} | {f"r{i}" for i in range(15)}, asm
+    assert set(re.findall(r"[A-Za-z_]\w*", body)) <= {"const", "uint8_t", "int", "int16_t", "int32_t", "trits", "rows",
+                                                       "row_bytes", "z", "acc", "void", "v", "TRIX_CODE_BLOCK_END"} | {
+        f"a{i}" for i in range(8)}
+
+
+@pytest.mark.parametrize("compiler", sorted(COMPILERS))
+def test_code_kernel_header_compiles(npz, tmp_path, capsys, compiler):
+    cmd = COMPILERS[compiler]
+    if shutil.which(cmd[0]) is None:
+        pytest.fail(f"{cmd[0]} not installed (scripts/setup.sh installs it)")
+    out = tmp_path / "gen"
+    assert export(npz, out, "--kernel", "code") == 0
+    core = REPO / "firmware" / "core"
+    r = subprocess.run(cmd + ["-O2", "-I", str(out), "-I", str(core), "-c", str(core / "trix_cfc.c"),
+                              "-o", str(tmp_path / "x.o")], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    nm = "arm-none-eabi-nm" if compiler.startswith("arm") else "nm"
+    assert "trix_matvec_code" in subprocess.run([nm, str(tmp_path / "x.o")], capture_output=True, text=True).stdout
+
+
 # ---- validation names the key; lossy models refused ---------------------------------------
 
 def _export_err(art, tmp_path, capsys, *extra):

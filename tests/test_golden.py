@@ -235,3 +235,95 @@ def test_golden_equals_scalar_spec_property(I, H, seed, scale_hi, bias_sd):
     for t in range(x.shape[1]):
         h, yy = scalar_step(m, h, [int(v) for v in x[0, t]])
         assert yy == int(y[0, t]) and h == [int(v) for v in hs[0, t]], t
+
+
+# ---- the device's evaluation of sections 3 and 4 (row_requant, docs/fixed_point.md 3a) -----
+
+def _first_mismatch(got, want, what):
+    """None, or 'index, expected, got' of the first difference (for the assertion message)."""
+    bad = np.argwhere(np.asarray(got) != np.asarray(want))
+    if len(bad) == 0:
+        return None
+    i = tuple(int(v) for v in bad[0])
+    return f"{what}: {len(bad)} mismatches, first at index {i}: expected {int(want[i])}, got {int(got[i])}"
+
+
+@pytest.mark.parametrize("table", ["sigmoid", "tanh"])
+def test_device_table_lookup_equals_lut_q15_for_every_u(table):
+    """The SMLAD form ((1024 - f) t[i] + f t[i+1] + 512) >> 10 over all 2^20 table positions."""
+    t = G.sigmoid_table_q15() if table == "sigmoid" else G.tanh_table_q15()
+    u = np.arange(1 << G.TABLE_SPAN_BITS)
+    assert _first_mismatch(G.device_lut_q15(t, u), G.lut_q15(t, u - G.TABLE_OFFSET), table) is None
+
+
+def _extreme_models():
+    """Models at the edges of what codegen accepts: the largest row scales the range check lets
+    through (the smallest shift, 33 - Lg), the smallest (shift 62), multipliers 2^30 (rounding
+    ties) and 2^31 - 1, biases +-128."""
+    out = []
+    for I, H, seed in ((1, 1, 1), (3, 5, 2), (1, 32, 3), (2, 64, 4)):
+        m = IntModel.from_artifact(random_artifact(I, H, seed))
+        Lg, R = G.pre_shift(m), 2 * H
+        rng = np.random.default_rng(seed)
+        m.row_shift[:] = rng.choice([33 - Lg, 33 - Lg + 1, 33, 34, 40, 62], R)
+        m.row_multiplier[:] = rng.choice([2 ** 30, 2 ** 31 - 1, 2 ** 30 + 12345, 1518500250], R)
+        m.bias_q16[:] = rng.choice([-(128 << 16), 128 << 16, 0, -(8 << 16), (8 << 16) - 1, 12345], R)
+        out.append((f"extreme-I{I}-H{H}", m))
+    return out
+
+
+def _requant_models():
+    models = [(f"trained-{k}", IntModel.from_artifact(load_artifact(p))) for k, p in TRAINED.items() if p.is_file()]
+    for k, (I, H) in enumerate([(1, 1), (3, 9), (1, 16), (1, 32), (2, 64), (1, 128)]):
+        models.append((f"random-I{I}-H{H}", IntModel.from_artifact(random_artifact(
+            I, H, k, scale_range=(1e-4, 60.0 / (2 * I + H)), bias_sd=30.0))))
+    return models + _extreme_models()
+
+
+@pytest.mark.parametrize("name,m", _requant_models(), ids=lambda v: v if isinstance(v, str) else "")
+def test_device_requantisation_equals_preactivation_q16(name, m):
+    """device_u (row_requant: one 32x32 high word, shifts, one add, a clamp) against section 3
+    plus section 4's clamp, clamp(preactivation_q16 + 8.0, 0, 2^20 - 1), on every row: the ends
+    of the acc15 range codegen allows and values next to them, uniform samples over it, samples
+    that put the pre-activation into the tables' range [-8, 8) and onto both clamp edges, and
+    multiples of the powers of two where the rounding ties of 2^30 multipliers lie
+    (0.71-0.81 million acc15 per model, 8.8 million over the 12 models)."""
+    R, A = 2 * m.H, G.acc15_bound(m)
+    rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
+    cols = [np.array([-A, -A + 1, -A + 2, -1, 0, 1, A - 2, A - 1, A])[:, None].repeat(R, 1)]
+    cols.append(rng.integers(-A, A + 1, (200_000 // R + 64, R)))
+    n = m.row_shift.astype(np.int64)
+    M = m.row_multiplier.astype(np.int64)
+    for target in (-(1 << 19), 0, (1 << 19) - 1):             # both clamp edges and the middle
+        center = np.floor((target - m.bias_q16.astype(np.float64)) * 2.0 ** n / M).astype(np.int64)
+        offs = rng.integers(-2 ** 12, 2 ** 12, (20_000 // R + 64, R))
+        offs[:129] = np.arange(-64, 65)[:, None]
+        cols.append(np.clip(center + offs, -A, A))
+    spread = rng.integers(-2 ** 20, 2 ** 20, (400_000 // R + 64, R))   # the tables' range
+    center = np.floor(-m.bias_q16.astype(np.float64) * 2.0 ** n / M).astype(np.int64)
+    scale_to = np.maximum(1, np.floor(2.0 ** n / M).astype(np.int64))
+    cols.append(np.clip(center + spread * scale_to // 2, -A, A))
+    step = np.int64(1) << np.clip(n - 31, 0, 30)                      # ties of M = 2^30
+    cols.append(np.clip(rng.integers(-2 ** 16, 2 ** 16, (50_000 // R + 64, R)) * step, -A, A))
+    acc = np.concatenate(cols)
+    assert np.abs(acc).max() <= A
+    want = np.clip(G.preactivation_q16(m, acc) + G.TABLE_OFFSET, 0, (1 << G.TABLE_SPAN_BITS) - 1)
+    got = G.device_u(m, acc)
+    assert _first_mismatch(got, want, f"{name} u (index = [acc15 sample, row])") is None
+    inside = (want > 0) & (want < (1 << G.TABLE_SPAN_BITS) - 1)
+    if not name.startswith("extreme"):   # (rows of scale 2^-30 or bias 128 never leave the clamps)
+        assert inside.mean() > 0.05, inside.mean()       # the samples do reach the interpolated range
+        assert (want == 0).any() and (want == (1 << G.TABLE_SPAN_BITS) - 1).any()
+
+
+def test_row_requant_constants():
+    """Lg is the largest pre-shift that keeps (C + I) * 32768 << Lg in int32; s >= 0 on every row
+    of every model codegen accepts (the range check guarantees 33 - n <= Lg); |K| < 2^25."""
+    for name, m in _requant_models():
+        Lg, rr = G.pre_shift(m), G.row_requant(m)
+        assert G.acc15_bound(m) << Lg < 2 ** 31 <= G.acc15_bound(m) << (Lg + 1), name
+        assert rr.dtype == np.int32 and rr.shape == (2 * m.H, G.ROW_REQUANT_WORDS)
+        assert np.array_equal(rr[:, 0], m.row_multiplier)
+        assert ((rr[:, 2] >= 0) & (rr[:, 2] <= 31)).all(), name
+        assert (np.abs(rr[:, 1].astype(np.int64)) < 2 ** 25).all(), name
+        assert np.array_equal(rr[:, 1], 2 * (m.bias_q16.astype(np.int64) + G.TABLE_OFFSET) + 1)

@@ -4,6 +4,7 @@ the tool check naming the Debian packages."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import time
 from pathlib import Path
@@ -279,6 +280,33 @@ def test_bench_growth_exponent():
     assert 1.0 < mv < 2.0 and 0.5 < step < mv and abs(last - fit_exponent([32, 64], [1124, 4196])) < 1e-12
     text = format_table(rows, {})
     assert "growth exponent in H" in text and "H = 8, 16, 32, 64" in text and f"matvec {mv:.2f}" in text
+
+
+BENCH_OUT_STEPS = """\
+bench random9-I1-H32 I=1 H=32 kernel=dsp/lut: matvec 2906 insns (1.37 per weight), cell step 4416 insns, reference cell step 6879 insns
+bench random9-I1-H32 I=1 H=32 kernel=ref: matvec 11098 insns (5.25 per weight), cell step 12611 insns, reference cell step 15074 insns
+bench random9-I1-H32 I=1 H=32 kernel=code: matvec 1651 insns (0.78 per weight), cell step 3164 insns, reference cell step 5627 insns, function tv11_matvec_code
+bench random9-I1-H32 I=1 H=32 weight bytes: ternary 576 (2 bits/trit, rows padded to 9 bytes), int8 2112 (2304 padded to 36 columns)
+"""
+
+
+def test_bench_parses_both_steps_and_the_code_kernels_flash():
+    """Each step through the runtime and the reference per-row path side by side; the code
+    kernel's flash is its function's size in the image, the others' the packed trits."""
+    from host.bench import format_table, parse, runtime_summary
+    rows, storage = parse(BENCH_OUT_STEPS, [32], {"tv11_matvec_code": 4886})
+    got = {r.kernel: r for r in rows}
+    assert [r.kernel for r in rows] == ["ref", "dsp/lut", "code"]
+    assert (got["dsp/lut"].step, got["dsp/lut"].step_ref, got["dsp/lut"].weight_bytes) == (4416, 6879, 576)
+    assert (got["code"].matvec, got["code"].step, got["code"].step_ref) == (1651, 3164, 5627)
+    assert (got["code"].function, got["code"].weight_bytes) == ("tv11_matvec_code", 4886)
+    text = format_table(rows, storage)
+    assert re.search(r"^code +32 +1 +1651 +0\.78 +3164 +5627 +0\.56 +4886$", text, re.M), text
+    summary = runtime_summary(rows, "dsp/lut")
+    assert ("H=32: cell step, runtime kernel dsp/lut: reference per-row path 6879 -> 4416 instructions (0.64x); "
+            "weights as code 3164 (0.46x), flash 4886 B of code against 576 B of packed trits") in summary, summary
+    rows, _ = parse(BENCH_OUT_STEPS, [32])                       # no symbol table: flash unknown, not guessed
+    assert next(r for r in rows if r.kernel == "code").weight_bytes is None
 
 
 def test_bench_lut_table_build_line():

@@ -2,6 +2,7 @@
 builds firmware/tests (test_kernels: 24 random models incl.
 sizes not multiples of 4/8/16, plus the trained models when committed; test_step: the
 public API on an exported model) per target and runs it natively or under QEMU."""
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,20 @@ def generated(tmp_path_factory, random_npz):
     return vec, model
 
 
+@pytest.fixture(scope="module")
+def generated_code(tmp_path_factory, generated, random_npz):
+    """The same vectors with the model exported as weights as code (--kernel code)."""
+    vec, _ = generated
+    base = tmp_path_factory.mktemp("gen-code")
+    model = base / "model"
+    trained = [p for p in TRAINED if p.is_file()]
+    npz = trained[0] if trained else random_npz(base / "random.npz")
+    r = run([sys.executable, "-m", "codegen", "export", npz, "--out", model, "--kernel", "code"], cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert (model / "trix_matvec_code.h").is_file()
+    return vec, model
+
+
 def cmake_build(src, build, *defs):
     need("cmake")
     r = run(["cmake", "-S", src, "-B", build, f"-DPython3_EXECUTABLE={sys.executable}", *defs])
@@ -59,6 +74,10 @@ def check_output(r, kernels):
     assert "FAIL" not in out and "PASS" in out, out
     for k in kernels:   # each named kernel was compiled in and checked
         assert k in out.split("kernels (")[1].split(")")[0].split(), out
+    if kernels:          # both cell steps with every kernel, the row check, and the models' code kernels
+        assert "x 2 cell steps (step step_ref)" in out and "rounds of the row check" in out, out
+        m = re.search(r"and weights as code \(code\) on (\d+) models", out)
+        assert m and int(m[1]) >= 20, out
     return out
 
 
@@ -81,6 +100,13 @@ def test_native_sanitizers(generated, tmp_path):
                 "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
     check_output(run([b / "test_kernels"]), ["ref", "lut"])
     check_output(run([b / "test_step"]), [])
+
+
+def test_native_code_kernel(generated_code, tmp_path):
+    """A model exported with --kernel code: the runtime kernel is its generated function."""
+    b = tmp_path / "native-code"
+    cmake_build(TESTS_SRC, b, *_vec_defs(generated_code))
+    assert "test_step: kernel code," in check_output(run([b / "test_step"]), [])
 
 
 def test_native_force_ref_kernel_name(generated, tmp_path):
@@ -151,6 +177,16 @@ def test_dsp_kernel_compiles_for_cortex_m4_without_warnings(tmp_path):
         assert r.returncode == 0, r.stderr
         nm = run(["arm-none-eabi-nm", obj]).stdout
         assert ("trix_matvec_dsp" in nm) == expect, (cpu, nm)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("target", ["cortex-m4", "nrf51"])
+def test_cortex_m_code_kernel(generated_code, tmp_path, target):
+    """The weights-as-code model under QEMU: test_step runs the generated kernel bit-exact."""
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    r = _build_with_platform(target, generated_code, tmp_path)
+    out = check_output(r, ["ref", "lut"])
+    assert "test_step: kernel code," in out, out
 
 
 @pytest.mark.qemu

@@ -14,8 +14,16 @@
  * crossover measured by `python -m host bench --qemu`, docs/performance.md; on the M55 the
  * lookup kernel also needs fewer instructions than the Helium one, which stays compiled and
  * tested); lut on other Thumb-2 cores (Cortex-M3) and on ARMv6-M (Cortex-M0/M0+, the nRF51:
- * the portable C table lookup, measured against ref by `python -m host bench --qemu --target
+ * the table lookup in Thumb-1, measured against ref by `python -m host bench --qemu --target
  * nrf51`); ref elsewhere.
+ *
+ * A model exported with `python -m codegen export --kernel code` brings its own kernel, its
+ * weights compiled into adds and subtracts (trix_matvec_code.h; trix_model.h then defines
+ * TRIX_MODEL_MATVEC_CODE, which trix_cfc.c sees before this header): on every target it is the
+ * runtime kernel ("code"; on Cortex-M4 it needs 0.71 instructions per weight against lut's 1.37
+ * at H = 32, for about 4 bytes of flash per non-zero weight instead of 2 bits per weight, and
+ * fewer instructions than every packed kernel on every Cortex-M target and host measured,
+ * docs/performance.md).
  *
  * Every available kernel is compiled (so the tests can check each one against the golden
  * model); TRIX_MATVEC is the one trix_step() uses. Defining TRIX_FORCE_REF (CMake option
@@ -51,6 +59,11 @@
 #if defined(TRIX_FORCE_REF)
 #define TRIX_MATVEC      trix_matvec_ref
 #define TRIX_KERNEL_NAME "ref"
+#elif defined(TRIX_MODEL_MATVEC_CODE)
+/* the model's own kernel, its weights compiled into code (trix_matvec_code.h) */
+#define TRIX_USE_MATVEC_CODE 1
+#define TRIX_MATVEC      trix_matvec_code
+#define TRIX_KERNEL_NAME "code"
 #elif TRIX_HAVE_NEON
 #define TRIX_MATVEC      trix_matvec_neon
 #define TRIX_KERNEL_NAME "neon"

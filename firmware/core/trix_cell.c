@@ -1,4 +1,9 @@
-/* The cell step of docs/fixed_point.md; integer only, no heap, no floating point. */
+/* The cell step of docs/fixed_point.md; integer only, no heap, no floating point.
+ *
+ * trix_cell_step_q14_ref: sections 2-6 as written (requantize_q16, table_q15 per row, then the
+ * state update), the reference the tests and the bench compare with. trix_cell_step_q14: the
+ * runtime path, the same values through codegen's row_requant (section 3a) and the per-row and
+ * per-unit passes of trix_cell_rows.c. */
 #include "trix_cell.h"
 
 #if defined(__ARM_FEATURE_SAT)
@@ -103,8 +108,8 @@ static void head_activations(const trix_model_t *m, int r0, int r1, const int16_
     }
 }
 
-int16_t trix_cell_step_q14(const trix_model_t *m, trix_matvec_fn matvec,
-                           int16_t *z, int32_t *acc, const int16_t *x_q14)
+int16_t trix_cell_step_q14_ref(const trix_model_t *m, trix_matvec_fn matvec,
+                               int16_t *z, int32_t *acc, const int16_t *x_q14)
 {
     const int I = m->inputs, H = m->hidden;
     int16_t *h = z + I;   /* Q15 */
@@ -137,5 +142,37 @@ int16_t trix_cell_step_q14(const trix_model_t *m, trix_matvec_fn matvec,
         acc_y += (int64_t)w_o[i] * hn;   /* int32 x int16: one SMLAL */
     }
     y = (acc_y + ((int64_t)1 << m->readout_shift)) >> (m->readout_shift + 1);   /* Q(15+s) -> Q14 */
+    return (int16_t)(y > 32767 ? 32767 : (y < -32768 ? -32768 : y));
+}
+
+/* The input columns' contribution T_x x_q14 added to every row's kernel sum (the step's slow
+ * path, when some 2 x does not fit int16). */
+static void add_input_columns(const trix_model_t *m, int32_t *acc, const int16_t *x_q14)
+{
+    const int rows = 2 * m->hidden, rb = m->row_bytes, I = m->inputs;
+    const uint8_t *row = m->trits;
+    int r;
+    for (r = 0; r < rows; r++, row += rb) acc[r] += input_columns(row, I, x_q14);
+}
+
+int16_t trix_cell_step_q14(const trix_model_t *m, trix_matvec_fn matvec,
+                           int16_t *z, int32_t *acc, const int16_t *x_q14)
+{
+    const int I = m->inputs, H = m->hidden;
+    int64_t y;
+    int i, twice = 1;
+
+    /* acc15 = T [2x ; h] (section 2). When every 2 x_q14 fits int16 (x in [-1, 1)) the kernel
+     * gets 2x itself and returns acc15; otherwise x, and T_x x is added to each row after. */
+    for (i = 0; i < I; i++) twice &= x_q14[i] >= -16384 && x_q14[i] < 16384;
+    for (i = 0; i < I; i++) z[i] = (int16_t)(twice ? 2 * x_q14[i] : x_q14[i]);
+    /* Both heads in one pass: the kernel reads all of h_{t-1} before any unit changes. */
+    matvec(m->trits, 2 * H, m->row_bytes, z, acc);
+    if (!twice) add_input_columns(m, acc, x_q14);
+
+    trix_activations_q15(acc, H, m->row_requant, m->pre_shift, m->sigmoid_q15);                        /* g */
+    trix_activations_q15(acc + H, H, m->row_requant + TRIX_ROW_REQUANT_WORDS * H, m->pre_shift, m->tanh_q15);  /* c */
+    y = trix_update_state(acc, H, z + I, m->lam_q15, m->w_o) + m->b_o;
+    y = (y + ((int64_t)1 << m->readout_shift)) >> (m->readout_shift + 1);   /* Q(15+s) -> Q14 */
     return (int16_t)(y > 32767 ? 32767 : (y < -32768 ? -32768 : y));
 }

@@ -32,18 +32,39 @@ typedef struct {
     int readout_shift;               /* s in [1, 40] */
     const int16_t *sigmoid_q15;      /* [TRIX_TABLE_SIZE_Q15] */
     const int16_t *tanh_q15;         /* [TRIX_TABLE_SIZE_Q15] */
+    /* Derived by codegen (codegen.golden.row_requant / pre_shift; docs/fixed_point.md, 3a): the
+     * requantisation as trix_cell_step_q14 evaluates it. */
+    const int32_t *row_requant;      /* [2H][TRIX_ROW_REQUANT_WORDS]: M, K = 2 (bias + 8.0) + 1, s */
+    int pre_shift;                   /* Lg: acc15 << Lg fits int32 */
 } trix_model_t;
+
+#define TRIX_ROW_REQUANT_WORDS 3
 
 /* Length of the z buffer of a model: [x ; h ; zero padding]. */
 #define TRIX_Z_LEN(model) ((model)->row_bytes * 4)
 
 /*
  * One cell step. z (TRIX_Z_LEN int16, 4-byte aligned) holds the state: z[I..I+H) = h (Q15),
- * z[I+H..) = 0 (the caller zeroes it once; the step never writes there). acc is scratch of
- * 2H int32. x_q14 holds I inputs. Returns y (Q14); the new state is left in z.
+ * z[I+H..) = 0 (the caller zeroes it once; the step never writes there); z[0..I) is scratch.
+ * acc is scratch of 2H int32. x_q14 holds I inputs. Returns y (Q14); the new state is left in z.
+ *
+ * trix_cell_step_q14 is the runtime path (the requantisation and table lookup fused per row
+ * from row_requant, in assembly on Cortex-M, docs/fixed_point.md 3a); trix_cell_step_q14_ref
+ * is the per-row path as written in docs/fixed_point.md 2-6 (kept as the reference the
+ * tests and `python -m host bench` compare with). Both give the golden model's values.
  */
 int16_t trix_cell_step_q14(const trix_model_t *model, trix_matvec_fn matvec,
                            int16_t *z, int32_t *acc, const int16_t *x_q14);
+int16_t trix_cell_step_q14_ref(const trix_model_t *model, trix_matvec_fn matvec,
+                               int16_t *z, int32_t *acc, const int16_t *x_q14);
+
+/* The runtime path's per-row pass: acc[r] (acc15, |acc15| <= (C + I) * 32768) -> the activation
+ * (Q15) through table, in place, for r < rows, with requant = those rows' records. */
+void trix_activations_q15(int32_t *acc, int rows, const int32_t *requant, int pre_shift, const int16_t *table);
+
+/* Its per-unit pass (docs/fixed_point.md 5, 6): g = acc[0..H), c = acc[H..2H) (Q15), h (Q15)
+ * updated in place; returns sum_i w_o[i] * h_new[i] (the readout without its bias). */
+int64_t trix_update_state(const int32_t *acc, int hidden, int16_t *h, const int16_t *lam_q15, const int32_t *w_o);
 
 /* Sigmoid/tanh lookup with linear interpolation (docs/fixed_point.md, section 4). */
 int32_t trix_table_q15(const int16_t *table, int32_t pre_q16);

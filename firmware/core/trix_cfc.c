@@ -1,16 +1,20 @@
 /* Public API (trix_cfc.h) on the compiled-in model from TRIX_MODEL_DIR/trix_model.h. */
+#include "trix_model.h"   /* first: TRIX_MODEL_MATVEC_CODE (an export with --kernel code) for trix_arch.h */
 #include "trix_cfc.h"
 #include "trix_cell.h"
-#include "trix_model.h"
+#if defined(TRIX_USE_MATVEC_CODE)
+#include "trix_matvec_code.h"
+#endif
 
 /* The generated tables must have the geometry the cell step indexes them with. */
 typedef char trix_check_table_size[(TRIX_TABLE_SIZE == TRIX_TABLE_SIZE_Q15) ? 1 : -1];
+typedef char trix_check_requant_words[(TRIX_REQUANT_WORDS == TRIX_ROW_REQUANT_WORDS) ? 1 : -1];
 
 static const trix_model_t trix_default_model = {
     TRIX_INPUTS, TRIX_HIDDEN, TRIX_ROW_BYTES, trix_trits,
     trix_row_multiplier, trix_row_shift, trix_bias_q16,
     trix_lam_q15, trix_w_o, TRIX_READOUT_BIAS, TRIX_READOUT_SHIFT,
-    trix_sigmoid_q15, trix_tanh_q15,
+    trix_sigmoid_q15, trix_tanh_q15, trix_row_requant, TRIX_PRE_SHIFT,
 };
 
 /* z = [x ; h ; zero padding]: the state lives here between steps (static, no heap).

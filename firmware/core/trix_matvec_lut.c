@@ -209,7 +209,8 @@ __asm__(
 #undef TRIX_LUT_GROUP_T2
 
 #define build_tables(t, z, n) trix_lut_build_t2((t), (z), (n))
-#define rows4(w, rb, nb, add, acc, blocks) trix_lut_rows4_t2((w), (rb), (nb), trix_lut, (acc), (add), (blocks))
+#define TRIX_LUT_BLOCK 4
+#define rows_blocks(w, rb, nb, add, acc, blocks) trix_lut_rows4_t2((w), (rb), (nb), trix_lut, (acc), (add), (blocks))
 
 #else  /* portable C */
 
@@ -220,22 +221,22 @@ __asm__(
  * low-nibble sums held in registers, the other four being their negatives:
  *   l1 = z0 (r1), l4 = z1 (r2), l5 = z0 + z1 (r3), l9 = z0 - z1 (r4)
  *   row h: h, h + l1, h - l1, h + l4, h + l5, h - l9, h - l4, h + l9, h - l5 (lo = 0,1,2,4,5,6,8,9,10)
- * 17 instructions per row (one STR per entry, immediate offsets within the row), r0 walking
- * the rows; h of each row from a = z2 (r8) and b = z3 (r9). The 3 + 4 + 4 invalid slots of a row
+ * 15 instructions per row (STM of lo = 0, 1, 2 from r5-r7, one STR per other entry, immediate
+ * offsets), r0 walking the rows; h of each row from a = z2 (r8) and b = z3 (r9). The 3 + 4 + 4 invalid slots of a row
  * and rows 3, 7, 11-15 are not written.
  */
 void trix_lut_build_t1(int32_t *t, const int16_t *z, int groups);
 
 #define TRIX_LUT_ROW_T1 \
-    "str    r5, [r0, #0]\n\t" \
-    "adds   r6, r5, r1\n\t" "str r6, [r0, #4]\n\t" \
-    "subs   r6, r5, r1\n\t" "str r6, [r0, #8]\n\t" \
-    "adds   r6, r5, r2\n\t" "str r6, [r0, #16]\n\t" \
-    "adds   r6, r5, r3\n\t" "str r6, [r0, #20]\n\t" \
-    "subs   r6, r5, r4\n\t" "str r6, [r0, #24]\n\t" \
-    "subs   r6, r5, r2\n\t" "str r6, [r0, #32]\n\t" \
-    "adds   r6, r5, r4\n\t" "str r6, [r0, #36]\n\t" \
-    "subs   r6, r5, r3\n\t" "str r6, [r0, #40]\n\t"
+    "adds   r6, r5, r1\n\t" \
+    "subs   r7, r5, r1\n\t" \
+    "stmia  r0!, {r5, r6, r7}\n\t"   /* lo 0, 1, 2; r0 is left at lo 3 */ \
+    "adds   r6, r5, r2\n\t" "str r6, [r0, #4]\n\t" \
+    "adds   r6, r5, r3\n\t" "str r6, [r0, #8]\n\t" \
+    "subs   r6, r5, r4\n\t" "str r6, [r0, #12]\n\t" \
+    "subs   r6, r5, r2\n\t" "str r6, [r0, #20]\n\t" \
+    "adds   r6, r5, r4\n\t" "str r6, [r0, #24]\n\t" \
+    "subs   r6, r5, r3\n\t" "str r6, [r0, #28]\n\t"
 
 __asm__(
     ".syntax unified\n\t"
@@ -277,36 +278,36 @@ __asm__(
     "subs   r4, r1, r2\n\t"            /* l9 = z0 - z1 */
     "movs   r5, #0\n\t"                /* row 0: h = 0 */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #64\n\t"
+    "adds   r0, r0, #52\n\t"
     "mov    r5, r8\n\t"                /* row 1: a */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #64\n\t"
+    "adds   r0, r0, #52\n\t"
     "rsbs   r5, r5, #0\n\t"            /* row 2: -a */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #128\n\t"
+    "adds   r0, r0, #116\n\t"
     "mov    r5, r9\n\t"                /* row 4: b */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #64\n\t"
+    "adds   r0, r0, #52\n\t"
     "add    r5, r8\n\t"                /* row 5: a + b */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #64\n\t"
+    "adds   r0, r0, #52\n\t"
     "mov    r5, r9\n\t"
     "mov    r7, r8\n\t"
     "subs   r5, r5, r7\n\t"            /* row 6: b - a */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #128\n\t"
+    "adds   r0, r0, #116\n\t"
     "mov    r5, r9\n\t"
     "rsbs   r5, r5, #0\n\t"            /* row 8: -b */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #64\n\t"
+    "adds   r0, r0, #52\n\t"
     "add    r5, r8\n\t"                /* row 9: a - b */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #64\n\t"
+    "adds   r0, r0, #52\n\t"
     "mov    r5, r8\n\t"
     "add    r5, r9\n\t"
     "rsbs   r5, r5, #0\n\t"            /* row 10: -a - b */
     TRIX_LUT_ROW_T1
-    "adds   r0, r0, #48\n\t"           /* 640 + 48 = 688: the next table */
+    "adds   r0, r0, #36\n\t"           /* 640 + 12 + 36 = 688: the next table */
     "mov    r7, r11\n\t"
     "cmp    r0, r7\n\t"
     "beq    2f\n\t"
@@ -323,6 +324,145 @@ __asm__(
 );
 #undef TRIX_LUT_ROW_T1
 #define build_tables(t, z, n) trix_lut_build_t1((t), (z), (n))
+
+/*
+ * The row loop in Thumb-1 too (GCC needs 6.3 instructions per byte and row): three rows per block
+ * (r0, r1, r3 point at them; r5-r7 are their sums; r4 the one temporary: all eight low registers),
+ * per byte and row LDRB (immediate offset) + LSLS + LDR + ADDS, and one ADD per byte for the next
+ * table: 13 per 3 bytes, 4.33 per byte and row. The bytes are unrolled TRIX_LUT_GROUPS times from
+ * the last to the first (immediate offsets; the table pointer walks down by 688 from the last
+ * table); each block loads byte nbytes - 1's entries straight into the sums and jumps into them
+ * at byte nbytes - 2.
+ * r0 = w, r1 = rb, r2 = nbytes (1..TRIX_LUT_GROUPS), r3 = t; [sp] = acc, [sp + 4] = add,
+ * [sp + 8] = blocks (>= 1): acc[3k..3k+2] (+)= the sums of rows w + 3k rb + {0, rb, 2 rb}.
+ */
+void trix_lut_rows3_t1(const uint8_t *w, int rb, int nbytes, const int32_t *t, int32_t *acc, int add, int blocks);
+
+#define TRIX_S_(x) #x
+#define TRIX_S(x) TRIX_S_(x)
+__asm__(
+    ".syntax unified\n\t"
+    ".thumb\n\t"
+    ".text\n\t"
+    ".balign 4\n\t"
+    ".global trix_lut_rows3_t1\n\t"
+    ".hidden trix_lut_rows3_t1\n\t"
+    ".type trix_lut_rows3_t1, %function\n\t"
+    ".thumb_func\n"
+    "trix_lut_rows3_t1:\n\t"
+    ".if " TRIX_S(TRIX_LUT_GROUPS) " > 32\n\t"
+    ".error \"trix_lut_rows3_t1: LDRB offsets reach 31 only (TRIX_LUT_GROUPS <= 32 on ARMv6-M)\"\n\t"
+    ".endif\n\t"
+    "push   {r4-r7, lr}\n\t"
+    "mov    r4, r8\n\t"
+    "mov    r5, r9\n\t"
+    "mov    r6, r10\n\t"
+    "mov    r7, r11\n\t"
+    "push   {r4-r7}\n\t"
+    "sub    sp, #12\n\t"                /* [sp] = entry, [sp + 4] = add, [sp + 8] = nbytes - 1 */
+    "ldr    r4, [sp, #52]\n\t"          /* the arguments at sp + 48 */
+    "str    r4, [sp, #4]\n\t"
+    "ldr    r4, [sp, #48]\n\t"
+    "mov    r10, r4\n\t"                /* acc */
+    "ldr    r4, 7f\n\t"
+    "mov    r8, r4\n\t"                 /* -688: the previous table */
+    "subs   r5, r2, #1\n\t"
+    "str    r5, [sp, #8]\n\t"
+    "movs   r4, #172\n\t"
+    "lsls   r4, r4, #2\n\t"
+    "muls   r4, r5\n\t"
+    "adds   r4, r4, r3\n\t"
+    "mov    r9, r4\n\t"                 /* the table of byte nbytes - 1 */
+    "adr    r4, 8f\n\t"
+    "movs   r5, #" TRIX_S(TRIX_LUT_GROUPS) " + 1\n\t"
+    "subs   r5, r5, r2\n\t"
+    "movs   r6, #26\n\t"
+    "muls   r5, r6\n\t"
+    "adds   r4, r4, r5\n\t"
+    "str    r4, [sp]\n\t"               /* entry: the group of byte nbytes - 2 */
+    "lsls   r4, r1, #1\n\t"
+    "adds   r4, r4, r1\n\t"
+    "mov    r11, r4\n\t"                /* 3 rb */
+    "ldr    r5, [sp, #56]\n\t"
+    "muls   r5, r4\n\t"
+    "adds   r5, r5, r0\n\t"
+    "mov    r12, r5\n\t"                /* w of the block after the last */
+    "adds   r3, r0, r1\n\t"
+    "adds   r3, r3, r1\n\t"             /* row C */
+    "adds   r1, r0, r1\n\t"              /* row B */
+    "b      4f\n\t"                     /* the loop's head is after the groups (branch range) */
+    ".balign 4\n"
+    "8:\n\t"
+    ".set   trix_lut_b, " TRIX_S(TRIX_LUT_GROUPS) " - 1\n\t"
+    ".rept  " TRIX_S(TRIX_LUT_GROUPS) "\n\t"
+    "ldrb   r4, [r0, #trix_lut_b]\n\t"
+    "lsls   r4, r4, #2\n\t"
+    "ldr    r4, [r2, r4]\n\t"
+    "adds   r5, r5, r4\n\t"
+    "ldrb   r4, [r1, #trix_lut_b]\n\t"
+    "lsls   r4, r4, #2\n\t"
+    "ldr    r4, [r2, r4]\n\t"
+    "adds   r6, r6, r4\n\t"
+    "ldrb   r4, [r3, #trix_lut_b]\n\t"
+    "lsls   r4, r4, #2\n\t"
+    "ldr    r4, [r2, r4]\n\t"
+    "adds   r7, r7, r4\n\t"
+    "add    r2, r8\n\t"
+    ".set   trix_lut_b, trix_lut_b - 1\n\t"
+    ".endr\n"
+    "9:\n\t"
+    ".if (9b - 8b) - 26 * " TRIX_S(TRIX_LUT_GROUPS) "\n\t"
+    ".error \"trix_lut_rows3_t1: a group is not 26 bytes\"\n\t"
+    ".endif\n\t"
+    "ldr    r4, [sp, #4]\n\t"
+    "cmp    r4, #0\n\t"
+    "mov    r4, r10\n\t"
+    "beq    6f\n\t"
+    "ldr    r2, [r4]\n\t"
+    "adds   r5, r5, r2\n\t"
+    "ldr    r2, [r4, #4]\n\t"
+    "adds   r6, r6, r2\n\t"
+    "ldr    r2, [r4, #8]\n\t"
+    "adds   r7, r7, r2\n"
+    "6:\n\t"
+    "stm    r4!, {r5, r6, r7}\n\t"
+    "mov    r10, r4\n\t"
+    "add    r0, r11\n\t"
+    "add    r1, r11\n\t"
+    "add    r3, r11\n"
+    "4:\n\t"
+    "cmp    r0, r12\n\t"
+    "beq    3f\n\t"
+    "mov    r2, r9\n\t"                 /* byte nbytes - 1 (register offset) starts the sums */
+    "ldr    r5, [sp, #8]\n\t"
+    "ldrb   r4, [r1, r5]\n\t"
+    "lsls   r4, r4, #2\n\t"
+    "ldr    r6, [r2, r4]\n\t"
+    "ldrb   r4, [r3, r5]\n\t"
+    "lsls   r4, r4, #2\n\t"
+    "ldr    r7, [r2, r4]\n\t"
+    "ldrb   r4, [r0, r5]\n\t"
+    "lsls   r4, r4, #2\n\t"
+    "ldr    r5, [r2, r4]\n\t"
+    "add    r2, r8\n\t"
+    "ldr    r4, [sp]\n\t"
+    "mov    pc, r4\n"                    /* into the groups at byte nbytes - 2 */
+    "3:\n\t"
+    "add    sp, #12\n\t"
+    "pop    {r4-r7}\n\t"
+    "mov    r8, r4\n\t"
+    "mov    r9, r5\n\t"
+    "mov    r10, r6\n\t"
+    "mov    r11, r7\n\t"
+    "pop    {r4-r7, pc}\n\t"
+    ".balign 4\n"
+    "7:\n\t"
+    ".word  -688\n\t"
+    ".size trix_lut_rows3_t1, .-trix_lut_rows3_t1\n\t"
+    ".syntax divided\n\t"
+);
+#define TRIX_LUT_BLOCK 3
+#define rows_blocks(w, rb, nb, add, acc, blocks) trix_lut_rows3_t1((w), (rb), (nb), trix_lut, (acc), (add), (blocks))
 #else
 /* The 9 valid nibbles (two trits) in index order and their sum for the pair (a, b). */
 #define TRIX_NIBBLE_SUMS(s, a, b) \
@@ -363,6 +503,7 @@ static void build_tables(int32_t *t, const int16_t *z, int n)
 
 #endif  /* ARMv6-M */
 
+#ifndef TRIX_LUT_BLOCK
 /* acc[0..3] (+)= sum over bytes b of the table lookups of rows w, w+rb, w+2rb, w+3rb. */
 static void rows4_block(const uint8_t *w, int rb, int nbytes, int add, int32_t *acc)
 {
@@ -383,11 +524,13 @@ static void rows4_block(const uint8_t *w, int rb, int nbytes, int add, int32_t *
     }
 }
 
-static void rows4(const uint8_t *w, int rb, int nbytes, int add, int32_t *acc, int blocks)
+static void rows_blocks(const uint8_t *w, int rb, int nbytes, int add, int32_t *acc, int blocks)
 {
     int k;
     for (k = 0; k < blocks; k++) rows4_block(w + 4L * k * rb, rb, nbytes, add, acc + 4 * k);
 }
+#define TRIX_LUT_BLOCK 4
+#endif
 
 #endif
 
@@ -411,8 +554,9 @@ void trix_matvec_lut(const uint8_t *trits, int rows, int row_bytes, const int16_
         const int nb = row_bytes - b0 < TRIX_LUT_GROUPS ? row_bytes - b0 : TRIX_LUT_GROUPS;
         const uint8_t *w = trits + b0;
         build_tables(trix_lut, z + 4 * b0, nb);
-        if (rows >= 4) rows4(w, row_bytes, nb, b0 > 0, acc, rows / 4);
-        for (r = rows & ~3, w += (long)r * row_bytes; r < rows; r++, w += row_bytes) row1(w, nb, b0 > 0, acc + r);
+        if (rows >= TRIX_LUT_BLOCK) rows_blocks(w, row_bytes, nb, b0 > 0, acc, rows / TRIX_LUT_BLOCK);
+        for (r = rows - rows % TRIX_LUT_BLOCK, w += (long)r * row_bytes; r < rows; r++, w += row_bytes)
+            row1(w, nb, b0 > 0, acc + r);
     }
 }
 

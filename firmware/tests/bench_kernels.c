@@ -104,21 +104,32 @@ int main(void)
         const long weights = 2L * m->hidden * (m->inputs + m->hidden);
         if (m->inputs != 1 || (m->hidden != 8 && m->hidden != 16 && m->hidden != 32 && m->hidden != 64
                                 && m->hidden != 128)) continue;
-        for (k = 0; k < (int)(sizeof kernels / sizeof kernels[0]); k++) {
+        for (k = 0; k <= (int)(sizeof kernels / sizeof kernels[0]); k++) {   /* + the model's code kernel */
+            const kernel_t code = { "code", t->code };
+            const kernel_t *kk = k < (int)(sizeof kernels / sizeof kernels[0]) ? &kernels[k] : &code;
             uint32_t t0, t1;
-            long mv, step;
+            long mv, step, step_ref;
+            if (kk->fn == 0) continue;
             fill_z(m);
             t0 = start();
-            for (i = 0; i < REPS; i++) kernels[k].fn(m->trits, 2 * m->hidden, m->row_bytes, (int16_t *)(void *)z_words, acc);
+            for (i = 0; i < REPS; i++) kk->fn(m->trits, 2 * m->hidden, m->row_bytes, (int16_t *)(void *)z_words, acc);
             t1 = now();
             mv = insns(t0, t1);
             memset(z_words, 0, sizeof z_words);   /* the step runs from h = 0 */
             t0 = start();
-            for (i = 0; i < REPS; i++) trix_cell_step_q14(m, kernels[k].fn, (int16_t *)(void *)z_words, acc, &x);
+            for (i = 0; i < REPS; i++) trix_cell_step_q14(m, kk->fn, (int16_t *)(void *)z_words, acc, &x);
             t1 = now();
             step = insns(t0, t1);
-            printf("bench %s I=%d H=%d kernel=%s: matvec %ld insns (%ld.%02ld per weight), cell step %ld insns\n",
-                   t->name, m->inputs, m->hidden, kernels[k].name, mv, mv / weights, (mv * 100 / weights) % 100, step);
+            memset(z_words, 0, sizeof z_words);
+            t0 = start();
+            for (i = 0; i < REPS; i++) trix_cell_step_q14_ref(m, kk->fn, (int16_t *)(void *)z_words, acc, &x);
+            t1 = now();
+            step_ref = insns(t0, t1);
+            printf("bench %s I=%d H=%d kernel=%s: matvec %ld insns (%ld.%02ld per weight), cell step %ld insns, "
+                   "reference cell step %ld insns", t->name, m->inputs, m->hidden, kk->name, mv, mv / weights,
+                   (mv * 100 / weights) % 100, step, step_ref);
+            if (kk == &code) printf(", function %s", t->code_name);
+            printf("\n");
         }
         {   /* the lut kernel with 0 rows: its table build (and call overhead) alone */
             uint32_t t0, t1;
