@@ -286,6 +286,17 @@ def test_every_cli_has_a_version(cli):
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", package_version())
 
 
+@pytest.mark.parametrize("argv", [["factorial"], ["sweep"], ["examples"], ["results"], ["gradcheck"], ["bench"], []])
+def test_every_trainer_command_explains_its_options(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        trainer_main([*argv, "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "usage: python -m trainer" in out
+    if argv in (["factorial"], ["sweep"]):
+        for opt in ("--data", "--inputs", "--target", "--seq-len", "--gaps", "--max-gap", "--difference"):
+            assert opt in out
+
+
 def test_quick_runs_scale_the_search_and_the_refit():
     from trainer.configs import task_defaults
     from trainer.factorial import Settings, fill_defaults

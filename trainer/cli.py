@@ -62,12 +62,12 @@ def _data_options(f):
                    "its rows); refuse: any missing value is refused (default: interpolate)")
     f.add_argument("--max-gap", type=int, default=None, metavar="N",
                    help=f"with --gaps interpolate: the longest run of missing rows filled (default: {MAX_GAP_MIN}, or "
-                   f"{MAX_GAP_FRACTION:.0%} of the rows when that is more)")
+                   f"{MAX_GAP_FRACTION:.0%}% of the rows when that is more)")
     f.add_argument("--difference", default="auto", choices=DIFFERENCE,
                    help="with --data: model the changes of a trending series instead of its levels. none: levels; "
                    "target: the model forecasts the target's change over the horizon (the level forecast is the "
                    "level at the input's row plus it); all: also every input as its change from the previous row; "
-                   f"auto: the target and each input that trends (a straight line explains at least {TREND_R2:.0%} "
+                   f"auto: the target and each input that trends (a straight line explains at least {TREND_R2:.0%}% "
                    "of its variance over the training rows, or the validation rows' mean lies outside the training "
                    "range), with a line saying which and why. Errors are reported in the target's units either way "
                    "(default: auto)")
