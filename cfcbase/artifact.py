@@ -47,6 +47,10 @@ REQUIRED_KEYS = _INT_SCALARS + _STR_SCALARS + tuple(_FLOAT_KEYS) + _TRIT_KEYS
 _SCALING_KEYS = {"input_offset": ("I",), "input_scale": ("I",), "target_offset": (), "target_scale": ()}
 V2_KEYS = ("data_json",) + tuple(_SCALING_KEYS)
 _DATA_FIELDS = {"path": str, "inputs": list, "target": str, "horizon": int, "seq_len": int, "fractions": list}
+# fields a version-2 data_json may carry (artifacts written before them lack them: docs/artifact.md)
+_DATA_OPTIONAL = {"sha256": str, "gaps": str, "max_gap": int, "difference": dict}
+GAP_POLICIES = ("interpolate", "refuse")
+MAX_GAP_RANGE = (0, 1_000_000)
 
 # Bounds of every float parameter (docs/artifact.md): far beyond any trained model (|values|
 # below 4, tau 0.12 .. 6.4 in results/*/best.npz) and what codegen's fixed point carries,
@@ -229,6 +233,12 @@ def _validate(path, raw) -> Artifact:
         for k, kind in _DATA_FIELDS.items():
             if not isinstance(data.get(k), kind):
                 _fail(path, "data_json", f"field {k!r} missing or not a {kind.__name__}")
+        for k, kind in _DATA_OPTIONAL.items():
+            if k in data and not isinstance(data[k], kind):
+                _fail(path, "data_json", f"field {k!r} is not a {kind.__name__}")
+        unknown = sorted(set(data) - set(_DATA_FIELDS) - set(_DATA_OPTIONAL))
+        if unknown:
+            _fail(path, "data_json", f"unknown field {unknown[0][:40]!r}")
         problem = data_spec_problem(data)
         if problem:
             _fail(path, "data_json", problem)
@@ -312,6 +322,21 @@ def data_spec_problem(d: dict) -> str | None:
     if (len(fr) != 3 or any(isinstance(f, bool) or not isinstance(f, (int, float)) for f in fr)
             or not all(math.isfinite(f) and f > 0 for f in fr) or not abs(sum(fr) - 1.0) <= FRACTIONS_TOL):
         return f"fractions {fr!r} must be three finite numbers > 0 (train, val, test) adding up to 1"
+    if "sha256" in d and not (len(d["sha256"]) == 64 and all(c in "0123456789abcdef" for c in d["sha256"])):
+        return f"sha256 {d['sha256'][:70]!r} is not 64 lowercase hexadecimal digits"
+    if "gaps" in d and d["gaps"] not in GAP_POLICIES:
+        return f"gaps {d['gaps'][:40]!r} is not one of {', '.join(GAP_POLICIES)}"
+    if "max_gap" in d:
+        lo, hi = MAX_GAP_RANGE
+        if isinstance(d["max_gap"], bool) or not lo <= d["max_gap"] <= hi:
+            return f"max_gap {d['max_gap']!r} is not an integer in {lo}..{hi}"
+    if "difference" in d:
+        df = d["difference"]
+        if set(df) != {"target", "inputs"} or not isinstance(df["target"], bool) or not isinstance(df["inputs"], list):
+            return "difference: expected {\"target\": true or false, \"inputs\": [input columns]}"
+        if any(not isinstance(c, str) or c not in d["inputs"] for c in df["inputs"]) or \
+                len(set(df["inputs"])) != len(df["inputs"]):
+            return f"difference: inputs {str(df['inputs'])[:80]} must be distinct names out of inputs"
     return None
 
 

@@ -1,13 +1,23 @@
 """Reading a user's data file within fixed bounds: a CSV with a header row, a .npy or an .npz.
 
-    read_table(path, use=None)              -> Table: column names, the used columns as float64
+    read_table(path, use=None, default=False) -> Table: column names, the used columns as float64
     resolve_path(path)                      -> the file a path names (pkg:PACKAGE/PATH too)
+    file_sha256(path)                       -> the hex sha256 of the file a path names
 
 The file is a CSV with a header row (one column per channel; UTF-8, a byte-order mark is
 dropped) or a NumPy file: `.npy` with a 1-D or 2-D array (columns named c0, c1, ...), or
 `.npz` whose arrays are 1-D columns of one length (named by their keys). Rows are time steps,
 evenly spaced. Only the columns the task uses are converted to numbers (a CSV is streamed:
 memory is about 8 bytes per used value); the others may hold anything.
+
+A missing value is an empty CSV cell or a NaN (a CSV cell `nan`, a NaN in a NumPy file): it is
+read as NaN and left to cfcbase.series (filled or refused there, in one place). Infinity is
+refused.
+
+With ``default=True`` the reader also finds the default input column: the first column that
+holds numbers (every cell a number or missing) and is not a time stamp (a column whose values
+never decrease, such as a year, a date written as 19580329 or a row counter); the columns
+skipped on the way are listed with the reason (Table.skipped).
 
 A file from anywhere is read within fixed bounds (docs/model.md): MAX_FILE_BYTES on disk (and
 an .npz's arrays uncompressed, checked from their headers before anything is decompressed:
@@ -24,8 +34,10 @@ Every problem raises SeriesError with one line naming the file and the row, colu
 from __future__ import annotations
 
 import csv
+import math
 import os
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -77,9 +89,16 @@ class Table:
     are named by their index)."""
     path: str
     names: list
-    data: dict                  # column name -> float64 [rows]
+    data: dict                  # column name -> float64 [rows]; NaN: a missing value
     rows: int
     line: object = None         # int array [rows] (CSV) or None
+    default: str | None = None  # read_table(default=True): the default input column
+    skipped: list = field(default_factory=list)   # [(column, why)] passed over for the default
+    loader: object = None       # NumPy files: name -> float64 [rows] of a column not read yet
+
+    def missing(self, name) -> np.ndarray:
+        """bool [rows]: where a used column has no value."""
+        return np.isnan(self.column(name))
 
     def row(self, i) -> int:
         return int(self.line[i]) if self.line is not None else int(i)
@@ -95,14 +114,15 @@ class Table:
         return np.stack([self.column(n) for n in self.names], 1)
 
     def check(self, name) -> None:
-        """Every value of a column finite and within MAX_ABS; else one line naming the first row."""
+        """Every value of a column (a missing one aside) finite and within MAX_ABS; else one line
+        naming the first row."""
         c = self.data[name]
-        bad = ~np.isfinite(c)
+        bad = np.isinf(c)
         if bad.any():
             i = int(np.argmax(bad))
             raise SeriesError(f"{self.path}: row {self.row(i)}, column {_q(name)}: {c[i]} "
-                              f"({int(bad.sum())} non-finite value(s) in the column)")
-        big = np.abs(c) > MAX_ABS
+                              f"({int(bad.sum())} infinite value(s) in the column)")
+        big = np.abs(c) > MAX_ABS                     # False for a missing value (NaN)
         if big.any():
             i = int(np.argmax(big))
             raise SeriesError(f"{self.path}: row {self.row(i)}, column {_q(name)}: {c[i]:g} is outside the "
@@ -133,11 +153,12 @@ def resolve_path(path) -> str:
                       f"({', '.join(spec.submodule_search_locations)})")
 
 
-def read_table(path, use=None) -> Table:
+def read_table(path, use=None, default=False) -> Table:
     """Read a data file within the bounds above. ``use(names)`` gets the header's column names
     and returns the ones to read as numbers (it may raise SeriesError); without it every column
-    is read. The used columns are checked (finite, |v| <= MAX_ABS). Every problem is one
-    SeriesError line naming the file (and the row and column)."""
+    is read. ``default``: also find the default input column (Table.default, Table.skipped; the
+    module's docstring). The used columns are checked (finite or missing, |v| <= MAX_ABS). Every
+    problem is one SeriesError line naming the file (and the row and column)."""
     path = os.fspath(path)
     shown, real = path, resolve_path(path)
     if not os.path.exists(real):
@@ -153,7 +174,7 @@ def read_table(path, use=None) -> Table:
     pick = use or (lambda names: list(names))
     try:
         if ext == ".csv":
-            t = _read_csv(shown, real, pick)
+            t = _read_csv(shown, real, pick, default)
         elif ext == ".npy":
             t = _read_npy(shown, real, pick)
         else:
@@ -162,9 +183,81 @@ def read_table(path, use=None) -> Table:
         raise SeriesError(f"{shown}: out of memory while reading") from None
     except OSError as e:
         raise SeriesError(f"{shown}: cannot read ({e.strerror or e})") from None
+    if default and ext != ".csv":
+        _default_numpy(t)
     for name in t.data:
         t.check(name)
     return t
+
+
+def file_sha256(path) -> str:
+    """The hex sha256 of the file ``path`` names (pkg:PACKAGE/PATH too), read in chunks."""
+    import hashlib
+    h = hashlib.sha256()
+    try:
+        with open(resolve_path(path), "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as e:
+        raise SeriesError(f"{path}: cannot read ({e.strerror or e})") from None
+    return h.hexdigest()
+
+
+def _trend_free(v) -> str | None:
+    """Why a numeric column is not a default input (a time stamp, constant, no values), or None."""
+    v = v[~np.isnan(v)]
+    if not len(v):
+        return "no values"
+    d = np.diff(v)
+    if not (d != 0).any():
+        return "constant"
+    if not (d < 0).any():
+        return "never decreases: taken for a time stamp"
+    return None
+
+
+def _choose_default(t: Table, numeric: dict) -> None:
+    """Table.default and Table.skipped from {name: values or the reason it is not numbers}, in
+    column order: the first numeric column that is neither a time stamp nor constant; when every
+    numeric column is one of those, the last numeric one (a time stamp comes first)."""
+    last = None
+    for name in t.names:
+        if name not in numeric:
+            break
+        v = numeric[name]
+        why = v if isinstance(v, str) else _trend_free(v)
+        if why is None:
+            t.default = name
+            t.data[name] = v
+            return
+        t.skipped.append((name, why))
+        if not isinstance(v, str) and why != "no values":
+            last = (name, v)
+    if last is None:
+        raise SeriesError(f"{t.path}: no column holds numbers ({'; '.join(f'{_show(n)}: {w}' for n, w in t.skipped)})")
+    t.skipped = [s for s in t.skipped if s[0] != last[0]]
+    t.default = last[0]
+    t.data[last[0]] = last[1]
+
+
+def _default_numpy(t: Table) -> None:
+    """The default input of a NumPy file: every column is numbers; the same rule as a CSV's."""
+    if t.default is not None:
+        return
+    numeric = {}
+    for name in t.names:
+        v = t.data.get(name)
+        if v is None:
+            import zipfile
+            import zlib
+            try:
+                v = t.loader(name)
+            except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError) as e:
+                raise SeriesError(f"{t.path}: not a readable NumPy file ({e})") from None
+        numeric[name] = v
+        if _trend_free(v) is None:
+            break
+    _choose_default(t, numeric)
 
 
 def _max_rows(n_used) -> int:
@@ -228,13 +321,80 @@ def _header(name, r) -> list:
     return header
 
 
-def _read_csv(name, real, pick) -> Table:
+class _Candidates:
+    """While a CSV streams: the columns that may still turn out to be the default input (the
+    first one of numbers that is neither a time stamp nor constant), each kept as numbers until
+    a cell is not one. A column after the first that is numbers and has decreased can never be
+    the default and is dropped, so typically one to three columns are kept."""
+
+    def __init__(self, header, taken):
+        self.header = header
+        self.alive = [j for j in range(len(header)) if header[j] not in taken]
+        self.vals = {j: array("d") for j in self.alive}
+        self.last = {j: math.nan for j in self.alive}
+        self.down = set()
+        self.why = {}                               # column -> why it is not numbers
+        self.taken = taken
+
+    def row(self, r, line, max_values):
+        for j in list(self.alive):
+            v = r[j]
+            try:
+                x = float(v)
+            except ValueError:
+                if v.strip():
+                    self.why[j] = f"not numbers (row {line}: {_q(v.strip())})"
+                    self.alive.remove(j)
+                    del self.vals[j]
+                    continue
+                x = math.nan
+            if x < self.last[j]:
+                self.down.add(j)
+            if x == x:
+                self.last[j] = x
+            self.vals[j].append(x)
+        for k, j in enumerate(self.alive):        # the first numbers that went down: the rest cannot win
+            if j in self.down:
+                for jj in self.alive[k + 1:]:
+                    del self.vals[jj]
+                self.alive = self.alive[:k + 1]
+                break
+        if sum(len(v) for v in self.vals.values()) > max_values:
+            raise SeriesError(f"more than {max_values:,} values in the columns that may be the default input; "
+                              f"name the input columns with --inputs")
+
+    def finish(self, t: Table) -> None:
+        numeric = {}
+        for j, name in enumerate(self.header):
+            if name in self.taken:
+                numeric[name] = t.data[name]
+            elif j in self.why:
+                numeric[name] = self.why[j]
+            elif j in self.vals:
+                numeric[name] = np.frombuffer(self.vals[j], np.float64)
+            else:
+                break                                 # dropped: an earlier column wins
+        _choose_default(t, numeric)
+
+
+def _cell(v, name, line, column) -> float:
+    """A used CSV cell as a number; an empty cell is missing (NaN)."""
+    try:
+        return float(v)
+    except ValueError:
+        v = v.strip()
+        if not v:
+            return math.nan
+        raise SeriesError(f"{name}: row {line}, column {_q(column)}: {_q(v)} is not a number") from None
+
+
+def _read_csv(name, real, pick, default=False) -> Table:
     """Streams the rows: only the used columns are kept, converted to float64 as they are read
-    (an unused column may hold any text of at most MAX_CELL characters). A UTF-8 byte-order
-    mark is dropped."""
-    from array import array
+    (an unused column may hold any text of at most MAX_CELL characters; an empty used cell is a
+    missing value, NaN). A UTF-8 byte-order mark is dropped. ``default``: _Candidates too."""
     old_limit = csv.field_size_limit(MAX_CELL)
     lines = None
+    cand = None
     try:
         with open(real, newline="", encoding="utf-8-sig") as f:
             lines = _Lines(f, name)
@@ -251,6 +411,8 @@ def _read_csv(name, real, pick) -> Table:
                     max_rows = _max_rows(len(used))
                     cols = [array("d") for _ in used]
                     where = array("q")
+                    if default:
+                        cand = _Candidates(header, set(used))
                     continue
                 if len(r) != len(header):
                     raise SeriesError(f"{name}: row {reader.line_num} has {len(r)} fields, the header {len(header)}")
@@ -258,13 +420,12 @@ def _read_csv(name, real, pick) -> Table:
                 if n > max_rows:
                     raise SeriesError(f"{name}: more than {max_rows:,} rows; {_rows_limit(len(used))}")
                 for col, j in zip(cols, idx):
-                    v = r[j]
+                    col.append(_cell(r[j], name, reader.line_num, header[j]))
+                if cand is not None:
                     try:
-                        col.append(float(v))
-                    except ValueError:
-                        v = v.strip()
-                        raise SeriesError(f"{name}: row {reader.line_num}, column {_q(header[j])}: "
-                                          f"{_q(v)} is not a number") from None
+                        cand.row(r, reader.line_num, MAX_VALUES - n * len(used))
+                    except SeriesError as e:
+                        raise SeriesError(f"{name}: {e}") from None
                 where.append(reader.line_num)
     except UnicodeDecodeError:
         at = f" (line {lines.n + 1})" if lines is not None and lines.n else ""
@@ -279,7 +440,10 @@ def _read_csv(name, real, pick) -> Table:
     if header is None:
         raise SeriesError(f"{name}: empty file")
     data = {c: np.frombuffer(col, np.float64) for c, col in zip(used, cols)}
-    return Table(name, header, data, n, np.frombuffer(where, np.int64))
+    t = Table(name, header, data, n, np.frombuffer(where, np.int64))
+    if cand is not None:
+        cand.finish(t)
+    return t
 
 
 def _numeric(dtype) -> bool:
@@ -329,7 +493,11 @@ def _read_npy(name, real, pick) -> Table:
     _check_rows(name, rows, len(used))
     data = {c: np.array(a[:, names.index(c)], np.float64) for c in used}
     del a
-    return Table(name, names, data, rows)
+
+    def load(c):
+        b = np.load(real, mmap_mode="r", allow_pickle=False).reshape(rows, ncols)
+        return np.array(b[:, names.index(c)], np.float64)
+    return Table(name, names, data, rows, loader=load)
 
 
 def _read_npz(name, real, pick) -> Table:
@@ -374,13 +542,20 @@ def _read_npz(name, real, pick) -> Table:
                 heads.append((shape, info))
             used = list(pick(keys))
             _check_rows(name, heads[0][0][0], len(used))
-            data = {}
-            for c in used:
-                with z.open(heads[keys.index(c)][1]) as f:
-                    data[c] = np.asarray(np.lib.format.read_array(f, allow_pickle=False), np.float64)
+            data = {c: _npz_member(z, heads[keys.index(c)][1]) for c in used}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, ValueError, EOFError, KeyError,
             NotImplementedError, RuntimeError) as e:          # RuntimeError: an encrypted member
         if isinstance(e, SeriesError):
             raise
         raise SeriesError(f"{name}: not a readable NumPy file ({e})") from None
-    return Table(name, keys, data, heads[0][0][0])
+
+    def load(c):
+        import zipfile
+        with zipfile.ZipFile(real) as z:
+            return _npz_member(z, heads[keys.index(c)][1])
+    return Table(name, keys, data, heads[0][0][0], loader=load)
+
+
+def _npz_member(z, info) -> np.ndarray:
+    with z.open(info) as f:
+        return np.asarray(np.lib.format.read_array(f, allow_pickle=False), np.float64)

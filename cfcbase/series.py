@@ -1,17 +1,35 @@
 """A user's own time series as a forecasting task: split in time, window, scale.
 
-    SeriesSpec(path, inputs, target, horizon, seq_len, fractions)
-    build(spec)                             -> SeriesData: x, y per split, the scaling, sizes
+    SeriesSpec(path, inputs, target, horizon, seq_len, fractions, gaps, max_gap, difference)
+    build(spec)                             -> SeriesData: x, y per split, the scaling, sizes,
+                                               the spec with every default resolved, notes
 
 The file is read by cfcbase.datafile (read_table: a CSV, .npy or .npz within fixed bounds;
 SeriesError, read_table and Table are importable from here too). A used column's values must
 also lie within MAX_SCALED training ranges of the training mean.
 
+Defaults (docs/model.md, "Your own data"), each resolved once by build() and recorded in
+SeriesData.spec, so that a worker process or an artifact rebuilds the same data from it:
+  inputs    the target when one is named, else the first column of numbers that is not a time
+            stamp (datafile.read_table(default=True)); the target: the first input
+  gaps      missing values (empty cells, NaN) in the used columns: rows before the first and
+            after the last complete row are dropped; an inner run of at most `max_gap`
+            consecutive missing rows (default: 3, or 1% of the rows when that is more) is filled
+            by linear interpolation; a longer one is refused naming its rows. gaps="refuse"
+            refuses any missing value.
+  seq_len   None: the largest length in AUTO_SEQ_LEN that gives the splits at least
+            MIN_WINDOWS windows, else the largest that gives each one window (choose_seq_len)
+  difference "none", "target" (the model forecasts the target's change over the horizon),
+            "all" (also every input as its change from the row before), "auto" (each of them
+            that trends: trend_reason), or the resolved {"target": bool, "inputs": [names]}
+
 The rows split into three contiguous blocks in time, train | val | test (fractions, default
 0.7 / 0.15 / 0.15). Each block is cut into non-overlapping windows of `seq_len` steps; a
 window's input at step t is the input channels at row r+t, its target the target channel at
-row r+t+horizon, and both rows lie inside the block, so no window crosses a split and nothing
-from a later block leaks into an earlier one.
+row r+t+horizon (differenced: that row minus row r+t), and both rows lie inside the block, so
+no window crosses a split and nothing from a later block leaks into an earlier one (a
+differenced input at row r+t also reads row r+t-1, the past; at the file's first row its
+change is 0).
 
 Scaling is fitted on the training block alone: per channel x' = (x - offset) / scale with
 offset = the training mean and scale = the largest |x - offset| over the training block
@@ -19,16 +37,23 @@ divided by RANGE_FILL, so the training data fill [-RANGE_FILL, RANGE_FILL] and t
 Q14 range (|v| < 2) keeps headroom for values beyond the training extremes; values past it
 saturate on the device and are counted.
 
+The baselines (cfcbase.tasks.data_baselines) stay on the target's levels: `now` and `ylev` are
+the target's level at the input's row and at the target's row, scaled by `level_scaling`
+(the target's own scaling when it is not differenced).
+
 Every problem raises SeriesError with one line naming the file and the row, column or key.
 """
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .datafile import SeriesError, Table, _names, _q, read_table  # noqa: F401 - SeriesError, read_table: the API
+from .datafile import (PKG_PREFIX, SeriesError, Table, _names, _q, file_sha256, read_table,  # noqa: F401 - the API
+                       resolve_path)
 
 RANGE_FILL = 1.0          # training data scaled into [-1, 1]; the device carries |v| < 2 (Q14)
 Q14_LIMIT = 2.0           # |value| the device's int16 Q14 inputs and output can carry
@@ -37,6 +62,19 @@ SPLITS = ("train", "val", "test")
 MAX_INPUTS = 255                  # input columns (the artifact's I)
 MAX_WINDOWS = 1024                # windows used per split: evenly spaced over a longer block
 MAX_SCALED = 1e6                  # |value| after scaling: multiples of the training block's range
+GAPS = ("interpolate", "refuse")
+MAX_GAP_MIN = 3                   # default --max-gap: 3 rows, or MAX_GAP_FRACTION of the rows if more
+MAX_GAP_FRACTION = 0.01
+DIFFERENCE = ("none", "target", "all", "auto")
+# seq_len=None: the largest length in AUTO_SEQ_LEN giving the splits at least MIN_WINDOWS
+# windows (train, val, test), else the largest giving each split one. 15 is the shortest the
+# trainer takes (its transient crops are 10 steps from step 5: trainer.factorial.MIN_TRAIN_SEQ_LEN),
+# 50 the pinned tasks' length.
+AUTO_SEQ_LEN = (15, 50)
+MIN_WINDOWS = (8, 2, 2)
+# difference="auto": a column trends when a straight line explains at least TREND_R2 of its
+# variance over the training rows, or the validation rows' mean lies outside the training range.
+TREND_R2 = 0.5
 
 
 # ---- the task ---------------------------------------------------------------------------
@@ -44,11 +82,14 @@ MAX_SCALED = 1e6                  # |value| after scaling: multiples of the trai
 @dataclass
 class SeriesSpec:
     path: str
-    inputs: tuple = ()              # column names; default: the first column
+    inputs: tuple = ()              # column names; default: the target, else the first column of numbers
     target: str | None = None       # default: the first input
     horizon: int = 1                # predict the target this many rows ahead
-    seq_len: int = 50               # steps per window
+    seq_len: int | None = 50        # steps per window; None: chosen from the series (choose_seq_len)
     fractions: tuple = DEFAULT_FRACTIONS
+    gaps: str = "interpolate"       # missing values: "interpolate" (short inner runs) or "refuse"
+    max_gap: int | None = None      # longest run filled; None: max(MAX_GAP_MIN, 1% of the rows)
+    difference: object = "none"     # a DIFFERENCE mode or {"target": bool, "inputs": [names]}
 
 
 @dataclass
@@ -61,48 +102,67 @@ class Scaling:
 
 @dataclass
 class SeriesData:
-    spec: SeriesSpec
+    spec: SeriesSpec                             # every default resolved (inputs, seq_len, gaps, difference)
     inputs: list
     target: str
     x_scaling: Scaling
     y_scaling: Scaling
-    rows: dict                                   # split -> (first row, end row) of the block
+    rows: dict                                   # split -> (first row, end row) of the block, file rows
     x: dict = field(default_factory=dict)        # split -> float64 [N, T, I], scaled
     y: dict = field(default_factory=dict)        # split -> float64 [N, T, 1], scaled
-    now: dict = field(default_factory=dict)      # split -> float64 [N, T]: the target channel at
-                                                 # the input's row (y scaling), for the baselines
+    now: dict = field(default_factory=dict)      # split -> float64 [N, T]: the target's level at
+                                                 # the input's row (level_scaling), for the baselines
+    ylev: dict = field(default_factory=dict)     # split -> float64 [N, T]: the target's level at the
+                                                 # target's row (level_scaling)
     windows: dict = field(default_factory=dict)  # split -> the block's windows (N, or more: MAX_WINDOWS)
+    level_scaling: Scaling | None = None         # the target's levels (= y_scaling when not differenced)
+    notes: list = field(default_factory=list)    # what the defaults chose, one line each
+    gaps: dict = field(default_factory=dict)     # filled values per column, rows dropped at the ends
 
     def sizes(self) -> str:
         def n(s):
             used = self.x[s].shape[0]
             total = self.windows.get(s, used)
-            return f"{used} windows" if used == total else f"{total} windows, {used} used: evenly spaced"
+            return (f"{used} window{'s' if used != 1 else ''}" if used == total
+                    else f"{total} windows, {used} used: evenly spaced")
         return ", ".join(f"{s} rows {a}-{b - 1} ({n(s)})" for s, (a, b) in self.rows.items())
+
+    @property
+    def differenced(self) -> dict:
+        return self.spec.difference
 
     def unscale_y(self, y):
         return np.asarray(y) * self.y_scaling.scale[0] + self.y_scaling.offset[0]
 
+    def level_to_model(self, pred, split):
+        """Level forecasts (level_scaling) of a split's windows in the model's target units: the
+        same array without differencing, else the forecast change from the level at the input's
+        row, scaled as the model's target."""
+        if not self.differenced["target"]:
+            return pred
+        ls, ys = self.level_scaling, self.y_scaling
+        return ((np.asarray(pred) - self.now[split]) * ls.scale[0] - ys.offset[0]) / ys.scale[0]
 
-def _fit_scaling(path, v, block, names) -> Scaling:
+
+def _fit_scaling(path, v, block, names, what=None) -> Scaling:
     a, b = block
     v = v[a:b]
     offset = v.mean(0)
     spread = np.abs(v - offset).max(0)
     for j, s in enumerate(spread):
         if not s > 0:
-            raise SeriesError(f"{path}: column {_q(names[j])} is constant over the training rows {a}-{b - 1}; "
-                              f"it carries no signal (drop it)")
+            raise SeriesError(f"{path}: column {_q(names[j])}{what or ''} is constant over the training rows "
+                              f"{a}-{b - 1}; it carries no signal (drop it)")
     return Scaling(list(names), offset, spread / RANGE_FILL)
 
 
-def _check_scaled(t: Table, name, sc: Scaling, j) -> None:
-    """Every value of a used column within MAX_SCALED training ranges of the training mean."""
-    v = np.abs(t.column(name) - sc.offset[j]) / sc.scale[j]
-    big = ~(v <= MAX_SCALED)
+def _check_scaled(t: Table, name, v, sc: Scaling, j, row0=0, what="") -> None:
+    """Every value of a used channel within MAX_SCALED training ranges of the training mean."""
+    r = np.abs(v - sc.offset[j]) / sc.scale[j]
+    big = ~(r <= MAX_SCALED)
     if big.any():
         i = int(np.argmax(big))
-        raise SeriesError(f"{t.path}: row {t.row(i)}, column {_q(name)}: {t.column(name)[i]:g} lies {v[i]:.3g} "
+        raise SeriesError(f"{t.path}: row {t.row(i + row0)}, column {_q(name)}{what}: {v[i]:g} lies {r[i]:.3g} "
                           f"times the training rows' range from their mean (at most {MAX_SCALED:g}; the scaling "
                           f"is fitted on the training rows)")
 
@@ -111,7 +171,7 @@ def _check_spec(spec: SeriesSpec) -> tuple:
     from .tasks import WASHOUT
     if spec.horizon < 1:
         raise SeriesError(f"--horizon must be at least 1, got {spec.horizon}")
-    if spec.seq_len < WASHOUT + 1:
+    if spec.seq_len is not None and spec.seq_len < WASHOUT + 1:
         raise SeriesError(f"--seq-len must be at least {WASHOUT + 1} (the metrics use the steps t >= {WASHOUT}), "
                           f"got {spec.seq_len}")
     try:
@@ -120,74 +180,354 @@ def _check_spec(spec: SeriesSpec) -> tuple:
         fr = ()
     if len(fr) != 3 or any(not (f > 0) for f in fr) or not math.isclose(sum(fr), 1.0, abs_tol=1e-9):
         raise SeriesError(f"split fractions must be three positive numbers adding up to 1, got {spec.fractions}")
+    if spec.gaps not in GAPS:
+        raise SeriesError(f"--gaps must be one of {', '.join(GAPS)}, got {spec.gaps!r}")
+    if spec.max_gap is not None and spec.max_gap < 0:
+        raise SeriesError(f"--max-gap must be at least 0, got {spec.max_gap}")
+    d = spec.difference
+    if not (d in DIFFERENCE if isinstance(d, str) else isinstance(d, dict) and set(d) == {"target", "inputs"}):
+        raise SeriesError(f"--difference must be one of {', '.join(DIFFERENCE)}, got {d!r}")
     return fr
+
+
+def _blocks(n, fr) -> dict:
+    ends = [int(round(n * fr[0])), int(round(n * (fr[0] + fr[1]))), n]
+    return dict(zip(SPLITS, zip([0] + ends[:2], ends)))
+
+
+def windows_in(rows, seq_len, horizon) -> int:
+    """Non-overlapping windows of seq_len steps (plus the horizon) in a block of `rows` rows."""
+    return max(0, (rows - horizon) // seq_len)
+
+
+def choose_seq_len(blocks, horizon):
+    """(T, the window counts it needs) for seq_len=None: the largest T in AUTO_SEQ_LEN giving the
+    blocks at least MIN_WINDOWS windows, else the largest giving each one; None if none does."""
+    lo, hi = AUTO_SEQ_LEN
+    for need in (MIN_WINDOWS, (1, 1, 1)):
+        for T in range(hi, lo - 1, -1):
+            if all(windows_in(b - a, T, horizon) >= k for (a, b), k in zip(blocks.values(), need)):
+                return T, need
+    return None
+
+
+def _rows_needed(need, fr) -> int:
+    """Rows that give every block at least `need` rows with these fractions."""
+    n = max(need, math.ceil(need / min(fr)))
+    while min(b - a for a, b in _blocks(n, fr).values()) < need:
+        n += 1
+    return n
+
+
+def _seq_len(t, spec, fr, blocks, n, notes) -> int:
+    h = spec.horizon
+    shortest = min(blocks.values(), key=lambda ab: ab[1] - ab[0])
+    largest = min(b - a for a, b in blocks.values()) - h          # the longest window every block holds
+    if spec.seq_len is None:
+        got = choose_seq_len(blocks, h)
+        if got is None:
+            lo = AUTO_SEQ_LEN[0]
+            s = next(k for k, v in blocks.items() if v == shortest)
+            raise SeriesError(f"{t.path}: {n} rows are too few: the {s} block has {shortest[1] - shortest[0]} rows, "
+                              f"and the shortest window that trains ({lo} steps + horizon {h}) needs {lo + h}; "
+                              f"need at least {_rows_needed(lo + h, fr)} rows")
+        T, need = got
+        counts = [windows_in(b - a, T, h) for a, b in blocks.values()]
+        how = (f"the largest of {AUTO_SEQ_LEN[0]}..{AUTO_SEQ_LEN[1]} giving at least {MIN_WINDOWS[0]} training, "
+               f"{MIN_WINDOWS[1]} validation and {MIN_WINDOWS[2]} test windows" if need == MIN_WINDOWS else
+               f"no length of {AUTO_SEQ_LEN[0]}..{AUTO_SEQ_LEN[1]} gives {MIN_WINDOWS[0]}/{MIN_WINDOWS[1]}/"
+               f"{MIN_WINDOWS[2]} windows, so the largest giving every split one; the figures rest on few windows")
+        notes.append(f"seq-len {T} (no --seq-len: {how}): windows {'/'.join(map(str, counts))}")
+        return T
+    need = spec.seq_len + h
+    for s, (a, b) in blocks.items():
+        if b - a < need:
+            hint = (f", or --seq-len {largest} at most" if largest >= AUTO_SEQ_LEN[0] else "")
+            raise SeriesError(f"{t.path}: {n} rows give the {s} block {b - a} rows, fewer than one window "
+                              f"(seq-len {spec.seq_len} + horizon {h} = {need} rows); "
+                              f"need at least {_rows_needed(need, fr)} rows{hint} (without --seq-len the length "
+                              f"is chosen from the series)")
+    return spec.seq_len
+
+
+def _runs(mask) -> list:
+    """[(start, end)] of the runs of True in a bool array."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _fill_gaps(t: Table, used, spec, notes) -> tuple:
+    """The used columns with their gaps filled, trimmed to the rows from the first to the last
+    complete one: ({name: float64 [rows]}, first row, max_gap, {name: values filled})."""
+    cols = {c: t.column(c) for c in used}
+    miss = {c: np.isnan(v) for c, v in cols.items()}
+    max_gap = spec.max_gap if spec.max_gap is not None else max(MAX_GAP_MIN, int(t.rows * MAX_GAP_FRACTION))
+    if not any(m.any() for m in miss.values()):
+        return cols, 0, max_gap, {}
+    if spec.gaps == "refuse":
+        c = next(c for c in used if miss[c].any())
+        i = int(np.argmax(miss[c]))
+        raise SeriesError(f"{t.path}: row {t.row(i)}, column {_q(c)}: missing value ({int(miss[c].sum())} in the "
+                          f"column; --gaps refuse; --gaps interpolate fills short gaps)")
+    complete = ~np.any(np.stack(list(miss.values())), 0)
+    if not complete.any():
+        raise SeriesError(f"{t.path}: no row has a value in every used column ({', '.join(map(_q, used))})")
+    lo, hi = int(np.argmax(complete)), t.rows - int(np.argmax(complete[::-1]))
+    if lo or hi < t.rows:
+        parts = ([f"{lo} at the start (rows {t.row(0)}-{t.row(lo - 1)})"] if lo else []) + \
+                ([f"{t.rows - hi} at the end (rows {t.row(hi)}-{t.row(t.rows - 1)})"] if hi < t.rows else [])
+        notes.append(f"gaps: dropped {' and '.join(parts)}, before the first and after the last row with every "
+                     f"used column filled")
+    out, filled = {}, {}
+    for c in used:
+        v, m = cols[c][lo:hi].copy(), miss[c][lo:hi]
+        runs = _runs(m)
+        long = [(a, b) for a, b in runs if b - a > max_gap]
+        if long:
+            a, b = max(long, key=lambda r: r[1] - r[0])
+            raise SeriesError(f"{t.path}: rows {t.row(a + lo)}-{t.row(b - 1 + lo)}, column {_q(c)}: {b - a} "
+                              f"consecutive missing values, more than --max-gap {max_gap} fills "
+                              f"({len(long)} such gap(s); --max-gap {b - a} would interpolate them)")
+        if runs:
+            idx = np.arange(len(v))
+            v[m] = np.interp(idx[m], idx[~m], v[~m])
+            a, b = max(runs, key=lambda r: r[1] - r[0])
+            filled[c] = int(m.sum())
+            notes.append(f"gaps: filled {filled[c]} missing value(s) of {c} by linear interpolation ({len(runs)} "
+                         f"gap(s), the longest {b - a} row(s) at rows {t.row(a + lo)}-{t.row(b - 1 + lo)}; at most "
+                         f"--max-gap {max_gap} are filled)")
+        out[c] = v
+    return out, lo, max_gap, dict(filled, dropped_start=lo, dropped_end=t.rows - hi)
+
+
+def trend_reason(v, train, val) -> str | None:
+    """Why a column counts as trending (difference="auto"), or None: a straight line explains at
+    least TREND_R2 of its variance over the training rows, or the validation rows' mean lies
+    outside the training rows' range. The test rows are not looked at."""
+    a, b = train
+    y = np.asarray(v[a:b], np.float64)
+    t = np.arange(len(y), dtype=np.float64)
+    ss = float(((y - y.mean()) ** 2).sum())
+    if ss > 0 and len(y) > 2:
+        A = np.stack([t, np.ones_like(t)], 1)
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        r2 = 1.0 - float(((y - A @ coef) ** 2).sum()) / ss
+        if r2 >= TREND_R2:
+            return f"a straight line explains {r2:.0%} of its variance over the training rows"
+    m = float(np.mean(v[val[0]:val[1]]))
+    if m < y.min() or m > y.max():
+        return (f"the validation rows' mean {m:.6g} lies outside the training rows' range "
+                f"[{y.min():.6g}, {y.max():.6g}]")
+    return None
+
+
+def _difference(t, spec, inputs, target, cols, blocks, notes) -> dict:
+    d = spec.difference
+    if isinstance(d, dict):
+        bad = [c for c in d["inputs"] if c not in inputs]
+        if bad or not isinstance(d["target"], bool):
+            raise SeriesError(f"{t.path}: difference {d!r}: inputs must name input columns, target a boolean")
+        return {"target": d["target"], "inputs": [c for c in inputs if c in d["inputs"]]}
+    why = {c: trend_reason(cols[c], blocks["train"], blocks["val"]) for c in dict.fromkeys(inputs + [target])}
+    if d == "auto":
+        out = {"target": why[target] is not None, "inputs": [c for c in inputs if why[c] is not None]}
+        if out["target"] or out["inputs"]:
+            said = [f"target {target} ({why[target]})"] if out["target"] else []
+            said += [f"input {c}" + (" (the target)" if c == target and out["target"] else f" ({why[c]})")
+                     for c in out["inputs"]]
+            notes.append(f"difference (auto): modelling the changes of {', '.join(said)}; the forecast of the "
+                         f"level is the level at the input's row plus the predicted change (--difference none "
+                         f"keeps the levels)")
+        else:
+            notes.append(f"difference (auto): none, no used column trends (a straight line explains less than "
+                         f"{TREND_R2:.0%} of its training variance and the validation mean lies in the training range)")
+        return out
+    out = {"target": d in ("target", "all"), "inputs": list(inputs) if d == "all" else []}
+    if not out["target"] and why[target] is not None:
+        notes.append(f"note: the target {target} trends ({why[target]}); --difference auto models its changes, "
+                     f"which usually forecasts a trending series better")
+    return out
 
 
 def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     """Read spec.path (only the columns the spec uses) and make the task's windows; bad data or
     options raise one SeriesError line. A used column's name must be safe text
-    (cfcbase.text: it travels into the artifact, the model header and reports)."""
+    (cfcbase.text: it travels into the artifact, the model header and reports). The returned
+    SeriesData.spec has every default resolved; building from it gives the same data."""
     from .tasks import WASHOUT
     from .text import text_problem
     fr = _check_spec(spec)
     chosen = {}
+    notes = []
+    default = not spec.inputs and not spec.target
 
-    def pick(names):
-        if not names:
-            raise SeriesError(f"{spec.path}: no columns")
-        inputs = list(spec.inputs) or [names[0]]
-        target = spec.target or inputs[0]
-        for c, what in [(c, "--inputs") for c in inputs] + [(target, "--target")]:
+    def check_names(names, inputs, target):
+        for c, what in [(c, "--inputs") for c in inputs if spec.inputs] + [(target, "--target")]:
             if c not in names:
                 raise SeriesError(f"{spec.path}: no column {_q(c)} for {what} (columns: {_names(names)})")
         if len(set(inputs)) != len(inputs):
             raise SeriesError(f"{spec.path}: --inputs names a column twice")
         if len(inputs) > MAX_INPUTS:
             raise SeriesError(f"{spec.path}: {len(inputs)} input columns; a model takes at most {MAX_INPUTS}")
-        used = list(dict.fromkeys(inputs + [target]))
+        used = list(dict.fromkeys(list(inputs) + [target]))
         for c in used:
             why = text_problem(c)
             if why:
                 raise SeriesError(f"{spec.path}: column {_q(c)} ({'the target' if c == target else 'an input'}): "
                                   f"{why}")
-        chosen.update(inputs=inputs, target=target)
         return used
 
-    t = table if table is not None else read_table(spec.path, pick)
+    def pick(names):
+        if not names:
+            raise SeriesError(f"{spec.path}: no columns")
+        if default:
+            return []
+        inputs = list(spec.inputs) or [spec.target]
+        target = spec.target or inputs[0]
+        chosen.update(inputs=inputs, target=target)
+        return check_names(names, inputs, target)
+
+    t = table if table is not None else read_table(spec.path, pick, default=default)
     if table is not None:
         pick(t.names)
+    if default:
+        if t.default is None:
+            from .datafile import _choose_default
+            numeric = {c: t.column(c) for c in t.names}
+            _choose_default(t, numeric)
+        check_names(t.names, [t.default], t.default)
+        chosen.update(inputs=[t.default], target=t.default)
+        skipped = "; ".join(f"{_q(c)}: {why}" for c, why in t.skipped)
+        notes.append(f"no --inputs or --target: input and target {t.default}, the first column of numbers that is "
+                     f"not a time stamp" + (f" (skipped {skipped})" if skipped else ""))
     inputs, target = chosen["inputs"], chosen["target"]
-    n = t.rows
-    ends = [int(round(n * fr[0])), int(round(n * (fr[0] + fr[1]))), n]
-    blocks = dict(zip(SPLITS, zip([0] + ends[:2], ends)))
-    need = spec.seq_len + spec.horizon                    # rows one window uses
-    for s, (a, b) in blocks.items():
-        if b - a < need:
-            raise SeriesError(f"{t.path}: {n} rows give the {s} block {b - a} rows, fewer than one window "
-                              f"(seq-len {spec.seq_len} + horizon {spec.horizon} = {need} rows); "
-                              f"need at least {math.ceil(need / min(fr))} rows")
-    X = np.stack([t.column(c) for c in inputs], 1)
-    Y = t.column(target)[:, None]
-    xs = _fit_scaling(t.path, X, blocks["train"], inputs)
-    ys = _fit_scaling(t.path, Y, blocks["train"], [target])
+    used = list(dict.fromkeys(inputs + [target]))
+    cols, row0, max_gap, gaps = _fill_gaps(t, used, spec, notes)
+    n = len(cols[used[0]])
+    blocks = _blocks(n, fr)
+    T = _seq_len(t, spec, fr, blocks, n, notes)
+    h = spec.horizon
+    diff = _difference(t, spec, inputs, target, cols, blocks, notes)
+    spec = replace(spec, inputs=tuple(inputs), target=target, seq_len=T, max_gap=max_gap,
+                   difference=diff)
+
+    X = np.stack([cols[c] for c in inputs], 1)
+    Y = cols[target][:, None]                              # the target's levels [n, 1]
+    ys = _fit_scaling(t.path, Y, blocks["train"], [target])      # of the levels
+    dx = [j for j, c in enumerate(inputs) if c in diff["inputs"]]
+    if dx:
+        X = X.copy()
+        X[1:, dx] = X[1:, dx] - X[:-1, dx]                 # the change from the row before; 0 at the first
+        X[0, dx] = 0.0
+    a, b = blocks["train"]
+    xs = _fit_scaling(t.path, X, (max(a, 1), b) if dx else blocks["train"], inputs,
+                      " (its changes from row to row)" if dx else None)
+    if diff["target"]:
+        D = np.full((n, 1), np.nan)
+        D[:n - h] = Y[h:] - Y[:-h]                          # the change over the horizon, at the input's row
+        dys = _fit_scaling(t.path, D, (a, b - h), [target], f" (its changes over {h} row(s))")
+    else:
+        dys = ys
+    _check_scaled(t, target, Y[:, 0], ys, 0, row0)
     for j, c in enumerate(inputs):
-        _check_scaled(t, c, xs, j)
-    _check_scaled(t, target, ys, 0)
-    out = SeriesData(spec, inputs, target, xs, ys, blocks)
+        _check_scaled(t, c, X[:, j], xs, j, row0, " (its change from the row before)" if j in dx else "")
+    if diff["target"]:
+        _check_scaled(t, target, D[:n - h, 0], dys, 0, row0, " (its change)")
+    rows = {s: (a + row0, b + row0) for s, (a, b) in blocks.items()}
+    out = SeriesData(spec, inputs, target, xs, dys, rows, level_scaling=ys, notes=notes, gaps=gaps)
     for s, (a, b) in blocks.items():
-        starts = np.arange(a, b - need + 1, spec.seq_len)
+        need = T + h                                        # rows one window uses
+        starts = np.arange(a, b - need + 1, T)
         out.windows[s] = len(starts)
         if len(starts) > MAX_WINDOWS:                     # evenly spaced over the block
             starts = starts[np.linspace(0, len(starts) - 1, MAX_WINDOWS).round().astype(np.int64)]
-        idx = starts[:, None] + np.arange(spec.seq_len)[None, :]
+        idx = starts[:, None] + np.arange(T)[None, :]
         out.x[s] = (X[idx] - xs.offset) / xs.scale
-        out.y[s] = (Y[idx + spec.horizon] - ys.offset) / ys.scale
+        out.ylev[s] = (Y[idx + h] - ys.offset) / ys.scale
+        out.y[s] = (D[idx] - dys.offset) / dys.scale if diff["target"] else out.ylev[s]
         out.now[s] = (Y[idx, 0] - ys.offset[0]) / ys.scale[0]
+        out.ylev[s] = out.ylev[s][:, :, 0]
         yw = out.y[s][:, WASHOUT:, 0]
         if not (yw.max() > yw.min() and yw.var() > 0):   # the NMSE's denominator
+            ab = rows[s]
             raise SeriesError(f"{t.path}: the target column {_q(target)} does not vary over the {s} windows "
-                              f"(rows {a}-{b - 1}, steps t >= {WASHOUT}); its NMSE is undefined")
+                              f"(rows {ab[0]}-{ab[1] - 1}, steps t >= {WASHOUT}); its NMSE is undefined")
     return out
+
+
+# ---- a model's data file -----------------------------------------------------------------
+
+class DataNotFound(SeriesError):
+    """A model's data file is not where its artifact says."""
+
+
+class DataChanged(SeriesError):
+    """A model's data file is there but is not the file the model was trained on."""
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(real, size, mtime_ns) -> str:
+    return file_sha256(real)
+
+
+def data_sha256(path) -> str:
+    """file_sha256 of a data file, computed once per process while the file is unchanged."""
+    real = os.path.realpath(resolve_path(path))
+    try:
+        st = os.stat(real)
+    except OSError as e:
+        raise SeriesError(f"{path}: cannot read ({e.strerror or e})") from None
+    return _sha256(real, st.st_size, st.st_mtime_ns)
+
+
+def _exists(p) -> bool:
+    try:
+        return os.path.isfile(resolve_path(p))
+    except SeriesError:                     # pkg:PACKAGE/... of a package that is not installed
+        return False
+
+
+def locate_data(art, data_path=None) -> tuple:
+    """(the path to read, a note or None) of a version-2 artifact's data (docs/artifact.md): its
+    `path` as pkg:PACKAGE/PATH or relative to the artifact's directory (an artifact without
+    `sha256`, written before paths were relative to it: also the current directory), its
+    content checked against `sha256`. ``data_path`` (verify --data FILE) replaces it; a content
+    other than the trained file's is then noted, not refused. DataNotFound / DataChanged: one
+    line naming the path and --data FILE."""
+    d = art.data
+    want = d.get("sha256")
+    if data_path is not None:
+        p = os.fspath(data_path)
+        if not _exists(p):
+            raise DataNotFound(f"{p}: no such file")
+        note = None
+        if want and data_sha256(p) != want:
+            note = (f"{p} is not the file the model was trained on (sha256 {data_sha256(p)[:16]}..., the model's "
+                    f"{want[:16]}...): the figures are on its data")
+        return p, note
+    p = d["path"]
+    if p.startswith(PKG_PREFIX):
+        where = [p]
+    else:
+        base = os.path.dirname(art.path) if art.path != "<memory>" else ""
+        where = [os.path.normpath(os.path.join(base, p))] + ([] if want or os.path.normpath(p) in
+                                                              [os.path.normpath(os.path.join(base, p))] else [p])
+    found = next((w for w in where if _exists(w)), None)
+    if found is None:
+        beside = "" if p.startswith(PKG_PREFIX) else f"; looked for {where[0]}, relative to the model {art.path}"
+        why = "no such file"
+        if p.startswith(PKG_PREFIX):
+            try:
+                resolve_path(p)
+            except SeriesError as e:
+                why = str(e)[len(p) + 2:]
+        raise DataNotFound(f"{p}: {why}{beside}; pass --data FILE to read the data from another copy")
+    if want:
+        have = data_sha256(found)
+        if have != want:
+            raise DataChanged(f"{found}: the file changed since the model was trained (sha256 {have[:16]}..., the "
+                              f"model's {want[:16]}...); pass --data FILE to read a copy of the original")
+    return found, None
 
 
 def values_past_q14(data: SeriesData) -> dict:

@@ -47,16 +47,34 @@ def data_task(spec) -> str:
 
 
 def spec_dict(spec) -> dict:
+    """A SeriesSpec as JSON-able fields (data_json of a version-2 artifact without its path and hash)."""
     return {"path": str(spec.path), "inputs": list(spec.inputs), "target": spec.target,
-            "horizon": int(spec.horizon), "seq_len": int(spec.seq_len),
-            "fractions": [float(f) for f in spec.fractions]}
+            "horizon": int(spec.horizon), "seq_len": None if spec.seq_len is None else int(spec.seq_len),
+            "fractions": [float(f) for f in spec.fractions], "gaps": spec.gaps,
+            "max_gap": None if spec.max_gap is None else int(spec.max_gap),
+            "difference": (spec.difference if isinstance(spec.difference, str) else
+                           {"target": bool(spec.difference["target"]), "inputs": list(spec.difference["inputs"])})}
 
 
-def data_spec(task: str):
+def data_spec(task):
+    """The SeriesSpec of a data task's name (or of a data_json dict). Fields that artifacts written
+    before them lack take what those were trained with: gaps refused, levels (no differencing)."""
     from .series import SeriesSpec
-    d = json.loads(task[len(DATA_PREFIX):])
+    d = json.loads(task[len(DATA_PREFIX):]) if isinstance(task, str) else task
     return SeriesSpec(d["path"], tuple(d["inputs"]), d["target"], d["horizon"], d["seq_len"],
-                      tuple(d["fractions"]))
+                      tuple(d["fractions"]), d.get("gaps", "refuse"), d.get("max_gap"),
+                      d.get("difference", "none"))
+
+
+def resolve_data_task(spec):
+    """(task name, SeriesData) of a SeriesSpec whose defaults (inputs, seq_len, gaps, difference)
+    are resolved from the file first: the name carries the resolved spec, so a worker process
+    rebuilds the same data from it. SeriesError on bad data or options."""
+    from .series import build
+    d = build(spec)
+    task = data_task(d.spec)
+    _DATA[task] = d
+    return task, d
 
 
 _DATA: dict = {}
@@ -85,12 +103,14 @@ def label(task: str) -> str:
 
 def artifact_task(art, data_path=None) -> str:
     """The task an artifact (cfcbase.artifact.Artifact) was trained on: its `task`, or for a
-    version-2 artifact the data task of its spec (its file, or ``data_path`` instead)."""
+    version-2 artifact the data task of its spec: its file found relative to the artifact and
+    checked against its hash (cfcbase.series.locate_data: DataNotFound, DataChanged), or
+    ``data_path`` instead."""
     if art.data is None:
         return art.task
-    d = dict(art.data)
-    if data_path is not None:
-        d["path"] = str(data_path)
+    from .series import locate_data
+    d = {k: v for k, v in art.data.items() if k != "sha256"}
+    d["path"] = locate_data(art, data_path)[0]
     return data_task(d)
 
 
@@ -195,15 +215,35 @@ def ar_fit(v, y, p):
     return coef
 
 
+def _data_ar(d):
+    """AR(p) coefficients on the target's levels: its own last p values at the input's row -> its
+    level at the target's row, least squares over the training block."""
+    return ar_fit(d.now["train"], d.ylev["train"], AR_ORDER)
+
+
 def data_baselines(task: str) -> dict:
-    """A data task's persistence (the target channel's value at the input's row) and AR(p) on the
-    target channel's own past (fitted on the training block) on the test block, scaled units."""
+    """A data task's persistence (the target's level at the input's row) and AR(p) on the target's
+    own past levels (fitted on the training block) on the test block, as level forecasts; their
+    metrics in the model's scaled units (a differenced model: its change's units, where a level
+    forecast's error is its change's error)."""
     d = series_data(task)
     y = d.y["test"]
-    coef = ar_fit(d.now["train"], d.y["train"][:, :, 0], AR_ORDER)
-    return {"persistence": metrics(d.now["test"], y, "test_"),
-            "ar": dict(metrics(ar_design(d.now["test"], AR_ORDER) @ coef, y, "test_"), p=AR_ORDER,
-                       coef=[float(c) for c in coef])}
+    coef = _data_ar(d)
+    return {"persistence": metrics(d.level_to_model(d.now["test"], "test"), y, "test_"),
+            "ar": dict(metrics(d.level_to_model(ar_design(d.now["test"], AR_ORDER) @ coef, "test"), y, "test_"),
+                       p=AR_ORDER, coef=[float(c) for c in coef])}
+
+
+def baseline_predictions(task: str, split: str = "test") -> dict:
+    """The baselines' forecasts of a split in the model's units, {label: float64 [N, T]}:
+    persistence and AR(2) (pinned tasks) or AR(p) (data tasks: level forecasts, data_baselines)."""
+    if is_data_task(task):
+        d = series_data(task)
+        ar = ar_design(d.now[split], AR_ORDER) @ _data_ar(d)
+        return {"persistence": d.level_to_model(d.now[split], split), f"AR({AR_ORDER})": d.level_to_model(ar, split)}
+    xtr, ytr = load_split(task, "train")
+    x, _ = load_split(task, split)
+    return {"persistence": persistence_predict(x), "AR(2)": ar2_predict(ar2_fit(xtr, ytr), x)}
 
 
 def baselines(task: str) -> dict:
@@ -215,6 +255,23 @@ def baselines(task: str) -> dict:
     coef = ar2_fit(xtr, ytr)
     return {"persistence": metrics(persistence_predict(x), y, "test_"),
             "ar2": dict(metrics(ar2_predict(coef, x), y, "test_"), coef=[float(c) for c in coef])}
+
+
+def _ratio(r) -> str:
+    return f"{r:.2f}" if 0.01 <= r < 1000 else f"{r:.2e}"
+
+
+def verdict(model_mse: float, baselines: dict) -> str:
+    """The model's MSE against the baselines' ({label: MSE}, the same data), in words: "better than
+    persistence (0.31x its MSE) and AR(6) (0.52x its MSE)", "WORSE than persistence (4.60 times its
+    MSE) and AR(6) (5.60 times its MSE)", or "better than persistence (0.80x its MSE) but WORSE than
+    AR(2) (1.30 times its MSE)"."""
+    better = [f"{k} ({_ratio(model_mse / v)}x its MSE)" for k, v in baselines.items() if v > 0 and model_mse <= v]
+    worse = [f"{k} ({_ratio(model_mse / v)} times its MSE)" if v > 0 else f"{k} (whose MSE is 0)"
+             for k, v in baselines.items() if not (v > 0 and model_mse <= v)]
+    parts = ([f"better than {' and '.join(better)}"] if better else []) + \
+            ([f"WORSE than {' and '.join(worse)}"] if worse else [])
+    return " but ".join(parts)
 
 
 def first_step_floor(task: str, n: int = 400_000, bins: int = 400) -> dict:

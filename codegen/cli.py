@@ -10,6 +10,7 @@ import numpy as np
 from cfcbase.artifact import load_artifact
 from cfcbase.cell import predict_ternary
 from cfcbase.errors import ArtifactError
+from cfcbase.series import SeriesError
 
 from cfcbase.artifact import committed_model
 from cfcbase.tasks import TASKS, WASHOUT, artifact_task, label, washout_mse
@@ -43,7 +44,7 @@ def accuracy_report(art, x, y) -> dict:
 def cmd_export(a) -> int:
     if Path(a.out).exists() and not Path(a.out).is_dir():
         raise CodegenError(f"--out {a.out}: exists and is not a directory")
-    ex = export_model(load_artifact(a.npz), a.prefix, allow_lossy=a.allow_lossy, kernel=a.kernel)
+    ex = export_model(load_artifact(a.npz), a.prefix, allow_lossy=a.allow_lossy, data_path=a.data, kernel=a.kernel)
     write_outputs(ex.files, a.out)
     print(footprint_text(ex.model))
     if a.kernel == "code":
@@ -58,11 +59,11 @@ def cmd_accuracy(a) -> int:
     worst = 0.0
     for path in a.npz:
         art = load_artifact(path)
-        task = a.task or art
+        task = a.task or (artifact_task(art, a.data) if art.data is not None else art)
         x, y = load_test_split(task, "test")
         r = accuracy_report(art, x, y)
         worst = max(worst, abs(r["relative"]))
-        print(f"{path}: task {label(a.task or artifact_task(art))}, test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: "
+        print(f"{path}: task {label(task if isinstance(task, str) else art.task)}, test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: "
               f"float ternary {r['float_mse_washout']:.4e}, golden integer {r['golden_mse_washout']:.4e}, "
               f"relative {100 * r['relative']:+.3f}%  (golden vs float MSE {r['golden_vs_float_mse']:.2e}, "
               f"max |diff| {r['max_abs_diff']:.2e})")
@@ -96,8 +97,10 @@ def cmd_vectors(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cfcbase.version import version_line
     ap = argparse.ArgumentParser(prog="python -m codegen",
                                  description="Export a trained ternary CfC (best.npz) to C99 headers.")
+    ap.add_argument("--version", action="version", version=version_line(), help="print the version and exit")
     sub = ap.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="validate best.npz and write <prefix>_model.h and <prefix>_golden.h")
     e.add_argument("npz")
@@ -112,11 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="export even when the integer model is far from the float ternary model on the "
                         "task's validation set (or, without the data file, on synthetic inputs): washout MSE or "
                         "largest output difference above the bounds of docs/fixed_point.md (reported either way)")
+    e.add_argument("--data", default=None, metavar="FILE",
+                   help="a model trained on your own series: read its data from FILE instead of the file its "
+                        "artifact names (found relative to the artifact; its content is checked against the "
+                        "artifact's sha256)")
     e.set_defaults(func=cmd_export)
     c = sub.add_parser("accuracy", help="golden integer vs float ternary washout MSE on the test set")
     c.add_argument("npz", nargs="+")
     c.add_argument("--task", help="task to evaluate on (default: the artifact's)")
     c.add_argument("--tolerance", type=float, default=0.05, help="relative tolerance (default 0.05)")
+    c.add_argument("--data", default=None, metavar="FILE",
+                   help="a model trained on your own series: read its test block from FILE instead of the file its "
+                        "artifact names")
     c.set_defaults(func=cmd_accuracy)
     v = sub.add_parser("vectors", help="write test_vectors.h for the firmware kernel/cell tests")
     v.add_argument("--out", required=True)
@@ -133,7 +143,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CodegenError, ArtifactError) as e:
+    except (CodegenError, ArtifactError, SeriesError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:   # unwritable --out, disk full, ...: still one line, no traceback

@@ -71,12 +71,31 @@ def load_test_split(task, split: str = "test"):
     return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
 
-def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
-    """Inputs for the golden vectors: the first n test-set sequences, or synthetic sines."""
+def model_task(art: Artifact, data_path=None):
+    """(task, note) of an artifact: its task, or a data model's task with its file found relative
+    to the artifact (or ``data_path``) and its content checked. A file that changed since the
+    training is a CodegenError naming --data FILE; one that is not there gives (None, why)."""
+    from cfcbase.series import DataChanged, DataNotFound, locate_data
+    if art.data is None:
+        return art.task, ""
     try:
-        x, _ = load_test_split(art, "test")
+        path, note = locate_data(art, data_path)
+    except DataChanged as e:
+        raise CodegenError(f"{art.path}: the model's data: {e}") from None
+    except DataNotFound as e:
+        return None, str(e)
+    return artifact_task(art, path), note or ""
+
+
+def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES, task=None):
+    """Inputs for the golden vectors: the first n test-set sequences (``task``: the artifact's,
+    model_task), or synthetic sines."""
+    try:
+        if task is None and art.data is not None:
+            raise CodegenError("no data file")
+        x, _ = load_test_split(task or art, "test")
         if x.ndim == 3 and x.shape[2] == art.I:
-            what = c_comment_text(label(artifact_task(art)), f"{art.path}: data_json: path", PATH_MAX)
+            what = c_comment_text(label(task or artifact_task(art)), f"{art.path}: data_json: path", PATH_MAX)
             return quantize_input(x[:n]), CText(f"the first {min(n, len(x))} {what} test sequences")
     except CodegenError:
         pass
@@ -92,7 +111,10 @@ def scaling_constants(art: Artifact):
     if art.scaling is None:
         return None
     sc, d, where = art.scaling, art.data, f"{art.path}: data_json"
-    return {"source": c_comment_text(d["path"], f"{where}: path", PATH_MAX),
+    dt, dx = G.differenced(art)
+    return {"differenced": dt or any(dx), "diff_target": int(dt), "diff_inputs": c_join(c_int(int(v)) for v in dx),
+            "horizon": int(d["horizon"]),
+            "source": c_comment_text(d["path"], f"{where}: path", PATH_MAX),
             "inputs": c_join(c_comment_text(v, f"{where}: inputs[{i}]") for i, v in enumerate(d["inputs"])),
             "target": c_comment_text(d["target"], f"{where}: target"),
             "input_offset": c_join(c_double(v) for v in sc["input_offset"]),
@@ -214,23 +236,30 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
 
 def check_task(art, data_path=None) -> None:
     """An unknown task is refused as verify refuses it (cfcbase.tasks.check_task)."""
+    if art.data is not None:
+        return                                  # a data model: its file is found by model_task
     try:
-        known_task(artifact_task(art, data_path))
+        known_task(art.task)
     except ValueError as e:
         raise CodegenError(f"{art.path}: task: {e}") from e
 
 
-def export_lossy_report(art, m, data_path=None):
+def export_lossy_report(art, m, data_path=None, task=None, why=""):
     """(lossy_report, what the inputs were, a note on them): on the task's validation split (for a data model its
     validation block); when that cannot be had (a data model's file is not where the artifact
     says, or the inputs do not fit the model) on synthetic inputs in the model's scaled input
     range (codegen.lossy.synthetic_inputs), so the gate is never skipped. ``data_path``: a data
-    model's file given by the user instead of the artifact's (`host verify --data FILE`)."""
+    model's file given by the user instead of the artifact's (`--data FILE`); ``task``, ``why``:
+    model_task's answer, when the caller has it."""
+    if task is None and not why:
+        task, why = model_task(art, data_path)
     try:
-        x, _ = load_test_split(artifact_task(art, data_path) if art.data is not None else art, "val")
+        if task is None:
+            raise CodegenError(why)
+        x, _ = load_test_split(task, "val")
         if x.ndim == 3 and x.shape[2] == art.I:
-            return lossy_report(art, m, x), "the validation set", ""
-        why = f"the {label(artifact_task(art))} data has {x.shape[2]} input(s), the model I = {art.I}"
+            return lossy_report(art, m, x), "the validation set", why
+        why = f"the {label(task)} data has {x.shape[2]} input(s), the model I = {art.I}"
     except CodegenError as e:
         if art.data is None:
             raise
@@ -268,9 +297,11 @@ def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False,
     the weights-as-code kernel), and the lossy gate (CodegenError above its bounds unless
     allow_lossy)."""
     check_task(art, data_path)
+    task, why = model_task(art, data_path)
     m = IntModel.from_artifact(art)
-    files = render_model_files(art, prefix, kernel=kernel, model=m)
-    report, where, note = export_lossy_report(art, m, data_path)
+    golden_x, source = golden_inputs(art, task=task)
+    files = render_model_files(art, prefix, golden_x=golden_x, source=source, kernel=kernel, model=m)
+    report, where, note = export_lossy_report(art, m, data_path, task, why)
     check_lossy(report, art.path, where, allow_lossy)
     return Exported(art, m, files, report, where, note)
 

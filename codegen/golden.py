@@ -89,6 +89,13 @@ def lut_q15(table: np.ndarray, pre_q16) -> np.ndarray:
     return t[i] + (((t[i + 1] - t[i]) * f + (1 << (TABLE_STEP_SHIFT - 1))) >> TABLE_STEP_SHIFT)
 
 
+def differenced(art) -> tuple:
+    """(target differenced, [input i differenced]) of a version-2 artifact (data_json's
+    `difference`; none without it)."""
+    d = (art.data or {}).get("difference") or {"target": False, "inputs": []}
+    return bool(d["target"]), [name in d["inputs"] for name in (art.data or {}).get("inputs", [])]
+
+
 @dataclass
 class IntModel:
     """The integer parameters the device runs (what codegen writes into the headers)."""
@@ -160,6 +167,9 @@ class IntModel:
         if art.scaling is not None:      # a version-2 model: its data scaling is part of its identity
             src += b"".join(np.ascontiguousarray(art.scaling[k], dtype="<f8").tobytes() for k in (
                 "input_offset", "input_scale", "target_offset", "target_scale"))
+            dt, dx = differenced(art)
+            if dt or any(dx):            # and what its channels mean (nothing added for levels: older hashes stay)
+                src += b"differenced" + bytes([int(dt)] + [int(v) for v in dx])
         return cls(I=I, H=H, row_bytes=row_bytes, trits=trits, packed=pack_trits(trits, row_bytes),
                    row_multiplier=np.array(mult, np.int32), row_shift=np.array(shift, np.int8),
                    bias_q16=bias_q16.astype(np.int32), lam_q15=lam_q15.astype(np.int16),

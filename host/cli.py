@@ -58,16 +58,20 @@ def _hidden_list(value: str) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cfcbase.version import version_line
     p = argparse.ArgumentParser(prog="python -m host",
                                 description="Build the trixcfc firmware, run it under QEMU or on a board, and "
                                             "check its outputs bit for bit against the golden model.")
+    p.add_argument("--version", action="version", version=version_line(), help="print the version and exit")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="{verify,bench,flash}")
 
     v = sub.add_parser("verify", help="stream the test set through the firmware and check it",
                        description="Stream the model's test set (default: all 256 sine sequences x 50 steps) "
                                    "through the firmware and compare every output with the golden integer model; "
                                    "print per target steps, mismatches, MSE (all steps and washout t>=5) against "
-                                   "the truth and the float ternary model, instructions per step, flash and RAM.",
+                                   "the truth and the float ternary model beside the persistence and AR(p) "
+                                   "baselines on the same steps (and whether the model beats them), instructions "
+                                   "per step, flash and RAM.",
                        epilog=EPILOG_VERIFY, formatter_class=argparse.RawDescriptionHelpFormatter)
     where = v.add_mutually_exclusive_group(required=True)
     where.add_argument("--qemu", action="store_true",
@@ -85,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"against the firmware's HELLO before anything is streamed (default: {DEFAULT_MODEL})")
     v.add_argument("--data", default=None, metavar="FILE",
                    help="for a model trained on your own series (trainer factorial --data): read its test block "
-                        "from FILE instead of the file named in the artifact (same columns)")
+                        "from FILE instead of the file named in the artifact (same columns). Without it the file is "
+                        "found relative to the artifact's directory (or inside its Python package, pkg:) and must "
+                        "be the file the model was trained on (its sha256 is in the artifact)")
     v.add_argument("--sequences", type=int, default=None, metavar="N",
                    help="stream only the first N test sequences (default: all); more than the test set has "
                         "repeats it from the start (a soak: e.g. --sequences 20000 = 1,000,000 steps of sine)")

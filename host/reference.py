@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cfcbase.series import Q14_LIMIT
-from cfcbase.tasks import (AR_ORDER, WASHOUT, ar_design, ar_fit, artifact_task, is_data_task, label, load_split,
+from cfcbase.tasks import (WASHOUT, artifact_task, baseline_predictions, is_data_task, label, load_split,
                            series_data, washout_mse)
 
 from .errors import HostError
@@ -29,6 +29,7 @@ class Reference:
     data_source: str
     saturation: dict = field(default_factory=dict)
     units: dict | None = None         # a data model: target name, scale, offset, baselines in its units
+    baselines: dict = field(default_factory=dict)   # label -> mse_pair on the same sequences (model units)
 
 
 def load_reference(model, sequences=None, log=None, data=None) -> Reference:
@@ -40,23 +41,41 @@ def load_reference(model, sequences=None, log=None, data=None) -> Reference:
     if not isinstance(model, Model):
         model = load_model(model, data_path=data, log=log)
     art, m = model.art, model.int_model
-    task = artifact_task(art, data if data is not None else model.data_path)
+    data = data if data is not None else model.data_path
+    task = _task(art, data, log)
     x, y, source = _test_split(art, task)
+    pick = np.arange(x.shape[0])
     if sequences is not None:
         if sequences < 1:
             raise HostError("--sequences must be >= 1")
         if sequences > x.shape[0]:      # a soak: the test set again and again
             source += f", cycled to {sequences} sequences"
             pick = np.arange(sequences) % x.shape[0]
-            x, y = x[pick], y[pick]
-        x, y = x[:sequences], y[:sequences]
+        pick = pick[:sequences]
+        x, y = x[pick], y[pick]
     xq = quantize_input(x)
     gold = run_golden(m, xq)
     ref = Reference(art, m, x, xq, y, gold, predict_ternary(art, x), source,
-                    saturation=saturations(m, xq, x, y))
+                    saturation=saturations(m, xq, x, y),
+                    baselines={k: mse_pair(p[pick], y) for k, p in baseline_predictions(task).items()})
     if art.data is not None:
-        ref.units = target_units(art, task, x.shape[0], y)
+        ref.units = target_units(art, ref.baselines)
     return ref
+
+
+def _task(art, data, log):
+    """The artifact's task; a data model's file found beside the model (or ``data``), its content
+    checked (cfcbase.series.locate_data): one HostError line naming --data FILE otherwise."""
+    from cfcbase.series import SeriesError, locate_data
+    if art.data is None:
+        return artifact_task(art)
+    try:
+        path, note = locate_data(art, data)
+    except SeriesError as e:
+        raise HostError(f"the model's data: {e}") from None
+    if note and log:
+        log(f"verify: note: {note}")
+    return artifact_task(art, path)
 
 
 def _test_split(art, task):
@@ -92,18 +111,16 @@ def saturations(m, x_q14, x, y) -> dict:
             "pre_clamped": clamp, "pre_values": int(x_q14.shape[0] * x_q14.shape[1] * 2 * m.H)}
 
 
-def target_units(art, task, n, y) -> dict:
+def target_units(art, baselines) -> dict:
     """A data model's target scaling and the baselines (persistence, AR(p) fitted on the training
-    block) on the same test windows, MSE in the target's own units."""
-    d = series_data(task)
+    block, level forecasts) on the same test windows, MSE in the target's own units (a
+    differenced model: its change's units, which are the level forecast's)."""
     k = art.scaling["target_scale"] ** 2
-    coef = ar_fit(d.now["train"], d.y["train"][:, :, 0], AR_ORDER)
-    now = d.now["test"][:n]
-    base = {"persistence": mse_pair(now, y), f"AR({AR_ORDER})": mse_pair(ar_design(now, AR_ORDER) @ coef, y)}
     return {"target": art.data["target"], "scale": art.scaling["target_scale"],
             "offset": art.scaling["target_offset"], "mse_factor": k,
+            "differenced": bool((art.data.get("difference") or {}).get("target")),
             "baselines": {name: {key: (v * k if v is not None else None) for key, v in b.items()}
-                          for name, b in base.items()}}
+                          for name, b in baselines.items()}}
 
 
 def mse_pair(pred, ref) -> dict:

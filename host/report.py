@@ -49,9 +49,15 @@ def print_target(r: dict, out=None) -> None:
     p(f"  MSE vs float ternary  {_fmt_mse(r['mse_vs_float_ternary'])}")
     u = r.get("target_units")
     if u:
-        p(f"  MSE in target units   {_fmt_mse(u['mse_vs_truth'])}   (target {u['target']})")
+        level = "; the level forecast: its level at the input's row + the predicted change" if u.get("differenced") else ""
+        p(f"  MSE in target units   {_fmt_mse(u['mse_vs_truth'])}   (target {u['target']}{level})")
         for k, v in u["baselines"].items():
             p(f"    baseline {k:<12s} {_fmt_mse(v)}   (same windows, target units)")
+    elif r.get("baselines"):
+        for k, v in r["baselines"].items():
+            p(f"    baseline {k:<12s} {_fmt_mse(v)}   (same sequences)")
+    if r.get("verdict"):
+        p(f"  verdict               the model is {r['verdict']} (washout MSE, same steps)")
     b = r["bench"]
     if b["per_step"] is None:
         p(f"  per step              n/a ({b['how']})")

@@ -30,7 +30,7 @@ from .targets import DEFAULT_TARGETS as TARGETS
 from .targets import KNOWN_TARGETS, TARGETS as TABLE
 from .transport import open_url
 from cfcbase.series import Q14_LIMIT
-from cfcbase.tasks import WASHOUT
+from cfcbase.tasks import WASHOUT, verdict
 
 
 @dataclass
@@ -228,9 +228,12 @@ def _add_figures(rec, fw, fp_target, ref, build_s, t0):
         rec["footprint"] = footprint(fp_target, fw.elf) if fp_target in TABLE else None
     if ref.units:
         u = ref.units
-        rec["target_units"] = {"target": u["target"], "baselines": u["baselines"],
+        rec["target_units"] = {"target": u["target"], "baselines": u["baselines"], "differenced": u["differenced"],
                                "mse_vs_truth": {k: (v * u["mse_factor"] if v is not None else None)
                                                 for k, v in rec["mse_vs_truth"].items()}}
+    if ref.baselines and rec["mse_vs_truth"]["washout"] is not None:
+        rec["baselines"] = ref.baselines
+        rec["verdict"] = verdict(rec["mse_vs_truth"]["washout"], {k: v["washout"] for k, v in ref.baselines.items()})
     rec["build_s"] = round(build_s, 3)
     rec["wall_s"] = round(time.monotonic() - t0, 3)
     return rec

@@ -503,15 +503,16 @@ def _daphnet_without_its_data(w_o_factor=1.0):
 
 
 def test_a_data_model_without_its_file_is_measured_on_synthetic_inputs(tmp_path, capsys):
-    rc, cap, _ = _export_err(_daphnet_without_its_data(), tmp_path, capsys)
+    rc, cap, p = _export_err(_daphnet_without_its_data(), tmp_path, capsys)
     assert rc == 0, cap.err
     line = [s for s in cap.out.splitlines() if s.startswith("integer vs float ternary")][0]
     assert line == (
         "integer vs float ternary on synthetic inputs (64 x 50): washout MSE 2.972e-08 (bound 1e-05), max |diff| "
         "1.073e-03 (bound 1e-02); saturated: gate table 1935, candidate table 0 of 102400 pre-activations each, "
         "readout 0 of 3200 outputs (smooth random sequences in [-1, 1], the scaled range of the training block, "
-        "instead of the validation set: cannot regenerate the 'S06R02E0.csv' val set: no/such/dir/S06R02E0.csv: "
-        "no such file)")
+        "instead of the validation set: no/such/dir/S06R02E0.csv: no such file; looked for "
+        f"{tmp_path}/no/such/dir/S06R02E0.csv, relative to the model {p}; pass --data FILE to read the data from "
+        "another copy)")
 
 
 def test_a_lossy_data_model_without_its_file_is_still_refused(tmp_path, capsys):

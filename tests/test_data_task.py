@@ -1,6 +1,7 @@
 """A user's own series end to end: `trainer factorial --data`, the version-2 artifact, the
 scaling constants in the model header, `host verify` on the model's own test block, and bad
 data stopped with one line before anything is written."""
+import hashlib
 import io
 import json
 import os
@@ -103,7 +104,7 @@ def v2_npz(tmp_path, task=None, name="m.npz", **changes):
     a = artifact_arrays(art)
     d = dict(art.data)
     for k, v in changes.items():
-        if k in d:
+        if k in d or k in ("sha256", "gaps", "max_gap", "difference", "unknown"):
             d[k] = v
         else:
             a[k] = np.asarray(v, np.float64)
@@ -173,6 +174,17 @@ def test_bad_version_2_refused_by_verify(case, tmp_path, host_cli):
     (dict(path="notes.txt"), "data_json: path 'notes.txt': not a .csv, .npy, .npz file"),
     (dict(path=""), "data_json: path '' must be relative or pkg:PACKAGE/PATH"),
     (dict(path="a" * 509 + ".csv"), "data_json: path: 513 characters, at most 512 allowed"),
+    (dict(sha256="ab" * 31 + "AB"), "data_json: sha256 '" + "ab" * 31 + "AB' is not 64 lowercase hexadecimal digits"),
+    (dict(sha256=1), "data_json: field 'sha256' is not a str"),
+    (dict(gaps="fill"), "data_json: gaps 'fill' is not one of interpolate, refuse"),
+    (dict(max_gap=-1), "data_json: max_gap -1 is not an integer in 0..1000000"),
+    (dict(max_gap=True), "data_json: max_gap True is not an integer in 0..1000000"),
+    (dict(difference={"target": True}), 'data_json: difference: expected {"target": true or false, "inputs": [input'),
+    (dict(difference={"target": 1, "inputs": []}), 'data_json: difference: expected {"target"'),
+    (dict(difference={"target": True, "inputs": ["zz"]}),
+     "data_json: difference: inputs ['zz'] must be distinct names out of inputs"),
+    (dict(difference={"target": True, "inputs": ["c0", "c0"]}), "data_json: difference: inputs ['c0', 'c0'] must"),
+    (dict(unknown=1), "data_json: unknown field 'unknown'"),
     (dict(input_offset=[0.0, -1.5e15]), "input_offset: -1500000000000000.0 (element 1) must be at most 1e+15 in magnitude"),
     (dict(target_offset=np.inf), "target_offset: contains NaN or infinity"),
     (dict(target_scale=1e16), "target_scale: 1e+16 must be in [1e-15, 1e+15]"),
@@ -190,6 +202,8 @@ def test_version_2_rules(changes, why, tmp_path):
 
 def test_version_2_bounds_are_inclusive(tmp_path):
     p = v2_npz(tmp_path, horizon=10000, seq_len=2, fractions=[0.8, 0.1, 0.1], path="pkg:aeon/d/x.NPZ",
+               sha256="0123456789abcdef" * 4, gaps="refuse", max_gap=1_000_000,
+               difference={"target": False, "inputs": ["a b"]},
                inputs=["a b", "c_d-e.f,g:h;i+j=k(l)[m]/n@o%p#q"], input_offset=[1e15, -1e15],
                input_scale=[1e-15, 1e15], tau=np.full(8, 1e6), b_o=1e6)
     art = load_artifact(p)
@@ -384,7 +398,7 @@ BAD_DATA = {
     "non-numeric": (lambda tmp: (write_csv(tmp / "s.csv", ["a", "b"], [(i, "x" if i == 7 else i) for i in range(300)]),
                                  ["--inputs", "a,b"]),
                     r"s.csv: row 9, column 'b': 'x' is not a number"),
-    "nan-inf": (_nan, r"s.csv: row 125, column 'b': inf \(1 non-finite value\(s\) in the column\)"),
+    "nan-inf": (_nan, r"s.csv: row 125, column 'b': inf \(1 infinite value\(s\) in the column\)"),
     "constant": (_flat, r"s.csv: column 'flat' is constant over the training rows 0-209"),
     "too-few-rows": (lambda tmp: (two_input_csv(tmp / "s.csv", n=100), ["--seq-len", "50"]),
                      r"s.csv: 100 rows give the val block 15 rows, fewer than one window"),
@@ -483,9 +497,9 @@ def test_verify_refuses_bad_data_in_one_line(tmp_path, host_cli):
 @pytest.mark.slow
 def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli, capsys, monkeypatch):
     import os
-    monkeypatch.chdir(REPO)                  # where host_cli runs: the artifact's path is relative to it
+    monkeypatch.chdir(REPO)                  # where host_cli runs
     path = two_input_csv(tmp_path / "sensor.csv")
-    rel = os.path.relpath(path)              # an absolute --data is recorded relative
+    rel = "../sensor.csv"                    # recorded relative to the artifact's directory
     out = tmp_path / "res"
     rc = trainer_main(["factorial", "--data", str(path), "--inputs", "a,b", "--target", "b", "--horizon", "2",
                        "--seq-len", "20", "--seeds", "2", "--epochs", "3", "--teacher-epochs", "6",
@@ -496,7 +510,9 @@ def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli,
     art = load_artifact(out / "best.npz")
     assert art.format_version == 2 and art.I == 2 and art.task == "data"
     assert art.data == {"path": rel, "inputs": ["a", "b"], "target": "b", "horizon": 2, "seq_len": 20,
-                        "fractions": [0.7, 0.15, 0.15]}
+                        "fractions": [0.7, 0.15, 0.15], "gaps": "interpolate", "max_gap": 6,
+                        "difference": {"target": False, "inputs": []},
+                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     raw = np.loadtxt(path, delimiter=",", skiprows=1)[:420]
     np.testing.assert_allclose(art.scaling["input_offset"], raw[:, 1:].mean(0))
     assert art.scaling["target_offset"] == pytest.approx(raw[:, 2].mean())
@@ -533,7 +549,9 @@ def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli,
     path.unlink()
     r = host_cli("verify", "--qemu", "--target", "native", "--model", out / "best.npz", "--build-dir",
                  tmp_path / "build")
-    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"error: the model's data: {rel}: no such file"
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(
+        f"error: the model's data: {rel}: no such file; looked for {path}, relative to the model ")
+    assert "pass --data FILE" in r.stderr
     r = host_cli("verify", "--qemu", "--target", "native", "--model", out / "best.npz", "--build-dir",
                  tmp_path / "build", "--data", copy)
     assert r.returncode == 0 and "copy.csv test block" in r.stderr, r.stderr

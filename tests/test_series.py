@@ -92,11 +92,13 @@ def test_non_numeric_cell_names_row_and_column(tmp_path):
     assert msg.startswith(str(path))
 
 
-def test_nan_and_inf_say_where(tmp_path):
+def test_inf_says_where_nan_and_empty_cells_are_missing_values(tmp_path):
     path = write_csv(tmp_path / "s.csv", ["a", "b"], [(1, 2), (3, 4), ("nan", 6), (7, "inf")])
-    expect(r"row 4, column .a.: nan \(1 non-finite value\(s\) in the column\)", lambda: read_table(path).values)
+    expect(r"row 5, column .b.: inf \(1 infinite value\(s\) in the column\)", lambda: read_table(path).values)
     np.save(tmp_path / "s.npy", np.array([[1.0, 2.0], [np.inf, 3.0]]))
     expect(r"row 1, column .c0.: inf", lambda: read_table(tmp_path / "s.npy").values)
+    path = write_csv(tmp_path / "m.csv", ["a", "b"], [(1, 2), (3, ""), ("nan", 6), (7, " ")])
+    np.testing.assert_array_equal(np.isnan(read_table(path).values), [[0, 0], [0, 1], [1, 0], [0, 1]])
 
 
 def test_constant_channel(tmp_path):

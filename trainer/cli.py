@@ -20,12 +20,57 @@ def build_parser():
     from .configs import WIDTHS
     from .sweep import KNOBS
     fill = {"widths": ", ".join(map(str, WIDTHS)), "knobs": "; ".join(f"{k}: {v.help}" for k, v in KNOBS.items())}
+    from cfcbase.version import version_line
     p = _Parser(prog="python -m trainer",
                 description="Ternary CfC trainer: float teachers, the 2x2x2 ternary factorial, gradient check.")
-    sub = p.add_subparsers(dest="cmd", metavar="{factorial,sweep,gradcheck,bench,results}", parser_class=_Parser)
+    p.add_argument("--version", action="version", version=version_line(), help="print the version and exit")
+    sub = p.add_subparsers(dest="cmd", metavar="{" + ",".join(COMMANDS) + "}", parser_class=_Parser)
     for name, (summary, description, options) in COMMANDS.items():
         options(sub.add_parser(name, help=summary, description=description.format(**fill)))
     return p
+
+
+def _data_options(f):
+    """--data and its options, the same for factorial and sweep (docs/model.md, "Your own data")."""
+    from cfcbase.series import AUTO_SEQ_LEN, DIFFERENCE, GAPS, MAX_GAP_FRACTION, MAX_GAP_MIN, MIN_WINDOWS, TREND_R2
+    f.add_argument("--data", default=None, metavar="FILE",
+                   help="train on your own time series instead of --task: a CSV with a header row, a .npy "
+                   "([rows] or [rows, columns]; columns c0, c1, ...) or a .npz (one 1-D array per column), rows "
+                   "evenly spaced in time; pkg:PACKAGE/PATH names a file inside an installed Python package "
+                   "(docs/model.md, 'Your own data')")
+    f.add_argument("--inputs", default=None, metavar="COLS",
+                   help="with --data: comma-separated input columns (default: the target if --target is given, "
+                   "else the first column of numbers that is not a time stamp: columns of text such as dates or "
+                   "labels, and columns that never decrease, such as a year, are skipped, and a line says which)")
+    f.add_argument("--target", default=None, metavar="COL",
+                   help="with --data: the column to forecast (default: the first input)")
+    f.add_argument("--horizon", type=int, default=1, metavar="K",
+                   help="with --data: forecast the target K rows ahead of the inputs (default: 1)")
+    f.add_argument("--seq-len", type=int, default=None, metavar="T",
+                   help="with --data: steps per window; train/val/test are contiguous blocks cut into "
+                   "non-overlapping windows (default: chosen from the series: the largest T in "
+                   f"{AUTO_SEQ_LEN[0]}..{AUTO_SEQ_LEN[1]} that gives at least {MIN_WINDOWS[0]} training, "
+                   f"{MIN_WINDOWS[1]} validation and {MIN_WINDOWS[2]} test windows, else the largest that gives "
+                   "each split one window; training needs at least 15)")
+    f.add_argument("--fractions", default="0.7,0.15,0.15", metavar="A,B,C",
+                   help="with --data: train, validation, test shares of the rows, in time order "
+                   "(default: 0.7,0.15,0.15)")
+    f.add_argument("--gaps", default="interpolate", choices=GAPS,
+                   help="with --data: missing values (empty cells, NaN) in the used columns. interpolate: rows "
+                   "before the first and after the last complete row are dropped, and inner gaps of at most "
+                   "--max-gap consecutive rows are filled by linear interpolation (a longer gap is refused, naming "
+                   "its rows); refuse: any missing value is refused (default: interpolate)")
+    f.add_argument("--max-gap", type=int, default=None, metavar="N",
+                   help=f"with --gaps interpolate: the longest run of missing rows filled (default: {MAX_GAP_MIN}, or "
+                   f"{MAX_GAP_FRACTION:.0%}% of the rows when that is more)")
+    f.add_argument("--difference", default="auto", choices=DIFFERENCE,
+                   help="with --data: model the changes of a trending series instead of its levels. none: levels; "
+                   "target: the model forecasts the target's change over the horizon (the level forecast is the "
+                   "level at the input's row plus it); all: also every input as its change from the previous row; "
+                   f"auto: the target and each input that trends (a straight line explains at least {TREND_R2:.0%}% "
+                   "of its variance over the training rows, or the validation rows' mean lies outside the training "
+                   "range), with a line saying which and why. Errors are reported in the target's units either way "
+                   "(default: auto)")
 
 
 def _factorial_options(f):
@@ -35,23 +80,7 @@ def _factorial_options(f):
     d = Settings()
     f.add_argument("--task", default="sine", metavar="TASK",
                    help=f"task: one of {', '.join(TASKS)} (default: sine)")
-    f.add_argument("--data", default=None, metavar="FILE",
-                   help="train on your own time series instead of --task: a CSV with a header row, a .npy "
-                   "([rows] or [rows, columns]; columns c0, c1, ...) or a .npz (one 1-D array per column), rows "
-                   "evenly spaced in time; pkg:PACKAGE/PATH names a file inside an installed Python package "
-                   "(docs/model.md, 'Your own data')")
-    f.add_argument("--inputs", default=None, metavar="COLS",
-                   help="with --data: comma-separated input columns (default: the first column)")
-    f.add_argument("--target", default=None, metavar="COL",
-                   help="with --data: the column to forecast (default: the first input)")
-    f.add_argument("--horizon", type=int, default=1, metavar="K",
-                   help="with --data: forecast the target K rows ahead of the inputs (default: 1)")
-    f.add_argument("--seq-len", type=int, default=50, metavar="T",
-                   help="with --data: steps per window; train/val/test are contiguous blocks cut into "
-                   "non-overlapping windows (default: 50)")
-    f.add_argument("--fractions", default="0.7,0.15,0.15", metavar="A,B,C",
-                   help="with --data: train, validation, test shares of the rows, in time order "
-                   "(default: 0.7,0.15,0.15)")
+    _data_options(f)
     f.add_argument("--seeds", type=int, default=d.seeds, metavar="N",
                    help=f"number of paired seeds 0..N-1; seed k uses the same data and teacher in every "
                    f"config (default: {d.seeds})")
@@ -87,12 +116,14 @@ def _factorial_options(f):
 def _sweep_options(sw):
     from .sweep import PRESETS
     sw.add_argument("--task", default="sine", metavar="TASK", help="task (default: sine)")
+    _data_options(sw)
     sw.add_argument("--grid", default="factorial", metavar="SPEC",
                     help="KNOB=V1,V2,...; KNOB=... (the product of the values), blocks of those joined by "
                     "'|' (the union of their products), or a preset: "
                     + ", ".join(f"{k} = '{v}'" for k, v in PRESETS.items()) + " (default: factorial)")
     sw.add_argument("--seeds", type=int, default=10, metavar="N", help="paired seeds 0..N-1 (default: 10)")
-    sw.add_argument("--out", default=None, metavar="DIR", help="output directory (default: results/<task>/sweep)")
+    sw.add_argument("--out", default=None, metavar="DIR",
+                    help="output directory (default: results/<task>/sweep, with --data results/<file name>/sweep)")
     sw.add_argument("--baseline", default="", metavar="CELL",
                     help="cell to compare every other cell with, named by its knobs that differ from the "
                     "defaults, e.g. 'distill=traj,alpha=0.3' or 'default' (default: the first cell)")
@@ -133,6 +164,15 @@ def _bench_options(bn):
                     help="the ternary student step (coupled scales, identity STE) instead of the teacher")
 
 
+def _examples_options(ex):
+    from .examples import EXAMPLES, VERIFY_TARGETS
+    ex.add_argument("--only", default=None, metavar="NAMES",
+                    help=f"comma-separated examples to run (default: all: {', '.join(EXAMPLES)})")
+    ex.add_argument("--no-verify", action="store_true", help="train only; do not run host verify")
+    ex.add_argument("--targets", default=VERIFY_TARGETS, metavar="LIST",
+                    help=f"host verify's --target (default: {VERIFY_TARGETS})")
+
+
 def _results_options(rs):
     rs.add_argument("--check", action="store_true",
                     help="write nothing; exit 1 when either file is not what the results give")
@@ -161,6 +201,14 @@ COMMANDS = {
               "settings and the training code). Writes sweep.json, sweep.md (per-cell geometric means, paired "
               "comparisons with the baseline cell: 95% CI, Holm-adjusted p) and sweep.png. Progress goes to "
               "stderr. Knobs: {knobs}.", _sweep_options),
+    "examples": ("train and verify the worked examples: public series from a PyPI wheel",
+                 "Runs, one after the other, for each worked example of docs/model.md (weekly CO2, yearly sunspots, "
+                 "quarterly US macro data, shipped inside the statsmodels wheel: pip install --no-deps statsmodels) "
+                 "`python -m trainer factorial --data pkg:... --inputs ... --target ... --out results/<name>` with "
+                 "every other option at its default, then `python -m host verify --qemu --target "
+                 "native,stm32f405,nrf51 --model results/<name>/best.npz --json results/<name>/verify.json`, then "
+                 "`python -m trainer results` (the worked-examples table of docs/results.md). Minutes per example.",
+                 _examples_options),
     "results": ("write docs/results.md and the README's results block from results/",
                 "Renders docs/results.md (every task's factorial summary, main effects, baselines and sweep "
                 "comparisons) and the README's headline table from the committed results/*/factorial.json and "
@@ -183,7 +231,12 @@ def _sweep(a):
         raise TrainerError(f"--workers must be positive, got {a.workers}")
     if not (math.isfinite(a.ray_timeout) and a.ray_timeout > 0):
         raise TrainerError(f"--ray-timeout must be a positive number of seconds, got {a.ray_timeout}")
-    st = SweepSettings(task=a.task, grid=a.grid, seeds=a.seeds, out=a.out or os.path.join("results", a.task, "sweep"),
+    if a.data is not None:
+        _check_sizes(a)
+        task, out, _ = _data_task(a, sweep=True)
+    else:
+        task, out = a.task, a.out or os.path.join("results", a.task, "sweep")
+    st = SweepSettings(task=task, grid=a.grid, seeds=a.seeds, out=out,
                        baseline=a.baseline, workers=a.workers, stack=a.stack, ray=a.ray, overrides=overrides,
                        ray_timeout=a.ray_timeout if a.ray not in (None, "local") else None)
     if a.dry_run:
@@ -193,60 +246,80 @@ def _sweep(a):
         return 0
     r = run(st)
     best = min(r["cells"], key=lambda c: sum(math.log10(x["test_mse_washout"]) for x in c["seeds"]))
-    print(f"{r['task']}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 test washout MSE: "
+    from cfcbase.tasks import label
+    print(f"{label(r['task'])}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 test washout MSE: "
           f"{best['id']}; report in {st.out}/sweep.md")
     return 0
 
 
-def _data_task(a):
-    """(task name, default --out, the command that regenerates it) of --data and its options."""
+def _data_task(a, sweep=False):
+    """(task name, default --out, the command that regenerates it) of --data and its options. The
+    file is read here, once: the defaults (columns, seq-len, gaps, differencing) are resolved and
+    the task's name carries them, so worker processes rebuild the same data from it."""
     from cfcbase.artifact import data_path_problem
-    from cfcbase.series import SeriesSpec
-    from cfcbase.tasks import data_task
+    from cfcbase.series import SeriesError, SeriesSpec
+    from cfcbase.tasks import resolve_data_task
     from .factorial import recorded_data_path
     try:
         fr = tuple(float(v) for v in a.fractions.split(","))
     except ValueError:
         raise TrainerError(f"--fractions: three comma-separated numbers expected, got {a.fractions!r}") from None
     inputs = tuple(c.strip() for c in a.inputs.split(",")) if a.inputs else ()
+    stem = os.path.splitext(os.path.basename(a.data))[0] or "data"
+    out = a.out or os.path.join("results", stem, *(["sweep"] if sweep else []))
     # what best.npz will record (docs/artifact.md), checked now rather than after the training
-    problem = data_path_problem(recorded_data_path(a.data), extension=False)   # cfcbase.series: the extension
+    problem = data_path_problem(recorded_data_path(a.data, out), extension=False)   # cfcbase.series: the extension
     if problem:
         raise TrainerError(f"--data {a.data}: {problem}")
-    spec = SeriesSpec(a.data, inputs, a.target, a.horizon, a.seq_len, fr)
-    stem = os.path.splitext(os.path.basename(a.data))[0] or "data"
-    cmd = " ".join(["python -m trainer factorial --data", a.data]
-                   + ([f"--inputs {','.join(inputs)}"] if inputs else []) + ([f"--target {a.target}"] if a.target else [])
-                   + [f"--horizon {a.horizon} --seq-len {a.seq_len}"]
-                   + ([f"--fractions {a.fractions}"] if fr != (0.7, 0.15, 0.15) else [])
-                   + [f"--{k.replace('_', '-')} {getattr(a, k)}" for k in ("epochs", "teacher_epochs", "cs_sweeps",
-                                                                            "refit_epochs")
-                      if getattr(a, k) is not None]
-                   + [f"--seeds {a.seeds}"] + ([f"--out {a.out}"] if a.out else []))
-    return data_task(spec), os.path.join("results", stem), cmd
+    spec = SeriesSpec(a.data, inputs, a.target, a.horizon, a.seq_len, fr, a.gaps, a.max_gap, a.difference)
+    try:
+        task, _ = resolve_data_task(spec)
+    except SeriesError as e:
+        raise TrainerError(str(e)) from None
+    given = [("--inputs", ",".join(inputs) if inputs else None), ("--target", a.target),
+             ("--horizon", a.horizon if a.horizon != 1 else None), ("--seq-len", a.seq_len),
+             ("--fractions", a.fractions if fr != (0.7, 0.15, 0.15) else None),
+             ("--gaps", a.gaps if a.gaps != "interpolate" else None), ("--max-gap", a.max_gap),
+             ("--difference", a.difference if a.difference != "auto" else None)]
+    if not sweep:
+        given += [(f"--{k.replace('_', '-')}", getattr(a, k)) for k in ("epochs", "teacher_epochs", "cs_sweeps",
+                                                                         "refit_epochs")]
+    cmd = " ".join([f"python -m trainer {'sweep' if sweep else 'factorial'} --data", a.data]
+                   + [f"{k} {v}" for k, v in given if v is not None]
+                   + ([] if sweep else [f"--seeds {a.seeds}"]) + ([f"--out {a.out}"] if a.out else []))
+    return task, out, cmd
 
 
 def _factorial(a):
     from .factorial import Settings, run
     from .quant import SCHEMES
-    from cfcbase.tasks import TASKS, label
-    if a.data is not None:
-        task, out, command = _data_task(a)
-    else:
-        task, out, command = a.task, os.path.join("results", a.task), ""
+    from cfcbase.tasks import TASKS
     if a.data is None and a.task not in TASKS:
         raise TrainerError(f"unknown task {a.task!r} (known: {', '.join(TASKS)})")
     if a.scheme not in SCHEMES:
         raise TrainerError(f"unknown scale scheme {a.scheme!r} (known: {', '.join(SCHEMES)})")
+    _check_sizes(a)
+    if a.data is not None:
+        task, out, command = _data_task(a)
+    else:
+        task, out, command = a.task, os.path.join("results", a.task), ""
     st = Settings(task=task, command=command, seeds=a.seeds, epochs=a.epochs, teacher_epochs=a.teacher_epochs, lr=a.lr,
                   teacher_lr=a.teacher_lr, scheme=a.scheme, cs_sweeps=a.cs_sweeps, jobs=a.jobs,
                   transient_weight=a.transient_weight, refit_epochs=a.refit_epochs,
                   out=a.out or out)
     r = run(st)
-    b = r["best"]
-    print(f"{label(r['task'])}: best ternary student {b['name']} seed {b['seed']}: test washout MSE "
-          f"{b['test_mse_washout']:.3e} = {b['ratio_vs_teacher']:.2f}x its float teacher; report in {st.out}")
+    from .report import summary_line
+    print(summary_line(r, st.out))
     return 0
+
+
+def _check_sizes(a):
+    """The counts of the command line that must be positive, before any data is read."""
+    for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps", "refit_epochs", "max_gap"):
+        v = getattr(a, name, None)
+        if v is not None and v < (0 if name == "max_gap" else 1):
+            raise TrainerError(f"--{name.replace('_', '-')} must be {'at least 0' if name == 'max_gap' else 'positive'}, "
+                               f"got {v}")
 
 
 def _gradcheck(a):
@@ -281,7 +354,7 @@ def main(argv=None):
             pin_threads()                             # before numpy is imported
         a = build_parser().parse_args(argv)
         if a.cmd is None:
-            raise TrainerError("missing command: factorial, sweep, gradcheck, bench or results (see --help)")
+            raise TrainerError(f"missing command: {', '.join(COMMANDS)} (see --help)")
         if a.cmd == "bench":
             return _bench(a)
         if a.cmd == "sweep":
@@ -289,6 +362,10 @@ def main(argv=None):
         if a.cmd == "results":
             from . import results_page
             return results_page.main(a.check)
+        if a.cmd == "examples":
+            from . import examples
+            return examples.run([n.strip() for n in a.only.split(",")] if a.only else None, not a.no_verify,
+                                a.targets)
         return _factorial(a) if a.cmd == "factorial" else _gradcheck(a)
     except TrainerError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -145,12 +145,25 @@ def check_out_dir(out):
         raise TrainerError(f"--out {out}: not writable ({e.strerror or e})")
 
 
+def fill_defaults(st: Settings) -> None:
+    """The settings left None take the task's defaults (configs.TASK_DEFAULTS). With --epochs E
+    given and --cs-sweeps / --refit-epochs not, those scale with it, never above their
+    defaults: sweeps max(1, round(S x E / E0)), refit epochs max(1, round(R x E / E0)) for the
+    defaults E0 epochs, S sweeps, R refit epochs (a quick run is quick throughout)."""
+    d = task_defaults(st.task)
+    if st.epochs is not None and st.epochs > 0:
+        for k in ("cs_sweeps", "refit_epochs"):
+            if getattr(st, k) is None:
+                setattr(st, k, min(d[k], max(1, round(d[k] * st.epochs / d["epochs"]))))
+    for k, v in d.items():
+        if getattr(st, k) is None:
+            setattr(st, k, v)
+
+
 def run(st: Settings):
     if not tasks.is_data_task(st.task) and st.task not in tasks.TASKS:
         raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
-    for k, v in task_defaults(st.task).items():
-        if getattr(st, k) is None:
-            setattr(st, k, v)
+    fill_defaults(st)
     for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps", "refit_epochs"):
         if getattr(st, name) < 1:
             raise TrainerError(f"--{name.replace('_', '-')} must be positive, got {getattr(st, name)}")
@@ -168,6 +181,8 @@ def run(st: Settings):
                                f"transient crops are {train.CROP_LEN} steps from step 5), got {d.spec.seq_len}")
         _log(f"data {d.spec.path}: inputs {', '.join(d.inputs)} (I = {len(d.inputs)}), target {d.target} "
              f"{d.spec.horizon} row(s) ahead, windows of {d.spec.seq_len} steps; {d.sizes()}")
+        for note in d.notes:
+            _log(f"data: {note}")
     check_out_dir(out)
     t0 = time.perf_counter()
     seeds = list(range(st.seeds))
@@ -207,9 +222,9 @@ def run(st: Settings):
 
     result = assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
     result["numerics"] = num
-    write_factorial(out, result, runs, teachers)
-    _log(f"factorial {tasks.label(st.task)} done in {time.perf_counter() - t0:.1f} s; wrote {out}/factorial.md, "
-         f"factorial.json, factorial.png, best.npz")
+    wrote = write_factorial(out, result, runs, teachers)
+    _log(f"factorial {tasks.label(st.task)} done in {time.perf_counter() - t0:.1f} s; wrote {out}/{wrote[0]}, "
+         f"{', '.join(wrote[1:])}")
     return result
 
 
@@ -224,14 +239,16 @@ def load_data(task):
 
 def data_summary(task):
     """What a data task's report says about its data: spec, sizes, scaling, saturations."""
-    from cfcbase.series import values_past_q14
+    from cfcbase.series import data_sha256, values_past_q14
     d = tasks.series_data(task)
     return {"spec": tasks.spec_dict(d.spec), "inputs": d.inputs, "target": d.target,
             "rows": {s: list(r) for s, r in d.rows.items()},
             "windows": {s: int(d.x[s].shape[0]) for s in d.x}, "sizes": d.sizes(),
             "input_offset": d.x_scaling.offset.tolist(), "input_scale": d.x_scaling.scale.tolist(),
             "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0]),
-            "saturation": values_past_q14(d)}
+            "level_offset": float(d.level_scaling.offset[0]), "level_scale": float(d.level_scaling.scale[0]),
+            "difference": d.spec.difference, "gaps": d.gaps, "notes": d.notes,
+            "sha256": data_sha256(d.spec.path), "saturation": values_past_q14(d)}
 
 
 def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
@@ -276,24 +293,28 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
 
 # ---- outputs --------------------------------------------------------------------------------
 
-def recorded_data_path(path) -> str:
-    """The data file as best.npz records it: as given, or an absolute path made relative to the
-    current directory (the artifact's reader refuses absolute paths: docs/artifact.md)."""
+def recorded_data_path(path, out) -> str:
+    """The data file as best.npz in ``out`` records it: pkg:PACKAGE/PATH as given, a file relative
+    to ``out`` (docs/artifact.md: export and verify find it from the artifact's directory)."""
+    from cfcbase.datafile import PKG_PREFIX
     path = str(path)
-    return os.path.relpath(path) if os.path.isabs(path) else path
+    if path.startswith(PKG_PREFIX):
+        return path
+    return os.path.relpath(os.path.abspath(path), os.path.abspath(out))
 
 
-def best_artifact(task, run, teacher_flat, H, metrics) -> Artifact:
+def best_artifact(task, run, teacher_flat, H, metrics, out=".") -> Artifact:
     """The best.npz (docs/artifact.md) of a frozen student run and the float teacher it came from."""
     m = run["model"]
     tp = train.Params(H, 1, tasks.n_inputs(task), flat=teacher_flat)
     W = tp.W[0]
     data = scaling = None
     if tasks.is_data_task(task):
+        from cfcbase.series import data_sha256
         d = tasks.series_data(task)
-        # the columns as resolved (the defaults of --inputs and --target filled in)
-        data = dict(tasks.spec_dict(d.spec), path=recorded_data_path(d.spec.path), inputs=list(d.inputs),
-                    target=d.target)
+        # the spec as resolved (the defaults filled in), the file relative to the artifact, its hash
+        data = dict(tasks.spec_dict(d.spec), path=recorded_data_path(d.spec.path, out), inputs=list(d.inputs),
+                    target=d.target, sha256=data_sha256(d.spec.path))
         task = DATA_TASK
         scaling = {"input_offset": d.x_scaling.offset, "input_scale": d.x_scaling.scale,
                    "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0])}
@@ -308,14 +329,15 @@ def best_artifact(task, run, teacher_flat, H, metrics) -> Artifact:
 
 def write_factorial(out, result, runs, teachers):
     """factorial.json, factorial.md, best.npz and factorial.png, all or none (fileio.write_file_set):
-    a failure anywhere leaves --out as it was, and a reused --out never mixes the sets."""
+    a failure anywhere leaves --out as it was, and a reused --out never mixes the sets. Returns
+    the names of the files written (factorial.png only when drawn)."""
     b = result["best"]
     run = next(r for r in runs if r["config"] == b["config"] and r["seed"] == b["seed"]
                and r["H"] == b["H"] and r["name"] == b["name"])
     metrics = {"seed": b["seed"], "config": str(b["config"]), "val_mse_washout": b["val_mse_washout"],
                "test_mse": b["test_mse"], "test_mse_washout": b["test_mse_washout"],
                "teacher_test_mse_washout": b["teacher_test_mse_washout"], "selected_on": "val_mse_washout"}
-    art = best_artifact(result["task"], run, teachers[b["H"]]["flat"][b["seed"]], b["H"], metrics)
+    art = best_artifact(result["task"], run, teachers[b["H"]]["flat"][b["seed"]], b["H"], metrics, out)
     text = {"factorial.json": json.dumps(result, indent=1, sort_keys=True) + "\n", "factorial.md": markdown(result)}
     writers = {name: (lambda f, t=t: f.write(t.encode())) for name, t in text.items()}
     writers["best.npz"] = lambda f: write_artifact(art, f)
@@ -325,3 +347,4 @@ def write_factorial(out, result, runs, teachers):
         writers[os.path.basename(path)] = write
     plot(os.path.join(out, "factorial.png"), result, run, teachers, collect)
     write_file_set(out, writers)
+    return [name for name in ("factorial.md", "factorial.json", "factorial.png", "best.npz") if writers.get(name)]

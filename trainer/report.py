@@ -46,6 +46,33 @@ def baseline_label(result, name):
     return f"AR({result['baselines'][name]['p']})" if name == "ar" else name
 
 
+def baseline_mses(result) -> dict:
+    """{label: test washout MSE} of the run's baselines (persistence, AR(2) or AR(p)), scaled units."""
+    return {("AR(2)" if k == "ar2" else baseline_label(result, k)): v["test_mse_washout"]
+            for k, v in result["baselines"].items() if k in ("persistence", "ar2", "ar")}
+
+
+WHAT_TO_TRY = 'docs/model.md, "When the model loses to a baseline", says what to try'
+
+
+def verdict_text(result) -> str:
+    """The selected model against the baselines on the same test windows, in words."""
+    v = tasks.verdict(result["best"]["test_mse_washout"], baseline_mses(result))
+    return v + (f" ({WHAT_TO_TRY})" if "WORSE" in v else "")
+
+
+def summary_line(result, out) -> str:
+    """The factorial's last stdout line: the selected model, its teacher, the verdict."""
+    b = result["best"]
+    units = ""
+    if "data" in result:
+        d = result["data"]
+        units = f" ({b['test_mse_washout'] * d['target_scale'] ** 2:.4g} in {d['target']}'s units, squared)"
+    return (f"{tasks.label(result['task'])}: best ternary student {b['name']} seed {b['seed']}: test washout MSE "
+            f"{b['test_mse_washout']:.3e}{units} = {b['ratio_vs_teacher']:.2f}x its float teacher; on the same test "
+            f"windows it is {verdict_text(result)}; report in {out}")
+
+
 def units_table(result):
     """A data task's headline figures in the target's own units: washout test MSE (geometric mean
     over seeds) of the best config's student rows, the float teachers and the baselines."""
@@ -70,7 +97,8 @@ def units_table(result):
     b = result["best"]
     out.append(f"\nBest ternary student (on validation): `{b['name']}` seed {b['seed']}, test washout MSE "
                f"{b['test_mse_washout'] * k:.4e} = {b['ratio_vs_teacher']:.2f}x its float teacher "
-               f"({b['teacher_test_mse_washout'] * k:.4e}), in {d['target']}'s units.")
+               f"({b['teacher_test_mse_washout'] * k:.4e}), in {d['target']}'s units; on the same test windows it "
+               f"is {verdict_text(result)}.")
     return "\n".join(out) + "\n"
 
 
@@ -85,6 +113,18 @@ def _data_section(p, result):
       f"units (target / scale); in the target's own units multiply by scale^2 = {d['target_scale'] ** 2:.6g}. "
       f"Values past the device's Q14 range |v| >= 2 (saturated on the device): "
       + "; ".join(f"{s} {c['inputs']} input / {c['target']} target" for s, c in d["saturation"].items()) + ".\n")
+    df = sp.get("difference")
+    if isinstance(df, dict) and (df["target"] or df["inputs"]):
+        what = ("the target (the model forecasts its change over the horizon; a level forecast is the level at "
+                "the input's row plus it, so its error is the change's error)" if df["target"] else "not the target")
+        p(f"Differenced: {what}; inputs {', '.join(df['inputs']) or 'none'} (their change from the row before). "
+          f"The target scaling above is the change's; its levels: offset {d['level_offset']:.6g}, scale "
+          f"{d['level_scale']:.6g}.\n")
+    if d.get("notes"):
+        p("What the defaults chose:\n")
+        for note in d["notes"]:
+            p(f"- {note}")
+        p("")
     p("In the target's own units:\n")
     p(units_table(result))
 
@@ -174,7 +214,10 @@ def markdown(result):
     p("## Best ternary student (selected on validation washout MSE)\n")
     p(f"`{b['name']}` seed {b['seed']}: val washout {b['val_mse_washout']:.3e}, test washout "
       f"{b['test_mse_washout']:.3e}, its float teacher {b['teacher_test_mse_washout']:.3e}: "
-      f"**{b['ratio_vs_teacher']:.2f}x the teacher**. Written to `best.npz`.")
+      f"**{b['ratio_vs_teacher']:.2f}x the teacher**. Written to `best.npz`.\n")
+    base = ", ".join(f"{k} {v:.3e}" for k, v in baseline_mses(result).items())
+    p(f"Against the baselines on the same test windows ({base}): the selected model is "
+      f"**{verdict_text(result)}**.")
     return o.getvalue()
 
 
@@ -196,12 +239,12 @@ def plot(path, result, run, teachers, atomic_write):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     ax = axes[0]
     t = np.arange(x.shape[1])
-    for n in range(2):
+    for n in range(min(2, x.shape[0])):
         ax.plot(t, y[n, :, 0], "k-", lw=1, label="truth" if n == 0 else None)
         ax.plot(t, yt[:, 0, n], "b--", lw=1, label=f"float teacher H{b['H']}" if n == 0 else None)
         ax.plot(t, ys[:, 0, n], "r:", lw=1.5, label=f"best student {b['name']}" if n == 0 else None)
     ax.axvline(tasks.WASHOUT - 0.5, color="gray", lw=0.5)
-    ax.set_title(f"{tasks.label(task)}: test sequences 0-1, predictions vs truth")
+    ax.set_title(f"{tasks.label(task)}: test sequence{'s 0-1' if x.shape[0] > 1 else ' 0'}, predictions vs truth")
     ax.set_xlabel("step t")
     ax.legend(fontsize=8)
     ax = axes[1]

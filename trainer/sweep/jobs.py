@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cfcbase import tasks
+
 from .. import train
 from ..workers import THREAD_ENV
 from .grid import canonical, schedules
@@ -40,7 +42,7 @@ def job_teacher(task: str, H: int, epochs: int, lr: float, seeds: tuple) -> dict
 
 def job_student(task: str, s: dict, seeds: tuple, teacher_flat) -> dict:
     _quiet()
-    teacher = train.Params(s["H"], len(seeds), flat=np.asarray(teacher_flat))
+    teacher = train.Params(s["H"], len(seeds), tasks.n_inputs(task), flat=np.asarray(teacher_flat))
     alpha, beta = schedules(s)
     distill = None if s["distill"] == "none" else s["distill"]
     M = len(seeds)

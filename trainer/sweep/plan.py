@@ -47,7 +47,7 @@ class Plan:
     and student jobs, keyed by their settings and the training code; which are in the store."""
 
     def __init__(self, st: SweepSettings):
-        if st.task not in tasks.TASKS:
+        if not tasks.is_data_task(st.task) and st.task not in tasks.TASKS:
             raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
         if st.seeds < 2:
             raise TrainerError(f"--seeds must be at least 2 for paired comparisons, got {st.seeds}")
@@ -68,6 +68,15 @@ class Plan:
         # numbers computed with other floating-point kernels (cfcbase.numerics) are other jobs
         self.code = code_fingerprint() + ("|" + numerics.fingerprint() if numerics.fingerprint() else "")
         self.store = Store(self.out, self.code)
+        # a data task's jobs are keyed by its spec (the task's name) and the file's content too:
+        # a changed file never reuses a job
+        self.data = {}
+        if tasks.is_data_task(st.task):
+            from cfcbase.series import SeriesError, data_sha256
+            try:
+                self.data = {"data_sha256": data_sha256(tasks.data_spec(st.task).path)}
+            except SeriesError as e:
+                raise TrainerError(str(e)) from None
         self.parts = chunks(st.seeds, st.stack)
         self.teachers = {}                  # key -> teacher settings
         self.students = {}                  # key -> (cell, seeds, student settings)
@@ -79,11 +88,11 @@ class Plan:
                 self.students[k] = (c, part, ss)
 
     def tkey(self, c, part):
-        ts = {"task": self.st.task, "seeds": list(part), **{k: c[k] for k in TEACHER_KNOBS}}
+        ts = {"task": self.st.task, **self.data, "seeds": list(part), **{k: c[k] for k in TEACHER_KNOBS}}
         return ts, job_key("teacher", ts, self.code)
 
     def skey(self, c, part):
-        ss = {"task": self.st.task, "seeds": list(part), **c}
+        ss = {"task": self.st.task, **self.data, "seeds": list(part), **c}
         return ss, job_key("student", ss, self.code)
 
     def todo(self):
@@ -96,13 +105,19 @@ class Plan:
         """One line: cells, seeds, jobs, how many to run (todo: self.todo(), if already known)."""
         todo_t, todo_s = todo or self.todo()
         n = len(self.teachers) + len(self.students)
-        return (f"{self.st.task}: {len(self.cells)} cells x {self.st.seeds} seeds in stacks of {self.st.stack}; "
+        return (f"{tasks.label(self.st.task)}: {len(self.cells)} cells x {self.st.seeds} seeds in stacks of {self.st.stack}; "
                 f"{len(self.teachers)} teacher and {len(self.students)} student jobs, "
                 f"{len(todo_t) + len(todo_s)} to run ({n - len(todo_t) - len(todo_s)} cached in {self.store.dir})")
 
 
 def run(st: SweepSettings) -> dict:
     p = Plan(st)
+    if tasks.is_data_task(st.task):
+        d = tasks.series_data(st.task)
+        log(f"data {d.spec.path}: inputs {', '.join(d.inputs)}, target {d.target} {d.spec.horizon} row(s) ahead, "
+            f"windows of {d.spec.seq_len} steps; {d.sizes()}")
+        for note in d.notes:
+            log(f"data: {note}")
     todo_t, todo_s = todo = p.todo()
     log(p.summary(todo))
     backend = LocalBackend(st.workers) if st.ray is None else RayBackend(st.ray, st.workers, st.ray_timeout)

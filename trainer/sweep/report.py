@@ -16,7 +16,7 @@ from .progress import log
 
 
 def markdown(result) -> str:
-    lines = [f"# Sweep: `{result['task']}`", "",
+    lines = [f"# Sweep: `{tasks.label(result['task'])}`", "",
              f"Grid: {result['grid_spec']}. "
              f"Defaults: {', '.join(f'{k}={fmt(v)}' for k, v in result['defaults'].items())}. "
              f"Seeds {result['seeds'][0]}..{result['seeds'][-1]} (paired: seed k has the same data and, per "
@@ -98,7 +98,7 @@ def plot(result) -> bytes | None:
         ax.set_ylabel("student test washout MSE")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
-    fig.suptitle(f"sweep {result['task']}: per-seed points, lines = geometric means")
+    fig.suptitle(f"sweep {tasks.label(result['task'])}: per-seed points, lines = geometric means")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
