@@ -73,6 +73,9 @@ def load_test_split(task, split: str = "test"):
 
 def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
     """Inputs for the golden vectors: the first n test-set sequences, or synthetic sines."""
+    if art.head is not None:                          # a classifier [classification hook]
+        from .classify_data import golden_windows
+        return golden_windows(art, n)
     try:
         x, _ = load_test_split(art, "test")
         if x.ndim == 3 and x.shape[2] == art.I:
@@ -112,6 +115,10 @@ def model_arrays(m: IntModel) -> list:
                     dims=[c_identifier(d, "dimension") for d in dims], length=int(length), body=body,
                     note=None if note is None else CText(note))
     R, H = 2 * m.H, m.H
+    head = []
+    if m.head is not None:                            # a classifier's head [classification hook]
+        from .classify import head_arrays
+        head = head_arrays(m, arr)
     return [
         arr("uint8_t", "trits", ("ROWS", "ROW_BYTES"), R * m.row_bytes, c_hex_bytes(m.packed.ravel()),
             "Trits, 2 bits each: 0 -> 0b00, +1 -> 0b01, -1 -> 0b10, trit j at bits 2*(j%4) of byte j/4."),
@@ -126,7 +133,7 @@ def model_arrays(m: IntModel) -> list:
             "(docs/fixed_point.md, 3a)."),
         arr("int16_t", "lam_q15", ("HIDDEN",), H, _ints(m.lam_q15), "lam = exp(-dt / tau), Q15."),
         arr("int32_t", "w_o", ("HIDDEN",), H, _i32s(m.w_o_q), "Readout weights, Q(READOUT_SHIFT)."),
-    ]
+    ] + head
 
 
 CODE_T2_REGS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14)   # Thumb-2: the accumulators (r14 = lr); r0 z, r1 acc, r2 v
@@ -194,8 +201,10 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
                   table_size=G.TABLE_SIZE, pre_shift=G.pre_shift(m), requant_words=G.ROW_REQUANT_WORDS,
                   task=c_comment_text(art.task, f"{art.path}: task"),
                   config=c_comment_text(art.config or "-", f"{art.path}: config"))
+    from .classify import golden_head_vectors, head_constants
     model_h = env.get_template("model.h.j2").render(
         **common, b_o=c_int(m.b_o_q, 64), scaling=scaling_constants(art), arrays=model_arrays(m),
+        head=head_constants(art, m),
         sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15), code=kernel == "code")
     files = {}
     if kernel == "code":
@@ -208,12 +217,15 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     y = run_golden(m, golden_x)
     golden_h = env.get_template("golden.h.j2").render(
         **common, n=golden_x.shape[0], t=golden_x.shape[1], source=source,
-        x=_ints(golden_x.ravel(), 16), y=_ints(y.ravel(), 16))
+        x=_ints(golden_x.ravel(), 16), y=_ints(y.ravel(), 16),
+        head=golden_head_vectors(m, golden_x) if m.head is not None else None)
     return {f"{p}_model.h": model_h.encode(), f"{p}_golden.h": golden_h.encode(), **files}
 
 
 def check_task(art, data_path=None) -> None:
     """An unknown task is refused as verify refuses it (cfcbase.tasks.check_task)."""
+    if art.head is not None:                          # a classifier: its task was checked on load
+        return
     try:
         known_task(artifact_task(art, data_path))
     except ValueError as e:
@@ -258,6 +270,9 @@ class Exported:
         return self.model.hash_hex
 
     def lossy_text(self) -> str:
+        if "max_abs_logit_diff" in self.lossy:        # a classifier
+            from .classify import logit_text
+            return logit_text(self.lossy, self.lossy_where, self.lossy_note)
         return lossy_text(self.lossy, self.lossy_where, self.lossy_note)
 
 
@@ -270,6 +285,9 @@ def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False,
     check_task(art, data_path)
     m = IntModel.from_artifact(art)
     files = render_model_files(art, prefix, kernel=kernel, model=m)
+    if art.head is not None:                          # a classifier: its logits [classification hook]
+        from .classify_data import export_logit_report
+        return export_logit_report(art, m, files, data_path, allow_lossy)
     report, where, note = export_lossy_report(art, m, data_path)
     check_lossy(report, art.path, where, allow_lossy)
     return Exported(art, m, files, report, where, note)
@@ -295,7 +313,13 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
     kz = kernel_test_z(m, kernel_vectors, seed)
     ka = matvec_golden(m, kz)
     y, hs = run_golden(m, x_q14, return_states=True)
-    return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"),
+    head = None
+    if m.head is not None:                            # a classifier: the logits of each sequence
+        from .classify import POOLING_CODES, run_golden_logits
+        lg, cls = run_golden_logits(m, x_q14)
+        head = dict(K=m.head.K, pooling=POOLING_CODES[m.head.pooling], shift=m.head.shift,
+                    logits=_i32s(lg.ravel()), n_logits=lg.size, classes=_ints(cls, 16))
+    return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"), head=head,
                 m=m, hash=c_u64_hex(m.hash), pre_shift=G.pre_shift(m), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
                 kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
                 kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
