@@ -33,8 +33,10 @@ def _factorial_options(f):
     from .quant import SCHEMES
     from cfcbase.tasks import TASKS
     d = Settings()
+    from cfcbase.labelled import CLASSIFY_TASKS
     f.add_argument("--task", default="sine", metavar="TASK",
-                   help=f"task: one of {', '.join(TASKS)} (default: sine)")
+                   help=f"task: one of {', '.join(TASKS)}, or the synthetic classification task "
+                   f"{', '.join(CLASSIFY_TASKS)} (default: sine)")
     f.add_argument("--data", default=None, metavar="FILE",
                    help="train on your own time series instead of --task: a CSV with a header row, a .npy "
                    "([rows] or [rows, columns]; columns c0, c1, ...) or a .npz (one 1-D array per column), rows "
@@ -82,6 +84,8 @@ def _factorial_options(f):
     f.add_argument("--refit-epochs", type=int, default=None, metavar="N",
                    help="epochs of the refit after coordinate search on the best config: scales, biases, tau "
                    f"and readout trained with the trits fixed (default: {per('refit_epochs')})")
+    from .classify_cli import add_options          # [classification hook]: --labelled, --pooling, ...
+    add_options(f)
 
 
 def _sweep_options(sw):
@@ -230,6 +234,13 @@ def _factorial(a):
     from .factorial import Settings, run
     from .quant import SCHEMES
     from cfcbase.tasks import TASKS, label
+    from . import classify_cli                     # [classification hook]
+    if classify_cli.is_classification(a):
+        if a.scheme not in SCHEMES:
+            raise TrainerError(f"unknown scale scheme {a.scheme!r} (known: {', '.join(SCHEMES)})")
+        return classify_cli.factorial(a)
+    if a.pooling is not None:
+        raise TrainerError("--pooling is an option of a classification task (--labelled FILE or --task waves3)")
     if a.data is not None:
         task, out, command = _data_task(a)
     else:
