@@ -74,3 +74,41 @@ def factorial(a) -> int:
           f"{100 * b['test_acc']:.1f}% ({100 * b['acc_vs_teacher']:+.1f} points against its float teacher), "
           f"weights {b['weights_bytes']['total']} bytes; report in {st.out}")
     return 0
+
+
+# ---- the sweep on a labelled file --------------------------------------------------------------
+
+def add_sweep_options(sw):
+    from cfcbase.labelled import VAL_FRACTION
+    sw.add_argument("--labelled", default=None, metavar="FILE",
+                    help="sweep a classifier of labelled windows: the TRAIN file (.ts or .npz, as for factorial "
+                    "--labelled); the TEST file beside it (_TRAIN -> _TEST) or --labelled-test")
+    sw.add_argument("--labelled-test", default=None, metavar="FILE", help="with --labelled: the TEST file")
+    sw.add_argument("--val-fraction", type=float, default=VAL_FRACTION, metavar="F",
+                    help=f"with --labelled: each class's validation share of the TRAIN cases (default: {VAL_FRACTION:g})")
+
+
+def sweep_task(a) -> tuple:
+    """(task, its directory name under results/) of the sweep's --task / --labelled."""
+    from cfcbase.datafile import SeriesError
+    from cfcbase.labelled import LabelledSpec, default_test_path, label, labelled_data, labelled_task
+    if a.labelled is None:
+        if a.labelled_test is not None:
+            raise TrainerError("--labelled-test needs --labelled (the TRAIN file)")
+        return a.task, a.task
+    test = a.labelled_test or default_test_path(a.labelled)
+    if test is None:
+        raise TrainerError(f"--labelled {a.labelled}: give --labelled-test")
+    if not (0 < a.val_fraction < 1):
+        raise TrainerError(f"--val-fraction must be in (0, 1), got {a.val_fraction}")
+    task = labelled_task(LabelledSpec(a.labelled, test, a.val_fraction))
+    try:
+        labelled_data(task)
+    except SeriesError as e:
+        raise TrainerError(str(e)) from None
+    return task, label(task).lower()
+
+
+def task_label(task) -> str:
+    from cfcbase.labelled import is_labelled_task, label
+    return label(task) if is_labelled_task(task) else task

@@ -84,8 +84,9 @@ def best_line(result) -> str:
 def data_line(result) -> str:
     d = result["data"]
     if "spec" not in d:
+        sizes = ", ".join(f"{s} {d['sizes'][s]}" for s in ("train", "val", "test"))
         return (f"Data: the pinned synthetic task `{result['task']}` (cfcbase/labelled.py), classes "
-                f"{', '.join(d['classes'])}; {', '.join(f'{s} {n}' for s, n in d['sizes'].items())} windows.")
+                f"{', '.join(d['classes'])}; {sizes} windows.")
     sp = d["spec"]
     return (f"Data: `{sp['train']}` (train and a stratified validation share of {sp['val_fraction']:g}, fixed seed) "
             f"and `{sp['test']}` (test); {d['channels']} channel(s), windows of {d['steps']} steps, "

@@ -90,7 +90,10 @@ def _factorial_options(f):
 
 def _sweep_options(sw):
     from .sweep import PRESETS
-    sw.add_argument("--task", default="sine", metavar="TASK", help="task (default: sine)")
+    sw.add_argument("--task", default="sine", metavar="TASK",
+                    help="task: sine, sine-mix, or the synthetic classification task waves3 (default: sine)")
+    from .classify_cli import add_sweep_options          # [classification hook]: --labelled FILE
+    add_sweep_options(sw)
     sw.add_argument("--grid", default="factorial", metavar="SPEC",
                     help="KNOB=V1,V2,...; KNOB=... (the product of the values), blocks of those joined by "
                     "'|' (the union of their products), or a preset: "
@@ -187,7 +190,9 @@ def _sweep(a):
         raise TrainerError(f"--workers must be positive, got {a.workers}")
     if not (math.isfinite(a.ray_timeout) and a.ray_timeout > 0):
         raise TrainerError(f"--ray-timeout must be a positive number of seconds, got {a.ray_timeout}")
-    st = SweepSettings(task=a.task, grid=a.grid, seeds=a.seeds, out=a.out or os.path.join("results", a.task, "sweep"),
+    from .classify_cli import sweep_task                # [classification hook]: --labelled FILE
+    task, task_dir = sweep_task(a)
+    st = SweepSettings(task=task, grid=a.grid, seeds=a.seeds, out=a.out or os.path.join("results", task_dir, "sweep"),
                        baseline=a.baseline, workers=a.workers, stack=a.stack, ray=a.ray, overrides=overrides,
                        ray_timeout=a.ray_timeout if a.ray not in (None, "local") else None)
     if a.dry_run:
@@ -196,8 +201,11 @@ def _sweep(a):
         print("\n".join(f"  {cid}{' (baseline)' if cid == p.baseline else ''}" for cid in p.ids))
         return 0
     r = run(st)
-    best = min(r["cells"], key=lambda c: sum(math.log10(x["test_mse_washout"]) for x in c["seeds"]))
-    print(f"{r['task']}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 test washout MSE: "
+    key = r.get("metric", "test_mse_washout")       # a classifier: test_ce [classification hook]
+    best = min(r["cells"], key=lambda c: sum(math.log10(x[key]) for x in c["seeds"]))
+    what = "test CE" if key == "test_ce" else "test washout MSE"
+    from .classify_cli import task_label
+    print(f"{task_label(r['task'])}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 {what}: "
           f"{best['id']}; report in {st.out}/sweep.md")
     return 0
 
