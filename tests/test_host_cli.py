@@ -100,10 +100,12 @@ def test_json_written_atomically(tmp_path):
 # ---- the client against a fake firmware ----------------------------------------------------
 
 class FakeFirmware:
-    """Answers protocol v1 from an in-memory 'model' y = 2 * x + state (state = steps since
-    RESET); `drop_after` stops answering after that many replies, `cut` truncates the next."""
+    """Answers the protocol from an in-memory 'model' y = 2 * x + state (state = steps since
+    RESET), a classifier of 3 classes with logits (state, -state, 7); `drop_after` stops answering
+    after that many replies, `cut` truncates the next; `version` is what HELLO reports."""
 
-    def __init__(self, drop_after=None, cut=False):
+    def __init__(self, drop_after=None, cut=False, version=P.PROTO_VERSION):
+        self.version = version
         self.rx = bytearray()
         self.tx = bytearray()
         self.state = 0
@@ -129,7 +131,7 @@ class FakeFirmware:
             return
         self.replies += 1
         if f.type == P.HELLO:
-            p = bytes([1, 1]) + (16).to_bytes(2, "little") + bytes([14]) + (64).to_bytes(2, "little") \
+            p = bytes([self.version, 1]) + (16).to_bytes(2, "little") + bytes([14]) + (64).to_bytes(2, "little") \
                 + (0xABCD).to_bytes(8, "little") + b"\x04fake\x03ref"
         elif f.type == P.RESET:
             self.state, p = 0, b""
@@ -142,6 +144,9 @@ class FakeFirmware:
             p = np.array(ys, "<i2").tobytes()
         elif f.type == P.BENCH:
             p = (1000).to_bytes(4, "little") + (25_000_000).to_bytes(4, "little") + f.payload + b"\x00\x00"
+        elif f.type == P.LOGITS:
+            lg = [self.state, -self.state, 7]
+            p = bytes([self.state & 0xFF, self.state >> 8, 3, int(np.argmax(lg))]) + np.array(lg, "<i4").tobytes()
         else:
             w = P.encode_frame(P.ERROR, f.seq, bytes([5, f.type]))
             self.tx += w
@@ -160,6 +165,24 @@ class FakeFirmware:
 
     def drain(self):
         pass
+
+
+def test_a_firmware_on_another_protocol_version_is_refused_in_one_line():
+    with pytest.raises(ProtocolError) as e:
+        Client(FakeFirmware(version=1), timeout=0.2).hello()
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("the firmware speaks protocol version 1; this host speaks 2: rebuild")
+
+
+@pytest.mark.parametrize("window", [1, 16])
+def test_client_collects_a_classifiers_logits_per_window(window):
+    fw = FakeFirmware()
+    c = Client(fw, timeout=0.2, window=window)
+    x = np.zeros((3, 150, 1), np.int16)
+    c.run_sequences(x, classes=3)
+    assert c.window_logits.tolist() == [[150, -150, 7]] * 3 and c.window_class.tolist() == [0, 0, 0]
+    assert c.window_steps.tolist() == [150] * 3
+    assert c.frames_sent == 1 + 3 * (1 + 3 + 1)    # HELLO, then RESET + 3 STEPs + LOGITS each
 
 
 @pytest.mark.parametrize("window", [1, 3, 16])
