@@ -144,10 +144,11 @@ def float_ternary_logits(art, x) -> np.ndarray:
 # ---- the export's check: integer vs float ternary logits ----------------------------------------
 
 # Refusal bound on the largest |integer - float ternary| logit (natural units: Q16 / 2^16) on the
-# validation windows. Measured (`python -m codegen export` prints it): trained classifiers
-# 1e-3 .. 4e-3 (docs/fixed_point.md, section 12); a logit off by more than 0.05 can move a
-# decision the float model makes with a margin of 0.05.
-LOGIT_BOUND = 0.05
+# validation windows: beyond it a softmax probability ratio between two classes moves by more
+# than 10 % (e^0.1). Measured (`python -m codegen export` prints it; docs/fixed_point.md, section
+# 12): the trained BasicMotions classifier 3.7e-2 on its 8 validation windows (logits up to
+# +-12, 279 gate pre-activations of 12 800 past the table), random classifiers 1e-4 .. 5e-3.
+LOGIT_BOUND = 0.1
 
 
 def logit_report(art, m, x) -> dict:

@@ -92,7 +92,7 @@ def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
 
 def scaling_constants(art: Artifact):
     """The data scaling of a version-2 artifact as C literals for the model header, or None."""
-    if art.scaling is None:
+    if art.scaling is None or art.data is None:       # a classifier's scaling: codegen.classify.head_constants
         return None
     sc, d, where = art.scaling, art.data, f"{art.path}: data_json"
     return {"source": c_comment_text(d["path"], f"{where}: path", PATH_MAX),
