@@ -59,3 +59,17 @@ def export_logit_report(art, m, files, data_path, allow_lossy):
     report = logit_report(art, m, np.asarray(x, np.float64))
     check_logits(report, art.path, where, allow_lossy)
     return Exported(art, m, files, report, where, note)
+
+
+def accuracy_line(art, path) -> tuple:
+    """What `python -m codegen accuracy` prints for a classifier: the test accuracy of the float
+    ternary and of the golden integer model, and their relative difference in error rate."""
+    from .classify import float_ternary_logits, run_golden_logits
+    from .golden import IntModel, quantize_input
+    x, y, src = _windows(art, "test")
+    _, cls = run_golden_logits(IntModel.from_artifact(art), quantize_input(x))
+    af = float(np.mean(np.argmax(float_ternary_logits(art, x), 1) == y))
+    ag = float(np.mean(cls == y))
+    rel = abs(ag - af) / max(1.0 - af, 1.0 / len(y))
+    return (f"{path}: classifier, test windows {src}: accuracy float ternary {100 * af:.2f}%, golden integer "
+            f"{100 * ag:.2f}% (error rate relative difference {100 * rel:+.1f}%)"), rel

@@ -64,6 +64,12 @@ def cmd_accuracy(a) -> int:
     worst = 0.0
     for path in a.npz:
         art = load_artifact(path)
+        if art.head is not None:                      # a classifier: accuracy [classification hook]
+            from .classify_data import accuracy_line
+            line, rel = accuracy_line(art, path)
+            print(line)
+            worst = max(worst, rel)
+            continue
         task = a.task or art
         x, y = load_test_split(task, "test")
         r = accuracy_report(art, x, y)

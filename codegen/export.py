@@ -376,6 +376,7 @@ def footprint(m: IntModel) -> dict:
         "lam_bytes": m.H * 2,
         "readout_bytes": m.H * 4 + 8,          # int32 weights + int64 bias
         "table_bytes": 2 * G.TABLE_SIZE * 2,
+        **({"head_bytes": m.head.K * (m.H * 4 + 8)} if m.head is not None else {}),   # a classifier: int32 w, int64 b
     }
 
 
@@ -392,7 +393,10 @@ def footprint_text(m: IntModel) -> str:
         f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
         f"  biases   {f['bias_bytes']:6d} bytes",
         f"  lambda   {f['lam_bytes']:6d} bytes",
-        f"  readout  {f['readout_bytes']:6d} bytes",
+        f"  readout  {f['readout_bytes']:6d} bytes" + ("  (zeros: a classifier has no regression readout)"
+                                                       if m.head is not None else ""),
+        *([f"  head     {f['head_bytes']:6d} bytes  ({m.head.K} classes x {m.H} int32 weights + {m.head.K} int64 "
+           f"biases)"] if m.head is not None else []),
         f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
         f"  total    {total:6d} bytes of constant data",
     ])
