@@ -303,3 +303,22 @@ def test_three_class_task_trains_exports_and_verifies_bit_exact_on_native(tmp_pa
     v = json.loads((tmp_path / "v.json").read_text())["targets"][0]["classify"]
     assert v["logit_mismatches"] == 0 and v["accuracy"] == pytest.approx(r["best"]["test_acc"])
     assert sum(map(sum, v["confusion"])) == 96
+
+
+@pytest.mark.slow
+def test_classification_factorial_is_deterministic_and_independent_of_jobs(tmp_path):
+    """The same factorial.json numbers and best.npz bytes from --jobs 1 and --jobs 2."""
+    outs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"j{jobs}"
+        r = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--task", "waves3", "--out", str(out),
+                            "--jobs", str(jobs)] + TINY, cwd=REPO, capture_output=True, text=True, timeout=1800)
+        assert r.returncode == 0, r.stderr[-3000:]
+        outs.append(out)
+    a, b = (json.loads((o / "factorial.json").read_text()) for o in outs)
+    for r in (a, b):
+        r.pop("wall_s")
+        for row in r["runs"] + r["teachers"]:
+            row.pop("wall_s", None)
+    assert a == b
+    assert (outs[0] / "best.npz").read_bytes() == (outs[1] / "best.npz").read_bytes()
