@@ -322,3 +322,35 @@ def test_classification_factorial_is_deterministic_and_independent_of_jobs(tmp_p
             row.pop("wall_s", None)
     assert a == b
     assert (outs[0] / "best.npz").read_bytes() == (outs[1] / "best.npz").read_bytes()
+
+
+CLASSIFIERS = [d for d in sorted((REPO / "results").iterdir())
+               if (d / "factorial.json").is_file() and '"kind": "classify"' in (d / "factorial.json").read_text()]
+
+
+@pytest.mark.parametrize("d", CLASSIFIERS, ids=lambda d: d.name)
+def test_committed_classifier_and_its_verify_report(d):
+    """results/<name>/ of a classification task: best.npz is the factorial's selected model, and
+    verify.json (python -m host verify --qemu --target all ... --json) found it bit-exact on
+    every target with the accuracy the golden model gives on its test windows."""
+    from codegen.golden import IntModel
+    from host.targets import DEFAULT_TARGETS
+    r = json.loads((d / "factorial.json").read_text())
+    art = load_artifact(d / "best.npz")
+    b = r["best"]
+    assert art.format_version == 3 and art.config == b["name"] and art.metrics["test_acc"] == b["test_acc"]
+    assert b["weights_bytes"]["total"] < 1024
+    v = json.loads((d / "verify.json").read_text())
+    assert v["passed"] and v["model_hash"] == IntModel.from_artifact(art).hash_hex
+    assert [t["target"] for t in v["targets"]] == list(DEFAULT_TARGETS)
+    for t in v["targets"]:
+        c = t["classify"]
+        assert t["mismatches"] == 0 and c["logit_mismatches"] == 0 and c["class_mismatches"] == 0, t["target"]
+        assert c["accuracy"] == c["golden_accuracy"] == pytest.approx(b["test_acc"]), t["target"]
+    if art.labelled is not None and art.labelled["test"].startswith("pkg:aeon/"):
+        pytest.importorskip("aeon")
+    from codegen.classify import run_golden_logits
+    from codegen.golden import quantize_input
+    x, y, _ = L.artifact_windows(art, "test")
+    _, cls = run_golden_logits(IntModel.from_artifact(art), quantize_input(x))
+    assert float(np.mean(cls == y)) == v["targets"][0]["classify"]["accuracy"]
