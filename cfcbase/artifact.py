@@ -225,13 +225,15 @@ def _validate(path, raw) -> Artifact:
         problem = text_problem(v, NAME_MAX)
         if problem:
             _fail(path, k, problem)
+    if classifier and version < CLASSIFIER_VERSION:
+        _fail(path, "format_version", f"a classifier (key K) is a format version {CLASSIFIER_VERSION} file, "
+                                      f"this one says {version}")
+    if version == CLASSIFIER_VERSION and not classifier:
+        _fail(path, "K", f"missing key (format version {CLASSIFIER_VERSION} is a classifier)")
     if version >= 2 and not classifier:
         for k in V2_KEYS:
             if k not in raw:
                 _fail(path, k, "missing key (format version 2)")
-    if classifier and version < CLASSIFIER_VERSION:
-        _fail(path, "format_version", f"a classifier (key K) is a format version {CLASSIFIER_VERSION} file, "
-                                      f"this one says {version}")
     if version == 1 and task not in TASKS:
         _fail(path, "task", f"unknown task {task!r} (known: {', '.join(TASKS)})")
     if version == 2 and task != DATA_TASK:
