@@ -234,7 +234,7 @@ class _Run:
 
 def _add_figures(rec, fw, fp_target, ref, build_s, t0):
     if fw.elf is not None:
-        rec["firmware"] = str(fw.elf)
+        rec["firmware"] = _shown(fw.elf)
         rec["footprint"] = footprint(fp_target, fw.elf) if fp_target in TABLE else None
     if ref.units:
         u = ref.units
@@ -244,6 +244,16 @@ def _add_figures(rec, fw, fp_target, ref, build_s, t0):
     rec["build_s"] = round(build_s, 3)
     rec["wall_s"] = round(time.monotonic() - t0, 3)
     return rec
+
+
+def _shown(path) -> str:
+    """A path as reports show it: relative to the current directory when it lies inside it (a
+    report written into results/ names no machine's directories)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
 
 
 def verify_target(target, model, ref: Reference, opts: Options, log, state: _Run) -> dict:

@@ -137,11 +137,16 @@ def render_headline(root: Path = REPO) -> str:
                      f"{base[1]} {base[0] * k:.2e} |")
     if classifiers:                               # classification tasks: their own columns
         lines += ["", "| classification task | selected ternary classifier | test accuracy | vs its float teacher "
-                      "(same seed) | weights |", "|---|---|---|---|---|"]
+                      "(same seed) | best config on validation, over the seeds | weights |", "|---|---|---|---|---|---|"]
         for d, r in classifiers:
             b = r["best"]
+            bc = r["best_config_on_val"]
+            rows = [x for x in r["runs"] if x["config"] == bc]
+            acc = sum(x["test_acc"] for x in rows) / len(rows)
+            dv = sum(x["acc_vs_float"] for x in rows) / len(rows)
             lines.append(f"| `{d.name}` ({len(r['data']['classes'])} classes) | `{b['name']}` seed {b['seed']}, "
                          f"H = {b['H']} | {100 * b['test_acc']:.1f} % | {100 * b['acc_vs_teacher']:+.1f} points | "
+                         f"`{rows[0]['name']}`: {100 * acc:.1f} %, {100 * dv:+.1f} points over {len(rows)} seeds | "
                          f"{b['weights_bytes']['total']} B |")
     return "\n".join(lines + ["", HEADLINE_END])
 
