@@ -29,8 +29,6 @@ RANDOM_SHAPES = [(1, 1), (1, 3), (2, 5), (1, 7), (3, 9), (1, 13), (1, 16), (2, 1
 # poolings, K from 2 to the largest (32), sizes not multiples of 4.
 RANDOM_CLASSIFIERS = [(1, 5, 3, "mean"), (2, 16, 4, "last"), (6, 16, 4, "mean"), (3, 9, 2, "last"),
                       (1, 32, 7, "mean"), (6, 8, 32, "mean")]
-# The committed classifiers the vectors carry when present (results/<name>/best.npz).
-COMMITTED_CLASSIFIERS = ("basicmotions", "italypowerdemand")
 
 
 def accuracy_report(art, x, y) -> dict:
@@ -89,7 +87,7 @@ def cmd_vectors(a) -> int:
     entries = []
     models = list(a.model or [])
     if not a.model:
-        models = [p for p in map(committed_model, TASKS + COMMITTED_CLASSIFIERS) if Path(p).is_file()]
+        models = [p for p in map(committed_model, TASKS) if Path(p).is_file()]
     for path in models:
         art = load_artifact(path)
         from .export import golden_inputs
