@@ -151,7 +151,9 @@ COMMANDS = {
                   "Runs the gradient check, then float teachers (H={widths}) per seed, the 2x2x2 factorial "
                   "(shaped STE x trajectory distillation x width), output-only distillation, PTQ and greedy "
                   "coordinate search; writes factorial.json, factorial.md, factorial.png and best.npz (selected "
-                  "on validation) to --out. Progress goes to stderr.", _factorial_options),
+                  "on validation) to --out. Progress goes to stderr. A classification task (--labelled FILE or "
+                  "--task waves3) trains classifiers the same way: widths 8 and 16, logit distillation, the "
+                  "cross-entropy (docs/training.md, 'Classification').", _factorial_options),
     "gradcheck": ("analytic BPTT vs float64 central differences, every group",
                   "Checks every gradient group (teacher; student w.r.t. effective weights and scales, trits "
                   "fixed; STE, shaped STE and LSQ chain rules; with and without the distillation terms). Exit "
