@@ -495,3 +495,26 @@ def test_verify_stops_naming_the_step_when_the_state_is_lost_too_often():
             super().answer(f)
     with pytest.raises(StateLost, match=r"lost its state again at sequence 18, step 64 .*8 times already; stopped"):
         fake_verify(ResetsOften(), N=40, T=100, window=1)
+
+
+class ClassifierResetsOnce(ResetsOnce):
+    """A classifier whose per-step output does not show its state (y = 0, as a classifier's):
+    only the window's logits (steps since RESET, ...) reveal a reset in the middle of a window."""
+
+    def answer(self, f):
+        n0 = len(self.tx)
+        super().answer(f)
+        if f.type == P.STEP and len(self.tx) > n0:
+            g = P.decode_frame(bytes(self.tx[n0:-1]))
+            self.tx[n0:] = P.encode_frame(g.type, g.seq, bytes(len(g.payload)))
+
+
+def test_a_classifiers_lost_state_is_noticed_by_its_logits_and_the_window_runs_again():
+    fw = ClassifierResetsOnce(at=2 * 2 + 2)                 # T = 100: 2 STEPs per window
+    c = Client(fw, timeout=0.3, window=16)
+    x = np.zeros((4, 100, 1), np.int16)
+    want = np.tile([100, -100, 7], (4, 1))
+    c.run_sequences(x, expected=np.zeros((4, 100), np.int16), classes=3, expected_logits=want)
+    assert np.array_equal(c.window_logits, want) and c.window_steps.tolist() == [100] * 4
+    [e] = c.state_losses
+    assert (e["sequence"], e["step"]) == (2, 100) and "logit 0 36 where the golden model gives 100" in e["what"]
