@@ -146,11 +146,12 @@ def _ts_header(name, key, rest, n, head):
 
 def read_ts(path) -> Labelled:
     """A UCR/UEA .ts file (see the module docstring), within the bounds."""
+    from array import array
     shown, real = _open_checks(path, ".ts")
     head = {}
-    cases, labels, lines = [], [], []
+    flat = array("d")                 # every value, case after case ([C][T] each): 8 bytes a value
+    labels, lines = [], []
     dims = length = None
-    total = 0
     try:
         with open(real, encoding="utf-8-sig") as f:
             data = False
@@ -183,7 +184,6 @@ def read_ts(path) -> Labelled:
                         _bad(shown, f"line {n}: {dims} channels; at most {MAX_CHANNELS} are read")
                 elif len(chans) != dims:
                     _bad(shown, f"line {n}: {len(chans)} channel(s), the cases before it {dims}")
-                rows = []
                 for c, text in enumerate(chans):
                     vals = text.split(",")
                     if length is None:
@@ -196,7 +196,6 @@ def read_ts(path) -> Labelled:
                     elif len(vals) != length:
                         _bad(shown, f"line {n}: channel {c} has {len(vals)} values, the cases before it {length} "
                                     f"(unequal lengths are not read: cut or resample the cases to one length)")
-                    row = []
                     for j, v in enumerate(vals):
                         try:
                             fv = float(v)
@@ -210,16 +209,14 @@ def read_ts(path) -> Labelled:
                         if abs(fv) > datafile.MAX_ABS:
                             _bad(shown, f"line {n}: channel {c}, value {j}: {fv:g} is outside the accepted magnitude "
                                         f"|v| <= {datafile.MAX_ABS:g}")
-                        row.append(fv)
-                    rows.append(row)
+                        flat.append(fv)
+                    if len(flat) > datafile.MAX_VALUES:
+                        _bad(shown, f"line {n}: more than {datafile.MAX_VALUES:,} values; larger files are not read")
                 if label not in head["classes"]:
                     _bad(shown, f"line {n}: unknown label {_q(label)} (@classLabel on line {head['class_line']} "
                                 f"declares: {', '.join(head['classes'])})")
-                total += dims * length
-                if len(cases) >= MAX_CASES or total > datafile.MAX_VALUES:
-                    _bad(shown, f"line {n}: more than {MAX_CASES:,} cases or {datafile.MAX_VALUES:,} values; "
-                                f"larger files are not read")
-                cases.append(rows)
+                if len(labels) >= MAX_CASES:
+                    _bad(shown, f"line {n}: more than {MAX_CASES:,} cases; larger files are not read")
                 labels.append(head["classes"].index(label))
                 lines.append(n)
             if not data:
@@ -230,9 +227,9 @@ def read_ts(path) -> Labelled:
         _bad(shown, "out of memory while reading")
     except OSError as e:
         _bad(shown, f"cannot read ({e.strerror or e})")
-    if not cases:
+    if not labels:
         _bad(shown, "no cases after @data")
-    x = np.asarray(cases, np.float64).transpose(0, 2, 1)            # [N, C, T] -> [N, T, C]
+    x = np.frombuffer(flat, np.float64).reshape(len(labels), dims, length).transpose(0, 2, 1)   # -> [N, T, C]
     return Labelled(shown, np.ascontiguousarray(x), np.asarray(labels, np.int64), list(head["classes"]),
                     [f"dim{c}" for c in range(dims)], lines, head["class_line"], head.get("problem"))
 
