@@ -1,9 +1,11 @@
-"""The trained model, ``best.npz``: schema (docs/artifact.md, format versions 1 and 2), load
+"""The trained model, ``best.npz``: schema (docs/artifact.md, format versions 1, 2 and 3), load
 and validate, and the one writer (the trainer saves its best.npz through save_artifact).
 
 Version 2 adds a user's data set (``data_json``) and its scaling (``input_offset``,
 ``input_scale``, ``target_offset``, ``target_scale``). A model without them (the sine tasks)
-is written as version 1, byte for byte as before; both versions load.
+is written as version 1, byte for byte as before; both versions load. Version 3 adds a
+classifier (the block "Version 3: a classifier" below): K logits from the hidden state instead
+of the regression readout.
 
 Every problem is an ArtifactError whose one-line message names the file and the key, so
 ``python -m codegen export`` and ``python -m host verify`` fail with one clear line before
@@ -27,8 +29,8 @@ from .fileio import atomic_write, write_npz
 from .tasks import TASKS
 from .text import NAME_MAX, PATH_MAX, text_problem
 
-FORMAT_VERSION = 2                      # the newest version written and read
-READ_VERSIONS = (1, 2)
+FORMAT_VERSION = 3                      # the newest version written and read
+READ_VERSIONS = (1, 2, 3)
 DATA_TASK = "data"                      # `task` of a version-2 model trained on a user's series
 
 # key -> (kind, shape spec); shape spec entries are ints or the names "H" / "C"
@@ -101,6 +103,11 @@ class Artifact:
     # v' = (v - offset) / scale: {"input_offset", "input_scale" [I], "target_offset", "target_scale"}
     data: dict | None = None
     scaling: dict | None = None
+    # version 3, a classifier: {"classes": [K names], "w_c" [K, H], "b_c" [K], "pooling"} (then
+    # w_o, b_o are zeros: no regression readout), and for a labelled file its reference
+    # (labelled_json) with the input scaling in `scaling` ({"input_offset", "input_scale"} only)
+    head: dict | None = None
+    labelled: dict | None = None
 
     @property
     def C(self) -> int:
@@ -122,10 +129,12 @@ def load_artifact(path) -> Artifact:
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = set(npz.files)
-            missing = [k for k in REQUIRED_KEYS if k not in names]
+            classifier = is_classifier_file(names)             # [classification hook]
+            missing = [k for k in REQUIRED_KEYS if k not in names and not (classifier and k in REGRESSION_READOUT)]
             if missing:
                 _fail(path, missing[0], "missing key")
-            keys = REQUIRED_KEYS + tuple(k for k in V2_KEYS if k in names)
+            keys = tuple(k for k in REQUIRED_KEYS if k in names) + tuple(k for k in V2_KEYS if k in names)
+            keys += tuple(k for k in CLASSIFIER_KEYS + LABELLED_KEYS if k in names and k not in keys)
             raw = {}
             for k in keys:
                 try:
@@ -140,6 +149,9 @@ def load_artifact(path) -> Artifact:
 
 
 def _validate(path, raw) -> Artifact:
+    classifier = is_classifier_file(raw)               # [classification hook]
+    if classifier:
+        raw = dict(raw, **_zero_readout(path, raw))
     def int_scalar(k):
         a = raw[k]
         if a.shape != () or not np.issubdtype(a.dtype, np.integer):
@@ -217,7 +229,12 @@ def _validate(path, raw) -> Artifact:
         problem = text_problem(v, NAME_MAX)
         if problem:
             _fail(path, k, problem)
-    if version >= 2:
+    if classifier and version < CLASSIFIER_VERSION:
+        _fail(path, "format_version", f"a classifier (key K) is a format version {CLASSIFIER_VERSION} file, "
+                                      f"this one says {version}")
+    if version == CLASSIFIER_VERSION and not classifier:
+        _fail(path, "K", f"missing key (format version {CLASSIFIER_VERSION} is a classifier)")
+    if version >= 2 and not classifier:
         for k in V2_KEYS:
             if k not in raw:
                 _fail(path, k, "missing key (format version 2)")
@@ -228,7 +245,7 @@ def _validate(path, raw) -> Artifact:
     metrics = json_object("metrics_json")
 
     data = scaling = None
-    if version >= 2:
+    if version >= 2 and not classifier:
         data = json_object("data_json")
         for k, kind in _DATA_FIELDS.items():
             if not isinstance(data.get(k), kind):
@@ -266,7 +283,7 @@ def _validate(path, raw) -> Artifact:
                                f"quantization of (v - offset) / scale overflows or loses every bit")
             scaling[k] = a if spec else float(a)
 
-    return Artifact(
+    art = Artifact(
         I=I, H=H, dt=float(floats["dt"]),
         trits_f=trits["trits_f"], trits_g=trits["trits_g"],
         scale_f=floats["scale_f"], scale_g=floats["scale_g"],
@@ -276,6 +293,9 @@ def _validate(path, raw) -> Artifact:
         teacher={k[len("teacher_"):]: floats[k] for k in _FLOAT_KEYS if k.startswith("teacher_")},
         format_version=version, path=path, data=data, scaling=scaling,
     )
+    if classifier:                                      # [classification hook]
+        _validate_classifier(path, raw, art)
+    return art
 
 
 def data_path_problem(p, extension: bool = True) -> str | None:
@@ -347,7 +367,7 @@ def artifact_arrays(art: Artifact) -> dict:
     defaults = {"W_f": np.zeros((art.H, C)), "W_g": np.zeros((art.H, C)), "b_f": np.zeros(art.H),
                 "b_g": np.zeros(art.H), "tau": np.ones(art.H), "w_o": np.zeros(art.H), "b_o": 0.0}
     d = {
-        "format_version": np.int32(2 if art.data is not None else 1),
+        "format_version": np.int32(CLASSIFIER_VERSION if art.head is not None else 2 if art.data is not None else 1),
         "task": np.str_(art.task), "config": np.str_(art.config),
         "I": np.int32(art.I), "H": np.int32(art.H), "dt": np.float64(art.dt),
         "trits_f": np.asarray(art.trits_f, np.int8), "trits_g": np.asarray(art.trits_g, np.int8),
@@ -359,6 +379,8 @@ def artifact_arrays(art: Artifact) -> dict:
     for k, v in defaults.items():
         d["teacher_" + k] = np.asarray(teacher.get(k, v), np.float64)
     d["metrics_json"] = np.str_(json.dumps(art.metrics, sort_keys=True))
+    if art.head is not None:                  # version 3, a classifier [classification hook]
+        return classifier_arrays(art, d)
     if art.data is not None:                  # version 2
         d["data_json"] = np.str_(json.dumps(art.data, sort_keys=True))
         for k, spec in _SCALING_KEYS.items():
@@ -375,3 +397,167 @@ def write_artifact(art: Artifact, f) -> None:
 def save_artifact(art: Artifact, path) -> None:
     """Write ``art`` to ``path`` atomically (write_artifact)."""
     atomic_write(os.fspath(path), lambda f: write_artifact(art, f))
+
+
+# ---- version 3: a classifier (docs/artifact.md, "Version 3: a classifier") [classification block]
+# K logits from the hidden state (the state after the window's last step, or its mean over the
+# window) instead of the regression readout: the keys below replace w_o, b_o, teacher_w_o and
+# teacher_b_o, which a classifier file does not carry (its Artifact has zeros there).
+
+CLASSIFIER_VERSION = 3
+LABELLED_TASK = "labelled"               # `task` of a classifier of a labelled file (.ts, .npz)
+POOLINGS = ("last", "mean")
+K_RANGE = (2, 32)                        # classes (the LOGITS reply: docs/protocol.md)
+_HEAD_KEYS = {"w_c": ("K", "H"), "b_c": ("K",), "teacher_w_c": ("K", "H"), "teacher_b_c": ("K",)}
+CLASSIFIER_KEYS = ("K", "class_names", "pooling") + tuple(_HEAD_KEYS)
+LABELLED_KEYS = ("labelled_json", "input_offset", "input_scale")
+REGRESSION_READOUT = ("w_o", "b_o", "teacher_w_o", "teacher_b_o")
+_LABELLED_FIELDS = {"train": str, "test": str, "val_fraction": float, "channels": list, "seq_len": int}
+LABELLED_EXTENSIONS = (".ts", ".npz")
+
+
+def is_classifier_file(names) -> bool:
+    """A classifier's npz (its keys ``names``): it carries K."""
+    return "K" in names
+
+
+def _zero_readout(path, raw) -> dict:
+    """The regression readout a classifier does not carry, as zeros (so that the checks of every
+    version run on it unchanged); a classifier file that carries it is refused."""
+    for k in REGRESSION_READOUT:
+        if k in raw:
+            _fail(path, k, "a classifier (key K) carries no regression readout")
+    H = int(raw["H"]) if raw["H"].shape == () and np.issubdtype(raw["H"].dtype, np.integer) else 0
+    return {"w_o": np.zeros(max(H, 0)), "b_o": np.float64(0.0), "teacher_w_o": np.zeros(max(H, 0)),
+            "teacher_b_o": np.float64(0.0)}
+
+
+def _validate_classifier(path, raw, art: Artifact) -> None:
+    """The version-3 classifier keys (docs/artifact.md): K, class_names, pooling, the head and
+    the teacher's, and for task `labelled` the file reference and the input scaling."""
+    from .labelled import CLASSIFY_TASKS
+    a = raw["K"]
+    if a.shape != () or not np.issubdtype(a.dtype, np.integer):
+        _fail(path, "K", f"expected an integer scalar, got {a.dtype} of shape {a.shape}")
+    K = int(a)
+    if not K_RANGE[0] <= K <= K_RANGE[1]:
+        _fail(path, "K", f"classes must be in {K_RANGE[0]}..{K_RANGE[1]}, got {K}")
+    for k in CLASSIFIER_KEYS:
+        if k not in raw:
+            _fail(path, k, "missing key (a classifier, format version 3)")
+    names = raw["class_names"]
+    if names.dtype.kind != "U" or names.shape != (K,):
+        _fail(path, "class_names", f"expected {K} names as unicode, got {names.dtype} of shape {names.shape}")
+    classes = [str(c) for c in names]
+    for i, c in enumerate(classes):
+        problem = text_problem(c, NAME_MAX)
+        if problem:
+            _fail(path, "class_names", f"class {i}: {problem}")
+    if len(set(classes)) != K:
+        dup = next(c for c in classes if classes.count(c) > 1)
+        _fail(path, "class_names", f"class {dup!r} named twice")
+    pooling = raw["pooling"]
+    if pooling.shape != () or pooling.dtype.kind != "U" or str(pooling) not in POOLINGS:
+        _fail(path, "pooling", f"expected one of {', '.join(POOLINGS)}, got {str(pooling)[:40]!r}")
+    head = {}
+    dims = {"K": K, "H": art.H}
+    for k, spec in _HEAD_KEYS.items():
+        v = raw[k]
+        shape = tuple(dims[d] for d in spec)
+        if v.dtype.kind != "f" or v.shape != shape:
+            _fail(path, k, f"expected float64 of shape {shape}, got {v.dtype} of shape {v.shape}")
+        v = v.astype(np.float64)
+        bad = ~(np.abs(v) <= PARAM_MAX)
+        if bad.any():
+            i = int(np.argmax(bad.ravel()))
+            _fail(path, k, f"{float(v.ravel()[i])!r} (element {i}) is outside [{-PARAM_MAX:g}, {PARAM_MAX:g}]")
+        head[k] = v
+    task = art.task
+    if task not in CLASSIFY_TASKS + (LABELLED_TASK,):
+        _fail(path, "task", f"unknown classification task {task!r} (known: {', '.join(CLASSIFY_TASKS)}, and "
+                            f"{LABELLED_TASK!r} for a labelled file)")
+    labelled = scaling = None
+    if task == LABELLED_TASK:
+        for k in LABELLED_KEYS:
+            if k not in raw:
+                _fail(path, k, f"missing key (a classifier of task {LABELLED_TASK!r})")
+        a = raw["labelled_json"]
+        if a.shape != () or a.dtype.kind != "U":
+            _fail(path, "labelled_json", f"expected a unicode scalar, got {a.dtype} of shape {a.shape}")
+        try:
+            labelled = json.loads(str(a))
+            if not isinstance(labelled, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            _fail(path, "labelled_json", f"not a JSON object ({e})")
+        problem = labelled_spec_problem(labelled, art.I)
+        if problem:
+            _fail(path, "labelled_json", problem)
+        scaling = {}
+        for k in ("input_offset", "input_scale"):
+            v = raw[k]
+            if v.dtype.kind != "f" or v.shape != (art.I,):
+                _fail(path, k, f"expected float64 of shape {(art.I,)}, got {v.dtype} of shape {v.shape}")
+            v = v.astype(np.float64)
+            lo, hi = SCALING_SCALE_RANGE if k == "input_scale" else (-SCALING_OFFSET_MAX, SCALING_OFFSET_MAX)
+            bad = ~((v >= lo) & (v <= hi))
+            if bad.any():
+                i = int(np.argmax(bad))
+                _fail(path, k, f"{float(v[i])!r} (element {i}) must be in [{lo:g}, {hi:g}]: beyond it the Q14 "
+                               f"quantization of (v - offset) / scale overflows or loses every bit")
+            scaling[k] = v
+    else:
+        extra = [k for k in LABELLED_KEYS if k in raw]
+        if extra:
+            _fail(path, extra[0], f"task {task!r} is a pinned task: it has no labelled file or scaling")
+    art.head = {"classes": classes, "w_c": head["w_c"], "b_c": head["b_c"], "pooling": str(pooling)}
+    art.teacher["w_c"], art.teacher["b_c"] = head["teacher_w_c"], head["teacher_b_c"]
+    art.labelled, art.scaling = labelled, scaling
+
+
+def labelled_spec_problem(d: dict, I: int) -> str | None:
+    """Why a classifier's labelled_json is refused (naming the field), or None."""
+    for k, kind in _LABELLED_FIELDS.items():
+        v = d.get(k)
+        if kind is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, kind) or isinstance(v, bool):
+            return f"field {k!r} missing or not a {kind.__name__}"
+    for k in ("train", "test"):
+        problem = data_path_problem(d[k], extension=False)
+        if problem:
+            return f"{k} {problem}"
+        if os.path.splitext(d[k])[1].lower() not in LABELLED_EXTENSIONS:
+            return f"{k} {d[k]!r}: not a {', '.join(LABELLED_EXTENSIONS)} file"
+    if not (math.isfinite(d["val_fraction"]) and 0 < d["val_fraction"] < 1):
+        return f"val_fraction {d['val_fraction']!r} must be in (0, 1)"
+    if len(d["channels"]) != I:
+        return f"{len(d['channels'])} channels named, I = {I}"
+    for i, name in enumerate(d["channels"]):
+        problem = text_problem(name, NAME_MAX)
+        if problem:
+            return f"channels[{i}]: {problem}"
+    lo, hi = SEQ_LEN_RANGE
+    if not lo <= d["seq_len"] <= hi:
+        return f"seq_len {d['seq_len']!r} is not an integer in {lo}..{hi}"
+    return None
+
+
+def classifier_arrays(art: Artifact, d: dict) -> dict:
+    """The npz entries of a classifier: ``d`` (artifact_arrays' common keys) without the
+    regression readout, with the head (and for a labelled file its reference and scaling)."""
+    d = {k: v for k, v in d.items() if k not in REGRESSION_READOUT}
+    h, teacher = art.head, art.teacher or {}
+    K = len(h["classes"])
+    d["K"] = np.int32(K)
+    d["class_names"] = np.array(h["classes"], dtype=np.str_)
+    d["pooling"] = np.str_(h["pooling"])
+    d["w_c"] = np.asarray(h["w_c"], np.float64).reshape(K, art.H)
+    d["b_c"] = np.asarray(h["b_c"], np.float64).reshape(K)
+    d["teacher_w_c"] = np.asarray(teacher.get("w_c", np.zeros((K, art.H))), np.float64).reshape(K, art.H)
+    d["teacher_b_c"] = np.asarray(teacher.get("b_c", np.zeros(K)), np.float64).reshape(K)
+    if art.labelled is not None:
+        d["labelled_json"] = np.str_(json.dumps(art.labelled, sort_keys=True))
+        for k in ("input_offset", "input_scale"):
+            d[k] = np.asarray(art.scaling[k], np.float64).reshape(art.I)
+    return d

@@ -19,13 +19,17 @@ from .errors import CodegenError
 from .export import (KERNELS, code_kernel_text, export_model, footprint_text, load_test_split, render_test_vectors,
                      test_model_entry, write_outputs)
 from .golden import IntModel, dequantize_output, quantize_input, run_golden
-from .testing import random_artifact, random_inputs_q14
+from .testing import random_artifact, random_classifier, random_inputs_q14
 
 # Shapes for the random kernel-test models: many sizes that are not multiples of 4, 8 or 16.
 RANDOM_SHAPES = [(1, 1), (1, 3), (2, 5), (1, 7), (3, 9), (1, 13), (1, 16), (2, 17), (1, 31),
                  (1, 32), (3, 33), (2, 2), (1, 4), (3, 6), (1, 8), (2, 11), (1, 15), (3, 19),
                  (1, 23), (2, 24), (1, 29), (3, 37), (1, 47), (2, 64), (1, 63), (3, 1),
                  (1, 64), (1, 128)]
+# Random classifiers (I, H, K, pooling) for the head's vectors (docs/fixed_point.md, 12): both
+# poolings, K from 2 to the largest (32), sizes not multiples of 4.
+RANDOM_CLASSIFIERS = [(1, 5, 3, "mean"), (2, 16, 4, "last"), (6, 16, 4, "mean"), (3, 9, 2, "last"),
+                      (1, 32, 7, "mean"), (6, 8, 32, "mean")]
 
 
 def accuracy_report(art, x, y) -> dict:
@@ -59,6 +63,12 @@ def cmd_accuracy(a) -> int:
     worst = 0.0
     for path in a.npz:
         art = load_artifact(path)
+        if art.head is not None:                      # a classifier: accuracy [classification hook]
+            from .classify_data import accuracy_line
+            line, rel = accuracy_line(art, path)
+            print(line)
+            worst = max(worst, rel)
+            continue
         task = a.task or (artifact_task(art, a.data) if art.data is not None else art)
         x, y = load_test_split(task, "test")
         r = accuracy_report(art, x, y)
@@ -90,9 +100,14 @@ def cmd_vectors(a) -> int:
         art = random_artifact(I, H, seed=a.seed + k)
         x = random_inputs_q14(I, 3, 20, seed=a.seed + 1000 + k)
         entries.append(test_model_entry(f"random{k}-I{I}-H{H}", art, x, seed=a.seed + k))
+    n_cls = min(a.random, len(RANDOM_CLASSIFIERS))
+    for k, (I, H, K, pooling) in enumerate(RANDOM_CLASSIFIERS[:n_cls]):
+        art = random_classifier(I, H, K, seed=a.seed + 500 + k, pooling=pooling)
+        x = random_inputs_q14(I, 3, 20, seed=a.seed + 1500 + k)
+        entries.append(test_model_entry(f"classifier{k}-I{I}-H{H}-K{K}-{pooling}", art, x, seed=a.seed + 500 + k))
     write_outputs(render_test_vectors(entries), a.out)
     print(f"wrote {Path(a.out) / 'test_vectors.h'}: {len(entries)} models "
-          f"({len(models)} trained, {a.random} random)")
+          f"({len(models)} trained, {a.random} random, {n_cls} random classifiers)")
     return 0
 
 

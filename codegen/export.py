@@ -90,6 +90,9 @@ def model_task(art: Artifact, data_path=None):
 def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES, task=None):
     """Inputs for the golden vectors: the first n test-set sequences (``task``: the artifact's,
     model_task), or synthetic sines."""
+    if art.head is not None:                          # a classifier [classification hook]
+        from .classify_data import golden_windows
+        return golden_windows(art, n)
     try:
         if task is None and art.data is not None:
             raise CodegenError("no data file")
@@ -108,7 +111,7 @@ def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES, task=None):
 
 def scaling_constants(art: Artifact):
     """The data scaling of a version-2 artifact as C literals for the model header, or None."""
-    if art.scaling is None:
+    if art.scaling is None or art.data is None:       # a classifier's scaling: codegen.classify.head_constants
         return None
     sc, d, where = art.scaling, art.data, f"{art.path}: data_json"
     dt, dx = G.differenced(art)
@@ -134,6 +137,10 @@ def model_arrays(m: IntModel) -> list:
                     dims=[c_identifier(d, "dimension") for d in dims], length=int(length), body=body,
                     note=None if note is None else CText(note))
     R, H = 2 * m.H, m.H
+    head = []
+    if m.head is not None:                            # a classifier's head [classification hook]
+        from .classify import head_arrays
+        head = head_arrays(m, arr)
     return [
         arr("uint8_t", "trits", ("ROWS", "ROW_BYTES"), R * m.row_bytes, c_hex_bytes(m.packed.ravel()),
             "Trits, 2 bits each: 0 -> 0b00, +1 -> 0b01, -1 -> 0b10, trit j at bits 2*(j%4) of byte j/4."),
@@ -148,7 +155,7 @@ def model_arrays(m: IntModel) -> list:
             "(docs/fixed_point.md, 3a)."),
         arr("int16_t", "lam_q15", ("HIDDEN",), H, _ints(m.lam_q15), "lam = exp(-dt / tau), Q15."),
         arr("int32_t", "w_o", ("HIDDEN",), H, _i32s(m.w_o_q), "Readout weights, Q(READOUT_SHIFT)."),
-    ]
+    ] + head
 
 
 CODE_T2_REGS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14)   # Thumb-2: the accumulators (r14 = lr); r0 z, r1 acc, r2 v
@@ -216,8 +223,10 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
                   table_size=G.TABLE_SIZE, pre_shift=G.pre_shift(m), requant_words=G.ROW_REQUANT_WORDS,
                   task=c_comment_text(art.task, f"{art.path}: task"),
                   config=c_comment_text(art.config or "-", f"{art.path}: config"))
+    from .classify import golden_head_vectors, head_constants
     model_h = env.get_template("model.h.j2").render(
         **common, b_o=c_int(m.b_o_q, 64), scaling=scaling_constants(art), arrays=model_arrays(m),
+        head=head_constants(art, m),
         sigmoid=_ints(m.sigmoid_q15), tanh=_ints(m.tanh_q15), code=kernel == "code")
     files = {}
     if kernel == "code":
@@ -230,7 +239,8 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     y = run_golden(m, golden_x)
     golden_h = env.get_template("golden.h.j2").render(
         **common, n=golden_x.shape[0], t=golden_x.shape[1], source=source,
-        x=_ints(golden_x.ravel(), 16), y=_ints(y.ravel(), 16))
+        x=_ints(golden_x.ravel(), 16), y=_ints(y.ravel(), 16),
+        head=golden_head_vectors(m, golden_x) if m.head is not None else None)
     return {f"{p}_model.h": model_h.encode(), f"{p}_golden.h": golden_h.encode(), **files}
 
 
@@ -238,6 +248,8 @@ def check_task(art, data_path=None) -> None:
     """An unknown task is refused as verify refuses it (cfcbase.tasks.check_task)."""
     if art.data is not None:
         return                                  # a data model: its file is found by model_task
+    if art.head is not None:                          # a classifier: its task was checked on load
+        return
     try:
         known_task(art.task)
     except ValueError as e:
@@ -287,6 +299,9 @@ class Exported:
         return self.model.hash_hex
 
     def lossy_text(self) -> str:
+        if "max_abs_logit_diff" in self.lossy:        # a classifier
+            from .classify import logit_text
+            return logit_text(self.lossy, self.lossy_where, self.lossy_note)
         return lossy_text(self.lossy, self.lossy_where, self.lossy_note)
 
 
@@ -301,6 +316,9 @@ def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False,
     m = IntModel.from_artifact(art)
     golden_x, source = golden_inputs(art, task=task)
     files = render_model_files(art, prefix, golden_x=golden_x, source=source, kernel=kernel, model=m)
+    if art.head is not None:                          # a classifier: its logits [classification hook]
+        from .classify_data import export_logit_report
+        return export_logit_report(art, m, files, data_path, allow_lossy)
     report, where, note = export_lossy_report(art, m, data_path, task, why)
     check_lossy(report, art.path, where, allow_lossy)
     return Exported(art, m, files, report, where, note)
@@ -326,7 +344,13 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
     kz = kernel_test_z(m, kernel_vectors, seed)
     ka = matvec_golden(m, kz)
     y, hs = run_golden(m, x_q14, return_states=True)
-    return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"),
+    head = None
+    if m.head is not None:                            # a classifier: the logits of each sequence
+        from .classify import POOLING_CODES, run_golden_logits
+        lg, cls = run_golden_logits(m, x_q14)
+        head = dict(K=m.head.K, pooling=POOLING_CODES[m.head.pooling], shift=m.head.shift,
+                    logits=_i32s(lg.ravel()), n_logits=lg.size, classes=_ints(cls, 16))
+    return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"), head=head,
                 m=m, hash=c_u64_hex(m.hash), pre_shift=G.pre_shift(m), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
                 kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
                 kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
@@ -383,6 +407,7 @@ def footprint(m: IntModel) -> dict:
         "lam_bytes": m.H * 2,
         "readout_bytes": m.H * 4 + 8,          # int32 weights + int64 bias
         "table_bytes": 2 * G.TABLE_SIZE * 2,
+        **({"head_bytes": m.head.K * (m.H * 4 + 8)} if m.head is not None else {}),   # a classifier: int32 w, int64 b
     }
 
 
@@ -399,7 +424,10 @@ def footprint_text(m: IntModel) -> str:
         f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
         f"  biases   {f['bias_bytes']:6d} bytes",
         f"  lambda   {f['lam_bytes']:6d} bytes",
-        f"  readout  {f['readout_bytes']:6d} bytes",
+        f"  readout  {f['readout_bytes']:6d} bytes" + ("  (zeros: a classifier has no regression readout)"
+                                                       if m.head is not None else ""),
+        *([f"  head     {f['head_bytes']:6d} bytes  ({m.head.K} classes x {m.H} int32 weights + {m.head.K} int64 "
+           f"biases)"] if m.head is not None else []),
         f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
         f"  total    {total:6d} bytes of constant data",
     ])

@@ -114,6 +114,7 @@ class IntModel:
     sigmoid_q15: np.ndarray      # int16 [TABLE_SIZE]
     tanh_q15: np.ndarray         # int16 [TABLE_SIZE]
     source_bytes: bytes = b""    # the float parameters the model came from (hashed too)
+    head: object = None          # a classifier's codegen.classify.IntHead (docs/fixed_point.md, 12)
 
     @property
     def C(self) -> int:
@@ -166,15 +167,19 @@ class IntModel:
             art.scale_f, art.scale_g, art.b_f, art.b_g, art.tau, art.w_o, np.float64(art.b_o), np.float64(art.dt)))
         if art.scaling is not None:      # a version-2 model: its data scaling is part of its identity
             src += b"".join(np.ascontiguousarray(art.scaling[k], dtype="<f8").tobytes() for k in (
-                "input_offset", "input_scale", "target_offset", "target_scale"))
+                "input_offset", "input_scale", "target_offset", "target_scale") if k in art.scaling)
             dt, dx = differenced(art)
             if dt or any(dx):            # and what its channels mean (nothing added for levels: older hashes stay)
                 src += b"differenced" + bytes([int(dt)] + [int(v) for v in dx])
+        head = None
+        if art.head is not None:         # a classifier [classification hook]
+            from .classify import IntHead
+            head = IntHead.from_artifact(art)
         return cls(I=I, H=H, row_bytes=row_bytes, trits=trits, packed=pack_trits(trits, row_bytes),
                    row_multiplier=np.array(mult, np.int32), row_shift=np.array(shift, np.int8),
                    bias_q16=bias_q16.astype(np.int32), lam_q15=lam_q15.astype(np.int16),
                    w_o_q=w_o_q.astype(np.int32), readout_shift=s, b_o_q=int(b_o_q),
-                   sigmoid_q15=sigmoid_table_q15(), tanh_q15=tanh_table_q15(), source_bytes=src)
+                   sigmoid_q15=sigmoid_table_q15(), tanh_q15=tanh_table_q15(), source_bytes=src, head=head)
 
     # ---- identity -------------------------------------------------------------------
     def canonical_bytes(self) -> bytes:
@@ -186,6 +191,8 @@ class IntModel:
                       (self.sigmoid_q15, "<i2"), (self.tanh_q15, "<i2")):
             parts.append(np.ascontiguousarray(a, dtype=dt).tobytes())
         parts.append(self.source_bytes)
+        if self.head is not None:        # a classifier: its head too
+            parts.append(self.head.canonical_bytes())
         return b"".join(parts)
 
     @property

@@ -52,3 +52,18 @@ def random_inputs_q14(I: int, N: int, T: int, seed: int) -> np.ndarray:
     spikes = rng.random(q.shape) < 0.02     # exercise saturation of the input range
     q[spikes] = np.where(rng.random(int(spikes.sum())) < 0.5, -32768, 32767)
     return q
+
+
+def random_classifier(I: int, H: int, K: int, seed: int, pooling: str = "mean", w_c_sd: float = 2.0,
+                      task: str = "waves3", **kw) -> Artifact:
+    """A valid format-3 classifier (cfcbase.artifact, version 3): random_artifact's cell with a
+    random head of K classes instead of the regression readout."""
+    art = random_artifact(I, H, seed, task=task, **kw)
+    rng = np.random.default_rng([seed, K, 3])
+    art.w_o, art.b_o = np.zeros(H), 0.0
+    art.head = {"classes": [f"class{k}" for k in range(K)], "w_c": rng.normal(0, w_c_sd, (K, H)),
+                "b_c": rng.normal(0, 0.5, K), "pooling": pooling}
+    art.teacher = dict(art.teacher, w_c=np.zeros((K, H)), b_c=np.zeros(K))
+    art.config = f"random-I{I}-H{H}-K{K}-{pooling}-seed{seed}"
+    art.path = f"<random classifier I={I} H={H} K={K} {pooling} seed={seed}>"
+    return art

@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to wait for each reply before giving up (default 10)")
     v.add_argument("--window", type=int, default=None, metavar="N",
                    help="requests in flight (default 16 emulated, 1 on a board)")
-    v.add_argument("--bench-steps", type=int, default=1000, metavar="N",
-                   help="cell steps timed by BENCH (1..4096, default 1000)")
+    v.add_argument("--bench-steps", type=int, default=None, metavar="N",
+                   help="cell steps timed by BENCH (1..4096, default 1000; a classifier: one test window, its steps "
+                        "and the logits)")
 
     b = sub.add_parser("bench", help="instructions per matvec / cell step: ternary ref, lut, dsp, code vs dense "
                                      "int8 SMLAD",
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_verify(a) -> int:
     from . import verify
-    if a.bench_steps < 1 or a.bench_steps > 4096:
+    if a.bench_steps is not None and not 1 <= a.bench_steps <= 4096:
         raise HostError("--bench-steps must be in 1..4096")
     opts = verify.Options(targets=a.target, model=a.model, sequences=a.sequences, json_path=a.json_path,
                           port=a.port, baud=a.baud, firmware=a.firmware, qemu_port=a.qemu_port,

@@ -1,4 +1,4 @@
-"""The protocol client: HELLO, RESET, STEP (batched, optionally pipelined), BENCH."""
+"""The protocol client: HELLO, RESET, STEP (batched, optionally pipelined), BENCH, LOGITS."""
 from __future__ import annotations
 
 import time
@@ -103,7 +103,9 @@ class Client:
                 else:
                     stray.append((f.type, f.seq))
         self.hello_attempts = attempts
-        h = P.parse_hello(P.check_reply(frame, P.HELLO, seq))
+        payload = P.check_reply(frame, P.HELLO, seq)
+        P.check_version(payload)
+        h = P.parse_hello(payload)
         if h.proto_version != P.PROTO_VERSION:
             raise ProtocolError(f"the firmware speaks protocol version {h.proto_version}; this host speaks "
                                 f"{P.PROTO_VERSION}")
@@ -132,9 +134,17 @@ class Client:
             raise ProtocolError(f"BENCH reply for {b.n} steps, asked {n}")
         return b
 
-    def run_sequences(self, x_q14, progress=None, expected=None, max_state_losses: int = 8) -> np.ndarray:
+    def logits(self) -> P.Logits:
+        """LOGITS: the logits and class of the window since the last RESET (a classifier)."""
+        return P.parse_logits(self.request(P.LOGITS))
+
+    def run_sequences(self, x_q14, progress=None, expected=None, max_state_losses: int = 8,
+                      classes: int = 0, expected_logits=None) -> np.ndarray:
         """x int16 [N, T, I] -> y int16 [N, T]: per sequence RESET, then STEPs of up to
-        max_steps steps, `window` requests in flight.
+        max_steps steps, `window` requests in flight. With `classes` K > 0 (a classifier) each
+        sequence is a window: a LOGITS request follows its STEPs, and the replies are kept in
+        self.window_logits (int32 [N, K]), self.window_class and self.window_steps ([N]);
+        `expected_logits` (the golden logits [N, K]) then notices a lost state as `expected` does.
 
         With `expected` (the golden outputs [N, T]) a device that loses its state mid-stream (a
         reset: brown-out, watchdog, the reset button) is noticed and the run resumes: a reply
@@ -152,6 +162,11 @@ class Client:
         if I != h.inputs:
             raise ProtocolError(f"inputs have I={I}, the firmware I={h.inputs}")
         y = np.zeros((N, T), np.int16)
+        self.classes = int(classes)
+        self.window_logits = np.zeros((N, max(self.classes, 1)), np.int64)
+        self.window_class = np.full(N, -1, np.int64)
+        self.window_steps = np.zeros(N, np.int64)
+        self._expected_logits = expected_logits
         self.state_losses = []
         self._mismatch_is_loss = expected is not None
         first = 0
@@ -177,7 +192,9 @@ class Client:
                     self._stream(x[: s + 1], y, s, None, None)
                 finally:
                     self.window = saved
-                if not np.array_equal(y[s], expected[s]):
+                same = np.array_equal(y[s], expected[s]) and (
+                    expected_logits is None or np.array_equal(self.window_logits[s], expected_logits[s]))
+                if not same:
                     self._mismatch_is_loss = False      # the device's own outputs: counted
                 else:
                     self.state_losses.append({"sequence": s, "step": t, "what": why})
@@ -198,6 +215,8 @@ class Client:
             for t0 in range(0, T, chunk):
                 t1 = min(T, t0 + chunk)
                 requests.append((P.STEP, x[s, t0:t1].astype("<i2").tobytes(), (s, t0, t1)))
+            if self.classes:
+                requests.append((P.LOGITS, b"", (s, T, T)))
         inflight = deque()
         done_seq = -1
         i = 0
@@ -215,6 +234,25 @@ class Client:
                 payload = self._recv(rtype, seq)
             except (LinkError, ProtocolError) as e:
                 raise _Lost(s, t0, f"{P.REQUEST_NAMES[rtype]}: {e}", cause=e) from e
+            if rtype == P.LOGITS:
+                try:
+                    lg = P.parse_logits(payload)
+                except ProtocolError as e:
+                    raise _Lost(s, T, f"LOGITS: {e}", cause=e) from e
+                if len(lg.logits) != self.classes:
+                    raise ProtocolError(f"LOGITS reply with {len(lg.logits)} logits; the model has "
+                                        f"{self.classes} classes")
+                self.window_logits[s] = lg.logits
+                self.window_class[s], self.window_steps[s] = lg.cls, lg.steps
+                want = self._expected_logits
+                if want is not None and expected is not None and self._mismatch_is_loss \
+                        and not np.array_equal(self.window_logits[s], want[s]):
+                    k = int(np.argmax(self.window_logits[s] != want[s]))
+                    raise _Lost(s, T, f"logit {k} {int(self.window_logits[s, k])} where the golden model gives "
+                                      f"{int(want[s, k])}")
+                if progress and s != done_seq:
+                    done_seq = s
+                    progress(s + 1, N)
             if rtype == P.STEP:
                 y[s, t0:t1] = P.parse_step(payload, t1 - t0)
                 if expected is not None and self._mismatch_is_loss:
@@ -223,7 +261,7 @@ class Client:
                         t = t0 + int(bad[0])
                         raise _Lost(s, t, f"output {int(y[s, t])} where the golden model gives "
                                           f"{int(expected[s, t])}")
-                if t1 == T and progress and s != done_seq:
+                if t1 == T and progress and s != done_seq and not self.classes:
                     done_seq = s
                     progress(s + 1, N)
 

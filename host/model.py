@@ -60,7 +60,7 @@ def load_model(model_path=DEFAULT_MODEL, data_path=None, log=None, allow_lossy=F
     from codegen.export import export_model
     path = resolve_model(model_path)
     art = load_artifact(path)
-    if data_path is not None and art.data is None:
+    if data_path is not None and art.data is None and art.labelled is None:
         raise HostError(f"--data: {model_path} was trained on the {art.task} task, not on a data file")
     ex = export_model(art, data_path=data_path, allow_lossy=allow_lossy)
     if log:

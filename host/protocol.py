@@ -1,4 +1,4 @@
-"""Serial protocol v1, host side (docs/protocol.md): CRC-16/CCITT-FALSE, COBS, frame encode /
+"""Serial protocol v2, host side (docs/protocol.md): CRC-16/CCITT-FALSE, COBS, frame encode /
 decode, request building, reply parsing and an incremental frame reader.
 
 Pure Python + the standard library: importing this module opens nothing and needs no pyserial,
@@ -24,7 +24,7 @@ from typing import NamedTuple
 from .errors import (BadCobs, BadCrc, DeviceError, BadFrameLength, FirmwareExited, LinkClosed, NoReply,
                      ProtocolError, TruncatedFrame, Unframed)
 
-PROTO_VERSION = 1
+PROTO_VERSION = 2
 MAX_PAYLOAD = 512
 MAX_FRAME = MAX_PAYLOAD + 4          # type, seq, payload, crc16 (decoded)
 # The longest legal frame on the wire before its 0x00: COBS adds one code byte per 254 data
@@ -33,14 +33,16 @@ MAX_WIRE = MAX_FRAME + MAX_FRAME // 254 + 1
 MAX_STEPS = 64
 MAX_BENCH = 4096
 Q_FORMAT = 14
+MAX_CLASSES = 32                     # logits in one LOGITS reply
+LOGIT_FRAC = 16                      # the logits are int32 Q16
 
-HELLO, RESET, STEP, BENCH = 0x01, 0x02, 0x03, 0x04
+HELLO, RESET, STEP, BENCH, LOGITS = 0x01, 0x02, 0x03, 0x04, 0x05
 REPLY_FLAG = 0x80
 ERROR = 0x7F
-REQUEST_NAMES = {HELLO: "HELLO", RESET: "RESET", STEP: "STEP", BENCH: "BENCH"}
+REQUEST_NAMES = {HELLO: "HELLO", RESET: "RESET", STEP: "STEP", BENCH: "BENCH", LOGITS: "LOGITS"}
 
 ERROR_NAMES = {1: "BAD_CRC", 2: "BAD_COBS", 3: "TOO_SHORT", 4: "OVERSIZE", 5: "UNKNOWN_TYPE",
-               6: "BAD_LENGTH"}
+               6: "BAD_LENGTH", 7: "NO_CLASSES"}
 
 
 # The line every Cortex-M program ends with (firmware/platform/cortex-m/startup.c, trix_exit):
@@ -272,6 +274,14 @@ class Hello:
         return f"{self.model_hash:016x}"
 
 
+def check_version(p: bytes) -> None:
+    """The HELLO reply's first byte is the protocol version in every version: a peer on another
+    one is refused here, before its layout is read."""
+    if p and p[0] != PROTO_VERSION:
+        raise ProtocolError(f"the firmware speaks protocol version {p[0]}; this host speaks {PROTO_VERSION}: rebuild "
+                            f"and flash the firmware from this checkout (`python -m host verify --qemu` builds it)")
+
+
 def parse_hello(p: bytes) -> Hello:
     if len(p) < 16:
         raise ProtocolError(f"HELLO reply of {len(p)} bytes (< 16)")
@@ -306,6 +316,24 @@ def parse_bench(p: bytes) -> Bench:
     if len(p) != 12:
         raise ProtocolError(f"BENCH reply of {len(p)} bytes (expected 12)")
     return Bench(*struct.unpack("<III", p))
+
+
+class Logits(NamedTuple):
+    """The LOGITS reply: the window's step count, its class (argmax) and K int32 logits (Q16)."""
+    steps: int
+    cls: int
+    logits: tuple
+
+
+def parse_logits(p: bytes) -> Logits:
+    if len(p) < 4:
+        raise ProtocolError(f"LOGITS reply of {len(p)} bytes (< 4)")
+    steps, K, cls = struct.unpack_from("<HBB", p, 0)
+    if not 1 <= K <= MAX_CLASSES or len(p) != 4 + 4 * K:
+        raise ProtocolError(f"LOGITS reply of {len(p)} bytes for K = {K} classes (expected {4 + 4 * K})")
+    if cls >= K:
+        raise ProtocolError(f"LOGITS reply: class {cls} of K = {K}")
+    return Logits(steps, cls, struct.unpack_from(f"<{K}i", p, 4))
 
 
 def error_from_reply(frame: Frame, request_type: int) -> DeviceError:

@@ -40,6 +40,9 @@ def load_reference(model, sequences=None, log=None, data=None) -> Reference:
     from codegen.golden import quantize_input, run_golden
     if not isinstance(model, Model):
         model = load_model(model, data_path=data, log=log)
+    if model.art.head is not None:           # a classifier: its windows and logits [classification hook]
+        from .classify_report import load_classifier_reference
+        return load_classifier_reference(model, sequences, data)
     art, m = model.art, model.int_model
     data = data if data is not None else model.data_path
     task = _task(art, data, log)

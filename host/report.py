@@ -16,6 +16,9 @@ def _fmt_mse(d):
 
 def print_target(r: dict, out=None) -> None:
     out = out or sys.stdout
+    if r.get("classify"):                     # a classifier [classification hook]
+        from .classify_report import print_classifier_target
+        return print_classifier_target(r, out)
     p = lambda s: print(s, file=out)  # noqa: E731
     k = r["kernel"]
     if r.get("expected_kernel") and k != r["expected_kernel"]:

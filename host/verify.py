@@ -46,7 +46,7 @@ class Options:
     build_root: str | None = None
     timeout: float = 10.0
     window: int | None = None
-    bench_steps: int = 1000
+    bench_steps: int | None = None    # default 1000; a classifier: one window
     data: str | None = None           # a model trained on a user's series: its file (default: the artifact's)
 
 
@@ -123,16 +123,22 @@ def _verify_link(link, ref: Reference, opts: Options, where: str, log, window: i
         if done == 1 and probe is not None and soak["stack_start"] is None:
             soak["stack_start"] = probe()
     t0 = time.monotonic()
-    y = client.run_sequences(ref.x_q14, progress=progress, expected=ref.golden_q14)
+    K = len(ref.classes) if getattr(ref, "classes", None) else 0      # a classifier: LOGITS per window
+    y = client.run_sequences(ref.x_q14, progress=progress, expected=ref.golden_q14, classes=K,
+                             expected_logits=ref.golden_logits if K else None)
     stream_s = time.monotonic() - t0
     soak["rss_end"] = host_rss()
     soak["stack_end"] = probe() if probe is not None else None
     for e in client.state_losses:
         log(f"{where}: the device lost its state at sequence {e['sequence']}, step {e['step']} ({e['what']}); "
             f"sequence {e['sequence']} ran again from h = 0, bit-exact")
-    bench = client.bench(opts.bench_steps)
-    return {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench,
-            "state_losses": client.state_losses, "soak": soak}
+    bench_steps = opts.bench_steps or (min(T, P.MAX_BENCH) if K else 1000)
+    bench = client.bench(bench_steps)
+    out = {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench,
+           "state_losses": client.state_losses, "soak": soak}
+    if K:
+        out.update(logits=client.window_logits, classes=client.window_class, window_steps=client.window_steps)
+    return out
 
 
 def host_rss() -> int | None:
@@ -159,7 +165,7 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
                  "expected_float": float(ref.golden_q14[s, t]) / Q14_ONE, "got_float": float(y[s, t]) / Q14_ONE}
     yf = dequantize_output(y)
     gf = dequantize_output(ref.golden_q14)
-    return {
+    rec = {
         "target": target, "firmware_target": h.target, "kernel": h.kernel,
         "expected_kernel": TABLE[target].kernel if target in TABLE else None, "model_hash": h.hash_hex,
         "sequences": N, "steps_per_sequence": T, "steps": int(N * T), "frames_sent": run["frames"],
@@ -171,6 +177,10 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
         "bench": instructions(target, run["bench"], emulated),
         "stream_s": round(run["stream_s"], 3),
     }
+    if "logits" in run:                       # a classifier [classification hook]
+        from .classify_report import summarise_classifier
+        rec = summarise_classifier(rec, run, ref)
+    return rec
 
 
 def _soak_record(soak):
@@ -224,7 +234,7 @@ class _Run:
 
 def _add_figures(rec, fw, fp_target, ref, build_s, t0):
     if fw.elf is not None:
-        rec["firmware"] = str(fw.elf)
+        rec["firmware"] = _shown(fw.elf)
         rec["footprint"] = footprint(fp_target, fw.elf) if fp_target in TABLE else None
     if ref.units:
         u = ref.units
@@ -237,6 +247,16 @@ def _add_figures(rec, fw, fp_target, ref, build_s, t0):
     rec["build_s"] = round(build_s, 3)
     rec["wall_s"] = round(time.monotonic() - t0, 3)
     return rec
+
+
+def _shown(path) -> str:
+    """A path as reports show it: relative to the current directory when it lies inside it (a
+    report written into results/ names no machine's directories)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
 
 
 def verify_target(target, model, ref: Reference, opts: Options, log, state: _Run) -> dict:
@@ -325,9 +345,11 @@ def run(opts: Options, log) -> int:
     ref = load_reference(model, opts.sequences, log, opts.data)
     log(f"verify: data: {ref.data_source}, {ref.x.shape[0]} x {ref.x.shape[1]} steps")
     sat = ref.saturation
-    print(f"saturation: inputs {sat['inputs']} of {sat['input_values']} values, targets {sat['target']} of "
-          f"{sat['target_values']} at |v| >= {Q14_LIMIT:g} (Q14); pre-activations {sat['pre_clamped']} of "
-          f"{sat['pre_values']} outside the tables' [-8, 8) (golden model)")
+    classifier = getattr(ref, "classes", None) is not None
+    targets_sat = "" if classifier else f", targets {sat['target']} of {sat['target_values']}"
+    print(f"saturation: inputs {sat['inputs']} of {sat['input_values']} values{targets_sat} at |v| >= {Q14_LIMIT:g} "
+          f"(Q14); pre-activations {sat['pre_clamped']} of {sat['pre_values']} outside the tables' [-8, 8) "
+          f"(golden model)")
     if board:
         reports = [verify_board(model, ref, opts, log)]
         print_target(reports[0])
@@ -335,8 +357,12 @@ def run(opts: Options, log) -> int:
         reports = run_targets(targets, model, ref, opts, log)
     total = time.monotonic() - t_all
     failed = [r for r in reports if r["mismatches"]]
+    what = ""
+    if classifier:
+        accs = sorted({f"{100 * r['classify']['accuracy']:.1f}%" for r in reports})
+        what = f" and their {ref.x.shape[0]} windows' logits; on-device accuracy {', '.join(accs)}"
     print(f"verify: {'FAIL' if failed else 'PASS'}: {len(reports) - len(failed)}/{len(reports)} targets "
-          f"bit-exact over {ref.x.shape[0]} x {ref.x.shape[1]} steps; wall time {total:.1f} s")
+          f"bit-exact over {ref.x.shape[0]} x {ref.x.shape[1]} steps{what}; wall time {total:.1f} s")
     if opts.json_path:
         write_json_atomic(opts.json_path, {
             "format": 1, "model": str(opts.model), "model_hash": model.hash_hex, "task": ref.art.task,
@@ -346,8 +372,9 @@ def run(opts: Options, log) -> int:
         log(f"verify: report written to {opts.json_path}")
     if failed:
         f = failed[0]
-        m = f["first_mismatch"]
+        m = f["first_mismatch"] or {"sequence": "?", "step": "?", "expected": "?", "got": "?"}
+        at = f"logit {m['class']}" if "class" in m else f"step {m['step']}"
         raise VerifyFailed(f"{sum(r['mismatches'] for r in failed)} outputs differ from the golden model on "
                            f"{', '.join(r['target'] for r in failed)} (first: {f['target']} sequence "
-                           f"{m['sequence']}, step {m['step']}: expected {m['expected']}, got {m['got']})")
+                           f"{m['sequence']}, {at}: expected {m['expected']}, got {m['got']})")
     return 0

@@ -27,8 +27,8 @@ from host.protocol import encode_frame as frame
 from host.protocol import parse_hello as host_parse_hello
 
 MAX_PAYLOAD = 512
-HELLO, RESET, STEP, BENCH, ERROR = 0x01, 0x02, 0x03, 0x04, 0x7F
-BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH = 1, 2, 3, 4, 5, 6
+HELLO, RESET, STEP, BENCH, LOGITS, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x7F
+BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH, NO_CLASSES = 1, 2, 3, 4, 5, 6, 7
 
 
 # ---- helpers: framing from host.protocol; the oracle's decoder is its own -----------------
@@ -50,10 +50,11 @@ def cobs_decode(enc: bytes):
     return bytes(out), True
 
 
-def oracle(segment: bytes, inputs: int, max_steps: int):
+def oracle(segment: bytes, inputs: int, max_steps: int, classes: int = 0):
     """The reply the spec names for the bytes between two 0x00: None (empty frame: ignored),
     ('error', code, type, seq) or ('valid', type, seq, payload). type/seq of an error are the
-    first decoded bytes where there are any (docs/protocol.md)."""
+    first decoded bytes where there are any (docs/protocol.md). `classes`: the model's K (0: a
+    regression model, whose LOGITS is NO_CLASSES)."""
     if not segment:
         return None
     dec, ok = cobs_decode(segment)
@@ -68,12 +69,16 @@ def oracle(segment: bytes, inputs: int, max_steps: int):
     if crc16(dec[:-2]) != dec[-2] | dec[-1] << 8:
         return ("error", BAD_CRC, t, s)
     p = dec[2:-2]
-    if t not in (HELLO, RESET, STEP, BENCH):
+    if t not in (HELLO, RESET, STEP, BENCH, LOGITS):
         return ("error", UNKNOWN_TYPE, t, s)
     good = {HELLO: len(p) == 0, RESET: len(p) == 0,
             STEP: len(p) > 0 and len(p) % (2 * inputs) == 0 and len(p) // (2 * inputs) <= max_steps,
-            BENCH: len(p) == 2 and 1 <= (p[0] | p[1] << 8) <= 4096}[t]
-    return ("valid", t, s, p) if good else ("error", BAD_LENGTH, t, s)
+            BENCH: len(p) == 2 and 1 <= (p[0] | p[1] << 8) <= 4096, LOGITS: len(p) == 0}[t]
+    if not good:
+        return ("error", BAD_LENGTH, t, s)
+    if t == LOGITS and not classes:
+        return ("error", NO_CLASSES, t, s)
+    return ("valid", t, s, p)
 
 
 class Link:
@@ -173,7 +178,7 @@ def test_hello_step_bench_bit_exact(fw, target, options):
         t, s, p = link.request(HELLO, 1)
         assert (t, s) == (0x81, 1)
         h = parse_hello(p)
-        assert h == dict(version=1, I=art.I, H=art.H, q=14, max_steps=min(64, MAX_PAYLOAD // (2 * art.I)),
+        assert h == dict(version=2, I=art.I, H=art.H, q=14, max_steps=min(64, MAX_PAYLOAD // (2 * art.I)),
                          hash=h["hash"], target=target, kernel=h["kernel"])
         assert h["kernel"] in fw.EXPECTED_KERNEL[target], h
         model_h = (Path(fw.model()[0]) / "trix_model.h").read_text()
@@ -256,11 +261,13 @@ def bad_frames(rng: random.Random, inputs: int, count: int):
             body = bytes([STEP, rng.randrange(256)]) + rng.randbytes(rng.randint(MAX_PAYLOAD - 1, 1996))
             data = wire(body)
         elif kind == 5:  # valid CRC, unknown type
-            t = rng.choice([0x00, 0x05, 0x7F, 0x81, 0x84, 0xFF, rng.randrange(5, 256)])
+            t = rng.choice([0x00, 0x06, 0x7F, 0x81, 0x85, 0xFF, rng.randrange(6, 256)])
             data = wire(bytes([t, rng.randrange(256)]) + rng.randbytes(rng.randint(0, 20)))
-        elif kind == 6:  # valid CRC, bad length for the request
-            t = rng.choice([HELLO, RESET, STEP, BENCH])
-            if t in (HELLO, RESET):
+        elif kind == 6:  # valid CRC, bad length for the request (or LOGITS to a regression model)
+            t = rng.choice([HELLO, RESET, STEP, BENCH, LOGITS])
+            if t == LOGITS:
+                p = b"" if rng.random() < 0.8 else rng.randbytes(rng.randint(1, 10))
+            elif t in (HELLO, RESET):
                 p = rng.randbytes(rng.randint(1, 10))
             elif t == STEP:
                 p = rng.choice([b"", rng.randbytes(2 * inputs * 65 if 2 * inputs * 65 <= MAX_PAYLOAD else 1),
@@ -328,7 +335,7 @@ def test_robustness_10000_bad_frames(fw, options):
         link.close()
         errors = sum(v for k, v in counts.items() if k != "dropped")
         assert errors >= 10_000, counts
-        for code in (BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH):
+        for code in (BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH, NO_CLASSES):
             assert counts.get(code, 0) >= 100, counts   # every error reply of the spec exercised
         print(f"\nrobustness {'+'.join(options) or 'plain'}: {errors} error replies {counts}")
 
@@ -341,3 +348,6 @@ def test_oracle_helpers():
         assert 0 not in enc and cobs_decode(enc) == (data, True)
     assert oracle(b"\x05\x01\x02", 1, 64) == ("error", BAD_COBS, 1, 2)
     assert oracle(frame(HELLO, 3)[:-1], 1, 64) == ("valid", HELLO, 3, b"")
+    assert oracle(frame(LOGITS, 4)[:-1], 1, 64) == ("error", NO_CLASSES, LOGITS, 4)
+    assert oracle(frame(LOGITS, 4)[:-1], 1, 64, classes=3) == ("valid", LOGITS, 4, b"")
+    assert oracle(frame(LOGITS, 4, b"\x01")[:-1], 1, 64, classes=3) == ("error", BAD_LENGTH, LOGITS, 4)

@@ -100,10 +100,12 @@ def test_json_written_atomically(tmp_path):
 # ---- the client against a fake firmware ----------------------------------------------------
 
 class FakeFirmware:
-    """Answers protocol v1 from an in-memory 'model' y = 2 * x + state (state = steps since
-    RESET); `drop_after` stops answering after that many replies, `cut` truncates the next."""
+    """Answers the protocol from an in-memory 'model' y = 2 * x + state (state = steps since
+    RESET), a classifier of 3 classes with logits (state, -state, 7); `drop_after` stops answering
+    after that many replies, `cut` truncates the next; `version` is what HELLO reports."""
 
-    def __init__(self, drop_after=None, cut=False):
+    def __init__(self, drop_after=None, cut=False, version=P.PROTO_VERSION):
+        self.version = version
         self.rx = bytearray()
         self.tx = bytearray()
         self.state = 0
@@ -129,7 +131,7 @@ class FakeFirmware:
             return
         self.replies += 1
         if f.type == P.HELLO:
-            p = bytes([1, 1]) + (16).to_bytes(2, "little") + bytes([14]) + (64).to_bytes(2, "little") \
+            p = bytes([self.version, 1]) + (16).to_bytes(2, "little") + bytes([14]) + (64).to_bytes(2, "little") \
                 + (0xABCD).to_bytes(8, "little") + b"\x04fake\x03ref"
         elif f.type == P.RESET:
             self.state, p = 0, b""
@@ -142,6 +144,9 @@ class FakeFirmware:
             p = np.array(ys, "<i2").tobytes()
         elif f.type == P.BENCH:
             p = (1000).to_bytes(4, "little") + (25_000_000).to_bytes(4, "little") + f.payload + b"\x00\x00"
+        elif f.type == P.LOGITS:
+            lg = [self.state, -self.state, 7]
+            p = bytes([self.state & 0xFF, self.state >> 8, 3, int(np.argmax(lg))]) + np.array(lg, "<i4").tobytes()
         else:
             w = P.encode_frame(P.ERROR, f.seq, bytes([5, f.type]))
             self.tx += w
@@ -160,6 +165,24 @@ class FakeFirmware:
 
     def drain(self):
         pass
+
+
+def test_a_firmware_on_another_protocol_version_is_refused_in_one_line():
+    with pytest.raises(ProtocolError) as e:
+        Client(FakeFirmware(version=1), timeout=0.2).hello()
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("the firmware speaks protocol version 1; this host speaks 2: rebuild")
+
+
+@pytest.mark.parametrize("window", [1, 16])
+def test_client_collects_a_classifiers_logits_per_window(window):
+    fw = FakeFirmware()
+    c = Client(fw, timeout=0.2, window=window)
+    x = np.zeros((3, 150, 1), np.int16)
+    c.run_sequences(x, classes=3)
+    assert c.window_logits.tolist() == [[150, -150, 7]] * 3 and c.window_class.tolist() == [0, 0, 0]
+    assert c.window_steps.tolist() == [150] * 3
+    assert c.frames_sent == 1 + 3 * (1 + 3 + 1)    # HELLO, then RESET + 3 STEPs + LOGITS each
 
 
 @pytest.mark.parametrize("window", [1, 3, 16])
@@ -472,3 +495,26 @@ def test_verify_stops_naming_the_step_when_the_state_is_lost_too_often():
             super().answer(f)
     with pytest.raises(StateLost, match=r"lost its state again at sequence 18, step 64 .*8 times already; stopped"):
         fake_verify(ResetsOften(), N=40, T=100, window=1)
+
+
+class ClassifierResetsOnce(ResetsOnce):
+    """A classifier whose per-step output does not show its state (y = 0, as a classifier's):
+    only the window's logits (steps since RESET, ...) reveal a reset in the middle of a window."""
+
+    def answer(self, f):
+        n0 = len(self.tx)
+        super().answer(f)
+        if f.type == P.STEP and len(self.tx) > n0:
+            g = P.decode_frame(bytes(self.tx[n0:-1]))
+            self.tx[n0:] = P.encode_frame(g.type, g.seq, bytes(len(g.payload)))
+
+
+def test_a_classifiers_lost_state_is_noticed_by_its_logits_and_the_window_runs_again():
+    fw = ClassifierResetsOnce(at=2 * 2 + 2)                 # T = 100: 2 STEPs per window
+    c = Client(fw, timeout=0.3, window=16)
+    x = np.zeros((4, 100, 1), np.int16)
+    want = np.tile([100, -100, 7], (4, 1))
+    c.run_sequences(x, expected=np.zeros((4, 100), np.int16), classes=3, expected_logits=want)
+    assert np.array_equal(c.window_logits, want) and c.window_steps.tolist() == [100] * 4
+    [e] = c.state_losses
+    assert (e["sequence"], e["step"]) == (2, 100) and "logit 0 36 where the golden model gives 100" in e["what"]

@@ -200,6 +200,12 @@ def test_parse_replies():
     b = P.parse_bench(struct.pack("<III", 1000, 25_000_000, 100))
     assert (b.ticks, b.tick_hz, b.n) == (1000, 25_000_000, 100)
     assert P.bench_payload(4096) == b"\x00\x10"
+    lg = P.parse_logits(struct.pack("<HBB3i", 100, 3, 2, -5, 65536, 70000))
+    assert (lg.steps, lg.cls, lg.logits) == (100, 2, (-5, 65536, 70000))
+    for bad in (b"\x01\x00\x03", struct.pack("<HBB2i", 1, 3, 0, 1, 2), struct.pack("<HBBi", 1, 1, 1, 5),
+                struct.pack("<HBB", 1, 0, 0)):
+        with pytest.raises(ProtocolError):
+            P.parse_logits(bad)
 
 
 def test_check_reply():

@@ -60,6 +60,24 @@ def generated_code(tmp_path_factory, generated, random_npz):
     return vec, model
 
 
+@pytest.fixture(scope="module")
+def generated_classifier(tmp_path_factory, generated):
+    """The same vectors with a classifier exported as the model (the committed BasicMotions one
+    when present, else a random one): test_step then checks every golden window's logits."""
+    vec, _ = generated
+    base = tmp_path_factory.mktemp("gen-cls")
+    npz = REPO / "results" / "basicmotions" / "best.npz"
+    if not npz.is_file():
+        from cfcbase.artifact import save_artifact
+        from codegen.testing import random_classifier
+        npz = base / "cls.npz"
+        save_artifact(random_classifier(1, 16, 3, seed=5), npz)
+    r = run([sys.executable, "-m", "codegen", "export", npz, "--out", base / "model"], cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert "TRIX_GOLDEN_CLASSES" in (base / "model" / "trix_golden.h").read_text()
+    return vec, base / "model"
+
+
 def cmake_build(src, build, *defs):
     need("cmake")
     r = run(["cmake", "-S", src, "-B", build, f"-DPython3_EXECUTABLE={sys.executable}", *defs])
@@ -78,6 +96,8 @@ def check_output(r, kernels):
         assert "x 2 cell steps (step step_ref)" in out and "rounds of the row check" in out, out
         m = re.search(r"and weights as code \(code\) on (\d+) models", out)
         assert m and int(m[1]) >= 20, out
+        m = re.search(r"logits and class of every sequence of (\d+) classifiers", out)   # the head, section 12
+        assert m and int(m[1]) >= 6, out
     return out
 
 
@@ -107,6 +127,13 @@ def test_native_code_kernel(generated_code, tmp_path):
     b = tmp_path / "native-code"
     cmake_build(TESTS_SRC, b, *_vec_defs(generated_code))
     assert "test_step: kernel code," in check_output(run([b / "test_step"]), [])
+
+
+def test_native_classifier_step_and_logits(generated_classifier, tmp_path):
+    b = tmp_path / "native-cls"
+    cmake_build(TESTS_SRC, b, *_vec_defs(generated_classifier))
+    out = check_output(run([b / "test_step"]), [])
+    assert "test_step: kernel ref, 8 sequences" in out
 
 
 def test_native_force_ref_kernel_name(generated, tmp_path):
@@ -187,6 +214,17 @@ def test_cortex_m_code_kernel(generated_code, tmp_path, target):
     r = _build_with_platform(target, generated_code, tmp_path)
     out = check_output(r, ["ref", "lut"])
     assert "test_step: kernel code," in out, out
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("target", ["cortex-m4", "nrf51"])
+def test_cortex_m_classifier(generated_classifier, tmp_path, target):
+    """A classifier under QEMU: test_step checks every golden window's logits and class through
+    trix_logits() (the mean's division on the M4's SDIV and the M0's library call)."""
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    r = _build_with_platform(target, generated_classifier, tmp_path)
+    out = check_output(r, ["ref", "lut"])
+    assert "test_step: kernel" in out and "PASS" in out, out
 
 
 @pytest.mark.qemu

@@ -309,10 +309,12 @@ def test_best_npz_schema_round_trip(tiny_out):
     path = tiny_out / "best.npz"
     with np.load(path, allow_pickle=False) as z:
         files = set(z.files)
-        from cfcbase.artifact import V2_KEYS
+        from cfcbase.artifact import CLASSIFIER_KEYS, LABELLED_KEYS, V2_KEYS
         documented = _artifact_keys()
         assert set(V2_KEYS) <= documented                   # the version-2 keys are documented too
-        assert documented - set(V2_KEYS) <= files, documented - set(V2_KEYS) - files
+        v3 = set(CLASSIFIER_KEYS + LABELLED_KEYS)           # and a classifier's (version 3)
+        assert v3 <= documented, v3 - documented
+        assert documented - set(V2_KEYS) - v3 <= files, documented - set(V2_KEYS) - v3 - files
         assert not set(V2_KEYS) & files                      # a sine model is a version-1 file
         H, I = int(z["H"]), int(z["I"])
         assert z["format_version"] == 1 and z["format_version"].dtype == np.int32

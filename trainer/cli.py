@@ -78,8 +78,10 @@ def _factorial_options(f):
     from .quant import SCHEMES
     from cfcbase.tasks import TASKS
     d = Settings()
+    from cfcbase.labelled import CLASSIFY_TASKS
     f.add_argument("--task", default="sine", metavar="TASK",
-                   help=f"task: one of {', '.join(TASKS)} (default: sine)")
+                   help=f"task: one of {', '.join(TASKS)}, or the synthetic classification task "
+                   f"{', '.join(CLASSIFY_TASKS)} (default: sine)")
     _data_options(f)
     f.add_argument("--seeds", type=int, default=d.seeds, metavar="N",
                    help=f"number of paired seeds 0..N-1; seed k uses the same data and teacher in every "
@@ -111,12 +113,17 @@ def _factorial_options(f):
     f.add_argument("--refit-epochs", type=int, default=None, metavar="N",
                    help="epochs of the refit after coordinate search on the best config: scales, biases, tau "
                    f"and readout trained with the trits fixed (default: {per('refit_epochs')})")
+    from .classify_cli import add_options          # [classification hook]: --labelled, --pooling, ...
+    add_options(f)
 
 
 def _sweep_options(sw):
     from .sweep import PRESETS
-    sw.add_argument("--task", default="sine", metavar="TASK", help="task (default: sine)")
+    sw.add_argument("--task", default="sine", metavar="TASK",
+                    help="task: sine, sine-mix, or the synthetic classification task waves3 (default: sine)")
     _data_options(sw)
+    from .classify_cli import add_sweep_options          # [classification hook]: --labelled FILE
+    add_sweep_options(sw)
     sw.add_argument("--grid", default="factorial", metavar="SPEC",
                     help="KNOB=V1,V2,...; KNOB=... (the product of the values), blocks of those joined by "
                     "'|' (the union of their products), or a preset: "
@@ -184,7 +191,9 @@ COMMANDS = {
                   "Runs the gradient check, then float teachers (H={widths}) per seed, the 2x2x2 factorial "
                   "(shaped STE x trajectory distillation x width), output-only distillation, PTQ and greedy "
                   "coordinate search; writes factorial.json, factorial.md, factorial.png and best.npz (selected "
-                  "on validation) to --out. Progress goes to stderr.", _factorial_options),
+                  "on validation) to --out. Progress goes to stderr. A classification task (--labelled FILE or "
+                  "--task waves3) trains classifiers the same way: widths 8 and 16, logit distillation, the "
+                  "cross-entropy (docs/training.md, 'Classification').", _factorial_options),
     "gradcheck": ("analytic BPTT vs float64 central differences, every group",
                   "Checks every gradient group (teacher; student w.r.t. effective weights and scales, trits "
                   "fixed; STE, shaped STE and LSQ chain rules; with and without the distillation terms). Exit "
@@ -232,10 +241,14 @@ def _sweep(a):
     if not (math.isfinite(a.ray_timeout) and a.ray_timeout > 0):
         raise TrainerError(f"--ray-timeout must be a positive number of seconds, got {a.ray_timeout}")
     if a.data is not None:
+        if a.labelled is not None:
+            raise TrainerError("--data (a series to forecast) and --labelled (windows to classify) exclude each other")
         _check_sizes(a)
         task, out, _ = _data_task(a, sweep=True)
     else:
-        task, out = a.task, a.out or os.path.join("results", a.task, "sweep")
+        from .classify_cli import sweep_task            # [classification hook]: --labelled FILE
+        task, task_dir = sweep_task(a)
+        out = a.out or os.path.join("results", task_dir, "sweep")
     st = SweepSettings(task=task, grid=a.grid, seeds=a.seeds, out=out,
                        baseline=a.baseline, workers=a.workers, stack=a.stack, ray=a.ray, overrides=overrides,
                        ray_timeout=a.ray_timeout if a.ray not in (None, "local") else None)
@@ -245,9 +258,11 @@ def _sweep(a):
         print("\n".join(f"  {cid}{' (baseline)' if cid == p.baseline else ''}" for cid in p.ids))
         return 0
     r = run(st)
-    best = min(r["cells"], key=lambda c: sum(math.log10(x["test_mse_washout"]) for x in c["seeds"]))
-    from cfcbase.tasks import label
-    print(f"{label(r['task'])}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 test washout MSE: "
+    key = r.get("metric", "test_mse_washout")       # a classifier: test_ce [classification hook]
+    best = min(r["cells"], key=lambda c: sum(math.log10(x[key]) for x in c["seeds"]))
+    what = "test CE" if key == "test_ce" else "test washout MSE"
+    from .classify_cli import task_label
+    print(f"{task_label(r['task'])}: {len(r['cells'])} cells x {len(r['seeds'])} seeds; lowest mean log10 {what}: "
           f"{best['id']}; report in {st.out}/sweep.md")
     return 0
 
@@ -294,6 +309,13 @@ def _factorial(a):
     from .factorial import Settings, run
     from .quant import SCHEMES
     from cfcbase.tasks import TASKS
+    from . import classify_cli                     # [classification hook]
+    if classify_cli.is_classification(a):
+        if a.scheme not in SCHEMES:
+            raise TrainerError(f"unknown scale scheme {a.scheme!r} (known: {', '.join(SCHEMES)})")
+        return classify_cli.factorial(a)
+    if a.pooling is not None:
+        raise TrainerError("--pooling is an option of a classification task (--labelled FILE or --task waves3)")
     if a.data is None and a.task not in TASKS:
         raise TrainerError(f"unknown task {a.task!r} (known: {', '.join(TASKS)})")
     if a.scheme not in SCHEMES:

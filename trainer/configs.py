@@ -34,7 +34,12 @@ TASK_DEFAULTS["data"] = dict(TASK_DEFAULTS["sine-mix"])
 
 
 def task_defaults(task):
-    """The factorial's epochs, coordinate-search sweeps and teacher LR for a task (TASK_DEFAULTS)."""
+    """The factorial's epochs, coordinate-search sweeps and teacher LR for a task (TASK_DEFAULTS;
+    a classification task: trainer/classify_factorial.py's)."""
+    from cfcbase.labelled import is_classify_task
+    if is_classify_task(task):                       # [classification hook]
+        from .classify_factorial import task_defaults as classify_defaults
+        return classify_defaults(task)
     return TASK_DEFAULTS["data" if tasks.is_data_task(task) else task]
 
 

@@ -15,6 +15,8 @@ Groups:
                           Phi(V0/s)) with Phi' = the smoothstep window; with the zero-boundary
                           window Phi0 added likewise)
   lsq-scale               the LSQ scale gradient on its surrogate W = s*T0 + (s - s0)*(T0 - u0)
+  cls-...                 the classification head and its cross-entropy, both poolings, with the
+                          distillation terms (trainer/classify.py, gradcheck_groups)
 Models are stacked (M = 2) so the check also covers that models do not mix.
 """
 from __future__ import annotations
@@ -141,6 +143,9 @@ def run(log=None, seed=0, H=3, T=7, B=3):
         dW = P.grads(sur(), **kw)["W"]
         an = shadow_grads(dW, V0, T0, s, "lsq", False, beta)[1]
         out[f"lsq-scale[s,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], s_var))
+    # ---- the classification head and its cross-entropy (trainer/classify.py) [classification hook]
+    from .classify import gradcheck_groups
+    out.update(gradcheck_groups(_numeric, _rel_err, seed=seed, H=H, T=T, B=B))
     if log:
         worst = max(out, key=out.get)
         log(f"gradcheck: {len(out)} groups, max relative error {out[worst]:.2e} ({worst}), tolerance {TOL:g}")

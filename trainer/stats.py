@@ -116,16 +116,16 @@ def t_quantile(p: float, df: int) -> float:
     return (lo + hi) / 2
 
 
-def compare(cells_out, baseline) -> list:
-    """Paired differences of log10 test washout MSE, cell - baseline, per seed: mean, 95% CI
-    (t), two-sided p, Holm-adjusted p over all comparisons."""
+def compare(cells_out, baseline, key="test_mse_washout") -> list:
+    """Paired differences of log10 test washout MSE (or of another metric, `key`), cell -
+    baseline, per seed: mean, 95% CI (t), two-sided p, Holm-adjusted p over all comparisons."""
     base = next(c for c in cells_out if c["id"] == baseline)
-    b = np.log10([r["test_mse_washout"] for r in base["seeds"]])
+    b = np.log10([r[key] for r in base["seeds"]])
     rows = []
     for c in cells_out:
         if c["id"] == baseline:
             continue
-        d = np.log10([r["test_mse_washout"] for r in c["seeds"]]) - b
+        d = np.log10([r[key] for r in c["seeds"]]) - b
         n = len(d)
         mean, sd = float(d.mean()), float(d.std(ddof=1))
         se = sd / math.sqrt(n)

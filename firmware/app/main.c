@@ -1,5 +1,5 @@
 /*
- * trix_fw: the firmware application. Answers the serial protocol v1 (docs/protocol.md) on the
+ * trix_fw: the firmware application. Answers the serial protocol v2 (docs/protocol.md) on the
  * target's link (UART0 on Cortex-M, stdin/stdout on native/aarch64) with the compiled-in model.
  * Returns 0 at the end of input (stdin EOF); on a board the link never ends.
  */

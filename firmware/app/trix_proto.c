@@ -1,4 +1,4 @@
-/* Serial protocol v1 (docs/protocol.md): framing, CRC and dispatch. */
+/* Serial protocol v2 (docs/protocol.md): framing, CRC and dispatch. */
 #include "trix_proto.h"
 
 #include "trix_cfc.h"
@@ -48,8 +48,11 @@ size_t trix_cobs_encode(const uint8_t *in, size_t len, uint8_t *out)
 }
 
 /* ---- replies ---- */
-/* The longest reply is STEP with TRIX_MAX_STEPS outputs (HELLO: at most 15 + 2 * (1 + 32)). */
-#define TRIX_MAX_REPLY (4 + 2 * TRIX_MAX_STEPS)
+/* The longest reply is LOGITS with TRIX_MAX_CLASSES logits (STEP: 2 * TRIX_MAX_STEPS bytes;
+ * HELLO: at most 15 + 2 * (1 + 32)). */
+#define TRIX_LOGITS_REPLY (4 + 4 + 4 * TRIX_MAX_CLASSES)
+#define TRIX_STEP_REPLY (4 + 2 * TRIX_MAX_STEPS)
+#define TRIX_MAX_REPLY (TRIX_LOGITS_REPLY > TRIX_STEP_REPLY ? TRIX_LOGITS_REPLY : TRIX_STEP_REPLY)
 typedef char trix_hello_fits[(4 + 15 + 2 * (1 + TRIX_NAME_MAX) <= TRIX_MAX_REPLY) ? 1 : -1];
 static uint8_t tx_frame[TRIX_MAX_REPLY];
 static uint8_t tx_wire[TRIX_COBS_MAX(TRIX_MAX_REPLY) + 1];
@@ -136,18 +139,49 @@ static void do_step(uint8_t seq, const uint8_t *payload, int n)
     send_reply(TRIX_REQ_STEP | TRIX_REPLY_FLAG, seq, (size_t)(2 * n));
 }
 
+/* A classifier's BENCH ends its window with the logits. Not inlined: their buffer is on the
+ * stack of this call only, so a regression firmware's BENCH uses the stack (and RAM) it did. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void bench_logits(void)
+{
+    int32_t logits[TRIX_MAX_CLASSES];
+    (void)trix_logits(logits);
+}
+
 static void do_bench(uint8_t seq, uint32_t n)
 {
     uint32_t t0, t1, i;
     for (i = 0; i < (uint32_t)(sizeof step_x / sizeof step_x[0]); i++) step_x[i] = 0;
     t0 = trix_platform_ticks();
     for (i = 0; i < n; i++) (void)trix_step(step_x);
+    if (trix_classes() > 0) bench_logits();   /* a classifier: the window's logits too */
     t1 = trix_platform_ticks();
     trix_reset();
     put_u32(tx_frame + 2, t1 - t0);
     put_u32(tx_frame + 6, trix_platform_tick_hz());
     put_u32(tx_frame + 10, n);
     send_reply(TRIX_REQ_BENCH | TRIX_REPLY_FLAG, seq, 12);
+}
+
+/* LOGITS: u16 steps of the window, u8 K, u8 class, K int32 logits (Q16). */
+static void do_logits(uint8_t seq)
+{
+    int32_t logits[TRIX_MAX_CLASSES];
+    uint8_t *p = tx_frame + 2;
+    const int K = trix_classes();
+    int k, cls;
+    if (K < 1 || K > TRIX_MAX_CLASSES) {
+        send_error(TRIX_ERR_NO_CLASSES, TRIX_REQ_LOGITS, seq);
+        return;
+    }
+    cls = trix_logits(logits);
+    put_u16(p, (uint32_t)trix_window_steps());
+    p[2] = (uint8_t)K;
+    p[3] = (uint8_t)cls;
+    for (k = 0; k < K; k++) put_u32(p + 4 + 4 * k, (uint32_t)logits[k]);
+    send_reply(TRIX_REQ_LOGITS | TRIX_REPLY_FLAG, seq, (size_t)(4 + 4 * K));
 }
 
 /* One complete, correctly COBS-decoded frame. */
@@ -192,6 +226,10 @@ static void handle_frame(const uint8_t *f, size_t len)
         do_bench(seq, n);
         return;
     }
+    case TRIX_REQ_LOGITS:
+        if (plen != 0) break;
+        do_logits(seq);
+        return;
     default:
         send_error(TRIX_ERR_UNKNOWN_TYPE, type, seq);
         return;

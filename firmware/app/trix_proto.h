@@ -1,6 +1,6 @@
 /*
- * Serial protocol v1 (docs/protocol.md), firmware side: CRC-16/CCITT-FALSE, COBS, an
- * incremental frame receiver and the request dispatch (HELLO, RESET, STEP, BENCH, errors).
+ * Serial protocol v2 (docs/protocol.md), firmware side: CRC-16/CCITT-FALSE, COBS, an
+ * incremental frame receiver and the request dispatch (HELLO, RESET, STEP, BENCH, LOGITS, errors).
  * Static storage only: no heap. Replies go out through the receiver's write function.
  */
 #ifndef TRIX_PROTO_H
@@ -9,23 +9,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRIX_PROTO_VERSION 1
+#define TRIX_PROTO_VERSION 2
 #define TRIX_MAX_PAYLOAD   512
 #define TRIX_MAX_FRAME     (TRIX_MAX_PAYLOAD + 4)     /* type, seq, payload, crc16 */
 #define TRIX_MAX_STEPS     64
 #define TRIX_MAX_BENCH     4096
 #define TRIX_Q_FORMAT      14
+#define TRIX_MAX_CLASSES   32                         /* logits in one LOGITS reply */
 /* Worst-case COBS encoding of n bytes, without the 0x00 delimiter. */
 #define TRIX_COBS_MAX(n)   ((n) + (n) / 254 + 1)
 
 enum {
     TRIX_REQ_HELLO = 0x01, TRIX_REQ_RESET = 0x02, TRIX_REQ_STEP = 0x03, TRIX_REQ_BENCH = 0x04,
+    TRIX_REQ_LOGITS = 0x05,
     TRIX_REPLY_FLAG = 0x80, TRIX_REPLY_ERROR = 0x7F
 };
 
 enum {
     TRIX_ERR_BAD_CRC = 1, TRIX_ERR_BAD_COBS = 2, TRIX_ERR_TOO_SHORT = 3, TRIX_ERR_OVERSIZE = 4,
-    TRIX_ERR_UNKNOWN_TYPE = 5, TRIX_ERR_BAD_LENGTH = 6
+    TRIX_ERR_UNKNOWN_TYPE = 5, TRIX_ERR_BAD_LENGTH = 6, TRIX_ERR_NO_CLASSES = 7
 };
 
 uint16_t trix_crc16(const uint8_t *data, size_t len);

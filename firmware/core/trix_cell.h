@@ -66,6 +66,29 @@ void trix_activations_q15(int32_t *acc, int rows, const int32_t *requant, int pr
  * updated in place; returns sum_i w_o[i] * h_new[i] (the readout without its bias). */
 int64_t trix_update_state(const int32_t *acc, int hidden, int16_t *h, const int16_t *lam_q15, const int32_t *w_o);
 
+/* ---- the classification head (docs/fixed_point.md, section 12) ---- */
+#define TRIX_POOL_LAST 0             /* the state after the window's last step */
+#define TRIX_POOL_MEAN 1             /* the mean state over the window's steps */
+#define TRIX_MAX_WINDOW 65535        /* steps a window pools (more are run, not pooled) */
+
+typedef struct {
+    int classes;                     /* K */
+    int pooling;                     /* TRIX_POOL_LAST | TRIX_POOL_MEAN */
+    const int32_t *w;                /* [K][H] head weights, Q(shift) */
+    const int64_t *b;                /* [K] head biases, Q(15 + shift) */
+    int shift;                       /* s in [2, 40] */
+} trix_head_t;
+
+/* Mean pooling's running sum: sum[i] += h[i] for i < hidden (the caller counts the steps, at
+ * most TRIX_MAX_WINDOW, so |sum| < 2^31). */
+void trix_pool_add(int32_t *sum, const int16_t *h, int hidden);
+
+/* The pooled state v (Q15) of a window of n steps: h itself (last), or sum / n rounded half up
+ * (mean); 0 for n = 0. Then the K logits (Q16) of v; returns the argmax (the first largest). */
+void trix_pooled_q15(const trix_head_t *head, int hidden, const int16_t *h, const int32_t *sum, int32_t n,
+                     int16_t *v);
+int trix_head_logits(const trix_head_t *head, int hidden, const int16_t *v, int32_t *logits);
+
 /* Sigmoid/tanh lookup with linear interpolation (docs/fixed_point.md, section 4). */
 int32_t trix_table_q15(const int16_t *table, int32_t pre_q16);
 

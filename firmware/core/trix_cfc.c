@@ -27,13 +27,53 @@ int trix_hidden(void) { return TRIX_HIDDEN; }
 uint64_t trix_model_hash(void) { return TRIX_MODEL_HASH; }
 const char *trix_kernel_name(void) { return TRIX_KERNEL_NAME; }
 
+#if defined(TRIX_CLASSES)
+/* A classifier (docs/fixed_point.md, section 12): the window's step count and, for mean pooling,
+ * the sum of h per unit since trix_reset(). */
+static const trix_head_t trix_default_head = { TRIX_CLASSES, TRIX_POOLING, trix_w_c, trix_b_c, TRIX_HEAD_SHIFT };
+static int32_t trix_pool_sum[TRIX_HIDDEN];
+static int32_t trix_pool_steps;
+#endif
+
 void trix_reset(void)
 {
     unsigned i;
     for (i = 0; i < sizeof trix_z_words / sizeof trix_z_words[0]; i++) trix_z_words[i] = 0;
+#if defined(TRIX_CLASSES)
+    for (i = 0; i < TRIX_HIDDEN; i++) trix_pool_sum[i] = 0;
+    trix_pool_steps = 0;
+#endif
 }
 
 int16_t trix_step(const int16_t *x_q14)
 {
+#if defined(TRIX_CLASSES)
+    const int16_t y = trix_cell_step_q14(&trix_default_model, TRIX_MATVEC, (int16_t *)(void *)trix_z_words, trix_acc,
+                                         x_q14);
+    if (trix_pool_steps < TRIX_MAX_WINDOW) {
+        trix_pool_steps++;
+        if (TRIX_POOLING == TRIX_POOL_MEAN)
+            trix_pool_add(trix_pool_sum, (const int16_t *)(const void *)trix_z_words + TRIX_INPUTS, TRIX_HIDDEN);
+    }
+    return y;
+#else
     return trix_cell_step_q14(&trix_default_model, TRIX_MATVEC, (int16_t *)(void *)trix_z_words, trix_acc, x_q14);
+#endif
 }
+
+#if defined(TRIX_CLASSES)
+int trix_classes(void) { return TRIX_CLASSES; }
+int trix_window_steps(void) { return (int)trix_pool_steps; }
+
+int trix_logits(int32_t *logits)
+{
+    int16_t v[TRIX_HIDDEN];
+    trix_pooled_q15(&trix_default_head, TRIX_HIDDEN, (const int16_t *)(const void *)trix_z_words + TRIX_INPUTS,
+                    trix_pool_sum, trix_pool_steps, v);
+    return trix_head_logits(&trix_default_head, TRIX_HIDDEN, v, logits);
+}
+#else
+int trix_classes(void) { return 0; }
+int trix_window_steps(void) { return 0; }
+int trix_logits(int32_t *logits) { (void)logits; return -1; }
+#endif

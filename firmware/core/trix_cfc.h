@@ -10,7 +10,8 @@
  * units x = (v - offset) / scale per channel; the model header (trix_model.h) then defines
  * TRIX_HAS_SCALING, TRIX_INPUT_OFFSET_INIT, TRIX_INPUT_SCALE_INIT, TRIX_TARGET_OFFSET and
  * TRIX_TARGET_SCALE to convert from and to your units (docs/fixed_point.md, section 11).
- * In a firmware: trix_reset() at the start of each sequence, then per sample trix_step().
+ * In a firmware: trix_reset() at the start of each sequence, then per sample trix_step(); a
+ * classifier's class at the end of a window: trix_logits() (its y is 0: no regression readout).
  * trix_model_hash() identifies the compiled-in model (what `python -m codegen export` printed).
  */
 #ifndef TRIX_CFC_H
@@ -28,6 +29,13 @@ uint64_t    trix_model_hash(void);             /* codegen's hash of the compiled
 const char *trix_kernel_name(void);            /* runtime kernel: "ref" | "lut" | "dsp/lut" | "neon" */
 void        trix_reset(void);                  /* hidden state = 0 */
 int16_t     trix_step(const int16_t *x_q14);   /* one cell step on I inputs (Q14); returns y (Q14) */
+
+/* A classifier (trix_model.h defines TRIX_CLASSES; docs/fixed_point.md, section 12): a window is
+ * the steps since trix_reset(); its K logits (int32, Q16) and their argmax, the class.
+ * A regression model has no classes: trix_classes() is 0 and trix_logits() returns -1. */
+int         trix_classes(void);                /* K, or 0 */
+int         trix_window_steps(void);           /* steps since trix_reset(), at most 65535 */
+int         trix_logits(int32_t *logits);      /* the window's K logits; returns the class (argmax) */
 
 #define TRIX_Q14_ONE 16384                     /* 1.0 in the Q14 of inputs and output */
 

@@ -12,7 +12,9 @@
  *                 vectors carry one, `python -m codegen vectors`)
  *   cell level:   whole sequences from h = 0 through both cell steps (trix_cell_step_q14, the
  *                 runtime path, and trix_cell_step_q14_ref, sections 2-6 as written) with each
- *                 kernel, every output y and the final state h.
+ *                 kernel, every output y and the final state h;
+ *   head level:   for the classifiers among the models, each sequence's logits and class
+ *                 (section 12: the pooled state, trix_head_logits) after those steps.
  * Prints the first mismatches (model, kernel, index, expected, got); returns nonzero on any.
  */
 #include <stdio.h>
@@ -93,6 +95,28 @@ static void check_kernel(const trix_test_model_t *t, const kernel_t *k)
     }
 }
 
+static int32_t pool_sum[MAX_ROWS / 2];
+static int16_t pooled[MAX_ROWS / 2];
+static int32_t logits[64];
+
+/* A classifier's window: the pooled state and the logits after the sequence (section 12). */
+static void check_head(const trix_test_model_t *t, const kernel_t *k, int which, int s, const int16_t *h)
+{
+    const trix_head_t *hd = t->head;
+    char what[24];
+    int c, cls;
+    trix_pooled_q15(hd, t->model.hidden, h, pool_sum, t->steps, pooled);
+    cls = trix_head_logits(hd, t->model.hidden, pooled, logits);
+    for (c = 0; c < hd->classes; c++) {
+        sprintf(what, "%s logit", steps[which].name);
+        if (logits[c] != t->cell_logits[(long)s * hd->classes + c])
+            report(t->name, k->name, what, (long)s * hd->classes + c, t->cell_logits[(long)s * hd->classes + c],
+                   logits[c]);
+    }
+    sprintf(what, "%s class", steps[which].name);
+    if (cls != t->cell_class[s]) report(t->name, k->name, what, s, t->cell_class[s], cls);
+}
+
 static void check_cell(const trix_test_model_t *t, const kernel_t *k, int which)
 {
     const trix_model_t *m = &t->model;
@@ -102,12 +126,15 @@ static void check_cell(const trix_test_model_t *t, const kernel_t *k, int which)
     int s, step, i;
     for (s = 0; s < t->sequences; s++) {
         memset(z, 0, (size_t)zlen * sizeof *z);
+        memset(pool_sum, 0, sizeof pool_sum);
         for (step = 0; step < t->steps; step++) {
             const long at = (long)s * t->steps + step;
             int16_t y = steps[which].fn(m, k->fn, z, acc, t->cell_x + at * m->inputs);
             sprintf(what, "%s y", steps[which].name);
             if (y != t->cell_y[at]) report(t->name, k->name, what, at, t->cell_y[at], y);
+            if (t->head) trix_pool_add(pool_sum, z + m->inputs, m->hidden);
         }
+        if (t->head) check_head(t, k, which, s, z + m->inputs);
         for (i = 0; i < m->hidden; i++) {
             sprintf(what, "%s h", steps[which].name);
             if (z[m->inputs + i] != t->cell_h[(long)s * m->hidden + i])
@@ -235,7 +262,7 @@ static void check_units(void)
 int main(void)
 {
     int mi, ki;
-    long checked_models = 0, code_models = 0;
+    long checked_models = 0, code_models = 0, head_models = 0;
     check_units();
     for (mi = 0; mi < TRIX_TEST_MODELS; mi++) {
         const trix_test_model_t *t = &trix_test_models[mi];
@@ -255,12 +282,14 @@ int main(void)
         }
         checked_models++;
         code_models += t->code != 0;
+        head_models += t->head != 0;
     }
     printf("test_kernels: %ld models x %d kernels x %d cell steps (step step_ref), %d rounds of the row check; ",
            checked_models, N_KERNELS, N_STEPS, TRIX_ROW_CHECK_ROUNDS);
     printf("%ld models x %d kernels (", checked_models, N_KERNELS);
     for (ki = 0; ki < N_KERNELS; ki++) printf("%s%s", ki ? " " : "", kernels[ki].name);
-    printf("), runtime kernel %s, and weights as code (code) on %ld models: %s (%ld mismatches)\n", TRIX_KERNEL_NAME,
-           code_models, failures ? "FAIL" : "PASS", failures);
+    printf("), runtime kernel %s, and weights as code (code) on %ld models; logits and class of every sequence "
+           "of %ld classifiers: %s (%ld mismatches)\n", TRIX_KERNEL_NAME, code_models, head_models,
+           failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 /*
  * The public API (trix_cfc.h) on the compiled-in model, against the golden vectors that
  * `python -m codegen export` wrote beside it (trix_golden.h): hash, dims, and every output
- * of every golden sequence through trix_reset()/trix_step() with the runtime kernel.
+ * of every golden sequence through trix_reset()/trix_step() with the runtime kernel; for a
+ * classifier also each sequence's logits and class through trix_logits().
  */
 #include <stdio.h>
 
@@ -32,6 +33,23 @@ int main(void)
                     printf("FAIL sequence %d step %d: expected %d got %d\n", s, t, trix_golden_y[at], y);
             }
         }
+#if defined(TRIX_GOLDEN_CLASSES)
+        {   /* a classifier: the window's logits and class */
+            int32_t logits[TRIX_GOLDEN_CLASSES];
+            const int cls = trix_logits(logits);
+            int k;
+            for (k = 0; k < TRIX_GOLDEN_CLASSES; k++)
+                if (logits[k] != trix_golden_logits[s * TRIX_GOLDEN_CLASSES + k] && ++failures <= 10)
+                    printf("FAIL sequence %d logit %d: expected %ld got %ld\n", s, k,
+                           (long)trix_golden_logits[s * TRIX_GOLDEN_CLASSES + k], (long)logits[k]);
+            if (cls != trix_golden_class[s] && ++failures <= 10)
+                printf("FAIL sequence %d class: expected %d got %d\n", s, trix_golden_class[s], cls);
+            if (trix_classes() != TRIX_GOLDEN_CLASSES && ++failures <= 10)
+                printf("FAIL classes %d\n", trix_classes());
+            if (trix_window_steps() != TRIX_GOLDEN_STEPS && ++failures <= 10)
+                printf("FAIL sequence %d window steps %d\n", s, trix_window_steps());
+        }
+#endif
     }
     printf("test_step: kernel %s, %d sequences x %d steps: %s (%ld mismatches)\n", trix_kernel_name(),
            TRIX_GOLDEN_SEQUENCES, TRIX_GOLDEN_STEPS, failures ? "FAIL" : "PASS", failures);

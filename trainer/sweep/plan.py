@@ -18,7 +18,7 @@ from ..errors import TrainerError
 from ..stats import compare
 from .backends import LocalBackend, RayBackend
 from .grid import PRESETS, TEACHER_KNOBS, cell_id, cells, defaults, grid_spec, parse_grid
-from .jobs import SCHEMA, code_fingerprint, job_key, job_student, job_teacher
+from .jobs import SCHEMA, code_fingerprint, headline, is_classify, job_key, jobs_for
 from .progress import Progress, log
 from .report import write_reports
 from .store import Store
@@ -47,7 +47,7 @@ class Plan:
     and student jobs, keyed by their settings and the training code; which are in the store."""
 
     def __init__(self, st: SweepSettings):
-        if not tasks.is_data_task(st.task) and st.task not in tasks.TASKS:
+        if not tasks.is_data_task(st.task) and st.task not in tasks.TASKS and not is_classify(st.task):
             raise TrainerError(f"unknown task {st.task!r} (known: {', '.join(tasks.TASKS)})")
         if st.seeds < 2:
             raise TrainerError(f"--seeds must be at least 2 for paired comparisons, got {st.seeds}")
@@ -66,7 +66,8 @@ class Plan:
             raise TrainerError(f"--baseline {self.baseline!r} is not a cell of the grid (cells: {'; '.join(self.ids)})")
         self.out = Path(st.out or os.path.join("results", st.task, "sweep"))
         # numbers computed with other floating-point kernels (cfcbase.numerics) are other jobs
-        self.code = code_fingerprint() + ("|" + numerics.fingerprint() if numerics.fingerprint() else "")
+        self.code = (code_fingerprint(classify=is_classify(st.task))
+                     + ("|" + numerics.fingerprint() if numerics.fingerprint() else ""))
         self.store = Store(self.out, self.code)
         # a data task's jobs are keyed by its spec (the task's name) and the file's content too:
         # a changed file never reuses a job
@@ -118,6 +119,8 @@ def run(st: SweepSettings) -> dict:
             f"windows of {d.spec.seq_len} steps; {d.sizes()}")
         for note in d.notes:
             log(f"data: {note}")
+    job_teacher, job_student = jobs_for(st.task)
+    key = headline(st.task)
     todo_t, todo_s = todo = p.todo()
     log(p.summary(todo))
     backend = LocalBackend(st.workers) if st.ray is None else RayBackend(st.ray, st.workers, st.ray_timeout)
@@ -128,16 +131,16 @@ def run(st: SweepSettings) -> dict:
             def t_done(i, res):
                 k, ts = todo_t[i]
                 p.store.put("teacher", k, ts, res)
-                prog.tick(f"teachers H={ts['H']} seeds {ts['seeds'][0]}-{ts['seeds'][-1]}: test washout "
-                          + " ".join(f"{m['test_mse_washout']:.1e}" for m in res["metrics"]))
+                prog.tick(f"teachers H={ts['H']} seeds {ts['seeds'][0]}-{ts['seeds'][-1]}: {key} "
+                          + " ".join(f"{m[key]:.1e}" for m in res["metrics"]))
             backend.run(job_teacher, [(st.task, ts["H"], ts["teacher_epochs"], ts["teacher_lr"], tuple(ts["seeds"]))
                                       for _, ts in todo_t], t_done)
         if todo_s:
             def s_done(i, res):
                 k, c, part, ss = todo_s[i]
                 p.store.put("student", k, ss, res)
-                prog.tick(f"{cell_id(c, p.dflt)} seeds {part[0]}-{part[-1]}: test washout "
-                          + " ".join(f"{m['test_mse_washout']:.1e}" for m in res["metrics"]))
+                prog.tick(f"{cell_id(c, p.dflt)} seeds {part[0]}-{part[-1]}: {key} "
+                          + " ".join(f"{m[key]:.1e}" for m in res["metrics"]))
             args = [(st.task, c, part, p.store.get("teacher", p.tkey(c, part)[1])["flat"]) for _, c, part, _ in todo_s]
             backend.run(job_student, args, s_done)
     finally:
@@ -151,21 +154,30 @@ def run(st: SweepSettings) -> dict:
 
 def assemble(p: Plan) -> dict:
     cells_out = []
+    classify = is_classify(p.st.task)
     for c, cid in zip(p.cells, p.ids):
         rows = []
         for part in p.parts:
             ms = p.store.get("student", p.skey(c, part)[1])["metrics"]
             ts = p.store.get("teacher", p.tkey(c, part)[1])["metrics"]
             for seed, m, t in zip(part, ms, ts):
+                if classify:                     # a classifier: cross-entropy and accuracy
+                    rows.append({"seed": seed, "val_ce": m["val_ce"], "test_ce": m["test_ce"],
+                                 "test_acc": m["test_acc"], "teacher_test_ce": t["test_ce"],
+                                 "teacher_test_acc": t["test_acc"], "teacher_val_ce": t["val_ce"]})
+                    continue
                 rows.append({"seed": seed, "val_mse_washout": m["val_mse_washout"],
                              "test_mse_washout": m["test_mse_washout"], "test_mse": m["test_mse"],
                              "teacher_test_mse_washout": t["test_mse_washout"],
                              "teacher_val_mse_washout": t["val_mse_washout"]})
         cells_out.append({"id": cid, "settings": c, "seeds": rows})
-    return {"schema": SCHEMA, "task": p.st.task, "grid": p.blocks, "grid_spec": grid_spec(p.blocks),
-            "defaults": p.dflt, "baseline": p.baseline,
-            "seeds": list(range(p.st.seeds)), "stack": p.st.stack, "cells": cells_out,
-            "comparisons": compare(cells_out, p.baseline)}
+    out = {"schema": SCHEMA, "task": p.st.task, "grid": p.blocks, "grid_spec": grid_spec(p.blocks),
+           "defaults": p.dflt, "baseline": p.baseline,
+           "seeds": list(range(p.st.seeds)), "stack": p.st.stack, "cells": cells_out,
+           "comparisons": compare(cells_out, p.baseline, headline(p.st.task))}
+    if classify:
+        out["metric"] = headline(p.st.task)
+    return out
 
 
 def settings_of(result: dict, out) -> SweepSettings:

@@ -15,7 +15,42 @@ from .grid import KNOBS, fmt
 from .progress import log
 
 
+def classify_markdown(result) -> str:
+    """sweep.md of a classification task: test cross-entropy (the paired comparisons) and accuracy."""
+    from cfcbase.labelled import label  # noqa: PLC0415
+    lines = [f"# Sweep: `{label(result['task'])}` (classification)", "",
+             f"Grid: {result['grid_spec']}. "
+             f"Defaults: {', '.join(f'{k}={fmt(v)}' for k, v in result['defaults'].items())}. "
+             f"Seeds {result['seeds'][0]}..{result['seeds'][-1]} (paired: seed k has the same data and, per "
+             f"teacher setting, the same teacher in every cell). Metric: test cross-entropy (CE); test accuracy "
+             f"beside it.", "",
+             "| cell | CE geo. mean | log10 CE mean ± sd | teacher CE geo. mean | accuracy % (mean) | "
+             "teacher accuracy % |", "|---|---|---|---|---|---|"]
+    for c in result["cells"]:
+        lw = np.log10([r["test_ce"] for r in c["seeds"]])
+        tw = np.log10([r["teacher_test_ce"] for r in c["seeds"]])
+        mark = " (baseline)" if c["id"] == result["baseline"] else ""
+        lines.append(f"| {c['id']}{mark} | {10 ** lw.mean():.3f} | {lw.mean():+.2f} ± {lw.std(ddof=1):.2f} | "
+                     f"{10 ** tw.mean():.3f} | {100 * np.mean([r['test_acc'] for r in c['seeds']]):.1f} | "
+                     f"{100 * np.mean([r['teacher_test_acc'] for r in c['seeds']]):.1f} |")
+    lines += ["", f"Paired against the baseline `{result['baseline']}`: mean difference of log10 test CE over "
+              "seeds (negative = better than the baseline), 95% t interval, two-sided p and Holm-adjusted p over "
+              "all comparisons.", "",
+              "| cell | log10 diff | 95% CI | ratio | p | p (Holm) |", "|---|---|---|---|---|---|"]
+    for r in result["comparisons"]:
+        lines.append(f"| {r['id']} | {r['mean_log10_diff']:+.3f} | [{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] | "
+                     f"{10 ** r['mean_log10_diff']:.2f}x | {r['p']:.2g} | {r['p_holm']:.2g} |")
+    lines += ["", "Every seed (test accuracy %):", "",
+              "| cell | " + " | ".join(f"seed {s}" for s in result["seeds"]) + " |",
+              "|---|" + "---|" * len(result["seeds"])]
+    for c in result["cells"]:
+        lines.append(f"| {c['id']} | " + " | ".join(f"{100 * r['test_acc']:.1f}" for r in c["seeds"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result) -> str:
+    if result.get("metric") == "test_ce":       # a classification task [classification hook]
+        return classify_markdown(result)
     lines = [f"# Sweep: `{tasks.label(result['task'])}`", "",
              f"Grid: {result['grid_spec']}. "
              f"Defaults: {', '.join(f'{k}={fmt(v)}' for k, v in result['defaults'].items())}. "
@@ -60,6 +95,8 @@ def plot(result) -> bytes | None:
         log("matplotlib is not installed: skipping sweep.png (pip install 'trixcfc[plot]')")
         return None
     dflt = result["defaults"]
+    key = result.get("metric", "test_mse_washout")            # a classifier: test_ce
+    what = "test CE" if key == "test_ce" else "test washout MSE"
     panels = []
     for block in result["grid"]:
         for knob, vs in block.items():
@@ -80,13 +117,13 @@ def plot(result) -> bytes | None:
         for gi, (label, cl) in enumerate(sorted(groups.items())):
             color = f"C{gi % 10}"
             if block is None:
-                xs = [r["teacher_test_mse_washout"] for c in cl for r in c["seeds"]]
-                ys = [r["test_mse_washout"] for c in cl for r in c["seeds"]]
+                xs = [r["teacher_" + key] for c in cl for r in c["seeds"]]
+                ys = [r[key] for c in cl for r in c["seeds"]]
                 ax.scatter(xs, ys, s=10, color=color, alpha=0.6, label=label)
                 continue
             by = {}
             for c in cl:
-                by.setdefault(c["settings"][knob], []).extend(r["test_mse_washout"] for r in c["seeds"])
+                by.setdefault(c["settings"][knob], []).extend(r[key] for r in c["seeds"])
             xs = sorted(by)
             for x in xs:
                 ax.scatter([x] * len(by[x]), by[x], s=8, color=color, alpha=0.4)
@@ -94,11 +131,15 @@ def plot(result) -> bytes | None:
         if knob in ("lr", "teacher_lr", "beta", "teacher_epochs", "H", "teacher quality"):
             ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(knob if block is not None else "teacher test washout MSE")
-        ax.set_ylabel("student test washout MSE")
+        ax.set_xlabel(knob if block is not None else f"teacher {what}")
+        ax.set_ylabel(f"student {what}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
-    fig.suptitle(f"sweep {tasks.label(result['task'])}: per-seed points, lines = geometric means")
+    name = tasks.label(result["task"]) if key != "test_ce" else result["task"]
+    if key == "test_ce":
+        from cfcbase.labelled import label  # noqa: PLC0415
+        name = label(name)
+    fig.suptitle(f"sweep {name}: per-seed points, lines = geometric means")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

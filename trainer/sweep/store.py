@@ -27,6 +27,21 @@ JOB_FORMAT = 2            # of a job file's record
 JOB_FILE_MAX = 64 << 20   # bytes: larger than any job file (a teacher stack of 5 at H = 128 is 1.4 MB)
 REQUIRED_METRICS = {"teacher": ("val_mse_washout", "test_mse_washout"),
                     "student": ("val_mse_washout", "test_mse_washout", "test_mse")}
+CLASSIFY_REQUIRED_METRICS = {"teacher": ("val_ce", "test_ce"), "student": ("val_ce", "test_ce")}
+
+
+def _required(kind, task):
+    from .jobs import is_classify  # noqa: PLC0415
+    return (CLASSIFY_REQUIRED_METRICS if is_classify(task) else REQUIRED_METRICS)[kind]
+
+
+def _teacher_size(settings) -> int:
+    from .jobs import is_classify  # noqa: PLC0415
+    task, H = settings["task"], settings["H"]
+    if is_classify(task):
+        from .. import classify as C  # noqa: PLC0415
+        return C.layout(H, C.inputs(task), C.n_classes(task))[1]
+    return layout(H, tasks.n_inputs(task))[1]
 
 
 def job_digest(kind: str, key: str, metrics, flat=None) -> str:
@@ -154,7 +169,7 @@ class Store:
         if not (isinstance(metrics, list) and len(metrics) == len(seeds) and all(isinstance(m, dict) for m in metrics)):
             raise _BadJob(f"metrics are not one record per seed ({len(seeds)})")
         for i, m in enumerate(metrics):
-            for name in REQUIRED_METRICS[kind]:
+            for name in _required(kind, settings.get("task")):
                 v = m.get(name)
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
                     raise _BadJob(f"seed {seeds[i]}: {name} = {str(v)[:40]}, not a finite positive number")
@@ -162,7 +177,7 @@ class Store:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise _BadJob(f"seed {seeds[i]}: {str(name)[:40]} = {str(v)[:40]}, not a finite number")
         if kind == "teacher":
-            n = layout(settings["H"], tasks.n_inputs(settings["task"]))[1]
+            n = _teacher_size(settings)
             if flat.dtype != np.float64 or flat.shape != (len(seeds), n) or not np.isfinite(flat).all():
                 raise _BadJob(f"parameters {flat.dtype} {flat.shape}, expected finite float64 ({len(seeds)}, {n})")
         if rec["digest"] != job_digest(kind, key, metrics, flat):

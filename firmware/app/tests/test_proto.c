@@ -3,7 +3,8 @@
  * CRC-16/CCITT-FALSE check value, COBS encode/decode round trips at block boundaries, every
  * error reply of docs/protocol.md, byte-at-a-time delivery, and that errors leave the state
  * alone. The fake core below replaces trix_cfc.h's functions (y = x + number of steps since
- * reset), so the test needs no model.
+ * reset; a classifier of 3 classes whose logits are steps, -steps and 7, or none), so the test
+ * needs no model.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,16 @@ uint64_t trix_model_hash(void) { return UINT64_C(0x0123456789abcdef); }
 const char *trix_kernel_name(void) { return "fake"; }
 void trix_reset(void) { fake_steps = 0; }
 int16_t trix_step(const int16_t *x) { fake_steps++; return (int16_t)(x[0] + x[1] + fake_steps); }
+static int fake_classes = 3;
+int trix_classes(void) { return fake_classes; }
+int trix_window_steps(void) { return fake_steps; }
+int trix_logits(int32_t *logits)
+{
+    logits[0] = fake_steps;
+    logits[1] = -fake_steps;
+    logits[2] = 7;
+    return fake_steps > 7 ? 0 : 2;
+}
 
 /* ---- captured replies ---- */
 static uint8_t out[2048];   /* a few replies; small enough for the nRF51's 16 KB of RAM */
@@ -112,7 +123,7 @@ int main(void)
     n = make_wire(TRIX_REQ_HELLO, 7, NULL, 0);
     p = feed_one(wire, n, 1);
     CHECK(p == 15 + 1 + (int)strlen(TRIX_TARGET_NAME) + 1 + 4 && reply[0] == 0x81 && reply[1] == 7, "hello reply %d", p);
-    CHECK(reply[2] == 1 && reply[3] == 2 && reply[4] == 5 && reply[5] == 0 && reply[6] == 14 && reply[7] == 64
+    CHECK(reply[2] == TRIX_PROTO_VERSION && TRIX_PROTO_VERSION == 2 && reply[3] == 2 && reply[4] == 5 && reply[5] == 0 && reply[6] == 14 && reply[7] == 64
           && reply[8] == 0 && reply[9] == 0xef && reply[16] == 0x01, "hello fields");
     CHECK(reply[17] == strlen(TRIX_TARGET_NAME) && memcmp(reply + 18, TRIX_TARGET_NAME, reply[17]) == 0, "hello target");
     CHECK(reply[18 + reply[17]] == 4 && memcmp(reply + 19 + reply[17], "fake", 4) == 0, "hello kernel");
@@ -129,6 +140,22 @@ int main(void)
               "step values %02x %02x %02x %02x %02x %02x", reply[2], reply[3], reply[4], reply[5], reply[6], reply[7]);
     }
     CHECK(fake_steps == 3, "steps %d", fake_steps);
+
+    /* LOGITS: u16 steps, u8 K, u8 class, K int32 logits (-3 as 0xfffffffd) */
+    n = make_wire(TRIX_REQ_LOGITS, 3, NULL, 0);
+    p = feed_one(wire, n, 1);
+    CHECK(p == 4 + 12 && reply[0] == 0x85 && reply[1] == 3, "logits reply %d", p);
+    CHECK(reply[2] == 3 && reply[3] == 0 && reply[4] == 3 && reply[5] == 2, "logits header %02x %02x %02x %02x",
+          reply[2], reply[3], reply[4], reply[5]);
+    CHECK(reply[6] == 3 && reply[7] == 0 && reply[8] == 0 && reply[9] == 0 && reply[10] == 0xfd && reply[11] == 0xff
+          && reply[12] == 0xff && reply[13] == 0xff && reply[14] == 7 && reply[17] == 0, "logits values");
+    CHECK(fake_steps == 3, "logits changed the state: steps %d", fake_steps);
+    n = make_wire(TRIX_REQ_LOGITS, 4, payload, 2);
+    expect_error("logits payload", wire, n, TRIX_ERR_BAD_LENGTH, TRIX_REQ_LOGITS, 4);
+    fake_classes = 0;                                                 /* a regression model */
+    n = make_wire(TRIX_REQ_LOGITS, 5, NULL, 0);
+    expect_error("logits without classes", wire, n, TRIX_ERR_NO_CLASSES, TRIX_REQ_LOGITS, 5);
+    fake_classes = 3;
 
     /* Errors: none of them runs a step or resets. */
     n = make_wire(TRIX_REQ_STEP, 9, payload, 3);                     /* not a multiple of 2*I */

@@ -25,6 +25,9 @@ uint64_t trix_model_hash(void) { return 42u; }
 const char *trix_kernel_name(void) { return "fake"; }
 void trix_reset(void) { resets++; }
 int16_t trix_step(const int16_t *x) { steps++; return x[0]; }
+int trix_classes(void) { return 2; }
+int trix_window_steps(void) { return (int)(steps & 0xFFFF); }
+int trix_logits(int32_t *logits) { logits[0] = 1; logits[1] = 2; return 1; }
 
 static uint32_t rng_state = 12345u;
 static uint32_t rnd(void)   /* xorshift32 */
@@ -52,13 +55,14 @@ static void check_reply(const uint8_t *enc, int n)
         if (code != 0xFF && i < n) dec[o++] = 0;
     }
     if (o < 4 || trix_crc16(dec, (size_t)o - 2) != (uint16_t)(dec[o - 2] | (dec[o - 1] << 8))
-        || !(dec[0] == TRIX_REPLY_ERROR || (dec[0] >= 0x81 && dec[0] <= 0x84))) {
+        || !(dec[0] == TRIX_REPLY_ERROR || (dec[0] >= 0x81 && dec[0] <= 0x85))) {
         bad_replies++;
         return;
     }
     if (dec[0] == TRIX_REPLY_ERROR) return;
     ok_replies++;
     if (dec[0] == 0x83) replied_steps += (o - 4) / 2;                       /* STEP: n outputs */
+    if (dec[0] == 0x85 && o != 4 + 4 + 4 * 2) bad_replies++;                /* LOGITS: 2 classes */
     if (dec[0] == 0x84 && o == 16) replied_steps += dec[10] | (dec[11] << 8); /* BENCH: n */
 }
 

@@ -1,0 +1,356 @@
+"""Classification end to end: labelled files (.ts, .npz) and their refusals through the CLI, the
+head's gradient check and its abort, the version-3 artifact, the golden logits against an
+independent scalar implementation of docs/fixed_point.md section 12, and a 3-class synthetic
+task trained, exported and verified bit-exact on native."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cfcbase import labelled as L
+from cfcbase.artifact import load_artifact, save_artifact
+from cfcbase.datafile import SeriesError
+from trainer import classify, gradcheck
+from trainer.cli import main as trainer_main
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--seeds", "2", "--epochs", "8", "--teacher-epochs", "12", "--cs-sweeps", "1", "--refit-epochs", "3"]
+
+
+def ts_text(cases, classes=("a", "b", "c"), dims=2, length=6, header_extra=""):
+    """A .ts file: cases = [(label, [[values of channel 0], [channel 1], ...]), ...]."""
+    head = [f"# a comment", "@problemName Tiny", "@timeStamps false", "@missing false",
+            f"@univariate {'true' if dims == 1 else 'false'}", f"@dimensions {dims}", "@equalLength true",
+            f"@seriesLength {length}", "@classLabel true " + " ".join(classes)]
+    if header_extra:
+        head.append(header_extra)
+    head.append("@data")
+    lines = [":".join(",".join(str(v) for v in ch) for ch in chans) + ":" + lab for lab, chans in cases]
+    return "\n".join(head + lines) + "\n"
+
+
+def tiny_cases(n_per=4, classes=("a", "b", "c"), dims=2, length=6, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n_per * len(classes)):
+        k = i % len(classes)
+        chans = (np.sin(np.arange(length) * (k + 1) / 2.0)[None, :] * (1 + rng.random((dims, 1)))
+                 + 0.1 * rng.normal(size=(dims, length)) + 3 * k)
+        out.append((classes[k], np.round(chans, 4).tolist()))
+    return out
+
+
+def write_pair(d: Path, train_cases, test_cases=None, **kw):
+    (d / "Tiny_TRAIN.ts").write_text(ts_text(train_cases, **kw))
+    (d / "Tiny_TEST.ts").write_text(ts_text(test_cases or tiny_cases(seed=1, **{k: v for k, v in kw.items()
+                                                                              if k in ("classes", "dims", "length")}),
+                                            **kw))
+    return d / "Tiny_TRAIN.ts"
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+def test_ts_reader_splits_and_scaling(tmp_path):
+    train = write_pair(tmp_path, tiny_cases(n_per=5))
+    lab = L.read_labelled(train)
+    assert lab.x.shape == (15, 6, 2) and lab.classes == ["a", "b", "c"] and lab.problem == "Tiny"
+    assert lab.y.tolist() == [0, 1, 2] * 5 and lab.lines[0] == 11           # 10 header lines, then the cases
+    d = L.build(L.LabelledSpec(str(train), L.default_test_path(str(train))))
+    assert [len(d.y[s]) for s in L.SPLITS] == [12, 3, 12]                     # 1 of 5 per class for validation
+    assert L.counts(d.y["val"], 3).tolist() == [1, 1, 1]
+    xt = d.x["train"].reshape(-1, 2)
+    np.testing.assert_allclose(xt.mean(0), 0, atol=1e-12)                    # fitted on the training part
+    np.testing.assert_allclose(np.abs(xt).max(0), 1.0)
+    again = L.build(L.LabelledSpec(str(train), str(tmp_path / "Tiny_TEST.ts")))
+    assert np.array_equal(again.x["val"], d.x["val"])                        # the split's seed is fixed
+    a, b = L.stratified_split(np.repeat(np.arange(3), 10), 3, 0.2)
+    assert len(b) == 6 and not set(a) & set(b) and len(a) + len(b) == 30
+
+
+def test_npz_reader_matches_the_ts_reader(tmp_path):
+    train = write_pair(tmp_path, tiny_cases())
+    ts = L.read_labelled(train)
+    np.savez(tmp_path / "t.npz", X=ts.x, y=np.array(ts.classes)[ts.y], classes=np.array(ts.classes),
+             channels=np.array(["ax", "ay"]))
+    nz = L.read_labelled(tmp_path / "t.npz")
+    assert np.array_equal(nz.x, ts.x) and np.array_equal(nz.y, ts.y) and nz.channels == ["ax", "ay"]
+    np.savez(tmp_path / "i.npz", X=ts.x, y=ts.y, classes=np.array(ts.classes))      # integer labels
+    assert np.array_equal(L.read_labelled(tmp_path / "i.npz").y, ts.y)
+
+
+def test_basicmotions_from_the_aeon_wheel():
+    pytest.importorskip("aeon")
+    p = "pkg:aeon/datasets/data/BasicMotions/BasicMotions_TRAIN.ts"
+    d = L.build(L.LabelledSpec(p, L.default_test_path(p)))
+    assert d.classes == ["Standing", "Running", "Walking", "Badminton"]
+    assert {s: d.x[s].shape for s in L.SPLITS} == {"train": (32, 100, 6), "val": (8, 100, 6), "test": (40, 100, 6)}
+
+
+# ---- bad labelled files: one line through the CLI, nothing written -------------------------------
+
+def _bad_ts(tmp_path, kind):
+    cases = tiny_cases()
+    if kind == "unequal":
+        cases[5] = (cases[5][0], [ch[:5] for ch in cases[5][1]])
+        return write_pair(tmp_path, cases), "Tiny_TRAIN.ts: line 16: channel 0 has 5 values, the cases before it 6"
+    if kind == "unknown-label":
+        cases[3] = ("z", cases[3][1])
+        return write_pair(tmp_path, cases), "Tiny_TRAIN.ts: line 14: unknown label 'z' (@classLabel on line 9"
+    if kind == "nan":
+        text = ts_text(cases).splitlines()
+        text[14] = text[14].replace(str(cases[4][1][1][2]), "NaN", 1)
+        (tmp_path / "Tiny_TRAIN.ts").write_text("\n".join(text) + "\n")
+        (tmp_path / "Tiny_TEST.ts").write_text(ts_text(tiny_cases(seed=1)))
+        return tmp_path / "Tiny_TRAIN.ts", "Tiny_TRAIN.ts: line 15: channel 1, value 2: NaN (a missing or non-finite"
+    if kind == "missing":
+        text = ts_text(cases).splitlines()
+        text[12] = text[12].replace(str(cases[2][1][0][0]), "?", 1)
+        (tmp_path / "Tiny_TRAIN.ts").write_text("\n".join(text) + "\n")
+        (tmp_path / "Tiny_TEST.ts").write_text(ts_text(tiny_cases(seed=1)))
+        return tmp_path / "Tiny_TRAIN.ts", "Tiny_TRAIN.ts: line 13: channel 0, value 0: a missing value"
+    if kind == "empty-class":
+        return (write_pair(tmp_path, [c for c in cases if c[0] != "b"]),
+                "Tiny_TRAIN.ts: @classLabel on line 9: class 'b' has no case in the file")
+    if kind == "test-unequal":
+        test = tiny_cases(seed=1)
+        test[2] = (test[2][0], [ch + [0.5] for ch in test[2][1]])
+        return write_pair(tmp_path, cases, test), "Tiny_TEST.ts: line 13: channel 0 has 7 values, the cases before it 6"
+    if kind == "npz-label":
+        ts = L.read_labelled(write_pair(tmp_path, cases))
+        y = ts.y.copy()
+        y[7] = 9
+        np.savez(tmp_path / "Tiny_TRAIN.npz", X=ts.x, y=y, classes=np.array(ts.classes))
+        np.savez(tmp_path / "Tiny_TEST.npz", X=ts.x, y=ts.y, classes=np.array(ts.classes))
+        return tmp_path / "Tiny_TRAIN.npz", "Tiny_TRAIN.npz: case 7: unknown label 9 (class indices 0..2)"
+    if kind == "npz-nan":
+        ts = L.read_labelled(write_pair(tmp_path, cases))
+        x = ts.x.copy()
+        x[4, 3, 1] = np.nan
+        np.savez(tmp_path / "Tiny_TRAIN.npz", X=x, y=ts.y, classes=np.array(ts.classes))
+        np.savez(tmp_path / "Tiny_TEST.npz", X=ts.x, y=ts.y, classes=np.array(ts.classes))
+        return tmp_path / "Tiny_TRAIN.npz", "Tiny_TRAIN.npz: case 4: X[4, 3, 1] is nan"
+    raise ValueError(kind)
+
+
+BAD = ["unequal", "unknown-label", "nan", "missing", "empty-class", "test-unequal", "npz-label", "npz-nan"]
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_bad_labels_one_line_through_the_cli(kind, tmp_path, capsys):
+    d = tmp_path / "data"
+    d.mkdir()
+    train, want = _bad_ts(d, kind)
+    out = tmp_path / "out"
+    rc = trainer_main(["factorial", "--labelled", str(train), "--out", str(out), "--jobs", "1"] + TINY)
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: ") and want in lines[0], cap.err
+    assert not out.exists()                                   # refused before --out is made
+    with pytest.raises(SeriesError) as e:                     # the reader's own line, the same
+        L.build(L.LabelledSpec(str(train), L.default_test_path(str(train))))
+    assert want in str(e.value) and lines[0] == f"error: {e.value}"
+
+
+# ---- the gradient check covers the head, and aborts the factorial ---------------------------------
+
+def test_gradcheck_covers_the_head_and_its_loss():
+    r = gradcheck.run(H=2, T=4, B=2)
+    groups = [k for k in r if k.startswith("cls")]
+    for g in ("cls[W,last,ce]", "cls[w_c,mean,ce]", "cls[b_c,mean,out]", "cls[log_tau,last,traj]",
+              "cls-student[s,mean]", "cls-shaped-ste[V,last]"):
+        assert g in groups, groups
+    assert len(groups) == 36 and gradcheck.failures(r) == {}, r
+
+
+def _broken_head_backward(orig):
+    def wrong(*a, **k):
+        dW, db, dlt, dwc, dbc = orig(*a, **k)
+        return dW, db, dlt, dwc * 1.01, dbc             # a 1% error in the head's weight gradient
+    return wrong
+
+
+def test_an_error_in_the_head_gradient_aborts_the_factorial(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(classify, "backward", _broken_head_backward(classify.backward))
+    bad = gradcheck.failures(gradcheck.run(H=2, T=4, B=2))
+    assert bad and all(k.startswith("cls") and "w_c" in k for k in bad), bad
+    rc = trainer_main(["factorial", "--task", "waves3", "--out", str(tmp_path), "--jobs", "1"] + TINY)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("error: gradient check failed") and "w_c" in err[-1]
+    assert not (tmp_path / "best.npz").exists() and not (tmp_path / "factorial.json").exists()
+
+
+# ---- the version-3 artifact ------------------------------------------------------------------------
+
+def test_version_3_round_trip_and_hash(tmp_path):
+    from codegen.golden import IntModel
+    from codegen.testing import random_classifier
+    art = random_classifier(2, 8, 4, seed=3)
+    save_artifact(art, tmp_path / "c.npz")
+    back = load_artifact(tmp_path / "c.npz")
+    assert back.format_version == 3 and back.head["classes"] == art.head["classes"]
+    assert np.array_equal(back.head["w_c"], art.head["w_c"]) and back.head["pooling"] == "mean"
+    assert not np.any(back.w_o) and back.b_o == 0.0
+    with np.load(tmp_path / "c.npz") as z:
+        assert "w_o" not in z.files and int(z["format_version"]) == 3
+    h = IntModel.from_artifact(back).hash
+    back.head["w_c"][1, 2] += 1e-9                               # any head parameter is part of the identity
+    assert IntModel.from_artifact(back).hash != h
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"K": np.int32(40)}, "K: classes must be in 2..32"),
+    ({"class_names": np.array(["a", "b*/", "c"])}, "class_names: class 1: character '*'"),
+    ({"pooling": np.str_("max")}, "pooling: expected one of last, mean"),
+    ({"w_c": np.zeros((3, 5))}, "w_c: expected float64 of shape (3, 6)"),
+    ({"w_o": np.zeros(6)}, "w_o: a classifier (key K) carries no regression readout"),
+    ({"format_version": np.int32(2)}, "format_version: a classifier (key K) is a format version 3 file"),
+    ({"task": np.str_("sine")}, "task: unknown classification task 'sine'"),
+])
+def test_bad_version_3_refused_in_one_line(change, why, tmp_path, capsys):
+    from codegen.cli import main as codegen_main
+    from codegen.testing import random_classifier
+    save_artifact(random_classifier(1, 6, 3, seed=1), tmp_path / "ok.npz")
+    with np.load(tmp_path / "ok.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(change)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    rc = codegen_main(["export", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "gen")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and why in err[0], err
+    assert not (tmp_path / "gen").exists()
+
+
+# ---- the golden logits against section 12 as written --------------------------------------------
+
+def _section_12(head, hs):
+    """An independent scalar implementation of docs/fixed_point.md section 12 (Python ints)."""
+    N, T, H = hs.shape
+    logits, classes = [], []
+    for n in range(N):
+        if head.pooling == "last":
+            v = [int(hs[n, T - 1, i]) for i in range(H)]
+        else:
+            v = []
+            for i in range(H):
+                S = sum(int(hs[n, t, i]) for t in range(T))
+                q, r = divmod(S, T)                   # floor division, 0 <= r < T
+                v.append(q + (1 if 2 * r >= T else 0))
+        row = []
+        for k in range(head.K):
+            acc = int(head.b_q[k]) + sum(int(head.w_q[k, i]) * v[i] for i in range(H))
+            lg = (acc + (1 << (head.shift - 2))) >> (head.shift - 1)
+            row.append(max(-(1 << 31), min((1 << 31) - 1, lg)))
+        logits.append(row)
+        classes.append(max(range(head.K), key=lambda k: (row[k], -k)))
+    return np.array(logits), np.array(classes)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_golden_logits_are_section_12(pooling):
+    from codegen.classify import run_golden_logits
+    from codegen.golden import IntModel, run_golden
+    from codegen.testing import random_classifier, random_inputs_q14
+    for seed, (I, H, K) in enumerate([(1, 5, 3), (3, 16, 7), (6, 8, 32)]):
+        m = IntModel.from_artifact(random_classifier(I, H, K, seed=seed, pooling=pooling, w_c_sd=3.0))
+        x = random_inputs_q14(I, 12, 17, seed=seed)
+        lg, cls = run_golden_logits(m, x)
+        want, want_cls = _section_12(m.head, run_golden(m, x, return_states=True)[1])
+        assert np.array_equal(lg, want) and np.array_equal(cls, want_cls)
+    # rounding of the mean: ties go up, negative sums floor first
+    from codegen.classify import pooled_q15
+    hs = np.array([[[-3], [-2]], [[3], [2]], [[-1], [0]], [[-32768], [-32768]]], np.int16)
+    assert pooled_q15(m.head, hs).ravel().tolist() == ([-2, 3, 0, -32768] if pooling == "mean" else [-2, 2, 0, -32768])
+
+
+def test_integer_logits_follow_the_float_ternary_ones():
+    from codegen.classify import dequantize_logits, float_ternary_logits, run_golden_logits
+    from codegen.golden import IntModel, quantize_input
+    from codegen.testing import random_classifier
+    art = random_classifier(1, 16, 3, seed=4)
+    x, _ = L.load_labelled("waves3", "val")
+    lg, _ = run_golden_logits(IntModel.from_artifact(art), quantize_input(x))
+    assert np.max(np.abs(dequantize_logits(lg) - float_ternary_logits(art, x))) < 5e-3
+
+
+# ---- the 3-class synthetic task end to end ---------------------------------------------------------
+
+def test_three_class_task_trains_exports_and_verifies_bit_exact_on_native(tmp_path, host_cli, capsys):
+    out = tmp_path / "w3"
+    assert trainer_main(["factorial", "--task", "waves3", "--out", str(out), "--jobs", "1"] + TINY) == 0
+    assert "best ternary classifier" in capsys.readouterr().out
+    r = json.loads((out / "factorial.json").read_text())
+    assert r["kind"] == "classify" and r["data"]["classes"] == ["slow", "fast", "saw"]
+    assert len(r["runs"]) == 2 * (2 * 6) + 2 * 3 and r["anova_metric"] == "log10 test cross-entropy"
+    art = load_artifact(out / "best.npz")
+    assert art.format_version == 3 and art.head["pooling"] == "mean" and art.metrics["selected_on"] == "val_ce"
+    assert art.metrics["test_acc"] == r["best"]["test_acc"]
+    md = (out / "factorial.md").read_text()
+    for needle in ("## Factorial (over seeds)", "ANOVA on log10 test cross-entropy", "logit distillation", "PTQ",
+                   "CS + refit on best", "confusion matrix", "| true \\ predicted | slow | fast | saw |"):
+        assert needle in md, needle
+    res = host_cli("verify", "--qemu", "--target", "native", "--model", out / "best.npz", "--json", tmp_path / "v.json",
+                   "--build-dir", tmp_path / "build")
+    assert res.returncode == 0, res.stdout + res.stderr
+    for needle in ("logits                0 mismatches of 288 (bit-exact with the golden model); classes 0 mismatches",
+                   "accuracy", "on the device", "per-class recall      slow", "confusion matrix",
+                   "time/window", "verify: PASS: 1/1 targets bit-exact over 96 x 32 steps and their 96 windows' logits"):
+        assert needle in res.stdout, (needle, res.stdout)
+    v = json.loads((tmp_path / "v.json").read_text())["targets"][0]["classify"]
+    assert v["logit_mismatches"] == 0 and v["accuracy"] == pytest.approx(r["best"]["test_acc"])
+    assert sum(map(sum, v["confusion"])) == 96
+
+
+@pytest.mark.slow
+def test_classification_factorial_is_deterministic_and_independent_of_jobs(tmp_path):
+    """The same factorial.json numbers and best.npz bytes from --jobs 1 and --jobs 2."""
+    outs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"j{jobs}"
+        r = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--task", "waves3", "--out", str(out),
+                            "--jobs", str(jobs)] + TINY, cwd=REPO, capture_output=True, text=True, timeout=1800)
+        assert r.returncode == 0, r.stderr[-3000:]
+        outs.append(out)
+    a, b = (json.loads((o / "factorial.json").read_text()) for o in outs)
+    for r in (a, b):
+        r.pop("wall_s")
+        for row in r["runs"] + r["teachers"]:
+            row.pop("wall_s", None)
+    assert a == b
+    assert (outs[0] / "best.npz").read_bytes() == (outs[1] / "best.npz").read_bytes()
+
+
+CLASSIFIERS = [d for d in sorted((REPO / "results").iterdir())
+               if (d / "factorial.json").is_file() and '"kind": "classify"' in (d / "factorial.json").read_text()]
+
+
+@pytest.mark.parametrize("d", CLASSIFIERS, ids=lambda d: d.name)
+def test_committed_classifier_and_its_verify_report(d):
+    """results/<name>/ of a classification task: best.npz is the factorial's selected model, and
+    verify.json (python -m host verify --qemu --target all ... --json) found it bit-exact on
+    every target with the accuracy the golden model gives on its test windows."""
+    from codegen.golden import IntModel
+    from host.targets import DEFAULT_TARGETS
+    r = json.loads((d / "factorial.json").read_text())
+    art = load_artifact(d / "best.npz")
+    b = r["best"]
+    assert art.format_version == 3 and art.config == b["name"] and art.metrics["test_acc"] == b["test_acc"]
+    assert b["weights_bytes"]["total"] < 1024
+    v = json.loads((d / "verify.json").read_text())
+    assert v["passed"] and v["model_hash"] == IntModel.from_artifact(art).hash_hex
+    assert [t["target"] for t in v["targets"]] == list(DEFAULT_TARGETS)
+    for t in v["targets"]:
+        c = t["classify"]
+        assert t["mismatches"] == 0 and c["logit_mismatches"] == 0 and c["class_mismatches"] == 0, t["target"]
+        assert c["accuracy"] == c["golden_accuracy"] == pytest.approx(b["test_acc"]), t["target"]
+    if art.labelled is not None and art.labelled["test"].startswith("pkg:aeon/"):
+        pytest.importorskip("aeon")
+    from codegen.classify import run_golden_logits
+    from codegen.golden import quantize_input
+    x, y, _ = L.artifact_windows(art, "test")
+    _, cls = run_golden_logits(IntModel.from_artifact(art), quantize_input(x))
+    assert float(np.mean(cls == y)) == v["targets"][0]["classify"]["accuracy"]
