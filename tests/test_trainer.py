@@ -115,6 +115,35 @@ def test_coordinate_search_candidates_match_the_cell_forward():
             assert L[k] == pytest.approx(ref, rel=1e-12), (row, k)
 
 
+def test_the_cell_forward_is_the_float_reference_bit_for_bit():
+    """trainer.cell (the training forward, one step per call on preallocated views) and
+    cfcbase.cell.predict (the float model that codegen and the host compare with) compute the
+    same bits."""
+    from cfcbase.cell import predict as reference
+    rng = np.random.default_rng(5)
+    T, B, H = 20, 7, 6
+    xT = rng.normal(size=(T, B, 1))
+    W = rng.normal(size=(1, 2 * H, 1 + H)) * 1.5
+    b, lam = rng.normal(size=(1, 2 * H)), decay(rng.uniform(0.1, 2, (1, H)))
+    w_o, b_o = rng.normal(size=(1, H)), rng.normal(size=1)
+    y, _ = cell.predict(xT, W, b, lam, w_o, b_o)
+    np.testing.assert_array_equal(y[:, 0, :].T, reference(W[0], b[0], lam[0], w_o[0], b_o[0], xT.transpose(1, 0, 2)))
+
+
+def test_a_model_trained_alone_is_the_same_model_in_a_stack():
+    """Teachers and students: every model of a stack has the bits it has when trained alone
+    (the factorial trains a teacher per seed, the sweep stacks them), minibatches included."""
+    tp, tinfo = train.train_teachers("sine-mix", 4, [0, 1, 2], epochs=3)
+    sp, sinfo, _ = train.train_students("sine", tp.take([0, 1, 2]), [False, True, False], [None, None, "traj"],
+                                        epochs=12, lr=1e-2, transient_w=0.0)
+    for m, seed in enumerate([0, 1, 2]):
+        t1, i1 = train.train_teachers("sine-mix", 4, [seed], epochs=3)
+        assert np.array_equal(t1.flat[0], tp.flat[m]) and i1["val_mse_washout_sel"][0] == tinfo["val_mse_washout_sel"][m]
+        s1, j1, _ = train.train_students("sine", tp.take([m]), [m == 1], [[None, None, "traj"][m]], epochs=12, lr=1e-2,
+                                         transient_w=0.0)
+        assert np.array_equal(s1.flat[0], sp.flat[m]) and j1[0] == sinfo[m]
+
+
 def test_quantizer_threshold_and_window():
     u = np.array([-1.2, -0.51, -0.49, 0.0, 0.49, 0.51, 2.0])
     np.testing.assert_array_equal(quant.ternarize(u), [-1, -1, 0, 0, 0, 1, 1])
