@@ -45,6 +45,7 @@ def candidate_losses(xT, yT, m, row, cols, new, step_w=None, dtype=np.float64, b
     sc = head_scale_rows(H)
     Wh = W * sc[:, None]
     xa = (xT @ Wh[:, :I].T + b * sc).astype(dtype, copy=False)     # [T, B, 2H], shared by all candidates
+    xa = np.ascontiguousarray(xa.reshape(T, B, 2, H).transpose(0, 2, 1, 3))[:, :, None]   # [T, 2, 1, B, H]
     WfT = np.ascontiguousarray(Wh[:H, I:].T, dtype=dtype)
     WgT = np.ascontiguousarray(Wh[H:, I:].T, dtype=dtype)
     w_o = w_o.astype(dtype, copy=False)
@@ -75,8 +76,7 @@ def candidate_losses(xT, yT, m, row, cols, new, step_w=None, dtype=np.float64, b
             hz = np.where(xcols[:, None], xTd[t][:, xc].T, h[kidx, :, hc])   # z[:, cols_k] per candidate, [k, B]
             np.matmul(h.reshape(k * B, H), WfT, out=af.reshape(k * B, H))
             np.matmul(h.reshape(k * B, H), WgT, out=ag.reshape(k * B, H))
-            af += xa[t, :, :H]
-            ag += xa[t, :, H:]
+            act += xa[t]
             (ag if head else af)[:, :, r] += delta[:, None] * hz
             np.exp(act, out=act)                             # cfcbase.cell.activations_
             act += ones
