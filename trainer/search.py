@@ -10,11 +10,14 @@ from cfcbase.cell import head_scale_rows
 
 from .train import _data, frozen_eff, step_weights
 
-# Each row's alternatives are first scored in float32 (SCREEN_DTYPE), then at most SCREEN_TOP
-# of them, those within SCREEN_MARGIN (relative) of the current loss, in float64: the exact
-# loss that decides. Measured float32 error of a candidate's loss: <= 4e-6 relative (sine).
+# Each row's alternatives are first scored in float32 (SCREEN_DTYPE); those within SCREEN_TIE
+# (relative) of the lowest float32 loss, at most SCREEN_MAX, and only if that loss is within
+# SCREEN_MARGIN of the current one, are evaluated in float64: the loss that decides. The
+# largest float32 error measured on a candidate's loss is 1.2e-5 (relative; sine, H = 16, 32):
+# while it stays below SCREEN_TIE / 2 the change made is the exhaustive search's.
 SCREEN_DTYPE = np.float32
-SCREEN_TOP = 2
+SCREEN_TIE = 5e-5
+SCREEN_MAX = 8
 SCREEN_MARGIN = 1e-4
 # Sweeps stop when one lowers the training loss by less than this fraction (or not at all).
 MIN_SWEEP_GAIN = 2e-3
@@ -111,8 +114,8 @@ def coordinate_search(task, m, max_sweeps=10, transient_w=1.0, log=None, min_gai
 
     A sweep visits every row of both heads. At each row the two other trit values of every
     weight in the row are scored at once in float32 (batched; candidates past the current loss
-    by more than SCREEN_MARGIN leave the batch early), the best SCREEN_TOP of those still within
-    the margin are evaluated in float64, and the best single change is kept if it lowers the
+    by more than SCREEN_MARGIN leave the batch early), those within SCREEN_TIE of the lowest
+    float32 loss are evaluated in float64, and the best single change is kept if it lowers the
     training loss (all-step MSE, steps t < WASHOUT weighted transient_w). Sweeps repeat until
     one lowers the loss by less than the fraction min_gain, or max_sweeps is reached. Returns
     (model, info: cs_loss_evals (float64 evaluations), cs_screened (float32), cs_sweeps, cs_changes,
@@ -136,10 +139,12 @@ def coordinate_search(task, m, max_sweeps=10, transient_w=1.0, log=None, min_gai
             S = candidate_losses(xT, yT, m, r, cols, alt.astype(np.float64), sw, SCREEN_DTYPE,
                                  cur * (1 + SCREEN_MARGIN))
             screened += len(cols)
-            pick = np.argsort(S, kind="stable")[:SCREEN_TOP]
-            pick = pick[np.isfinite(S[pick])]
-            if not len(pick):
-                continue
+            order = np.argsort(S, kind="stable")[:SCREEN_MAX]
+            if not np.isfinite(S[order[0]]):
+                continue                                     # nothing within the margin of the current loss
+            # the candidates within float32's error of the lowest, in column order (ties broken as the
+            # exhaustive search breaks them)
+            pick = np.sort(order[S[order] <= S[order[0]] * (1 + SCREEN_TIE)])
             L = candidate_losses(xT, yT, m, r, cols[pick], alt[pick].astype(np.float64), sw, bound=cur)
             evals += len(pick)
             k = int(np.argmin(L))
