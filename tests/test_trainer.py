@@ -115,6 +115,104 @@ def test_coordinate_search_candidates_match_the_cell_forward():
             assert L[k] == pytest.approx(ref, rel=1e-12), (row, k)
 
 
+def test_the_cell_forward_is_the_float_reference_bit_for_bit():
+    """trainer.cell (the training forward, one step per call on preallocated views) and
+    cfcbase.cell.predict (the float model that codegen and the host compare with) compute the
+    same bits."""
+    from cfcbase.cell import predict as reference
+    rng = np.random.default_rng(5)
+    T, B, H = 20, 7, 6
+    xT = rng.normal(size=(T, B, 1))
+    W = rng.normal(size=(1, 2 * H, 1 + H)) * 1.5
+    b, lam = rng.normal(size=(1, 2 * H)), decay(rng.uniform(0.1, 2, (1, H)))
+    w_o, b_o = rng.normal(size=(1, H)), rng.normal(size=1)
+    y, _ = cell.predict(xT, W, b, lam, w_o, b_o)
+    np.testing.assert_array_equal(y[:, 0, :].T, reference(W[0], b[0], lam[0], w_o[0], b_o[0], xT.transpose(1, 0, 2)))
+
+
+def test_a_model_trained_alone_is_the_same_model_in_a_stack():
+    """Teachers and students: every model of a stack has the bits it has when trained alone
+    (the factorial trains a teacher per seed, the sweep stacks them), minibatches included."""
+    tp, tinfo = train.train_teachers("sine-mix", 4, [0, 1, 2], epochs=3)
+    sp, sinfo, _ = train.train_students("sine", tp.take([0, 1, 2]), [False, True, False], [None, None, "traj"],
+                                        epochs=12, lr=1e-2, transient_w=0.0)
+    for m, seed in enumerate([0, 1, 2]):
+        t1, i1 = train.train_teachers("sine-mix", 4, [seed], epochs=3)
+        assert np.array_equal(t1.flat[0], tp.flat[m]) and i1["val_mse_washout_sel"][0] == tinfo["val_mse_washout_sel"][m]
+        s1, j1, _ = train.train_students("sine", tp.take([m]), [m == 1], [[None, None, "traj"][m]], epochs=12, lr=1e-2,
+                                         transient_w=0.0)
+        assert np.array_equal(s1.flat[0], sp.flat[m]) and j1[0] == sinfo[m]
+
+
+def _small_model(rng, H, I=1):
+    return {"trits": rng.integers(-1, 2, size=(2 * H, I + H)).astype(np.int8),
+            "s": rng.uniform(0.3, 1.2, size=2 * H), "b": rng.normal(size=2 * H) * 0.3,
+            "tau": rng.uniform(0.2, 2.0, size=H), "w_o": rng.normal(size=H), "b_o": 0.1}
+
+
+def test_candidate_losses_bound_and_float32_screen():
+    """A bound drops the candidates past it (+inf) and leaves the others' numbers as they are
+    without it; the float32 screen is within 1e-5 of the float64 losses."""
+    rng = np.random.default_rng(4)
+    T, B, I, H = 30, 6, 2, 5
+    xT = rng.normal(size=(T, B, I))
+    m = _small_model(rng, H, I)
+    y, _ = cell.predict(xT, *train.frozen_eff(m))
+    yT = y[:, 0] + rng.normal(size=(T, B)) * 1e-3         # the model's own output: losses far apart
+    sw = train.step_weights(T, 0.0)
+    cols = np.repeat(np.arange(I + H), 2)
+    old = m["trits"][3].astype(np.int64)
+    alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1).astype(np.float64)
+    full = search.candidate_losses(xT, yT, m, 3, cols, alt, sw)
+    bound = np.median(full)
+    partial = search.candidate_losses(xT[:10], yT[:10], m, 3, cols, alt, sw[:10]) * 10 / T
+    assert np.any(partial > bound)                        # some leave the batch at step 10, others stay
+    cut = search.candidate_losses(xT, yT, m, 3, cols, alt, sw, bound=bound)
+    assert 0 < np.sum(np.isfinite(cut)) < len(cols)
+    np.testing.assert_array_equal(cut, np.where(full > bound, np.inf, full))
+    f32 = search.candidate_losses(xT, yT, m, 3, cols, alt, sw, dtype=np.float32)
+    assert np.max(np.abs(f32 - full) / full) < 1e-5
+
+
+def _exhaustive_search(m, sweeps, min_gain):
+    """The greedy search without the screen: every alternative of a row in float64."""
+    xT, yT, _, _ = train._data("sine")
+    m = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
+    sw = train.step_weights(xT.shape[0], 0.0)
+    C = m["trits"].shape[1]
+    cols = np.repeat(np.arange(C), 2)
+    cur = float(search.candidate_losses(xT, yT, m, 0, cols[:1], m["trits"][0, :1].astype(np.float64), sw)[0])
+    for _ in range(sweeps):
+        before = cur
+        for r in range(len(m["trits"])):
+            old = m["trits"][r].astype(np.int64)
+            alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)
+            L = search.candidate_losses(xT, yT, m, r, cols, alt.astype(np.float64), sw)
+            k = int(np.argmin(L))
+            if L[k] < cur * (1 - 1e-9):
+                m["trits"][r, cols[k]], cur = alt[k], float(L[k])
+        if before - cur < min_gain * before:
+            break
+    return m["trits"], cur
+
+
+def test_coordinate_search_screen_keeps_the_exhaustive_choices_and_stops_by_its_rule():
+    """The float32 screen changes which candidates are evaluated in float64, not which change
+    is made: the same trits as the exhaustive greedy search; and the sweeps stop at the first
+    one that gains less than min_gain."""
+    t, _ = train.train_teachers("sine", 4, [0], epochs=30)
+    m0 = train.frozen(train.ptq(t), 0)
+    m, info = search.coordinate_search("sine", m0, max_sweeps=6, transient_w=0.0, min_gain=0.02)
+    trits, cur = _exhaustive_search(m0, 6, 0.02)
+    np.testing.assert_array_equal(m["trits"], trits)
+    assert info["cs_train_mse_after"] == cur and info["cs_changes"] > 5
+    assert info["cs_loss_evals"] < info["cs_screened"] / 4
+    mse = [info["cs_train_mse_before"]] + info["cs_sweep_train_mse"]
+    gains = [(a - b) / a for a, b in zip(mse, mse[1:])]
+    assert len(gains) == info["cs_sweeps"] and all(g >= 0.02 for g in gains[:-1])
+    assert gains[-1] < 0.02 or info["cs_sweeps"] == 6
+
+
 def test_quantizer_threshold_and_window():
     u = np.array([-1.2, -0.51, -0.49, 0.0, 0.49, 0.51, 2.0])
     np.testing.assert_array_equal(quant.ternarize(u), [-1, -1, 0, 0, 0, 1, 1])

@@ -61,3 +61,13 @@ def test_bench_bad_options(capsys):
     assert main(["bench", "--steps", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 2
+
+
+def test_the_bench_pins_blas_threads_before_numpy_is_loaded():
+    """`python -m trainer bench` sets one BLAS thread before numpy (and OpenBLAS) load: nothing
+    the CLI and the bench module import at load time imports numpy."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", "import sys, trainer.cli, trainer.bench; print('numpy' in sys.modules)"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr

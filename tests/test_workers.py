@@ -64,3 +64,39 @@ def test_sigkill_of_the_trainer_leaves_no_worker(tmp_path, command):
     # everything that shared the parent's stderr is gone: EOF, and nothing was printed on the way out
     err = proc.stderr.read().decode()
     assert "Traceback" not in err and "leaked" not in err, err[-2000:]
+
+
+def _graph(n_workers):
+    """A graph whose jobs make jobs: each (a, b) -> a * b; a product below 100 makes two more.
+    Returns the results by key and the order on_done saw the keys in."""
+    import operator
+    from trainer import workers
+    results, order = {}, []
+
+    def on_done(key, res):
+        results[key] = res
+        order.append(key)
+        if res >= 100:
+            return []
+        return [(1, key + ("x",), operator.mul, (res, 3)), (2, key + ("y",), operator.mul, (res, 5))]
+    workers.run_graph([(0, ("a",), operator.mul, (2, 3)), (0, ("b",), operator.mul, (7, 1)),
+                       (5, ("c",), operator.mul, (50, 50))], n_workers, on_done)
+    return results, order
+
+
+def test_run_graph_same_results_any_workers_and_priority_order():
+    r1, order = _graph(1)
+    r2, _ = _graph(2)
+    assert r1 == r2 and len(r1) == 3 + 2 * 7 + 2 * 3
+    assert r1[("a", "y", "x")] == 2 * 3 * 5 * 3
+    # in this process: the highest priority first, the earliest given among equals
+    assert order[:4] == [("c",), ("a",), ("a", "y"), ("a", "y", "y")]
+
+
+def test_run_graph_raises_the_first_failure():
+    import operator
+    from trainer import workers
+    for n in (1, 2):
+        with pytest.raises(ZeroDivisionError):
+            workers.run_graph([(0, "ok", operator.mul, (2, 3)), (0, "bad", operator.truediv, (1, 0))], n,
+                              lambda key, res: [])

@@ -16,8 +16,6 @@ from __future__ import annotations
 import statistics
 import time
 
-from cfcbase.stats import fit_exponent
-
 from .workers import single_threaded_blas
 
 NO_TORCH = "torch not installed: pip install torch==2.13.0"
@@ -25,8 +23,9 @@ LOSS_RTOL = 1e-9
 
 
 def pin_threads():
-    """One BLAS/OpenMP thread. Effective only before numpy is imported (the CLI calls it first);
-    threadpoolctl, when installed, also limits an already-loaded BLAS."""
+    """One BLAS/OpenMP thread. Effective only before numpy is imported (the CLI calls it first,
+    and nothing this module imports at load imports numpy); threadpoolctl, when installed, also
+    limits an already-loaded BLAS."""
     single_threaded_blas()
     try:
         from threadpoolctl import threadpool_limits
@@ -175,6 +174,7 @@ def run(hidden=(16, 32), repeats=7, batch=32, steps=50, student=False, warmup=5,
         out(line)
         res[H] = r
     if len(hidden) >= 2:
+        from cfcbase.stats import fit_exponent
         hs = list(hidden)
         for h0, h1 in (zip(hs, hs[1:]) if len(hs) >= 3 else ()):
             ex = [(k, fit_exponent([h0, h1], [statistics.median(res[h][k]) for h in (h0, h1)]))

@@ -17,15 +17,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from cfcbase.cell import DT, HEAD_SCALE, activations_, state_update_
+from cfcbase.cell import DT, HEAD_SCALE
+
+_SCALE = np.array(HEAD_SCALE)[:, None, None, None]
 
 
 class Cache:
-    """Preallocated forward caches and backward buffers for one (T, M, B, I, H).
+    """Preallocated forward caches, backward buffers and per-step views for one (T, M, B, I, H).
 
     The heads sit on their own axis ([2, M, B, H]: 0 gate, 1 candidate) so that every
-    elementwise op runs on contiguous memory (strided views cost several times more here).
-    Backward buffers are allocated on first use (validation caches only ever run forward).
+    elementwise op of a step runs on contiguous memory (an op on a [M, B, H] view whose model
+    blocks are apart costs 3-4x more here). The exception is dL/d pre-activation, `da`
+    [2, M, T, B, H]: written by one op per backward step, it is read by param_grads as each
+    model's T B rows in place (time-major it needed a copy of the whole array). The views of
+    every step are made once here (making a view costs about as much as a small ufunc call),
+    and the constants of a step are full-size arrays (a Python scalar operand or a broadcast
+    operand costs more per call than the arithmetic at these sizes). Backward buffers are
+    allocated on first use (validation caches only ever run forward).
     """
 
     def __init__(self, T, M, B, I, H):
@@ -36,30 +44,62 @@ class Cache:
         self.xa = np.empty((T, 2, M, B, H))      # input part of the pre-activation + bias (scaled)
         self.y = np.empty((T, M, B, 1))
         self.tmp = np.empty((M, B, H))
+        self.lamf = np.empty((M, B, H))          # lam repeated over the batch
+        self.ones = np.ones((2, M, B, H))        # (a [M, B, H] operand broadcast over the heads costs 2x)
+        self.num = np.empty((2, M, B, H))        # 1 (gate), 2 (cand): cfcbase.cell.activations_
+        self.num[0], self.num[1] = 1.0, 2.0
+        self.xrep = np.empty((T, 1, 1, B, H)) if I == 1 else None   # x_t repeated over H
+        self.rows = np.empty((2, M, B, H))       # a [2, M, H] row vector repeated over B
+        self.steps = [(self.h[t + 1], self.act[t], self.act[t, 0], self.act[t, 1], self.d[t], self.xa[t],
+                       self.h[t]) for t in range(T)]
         self._bwd = None
 
     def backward_buffers(self):
         if self._bwd is None:
             T, M, B, H = self.T, self.M, self.B, self.H
-            self._bwd = (np.empty((T, 2, M, B, H)),      # G: da = dh * G, per step
-                         np.empty((T, 2, M, B, H)),      # da: dL/d pre-activation, per step
-                         np.empty((T, M, B, H)),         # lq = lam * (1 - gate)
-                         np.empty((T, M, B, H)),         # qh = (1 - gate) * h_prev
-                         np.empty((2, M, B, H)), np.empty((M, B, H)))
+            b = self._bwd = _Backward()
+            b.G = np.empty((T, 2, M, B, H))       # da = dh * G, per step
+            b.da = _model_major((2 * M, T, B, H)).reshape(2, M, T, B, H)   # dL/d pre-activation
+            b.lq = np.empty((T, M, B, H))         # lam * (1 - gate)
+            b.qh = np.empty((T, M, B, H))         # (1 - gate) * h_prev
+            b.dhs = np.empty((T, M, B, H))        # dL/dh_t
+            b.tmp2 = np.empty((2, M, B, H))
+            b.tmp = np.empty((M, B, H))
+            b.steps = [(b.dhs[t - 1], b.da[:, :, t], b.dhs[t], b.G[t], b.lq[t]) for t in range(T - 1, 0, -1)]
         return self._bwd
+
+
+class _Backward:
+    pass
+
+
+def _model_major(shape, alloc=np.empty):
+    """An array of shape whose leading-axis blocks are each contiguous, with 64 bytes between
+    blocks: a block stride that is a multiple of 4096 bytes (e.g. T = 50 steps x 32 x 32)
+    puts the blocks' rows of one step into the same cache sets."""
+    n = int(np.prod(shape[1:]))
+    return alloc((shape[0], n + 8))[:, :n].reshape(shape)
 
 
 # ---- one step ---------------------------------------------------------------------------
 
 # gate = sigmoid(a_f), cand = tanh(a_g), a = W_x x_t + b + W_h h_prev  (xa_t holds W_x x_t + b)
 # h    = lam * (1 - gate) * h_prev + gate * cand  =  lam*h_prev + gate * (cand - lam*h_prev)
-# The gate rows of xa_t and WhT come scaled by -1, the candidate rows by -2 (HEAD_SCALE), as
-# cfcbase.cell.activations_ wants them; the caller ignores the overflow flag of exp.
-def cell_forward(h_out, act_out, d_out, tmp, xa_t, h_prev, WhT, lam):
-    np.matmul(h_prev, WhT, out=act_out)             # [M,B,H] @ [2,M,H,H] -> [2,M,B,H]
-    act_out += xa_t
-    activations_(act_out)
-    state_update_(h_out, d_out, tmp, h_prev, act_out[0], act_out[1], lam)
+# The gate rows of xa_t and WhT come scaled by -1, the candidate rows by -2 (HEAD_SCALE). The
+# nonlinearities and the state update are cfcbase.cell's activations_ and state_update_, op
+# for op (a test checks the forward against cfcbase.cell.predict bit for bit), on the views and
+# constants of the Cache; the caller ignores the overflow flag of exp.
+def cell_forward(h_out, act_out, gate, cand, d_out, tmp, xa_t, h_prev, WhT, lam, num, ones, one):
+    np.matmul(h_prev, WhT, act_out)                 # [M,B,H] @ [2,M,H,H] -> [2,M,B,H]
+    np.add(act_out, xa_t, act_out)
+    np.exp(act_out, act_out)                        # e = exp(scaled a)
+    np.add(act_out, ones, act_out)
+    np.divide(num, act_out, act_out)                # gate = 1/(1 + e_f), cand + 1 = 2/(1 + e_g)
+    np.subtract(cand, one, cand)
+    np.multiply(h_prev, lam, h_out)                 # lam * h_prev
+    np.subtract(cand, h_out, d_out)                 # cand - lam * h_prev
+    np.multiply(gate, d_out, tmp)
+    np.add(h_out, tmp, h_out)
 
 
 # The factors of the backward step that do not depend on dh, for all steps at once (one call
@@ -82,21 +122,22 @@ def backward_factors(G_out, lq_out, qh_out, act, d, h_prev, lam):
 # dh_prev += da_f @ W_hf + da_g @ W_hg + dh * lq_t
 # (dW, db and dlam are sums over steps of products with da and dh: param_grads, after the loop)
 def cell_backward(dh_prev, da_out, tmp2, tmp, dh, G_t, lq_t, Wh):
-    np.multiply(dh, G_t, out=da_out)                 # dh broadcasts over the head axis
-    np.matmul(da_out, Wh, out=tmp2)                  # [2,M,B,H] @ [2,M,H,H]
-    dh_prev += tmp2[0]
-    dh_prev += tmp2[1]
-    np.multiply(dh, lq_t, out=tmp)
-    dh_prev += tmp
+    np.multiply(dh, G_t, da_out)                     # dh broadcasts over the head axis
+    np.matmul(da_out, Wh, tmp2)                      # [2,M,B,H] @ [2,M,H,H]
+    np.add(dh_prev, tmp2[0], dh_prev)
+    np.add(dh_prev, tmp2[1], dh_prev)
+    np.multiply(dh, lq_t, tmp)
+    np.add(dh_prev, tmp, dh_prev)
 
 
 # dW_h = sum_t da_t^T h_prev_t   dW_x = sum_t da_t^T x_t   db = sum_t da_t   (and over B)
 # dlam = sum_t dh_t (1 - gate_t) h_prev_t
-# Shapes: da [T, 2, M, B, H], dhs and qh and h_prev [T, M, B, H], xT [T, B, I];
-# returns dW [M, 2H, I + H] (rows: gate then candidate), db [M, 2H], dlam [M, H].
+# Shapes: da [2, M, T, B, H] (the Cache's layout: each model's T B rows are read in place), dhs
+# and qh and h_prev [T, M, B, H], xT [T, B, I]; returns dW [M, 2H, I + H] (rows: gate then
+# candidate), db [M, 2H], dlam [M, H].
 def param_grads(da, dhs, qh, xT, h_prev):
-    T, _, M, B, H = da.shape
-    daM = da.transpose(1, 2, 0, 3, 4).reshape(2, M, T * B, H)
+    _, M, T, B, H = da.shape
+    daM = da.reshape(2, M, T * B, H)
     daT = daM.swapaxes(-1, -2)                       # [2, M, H, T*B]
     dWh = np.matmul(daT, h_prev.transpose(1, 0, 2, 3).reshape(M, T * B, H))
     dWx = np.matmul(daT, xT.reshape(T * B, -1))
@@ -106,26 +147,38 @@ def param_grads(da, dhs, qh, xT, h_prev):
     return dW, db, dlam
 
 
+def sum_tb(x):
+    """Per-model sum of x [T, M, B] over time and batch: each step's sum over B (numpy's
+    pairwise sum of a contiguous axis), accumulated over T in order. The same bits whatever M
+    is; numpy's own sum over both axes takes this order for M > 1 and another for M = 1, so
+    a model trained alone would differ in the last bits from the same model in a stack."""
+    return np.cumsum(x.sum(axis=2), axis=0)[-1]
+
+
 # ---- a whole sequence -------------------------------------------------------------------
 # Shapes: xT [T, B, I] (time-major, shared by all models); W [M, 2H, C] (rows: gate then
 # candidate); b [M, 2H]; lam, tau, w_o [M, H]; b_o [M]; y [T, M, B]; states [T, M, B, H].
 
-_SCALE = np.array(HEAD_SCALE)[:, None, None, None]
-
-
 def forward(cache, xT, W, b, lam, w_o, b_o):
     """Fills cache; returns y [T, M, B] (a view into cache.y)."""
-    I, H, M, B = cache.I, cache.H, cache.M, cache.B
+    I, H, M = cache.I, cache.H, cache.M
     W2 = W.reshape(M, 2, H, I + H).transpose(1, 0, 2, 3) * _SCALE         # [2, M, H, C]
-    np.matmul(xT[:, None, None], W2[..., :I].transpose(0, 1, 3, 2), out=cache.xa)
-    cache.xa += (b.reshape(M, 2, H).transpose(1, 0, 2) * _SCALE[..., 0])[:, :, None, :]
+    rows = cache.rows
+    if I == 1:                                       # xa = x_t w_x + b: one product per element
+        np.copyto(cache.xrep, xT[:, None, None])
+        np.copyto(rows, W2[:, :, None, :, 0])
+        np.multiply(cache.xrep, rows, out=cache.xa)
+    else:
+        np.matmul(xT[:, None, None], W2[..., :I].transpose(0, 1, 3, 2), out=cache.xa)
+    np.copyto(rows, (b.reshape(M, 2, H).transpose(1, 0, 2) * _SCALE[..., 0])[:, :, None, :])
+    np.add(cache.xa, rows, out=cache.xa)
     WhT = np.ascontiguousarray(W2[..., I:].transpose(0, 1, 3, 2))        # [2, M, H, H]
-    lamf = np.ascontiguousarray(np.broadcast_to(lam[:, None, :], (M, B, H)))
-    h, act, d, xa, tmp = cache.h, cache.act, cache.d, cache.xa, cache.tmp
+    lamf, tmp, num, ones = cache.lamf, cache.tmp, cache.num, cache.ones
+    np.copyto(lamf, lam[:, None, :])
     with np.errstate(over="ignore"):
-        for t in range(cache.T):
-            cell_forward(h[t + 1], act[t], d[t], tmp, xa[t], h[t], WhT, lamf)
-    np.matmul(h[1:], w_o[:, :, None], out=cache.y)
+        for h_out, act, gate, cand, d, xa_t, h_prev in cache.steps:
+            cell_forward(h_out, act, gate, cand, d, tmp, xa_t, h_prev, WhT, lamf, num, ones, ones[1])
+    np.matmul(cache.h[1:], w_o[:, :, None], out=cache.y)
     y = cache.y[..., 0]
     y += b_o[:, None]
     return y
@@ -138,20 +191,22 @@ def backward(cache, xT, W, lam, tau, w_o, dy, dh_ext=None):
     lam = exp(-DT/tau), tau = exp(log_tau), so dlam/dlog_tau = lam * DT / tau.
     """
     I, H, T, M = cache.I, cache.H, cache.T, cache.M
-    G, da, lq, qh, tmp2, tmp = cache.backward_buffers()
+    bw = cache.backward_buffers()
+    G, da, dhs, tmp2, tmp = bw.G, bw.da, bw.dhs, bw.tmp2, bw.tmp
     Wh = np.ascontiguousarray(W[:, :, I:].reshape(M, 2, H, H).transpose(1, 0, 2, 3))   # [2,M,H,H]
     h = cache.h
-    backward_factors(G, lq, qh, cache.act, cache.d, h[:T], lam[:, None, :])
-    dhs = dy[..., None] * w_o[:, None, :]            # dL/dh_t [T, M, B, H]: the readout's part,
-    if dh_ext is not None:                           # completed from t = T-1 down by the loop
+    np.copyto(cache.lamf, lam[:, None, :])
+    backward_factors(G, bw.lq, bw.qh, cache.act, cache.d, h[:T], cache.lamf)
+    np.multiply(dy[..., None], w_o[:, None, :], out=dhs)   # dL/dh_t: the readout's part,
+    if dh_ext is not None:                                 # completed from t = T-1 down by the loop
         dhs += dh_ext
-    for t in range(T - 1, 0, -1):
-        cell_backward(dhs[t - 1], da[t], tmp2, tmp, dhs[t], G[t], lq[t], Wh)
-    np.multiply(dhs[0], G[0], out=da[0])             # step 0: h_prev = 0 needs no gradient
-    dW, db, dlam = param_grads(da, dhs, qh, xT, h[:T])
+    for dh_prev, da_t, dh, G_t, lq_t in bw.steps:
+        cell_backward(dh_prev, da_t, tmp2, tmp, dh, G_t, lq_t, Wh)
+    np.multiply(dhs[0], G[0], out=da[:, :, 0])       # step 0: h_prev = 0 needs no gradient
+    dW, db, dlam = param_grads(da, dhs, bw.qh, xT, h[:T])
     dlog_tau = dlam * lam * DT / tau
     dw_o = np.einsum("tmbh,tmb->mh", h[1:], dy)
-    db_o = dy.sum(axis=(0, 2))
+    db_o = sum_tb(dy)
     return dW, db, dlog_tau, dw_o, db_o
 
 
@@ -180,24 +235,28 @@ def loss_and_grads(y, target, alpha=0.0, h=None, h_teacher=None, y_teacher=None,
     """
     T, M, B = y.shape
     n = T * B                                         # per model
-    alpha = np.broadcast_to(np.asarray(alpha, np.float64), (M,))
-    alpha_out = np.broadcast_to(np.asarray(alpha_out, np.float64), (M,))
+    alpha = np.asarray(alpha, np.float64)
+    alpha_out = np.asarray(alpha_out, np.float64)
     w_task = 1.0 - alpha - alpha_out
+    if w_task.ndim == 0:
+        w_task = np.full(M, w_task)
     e = y - (target[:, None, :] if target.ndim == 2 else target)
     if step_w is None:
-        L = w_task * np.mean(e * e, axis=(0, 2))
+        L = w_task * (sum_tb(e * e) / n)
         dy = (2.0 * w_task / n)[:, None] * e
     else:
         sw = np.asarray(step_w, np.float64)[:, None, None]
-        L = w_task * np.mean(sw * e * e, axis=(0, 2))
+        L = w_task * (sum_tb(sw * e * e) / n)
         dy = (2.0 * w_task / n)[:, None] * sw * e
     dh = None
-    if np.any(alpha):
+    if alpha.any():
+        alpha = np.full(M, alpha) if alpha.ndim == 0 else alpha
         dhh = h - h_teacher
-        L = L + alpha * np.sum(dhh * dhh, axis=(0, 2, 3)) / n
+        L = L + alpha * sum_tb(np.einsum("tmbh,tmbh->tmb", dhh, dhh)) / n
         dh = (2.0 * alpha / n)[:, None, None] * dhh
-    if np.any(alpha_out):
+    if alpha_out.any():
+        alpha_out = np.full(M, alpha_out) if alpha_out.ndim == 0 else alpha_out
         eo = y - y_teacher
-        L = L + alpha_out * np.mean(eo * eo, axis=(0, 2))
+        L = L + alpha_out * (sum_tb(eo * eo) / n)
         dy += (2.0 * alpha_out / n)[:, None] * eo
     return L, dy, dh

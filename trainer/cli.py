@@ -371,9 +371,14 @@ def _bench(a):
 
 def main(argv=None):
     try:
-        if (sys.argv[1:] if argv is None else argv)[:1] == ["bench"]:
+        cmd = (sys.argv[1:] if argv is None else argv)[:1]
+        if cmd == ["bench"]:
             from .bench import pin_threads
             pin_threads()                             # before numpy is imported
+        elif cmd in (["factorial"], ["gradcheck"]):   # one BLAS thread for what runs in this process
+            from .workers import THREAD_ENV           # (--jobs 1): at these sizes more threads only wait
+            for k, v in THREAD_ENV.items():
+                os.environ.setdefault(k, v)
         a = build_parser().parse_args(argv)
         if a.cmd is None:
             raise TrainerError(f"missing command: {', '.join(COMMANDS)} (see --help)")

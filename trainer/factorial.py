@@ -1,14 +1,17 @@
 """The 2x2x2 factorial over paired seeds, its baselines and the reports.
 
-Stages (each a list of independent jobs; --jobs runs them in spawn worker processes):
+Jobs (--jobs runs them in spawn worker processes, each as soon as what it needs is done):
   0. gradient check (in this process; aborts on failure)
-  1. float teachers: one job per width, the seeds stacked
-  2. students: one job per (width, seed): the 4 QAT configs of that width plus the
-     output-only distillation row, stacked, all starting from that seed's teacher; PTQ too
-  3. coordinate search: one job per seed on config 1 and on the best config (mean
-     validation washout MSE over seeds)
+  1. float teachers: one job per (width, seed)
+  2. students: one job per (width, seed), after its teacher: the 4 QAT configs of that width
+     plus the output-only distillation row, stacked, all starting from that seed's teacher;
+     PTQ too
+  3. coordinate search: one job per seed on config 1 (after its students) and on the best
+     config (mean validation washout MSE over seeds, once every student is done); the refit
+     after the search on the best config, one job per seed
 Jobs are pure functions of their arguments and grouped the same way whatever --jobs is, so
-the numbers do not depend on --jobs (BLAS/OpenMP threads are pinned to 1 in workers).
+the numbers do not depend on --jobs (BLAS/OpenMP threads are pinned to 1 in workers), and a
+teacher trained alone is bit for bit the one trained in a stack of seeds (trainer/cell.py).
 """
 from __future__ import annotations
 
@@ -64,8 +67,8 @@ def _log(msg):
 def job_teachers(task, H, seeds, epochs, lr):
     p, info = train.train_teachers(task, H, list(seeds), epochs=epochs, lr=lr)
     ev = train.evaluate(train.effective(p), task)
-    _log(f"teachers H={H} done in {info['wall_s']:.1f} s: test washout MSE "
-         + " ".join(f"{m['test_mse_washout']:.2e}" for m in ev))
+    _log(f"teacher{'s' * (len(seeds) > 1)} H={H} seed={','.join(map(str, seeds))} done in {info['wall_s']:.1f} s: "
+         "test washout MSE " + " ".join(f"{m['test_mse_washout']:.2e}" for m in ev))
     return {"H": H, "flat": p.flat, "metrics": ev, "wall_s": info["wall_s"]}
 
 
@@ -96,42 +99,37 @@ def job_students(task, H, seed, teacher_flat, epochs, lr, scheme, tw):
     return runs
 
 
-def job_cs(task, seed, tag, run, sweeps, tw, refit_epochs=0, lr=0.0, teacher_flat=None):
-    """Coordinate search on one student; with refit_epochs also the refit on top of it:
-    scales, biases, tau and readout trained with the trits fixed (LR lr / 3)."""
-    # one line per sweep: a sweep takes 5-20 s at H = 32, the whole search minutes
+def job_cs(task, seed, tag, run, sweeps, tw):
+    """Coordinate search on one student (its row `run`): the row of the searched model."""
+    # one line per sweep: progress during the longest jobs of the run
     m, info = search.coordinate_search(task, run["model"], max_sweeps=sweeps, transient_w=tw,
                                       log=lambda msg: _log(f"{run['name']} seed={seed}: {msg}"))
     ev = train.evaluate(train.frozen_eff(m), task)[0]
-    out = [{"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"],
-            "from_config": run["config"], **ev, **info,
-            "trit_change_frac": float(np.mean(m["trits"] != run["model"]["trits"])),
-            "zero_frac": float(np.mean(m["trits"] == 0)), "model": m}]
     _log(f"coordinate search on {run['name']} seed={seed}: test washout "
          f"{run['test_mse_washout']:.2e} -> {ev['test_mse_washout']:.2e}, {info['cs_loss_evals']} loss evals")
-    if refit_epochs:
-        H = run["H"]
-        teacher = train.Params(H, 1, tasks.n_inputs(task), flat=teacher_flat)
-        p, infos, wall = train.train_students(task, teacher, [False], [None], epochs=refit_epochs, lr=lr / 3,
-                                              transient_w=tw, freeze_trits=True,
-                                              start=train.from_frozen([m], H))
-        m2 = train.frozen(p, 0)
-        assert np.array_equal(m2["trits"], m["trits"])
-        ev2 = train.evaluate(train.frozen_eff(m2), task)[0]
-        out.append({"config": "cs_refit", "name": f"cs+refit({run['name']})", "seed": seed, "H": H,
-                    "from_config": run["config"], **ev2, "cs_loss_evals": info["cs_loss_evals"],
-                    "zero_frac": float(np.mean(m2["trits"] == 0)), "wall_s": info["wall_s"] + wall,
-                    "model": m2})
-        _log(f"refit after coordinate search on {run['name']} seed={seed}: test washout "
-             f"{ev['test_mse_washout']:.2e} -> {ev2['test_mse_washout']:.2e}")
-    return out
+    return {"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"],
+            "from_config": run["config"], **ev, **info,
+            "trit_change_frac": float(np.mean(m["trits"] != run["model"]["trits"])),
+            "zero_frac": float(np.mean(m["trits"] == 0)), "model": m}
 
 
-def _pool_map(fn, argslist, jobs):
-    """[fn(*args) for args in argslist] on up to `jobs` worker processes."""
-    out = [None] * len(argslist)
-    workers.run_jobs(fn, argslist, jobs, out.__setitem__)
-    return out
+def job_refit(task, seed, cs_row, refit_epochs, lr, tw, teacher_flat):
+    """The refit after coordinate search (its row `cs_row`): scales, biases, tau and readout
+    trained with the trits fixed (LR lr / 3)."""
+    m, H = cs_row["model"], cs_row["H"]
+    teacher = train.Params(H, 1, tasks.n_inputs(task), flat=teacher_flat)
+    p, infos, wall = train.train_students(task, teacher, [False], [None], epochs=refit_epochs, lr=lr / 3,
+                                          transient_w=tw, freeze_trits=True, start=train.from_frozen([m], H))
+    m2 = train.frozen(p, 0)
+    assert np.array_equal(m2["trits"], m["trits"])
+    ev2 = train.evaluate(train.frozen_eff(m2), task)[0]
+    name = cs_row["name"].replace("cs(", "cs+refit(", 1)
+    _log(f"refit after coordinate search on {name[9:-1]} seed={seed}: test washout "
+         f"{cs_row['test_mse_washout']:.2e} -> {ev2['test_mse_washout']:.2e}")
+    return {"config": "cs_refit", "name": name, "seed": seed, "H": H,
+            "from_config": cs_row["from_config"], **ev2, "cs_loss_evals": cs_row["cs_loss_evals"],
+            "cs_screened": cs_row["cs_screened"],
+            "zero_frac": float(np.mean(m2["trits"] == 0)), "wall_s": cs_row["wall_s"] + wall, "model": m2}
 
 
 # ---- the whole run ------------------------------------------------------------------------
@@ -198,34 +196,86 @@ def run(st: Settings):
 
     _log(f"factorial {tasks.label(st.task)}: {st.seeds} seeds, teacher {st.teacher_epochs} epochs, student {st.epochs} epochs, "
          f"scale scheme {st.scheme}, {st.jobs} job(s)")
-    T = _pool_map(job_teachers, [(st.task, H, seeds, st.teacher_epochs, st.teacher_lr) for H in WIDTHS[::-1]],
-                  st.jobs)
-    teachers = {r["H"]: r for r in T}
-
-    args = [(st.task, H, s, teachers[H]["flat"][s], st.epochs, st.lr, st.scheme, st.transient_weight)
-            for H in WIDTHS[::-1] for s in seeds]
-    runs = [r for rs in _pool_map(job_students, args, st.jobs) for r in rs]
-
-    by = {(r["config"], r["seed"]): r for r in runs}
-    val_mean = {c: float(np.mean([np.log10(by[c, s]["val_mse_washout"]) for s in seeds])) for c in CONFIGS}
-    best_cfg = min(val_mean, key=val_mean.get)
-    _log(f"best config on validation: {best_cfg} ({config_name(*CONFIGS[best_cfg][:2], CONFIGS[best_cfg][2])})")
-    H_best = CONFIGS[best_cfg][2]
-    cs_args = [(st.task, s, "cs_best", by[best_cfg, s], st.cs_sweeps, st.transient_weight, st.refit_epochs,
-                st.lr, teachers[H_best]["flat"][s]) for s in seeds]            # the wide (slow) ones first
-    if best_cfg != 1:
-        cs_args += [(st.task, s, "cs1", by[1, s], st.cs_sweeps, st.transient_weight) for s in seeds]
-    cs = [r for rs in _pool_map(job_cs, cs_args, st.jobs) for r in rs]
-    if best_cfg == 1:                               # the same search: report it under both names
-        cs += [dict(r, config="cs1") for r in cs if r["config"] == "cs_best"]
-    runs += cs
-
+    teachers, runs, best_cfg, val_mean = run_graph(st, seeds)
     result = assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
     result["numerics"] = num
     wrote = write_factorial(out, result, runs, teachers)
     _log(f"factorial {tasks.label(st.task)} done in {time.perf_counter() - t0:.1f} s; wrote {out}/{wrote[0]}, "
          f"{', '.join(wrote[1:])}")
     return result
+
+
+# Job priorities (the highest ready job runs first; only the wall time depends on them): the
+# teachers and students are on the path to the best config's coordinate search, the longest
+# jobs of the run; the searches on config 1 (ready early) fill idle workers.
+PRIORITY = {"teacher": 50, "students": 40, "cs_best": 30, "refit": 20, "cs1": 10}
+
+
+def run_graph(st, seeds):
+    """Every job of the factorial, each started as soon as what it needs is done (teacher (H,
+    seed) -> students (H, seed) -> coordinate search; the best config once all students are
+    done). Jobs are pure functions of their arguments, so the results do not depend on
+    --jobs or on the order they finish in. Returns (teachers {H: ...}, runs, best_cfg, val_mean)."""
+    tch, stu, cs = {}, {}, {}
+    state = {}
+    H1 = CONFIGS[1][2]
+
+    def teacher_job(H, s):
+        return (PRIORITY["teacher"] + H / 100, ("teacher", H, s), job_teachers,
+                (st.task, H, (s,), st.teacher_epochs, st.teacher_lr))
+
+    def cs_job(tag, s, c):
+        return (PRIORITY[tag], (tag, s), job_cs, (st.task, s, tag, state["by"][c, s] if tag == "cs_best"
+                                                  else next(r for r in stu[H1, s] if r["config"] == 1),
+                                                  st.cs_sweeps, st.transient_weight))
+
+    def refit_job(s, row):
+        H = row["H"]
+        return (PRIORITY["refit"], ("refit", s), job_refit, (st.task, s, row, st.refit_epochs, st.lr,
+                                                             st.transient_weight, tch[H, s]["flat"][0]))
+
+    def on_done(key, res):
+        kind, new = key[0], []
+        if kind == "teacher":
+            _, H, s = key
+            tch[H, s] = res
+            new.append((PRIORITY["students"] + H / 100, ("students", H, s), job_students,
+                        (st.task, H, s, res["flat"][0], st.epochs, st.lr, st.scheme, st.transient_weight)))
+        elif kind == "students":
+            _, H, s = key
+            stu[H, s] = res
+            if H == H1:
+                new.append(cs_job("cs1", s, 1))
+            if len(stu) == len(WIDTHS) * len(seeds):                   # the best config on validation
+                by = state["by"] = {(r["config"], r["seed"]): r for H in WIDTHS for s in seeds for r in stu[H, s]}
+                val_mean = state["val_mean"] = {
+                    c: float(np.mean([np.log10(by[c, s]["val_mse_washout"]) for s in seeds])) for c in CONFIGS}
+                best = state["best"] = min(val_mean, key=val_mean.get)
+                _log(f"best config on validation: {best} ({config_name(*CONFIGS[best][:2], CONFIGS[best][2])})")
+                if best != 1:
+                    new += [cs_job("cs_best", s, best) for s in seeds]
+                else:                                                  # the same search: refit what is done
+                    new += [refit_job(s, dict(cs["cs1", s], config="cs_best")) for s in seeds if ("cs1", s) in cs]
+        elif kind in ("cs1", "cs_best"):
+            cs[key] = res
+            if kind == "cs_best" or state.get("best") == 1:
+                new.append(refit_job(key[1], dict(res, config="cs_best")))
+        else:
+            cs[key] = res
+        return new
+
+    workers.run_graph([teacher_job(H, s) for H in WIDTHS[::-1] for s in seeds], st.jobs, on_done)
+    teachers = {}
+    for H in WIDTHS:
+        rs = [tch[H, s] for s in seeds]
+        teachers[H] = {"H": H, "flat": np.concatenate([r["flat"] for r in rs]),
+                       "metrics": [r["metrics"][0] for r in rs], "wall_s": sum(r["wall_s"] for r in rs)}
+    runs = [r for H in WIDTHS[::-1] for s in seeds for r in stu[H, s]]
+    best = state["best"]
+    for s in seeds:                                    # the rows in the order of the reports
+        runs += [dict(cs["cs1", s], config="cs_best") if best == 1 else cs["cs_best", s], cs["refit", s]]
+    runs += [cs["cs1", s] for s in seeds]
+    return teachers, runs, best, state["val_mean"]
 
 
 def load_data(task):

@@ -173,7 +173,8 @@ def markdown(result):
                        ("cs_refit", f"CS + refit on best ({result['best_config_on_val']})")):
         rows = _rows(result, tag)
         ev = np.mean([r["cs_loss_evals"] for r in rows])
-        p(_line(result, f"{label}, {ev:.0f} loss evals", rows, "-", "-", rows[0]["H"]))
+        sc = f" + {np.mean([r['cs_screened'] for r in rows]):.0f} screened" if "cs_screened" in rows[0] else ""
+        p(_line(result, f"{label}, {ev:.0f}{sc} loss evals", rows, "-", "-", rows[0]["H"]))
     for H in WIDTHS:
         rows = [r for r in result["teachers"] if r["H"] == H]
         p(_line(result, "float teacher", rows, "-", "-", H))

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from cfcbase.cell import decay
-from cfcbase.tasks import WASHOUT, load_split, metrics, washout_mse
+from cfcbase.tasks import WASHOUT, load_split, metrics
 
 from . import cell
 from .configs import SHAPED_BETA
@@ -47,8 +47,10 @@ def evaluate(eff, task, splits=("train", "val", "test")):
 
 
 def _val_washout(eff, xT, yv, cache):
-    """Per-model validation washout MSE [M] (time-major y [T, M, B])."""
-    return washout_mse(cell.forward(cache, xT, *eff), yv[:, None, :], time_axis=0, axis=(0, 2))
+    """Per-model validation washout MSE [M] (time-major y [T, M, B]): cfcbase.tasks.washout_mse
+    with the sum over (t, b) in an order that does not depend on M (cell.sum_tb)."""
+    e = cell.forward(cache, xT, *eff)[WASHOUT:] - yv[WASHOUT:, None, :]
+    return cell.sum_tb(e * e) / (e.shape[0] * e.shape[2])
 
 
 CROP_LEN = 10

@@ -55,6 +55,51 @@ def single_threaded_blas() -> None:
     os.environ.update(THREAD_ENV)
 
 
+def run_graph(jobs, n_workers: int, on_done) -> None:
+    """Jobs that make other jobs ready. jobs: the first ones, each (priority, key, fn, args);
+    on_done(key, result) is called in this process as each job finishes (in the order they
+    finish) and returns the jobs that this makes ready (a list, maybe empty). Of the ready jobs
+    the one with the highest priority runs first (the earliest given among equals). In this
+    process when n_workers is 1, else in up to n_workers spawned worker processes, one pool for
+    the whole graph, a job started only when a worker is free (as run_jobs: nothing inherited
+    but the arguments; one-thread BLAS; they die with this one). The order jobs run in is the
+    only thing n_workers changes. The first job that raises cancels the others and raises here."""
+    ready = []
+
+    def add(new):
+        for j in new:                    # stable: highest priority first, then the order given
+            i = next((i for i, r in enumerate(ready) if r[0] < j[0]), len(ready))
+            ready.insert(i, j)
+    add(jobs)
+    if n_workers <= 1:
+        import numpy as np  # noqa: PLC0415
+        with np.errstate(all="ignore"):
+            while ready:
+                _, key, fn, args = ready.pop(0)
+                add(on_done(key, fn(*args)))
+        return
+    import concurrent.futures as cf   # noqa: PLC0415
+    import multiprocessing as mp      # noqa: PLC0415
+    single_threaded_blas()
+    quiet_resource_tracker()
+    with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"),
+                                initializer=pool_initializer, initargs=(os.getpid(),)) as ex:
+        running = {}
+        try:
+            while ready or running:
+                while ready and len(running) < n_workers:
+                    _, key, fn, args = ready.pop(0)
+                    running[ex.submit(fn, *args)] = key
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for f in sorted(done, key=lambda f: str(running[f])):
+                    key = running.pop(f)
+                    add(on_done(key, f.result()))
+        except BaseException:
+            for f in running:
+                f.cancel()
+            raise
+
+
 def run_jobs(fn, argslist, n_workers: int, on_done) -> None:
     """fn(*args) for every args of argslist, on_done(i, result) in the order they finish: in
     this process when n_workers or the job count is 1, else in up to n_workers spawned worker
