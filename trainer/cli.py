@@ -230,7 +230,9 @@ COMMANDS = {
     "results": ("write docs/results.md and the README's results block from results/",
                 "Renders docs/results.md (every task's factorial summary, main effects, baselines and sweep "
                 "comparisons) and the README's headline table from the committed results/*/factorial.json and "
-                "results/*/sweep/sweep.json of this checkout.", _results_options),
+                "results/*/sweep/sweep.json of this checkout, with the technique sweeps "
+                "(results/*/sweep-techniques/sweep.json) and the ternary-against-int8 frontiers "
+                "(results/*/frontier/frontier.json) where committed.", _results_options),
 }
 
 

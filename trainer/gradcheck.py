@@ -20,6 +20,7 @@ Groups:
                           smoothstep, t(d) = beta(|u0| - d) + 1/2), and the shaped STE with its
                           window centred on d
   damp                    the oscillation-dampening term (knob damp) w.r.t. the shadow weights
+  inq                     incremental quantization (knob inq): W = where(mask, s*T, V) w.r.t. V and s
   int8-ste / int8-lsq     the int8 scheme's chain rules (trainer/int8.py) on their surrogates, with
                           weights inside and outside the quantizer's range
 Models are stacked (M = 2) so the check also covers that models do not mix.
@@ -173,6 +174,16 @@ def run(log=None, seed=0, H=3, T=7, B=3):
     V = V0.copy()
     an = dampening(V0, s, T0, 0.3)[1]
     out["damp[V]"] = _rel_err(an, _numeric(lambda: float(np.sum(dampening(V, s, T0, 0.3)[0])), V))
+    # incremental quantization: W = where(mask, s T, V), exact (no surrogate)
+    from .quant import inq_grads  # noqa: PLC0415
+    mask = rng.random((M, R, C)) < 0.6
+    for tag, kw in (("task", {}), ("traj", {"alpha": 0.4})):
+        V, s_var = V0.copy(), s.copy()
+        f = lambda: np.where(mask, s_var[..., None] * T0, V)                                    # noqa: E731
+        dW = P.grads(f(), **kw)["W"]
+        dV, ds = inq_grads(dW, mask, T0)
+        out[f"inq[V,{tag}]"] = _rel_err(dV, _numeric(lambda: P.loss(f(), **kw)[0], V))
+        out[f"inq[s,{tag}]"] = _rel_err(ds, _numeric(lambda: P.loss(f(), **kw)[0], s_var))
     # int8 (trainer/int8.py): straight-through inside |u| <= 127.5, LSQ scale gradient
     from .int8 import int8_grads  # noqa: PLC0415
     si = s / 60.0

@@ -158,3 +158,30 @@ def dampening(V, s, trits, weight):
     e = u - trits
     n = e.shape[-1] * e.shape[-2]
     return weight * (e * e).sum(axis=(-1, -2)) / n, (2.0 * weight / n) * e / s[..., None]
+
+
+# ---- incremental quantization (INQ, Zhou et al. 2017; the sweep's knob inq) ---------------------
+
+def inq_fraction(stage, stages):
+    """Share of each row's weights quantized (and frozen) in stage 0..stages-1: 1/2, 3/4, 7/8, ...,
+    and every weight in the last stage."""
+    return 1.0 if stage >= stages - 1 else 1.0 - 0.5 ** (stage + 1)
+
+
+def inq_mask(V, s, mask, fraction):
+    """The mask grown to `fraction` of each row: the unmasked weights farthest from the ternary
+    decision boundary (| |u| - 1/2 | largest, u = V / s: the most confident) join first."""
+    u = np.abs(V / s[..., None])
+    conf = np.where(mask, np.inf, np.abs(u - 0.5))
+    C = V.shape[-1]
+    k = int(np.ceil(fraction * C - 1e-9))
+    order = np.argsort(-conf, axis=-1, kind="stable")
+    new = np.zeros_like(mask)
+    np.put_along_axis(new, order[..., :k], True, axis=-1)
+    return new | mask
+
+
+def inq_grads(dW, mask, trits):
+    """W = where(mask, s * trits, V): dL/dV = dL/dW on the float (unmasked) weights, 0 on the
+    quantized ones; dL/ds = sum over the quantized weights of dL/dW * trit (gradcheck: inq)."""
+    return np.where(mask, 0.0, dW), (dW * np.where(mask, trits, 0.0)).sum(axis=-1)

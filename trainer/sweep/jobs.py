@@ -49,7 +49,7 @@ def job_student(task: str, s: dict, seeds: tuple, teacher_flat) -> dict:
     p, infos, _ = train.train_students(task, teacher, [s["ste"] == "shaped"] * M, [distill] * M,
                                        epochs=s["epochs"], lr=s["lr"], beta=beta, alpha=alpha,
                                        beta_zero=s["beta_zero"], transient_w=0.0,
-                                       thr_learn=s["thr"] == "learned", damp=s["damp"])
+                                       thr_learn=s["thr"] == "learned", damp=s["damp"], inq=s["inq"])
     ev = train.evaluate(train.effective(p, "coupled"), task)
     return {"metrics": [{**e, **i} for e, i in zip(ev, infos)]}
 
