@@ -271,7 +271,7 @@ class Exported:
         return self.model.hash_hex
 
     def lossy_text(self) -> str:
-        return lossy_text(self.lossy, self.lossy_where, self.lossy_note)
+        return lossy_text(self.lossy, self.lossy_where, self.lossy_note, float_model_name(self.model))
 
 
 def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False, data_path=None,
@@ -284,7 +284,7 @@ def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False,
     m = IntModel.from_artifact(art)
     files = render_model_files(art, prefix, kernel=kernel, model=m)
     report, where, note = export_lossy_report(art, m, data_path)
-    check_lossy(report, art.path, where, allow_lossy)
+    check_lossy(report, art.path, where, allow_lossy, float_model_name(m))
     return Exported(art, m, files, report, where, note)
 
 
@@ -300,6 +300,12 @@ def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:
         else:
             z[k, :C] = rng.integers(-32768, 32768, C)
     return z
+
+
+def float_model_name(m: IntModel) -> str:
+    """What the integer model is measured against: the float model of its weight formats."""
+    return {("ternary", "ternary"): "float ternary", ("int8", "int8"): "float int8"}.get(tuple(m.formats),
+                                                                                        "float ternary/int8")
 
 
 def format_fields(m: IntModel):
