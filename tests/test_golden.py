@@ -300,8 +300,13 @@ def test_device_requantisation_equals_preactivation_q16(name, m):
     multiples of the powers of two where the rounding ties of 2^30 multipliers lie
     (0.71-0.81 million acc15 per model, 8.8 million over the 12 models)."""
     R, A = 2 * m.H, G.acc15_bound(m)
+    # the largest |acc15| each row's weights can reach (inputs at -32768, x counted twice: section 2,
+    # 2a): within the bound the device's shortcuts rest on, and sampled below
+    w = np.abs(m.trits.astype(np.int64))
+    reach = (w.sum(axis=1) + w[:, : m.I].sum(axis=1)) * 32768
+    assert reach.max() <= A, (name, int(reach.max()), A)
     rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
-    cols = [np.array([-A, -A + 1, -A + 2, -1, 0, 1, A - 2, A - 1, A])[:, None].repeat(R, 1)]
+    cols = [np.array([-A, -A + 1, -A + 2, -1, 0, 1, A - 2, A - 1, A])[:, None].repeat(R, 1), -reach[None], reach[None]]
     cols.append(rng.integers(-A, A + 1, (200_000 // R + 64, R)))
     n = m.row_shift.astype(np.int64)
     M = m.row_multiplier.astype(np.int64)

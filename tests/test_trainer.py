@@ -309,11 +309,12 @@ def test_best_npz_schema_round_trip(tiny_out):
     path = tiny_out / "best.npz"
     with np.load(path, allow_pickle=False) as z:
         files = set(z.files)
-        from cfcbase.artifact import V2_KEYS
+        from cfcbase.artifact import V2_KEYS, V3_KEYS
         documented = _artifact_keys()
-        assert set(V2_KEYS) <= documented                   # the version-2 keys are documented too
-        assert documented - set(V2_KEYS) <= files, documented - set(V2_KEYS) - files
-        assert not set(V2_KEYS) & files                      # a sine model is a version-1 file
+        v3 = set(V3_KEYS) | {"weights_f", "weights_g"}
+        assert set(V2_KEYS) <= documented and v3 <= documented   # the version-2 and -3 keys are documented too
+        assert documented - set(V2_KEYS) - v3 <= files, documented - set(V2_KEYS) - v3 - files
+        assert not (set(V2_KEYS) | v3) & files                   # a sine model is a version-1 file
         H, I = int(z["H"]), int(z["I"])
         assert z["format_version"] == 1 and z["format_version"].dtype == np.int32
         assert z["trits_f"].dtype == np.int8 and z["trits_f"].shape == (H, I + H)
