@@ -5,7 +5,9 @@ Version 2 adds a user's data set (``data_json``) and its scaling (``input_offset
 ``input_scale``, ``target_offset``, ``target_scale``). A model without them (the sine tasks)
 is written as version 1, byte for byte as before; both versions load. Version 3 adds a
 classifier (the block "Version 3: a classifier" below): K logits from the hidden state instead
-of the regression readout.
+of the regression readout. Version 4 adds a weight format per head matrix (``format_f``,
+``format_g``: ternary or int8; the int8 weights in ``weights_f`` / ``weights_g``); a model with
+only ternary heads is written as version 1, 2 or 3.
 
 Every problem is an ArtifactError whose one-line message names the file and the key, so
 ``python -m codegen export`` and ``python -m host verify`` fail with one clear line before
@@ -29,8 +31,8 @@ from .fileio import atomic_write, write_npz
 from .tasks import TASKS
 from .text import NAME_MAX, PATH_MAX, text_problem
 
-FORMAT_VERSION = 3                      # the newest version written and read
-READ_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4                      # the newest version written and read
+READ_VERSIONS = (1, 2, 3, 4)
 DATA_TASK = "data"                      # `task` of a version-2 model trained on a user's series
 
 # key -> (kind, shape spec); shape spec entries are ints or the names "H" / "C"
@@ -72,6 +74,16 @@ FRACTIONS_TOL = 1e-9                     # |train + val + test - 1|
 SCALING_OFFSET_MAX = 1e15
 SCALING_SCALE_RANGE = (1e-15, 1e15)
 
+# ---- version 4: a weight format per head matrix (docs/artifact.md, "Version 4: int8 heads") ---
+# A head is "ternary" (trits_<h>, int8 in {-1, 0, +1}) or "int8" (weights_<h>, int8 in
+# [-INT8_MAX, INT8_MAX], symmetric: -128 is refused); either way W = scale_<h>[:, None] * values.
+# A file with only ternary heads is written as version 1, 2 or 3, byte for byte as before.
+FORMATS = ("ternary", "int8")
+HEADS = ("f", "g")
+INT8_MAX = 127
+INT8_VERSION = 4
+INT8_KEYS = ("format_f", "format_g")
+
 
 def committed_model(task: str = "sine") -> str:
     """Where the checkout keeps a pinned task's selected model (relative to the checkout)."""
@@ -108,10 +120,23 @@ class Artifact:
     # (labelled_json) with the input scaling in `scaling` ({"input_offset", "input_scale"} only)
     head: dict | None = None
     labelled: dict | None = None
+    # version 4: the weight format of each head matrix, "ternary" or "int8". trits_f / trits_g
+    # hold the head's integer weights either way: trits in {-1, 0, +1}, or int8 in [-127, 127].
+    format_f: str = "ternary"
+    format_g: str = "ternary"
 
     @property
     def C(self) -> int:
         return self.I + self.H
+
+    @property
+    def formats(self) -> tuple:
+        """(format_f, format_g)."""
+        return (self.format_f, self.format_g)
+
+    @property
+    def has_int8(self) -> bool:
+        return "int8" in self.formats
 
 
 def _fail(path, key, msg):
@@ -130,11 +155,13 @@ def load_artifact(path) -> Artifact:
         with np.load(path, allow_pickle=False) as npz:
             names = set(npz.files)
             classifier = is_classifier_file(names)             # [classification hook]
-            missing = [k for k in REQUIRED_KEYS if k not in names and not (classifier and k in REGRESSION_READOUT)]
+            weight_keys = _int8_weight_keys(path, npz, names)
+            missing = [k for k in REQUIRED_KEYS if k not in names and k not in _TRIT_KEYS
+                       and not (classifier and k in REGRESSION_READOUT)] + [k for k in weight_keys if k not in names]
             if missing:
                 _fail(path, missing[0], "missing key")
-            keys = tuple(k for k in REQUIRED_KEYS if k in names) + tuple(k for k in V2_KEYS if k in names)
-            keys += tuple(k for k in CLASSIFIER_KEYS + LABELLED_KEYS if k in names and k not in keys)
+            keys = tuple(k for k in REQUIRED_KEYS if k in names and k not in _TRIT_KEYS) + weight_keys
+            keys += tuple(k for k in V2_KEYS + INT8_KEYS + CLASSIFIER_KEYS + LABELLED_KEYS if k in names and k not in keys)
             raw = {}
             for k in keys:
                 try:
@@ -202,18 +229,23 @@ def _validate(path, raw) -> Artifact:
             _fail(path, k, f"{float(a.ravel()[i])!r}{f' (element {i})' if a.ndim else ''} is outside "
                            f"[{lo:g}, {hi:g}]")
 
+    formats = _int8_formats(path, raw, version)
     trits = {}
-    for k in _TRIT_KEYS:
+    for h, fmt in zip(HEADS, formats):
+        k = ("trits_" if fmt == "ternary" else "weights_") + h
         a = raw[k]
         if a.dtype != np.int8:
             _fail(path, k, f"expected int8, got dtype {a.dtype}")
         if a.shape != (H, C):
             _fail(path, k, f"expected shape {(H, C)}, got {a.shape}")
-        bad = (a < -1) | (a > 1)
+        lo, hi = (-1, 1) if fmt == "ternary" else (-INT8_MAX, INT8_MAX)
+        bad = (a < lo) | (a > hi)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            _fail(path, k, f"trit at row {r}, column {c} is {int(a[r, c])}, not in {{-1, 0, +1}}")
-        trits[k] = a.copy()
+            what = "trit" if fmt == "ternary" else "int8 weight"
+            rng = "{-1, 0, +1}" if fmt == "ternary" else f"[-{INT8_MAX}, {INT8_MAX}]"
+            _fail(path, k, f"{what} at row {r}, column {c} is {int(a[r, c])}, not in {rng}")
+        trits["trits_" + h] = a.copy()
 
     def json_object(k):
         try:
@@ -229,23 +261,24 @@ def _validate(path, raw) -> Artifact:
         problem = text_problem(v, NAME_MAX)
         if problem:
             _fail(path, k, problem)
-    if classifier and version < CLASSIFIER_VERSION:
+    if classifier and version != CLASSIFIER_VERSION:
         _fail(path, "format_version", f"a classifier (key K) is a format version {CLASSIFIER_VERSION} file, "
                                       f"this one says {version}")
     if version == CLASSIFIER_VERSION and not classifier:
         _fail(path, "K", f"missing key (format version {CLASSIFIER_VERSION} is a classifier)")
-    if version >= 2 and not classifier:
+    data_model = version == 2 or (version == INT8_VERSION and all(k in raw for k in V2_KEYS))
+    if data_model:
         for k in V2_KEYS:
             if k not in raw:
-                _fail(path, k, "missing key (format version 2)")
-    if version == 1 and task not in TASKS:
+                _fail(path, k, f"missing key (format version {version})")
+    if not data_model and not classifier and task not in TASKS:
         _fail(path, "task", f"unknown task {task!r} (known: {', '.join(TASKS)})")
-    if version == 2 and task != DATA_TASK:
+    if data_model and task != DATA_TASK:
         _fail(path, "task", f"format version 2 is a model of a data file: task must be {DATA_TASK!r}, got {task!r}")
     metrics = json_object("metrics_json")
 
     data = scaling = None
-    if version >= 2 and not classifier:
+    if data_model:
         data = json_object("data_json")
         for k, kind in _DATA_FIELDS.items():
             if not isinstance(data.get(k), kind):
@@ -292,10 +325,66 @@ def _validate(path, raw) -> Artifact:
         task=task, config=config, metrics=metrics,
         teacher={k[len("teacher_"):]: floats[k] for k in _FLOAT_KEYS if k.startswith("teacher_")},
         format_version=version, path=path, data=data, scaling=scaling,
+        format_f=formats[0], format_g=formats[1],
     )
     if classifier:                                      # [classification hook]
         _validate_classifier(path, raw, art)
     return art
+
+
+# ---- version 4: the weight format per head (docs/artifact.md, "Version 4: int8 heads") ----------
+
+def _int8_weight_keys(path, npz, names) -> tuple:
+    """The weight keys a file must hold: trits_<h> for a ternary head, weights_<h> for an int8 one
+    (the formats are read here first; _int8_formats checks them)."""
+    keys = []
+    for h in HEADS:
+        fmt = "ternary"
+        if f"format_{h}" in names:
+            try:
+                a = npz[f"format_{h}"]
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+                _fail(path, f"format_{h}", f"unreadable ({type(e).__name__}: {e}); truncated or corrupt file?")
+            if a.shape != () or a.dtype.kind != "U":
+                _fail(path, f"format_{h}", f"expected a unicode scalar, got {a.dtype} of shape {a.shape}")
+            fmt = str(a)
+            if fmt not in FORMATS:
+                _fail(path, f"format_{h}", f"unknown weight format {fmt[:40]!r} (known: {', '.join(FORMATS)})")
+        keys.append(("weights_" if fmt == "int8" else "trits_") + h)
+    return tuple(keys)
+
+
+def _int8_formats(path, raw, version) -> tuple:
+    """(format_f, format_g): "ternary" for versions 1 to 3; version 4 names both, one of FORMATS,
+    at least one of them int8 (a ternary-only model is version 1, 2 or 3; a classifier has
+    ternary heads)."""
+    present = [k for k in INT8_KEYS if k in raw]
+    if version != INT8_VERSION:
+        if present:
+            _fail(path, present[0], f"a weight format needs format version {INT8_VERSION}, the file is version {version}")
+        for h in HEADS:
+            if f"weights_{h}" in raw:
+                _fail(path, f"weights_{h}", f"int8 weights need format version {INT8_VERSION}, the file is version {version}")
+        return ("ternary", "ternary")
+    out = []
+    for k in INT8_KEYS:
+        if k not in raw:
+            _fail(path, k, f"missing key (format version {INT8_VERSION})")
+        a = raw[k]
+        if a.shape != () or a.dtype.kind != "U":
+            _fail(path, k, f"expected a unicode scalar, got {a.dtype} of shape {a.shape}")
+        if str(a) not in FORMATS:
+            _fail(path, k, f"unknown weight format {str(a)[:40]!r} (known: {', '.join(FORMATS)})")
+        out.append(str(a))
+    if "int8" not in out:
+        _fail(path, "format_f", f"format version {INT8_VERSION} is for int8 heads; a ternary-only model is version 1 or 2")
+    return tuple(out)
+
+
+def _int8_arrays(art: Artifact) -> dict:
+    """The version-4 entries of an artifact with an int8 head: the formats; an int8 head's weights
+    go under weights_<h> instead of trits_<h> (artifact_arrays renames them)."""
+    return {"format_f": np.str_(art.format_f), "format_g": np.str_(art.format_g)}
 
 
 def data_path_problem(p, extension: bool = True) -> str | None:
@@ -362,12 +451,15 @@ def data_spec_problem(d: dict) -> str | None:
 
 def artifact_arrays(art: Artifact) -> dict:
     """The npz entries (docs/artifact.md) describing ``art``, in the order they are stored."""
+    if art.head is not None and art.has_int8:
+        raise ValueError("a classifier has ternary heads (artifact version 3); int8 heads are for regression models")
     C = art.C
     teacher = art.teacher or {}
     defaults = {"W_f": np.zeros((art.H, C)), "W_g": np.zeros((art.H, C)), "b_f": np.zeros(art.H),
                 "b_g": np.zeros(art.H), "tau": np.ones(art.H), "w_o": np.zeros(art.H), "b_o": 0.0}
     d = {
-        "format_version": np.int32(CLASSIFIER_VERSION if art.head is not None else 2 if art.data is not None else 1),
+        "format_version": np.int32(CLASSIFIER_VERSION if art.head is not None else INT8_VERSION if art.has_int8
+                                   else 2 if art.data is not None else 1),
         "task": np.str_(art.task), "config": np.str_(art.config),
         "I": np.int32(art.I), "H": np.int32(art.H), "dt": np.float64(art.dt),
         "trits_f": np.asarray(art.trits_f, np.int8), "trits_g": np.asarray(art.trits_g, np.int8),
@@ -385,6 +477,10 @@ def artifact_arrays(art: Artifact) -> dict:
         d["data_json"] = np.str_(json.dumps(art.data, sort_keys=True))
         for k, spec in _SCALING_KEYS.items():
             d[k] = np.asarray(art.scaling[k], np.float64).reshape(tuple(art.I for _ in spec))
+    if art.has_int8:                          # version 4 (its own block)
+        d.update(_int8_arrays(art))
+        d = {(f"weights_{k[-1]}" if k in _TRIT_KEYS and getattr(art, f"format_{k[-1]}") == "int8" else k): v
+             for k, v in d.items()}
     return d
 
 

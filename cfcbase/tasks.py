@@ -261,13 +261,19 @@ def _ratio(r) -> str:
     return f"{r:.2f}" if 0.01 <= r < 1000 else f"{r:.2e}"
 
 
+EXACT_MSE = 1e-20                      # scaled units: a baseline below this is exact up to float64 rounding
+
+
 def verdict(model_mse: float, baselines: dict) -> str:
     """The model's MSE against the baselines' ({label: MSE}, the same data), in words: "better than
     persistence (0.31x its MSE) and AR(6) (0.52x its MSE)", "WORSE than persistence (4.60 times its
     MSE) and AR(6) (5.60 times its MSE)", or "better than persistence (0.80x its MSE) but WORSE than
-    AR(2) (1.30 times its MSE)"."""
+    AR(2) (1.30 times its MSE)". A baseline whose MSE is at float64 rounding level (AR(2) on the
+    noise-free sine: a sinusoid obeys an exact 2-term recurrence) is named as exact, not as a
+    ratio of 1e23."""
     better = [f"{k} ({_ratio(model_mse / v)}x its MSE)" for k, v in baselines.items() if v > 0 and model_mse <= v]
-    worse = [f"{k} ({_ratio(model_mse / v)} times its MSE)" if v > 0 else f"{k} (whose MSE is 0)"
+    worse = [f"{k} ({_ratio(model_mse / v)} times its MSE)" if v > EXACT_MSE
+             else f"{k} (exact here up to rounding: MSE {v:.1e})"
              for k, v in baselines.items() if not (v > 0 and model_mse <= v)]
     parts = ([f"better than {' and '.join(better)}"] if better else []) + \
             ([f"WORSE than {' and '.join(worse)}"] if worse else [])

@@ -30,6 +30,13 @@ RANDOM_SHAPES = [(1, 1), (1, 3), (2, 5), (1, 7), (3, 9), (1, 13), (1, 16), (2, 1
 # poolings, K from 2 to the largest (32), sizes not multiples of 4.
 RANDOM_CLASSIFIERS = [(1, 5, 3, "mean"), (2, 16, 4, "last"), (6, 16, 4, "mean"), (3, 9, 2, "last"),
                       (1, 32, 7, "mean"), (6, 8, 32, "mean")]
+# Random models with int8 heads (docs/fixed_point.md, 2a): both heads int8 at the bench's I = 1
+# widths up to 16 (test_kernels must still fit the nRF51's 256 KB) and odd sizes,
+# and mixed ternary / int8 models.
+RANDOM_INT8_SHAPES = [(1, 4, "int8", "int8"), (1, 8, "int8", "int8"), (1, 16, "int8", "int8"),
+                      (1, 1, "int8", "int8"),
+                      (2, 5, "int8", "int8"), (3, 9, "int8", "int8"), (3, 13, "int8", "int8"),
+                      (1, 7, "ternary", "int8"), (2, 17, "int8", "ternary"), (3, 6, "ternary", "int8")]
 
 
 def accuracy_report(art, x, y) -> dict:
@@ -89,6 +96,7 @@ def cmd_vectors(a) -> int:
     models = list(a.model or [])
     if not a.model:
         models = [p for p in map(committed_model, TASKS) if Path(p).is_file()]
+        models += sorted(str(p) for p in Path("results").glob("*/frontier/int8-H16.npz"))
     for path in models:
         art = load_artifact(path)
         from .export import golden_inputs
@@ -105,9 +113,15 @@ def cmd_vectors(a) -> int:
         art = random_classifier(I, H, K, seed=a.seed + 500 + k, pooling=pooling)
         x = random_inputs_q14(I, 3, 20, seed=a.seed + 1500 + k)
         entries.append(test_model_entry(f"classifier{k}-I{I}-H{H}-K{K}-{pooling}", art, x, seed=a.seed + 500 + k))
+    if a.random_int8 > len(RANDOM_INT8_SHAPES):
+        raise CodegenError(f"--random-int8 {a.random_int8}: at most {len(RANDOM_INT8_SHAPES)} random int8 shapes")
+    for k, (I, H, ff, fg) in enumerate(RANDOM_INT8_SHAPES[: a.random_int8]):
+        art = random_artifact(I, H, seed=a.seed + 700 + k, formats=(ff, fg))
+        x = random_inputs_q14(I, 3, 20, seed=a.seed + 1700 + k)
+        entries.append(test_model_entry(f"random-int8-{k}-I{I}-H{H}-{ff}-{fg}", art, x, seed=a.seed + 700 + k))
     write_outputs(render_test_vectors(entries), a.out)
     print(f"wrote {Path(a.out) / 'test_vectors.h'}: {len(entries)} models "
-          f"({len(models)} trained, {a.random} random, {n_cls} random classifiers)")
+          f"({len(models)} trained, {a.random} random, {n_cls} random classifiers, {a.random_int8} random with int8 heads)")
     return 0
 
 
@@ -146,10 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("vectors", help="write test_vectors.h for the firmware kernel/cell tests")
     v.add_argument("--out", required=True)
     v.add_argument("--model", action="append", help="trained best.npz to include (repeatable; default "
-                   f"{', '.join(map(committed_model, TASKS))} when present)")
+                   f"{', '.join(map(committed_model, TASKS))} and the committed int8 models "
+                   f"results/*/frontier/int8-H16.npz when present)")
     v.add_argument("--random", type=int, default=len(RANDOM_SHAPES),
                    help=f"number of random models (default {len(RANDOM_SHAPES)})")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--random-int8", type=int, default=len(RANDOM_INT8_SHAPES),
+                   help=f"number of random models with int8 heads (default {len(RANDOM_INT8_SHAPES)}: both heads "
+                        "int8 at I = 1, H = 4..64 and odd sizes, and mixed ternary / int8 models)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the random models and inputs (default 0)")
     v.set_defaults(func=cmd_vectors)
     return ap
 

@@ -30,8 +30,12 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 GOLDEN_SEQUENCES = 8
 KERNELS = ("packed", "code")          # export --kernel: packed trits (the runtime kernels) or weights as code
 CODE_BLOCK = 8                        # rows per block of register accumulators in the code kernel
-CODE_VECTORS_MAX_WEIGHTS = 4608       # test vectors carry code kernels for models up to this size and for
-CODE_VECTORS_BENCH = ((1, 8), (1, 16), (1, 32), (1, 64))   # the bench's (I, H) (flash: test_kernels fits the nRF51)
+# Test vectors carry code kernels for models up to CODE_VECTORS_MAX_WEIGHTS weights and for the
+# bench's (I, H) up to 32; larger ones (H = 47: 10 kB of code, 64: 18 kB on the M4) would not leave
+# test_kernels, with the classifiers' and the int8 models' vectors, inside the nRF51's and the
+# LM3S6965's 256 kB of flash. The code kernel's generator is the same at every size.
+CODE_VECTORS_MAX_WEIGHTS = 2400
+CODE_VECTORS_BENCH = ((1, 8), (1, 16), (1, 32))
 
 
 def _finalize(value):
@@ -129,21 +133,30 @@ def model_arrays(m: IntModel) -> list:
     """The per-model constant arrays every header declares (the model header and the kernel
     test vectors), in order: C type, name, length (symbolic dims of the model header and the
     number), the comment the model header puts above it, and the initializer body."""
-    def arr(ctype, name, dims, length, body, note=None):
+    def arr(ctype, name, dims, length, body, note=None, align=False):
         # the notes are constants written here (they hold `*` and `>`, outside the character set
         # for text from outside): vouched for as CText, checked only not to end the comment
         assert note is None or ("*/" not in note and "\n" not in note)
         return dict(ctype=c_identifier(ctype, "C type"), name=c_identifier(name, "array name"),
                     dims=[c_identifier(d, "dimension") for d in dims], length=int(length), body=body,
-                    note=None if note is None else CText(note))
+                    note=None if note is None else CText(note), align=align)
     R, H = 2 * m.H, m.H
     head = []
     if m.head is not None:                            # a classifier's head [classification hook]
         from .classify import head_arrays
         head = head_arrays(m, arr)
-    return [
-        arr("uint8_t", "trits", ("ROWS", "ROW_BYTES"), R * m.row_bytes, c_hex_bytes(m.packed.ravel()),
-            "Trits, 2 bits each: 0 -> 0b00, +1 -> 0b01, -1 -> 0b10, trit j at bits 2*(j%4) of byte j/4."),
+    weights = []
+    if len(m.packed):               # the ternary heads' rows (every row of a ternary model)
+        weights.append(arr("uint8_t", "trits", ("ROWS" if len(m.packed) == R else "HIDDEN", "ROW_BYTES"),
+                           len(m.packed) * m.row_bytes, c_hex_bytes(m.packed.ravel()),
+                           "Trits, 2 bits each: 0 -> 0b00, +1 -> 0b01, -1 -> 0b10, trit j at bits 2*(j%4) of "
+                           "byte j/4."))
+    if m.weights_s8 is not None:    # the int8 heads' rows (docs/fixed_point.md, 2a)
+        weights.append(arr("int8_t", "weights", ("ROWS" if len(m.weights_s8) == R else "HIDDEN", "COLS_PADDED"),
+                           m.weights_s8.size, _ints(m.weights_s8.ravel(), 16),
+                           "int8 weights of the int8 heads, rows padded to COLS_PADDED, per group of 4 columns "
+                           "the bytes w0, w2, w1, w3 (CMSIS-NN order; docs/fixed_point.md, 2a).", align=True))
+    return weights + [
         arr("int32_t", "row_multiplier", ("ROWS",), R, _i32s(m.row_multiplier),
             "Per-row requantisation: pre = ((acc * M + 2^(n-1)) >> n) + bias (Q16)."),
         arr("int8_t", "row_shift", ("ROWS",), R, _ints(m.row_shift, 16)),
@@ -189,6 +202,9 @@ def code_kernel(m: IntModel, block: int = CODE_BLOCK) -> dict:
     of `block` rows (register accumulators chosen by the compiler), and the Thumb-2 body in blocks
     of 11 rows (accumulators r3-r12, lr; one LDRSH per input and block, one STM per block), which
     the header uses on Thumb-2 cores (when the inputs' byte offsets fit LDRSH's 12 bits)."""
+    if m.has_int8:
+        raise CodegenError("--kernel code: weights as code is for ternary models; this model has an int8 head "
+                           "(export it with --kernel packed)")
     T = m.trits.astype(np.int64)
     R, C = T.shape
     blocks = _code_blocks(T, block)
@@ -220,6 +236,7 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     m = model if model is not None else IntModel.from_artifact(art)
     env = _env()
     common = dict(command=CText("export"), m=m, p=p, P=P, hash=c_u64_hex(m.hash), hash_hex=c_hex_digits(m.hash),
+                  formats=format_fields(m),
                   table_size=G.TABLE_SIZE, pre_shift=G.pre_shift(m), requant_words=G.ROW_REQUANT_WORDS,
                   task=c_comment_text(art.task, f"{art.path}: task"),
                   config=c_comment_text(art.config or "-", f"{art.path}: config"))
@@ -302,7 +319,7 @@ class Exported:
         if "max_abs_logit_diff" in self.lossy:        # a classifier
             from .classify import logit_text
             return logit_text(self.lossy, self.lossy_where, self.lossy_note)
-        return lossy_text(self.lossy, self.lossy_where, self.lossy_note)
+        return lossy_text(self.lossy, self.lossy_where, self.lossy_note, float_model_name(self.model))
 
 
 def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False, data_path=None,
@@ -320,7 +337,7 @@ def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False,
         from .classify_data import export_logit_report
         return export_logit_report(art, m, files, data_path, allow_lossy)
     report, where, note = export_lossy_report(art, m, data_path, task, why)
-    check_lossy(report, art.path, where, allow_lossy)
+    check_lossy(report, art.path, where, allow_lossy, float_model_name(m))
     return Exported(art, m, files, report, where, note)
 
 
@@ -336,6 +353,23 @@ def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:
         else:
             z[k, :C] = rng.integers(-32768, 32768, C)
     return z
+
+
+def float_model_name(m: IntModel) -> str:
+    """What the integer model is measured against: the float model of its weight formats."""
+    return {("ternary", "ternary"): "float ternary", ("int8", "int8"): "float int8"}.get(tuple(m.formats),
+                                                                                        "float ternary/int8")
+
+
+def format_fields(m: IntModel):
+    """The weight formats of a model with an int8 head, for the headers (docs/fixed_point.md, 2a):
+    TRIX_FORMAT_* codes per head and the format names; None for a ternary model (its headers stay
+    as they were)."""
+    if not m.has_int8:
+        return None
+    names = {"ternary": CText("ternary"), "int8": CText("int8")}
+    return dict(f=G.FORMAT_CODE[m.formats[0]], g=G.FORMAT_CODE[m.formats[1]],
+                f_name=names[m.formats[0]], g_name=names[m.formats[1]])
 
 
 def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors: int = 6, seed: int = 0,
@@ -358,8 +392,9 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
                 cell_x=_ints(x_q14.ravel(), 16), cx_len=x_q14.size,
                 cell_y=_ints(y.ravel(), 16), cy_len=y.size,
                 cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size,
-                code=code_kernel(m) if (2 * m.H * m.C <= code_max_weights or (m.I, m.H) in CODE_VECTORS_BENCH)
-                else None)
+                formats=format_fields(m),
+                code=code_kernel(m) if not m.has_int8 and (2 * m.H * m.C <= code_max_weights
+                                                           or (m.I, m.H) in CODE_VECTORS_BENCH) else None)
 
 
 def render_test_vectors(entries: list) -> dict:
@@ -394,11 +429,14 @@ def write_outputs(files: dict, out) -> None:
 def footprint(m: IntModel) -> dict:
     rows, C = 2 * m.H, m.C
     weights = rows * C
-    trit_bytes = rows * m.row_bytes
+    trit_bytes = len(m.packed) * m.row_bytes
+    int8_bytes = 0 if m.weights_s8 is None else int(m.weights_s8.size)
     return {
         "weights": weights,
         "trit_bytes": trit_bytes,
-        "trit_bits_exact": weights * 2,
+        "int8_bytes": int8_bytes,
+        "int8_weights": 0 if m.weights_s8 is None else len(m.weights_s8) * C,
+        "trit_bits_exact": len(m.packed) * C * 2,
         "bits_per_trit": 2.0,
         "bits_per_weight_stored": trit_bytes * 8 / weights,
         "log2_3": math.log2(3),
@@ -415,6 +453,22 @@ def footprint_text(m: IntModel) -> str:
     f = footprint(m)
     total = sum(v for k, v in f.items() if k.endswith("_bytes"))
     padding = f["trit_bytes"] * 8 - f["trit_bits_exact"]
+    if m.has_int8:
+        heads = ", ".join(f"{h} {fmt}" for h, fmt in zip(("gate", "candidate"), m.formats))
+        lines = [f"model {m.hash_hex}: I={m.I} H={m.H}, {f['weights']} weights in {2 * m.H} rows x {m.C} columns "
+                 f"({heads})"]
+        if f["trit_bytes"]:
+            lines.append(f"  trits    {f['trit_bytes']:6d} bytes  = {f['trit_bits_exact'] // 2} trits x 2 bits + "
+                         f"{padding} bits of row padding")
+        lines += [f"  int8     {f['int8_bytes']:6d} bytes  = {f['int8_weights']} weights x 8 bits + "
+                  f"{f['int8_bytes'] - f['int8_weights']} bytes of row padding (rows of {m.C} in {4 * m.row_bytes})",
+                  f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
+                  f"  biases   {f['bias_bytes']:6d} bytes",
+                  f"  lambda   {f['lam_bytes']:6d} bytes",
+                  f"  readout  {f['readout_bytes']:6d} bytes",
+                  f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
+                  f"  total    {total:6d} bytes of constant data"]
+        return "\n".join(lines)
     return "\n".join([
         f"model {m.hash_hex}: I={m.I} H={m.H}, {f['weights']} ternary weights in {2 * m.H} rows x {m.C} columns",
         f"  trits    {f['trit_bytes']:6d} bytes  = {f['weights']} trits x 2 bits + {padding} bits of row padding "

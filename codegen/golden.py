@@ -17,7 +17,7 @@ from cfcbase.artifact import Artifact
 from cfcbase.cell import decay
 
 from .errors import CodegenError
-from .pack import pack_trits, row_bytes_for
+from .pack import pack_int8_rows, pack_trits, row_bytes_for
 
 # ---- formats (docs/fixed_point.md, section 1) -------------------------------------
 IO_FRAC = 14          # x, y: int16 Q14 (pinned by the protocol)
@@ -36,6 +36,10 @@ MULTIPLIER_MIN, MULTIPLIER_MAX = 1 << 30, (1 << 31) - 1
 SHIFT_MIN, SHIFT_MAX = 1, 62
 BIAS_LIMIT = 128 << PRE_FRAC       # |bias| <= 128.0
 READOUT_SHIFT_MAX = 40
+# Weight formats per head (docs/fixed_point.md, section 2a): the largest |weight| of a row of each
+INT8_MAX = 127
+FORMAT_WMAX = {"ternary": 1, "int8": INT8_MAX}
+FORMAT_CODE = {"ternary": 0, "int8": 1}   # TRIX_FORMAT_TERNARY, TRIX_FORMAT_INT8 of trix_cell.h
 
 
 def _round_half_up(v: float) -> int:
@@ -102,8 +106,9 @@ class IntModel:
     I: int
     H: int
     row_bytes: int
-    trits: np.ndarray            # int8 [2H, C]: gate rows 0..H-1, candidate rows H..2H-1
-    packed: np.ndarray           # uint8 [2H, row_bytes]
+    trits: np.ndarray            # int8 [2H, C]: the integer weights (trits, or int8 for an int8 head),
+                                 # gate rows 0..H-1, candidate rows H..2H-1
+    packed: np.ndarray           # uint8 [ternary rows, row_bytes]: the ternary heads' rows, packed
     row_multiplier: np.ndarray   # int32 [2H], in [2^30, 2^31)
     row_shift: np.ndarray        # int8 [2H], in [1, 62]
     bias_q16: np.ndarray         # int32 [2H]
@@ -115,10 +120,25 @@ class IntModel:
     tanh_q15: np.ndarray         # int16 [TABLE_SIZE]
     source_bytes: bytes = b""    # the float parameters the model came from (hashed too)
     head: object = None          # a classifier's codegen.classify.IntHead (docs/fixed_point.md, 12)
+    formats: tuple = ("ternary", "ternary")   # weight format of the gate and the candidate head
+    weights_s8: np.ndarray | None = None      # int8 [int8 rows, 4 row_bytes]: the int8 heads' rows,
+                                              # CMSIS-NN order (pack.pack_int8_rows); None: no int8 head
 
     @property
     def C(self) -> int:
         return self.I + self.H
+
+    @property
+    def has_int8(self) -> bool:
+        return "int8" in self.formats
+
+    @property
+    def wmax(self) -> int:
+        """The largest |weight| any row of the model may hold: 1 (ternary only) or 127."""
+        return max(FORMAT_WMAX[f] for f in self.formats)
+
+    def row_wmax(self, r: int) -> int:
+        return FORMAT_WMAX[self.formats[0 if r < self.H else 1]]
 
     @property
     def cols_padded(self) -> int:
@@ -129,6 +149,7 @@ class IntModel:
     def from_artifact(cls, art: Artifact) -> "IntModel":
         I, H = art.I, art.H
         trits = np.concatenate([art.trits_f, art.trits_g]).astype(np.int8)
+        formats = tuple(getattr(art, "formats", ("ternary", "ternary")))
         row_bytes = row_bytes_for(I + H)
         scales = np.concatenate([art.scale_f, art.scale_g])
         mult, shift = zip(*(_row_multiplier_shift_at(art, r, s) for r, s in enumerate(scales)))
@@ -137,14 +158,18 @@ class IntModel:
         # is exact iff max|acc15| * 2^L fits int32, with max|acc15| = (C + I) * 32768.
         # With 2s = M * 2^-n, 2^(29 - n) is the scale rounded down to a power of two (up to the
         # rounding of M), so the rule reads (C + I) * max(2^floor(log2 scale), 1/16) < 4096.
+        # An int8 row's |w| <= 127 multiplies max|acc15| by 127 (section 2a): the same rule with
+        # (C + I) * 127 * ... < 4096.
         for r, n in enumerate(shift):
-            if (I + H + I) * 32768 << max(0, 33 - n) >= 1 << 31:
+            wm = FORMAT_WMAX[formats[0 if r < H else 1]]
+            if (I + H + I) * 32768 * wm << max(0, 33 - n) >= 1 << 31:
                 key = "scale_f" if r < H else "scale_g"
                 p2 = 2.0 ** max(29 - n, -4)
+                times = f" * {wm}" if wm > 1 else ""
                 raise CodegenError(f"{art.path}: {key}[{r % H}]: row {r % H} scale {float(scales[r])!r} too large for "
                                    f"C + I = {I + H + I} (C = {I + H} columns + I = {I} inputs): the requantization "
-                                   f"needs (C + I) * 2^floor(log2 scale) < 4096, here {I + H + I} * {p2:g} = "
-                                   f"{(I + H + I) * p2:g}")
+                                   f"needs (C + I){times} * 2^floor(log2 scale) < 4096, here {I + H + I}{times} * "
+                                   f"{p2:g} = {(I + H + I) * wm * p2:g}")
         biases = np.concatenate([art.b_f, art.b_g])
         bias_q16 = np.array([_round_half_up(b * 2.0 ** PRE_FRAC) for b in biases], np.int64)
         if np.any(np.abs(bias_q16) > BIAS_LIMIT):
@@ -175,7 +200,13 @@ class IntModel:
         if art.head is not None:         # a classifier [classification hook]
             from .classify import IntHead
             head = IntHead.from_artifact(art)
-        return cls(I=I, H=H, row_bytes=row_bytes, trits=trits, packed=pack_trits(trits, row_bytes),
+        tern = np.concatenate([trits[h * H:(h + 1) * H] for h in (0, 1) if formats[h] == "ternary"]) \
+            if "ternary" in formats else np.zeros((0, I + H), np.int8)
+        s8 = np.concatenate([trits[h * H:(h + 1) * H] for h in (0, 1) if formats[h] == "int8"]) \
+            if "int8" in formats else None
+        return cls(I=I, H=H, row_bytes=row_bytes, trits=trits,
+                   packed=pack_trits(tern, row_bytes) if len(tern) else np.zeros((0, row_bytes), np.uint8),
+                   formats=formats, weights_s8=None if s8 is None else pack_int8_rows(s8, row_bytes * 4),
                    row_multiplier=np.array(mult, np.int32), row_shift=np.array(shift, np.int8),
                    bias_q16=bias_q16.astype(np.int32), lam_q15=lam_q15.astype(np.int16),
                    w_o_q=w_o_q.astype(np.int32), readout_shift=s, b_o_q=int(b_o_q),
@@ -190,6 +221,9 @@ class IntModel:
                       (self.bias_q16, "<i4"), (self.lam_q15, "<i2"), (self.w_o_q, "<i4"),
                       (self.sigmoid_q15, "<i2"), (self.tanh_q15, "<i2")):
             parts.append(np.ascontiguousarray(a, dtype=dt).tobytes())
+        if self.has_int8:     # section 2a: the formats and the int8 rows (a ternary model: as before)
+            parts.append(b"int8-heads" + bytes(FORMAT_CODE[f] for f in self.formats))
+            parts.append(np.ascontiguousarray(self.weights_s8, dtype="i1").tobytes())
         parts.append(self.source_bytes)
         if self.head is not None:        # a classifier: its head too
             parts.append(self.head.canonical_bytes())
@@ -239,10 +273,11 @@ ROW_REQUANT_WORDS = 3                # per row: M, K, s (int32 each)
 
 
 def pre_shift(m: IntModel) -> int:
-    """Lg: the largest L with (C + I) * 32768 * 2^L < 2^31, so acc15 * 2^Lg fits int32 for every
-    acc15 of the model. The range check of from_artifact makes max(0, 33 - n) fit for every
-    row, so Lg >= 33 - n and n + Lg >= 33 on every row."""
-    bound = (m.C + m.I) * 32768
+    """Lg: the largest L with (C + I) * 32768 * wmax * 2^L < 2^31 (wmax 1 for a ternary model, 127
+    with an int8 head), so acc15 * 2^Lg fits int32 for every acc15 of the model. The range check
+    of from_artifact makes max(0, 33 - n) fit for every row, so Lg >= 33 - n and n + Lg >= 33 on
+    every row."""
+    bound = acc15_bound(m)
     L = 0
     while bound << (L + 1) < 1 << 31:
         L += 1
@@ -269,8 +304,9 @@ def row_requant(m: IntModel) -> np.ndarray:
 
 
 def acc15_bound(m: IntModel) -> int:
-    """max |acc15| over every input and state: (C + I) * 32768 (x counted twice in Q15)."""
-    return (m.C + m.I) * 32768
+    """max |acc15| over every input and state: (C + I) * 32768 * wmax (x counted twice in Q15;
+    wmax = 1 ternary, 127 with an int8 head, section 2a)."""
+    return (m.C + m.I) * 32768 * m.wmax
 
 
 def _i32(v):

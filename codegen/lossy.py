@@ -96,10 +96,11 @@ def lossy_report(art, m: IntModel, x) -> dict:
     return r
 
 
-def lossy_text(r: dict, where: str, note: str = "") -> str:
+def lossy_text(r: dict, where: str, note: str = "", float_model: str = "float ternary") -> str:
     """The line export prints; ``where``: what the inputs were ("the validation set", ...),
-    ``note`` appended in parentheses."""
-    return (f"integer vs float ternary on {where} ({r['sequences']} x {r['steps']}): washout MSE "
+    ``note`` appended in parentheses; ``float_model``: what the integer model is compared with
+    ("float int8" for a model with int8 heads)."""
+    return (f"integer vs {float_model} on {where} ({r['sequences']} x {r['steps']}): washout MSE "
             f"{r['golden_vs_float_mse_washout']:.3e} (bound {LOSSY_BOUND:.0e}), max |diff| {r['max_abs_diff']:.3e} "
             f"(bound {MAX_ABS_BOUND:.0e}); saturated: gate table {r['gate_table']}, candidate table {r['cand_table']} "
             f"of {r['pre_per_head']} pre-activations each, readout {r['readout']} of {r['outputs']} outputs"
@@ -116,11 +117,11 @@ def lossy_exceeded(r: dict) -> list:
     return out
 
 
-def check_lossy(r: dict, path, where: str, allow: bool) -> None:
+def check_lossy(r: dict, path, where: str, allow: bool, float_model: str = "float ternary") -> None:
     exceeded = lossy_exceeded(r)
     if exceeded and not allow:
         raise CodegenError(
-            f"{path}: the integer model is far from the float ternary model: {' and '.join(exceeded)} on {where} "
+            f"{path}: the integer model is far from the {float_model} model: {' and '.join(exceeded)} on {where} "
             f"(saturated: gate table {r['gate_table']}, candidate table {r['cand_table']}, readout {r['readout']}); "
             f"pre-activations beyond [-8, 8) or outputs beyond [-2, 2) do not fit the fixed-point ranges. Retrain, "
             f"or pass --allow-lossy to export it anyway")

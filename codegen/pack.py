@@ -83,3 +83,32 @@ def unpack_trits(packed, cols: int) -> np.ndarray:
         r, j = np.argwhere(codes[:, cols:] != 0)[0]
         raise CodegenError(f"non-zero padding trit at row {r}, trit {cols + j}")
     return _DECODE[codes[:, :cols]].astype(np.int8)
+
+
+# ---- int8 rows (docs/fixed_point.md, section 2a) ------------------------------------------
+# Per group of four columns the bytes are stored (w0, w2, w1, w3), the order CMSIS-NN's s8 x s16
+# kernels use: on ARMv7E-M one LDR of the group and SXTB16 / SXTB16 ROR #8 give the int16 pairs
+# (w0, w1) and (w2, w3) that SMLAD multiplies with the input pairs (z0, z1), (z2, z3) as they lie
+# in z. Rows are padded with zero weights to cols4 columns (4 row_bytes: the length of z).
+INT8_ORDER = (0, 2, 1, 3)          # byte k of a group holds column INT8_ORDER[k]
+
+
+def pack_int8_rows(w, cols4: int) -> np.ndarray:
+    """int8 [rows, cols] in [-127, 127] -> int8 [rows, cols4], zero-padded, CMSIS-NN byte order."""
+    w = np.asarray(w)
+    rows, cols = w.shape
+    if cols4 % 4 or cols4 < cols:
+        raise CodegenError(f"int8 rows of {cols} columns cannot be padded to {cols4}")
+    if w.size and (w.min() < -127 or w.max() > 127):
+        r, c = np.argwhere((w < -127) | (w > 127))[0]
+        raise CodegenError(f"int8 weight at row {r}, column {c} is {int(w[r, c])}, not in [-127, 127]")
+    padded = np.zeros((rows, cols4), np.int8)
+    padded[:, :cols] = w
+    return padded.reshape(rows, cols4 // 4, 4)[:, :, list(INT8_ORDER)].reshape(rows, cols4)
+
+
+def unpack_int8_rows(packed, cols: int) -> np.ndarray:
+    """Inverse of pack_int8_rows (the order is its own inverse)."""
+    p = np.asarray(packed, np.int8)
+    rows, cols4 = p.shape
+    return p.reshape(rows, cols4 // 4, 4)[:, :, list(INT8_ORDER)].reshape(rows, cols4)[:, :cols]

@@ -35,7 +35,8 @@ BYTES = re.compile(r"^bench (?P<model>\S+) I=(?P<i>\d+) H=(?P<h>\d+) weight byte
                    r"int8 (?P<d>\d+) \((?P<dp>\d+) padded")
 
 
-KERNELS = ("ref", "lut", "dsp", "dsp/lut", "mve", "code", "dense-s8-smlad")
+KERNELS = ("ref", "lut", "dsp", "dsp/lut", "mve", "code", "dense-s8-smlad", "s8-ref", "s8-c", "s8-smlad")
+S8_BYTES = re.compile(r"int8 bytes (?P<b>\d+)")
 
 
 @dataclass
@@ -68,7 +69,8 @@ def parse(text: str, hidden, sizes=None) -> tuple[list, dict]:
             key = (h, m["k"])
             if h in hidden and (key not in found or m["model"].startswith("random")):
                 found[key] = (m["model"], int(m["i"]), int(m["mv"]), int(m["step"]) if m["step"] else None,
-                              "MISMATCH" not in m["rest"], int(m["ref"]) if m["ref"] else None, m["fn"])
+                              "MISMATCH" not in m["rest"], int(m["ref"]) if m["ref"] else None, m["fn"],
+                              S8_BYTES.search(m["rest"] or ""))
             continue
         m = BYTES.match(line.strip())
         if m and int(m["h"]) in hidden:
@@ -80,9 +82,11 @@ def parse(text: str, hidden, sizes=None) -> tuple[list, dict]:
         for k in KERNELS:
             if (h, k) not in found:
                 continue
-            _, i, mv, step, ok, ref, fn = found[(h, k)]
+            _, i, mv, step, ok, ref, fn, s8 = found[(h, k)]
             derived = False
-            if k.startswith("dense"):
+            if s8:                                   # an int8 kernel on an int8 model: its rows as stored
+                wb = int(s8["b"])
+            elif k.startswith("dense"):
                 if dsp and dsp[3] is not None:
                     step, derived = mv + (dsp[3] - dsp[2]), True
                 wb = storage[h][1] if h in storage else 2 * h * (i + h)
@@ -185,7 +189,7 @@ def runtime_summary(rows, kernel: str) -> str:
     cell step against the reference per-row path; the weights-as-code kernel's step and flash."""
     out = []
     for h in sorted({r.hidden for r in rows}):
-        at = {r.kernel: r.matvec for r in rows if r.hidden == h and not r.kernel.startswith("dense")}
+        at = {r.kernel: r.matvec for r in rows if r.hidden == h and not r.kernel.startswith(("dense", "s8"))}
         if kernel not in at or "ref" not in at:
             continue
         best = min(at, key=at.get)

@@ -43,7 +43,7 @@ def _targets(value: str) -> list:
     return list(dict.fromkeys(out))
 
 
-BENCH_HIDDEN = (8, 16, 32, 64, 128)
+BENCH_HIDDEN = (4, 8, 16, 32, 64, 128)   # the random I = 1 test models (H = 4: int8 only)
 
 
 def _hidden_list(value: str) -> list:
@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "bytes of weight storage for each (for code: its function's size in the image).")
     b.add_argument("--qemu", action="store_true", required=True, help="run emulated (the only mode)")
     b.add_argument("--hidden", type=_hidden_list, default=[16, 32], metavar="LIST",
-                   help="comma-separated H out of 8, 16, 32, 64, 128 (default 16,32; random test models with I = 1); "
+                   help="comma-separated H out of 4, 8, 16, 32, 64, 128 (default 16,32; random test models with I = 1, "
+                        "ternary from 8, with both heads int8 (kernels s8-*) at 4, 8, 16); "
                         "three or more H also print the growth exponent fitted per kernel")
     b.add_argument("--target", default="cortex-m4", choices=BENCH_TARGETS,
                    help="Cortex-M target (default cortex-m4, QEMU mps2-an386): "

@@ -169,8 +169,9 @@ BAD_CASES = {
     "negative-scale": (_mutated("scale_f", _set_elem(0, -0.5)), "scale_f: must be > 0"),
     "negative-tau": (_mutated("tau", _set_elem(0, -1.0)), "tau: must be > 0"),
     "inf-bias": (_mutated("b_g", _set_elem(1, np.inf)), "b_g: contains NaN or infinity"),
-    "version-4": (_mutated("format_version", np.int32(4)), "format_version: unknown format version 4"),
+    "version-5": (_mutated("format_version", np.int32(5)), "format_version: unknown format version 5"),
     "version-3-without-head": (_mutated("format_version", np.int32(3)), "K: missing key (format version 3 is a classifier)"),
+    "version-4-without-formats": (_mutated("format_version", np.int32(4)), "format_f: missing key (format version 4)"),
     "version-2-without-data": (_mutated("format_version", np.int32(2)), "data_json: missing key (format version 2)"),
     "huge-bias": (_mutated("b_f", _set_elem(0, 1e6)), "b_f: bias"),
 }

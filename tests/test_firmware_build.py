@@ -48,7 +48,7 @@ def test_target_builds_with_werror_and_passes_ctest(fw, target):
     assert "test_proto: PASS" in out, out
     assert re.search(r"test_proto_stress: \d+ rounds, .* 0 malformed, .*: PASS", out), out
     if target == "cortex-m4":
-        assert "(ref lut dsp dsp/lut), runtime kernel dsp/lut" in out, out
+        assert "(ref lut dsp dsp/lut s8-ref s8-c s8-smlad), runtime kernel dsp/lut, int8 runtime kernel s8-smlad" in out, out
 
 
 def test_native_sanitizers(fw):

@@ -60,9 +60,14 @@ def scalar_step(m, h, x):
     return hn, _sat16((acc_y + (1 << s)) >> (s + 1))
 
 
-@pytest.mark.parametrize("I,H,seed", [(1, 1, 0), (1, 5, 1), (2, 7, 2), (3, 13, 3), (1, 16, 4)])
-def test_golden_equals_scalar_spec(I, H, seed):
-    m = IntModel.from_artifact(random_artifact(I, H, seed, scale_range=(0.05, 3.0), bias_sd=3.0))
+@pytest.mark.parametrize("I,H,seed,formats", [(1, 1, 0, None), (1, 5, 1, None), (2, 7, 2, None), (3, 13, 3, None),
+                                              (1, 16, 4, None), (1, 5, 5, ("int8", "int8")), (3, 13, 6, ("int8", "int8")),
+                                              (2, 7, 7, ("ternary", "int8")), (1, 16, 8, ("int8", "ternary"))])
+def test_golden_equals_scalar_spec(I, H, seed, formats):
+    """The golden model against the scalar re-implementation of the page, ternary and int8 heads
+    (section 2a: the same arithmetic with |w| <= 127)."""
+    m = IntModel.from_artifact(random_artifact(I, H, seed, scale_range=(0.05, 3.0), bias_sd=3.0,
+                                               formats=formats or ("ternary", "ternary")))
     x = random_inputs_q14(I, 2, 12, seed)
     y, hs = run_golden(m, x, return_states=True)
     for n in range(x.shape[0]):
@@ -261,14 +266,15 @@ def _extreme_models():
     through (the smallest shift, 33 - Lg), the smallest (shift 62), multipliers 2^30 (rounding
     ties) and 2^31 - 1, biases +-128."""
     out = []
-    for I, H, seed in ((1, 1, 1), (3, 5, 2), (1, 32, 3), (2, 64, 4)):
-        m = IntModel.from_artifact(random_artifact(I, H, seed))
+    for I, H, seed, fmt in ((1, 1, 1, None), (3, 5, 2, None), (1, 32, 3, None), (2, 64, 4, None),
+                            (1, 16, 5, ("int8", "int8")), (3, 9, 6, ("ternary", "int8"))):
+        m = IntModel.from_artifact(random_artifact(I, H, seed, formats=fmt or ("ternary", "ternary")))
         Lg, R = G.pre_shift(m), 2 * H
         rng = np.random.default_rng(seed)
         m.row_shift[:] = rng.choice([33 - Lg, 33 - Lg + 1, 33, 34, 40, 62], R)
         m.row_multiplier[:] = rng.choice([2 ** 30, 2 ** 31 - 1, 2 ** 30 + 12345, 1518500250], R)
         m.bias_q16[:] = rng.choice([-(128 << 16), 128 << 16, 0, -(8 << 16), (8 << 16) - 1, 12345], R)
-        out.append((f"extreme-I{I}-H{H}", m))
+        out.append((f"extreme-I{I}-H{H}" + ("-" + "-".join(fmt) if fmt else ""), m))
     return out
 
 
@@ -277,6 +283,11 @@ def _requant_models():
     for k, (I, H) in enumerate([(1, 1), (3, 9), (1, 16), (1, 32), (2, 64), (1, 128)]):
         models.append((f"random-I{I}-H{H}", IntModel.from_artifact(random_artifact(
             I, H, k, scale_range=(1e-4, 60.0 / (2 * I + H)), bias_sd=30.0))))
+    for k, (I, H, fmt) in enumerate([(1, 16, ("int8", "int8")), (3, 33, ("int8", "int8")), (1, 8, ("ternary", "int8"))]):
+        # int8 heads (section 2a): random_artifact divides the scales by 64; the largest scales the range
+        # check lets through are 127 times smaller than a ternary row's
+        models.append((f"random-I{I}-H{H}-{'-'.join(fmt)}", IntModel.from_artifact(random_artifact(
+            I, H, 100 + k, scale_range=(1e-4, 60.0 / (2 * I + H)), bias_sd=30.0, formats=fmt))))
     return models + _extreme_models()
 
 
@@ -289,8 +300,13 @@ def test_device_requantisation_equals_preactivation_q16(name, m):
     multiples of the powers of two where the rounding ties of 2^30 multipliers lie
     (0.71-0.81 million acc15 per model, 8.8 million over the 12 models)."""
     R, A = 2 * m.H, G.acc15_bound(m)
+    # the largest |acc15| each row's weights can reach (inputs at -32768, x counted twice: section 2,
+    # 2a): within the bound the device's shortcuts rest on, and sampled below
+    w = np.abs(m.trits.astype(np.int64))
+    reach = (w.sum(axis=1) + w[:, : m.I].sum(axis=1)) * 32768
+    assert reach.max() <= A, (name, int(reach.max()), A)
     rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
-    cols = [np.array([-A, -A + 1, -A + 2, -1, 0, 1, A - 2, A - 1, A])[:, None].repeat(R, 1)]
+    cols = [np.array([-A, -A + 1, -A + 2, -1, 0, 1, A - 2, A - 1, A])[:, None].repeat(R, 1), -reach[None], reach[None]]
     cols.append(rng.integers(-A, A + 1, (200_000 // R + 64, R)))
     n = m.row_shift.astype(np.int64)
     M = m.row_multiplier.astype(np.int64)

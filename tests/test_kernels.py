@@ -1,7 +1,7 @@
-"""Every ternary matvec kernel on every target, bit for bit against the golden model:
-builds firmware/tests (test_kernels: 24 random models incl.
+"""Every matvec kernel on every target, ternary and int8, bit for bit against the golden model:
+builds firmware/tests (test_kernels: 28 random ternary models and 12 with int8 heads incl.
 sizes not multiples of 4/8/16, plus the trained models when committed; test_step: the
-public API on an exported model) per target and runs it natively or under QEMU."""
+public API on an exported model, ternary and int8) per target and runs it natively or under QEMU."""
 import re
 import shutil
 import subprocess
@@ -42,7 +42,28 @@ def generated(tmp_path_factory, random_npz):
     r = run([sys.executable, "-m", "codegen", "export", npz, "--out", model], cwd=REPO)
     assert r.returncode == 0, r.stderr
     text = (vec / "test_vectors.h").read_text()
-    assert text.count('"random') >= 20
+    assert text.count('"random') >= 20 and text.count('"random-int8') >= 10
+    return vec, model
+
+
+@pytest.fixture(scope="module")
+def generated_int8(tmp_path_factory, generated):
+    """The same vectors with an int8 model exported (both heads int8: the committed frontier's
+    int8 model when there is one, else a random one)."""
+    from codegen.testing import random_artifact
+    from cfcbase.artifact import save_artifact
+    vec, _ = generated
+    base = tmp_path_factory.mktemp("gen-int8")
+    model = base / "model"
+    committed = sorted((REPO / "results").glob("*/frontier/int8-*.npz"))
+    if committed:
+        npz = committed[0]
+    else:
+        npz = base / "int8.npz"
+        save_artifact(random_artifact(1, 16, seed=3, formats=("int8", "int8")), npz)
+    r = run([sys.executable, "-m", "codegen", "export", npz, "--out", model, "--allow-lossy"], cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert "#define TRIX_FORMAT_F      1" in (model / "trix_model.h").read_text()
     return vec, model
 
 
@@ -109,9 +130,17 @@ def _vec_defs(generated, werror="-Werror"):
 def test_native(generated, tmp_path):
     b = tmp_path / "native"
     cmake_build(TESTS_SRC, b, *_vec_defs(generated))
-    out = check_output(run([b / "test_kernels"]), ["ref", "lut"])
-    assert "models x 2 kernels (ref lut)" in out
+    out = check_output(run([b / "test_kernels"]), ["ref", "lut", "s8-ref", "s8-c"])
+    assert "models x 4 kernels (ref lut s8-ref s8-c)" in out
+    assert re.search(r"int8 runtime kernel s8-c on (\d+) models with an int8 head", out)
     check_output(run([b / "test_step"]), [])
+
+
+def test_native_int8_model(generated_int8, tmp_path):
+    """A model with int8 heads through the public API: the runtime int8 kernel, bit-exact."""
+    b = tmp_path / "native-int8"
+    cmake_build(TESTS_SRC, b, *_vec_defs(generated_int8))
+    assert "test_step: kernel s8-c," in check_output(run([b / "test_step"]), [])
 
 
 def test_native_sanitizers(generated, tmp_path):
@@ -161,8 +190,8 @@ def test_aarch64_neon(generated, tmp_path):
     need("aarch64-linux-gnu-gcc", "qemu-aarch64")
     if _platform_toolchain("aarch64"):
         r = _build_with_platform("aarch64", generated, tmp_path)
-        out = check_output(r, ["ref", "lut", "neon"])
-        assert "(ref lut neon)" in out
+        out = check_output(r, ["ref", "lut", "neon", "s8-neon"])
+        assert "(ref lut neon s8-ref s8-c s8-neon)" in out
         return
     # Until the platform lands: the same sources, compiled directly (static, no platform code).
     vec, model = generated
@@ -181,10 +210,12 @@ def test_aarch64_neon(generated, tmp_path):
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("target,kernels", [("cortex-m4", "(ref lut dsp dsp/lut), runtime kernel dsp/lut"),
-                                            ("cortex-m3", "(ref lut), runtime kernel lut"),
-                                            ("cortex-m55", "(ref lut dsp dsp/lut mve), runtime kernel dsp/lut"),
-                                            ("nrf51", "(ref lut), runtime kernel lut")])
+@pytest.mark.parametrize("target,kernels", [
+    ("cortex-m4", "(ref lut dsp dsp/lut s8-ref s8-c s8-smlad), runtime kernel dsp/lut, int8 runtime kernel s8-smlad"),
+    ("cortex-m3", "(ref lut s8-ref s8-c), runtime kernel lut, int8 runtime kernel s8-c"),
+    ("cortex-m55", "(ref lut dsp dsp/lut mve s8-ref s8-c s8-smlad), runtime kernel dsp/lut, int8 runtime kernel "
+                   "s8-smlad"),
+    ("nrf51", "(ref lut s8-ref s8-c), runtime kernel lut, int8 runtime kernel s8-c")])
 def test_cortex_m(generated, tmp_path, target, kernels):
     need("arm-none-eabi-gcc", "qemu-system-arm")
     if not _platform_toolchain(target):
@@ -227,6 +258,15 @@ def test_cortex_m_classifier(generated_classifier, tmp_path, target):
     assert "test_step: kernel" in out and "PASS" in out, out
 
 
+@pytest.mark.parametrize("target,kernel", [("cortex-m4", "s8-smlad"), ("nrf51", "s8-c"), ("aarch64", "s8-neon")])
+def test_int8_model_on_target(generated_int8, tmp_path, target, kernel):
+    """A model with int8 heads under QEMU: test_step runs the target's int8 kernel bit-exact."""
+    need("qemu-aarch64" if target == "aarch64" else "qemu-system-arm")
+    r = _build_with_platform(target, generated_int8, tmp_path)
+    out = check_output(r, [])
+    assert f"test_step: kernel {kernel}," in out, out
+
+
 @pytest.mark.qemu
 @pytest.mark.parametrize("target", ["cortex-m3", "nrf51"])
 def test_lut_kernel_in_two_byte_chunks(generated, tmp_path, target):
@@ -234,4 +274,4 @@ def test_lut_kernel_in_two_byte_chunks(generated, tmp_path, target):
     table build on the M0) in passes of 2 bytes that add into acc; still bit-exact on every model."""
     need("arm-none-eabi-gcc", "qemu-system-arm")
     r = _build_with_platform(target, generated, tmp_path, "-DTRIX_LUT_GROUPS=2")
-    assert "(ref lut), runtime kernel lut" in check_output(r, ["ref", "lut"])
+    assert "(ref lut s8-ref s8-c), runtime kernel lut" in check_output(r, ["ref", "lut"])

@@ -153,13 +153,13 @@ def test_the_factorial_preset_reproduces_the_factorials_rows(tmp_path):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("task", ["sine", "sine-mix"])
-def test_the_committed_sweep_is_this_codes_and_the_docs_command(task, tmp_path):
-    """results/<task>/sweep/ was computed by this training code: its settings, rerun, find every
-    job in the committed cache and write the same sweep.json and sweep.md; and the command in
-    docs/training.md asks for exactly that grid, seeds and baseline."""
+@pytest.mark.parametrize("task,sub", [("sine", "sweep"), ("sine-mix", "sweep"), ("sine-mix", "sweep-techniques")])
+def test_the_committed_sweep_is_this_codes_and_the_docs_command(task, sub, tmp_path):
+    """results/<task>/<sub>/ (the knob sweep, the technique sweep) was computed by this training
+    code: its settings, rerun, find every job in the committed cache and write the same sweep.json
+    and sweep.md; and the command in docs/training.md asks for exactly that grid, seeds and baseline."""
     from trainer.cli import build_parser
-    src = ROOT / "results" / task / "sweep"
+    src = ROOT / "results" / task / sub
     committed = json.loads((src / "sweep.json").read_text())
     shutil.copytree(src / "jobs", tmp_path / "jobs")
     st = sweep.settings_of(committed, tmp_path)
@@ -181,12 +181,15 @@ def test_the_committed_sweep_is_this_codes_and_the_docs_command(task, tmp_path):
         assert _same_numbers(new, old, 1e-12), f"sweep.json differs from results/{task}/sweep beyond 1e-12"
 
     doc = (ROOT / "docs" / "training.md").read_text().splitlines()
-    cmds = [line for line in doc if line.startswith(f"python -m trainer sweep --task {task} ")]
+    cmds = [line for line in doc if line.startswith(f"python -m trainer sweep --task {task} ")
+            and (f"--out results/{task}/{sub}" in line if sub != "sweep" else "--out" not in line)]
     assert len(cmds) == 1, cmds
     a = build_parser().parse_args(shlex.split(cmds[0])[3:])
+    assert (a.out or f"results/{task}/sweep") == f"results/{task}/{sub}"
+    overrides = {k: v for k, v in (i.split("=", 1) for i in a.set)}
+    assert {k: sweep.KNOBS[k].parse(v) for k, v in overrides.items()} == (st.overrides or {})
     assert json.loads(json.dumps(sweep.parse_grid(a.grid))) == committed["grid"]
-    assert (a.seeds, a.baseline, a.stack, a.set) == (len(committed["seeds"]), committed["baseline"],
-                                                    committed["stack"], [])
+    assert (a.seeds, a.baseline, a.stack) == (len(committed["seeds"]), committed["baseline"], committed["stack"])
 
 
 def _same_numbers(a, b, rtol) -> bool:

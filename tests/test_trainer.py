@@ -407,13 +407,14 @@ def test_best_npz_schema_round_trip(tiny_out):
     path = tiny_out / "best.npz"
     with np.load(path, allow_pickle=False) as z:
         files = set(z.files)
-        from cfcbase.artifact import CLASSIFIER_KEYS, LABELLED_KEYS, V2_KEYS
+        from cfcbase.artifact import CLASSIFIER_KEYS, INT8_KEYS, LABELLED_KEYS, V2_KEYS
         documented = _artifact_keys()
         assert set(V2_KEYS) <= documented                   # the version-2 keys are documented too
         v3 = set(CLASSIFIER_KEYS + LABELLED_KEYS)           # and a classifier's (version 3)
-        assert v3 <= documented, v3 - documented
-        assert documented - set(V2_KEYS) - v3 <= files, documented - set(V2_KEYS) - v3 - files
-        assert not set(V2_KEYS) & files                      # a sine model is a version-1 file
+        v4 = set(INT8_KEYS) | {"weights_f", "weights_g"}    # and int8 heads' (version 4)
+        assert v3 <= documented and v4 <= documented, (v3 | v4) - documented
+        assert documented - set(V2_KEYS) - v3 - v4 <= files, documented - set(V2_KEYS) - v3 - v4 - files
+        assert not (set(V2_KEYS) | v4) & files               # a sine model is a version-1 file
         H, I = int(z["H"]), int(z["I"])
         assert z["format_version"] == 1 and z["format_version"].dtype == np.int32
         assert z["trits_f"].dtype == np.int8 and z["trits_f"].shape == (H, I + H)

@@ -34,7 +34,7 @@ from . import classify as C
 from . import gradcheck, stats
 from .configs import SCHEME, SHAPED_BETA, STUDENT_LR, config_name
 from .errors import TrainerError
-from .factorial import _log, _pool_map, check_out_dir
+from .factorial import _log, check_out_dir
 
 FORMAT_VERSION = 1                     # of factorial.json
 WIDTHS = (8, 16)                       # the width factor for classification: both under 1 kB of weights
@@ -45,6 +45,14 @@ POOLING = "mean"                       # docs/training.md, "Classification": mea
 DEFAULTS = {"teacher_epochs": 600, "teacher_lr": 3e-2, "epochs": 300, "cs_sweeps": 2, "refit_epochs": 100}
 TASK_DEFAULTS = {"waves3": {"teacher_epochs": 300, "teacher_lr": 3e-2, "epochs": 200, "cs_sweeps": 2,
                             "refit_epochs": 50}}
+
+
+def _pool_map(fn, argslist, jobs):
+    """[fn(*args) for args in argslist] on up to `jobs` worker processes."""
+    from . import workers
+    out = [None] * len(argslist)
+    workers.run_jobs(fn, argslist, jobs, out.__setitem__)
+    return out
 
 
 def task_defaults(task):

@@ -156,6 +156,11 @@ def _sweep_options(sw):
                     f"line (default: {RAY_CONNECT_TIMEOUT:g})")
 
 
+def _frontier_options(f):
+    from .frontier_cli import frontier_options
+    frontier_options(f)
+
+
 def _gradcheck_options(g):
     g.add_argument("--verbose", "-v", action="store_true", help="print every group's error")
 
@@ -210,6 +215,14 @@ COMMANDS = {
               "settings and the training code). Writes sweep.json, sweep.md (per-cell geometric means, paired "
               "comparisons with the baseline cell: 95% CI, Holm-adjusted p) and sweep.png. Progress goes to "
               "stderr. Knobs: {knobs}.", _sweep_options),
+    "frontier": ("ternary against int8 on one task: MSE, bytes, flash, RAM, instructions; Pareto points",
+                 "Trains, over paired seeds, float teachers at every width, ternary students (--ternary widths) and "
+                 "int8 models (--int8 widths: per-row symmetric post-training quantization, int8 QAT where that "
+                 "loses more than 10%), builds the firmware with one model of each point for every --targets "
+                 "target and measures flash, RAM and instructions per cell step under QEMU. Writes frontier.json, "
+                 "frontier.md, frontier.png (test washout MSE against weight bytes and against instructions, the "
+                 "Pareto-optimal points marked) and the int8 models selected on validation (int8-H<n>.npz) to "
+                 "--out; finished jobs are cached in --out/jobs. Progress goes to stderr.", _frontier_options),
     "examples": ("train and verify the worked examples: public series from a PyPI wheel",
                  "Runs, one after the other, for each worked example of docs/model.md (weekly CO2, yearly sunspots, "
                  "quarterly US macro data, shipped inside the statsmodels wheel: pip install --no-deps statsmodels) "
@@ -221,7 +234,9 @@ COMMANDS = {
     "results": ("write docs/results.md and the README's results block from results/",
                 "Renders docs/results.md (every task's factorial summary, main effects, baselines and sweep "
                 "comparisons) and the README's headline table from the committed results/*/factorial.json and "
-                "results/*/sweep/sweep.json of this checkout.", _results_options),
+                "results/*/sweep/sweep.json of this checkout, with the technique sweeps "
+                "(results/*/sweep-techniques/sweep.json) and the ternary-against-int8 frontiers "
+                "(results/*/frontier/frontier.json) where committed.", _results_options),
 }
 
 
@@ -386,6 +401,9 @@ def main(argv=None):
             return _bench(a)
         if a.cmd == "sweep":
             return _sweep(a)
+        if a.cmd == "frontier":
+            from .frontier_cli import frontier
+            return frontier(a)
         if a.cmd == "results":
             from . import results_page
             return results_page.main(a.check)

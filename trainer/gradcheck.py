@@ -17,6 +17,14 @@ Groups:
   lsq-scale               the LSQ scale gradient on its surrogate W = s*T0 + (s - s0)*(T0 - u0)
   cls-...                 the classification head and its cross-entropy, both poolings, with the
                           distillation terms (trainer/classify.py, gradcheck_groups)
+  thr / thr-shaped        a learned per-row threshold d (the sweep's knob thr=learned): its gradient
+                          on the surrogate W = s*T0 + s*sign(u0)*(S(t(d)) - S(t(d0)))/beta (S the
+                          smoothstep, t(d) = beta(|u0| - d) + 1/2), and the shaped STE with its
+                          window centred on d
+  damp                    the oscillation-dampening term (knob damp) w.r.t. the shadow weights
+  inq                     incremental quantization (knob inq): W = where(mask, s*T, V) w.r.t. V and s
+  int8-ste / int8-lsq     the int8 scheme's chain rules (trainer/int8.py) on their surrogates, with
+                          weights inside and outside the quantizer's range
 Models are stacked (M = 2) so the check also covers that models do not mix.
 """
 from __future__ import annotations
@@ -26,7 +34,8 @@ import numpy as np
 from cfcbase.cell import decay
 
 from . import cell
-from .quant import shadow_grads, window_antiderivative, window_zero_antiderivative
+from .quant import (THR_BETA, dampening, shadow_grads, threshold_grads, window_antiderivative,
+                    window_zero_antiderivative)
 
 TOL = 1e-3
 FLOOR = 1e-6
@@ -143,6 +152,57 @@ def run(log=None, seed=0, H=3, T=7, B=3):
         dW = P.grads(sur(), **kw)["W"]
         an = shadow_grads(dW, V0, T0, s, "lsq", False, beta)[1]
         out[f"lsq-scale[s,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], s_var))
+        # learned threshold d (per row): W(d) = s T0 + s sign(u0) (S(t(d)) - S(t(d0))) / beta
+        d0 = rng.uniform(0.3, 0.8, (M, R))
+        d = d0.copy()
+        T0d = np.sign(u0) * (np.abs(u0) > d0[..., None])
+
+        def smooth(dd):
+            t = np.clip(THR_BETA * (np.abs(u0) - dd[..., None]) + 0.5, 0.0, 1.0)
+            return 3 * t * t - 2 * t ** 3
+        sur = lambda: s[..., None] * (T0d + np.sign(u0) * (smooth(d) - smooth(d0)) / THR_BETA)   # noqa: E731
+        dW = P.grads(sur(), **kw)["W"]
+        an = threshold_grads(dW, u0, s, d0)
+        out[f"thr[d,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], d))
+        # the shaped STE with its window centred on the learned threshold
+        V = V0.copy()
+        phid = window_antiderivative(V0 / s[..., None], beta, d0[..., None])
+        sur = lambda: s[..., None] * (T0d + window_antiderivative(V / s[..., None], beta, d0[..., None]) - phid)  # noqa: E731
+        dW = P.grads(sur(), **kw)["W"]
+        from .quant import window  # noqa: PLC0415
+        an = dW * window(V0 / s[..., None], beta, d0[..., None])
+        out[f"thr-shaped[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
+    # oscillation dampening: the term's own gradient (it does not pass through the cell)
+    V = V0.copy()
+    an = dampening(V0, s, T0, 0.3)[1]
+    out["damp[V]"] = _rel_err(an, _numeric(lambda: float(np.sum(dampening(V, s, T0, 0.3)[0])), V))
+    # incremental quantization: W = where(mask, s T, V), exact (no surrogate)
+    from .quant import inq_grads  # noqa: PLC0415
+    mask = rng.random((M, R, C)) < 0.6
+    for tag, kw in (("task", {}), ("traj", {"alpha": 0.4})):
+        V, s_var = V0.copy(), s.copy()
+        f = lambda: np.where(mask, s_var[..., None] * T0, V)                                    # noqa: E731
+        dW = P.grads(f(), **kw)["W"]
+        dV, ds = inq_grads(dW, mask, T0)
+        out[f"inq[V,{tag}]"] = _rel_err(dV, _numeric(lambda: P.loss(f(), **kw)[0], V))
+        out[f"inq[s,{tag}]"] = _rel_err(ds, _numeric(lambda: P.loss(f(), **kw)[0], s_var))
+    # int8 (trainer/int8.py): straight-through inside |u| <= 127.5, LSQ scale gradient
+    from .int8 import int8_grads  # noqa: PLC0415
+    si = s / 60.0
+    V8 = si[..., None] * rng.uniform(-140.0, 140.0, (M, R, C))      # some beyond the range
+    u8 = V8 / si[..., None]
+    Q0 = np.clip(np.round(u8), -127, 127)
+    inside = np.abs(u8) <= 127.5
+    for tag, kw in (("task", {}), ("traj", {"alpha": 0.4})):
+        V = V8.copy()
+        sur = lambda: si[..., None] * Q0 + np.where(inside, V - V8, 0.0)                         # noqa: E731
+        dW = P.grads(sur(), **kw)["W"]
+        out[f"int8-ste[V,{tag}]"] = _rel_err(int8_grads(dW, u8, Q0)[0], _numeric(lambda: P.loss(sur(), **kw)[0], V))
+        s_var = si.copy()
+        slope = np.where(inside, Q0 - u8, Q0)
+        sur = lambda: si[..., None] * Q0 + (s_var - si)[..., None] * slope                        # noqa: E731
+        dW = P.grads(sur(), **kw)["W"]
+        out[f"int8-lsq[s,{tag}]"] = _rel_err(int8_grads(dW, u8, Q0)[1], _numeric(lambda: P.loss(sur(), **kw)[0], s_var))
     # ---- the classification head and its cross-entropy (trainer/classify.py) [classification hook]
     from .classify import gradcheck_groups
     out.update(gradcheck_groups(_numeric, _rel_err, seed=seed, H=H, T=T, B=B))

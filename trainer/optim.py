@@ -15,10 +15,12 @@ from cfcbase.cell import decay
 from .errors import TrainerError
 
 
-def layout(H, I=1, student=False):
+def layout(H, I=1, student=False, thr=False):
     C = I + H
     spec = ([("V", (2 * H, C)), ("s", (2 * H,))] if student else [("W", (2 * H, C))])
     spec += [("b", (2 * H,)), ("log_tau", (H,)), ("w_o", (H,)), ("b_o", (1,))]
+    if thr:                    # a student's learned per-row thresholds (the sweep's knob thr=learned), last
+        spec += [("d", (2 * H,))]
     out, off = [], 0
     for name, shape in spec:
         n = int(np.prod(shape))
@@ -30,22 +32,22 @@ def layout(H, I=1, student=False):
 class Params:
     """M models' parameters as one [M, n] array with named views [M, ...] into it."""
 
-    def __init__(self, H, M=1, I=1, student=False, flat=None):
-        self.H, self.M, self.I, self.student = H, M, I, student
-        self.spec, n = layout(H, I, student)
+    def __init__(self, H, M=1, I=1, student=False, flat=None, thr=False):
+        self.H, self.M, self.I, self.student, self.thr = H, M, I, student, thr
+        self.spec, n = layout(H, I, student, thr)
         self.flat = np.zeros((M, n)) if flat is None else np.array(flat, dtype=np.float64).reshape(M, n)
         for name, shape, a, b in self.spec:
             setattr(self, name, self.flat[:, a:b].reshape((M,) + shape))
 
     def copy(self):
-        return Params(self.H, self.M, self.I, self.student, self.flat)
+        return Params(self.H, self.M, self.I, self.student, self.flat, self.thr)
 
     def zeros_like(self):
-        return Params(self.H, self.M, self.I, self.student)
+        return Params(self.H, self.M, self.I, self.student, thr=self.thr)
 
     def take(self, idx):
         """A new Params holding the models idx (a list of indices)."""
-        return Params(self.H, len(idx), self.I, self.student, self.flat[list(idx)])
+        return Params(self.H, len(idx), self.I, self.student, self.flat[list(idx)], self.thr)
 
     @property
     def tau(self):

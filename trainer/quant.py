@@ -29,22 +29,29 @@ import numpy as np
 
 SCHEMES = ("coupled", "lsq", "twn")
 S_MIN = 1e-4
+# int8 heads (trainer/int8.py): q = clip(round(V / s), -127, 127), W_eff = s * q; not a ternary scheme
+INT8_SCHEME = "int8"
+INT8_MAX = 127
 
 
-def ternarize(u):
-    """Hard ternary decision in threshold units: {-1, 0, +1} as float64."""
+def ternarize(u, d=None):
+    """Hard ternary decision in threshold units: {-1, 0, +1} as float64; threshold 0.5, or per
+    row d [..., R] (a learned threshold, the sweep's knob thr=learned)."""
+    if d is not None:
+        return np.sign(u) * (np.abs(u) > d[..., None])
     return np.sign(u) * (np.abs(u) > 0.5)
 
 
-def window(u, beta):
-    """Shaped-STE multiplier 6 t (1 - t), t = clip(beta (|u| - 0.5) + 0.5, 0, 1)."""
-    t = np.clip(beta * (np.abs(u) - 0.5) + 0.5, 0.0, 1.0)
+def window(u, beta, center=0.5):
+    """Shaped-STE multiplier 6 t (1 - t), t = clip(beta (|u| - center) + 0.5, 0, 1); center: the
+    decision boundary (0.5, or a learned threshold [..., R, 1])."""
+    t = np.clip(beta * (np.abs(u) - center) + 0.5, 0.0, 1.0)
     return 6.0 * t * (1.0 - t)
 
 
-def window_antiderivative(u, beta):
+def window_antiderivative(u, beta, center=0.5):
     """Phi with dPhi/du = window(u, beta): sign(u) * smoothstep(t) / beta (used by gradcheck)."""
-    t = np.clip(beta * (np.abs(u) - 0.5) + 0.5, 0.0, 1.0)
+    t = np.clip(beta * (np.abs(u) - center) + 0.5, 0.0, 1.0)
     return np.sign(u) * (3 * t * t - 2 * t ** 3) / beta
 
 
@@ -90,8 +97,13 @@ def best_row_scales(W):
     return best_s
 
 
-def quantize(V, s, scheme):
-    """(trits [R, C], s_eff [R], s_thr [R]) for shadow weights V and learned scales s."""
+def quantize(V, s, scheme, d=None):
+    """(trits [R, C], s_eff [R], s_thr [R]) for shadow weights V and learned scales s (with the
+    int8 scheme: int8 levels in place of trits); d: learned per-row thresholds (coupled only)."""
+    if d is not None:
+        return ternarize(V / s[..., None], d), s, s
+    if scheme == INT8_SCHEME:
+        return np.clip(np.round(V / s[..., None]), -INT8_MAX, INT8_MAX), s, s
     if scheme == "twn":
         mag, thr = twn_scales(V)
         return ternarize(V / thr[..., None]), mag, thr
@@ -105,6 +117,9 @@ def shadow_grads(dW, V, trits, s_thr, scheme, shaped, beta, beta_zero=0.0):
     beta_zero > 0 adds the zero-boundary window to the shaped STE.
     """
     u = V / s_thr[..., None]
+    if scheme == INT8_SCHEME:
+        from .int8 import int8_grads  # noqa: PLC0415 - the int8 scheme's own module
+        return int8_grads(dW, u, trits)
     shaped = np.asarray(shaped, bool)
     w = window(u, beta)
     if beta_zero > 0:
@@ -120,3 +135,53 @@ def shadow_grads(dW, V, trits, s_thr, scheme, shaped, beta, beta_zero=0.0):
     else:
         ds = np.zeros(V.shape[:-1])
     return dV, ds
+
+
+# ---- the techniques of the sweep's knobs thr and damp (docs/training.md, "Techniques") ----------
+
+THR_BETA = 20.0            # sharpness of the window that carries a learned threshold's gradient
+THR_RANGE = (0.05, 1.5)    # a learned threshold stays inside (in units of the row's scale)
+
+
+def threshold_grads(dW, u, s, d, beta=THR_BETA):
+    """dL/dd [M, R] of a learned per-row threshold d: W = s sign(u) [|u| > d]; through the
+    smoothstep window around the boundary, dW/dd = -s sign(u) 6 t (1 - t),
+    t = clip(beta (|u| - d) + 1/2, 0, 1) (gradcheck: thr[d])."""
+    t = np.clip(beta * (np.abs(u) - d[..., None]) + 0.5, 0.0, 1.0)
+    return -(dW * np.sign(u) * 6.0 * t * (1.0 - t)).sum(axis=-1) * s
+
+
+def dampening(V, s, trits, weight):
+    """Oscillation dampening (Nagel et al. 2022): weight * mean over the weights of (u - trit)^2,
+    u = V / s, the trit held fixed; returns (its value per model [M], dL/dV) (gradcheck: damp[V])."""
+    u = V / s[..., None]
+    e = u - trits
+    n = e.shape[-1] * e.shape[-2]
+    return weight * (e * e).sum(axis=(-1, -2)) / n, (2.0 * weight / n) * e / s[..., None]
+
+
+# ---- incremental quantization (INQ, Zhou et al. 2017; the sweep's knob inq) ---------------------
+
+def inq_fraction(stage, stages):
+    """Share of each row's weights quantized (and frozen) in stage 0..stages-1: 1/2, 3/4, 7/8, ...,
+    and every weight in the last stage."""
+    return 1.0 if stage >= stages - 1 else 1.0 - 0.5 ** (stage + 1)
+
+
+def inq_mask(V, s, mask, fraction):
+    """The mask grown to `fraction` of each row: the unmasked weights farthest from the ternary
+    decision boundary (| |u| - 1/2 | largest, u = V / s: the most confident) join first."""
+    u = np.abs(V / s[..., None])
+    conf = np.where(mask, np.inf, np.abs(u - 0.5))
+    C = V.shape[-1]
+    k = int(np.ceil(fraction * C - 1e-9))
+    order = np.argsort(-conf, axis=-1, kind="stable")
+    new = np.zeros_like(mask)
+    np.put_along_axis(new, order[..., :k], True, axis=-1)
+    return new | mask
+
+
+def inq_grads(dW, mask, trits):
+    """W = where(mask, s * trits, V): dL/dV = dL/dW on the float (unmasked) weights, 0 on the
+    quantized ones; dL/ds = sum over the quantized weights of dL/dW * trit (gradcheck: inq)."""
+    return np.where(mask, 0.0, dW), (dW * np.where(mask, trits, 0.0)).sum(axis=-1)

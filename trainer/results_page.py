@@ -47,9 +47,9 @@ def _baselines_line(result) -> str:
     return "Baselines, test washout MSE in scaled units: " + ", ".join(parts) + "."
 
 
-def _sweep_section(name: str, sweep: dict) -> str:
-    lines = [f"### Sweep on `{name}`", "",
-             f"`results/{name}/sweep/sweep.md`: {len(sweep['cells'])} cells x {len(sweep['seeds'])} paired seeds, "
+def _sweep_section(name: str, sweep: dict, sub: str = "sweep", title: str = "Sweep") -> str:
+    lines = [f"### {title} on `{name}`", "",
+             f"`results/{name}/{sub}/sweep.md`: {len(sweep['cells'])} cells x {len(sweep['seeds'])} paired seeds, "
              f"grid `{sweep['grid_spec']}`. Against the baseline cell `{sweep['baseline']}`: mean difference of "
              "log10 test washout MSE over seeds (negative = better), 95% t interval, Holm-adjusted p.", "",
              "| cell | log10 diff | 95% CI | ratio | p (Holm) |", "|---|---|---|---|---|"]
@@ -57,6 +57,65 @@ def _sweep_section(name: str, sweep: dict) -> str:
         lines.append(f"| {r['id']} | {r['mean_log10_diff']:+.3f} | [{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}] | "
                      f"{10 ** r['mean_log10_diff']:.2f}x | {r['p_holm']:.2g} |")
     return "\n".join(lines) + "\n"
+
+
+def frontier_section(name: str, fr: dict) -> str:
+    """The committed frontier of a task (results/<task>/frontier/frontier.json, `python -m trainer
+    frontier`): every point and the equal-bytes comparisons."""
+    tg = fr["settings"]["targets"]
+    unit = ""
+    if "data" in fr:
+        unit = f" (scaled units; x {fr['data']['target_scale'] ** 2:.4g} for {fr['data']['target']} units²)"
+    lines = [f"### Ternary against int8 on `{name}`", "",
+             f"`results/{name}/frontier/frontier.md` (regenerate: `{fr['command']}`): test washout MSE{unit}, "
+             f"geometric mean over {len(fr['seeds'])} paired seeds; weight bytes as stored; instructions per cell "
+             "step under QEMU; P: Pareto-optimal against bytes / instructions (ternary and int8 points). Ternary: "
+             f"sweep cell `{fr['recipe']['ternary']}`; int8: {fr['recipe']['int8']}.", ""]
+    head = "| format | H | weight bytes | test washout MSE | vs float |"
+    sep = "|---|---|---|---|---|"
+    for t in tg:
+        head += f" {t} insns/step |"
+        sep += "---|"
+    lines += [head + " P (bytes, insns) |", sep + "---|"]
+    order = {"ternary": 0, "int8": 1, "float": 2}
+    for pt in sorted(fr["points"], key=lambda q: (order[q["format"]], q["H"])):
+        row = (f"| {pt['format']} | {pt['H']} | {pt['weight_bytes']:,} | {pt['mse']['geo_mean']:.2e} | "
+               f"{pt['vs_float']:.2f}x |")
+        for t in tg:
+            v = (pt.get("targets", {}).get(t) or {}).get("per_step")
+            row += f" {v:,.0f} |" if v is not None else " - |"
+        if pt["format"] == "float":
+            row += " (reference) |"
+        else:
+            marks = ["bytes" if pt.get("pareto_bytes") else ""] + [t for t in tg if pt.get("pareto_instructions", {}).get(t)]
+            row += f" {', '.join(m for m in marks if m) or '-'} |"
+        lines.append(row)
+    if fr["equal_bytes"]:
+        lines += ["", "At equal weight bytes (ternary at 2H against int8 at H; paired seeds, log10 difference, 95% CI, "
+                  "p):", ""]
+        for q in fr["equal_bytes"]:
+            lines.append(f"- ternary H = {q['ternary_H']} ({q['ternary_bytes']:,} B) / int8 H = {q['int8_H']} "
+                         f"({q['int8_bytes']:,} B): {q['ratio']:.2f}x ({q['mean_log10_diff']:+.3f} [{q['ci95'][0]:+.3f}, "
+                         f"{q['ci95'][1]:+.3f}], p {q['p']:.2g}): {'ternary' if q['ternary_wins'] else 'int8'} lower")
+    return "\n".join(lines) + "\n"
+
+
+def frontier_line(root: Path = REPO) -> str | None:
+    """The README's line on the committed frontiers: ternary against int8 at equal weight bytes."""
+    parts = []
+    for d in result_dirs(root):
+        f = d / "frontier" / "frontier.json"
+        if not f.is_file():
+            continue
+        fr = json.loads(f.read_text())
+        wins = [q for q in fr["equal_bytes"] if q["ternary_wins"]]
+        parts.append(f"`{d.name}` ternary lower at {len(wins)} of {len(fr['equal_bytes'])} sizes ("
+                     + ", ".join(f"{q['ternary_bytes']:,} / {q['int8_bytes']:,} B: {q['ratio']:.2f}x"
+                                 for q in fr["equal_bytes"]) + ")")
+    if not parts:
+        return None
+    return ("Ternary against int8 at equal weight bytes (test washout MSE ratio ternary / int8, "
+            "`results/<task>/frontier/`, `docs/results.md`): " + "; ".join(parts) + ".")
 
 
 def _task_section(d: Path, result: dict) -> str:
@@ -77,6 +136,12 @@ def _task_section(d: Path, result: dict) -> str:
     sweep = d / "sweep" / "sweep.json"
     if sweep.is_file():
         lines += [_sweep_section(name, json.loads(sweep.read_text()))]
+    techniques = d / "sweep-techniques" / "sweep.json"
+    if techniques.is_file():
+        lines += [_sweep_section(name, json.loads(techniques.read_text()), "sweep-techniques", "Technique sweep")]
+    frontier = d / "frontier" / "frontier.json"
+    if frontier.is_file():
+        lines += [frontier_section(name, json.loads(frontier.read_text()))]
     return "\n".join(lines)
 
 
@@ -157,8 +222,9 @@ def _classify_section(d: Path, result: dict) -> str:
 
 def render_page(root: Path = REPO) -> str:
     out = ["# Results", "",
-           "Generated by `python -m trainer results` from the committed `results/*/factorial.json` and "
-           "`results/*/sweep/sweep.json`; do not edit (a test checks that this page is current).", "",
+           "Generated by `python -m trainer results` from the committed `results/*/factorial.json`, "
+           "`results/*/sweep/sweep.json`, `results/*/sweep-techniques/sweep.json` and "
+           "`results/*/frontier/frontier.json`; do not edit (a test checks that this page is current).", "",
            f"Metric: washout test MSE (steps t >= {tasks.WASHOUT}); means over the paired seeds (geometric means "
            "of MSE; mean ± sd of log10 MSE); \"vs float\" is the paired ratio to the seed's own float teacher, "
            "\"vs config 1\" to config 1 (vanilla STE, no distillation, H = 16) of the same seed. The rows: the "
@@ -211,7 +277,8 @@ def render_headline(root: Path = REPO) -> str:
                          f"H = {b['H']} | {100 * b['test_acc']:.1f} % | {100 * b['acc_vs_teacher']:+.1f} points | "
                          f"`{rows[0]['name']}`: {100 * acc:.1f} %, {100 * dv:+.1f} points over {len(rows)} seeds | "
                          f"{b['weights_bytes']['total']} B |")
-    return "\n".join(lines + ["", HEADLINE_END])
+    fl = frontier_line(root)
+    return "\n".join(lines + ([""] + [fl] if fl else []) + ["", HEADLINE_END])
 
 
 def readme_with_headline(text: str, headline: str) -> str:

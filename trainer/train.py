@@ -15,7 +15,8 @@ from . import cell
 from .configs import SHAPED_BETA
 from .errors import TrainerError
 from .optim import Params, linear, optimize
-from .quant import S_MIN, best_row_scales, quantize, shadow_grads
+from .quant import (S_MIN, THR_RANGE, best_row_scales, dampening, inq_fraction, inq_grads, inq_mask, quantize,
+                    shadow_grads, ternarize, threshold_grads, window)
 
 
 # ---- effective (dequantized) cell parameters --------------------------------------------
@@ -23,11 +24,16 @@ from .quant import S_MIN, best_row_scales, quantize, shadow_grads
 def effective(p: Params, scheme="coupled"):
     """(W [M,2H,C], b, lam, w_o, b_o [M]) of the forward pass; for a student W = s_eff * trits."""
     if p.student:
-        trits, s_eff, _ = quantize(p.V, p.s, scheme)
+        trits, s_eff, _ = quantize(p.V, p.s, scheme, _thr(p))
         W = s_eff[..., None] * trits
     else:
         W = p.W
     return W, p.b, p.lam, p.w_o, p.b_o[:, 0]
+
+
+def _thr(p):
+    """A student's learned per-row thresholds [M, 2H] (the sweep's knob thr=learned), or None."""
+    return p.d if getattr(p, "thr", False) else None
 
 
 def _tm(a):
@@ -180,7 +186,7 @@ def step_weights(T, transient_w):
 def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3,
                    scheme="coupled", clip=1.0, beta=SHAPED_BETA, alpha=(0.3, 0.8), beta_zero=0.0,
                    transient_w=1.0, freeze_trits=False, start=None, eval_every=10, batch=32,
-                   log=None):
+                   log=None, thr_learn=False, damp=0.0, inq=0):
     """QAT of M ternary students, student m from teachers model m (a stack of M).
 
     shaped: per-model bools (shaped STE vs identity STE); distill: per-model None, "traj"
@@ -195,6 +201,11 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     start: a student Params stack to start from instead of the teachers (init_students).
     Minibatches of `batch` sequences as for the teachers; beta, alpha and the LR follow the
     optimizer step; validation every eval_every steps.
+    Techniques (docs/training.md, "Techniques"; the sweep's knobs): thr_learn, a learned ternary
+    threshold per row (init 0.5; the shaped STE's window is centred on it); damp > 0, oscillation
+    dampening of that weight (quant.dampening) added to the loss; inq = K > 0, incremental
+    quantization in K stages (quant.inq_mask: 1/2, 3/4, ... of each row's weights quantized and
+    frozen, the others float, all in the last stage; checkpoints from the last stage only).
     """
     if epochs < 1:
         raise TrainerError(f"student epochs must be positive, got {epochs}")
@@ -207,10 +218,19 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     y_t, h_t = cell.predict(xT, *effective(teachers))
     sw = None if transient_w == 1.0 else step_weights(T, transient_w)
     p = init_students(teachers, scheme) if start is None else start.copy()
+    if thr_learn:                                   # the same student with thresholds d = 0.5, last in the layout
+        q = Params(H, M, I, student=True, thr=True)
+        q.flat[:, :p.flat.shape[1]] = p.flat
+        q.d[...] = 0.5
+        p = q
     caches, vcache = _Caches(), cell.Cache(T, M, xvT.shape[1], I, H)
-    trits0 = quantize(p.V, p.s, scheme)[0]
+    trits0 = quantize(p.V, p.s, scheme, _thr(p))[0]
     flips = np.zeros(M)
     cur = {"trits": trits0}                          # the trits of the previous step
+    if inq:
+        cur["mask"] = np.zeros(p.V.shape, bool)      # the quantized (frozen) weights
+        cur["T"] = np.zeros(p.V.shape)
+        cur["stage"] = -1
 
     def grad_(g, idx, step, nsteps):
         full = len(idx) == N
@@ -218,17 +238,34 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
         hb, ytb = (h_t, y_t) if full else (h_t[:, :, idx], y_t[:, :, idx])
         bt = linear(beta[0], beta[1], step, nsteps)
         al = linear(alpha[0], alpha[1], step, nsteps)
-        trits, s_eff, s_thr = quantize(p.V, p.s, scheme)
+        if inq:
+            stage = min(inq - 1, step * inq // nsteps)
+            if stage != cur["stage"]:                 # a new stage: more weights quantized and frozen
+                new = inq_mask(p.V, p.s, cur["mask"], inq_fraction(stage, inq))
+                cur["T"] = np.where(cur["mask"], cur["T"], ternarize(p.V / p.s[..., None]))
+                cur["mask"], cur["stage"] = new, stage
+                np.copyto(p.V, p.s[..., None] * cur["T"], where=new)
+        trits, s_eff, s_thr = quantize(p.V, p.s, scheme, _thr(p))
         flips[...] += np.count_nonzero(trits != cur["trits"], axis=(1, 2))
         cur["trits"] = trits
-        W = s_eff[..., None] * trits
+        W = s_eff[..., None] * trits if not inq else np.where(cur["mask"], p.s[..., None] * cur["T"], p.V)
         tau, lam = p.tau, p.lam
         cache = caches.get(T, M, len(idx), I, H)
         y = cell.forward(cache, xb, W, p.b, lam, p.w_o, p.b_o[:, 0])
         L, dy, dh = cell.loss_and_grads(y, yb, alpha=al * traj, h=cache.h[1:], h_teacher=hb,
                                         alpha_out=al * outd, y_teacher=ytb, step_w=sw)
         dW, db, dlt, dwo, dbo = cell.backward(cache, xb, W, lam, tau, p.w_o, dy, dh)
-        dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt, beta_zero)
+        if inq:
+            dV, ds = inq_grads(dW, cur["mask"], cur["T"])
+        elif thr_learn:
+            u = p.V / s_thr[..., None]
+            dV = dW * np.where(shaped[:, None, None], window(u, bt, p.d[..., None]), 1.0)
+            ds = (dW * trits).sum(axis=-1)
+            g.d[...] = threshold_grads(dW, u, s_thr, p.d)
+        else:
+            dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt, beta_zero)
+        if damp:
+            dV += dampening(p.V, s_thr, trits, damp)[1]
         if freeze_trits:
             dV[...] = 0.0
         g.V[...] = dV; g.s[...] = ds; g.b[...] = db; g.log_tau[...] = dlt  # noqa: E702
@@ -236,14 +273,22 @@ def train_students(task, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
 
     def after_step():
         np.maximum(p.s, S_MIN, out=p.s)
+        if thr_learn:
+            np.clip(p.d, *THR_RANGE, out=p.d)
+        if inq:                                       # the quantized weights stay exactly on their trits
+            np.copyto(p.V, p.s[..., None] * cur["T"], where=cur["mask"])
         if freeze_trits:                              # keep u = V / s exactly on the trits
             np.multiply(p.s[..., None], trits0, out=p.V)
 
     t0 = time.perf_counter()
+    def validate(q):
+        if inq and cur["stage"] < inq - 1:            # not a ternary model yet: no checkpoint
+            return np.full(M, 1e300)
+        return _val_washout(effective(q, scheme), xvT, yvT, vcache)
+
     best, nsteps = optimize(p, grad_, N, epochs, lr, clip, batch, [H, 8, N],   # same order for every seed and config
-                            lambda q: _val_washout(effective(q, scheme), xvT, yvT, vcache), f"student H={H}",
-                            eval_every, after_step=after_step)
-    final = quantize(best.p.V, best.p.s, scheme)[0]
+                            validate, f"student H={H}", eval_every, after_step=after_step)
+    final = quantize(best.p.V, best.p.s, scheme, _thr(best.p))[0]
     n = trits0[0].size
     info = [{"val_mse_washout_sel": float(best.val[m]), "flip_rate": float(flips[m] / (n * nsteps)),
              "trit_change_frac": float(np.mean(final[m] != trits0[m])),
@@ -256,7 +301,7 @@ def frozen(p: Params, m, scheme="coupled", trits=None, s=None):
 
     For a teacher stack (PTQ) pass trits and s explicitly."""
     if trits is None:
-        tr, s_eff, _ = quantize(p.V[m], p.s[m], scheme)
+        tr, s_eff, _ = quantize(p.V[m], p.s[m], scheme, None if _thr(p) is None else p.d[m])
         trits, s = tr, s_eff
     return {"trits": np.asarray(trits).astype(np.int8), "s": np.asarray(s, np.float64).copy(),
             "b": p.b[m].copy(), "tau": p.tau[m].copy(), "w_o": p.w_o[m].copy(),

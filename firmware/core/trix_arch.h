@@ -25,6 +25,10 @@
  * fewer instructions than every packed kernel on every Cortex-M target and host measured,
  * docs/performance.md).
  *
+ * int8 heads (docs/fixed_point.md, 2a) have their own kernel, TRIX_MATVEC_S8: s8_smlad on cores
+ * with DSP, s8_neon on AArch64, the portable s8_c elsewhere (Cortex-M0, M3, hosts); the reference
+ * s8_ref under TRIX_FORCE_REF.
+ *
  * Every available kernel is compiled (so the tests can check each one against the golden
  * model); TRIX_MATVEC is the one trix_step() uses. Defining TRIX_FORCE_REF (CMake option
  * -DTRIX_FORCE_REF=ON) makes the reference the runtime kernel on any target.
@@ -76,6 +80,21 @@
 #else
 #define TRIX_MATVEC      trix_matvec_ref
 #define TRIX_KERNEL_NAME "ref"
+#endif
+
+/* the int8 heads' kernel */
+#if defined(TRIX_FORCE_REF)
+#define TRIX_MATVEC_S8      trix_matvec_s8_ref
+#define TRIX_KERNEL_NAME_S8 "s8-ref"
+#elif TRIX_HAVE_NEON
+#define TRIX_MATVEC_S8      trix_matvec_s8_neon
+#define TRIX_KERNEL_NAME_S8 "s8-neon"
+#elif TRIX_HAVE_DSP
+#define TRIX_MATVEC_S8      trix_matvec_s8_smlad
+#define TRIX_KERNEL_NAME_S8 "s8-smlad"
+#else
+#define TRIX_MATVEC_S8      trix_matvec_s8_c
+#define TRIX_KERNEL_NAME_S8 "s8-c"
 #endif
 
 #endif /* TRIX_ARCH_H */

@@ -93,23 +93,88 @@ static inline int32_t input_columns(const uint8_t *row, int inputs, const int16_
     return s;
 }
 
-/* Rows [r0, r1) of one head: acc (kernel output) -> activation (Q15), in place. Separate
- * passes for the heads and for the state update keep every pointer in a register. */
-static void head_activations(const trix_model_t *m, int r0, int r1, const int16_t *table,
+/* The input columns' contribution W_x x_q14 to one int8 row (CMSIS-NN byte order: column j of a
+ * group of four is byte (j & ~3) + {0, 2, 1, 3}[j & 3], docs/fixed_point.md 2a). */
+static inline int32_t input_columns_s8(const int8_t *row, int inputs, const int16_t *x_q14)
+{
+    int32_t s = 0;
+    int i;
+    for (i = 0; i < inputs; i++) {
+        const int j = (i & ~3) + ((i & 1) << 1 | (i & 2) >> 1);
+        s += row[j] * x_q14[i];
+    }
+    return s;
+}
+
+/* Head h's rows (0 gate, 1 candidate) in the model's weight arrays: the ternary rows in trits,
+ * the int8 rows in weights, each in head order. */
+static inline int head_format(const trix_model_t *m, int h)
+{
+    return h ? m->format_g : m->format_f;
+}
+
+static inline const uint8_t *head_trits(const trix_model_t *m, int h)
+{
+    return m->trits + (h && m->format_f == TRIX_FORMAT_TERNARY ? (long)m->hidden * m->row_bytes : 0);
+}
+
+static inline const int8_t *head_weights(const trix_model_t *m, int h)
+{
+    return m->weights + (h && m->format_f == TRIX_FORMAT_INT8 ? (long)m->hidden * m->row_bytes * 4 : 0);
+}
+
+/* acc = W z for both heads (section 2): one call of the format's kernel when both heads share it,
+ * else one per head. The kernels read all of h_{t-1} before any unit changes. */
+static void heads_matvec(const trix_model_t *m, trix_matvec_fn ternary, trix_matvec_fn int8,
+                         const int16_t *z, int32_t *acc)
+{
+    const int H = m->hidden;
+    int h;
+    if (m->format_f == m->format_g) {
+        if (m->format_f == TRIX_FORMAT_TERNARY) ternary(m->trits, 2 * H, m->row_bytes, z, acc);
+        else int8((const uint8_t *)m->weights, 2 * H, m->row_bytes, z, acc);
+        return;
+    }
+    for (h = 0; h < 2; h++) {
+        if (head_format(m, h) == TRIX_FORMAT_TERNARY) ternary(head_trits(m, h), H, m->row_bytes, z, acc + h * H);
+        else int8((const uint8_t *)head_weights(m, h), H, m->row_bytes, z, acc + h * H);
+    }
+}
+
+/* Rows of head h: acc (kernel output) -> activation (Q15), in place. Separate passes for the
+ * heads and for the state update keep every pointer in a register. */
+static void head_activations(const trix_model_t *m, int h, const int16_t *table,
                              int32_t *acc, const int32_t *x_pairs, const int16_t *x_q14)
 {
-    const int I = m->inputs, rb = m->row_bytes;
-    const uint8_t *row = m->trits + (long)r0 * rb;
+    const int I = m->inputs, rb = m->row_bytes, H = m->hidden;
+    const int r0 = h * H, r1 = r0 + H;
     int r;
-    for (r = r0; r < r1; r++, row += rb) {
-        /* z holds x in Q14 but h in Q15: adding T_x x once more puts x in Q15 too. */
-        const int32_t a = acc[r] + (I <= 2 ? x_pairs[row[0] & 15] : input_columns(row, I, x_q14));
-        acc[r] = table_q15(table, requantize_q16(a, m->row_multiplier[r], m->row_shift[r], m->bias_q16[r]));
+    if (head_format(m, h) == TRIX_FORMAT_INT8) {
+        const int8_t *w = head_weights(m, h);
+        for (r = r0; r < r1; r++, w += 4 * rb) {
+            const int32_t a = acc[r] + input_columns_s8(w, I, x_q14);
+            acc[r] = table_q15(table, requantize_q16(a, m->row_multiplier[r], m->row_shift[r], m->bias_q16[r]));
+        }
+        return;
+    }
+    {
+        const uint8_t *row = head_trits(m, h);
+        for (r = r0; r < r1; r++, row += rb) {
+            /* z holds x in Q14 but h in Q15: adding T_x x once more puts x in Q15 too. */
+            const int32_t a = acc[r] + (I <= 2 ? x_pairs[row[0] & 15] : input_columns(row, I, x_q14));
+            acc[r] = table_q15(table, requantize_q16(a, m->row_multiplier[r], m->row_shift[r], m->bias_q16[r]));
+        }
     }
 }
 
 int16_t trix_cell_step_q14_ref(const trix_model_t *m, trix_matvec_fn matvec,
                                int16_t *z, int32_t *acc, const int16_t *x_q14)
+{
+    return trix_cell_step_q14_ref_kernels(m, matvec, TRIX_MATVEC_S8, z, acc, x_q14);
+}
+
+int16_t trix_cell_step_q14_ref_kernels(const trix_model_t *m, trix_matvec_fn matvec, trix_matvec_fn int8,
+                                       int16_t *z, int32_t *acc, const int16_t *x_q14)
 {
     const int I = m->inputs, H = m->hidden;
     int16_t *h = z + I;   /* Q15 */
@@ -122,16 +187,15 @@ int16_t trix_cell_step_q14_ref(const trix_model_t *m, trix_matvec_fn matvec,
     int i;
 
     for (i = 0; i < I; i++) z[i] = x_q14[i];
-    /* Both heads in one pass: the kernel reads all of h_{t-1} before any unit changes. */
-    matvec(m->trits, 2 * H, m->row_bytes, z, acc);
+    heads_matvec(m, matvec, int8, z, acc);
 
     if (I <= 2) {   /* every pair of input trits (low nibble of byte 0) -> its sum */
         const int32_t x0 = x_q14[0], x1 = I > 1 ? x_q14[1] : 0;
         const int32_t v[4] = { 0, x0, -x0, 0 }, w[4] = { 0, x1, -x1, 0 };
         for (i = 0; i < 16; i++) x_pairs[i] = v[i & 3] + w[i >> 2];
     }
-    head_activations(m, 0, H, m->sigmoid_q15, acc, x_pairs, x_q14);       /* g, Q15 */
-    head_activations(m, H, 2 * H, m->tanh_q15, acc, x_pairs, x_q14);      /* c, Q15 */
+    head_activations(m, 0, m->sigmoid_q15, acc, x_pairs, x_q14);       /* g, Q15 */
+    head_activations(m, 1, m->tanh_q15, acc, x_pairs, x_q14);          /* c, Q15 */
 
     for (i = 0; i < H; i++) {
         const int32_t g = gate[i], c = cand[i];
@@ -149,14 +213,28 @@ int16_t trix_cell_step_q14_ref(const trix_model_t *m, trix_matvec_fn matvec,
  * path, when some 2 x does not fit int16). */
 static void add_input_columns(const trix_model_t *m, int32_t *acc, const int16_t *x_q14)
 {
-    const int rows = 2 * m->hidden, rb = m->row_bytes, I = m->inputs;
-    const uint8_t *row = m->trits;
-    int r;
-    for (r = 0; r < rows; r++, row += rb) acc[r] += input_columns(row, I, x_q14);
+    const int H = m->hidden, rb = m->row_bytes, I = m->inputs;
+    int h, r;
+    for (h = 0; h < 2; h++) {
+        int32_t *a = acc + h * H;
+        if (head_format(m, h) == TRIX_FORMAT_INT8) {
+            const int8_t *w = head_weights(m, h);
+            for (r = 0; r < H; r++, w += 4 * rb) a[r] += input_columns_s8(w, I, x_q14);
+        } else {
+            const uint8_t *row = head_trits(m, h);
+            for (r = 0; r < H; r++, row += rb) a[r] += input_columns(row, I, x_q14);
+        }
+    }
 }
 
 int16_t trix_cell_step_q14(const trix_model_t *m, trix_matvec_fn matvec,
                            int16_t *z, int32_t *acc, const int16_t *x_q14)
+{
+    return trix_cell_step_q14_kernels(m, matvec, TRIX_MATVEC_S8, z, acc, x_q14);
+}
+
+int16_t trix_cell_step_q14_kernels(const trix_model_t *m, trix_matvec_fn matvec, trix_matvec_fn int8,
+                                   int16_t *z, int32_t *acc, const int16_t *x_q14)
 {
     const int I = m->inputs, H = m->hidden;
     int64_t y;
@@ -166,8 +244,7 @@ int16_t trix_cell_step_q14(const trix_model_t *m, trix_matvec_fn matvec,
      * gets 2x itself and returns acc15; otherwise x, and T_x x is added to each row after. */
     for (i = 0; i < I; i++) twice &= x_q14[i] >= -16384 && x_q14[i] < 16384;
     for (i = 0; i < I; i++) z[i] = (int16_t)(twice ? 2 * x_q14[i] : x_q14[i]);
-    /* Both heads in one pass: the kernel reads all of h_{t-1} before any unit changes. */
-    matvec(m->trits, 2 * H, m->row_bytes, z, acc);
+    heads_matvec(m, matvec, int8, z, acc);
     if (!twice) add_input_columns(m, acc, x_q14);
 
     trix_activations_q15(acc, H, m->row_requant, m->pre_shift, m->sigmoid_q15);                        /* g */

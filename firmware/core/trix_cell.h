@@ -36,9 +36,15 @@ typedef struct {
      * requantisation as trix_cell_step_q14 evaluates it. */
     const int32_t *row_requant;      /* [2H][TRIX_ROW_REQUANT_WORDS]: M, K = 2 (bias + 8.0) + 1, s */
     int pre_shift;                   /* Lg: acc15 << Lg fits int32 */
+    /* Weight format per head (docs/fixed_point.md, 2a). trits then holds the ternary heads' rows
+     * only (0 when none), weights the int8 heads' rows, in head order. */
+    int format_f, format_g;          /* TRIX_FORMAT_TERNARY or TRIX_FORMAT_INT8 */
+    const int8_t *weights;           /* [int8 rows][row_bytes * 4], CMSIS-NN byte order; 0 when none */
 } trix_model_t;
 
 #define TRIX_ROW_REQUANT_WORDS 3
+#define TRIX_FORMAT_TERNARY    0
+#define TRIX_FORMAT_INT8       1
 
 /* Length of the z buffer of a model: [x ; h ; zero padding]. */
 #define TRIX_Z_LEN(model) ((model)->row_bytes * 4)
@@ -57,6 +63,14 @@ int16_t trix_cell_step_q14(const trix_model_t *model, trix_matvec_fn matvec,
                            int16_t *z, int32_t *acc, const int16_t *x_q14);
 int16_t trix_cell_step_q14_ref(const trix_model_t *model, trix_matvec_fn matvec,
                                int16_t *z, int32_t *acc, const int16_t *x_q14);
+
+/* The same two steps with the kernel of each format named: `ternary` for ternary heads, `int8`
+ * for int8 heads (a trix_matvec_s8 kernel). trix_cell_step_q14(m, k, ...) is
+ * trix_cell_step_q14_kernels(m, k, TRIX_MATVEC_S8, ...). */
+int16_t trix_cell_step_q14_kernels(const trix_model_t *model, trix_matvec_fn ternary, trix_matvec_fn int8,
+                                   int16_t *z, int32_t *acc, const int16_t *x_q14);
+int16_t trix_cell_step_q14_ref_kernels(const trix_model_t *model, trix_matvec_fn ternary, trix_matvec_fn int8,
+                                       int16_t *z, int32_t *acc, const int16_t *x_q14);
 
 /* The runtime path's per-row pass: acc[r] (acc15, |acc15| <= (C + I) * 32768) -> the activation
  * (Q15) through table, in place, for r < rows, with requant = those rows' records. */

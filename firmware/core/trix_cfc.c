@@ -10,11 +10,36 @@
 typedef char trix_check_table_size[(TRIX_TABLE_SIZE == TRIX_TABLE_SIZE_Q15) ? 1 : -1];
 typedef char trix_check_requant_words[(TRIX_REQUANT_WORDS == TRIX_ROW_REQUANT_WORDS) ? 1 : -1];
 
+/* Weight formats (docs/fixed_point.md, 2a): a model header with an int8 head defines them and
+ * trix_weights; a ternary model's header does not. */
+#if defined(TRIX_HAS_INT8)
+#if TRIX_FORMAT_F == TRIX_FORMAT_INT8 && TRIX_FORMAT_G == TRIX_FORMAT_INT8
+#define TRIX_MODEL_TRITS 0
+#define TRIX_MODEL_KERNEL_NAME TRIX_KERNEL_NAME_S8
+#define TRIX_MODEL_MATVEC_T TRIX_MATVEC_S8   /* never called: no ternary kernel (and no lookup tables) linked */
+#else
+#define TRIX_MODEL_TRITS trix_trits
+#define TRIX_MODEL_KERNEL_NAME TRIX_KERNEL_NAME "+" TRIX_KERNEL_NAME_S8
+#define TRIX_MODEL_MATVEC_T TRIX_MATVEC
+#endif
+#define TRIX_MODEL_WEIGHTS trix_weights
+#define TRIX_MODEL_MATVEC_S8 TRIX_MATVEC_S8
+#else
+#define TRIX_FORMAT_F TRIX_FORMAT_TERNARY
+#define TRIX_FORMAT_G TRIX_FORMAT_TERNARY
+#define TRIX_MODEL_TRITS trix_trits
+#define TRIX_MODEL_WEIGHTS 0
+#define TRIX_MODEL_KERNEL_NAME TRIX_KERNEL_NAME
+#define TRIX_MODEL_MATVEC_T TRIX_MATVEC
+#define TRIX_MODEL_MATVEC_S8 TRIX_MATVEC      /* never called: no int8 kernel linked */
+#endif
+
 static const trix_model_t trix_default_model = {
-    TRIX_INPUTS, TRIX_HIDDEN, TRIX_ROW_BYTES, trix_trits,
+    TRIX_INPUTS, TRIX_HIDDEN, TRIX_ROW_BYTES, TRIX_MODEL_TRITS,
     trix_row_multiplier, trix_row_shift, trix_bias_q16,
     trix_lam_q15, trix_w_o, TRIX_READOUT_BIAS, TRIX_READOUT_SHIFT,
     trix_sigmoid_q15, trix_tanh_q15, trix_row_requant, TRIX_PRE_SHIFT,
+    TRIX_FORMAT_F, TRIX_FORMAT_G, TRIX_MODEL_WEIGHTS,
 };
 
 /* z = [x ; h ; zero padding]: the state lives here between steps (static, no heap).
@@ -25,7 +50,7 @@ static int32_t trix_acc[TRIX_ROWS];
 int trix_inputs(void) { return TRIX_INPUTS; }
 int trix_hidden(void) { return TRIX_HIDDEN; }
 uint64_t trix_model_hash(void) { return TRIX_MODEL_HASH; }
-const char *trix_kernel_name(void) { return TRIX_KERNEL_NAME; }
+const char *trix_kernel_name(void) { return TRIX_MODEL_KERNEL_NAME; }
 
 #if defined(TRIX_CLASSES)
 /* A classifier (docs/fixed_point.md, section 12): the window's step count and, for mean pooling,
@@ -48,8 +73,8 @@ void trix_reset(void)
 int16_t trix_step(const int16_t *x_q14)
 {
 #if defined(TRIX_CLASSES)
-    const int16_t y = trix_cell_step_q14(&trix_default_model, TRIX_MATVEC, (int16_t *)(void *)trix_z_words, trix_acc,
-                                         x_q14);
+    const int16_t y = trix_cell_step_q14_kernels(&trix_default_model, TRIX_MODEL_MATVEC_T, TRIX_MODEL_MATVEC_S8,
+                                                 (int16_t *)(void *)trix_z_words, trix_acc, x_q14);
     if (trix_pool_steps < TRIX_MAX_WINDOW) {
         trix_pool_steps++;
         if (TRIX_POOLING == TRIX_POOL_MEAN)
@@ -57,7 +82,8 @@ int16_t trix_step(const int16_t *x_q14)
     }
     return y;
 #else
-    return trix_cell_step_q14(&trix_default_model, TRIX_MATVEC, (int16_t *)(void *)trix_z_words, trix_acc, x_q14);
+    return trix_cell_step_q14_kernels(&trix_default_model, TRIX_MODEL_MATVEC_T, TRIX_MODEL_MATVEC_S8,
+                                      (int16_t *)(void *)trix_z_words, trix_acc, x_q14);
 #endif
 }
 

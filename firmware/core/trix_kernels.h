@@ -58,4 +58,25 @@ void trix_matvec_dsp_lut(const uint8_t *trits, int rows, int row_bytes, const in
 void trix_matvec_mve(const uint8_t *trits, int rows, int row_bytes, const int16_t *z, int32_t *acc);
 #endif
 
+/*
+ * int8 kernels (docs/fixed_point.md, 2a): the same signature, `trits` pointing to int8 rows of
+ * row_bytes * 4 weights in [-127, 127] (the int8 heads of a model, trix_model_t.weights), per group
+ * of 4 columns in the byte order w0, w2, w1, w3 (CMSIS-NN's): acc[r] = sum_j W[r][j] * z[j].
+ * Rows start on 4-byte boundaries (row_bytes * 4 bytes each, the header aligns the array).
+ */
+/* Portable C99, one row at a time: the yardstick. */
+void trix_matvec_s8_ref(const uint8_t *w, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+/* Portable C99, two rows per pass sharing each input load: the runtime int8 kernel on cores
+ * without DSP or NEON (Cortex-M0, M3) and on hosts. */
+void trix_matvec_s8_c(const uint8_t *w, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+#if TRIX_HAVE_DSP
+/* ARMv7E-M: per row and 4 columns one LDR, SXTB16 and SXTB16 ROR #8, two SMLAD; three rows per
+ * pass share the input loads (CMSIS-NN's s8 x s16 fully connected technique). */
+void trix_matvec_s8_smlad(const uint8_t *w, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+#endif
+#if TRIX_HAVE_NEON
+/* AArch64: 8 weights widened to int16, SMLAL against 8 inputs. */
+void trix_matvec_s8_neon(const uint8_t *w, int rows, int row_bytes, const int16_t *z, int32_t *acc);
+#endif
+
 #endif /* TRIX_KERNELS_H */

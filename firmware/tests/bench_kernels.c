@@ -58,6 +58,14 @@ static const kernel_t kernels[] = {
     { "mve", trix_matvec_mve },
 #endif
 };
+/* int8 heads (docs/fixed_point.md, 2a): timed on the models whose heads are both int8 */
+static const kernel_t s8_kernels[] = {
+    { "s8-ref", trix_matvec_s8_ref },
+    { "s8-c", trix_matvec_s8_c },
+#if TRIX_HAVE_DSP
+    { "s8-smlad", trix_matvec_s8_smlad },
+#endif
+};
 
 #if TRIX_BENCH_SYSTICK
 static uint32_t start(void)
@@ -102,8 +110,37 @@ int main(void)
         const trix_test_model_t *t = &trix_test_models[mi];
         const trix_model_t *m = &t->model;
         const long weights = 2L * m->hidden * (m->inputs + m->hidden);
-        if (m->inputs != 1 || (m->hidden != 8 && m->hidden != 16 && m->hidden != 32 && m->hidden != 64
-                                && m->hidden != 128)) continue;
+        if (m->inputs != 1 || (m->hidden != 4 && m->hidden != 8 && m->hidden != 16 && m->hidden != 32
+                                && m->hidden != 64 && m->hidden != 128)) continue;
+        if (m->format_f == TRIX_FORMAT_INT8 && m->format_g == TRIX_FORMAT_INT8) {   /* an int8 model */
+            for (k = 0; k < (int)(sizeof s8_kernels / sizeof s8_kernels[0]); k++) {
+                const kernel_t *kk = &s8_kernels[k];
+                uint32_t t0, t1;
+                long mv, step, step_ref;
+                fill_z(m);
+                t0 = start();
+                for (i = 0; i < REPS; i++)
+                    kk->fn((const uint8_t *)m->weights, 2 * m->hidden, m->row_bytes, (int16_t *)(void *)z_words, acc);
+                t1 = now();
+                mv = insns(t0, t1);
+                memset(z_words, 0, sizeof z_words);
+                t0 = start();
+                for (i = 0; i < REPS; i++)
+                    trix_cell_step_q14_kernels(m, trix_matvec_ref, kk->fn, (int16_t *)(void *)z_words, acc, &x);
+                t1 = now();
+                step = insns(t0, t1);
+                memset(z_words, 0, sizeof z_words);
+                t0 = start();
+                for (i = 0; i < REPS; i++)
+                    trix_cell_step_q14_ref_kernels(m, trix_matvec_ref, kk->fn, (int16_t *)(void *)z_words, acc, &x);
+                t1 = now();
+                step_ref = insns(t0, t1);
+                printf("bench %s I=%d H=%d kernel=%s: matvec %ld insns (%ld.%02ld per weight), cell step %ld insns, "
+                       "reference cell step %ld insns, int8 bytes %ld\n", t->name, m->inputs, m->hidden, kk->name, mv,
+                       mv / weights, (mv * 100 / weights) % 100, step, step_ref, 2L * m->hidden * 4 * m->row_bytes);
+            }
+            continue;
+        }
         for (k = 0; k <= (int)(sizeof kernels / sizeof kernels[0]); k++) {   /* + the model's code kernel */
             const kernel_t code = { "code", t->code };
             const kernel_t *kk = k < (int)(sizeof kernels / sizeof kernels[0]) ? &kernels[k] : &code;

@@ -29,29 +29,51 @@ typedef char tv_check_table_size[(sizeof tv_sigmoid_q15 / sizeof tv_sigmoid_q15[
 typedef struct {
     const char *name;
     trix_matvec_fn fn;
+    int format;                /* the heads it computes: TRIX_FORMAT_TERNARY or TRIX_FORMAT_INT8 */
 } kernel_t;
 
 static const kernel_t kernels[] = {
-    { "ref", trix_matvec_ref },
-    { "lut", trix_matvec_lut },
+    { "ref", trix_matvec_ref, TRIX_FORMAT_TERNARY },
+    { "lut", trix_matvec_lut, TRIX_FORMAT_TERNARY },
 #if TRIX_HAVE_NEON
-    { "neon", trix_matvec_neon },
+    { "neon", trix_matvec_neon, TRIX_FORMAT_TERNARY },
 #endif
 #if TRIX_HAVE_DSP
-    { "dsp", trix_matvec_dsp },
-    { "dsp/lut", trix_matvec_dsp_lut },
+    { "dsp", trix_matvec_dsp, TRIX_FORMAT_TERNARY },
+    { "dsp/lut", trix_matvec_dsp_lut, TRIX_FORMAT_TERNARY },
 #endif
 #if TRIX_HAVE_MVE
-    { "mve", trix_matvec_mve },
+    { "mve", trix_matvec_mve, TRIX_FORMAT_TERNARY },
+#endif
+    /* int8 heads (docs/fixed_point.md, 2a) */
+    { "s8-ref", trix_matvec_s8_ref, TRIX_FORMAT_INT8 },
+    { "s8-c", trix_matvec_s8_c, TRIX_FORMAT_INT8 },
+#if TRIX_HAVE_DSP
+    { "s8-smlad", trix_matvec_s8_smlad, TRIX_FORMAT_INT8 },
+#endif
+#if TRIX_HAVE_NEON
+    { "s8-neon", trix_matvec_s8_neon, TRIX_FORMAT_INT8 },
 #endif
 };
 #define N_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 
-typedef int16_t (*step_fn)(const trix_model_t *, trix_matvec_fn, int16_t *, int32_t *, const int16_t *);
+typedef int16_t (*step_fn)(const trix_model_t *, trix_matvec_fn, trix_matvec_fn, int16_t *, int32_t *,
+                           const int16_t *);
 static const struct { const char *name; step_fn fn; } steps[] = {
-    { "step", trix_cell_step_q14 },
-    { "step_ref", trix_cell_step_q14_ref },
+    { "step", trix_cell_step_q14_kernels },
+    { "step_ref", trix_cell_step_q14_ref_kernels },
 };
+
+/* A model's heads of one format: the rows the format's kernels compute (trits or int8 weights),
+ * their count and their first row in acc. A mixed model's heads of that format are its ternary
+ * (or int8) rows, one head; a model without such a head has none. */
+static int format_rows(const trix_model_t *m, int format, const uint8_t **w, int *first)
+{
+    const int f = m->format_f == format, g = m->format_g == format;
+    *w = format == TRIX_FORMAT_TERNARY ? m->trits : (const uint8_t *)m->weights;
+    *first = f ? 0 : m->hidden;
+    return (f + g) * m->hidden;
+}
 #define N_STEPS ((int)(sizeof steps / sizeof steps[0]))
 
 /* random acc15 per row and model: many more natively than under QEMU */
@@ -81,16 +103,20 @@ static void report(const char *model, const char *kernel, const char *what, long
 static void check_kernel(const trix_test_model_t *t, const kernel_t *k)
 {
     const trix_model_t *m = &t->model;
-    const int zlen = TRIX_Z_LEN(m), rows = 2 * m->hidden;
+    const int zlen = TRIX_Z_LEN(m), all = 2 * m->hidden;
+    const uint8_t *w;
+    int first;
+    const int rows = format_rows(m, k->format, &w, &first);
     int16_t *z = (int16_t *)(void *)z_words;
     int v, r;
     for (v = 0; v < t->kernel_vectors; v++) {
         memcpy(z, t->kernel_z + (long)v * zlen, (size_t)zlen * sizeof *z);
         acc[rows] = 0x5A5A5A5A;   /* canary: a kernel must not write past its rows */
-        k->fn(m->trits, rows, m->row_bytes, z, acc);
+        k->fn(w, rows, m->row_bytes, z, acc);
         for (r = 0; r < rows; r++)
-            if (acc[r] != t->kernel_acc[(long)v * rows + r])
-                report(t->name, k->name, "acc", (long)v * rows + r, t->kernel_acc[(long)v * rows + r], acc[r]);
+            if (acc[r] != t->kernel_acc[(long)v * all + first + r])
+                report(t->name, k->name, "acc", (long)v * all + first + r, t->kernel_acc[(long)v * all + first + r],
+                       acc[r]);
         if (acc[rows] != 0x5A5A5A5A) report(t->name, k->name, "acc canary", rows, 0x5A5A5A5A, acc[rows]);
     }
 }
@@ -129,7 +155,9 @@ static void check_cell(const trix_test_model_t *t, const kernel_t *k, int which)
         memset(pool_sum, 0, sizeof pool_sum);
         for (step = 0; step < t->steps; step++) {
             const long at = (long)s * t->steps + step;
-            int16_t y = steps[which].fn(m, k->fn, z, acc, t->cell_x + at * m->inputs);
+            int16_t y = k->format == TRIX_FORMAT_INT8
+                      ? steps[which].fn(m, trix_matvec_ref, k->fn, z, acc, t->cell_x + at * m->inputs)
+                      : steps[which].fn(m, k->fn, trix_matvec_s8_ref, z, acc, t->cell_x + at * m->inputs);
             sprintf(what, "%s y", steps[which].name);
             if (y != t->cell_y[at]) report(t->name, k->name, what, at, t->cell_y[at], y);
             if (t->head) trix_pool_add(pool_sum, z + m->inputs, m->hidden);
@@ -193,7 +221,8 @@ static void check_rows(const trix_test_model_t *t)
 {
     const trix_model_t *m = &t->model;
     const int H = m->hidden, rows = 2 * H;
-    const int32_t b = (m->inputs + m->hidden + m->inputs) * 32768;   /* codegen's bound on |acc15| */
+    const int wmax = m->format_f == TRIX_FORMAT_INT8 || m->format_g == TRIX_FORMAT_INT8 ? 127 : 1;
+    const int32_t b = (m->inputs + m->hidden + m->inputs) * 32768 * wmax;   /* codegen's bound on |acc15| */
     int round, r;
     for (round = 0; round < TRIX_ROW_CHECK_ROUNDS; round++) {
         for (r = 0; r < rows; r++) acc[r] = row_input(m, round, r, b);
@@ -262,7 +291,7 @@ static void check_units(void)
 int main(void)
 {
     int mi, ki;
-    long checked_models = 0, code_models = 0, head_models = 0;
+    long checked_models = 0, code_models = 0, head_models = 0, int8_models = 0;
     check_units();
     for (mi = 0; mi < TRIX_TEST_MODELS; mi++) {
         const trix_test_model_t *t = &trix_test_models[mi];
@@ -273,23 +302,26 @@ int main(void)
         }
         check_rows(t);
         for (ki = 0; ki <= N_KERNELS; ki++) {   /* the target's kernels, then the model's own code kernel */
-            const kernel_t code = { "code", t->code };
+            const kernel_t code = { "code", t->code, TRIX_FORMAT_TERNARY };
             const kernel_t *k = ki < N_KERNELS ? &kernels[ki] : &code;
-            int si;
-            if (k->fn == 0) continue;
+            const uint8_t *w;
+            int si, first;
+            if (k->fn == 0 || format_rows(&t->model, k->format, &w, &first) == 0) continue;   /* no such head */
             check_kernel(t, k);
             for (si = 0; si < N_STEPS; si++) check_cell(t, k, si);
         }
         checked_models++;
         code_models += t->code != 0;
         head_models += t->head != 0;
+        int8_models += t->model.format_f == TRIX_FORMAT_INT8 || t->model.format_g == TRIX_FORMAT_INT8;
     }
     printf("test_kernels: %ld models x %d kernels x %d cell steps (step step_ref), %d rounds of the row check; ",
            checked_models, N_KERNELS, N_STEPS, TRIX_ROW_CHECK_ROUNDS);
     printf("%ld models x %d kernels (", checked_models, N_KERNELS);
     for (ki = 0; ki < N_KERNELS; ki++) printf("%s%s", ki ? " " : "", kernels[ki].name);
-    printf("), runtime kernel %s, and weights as code (code) on %ld models; logits and class of every sequence "
-           "of %ld classifiers: %s (%ld mismatches)\n", TRIX_KERNEL_NAME, code_models, head_models,
+    printf("), runtime kernel %s, int8 runtime kernel %s on %ld models with an int8 head, and weights as code (code) "
+           "on %ld models; logits and class of every sequence of %ld classifiers: %s (%ld mismatches)\n",
+           TRIX_KERNEL_NAME, TRIX_KERNEL_NAME_S8, int8_models, code_models, head_models,
            failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
 }

@@ -76,6 +76,14 @@ KNOBS = {
     "lr": Knob(_pos_float, STUDENT_LR, "student Adam learning rate"),
     "teacher_epochs": Knob(_int, None, "float teacher epochs (teacher quality; default: the factorial's)"),
     "teacher_lr": Knob(_pos_float, None, "teacher Adam learning rate (default: the factorial's)"),
+    "thr": Knob(_choice(("fixed", "learned")), "fixed",
+                "ternary threshold per row: fixed (0.5 in units of the row's scale) or learned (a parameter per row, "
+                "its gradient through a smoothstep window around it; the shaped STE's window follows it)"),
+    "damp": Knob(_nonneg_float, 0.0, "oscillation dampening: weight of the mean (V/s - trit)^2 over the weights "
+                 "added to the student loss, the trit held fixed (0: none)"),
+    "inq": Knob(_in_range(int, lambda v: v >= 0, "an integer >= 0"), 0,
+                "incremental quantization in this many stages: 1/2, 3/4, ... of each row's weights (the most "
+                "confident first) quantized and frozen, the rest float, all of them in the last stage (0: none)"),
 }
 TEACHER_KNOBS = ("H", "teacher_epochs", "teacher_lr")
 SHAPED_KNOBS = ("beta", "beta_schedule", "beta_zero")   # ignored by the vanilla STE
@@ -128,6 +136,8 @@ def defaults(task: str) -> dict:
 def canonical(s: dict, dflt: dict) -> dict:
     """The settings with what the cell ignores set to the defaults."""
     s = dict(s)
+    if s.get("inq"):                 # incremental quantization trains float weights: no STE, no threshold
+        s["ste"], s["thr"] = dflt["ste"], dflt["thr"]
     if s["distill"] == "none":
         s["alpha"], s["alpha_schedule"] = dflt["alpha"], dflt["alpha_schedule"]
     if s["ste"] == "vanilla":

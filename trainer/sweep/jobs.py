@@ -25,7 +25,7 @@ SCHEMA = 1
 # the modules whose source decides a job's numbers (with the job functions' own source:
 # CODE_FUNCTIONS); editing the reports or the CLI keeps the cache
 CODE_FILES = ("trainer/cell.py", "trainer/quant.py", "trainer/train.py", "trainer/optim.py", "cfcbase/cell.py",
-              "cfcbase/tasks.py")
+              "cfcbase/tasks.py", "trainer/int8.py")
 
 
 def _quiet():
@@ -48,7 +48,8 @@ def job_student(task: str, s: dict, seeds: tuple, teacher_flat) -> dict:
     M = len(seeds)
     p, infos, _ = train.train_students(task, teacher, [s["ste"] == "shaped"] * M, [distill] * M,
                                        epochs=s["epochs"], lr=s["lr"], beta=beta, alpha=alpha,
-                                       beta_zero=s["beta_zero"], transient_w=0.0)
+                                       beta_zero=s["beta_zero"], transient_w=0.0,
+                                       thr_learn=s["thr"] == "learned", damp=s["damp"], inq=s["inq"])
     ev = train.evaluate(train.effective(p, "coupled"), task)
     return {"metrics": [{**e, **i} for e, i in zip(ev, infos)]}
 

@@ -26,8 +26,10 @@ class _BadJob(Exception):
 JOB_FORMAT = 2            # of a job file's record
 JOB_FILE_MAX = 64 << 20   # bytes: larger than any job file (a teacher stack of 5 at H = 128 is 1.4 MB)
 REQUIRED_METRICS = {"teacher": ("val_mse_washout", "test_mse_washout"),
-                    "student": ("val_mse_washout", "test_mse_washout", "test_mse")}
+                    "student": ("val_mse_washout", "test_mse_washout", "test_mse"),
+                    "int8": ("val_mse_washout", "test_mse_washout", "test_mse")}   # trainer/frontier.py
 CLASSIFY_REQUIRED_METRICS = {"teacher": ("val_ce", "test_ce"), "student": ("val_ce", "test_ce")}
+_WITH_PARAMS = ("teacher", "int8")       # job files with parameters (.npz); students: metrics only (.json)
 
 
 def _required(kind, task):
@@ -35,13 +37,14 @@ def _required(kind, task):
     return (CLASSIFY_REQUIRED_METRICS if is_classify(task) else REQUIRED_METRICS)[kind]
 
 
-def _teacher_size(settings) -> int:
+def _param_size(kind, settings) -> int:
+    """The parameters per seed of a teacher stack, or of an int8 stack (a student's layout)."""
     from .jobs import is_classify  # noqa: PLC0415
     task, H = settings["task"], settings["H"]
-    if is_classify(task):
+    if kind == "teacher" and is_classify(task):
         from .. import classify as C  # noqa: PLC0415
         return C.layout(H, C.inputs(task), C.n_classes(task))[1]
-    return layout(H, tasks.n_inputs(task))[1]
+    return layout(H, tasks.n_inputs(task), student=kind == "int8")[1]
 
 
 def job_digest(kind: str, key: str, metrics, flat=None) -> str:
@@ -73,17 +76,17 @@ class Store:
         self._ok = {}                           # (kind, key) -> the checked (or just computed) result
 
     def path(self, kind, key):
-        return self.dir / f"{kind}-{key}.{'npz' if kind == 'teacher' else 'json'}"
+        return self.dir / f"{kind}-{key}.{'npz' if kind in _WITH_PARAMS else 'json'}"
 
     def record(self, kind, key, settings, result) -> dict:
-        flat = result.get("flat") if kind == "teacher" else None
+        flat = result.get("flat") if kind in _WITH_PARAMS else None
         return {"format": JOB_FORMAT, "kind": kind, "key": key, "code": self.code, "settings": settings,
                 "metrics": result["metrics"], "digest": job_digest(kind, key, result["metrics"], flat)}
 
     def put(self, kind, key, settings, result):
         self.dir.mkdir(parents=True, exist_ok=True)
         meta = json.dumps(self.record(kind, key, settings, result), sort_keys=True)
-        if kind == "teacher":
+        if kind in _WITH_PARAMS:
             atomic_write(self.path(kind, key), lambda f: write_npz(f, {"flat": result["flat"],
                                                                         "meta": np.array(meta)}))
         else:
@@ -120,7 +123,7 @@ class Store:
             if p.stat().st_size > JOB_FILE_MAX:
                 raise _BadJob(f"{p.stat().st_size} bytes, larger than any job file")
             flat = None
-            if kind == "teacher":
+            if kind in _WITH_PARAMS:
                 import zipfile  # noqa: PLC0415
                 with zipfile.ZipFile(p) as z:
                     names = sorted(i.filename for i in z.infolist())
@@ -176,8 +179,8 @@ class Store:
             for name, v in m.items():
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise _BadJob(f"seed {seeds[i]}: {str(name)[:40]} = {str(v)[:40]}, not a finite number")
-        if kind == "teacher":
-            n = _teacher_size(settings)
+        if kind in _WITH_PARAMS:     # a teacher stack, or an int8 stack
+            n = _param_size(kind, settings)
             if flat.dtype != np.float64 or flat.shape != (len(seeds), n) or not np.isfinite(flat).all():
                 raise _BadJob(f"parameters {flat.dtype} {flat.shape}, expected finite float64 ({len(seeds)}, {n})")
         if rec["digest"] != job_digest(kind, key, metrics, flat):
