@@ -278,7 +278,8 @@ def weights_bytes(H, I, K) -> dict:
 # ---- outputs ------------------------------------------------------------------------------------
 
 def best_artifact(task, run, teacher_flat, H, metrics, pooling, out="."):
-    from cfcbase.artifact import LABELLED_TASK, Artifact
+    from cfcbase.artifact import Artifact
+    from cfcbase.artifact_classify import LABELLED_TASK
     from .factorial import recorded_data_path
     m = run["model"]
     tp = _teacher(task, H, teacher_flat)

@@ -286,7 +286,7 @@ def _data_task(a, sweep=False):
     """(task name, default --out, the command that regenerates it) of --data and its options. The
     file is read here, once: the defaults (columns, seq-len, gaps, differencing) are resolved and
     the task's name carries them, so worker processes rebuild the same data from it."""
-    from cfcbase.artifact import data_path_problem
+    from cfcbase.artifact_rules import data_path_problem
     from cfcbase.series import SeriesError, SeriesSpec
     from cfcbase.tasks import resolve_data_task
     from .factorial import recorded_data_path
