@@ -268,7 +268,7 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
 
 def weights_bytes(H, I, K) -> dict:
     """The model's constant data on the device without the shared activation tables
-    (codegen.export.footprint, docs/codegen.md): packed trits, per-row scales, biases, lambda and
+    (codegen.footprint.footprint, docs/codegen.md): packed trits, per-row scales, biases, lambda and
     the head (K x H int32 + K int64); the zero regression readout is counted apart."""
     rows, rb = 2 * H, -(-(I + H) // 4)
     parts = {"trits": rows * rb, "scales": rows * 5, "biases": rows * 4, "lambda": H * 2, "head": K * H * 4 + K * 8}
