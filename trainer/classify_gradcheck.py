@@ -1,6 +1,7 @@
 """The gradient check of the classification head and its cross-entropy (trainer/gradcheck.py runs
 these groups with its own): every parameter and pooling against central differences, the ternary
-student and the shaped STE on the cross-entropy.
+student and the shaped STE on the cross-entropy. The head's functions are looked up in
+trainer/classify.py when the check runs, so that it checks what the trainer runs.
 """
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import numpy as np
 
 from cfcbase.cell import decay
 
-from .classify import POOLINGS, Cache, backward, forward, log_softmax, loss_and_grads
 from .quant import shadow_grads
 
 
@@ -23,6 +23,8 @@ def gradcheck_groups(numeric, rel_err, seed=0, H=3, T=7, B=3, I=2, K=3, M=2):
       cls-shaped-ste[V,POOL]  the shaped STE's chain rule on the cross-entropy, on its surrogate
                               (as trainer/gradcheck.py's shaped-ste groups)
     """
+    # looked up at call time (tests/test_classify.py patches classify.backward with a broken one)
+    from .classify import POOLINGS, Cache, backward, forward, log_softmax, loss_and_grads
     from .quant import window_antiderivative
     rng = np.random.default_rng([seed, 77])
     C = I + H
