@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import datafile
+from . import datafile, datafile_numpy
 from .datafile import SeriesError, _q, resolve_path
 
 MAX_CASES = 100_000            # cases (windows) per file
@@ -248,7 +248,7 @@ def _npz_members(name, real) -> dict:
                 _bad(name, f"key {_q(key)} declares {info.file_size} bytes uncompressed; at most "
                            f"{datafile._mib(datafile.MAX_FILE_BYTES)} in all are read")
             with z.open(info) as f:
-                shape, _, dtype = datafile._npy_header(f, f"{name}: key {_q(key)}")
+                shape, _, dtype = datafile_numpy._npy_header(f, f"{name}: key {_q(key)}")
                 offset = f.tell()
             if dtype.hasobject:
                 _bad(name, f"key {_q(key)} holds Python objects; expected numbers or text")
@@ -270,7 +270,7 @@ def read_npz(path) -> Labelled:
             if k not in mem:
                 _bad(shown, f"no key {k!r} (a labelled .npz has X [N, T, C], y [N], classes [K])")
         (xs, xd, _), (ys, yd, _), (cs, cd, _) = mem["X"], mem["y"], mem["classes"]
-        if len(xs) != 3 or not datafile._numeric(xd):
+        if len(xs) != 3 or not datafile_numpy._numeric(xd):
             _bad(shown, f"X: expected real numbers of shape [N, T, C], got {xd} of shape {xs}")
         N, T, C = xs
         if not (1 <= N <= MAX_CASES and 1 <= T <= MAX_SERIES_LENGTH and 1 <= C <= MAX_CHANNELS):
