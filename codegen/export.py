@@ -72,7 +72,7 @@ def model_task(art: Artifact, data_path=None):
     """(task, note) of an artifact: its task, or a data model's task with its file found relative
     to the artifact (or ``data_path``) and its content checked. A file that changed since the
     training is a CodegenError naming --data FILE; one that is not there gives (None, why)."""
-    from cfcbase.series import DataChanged, DataNotFound, locate_data
+    from cfcbase.series_file import DataChanged, DataNotFound, locate_data
     if art.data is None:
         return art.task, ""
     try:

@@ -9,7 +9,8 @@ from .errors import TrainerError
 
 def data_options(f):
     """--data and its options, the same for factorial and sweep (docs/model.md, "Your own data")."""
-    from cfcbase.series import AUTO_SEQ_LEN, DIFFERENCE, GAPS, MAX_GAP_FRACTION, MAX_GAP_MIN, MIN_WINDOWS, TREND_R2
+    from cfcbase.series import AUTO_SEQ_LEN, DIFFERENCE, GAPS, MIN_WINDOWS
+    from cfcbase.series_prep import MAX_GAP_FRACTION, MAX_GAP_MIN, TREND_R2
     f.add_argument("--data", default=None, metavar="FILE",
                    help="train on your own time series instead of --task: a CSV with a header row, a .npy "
                    "([rows] or [rows, columns]; columns c0, c1, ...) or a .npz (one 1-D array per column), rows "
