@@ -53,7 +53,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .datafile import SeriesError, Table, _names, _q, read_table  # noqa: F401 - the API
-from .series_file import locate_data  # noqa: F401 - cfcbase/tasks.py imports it from here
+# cfcbase/tasks.py (part of the sweep's cache key, so left as it is) and trainer/factorial.py import these here
+from .series_file import data_sha256, locate_data  # noqa: F401
 from .series_prep import _difference, _fill_gaps
 
 RANGE_FILL = 1.0          # training data scaled into [-1, 1]; the device carries |v| < 2 (Q14)

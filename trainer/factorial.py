@@ -289,8 +289,7 @@ def load_data(task):
 
 def data_summary(task):
     """What a data task's report says about its data: spec, sizes, scaling, saturations."""
-    from cfcbase.series import values_past_q14
-    from cfcbase.series_file import data_sha256
+    from cfcbase.series import data_sha256, values_past_q14
     d = tasks.series_data(task)
     return {"spec": tasks.spec_dict(d.spec), "inputs": d.inputs, "target": d.target,
             "rows": {s: list(r) for s, r in d.rows.items()},
@@ -361,7 +360,7 @@ def best_artifact(task, run, teacher_flat, H, metrics, out=".") -> Artifact:
     W = tp.W[0]
     data = scaling = None
     if tasks.is_data_task(task):
-        from cfcbase.series_file import data_sha256
+        from cfcbase.series import data_sha256
         d = tasks.series_data(task)
         # the spec as resolved (the defaults filled in), the file relative to the artifact, its hash
         data = dict(tasks.spec_dict(d.spec), path=recorded_data_path(d.spec.path, out), inputs=list(d.inputs),
