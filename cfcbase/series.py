@@ -42,18 +42,20 @@ the target's level at the input's row and at the target's row, scaled by `level_
 (the target's own scaling when it is not differenced).
 
 Every problem raises SeriesError with one line naming the file and the row, column or key.
+Gaps and differencing: cfcbase.series_prep; finding and checking a model's data file:
+cfcbase.series_file.
 """
 from __future__ import annotations
 
-import functools
 import math
-import os
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .datafile import (PKG_PREFIX, SeriesError, Table, _names, _q, file_sha256, read_table,  # noqa: F401 - the API
-                       resolve_path)
+from .datafile import SeriesError, Table, _names, _q, read_table  # noqa: F401 - the API
+# cfcbase/tasks.py (part of the sweep's cache key, so left as it is) and trainer/factorial.py import these here
+from .series_file import data_sha256, locate_data  # noqa: F401
+from .series_prep import _difference, _fill_gaps
 
 RANGE_FILL = 1.0          # training data scaled into [-1, 1]; the device carries |v| < 2 (Q14)
 Q14_LIMIT = 2.0           # |value| the device's int16 Q14 inputs and output can carry
@@ -63,8 +65,6 @@ MAX_INPUTS = 255                  # input columns (the artifact's I)
 MAX_WINDOWS = 1024                # windows used per split: evenly spaced over a longer block
 MAX_SCALED = 1e6                  # |value| after scaling: multiples of the training block's range
 GAPS = ("interpolate", "refuse")
-MAX_GAP_MIN = 3                   # default --max-gap: 3 rows, or MAX_GAP_FRACTION of the rows if more
-MAX_GAP_FRACTION = 0.01
 DIFFERENCE = ("none", "target", "all", "auto")
 # seq_len=None: the largest length in AUTO_SEQ_LEN giving the splits at least MIN_WINDOWS
 # windows (train, val, test), else the largest giving each split one. 15 is the shortest the
@@ -72,9 +72,6 @@ DIFFERENCE = ("none", "target", "all", "auto")
 # 50 the pinned tasks' length.
 AUTO_SEQ_LEN = (15, 50)
 MIN_WINDOWS = (8, 2, 2)
-# difference="auto": a column trends when a straight line explains at least TREND_R2 of its
-# variance over the training rows, or the validation rows' mean lies outside the training range.
-TREND_R2 = 0.5
 
 
 # ---- the task ---------------------------------------------------------------------------
@@ -250,105 +247,6 @@ def _seq_len(t, spec, fr, blocks, n, notes) -> int:
     return spec.seq_len
 
 
-def _runs(mask) -> list:
-    """[(start, end)] of the runs of True in a bool array."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
-def _fill_gaps(t: Table, used, spec, notes) -> tuple:
-    """The used columns with their gaps filled, trimmed to the rows from the first to the last
-    complete one: ({name: float64 [rows]}, first row, max_gap, {name: values filled})."""
-    cols = {c: t.column(c) for c in used}
-    miss = {c: np.isnan(v) for c, v in cols.items()}
-    max_gap = spec.max_gap if spec.max_gap is not None else max(MAX_GAP_MIN, int(t.rows * MAX_GAP_FRACTION))
-    if not any(m.any() for m in miss.values()):
-        return cols, 0, max_gap, {}
-    if spec.gaps == "refuse":
-        c = next(c for c in used if miss[c].any())
-        i = int(np.argmax(miss[c]))
-        raise SeriesError(f"{t.path}: row {t.row(i)}, column {_q(c)}: missing value ({int(miss[c].sum())} in the "
-                          f"column; --gaps refuse; --gaps interpolate fills short gaps)")
-    complete = ~np.any(np.stack(list(miss.values())), 0)
-    if not complete.any():
-        raise SeriesError(f"{t.path}: no row has a value in every used column ({', '.join(map(_q, used))})")
-    lo, hi = int(np.argmax(complete)), t.rows - int(np.argmax(complete[::-1]))
-    if lo or hi < t.rows:
-        parts = ([f"{lo} at the start (rows {t.row(0)}-{t.row(lo - 1)})"] if lo else []) + \
-                ([f"{t.rows - hi} at the end (rows {t.row(hi)}-{t.row(t.rows - 1)})"] if hi < t.rows else [])
-        notes.append(f"gaps: dropped {' and '.join(parts)}, before the first and after the last row with every "
-                     f"used column filled")
-    out, filled = {}, {}
-    for c in used:
-        v, m = cols[c][lo:hi].copy(), miss[c][lo:hi]
-        runs = _runs(m)
-        long = [(a, b) for a, b in runs if b - a > max_gap]
-        if long:
-            a, b = max(long, key=lambda r: r[1] - r[0])
-            raise SeriesError(f"{t.path}: rows {t.row(a + lo)}-{t.row(b - 1 + lo)}, column {_q(c)}: {b - a} "
-                              f"consecutive missing values, more than --max-gap {max_gap} fills "
-                              f"({len(long)} such gap(s); --max-gap {b - a} would interpolate them)")
-        if runs:
-            idx = np.arange(len(v))
-            v[m] = np.interp(idx[m], idx[~m], v[~m])
-            a, b = max(runs, key=lambda r: r[1] - r[0])
-            filled[c] = int(m.sum())
-            notes.append(f"gaps: filled {filled[c]} missing value(s) of {c} by linear interpolation ({len(runs)} "
-                         f"gap(s), the longest {b - a} row(s) at rows {t.row(a + lo)}-{t.row(b - 1 + lo)}; at most "
-                         f"--max-gap {max_gap} are filled)")
-        out[c] = v
-    return out, lo, max_gap, dict(filled, dropped_start=lo, dropped_end=t.rows - hi)
-
-
-def trend_reason(v, train, val) -> str | None:
-    """Why a column counts as trending (difference="auto"), or None: a straight line explains at
-    least TREND_R2 of its variance over the training rows, or the validation rows' mean lies
-    outside the training rows' range. The test rows are not looked at."""
-    a, b = train
-    y = np.asarray(v[a:b], np.float64)
-    t = np.arange(len(y), dtype=np.float64)
-    ss = float(((y - y.mean()) ** 2).sum())
-    if ss > 0 and len(y) > 2:
-        A = np.stack([t, np.ones_like(t)], 1)
-        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-        r2 = 1.0 - float(((y - A @ coef) ** 2).sum()) / ss
-        if r2 >= TREND_R2:
-            return f"a straight line explains {r2:.0%} of its variance over the training rows"
-    m = float(np.mean(v[val[0]:val[1]]))
-    if m < y.min() or m > y.max():
-        return (f"the validation rows' mean {m:.6g} lies outside the training rows' range "
-                f"[{y.min():.6g}, {y.max():.6g}]")
-    return None
-
-
-def _difference(t, spec, inputs, target, cols, blocks, notes) -> dict:
-    d = spec.difference
-    if isinstance(d, dict):
-        bad = [c for c in d["inputs"] if c not in inputs]
-        if bad or not isinstance(d["target"], bool):
-            raise SeriesError(f"{t.path}: difference {d!r}: inputs must name input columns, target a boolean")
-        return {"target": d["target"], "inputs": [c for c in inputs if c in d["inputs"]]}
-    why = {c: trend_reason(cols[c], blocks["train"], blocks["val"]) for c in dict.fromkeys(inputs + [target])}
-    if d == "auto":
-        out = {"target": why[target] is not None, "inputs": [c for c in inputs if why[c] is not None]}
-        if out["target"] or out["inputs"]:
-            said = [f"target {target} ({why[target]})"] if out["target"] else []
-            said += [f"input {c}" + (" (the target)" if c == target and out["target"] else f" ({why[c]})")
-                     for c in out["inputs"]]
-            notes.append(f"difference (auto): modelling the changes of {', '.join(said)}; the forecast of the "
-                         f"level is the level at the input's row plus the predicted change (--difference none "
-                         f"keeps the levels)")
-        else:
-            notes.append(f"difference (auto): none, no used column trends (a straight line explains less than "
-                         f"{TREND_R2:.0%} of its training variance and the validation mean lies in the training range)")
-        return out
-    out = {"target": d in ("target", "all"), "inputs": list(inputs) if d == "all" else []}
-    if not out["target"] and why[target] is not None:
-        notes.append(f"note: the target {target} trends ({why[target]}); --difference auto models its changes, "
-                     f"which usually forecasts a trending series better")
-    return out
-
-
 def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     """Read spec.path (only the columns the spec uses) and make the task's windows; bad data or
     options raise one SeriesError line. A used column's name must be safe text
@@ -453,81 +351,6 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
             raise SeriesError(f"{t.path}: the target column {_q(target)} does not vary over the {s} windows "
                               f"(rows {ab[0]}-{ab[1] - 1}, steps t >= {WASHOUT}); its NMSE is undefined")
     return out
-
-
-# ---- a model's data file -----------------------------------------------------------------
-
-class DataNotFound(SeriesError):
-    """A model's data file is not where its artifact says."""
-
-
-class DataChanged(SeriesError):
-    """A model's data file is there but is not the file the model was trained on."""
-
-
-@functools.lru_cache(maxsize=32)
-def _sha256(real, size, mtime_ns) -> str:
-    return file_sha256(real)
-
-
-def data_sha256(path) -> str:
-    """file_sha256 of a data file, computed once per process while the file is unchanged."""
-    real = os.path.realpath(resolve_path(path))
-    try:
-        st = os.stat(real)
-    except OSError as e:
-        raise SeriesError(f"{path}: cannot read ({e.strerror or e})") from None
-    return _sha256(real, st.st_size, st.st_mtime_ns)
-
-
-def _exists(p) -> bool:
-    try:
-        return os.path.isfile(resolve_path(p))
-    except SeriesError:                     # pkg:PACKAGE/... of a package that is not installed
-        return False
-
-
-def locate_data(art, data_path=None) -> tuple:
-    """(the path to read, a note or None) of a version-2 artifact's data (docs/artifact.md): its
-    `path` as pkg:PACKAGE/PATH or relative to the artifact's directory (an artifact without
-    `sha256`, written before paths were relative to it: also the current directory), its
-    content checked against `sha256`. ``data_path`` (verify --data FILE) replaces it; a content
-    other than the trained file's is then noted, not refused. DataNotFound / DataChanged: one
-    line naming the path and --data FILE."""
-    d = art.data
-    want = d.get("sha256")
-    if data_path is not None:
-        p = os.fspath(data_path)
-        if not _exists(p):
-            raise DataNotFound(f"{p}: no such file")
-        note = None
-        if want and data_sha256(p) != want:
-            note = (f"{p} is not the file the model was trained on (sha256 {data_sha256(p)[:16]}..., the model's "
-                    f"{want[:16]}...): the figures are on its data")
-        return p, note
-    p = d["path"]
-    if p.startswith(PKG_PREFIX):
-        where = [p]
-    else:
-        base = os.path.dirname(art.path) if art.path != "<memory>" else ""
-        where = [os.path.normpath(os.path.join(base, p))] + ([] if want or os.path.normpath(p) in
-                                                              [os.path.normpath(os.path.join(base, p))] else [p])
-    found = next((w for w in where if _exists(w)), None)
-    if found is None:
-        beside = "" if p.startswith(PKG_PREFIX) else f"; looked for {where[0]}, relative to the model {art.path}"
-        why = "no such file"
-        if p.startswith(PKG_PREFIX):
-            try:
-                resolve_path(p)
-            except SeriesError as e:
-                why = str(e)[len(p) + 2:]
-        raise DataNotFound(f"{p}: {why}{beside}; pass --data FILE to read the data from another copy")
-    if want:
-        have = data_sha256(found)
-        if have != want:
-            raise DataChanged(f"{found}: the file changed since the model was trained (sha256 {have[:16]}..., the "
-                              f"model's {want[:16]}...); pass --data FILE to read a copy of the original")
-    return found, None
 
 
 def values_past_q14(data: SeriesData) -> dict:

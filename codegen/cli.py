@@ -16,10 +16,11 @@ from cfcbase.artifact import committed_model
 from cfcbase.tasks import TASKS, WASHOUT, artifact_task, label, washout_mse
 
 from .errors import CodegenError
-from .export import (KERNELS, code_kernel_text, export_model, footprint_text, load_test_split, render_test_vectors,
-                     test_model_entry, write_outputs)
+from .export import KERNELS, export_model, load_test_split, write_outputs
+from .footprint import code_kernel_text, footprint_text
 from .golden import IntModel, dequantize_output, quantize_input, run_golden
 from .testing import random_artifact, random_classifier, random_inputs_q14
+from .vectors import render_test_vectors, test_model_entry
 
 # Shapes for the random kernel-test models: many sizes that are not multiples of 4, 8 or 16.
 RANDOM_SHAPES = [(1, 1), (1, 3), (2, 5), (1, 7), (3, 9), (1, 13), (1, 16), (2, 17), (1, 31),

@@ -1,8 +1,7 @@
-"""Render the C99 headers (model, golden vectors, kernel test vectors) from jinja2 template
-files, write them atomically, and summarise the footprint."""
+"""Render the C99 headers (model, golden vectors) from jinja2 template files and write them
+atomically (the kernel test vectors: codegen.vectors; the footprint summary: codegen.footprint)."""
 from __future__ import annotations
 
-import math
 import os
 import reprlib
 import shutil
@@ -21,21 +20,15 @@ from cfcbase.tasks import check_task as known_task
 from cfcbase.text import PATH_MAX
 
 from .cliterals import (CText, c_array_body, c_comment_text, c_double, c_hex_bytes, c_hex_digits, c_identifier,
-                        c_int, c_join, c_string, c_u64_hex)
+                        c_int, c_join, c_u64_hex)
 from .errors import CodegenError
-from .golden import IntModel, quantize_input, run_golden, matvec_golden
+from .golden import IntModel, quantize_input, run_golden
 from .lossy import check_lossy, lossy_report, lossy_text, synthetic_inputs, synthetic_steps
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 GOLDEN_SEQUENCES = 8
 KERNELS = ("packed", "code")          # export --kernel: packed trits (the runtime kernels) or weights as code
 CODE_BLOCK = 8                        # rows per block of register accumulators in the code kernel
-# Test vectors carry code kernels for models up to CODE_VECTORS_MAX_WEIGHTS weights and for the
-# bench's (I, H) up to 32; larger ones (H = 47: 10 kB of code, 64: 18 kB on the M4) would not leave
-# test_kernels, with the classifiers' and the int8 models' vectors, inside the nRF51's and the
-# LM3S6965's 256 kB of flash. The code kernel's generator is the same at every size.
-CODE_VECTORS_MAX_WEIGHTS = 2400
-CODE_VECTORS_BENCH = ((1, 8), (1, 16), (1, 32))
 
 
 def _finalize(value):
@@ -79,7 +72,7 @@ def model_task(art: Artifact, data_path=None):
     """(task, note) of an artifact: its task, or a data model's task with its file found relative
     to the artifact (or ``data_path``) and its content checked. A file that changed since the
     training is a CodegenError naming --data FILE; one that is not there gives (None, why)."""
-    from cfcbase.series import DataChanged, DataNotFound, locate_data
+    from cfcbase.series_file import DataChanged, DataNotFound, locate_data
     if art.data is None:
         return art.task, ""
     try:
@@ -341,20 +334,6 @@ def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False,
     return Exported(art, m, files, report, where, note)
 
 
-def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:
-    """z vectors for the kernel test: extremes (all +max, all -min, alternating) and random."""
-    rng = np.random.default_rng(seed)
-    z = np.zeros((count, m.cols_padded), np.int16)
-    C = m.C
-    fixed = [np.full(C, 32767), np.full(C, -32768), np.where(np.arange(C) % 2, 32767, -32768)]
-    for k in range(count):
-        if k < len(fixed):
-            z[k, :C] = fixed[k]
-        else:
-            z[k, :C] = rng.integers(-32768, 32768, C)
-    return z
-
-
 def float_model_name(m: IntModel) -> str:
     """What the integer model is measured against: the float model of its weight formats."""
     return {("ternary", "ternary"): "float ternary", ("int8", "int8"): "float int8"}.get(tuple(m.formats),
@@ -370,41 +349,6 @@ def format_fields(m: IntModel):
     names = {"ternary": CText("ternary"), "int8": CText("int8")}
     return dict(f=G.FORMAT_CODE[m.formats[0]], g=G.FORMAT_CODE[m.formats[1]],
                 f_name=names[m.formats[0]], g_name=names[m.formats[1]])
-
-
-def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors: int = 6, seed: int = 0,
-                     code_max_weights: int = CODE_VECTORS_MAX_WEIGHTS) -> dict:
-    m = IntModel.from_artifact(art)
-    kz = kernel_test_z(m, kernel_vectors, seed)
-    ka = matvec_golden(m, kz)
-    y, hs = run_golden(m, x_q14, return_states=True)
-    head = None
-    if m.head is not None:                            # a classifier: the logits of each sequence
-        from .classify import POOLING_CODES, run_golden_logits
-        lg, cls = run_golden_logits(m, x_q14)
-        head = dict(K=m.head.K, pooling=POOLING_CODES[m.head.pooling], shift=m.head.shift,
-                    logits=_i32s(lg.ravel()), n_logits=lg.size, classes=_ints(cls, 16))
-    return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"), head=head,
-                m=m, hash=c_u64_hex(m.hash), pre_shift=G.pre_shift(m), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
-                kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
-                kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
-                sequences=x_q14.shape[0], steps=x_q14.shape[1],
-                cell_x=_ints(x_q14.ravel(), 16), cx_len=x_q14.size,
-                cell_y=_ints(y.ravel(), 16), cy_len=y.size,
-                cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size,
-                formats=format_fields(m),
-                code=code_kernel(m) if not m.has_int8 and (2 * m.H * m.C <= code_max_weights
-                                                           or (m.I, m.H) in CODE_VECTORS_BENCH) else None)
-
-
-def render_test_vectors(entries: list) -> dict:
-    env = _env()
-    entries = [dict(e, prefix=c_identifier(f"tv{i}", "array prefix"),
-                    code_fn=c_identifier(f"tv{i}_matvec_code", "kernel name")) for i, e in enumerate(entries)]
-    text = env.get_template("test_vectors.h.j2").render(
-        command=CText("vectors"), models=entries, table_size=G.TABLE_SIZE,
-        sigmoid=_ints(G.sigmoid_table_q15()), tanh=_ints(G.tanh_table_q15()))
-    return {"test_vectors.h": text.encode()}
 
 
 def write_outputs(files: dict, out) -> None:
@@ -424,73 +368,3 @@ def write_outputs(files: dict, out) -> None:
             os.replace(tmp / name, out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def footprint(m: IntModel) -> dict:
-    rows, C = 2 * m.H, m.C
-    weights = rows * C
-    trit_bytes = len(m.packed) * m.row_bytes
-    int8_bytes = 0 if m.weights_s8 is None else int(m.weights_s8.size)
-    return {
-        "weights": weights,
-        "trit_bytes": trit_bytes,
-        "int8_bytes": int8_bytes,
-        "int8_weights": 0 if m.weights_s8 is None else len(m.weights_s8) * C,
-        "trit_bits_exact": len(m.packed) * C * 2,
-        "bits_per_trit": 2.0,
-        "bits_per_weight_stored": trit_bytes * 8 / weights,
-        "log2_3": math.log2(3),
-        "scale_bytes": rows * (4 + 1),          # int32 multiplier + int8 shift
-        "bias_bytes": rows * 4,
-        "lam_bytes": m.H * 2,
-        "readout_bytes": m.H * 4 + 8,          # int32 weights + int64 bias
-        "table_bytes": 2 * G.TABLE_SIZE * 2,
-        **({"head_bytes": m.head.K * (m.H * 4 + 8)} if m.head is not None else {}),   # a classifier: int32 w, int64 b
-    }
-
-
-def footprint_text(m: IntModel) -> str:
-    f = footprint(m)
-    total = sum(v for k, v in f.items() if k.endswith("_bytes"))
-    padding = f["trit_bytes"] * 8 - f["trit_bits_exact"]
-    if m.has_int8:
-        heads = ", ".join(f"{h} {fmt}" for h, fmt in zip(("gate", "candidate"), m.formats))
-        lines = [f"model {m.hash_hex}: I={m.I} H={m.H}, {f['weights']} weights in {2 * m.H} rows x {m.C} columns "
-                 f"({heads})"]
-        if f["trit_bytes"]:
-            lines.append(f"  trits    {f['trit_bytes']:6d} bytes  = {f['trit_bits_exact'] // 2} trits x 2 bits + "
-                         f"{padding} bits of row padding")
-        lines += [f"  int8     {f['int8_bytes']:6d} bytes  = {f['int8_weights']} weights x 8 bits + "
-                  f"{f['int8_bytes'] - f['int8_weights']} bytes of row padding (rows of {m.C} in {4 * m.row_bytes})",
-                  f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
-                  f"  biases   {f['bias_bytes']:6d} bytes",
-                  f"  lambda   {f['lam_bytes']:6d} bytes",
-                  f"  readout  {f['readout_bytes']:6d} bytes",
-                  f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
-                  f"  total    {total:6d} bytes of constant data"]
-        return "\n".join(lines)
-    return "\n".join([
-        f"model {m.hash_hex}: I={m.I} H={m.H}, {f['weights']} ternary weights in {2 * m.H} rows x {m.C} columns",
-        f"  trits    {f['trit_bytes']:6d} bytes  = {f['weights']} trits x 2 bits + {padding} bits of row padding "
-        f"(rows of {m.C} trits in {m.row_bytes} bytes)",
-        f"  bits/weight: {f['bits_per_trit']:.3f} per trit, {f['bits_per_weight_stored']:.3f} with row padding  "
-        f"(log2(3) = {f['log2_3']:.3f} limit)",
-        f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
-        f"  biases   {f['bias_bytes']:6d} bytes",
-        f"  lambda   {f['lam_bytes']:6d} bytes",
-        f"  readout  {f['readout_bytes']:6d} bytes" + ("  (zeros: a classifier has no regression readout)"
-                                                       if m.head is not None else ""),
-        *([f"  head     {f['head_bytes']:6d} bytes  ({m.head.K} classes x {m.H} int32 weights + {m.head.K} int64 "
-           f"biases)"] if m.head is not None else []),
-        f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
-        f"  total    {total:6d} bytes of constant data",
-    ])
-
-
-def code_kernel_text(m: IntModel, prefix: str = "trix") -> str:
-    """What export prints for --kernel code."""
-    k = code_kernel(m)
-    return (f"  weights as code: {prefix}_matvec_code.h, {k['nnz']} of {k['weights']} trits non-zero -> "
-            f"{k['nnz']} adds/subtracts in blocks of {k['t2_block'] if k['t2'] else k['block']} rows on Thumb-2 "
-            f"({k['block']} in C elsewhere; flash: about 4 bytes each on Cortex-M, `python -m host bench --qemu` "
-            f"measures it)")

@@ -68,8 +68,9 @@ def load_reference(model, sequences=None, log=None, data=None) -> Reference:
 
 def _task(art, data, log):
     """The artifact's task; a data model's file found beside the model (or ``data``), its content
-    checked (cfcbase.series.locate_data): one HostError line naming --data FILE otherwise."""
-    from cfcbase.series import SeriesError, locate_data
+    checked (cfcbase.series_file.locate_data): one HostError line naming --data FILE otherwise."""
+    from cfcbase.series import SeriesError
+    from cfcbase.series_file import locate_data
     if art.data is None:
         return artifact_task(art)
     try:

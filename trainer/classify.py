@@ -13,7 +13,8 @@ distillation term does. Teachers, QAT students (identity or shaped STE, coupled 
 scales: trainer/quant.py), distillation (`traj`: the teacher's hidden trajectory; `out`: the
 teacher's logits, soft cross-entropy at temperature 1), PTQ, greedy coordinate search on the
 training cross-entropy and the refit with the trits fixed are the regression trainer's, with
-this head and loss (trainer/train.py, trainer/search.py).
+this head and loss (trainer/train.py, trainer/search.py; the coordinate search and the refit:
+trainer/classify_search.py; the gradient check: trainer/classify_gradcheck.py).
 
 Parameters: one flat vector per model (as trainer/optim.py's Params), teacher W, b, log_tau,
 w_c, b_c; student V, s, b, log_tau, w_c, b_c.
@@ -24,7 +25,7 @@ import time
 
 import numpy as np
 
-from cfcbase.cell import activations_, decay, head_scale_rows, state_update_
+from cfcbase.cell import decay
 from cfcbase.labelled import class_names, load_labelled, n_inputs
 
 from . import cell
@@ -362,184 +363,9 @@ def train_students(task, teachers: ClsParams, shaped, distill, pooling, epochs=3
     return best.p, info, time.perf_counter() - t0
 
 
-def frozen(p: ClsParams, m, scheme="coupled"):
-    """Model m of a student stack as a frozen ternary classifier (trits, s, b, tau, w_c, b_c)."""
-    trits, s_eff, _ = quantize(p.V[m], p.s[m], scheme)
-    return {"trits": np.asarray(trits).astype(np.int8), "s": np.asarray(s_eff, np.float64).copy(),
-            "b": p.b[m].copy(), "tau": p.tau[m].copy(), "w_c": p.w_c[m].copy(), "b_c": p.b_c[m].copy()}
-
-
-def from_frozen(models, H):
-    p = ClsParams(H, len(models), models[0]["trits"].shape[1] - H, models[0]["w_c"].shape[0], student=True)
-    for i, m in enumerate(models):
-        p.V[i] = m["s"][:, None] * m["trits"]
-        p.s[i] = m["s"]
-        p.b[i] = m["b"]
-        p.log_tau[i] = np.log(m["tau"])
-        p.w_c[i] = m["w_c"]
-        p.b_c[i] = m["b_c"]
-    return p
-
-
-def frozen_eff(m):
-    """Stacked (M = 1) effective parameters of a frozen classifier."""
-    W = m["s"][:, None] * m["trits"].astype(np.float64)
-    return W[None], m["b"][None], decay(m["tau"])[None], m["w_c"][None], m["b_c"][None]
-
-
-# ---- greedy coordinate search on the training cross-entropy ---------------------------------------
-
-def candidate_losses(xT, labels, m, row, cols, new, pooling):
-    """Training cross-entropy of K candidate classifiers that each differ from m in one trit of
-    row `row` (candidate k sets column cols[k] to new[k]), evaluated together as
-    trainer/search.candidate_losses evaluates the regression's (the batch axis holds K copies of
-    the training set; candidate k adds (new_k - old_k) s_row z[:, cols_k] to the row's
-    pre-activation)."""
-    T, B, I = xT.shape
-    W, b, lam, w_c, b_c = (a[0] for a in frozen_eff(m))
-    R, C = W.shape
-    H = R // 2
-    Kc = len(cols)
-    sc = head_scale_rows(H)
-    Wh = W * sc[:, None]
-    xa = xT @ Wh[:, :I].T + b * sc
-    WfT = np.ascontiguousarray(Wh[:H, I:].T)
-    WgT = np.ascontiguousarray(Wh[H:, I:].T)
-    delta = (new - m["trits"][row, cols]) * m["s"][row] * sc[row]
-    head, r = divmod(row, H)
-    act = np.empty((2, Kc, B, H))
-    af, ag = act[0], act[1]
-    h = np.zeros((Kc, B, H))
-    hsum = np.zeros((Kc, B, H))
-    d = np.empty((Kc, B, H))
-    tmp = np.empty((Kc, B, H))
-    kidx = np.arange(Kc)
-    xcols = cols < I
-    lamf = np.ascontiguousarray(np.broadcast_to(lam, (Kc, B, H)))
-    with np.errstate(over="ignore"):
-        for t in range(T):
-            hz = np.where(xcols[:, None], xT[t][:, np.minimum(cols, I - 1)].T,
-                          h[kidx, :, np.maximum(cols - I, 0)])
-            np.matmul(h, WfT, out=af)
-            np.matmul(h, WgT, out=ag)
-            af += xa[t, :, :H]
-            ag += xa[t, :, H:]
-            (ag if head else af)[:, :, r] += delta[:, None] * hz
-            activations_(act)
-            state_update_(h, d, tmp, h, af, ag, lamf)
-            if pooling == "mean":
-                hsum += h
-    hp = h if pooling == "last" else hsum / T
-    logits = hp @ w_c.T + b_c                                   # [Kc, B, K]
-    return ce_and_accuracy(logits, labels)[0]
-
-
-def coordinate_search(task, m, pooling, max_sweeps=3, log=None):
-    """Greedy coordinate search over the trits (scales fixed) on the training cross-entropy, as
-    trainer/search.coordinate_search: per row the best single trit change if it lowers the loss;
-    sweeps until one gains nothing or max_sweeps."""
-    xT, y, _, _ = _data(task)
-    m = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
-    R, C = m["trits"].shape
-    cur = float(candidate_losses(xT, y, m, 0, np.array([0]), m["trits"][0, :1].astype(np.float64), pooling)[0])
-    evals, sweeps, changes = 1, 0, 0
-    t0 = time.perf_counter()
-    start = cur
-    cols = np.repeat(np.arange(C), 2)
-    for _ in range(max_sweeps):
-        sweeps += 1
-        gained = 0
-        for r in range(R):
-            old = m["trits"][r].astype(np.int64)
-            alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)
-            L = candidate_losses(xT, y, m, r, cols, alt.astype(np.float64), pooling)
-            evals += len(cols)
-            k = int(np.argmin(L))
-            if L[k] < cur * (1 - 1e-9):
-                m["trits"][r, cols[k]] = alt[k]
-                cur = float(L[k])
-                changes += 1
-                gained += 1
-        if log:
-            log(f"coordinate search sweep {sweeps}: train CE {cur:.4f}, {gained} changes, {evals} loss evals")
-        if not gained:
-            break
-    return m, {"cs_loss_evals": evals, "cs_sweeps": sweeps, "cs_changes": changes,
-               "cs_train_ce_before": start, "cs_train_ce_after": cur, "wall_s": time.perf_counter() - t0}
-
-
-def refit(task, teacher: ClsParams, m, pooling, epochs, lr):
-    """The refit after coordinate search: scales, biases, tau and the head trained with the trits fixed."""
-    p, infos, wall = train_students(task, teacher, [False], [None], pooling, epochs=epochs, lr=lr,
-                                    freeze_trits=True, start=from_frozen([m], teacher.H))
-    m2 = frozen(p, 0)
-    assert np.array_equal(m2["trits"], m["trits"])
-    return m2, infos[0], wall
-
-
 def n_classes(task) -> int:
     return len(class_names(task))
 
 
 def inputs(task) -> int:
     return n_inputs(task)
-
-
-# ---- gradient check (trainer/gradcheck.py runs these groups with its own) ------------------------
-
-def gradcheck_groups(numeric, rel_err, seed=0, H=3, T=7, B=3, I=2, K=3, M=2):
-    """{group: max relative error} of the head and its loss against central differences
-    (``numeric(f, x)``), on a small random problem of M stacked models:
-
-      cls[P,POOL,LOSS]        P in W, b, log_tau, w_c, b_c; POOL last / mean; LOSS ce, + the
-                              trajectory term (traj), + the logit-distillation term (out)
-      cls-student[P,POOL]     the ternary student w.r.t. its effective weights s * trits and
-                              its scales s, trits fixed (cross-entropy)
-      cls-shaped-ste[V,POOL]  the shaped STE's chain rule on the cross-entropy, on its surrogate
-                              (as trainer/gradcheck.py's shaped-ste groups)
-    """
-    from .quant import window_antiderivative
-    rng = np.random.default_rng([seed, 77])
-    C = I + H
-    xT = rng.normal(size=(T, B, I))
-    labels = rng.integers(0, K, B)
-    h_t = rng.normal(size=(T, M, B, H)) * 0.3
-    p_t = np.exp(log_softmax(rng.normal(size=(M, B, K))))
-    P = {"W": rng.normal(size=(M, 2 * H, C)) * 0.8, "b": rng.normal(size=(M, 2 * H)) * 0.3,
-         "log_tau": np.log(rng.uniform(0.05, 1.0, (M, H))), "w_c": rng.normal(size=(M, K, H)),
-         "b_c": rng.normal(size=(M, K))}
-    cache = Cache(T, M, B, I, H)
-
-    def loss(W, pooling, kw):
-        tau = np.exp(P["log_tau"])
-        logits, hp = forward(cache, xT, W, P["b"], decay(tau), P["w_c"], P["b_c"], pooling)
-        L, dlog, dh = loss_and_grads(logits, labels, h=cache.cell.h[1:], h_teacher=h_t, p_teacher=p_t, **kw)
-        return float(np.sum(L)), dlog, dh, hp, tau
-
-    def grads(W, pooling, kw):
-        _, dlog, dh, hp, tau = loss(W, pooling, kw)
-        g = backward(cache, xT, W, decay(tau), tau, P["w_c"], dlog, hp, pooling, dh)
-        return dict(zip(("W", "b", "log_tau", "w_c", "b_c"), g))
-
-    out = {}
-    for pooling in POOLINGS:
-        for tag, kw in (("ce", {}), ("traj", {"alpha": 0.4}), ("out", {"alpha_out": 0.3})):
-            an = grads(P["W"], pooling, kw)
-            for name in ("W", "b", "log_tau", "w_c", "b_c"):
-                num = numeric(lambda: loss(P["W"], pooling, kw)[0], P[name])
-                out[f"cls[{name},{pooling},{tag}]"] = rel_err(an[name], num)
-        T0 = rng.integers(-1, 2, size=(M, 2 * H, C)).astype(np.float64)
-        s = rng.uniform(0.3, 1.5, (M, 2 * H))
-        Weff = s[..., None] * T0
-        dW = grads(Weff, pooling, {})["W"]
-        out[f"cls-student[W,{pooling}]"] = rel_err(dW, numeric(lambda: loss(Weff, pooling, {})[0], Weff))
-        ds = shadow_grads(dW, Weff, T0, s, "coupled", False, 1.0)[1]
-        out[f"cls-student[s,{pooling}]"] = rel_err(ds, numeric(lambda: loss(s[..., None] * T0, pooling, {})[0], s))
-        V0 = s[..., None] * rng.uniform(-1.3, 1.3, (M, 2 * H, C))
-        Tq = np.sign(V0) * (np.abs(V0 / s[..., None]) > 0.5)
-        beta, V = 2.5, V0.copy()
-        phi0 = window_antiderivative(V0 / s[..., None], beta)
-        sur = lambda: s[..., None] * (Tq + window_antiderivative(V / s[..., None], beta) - phi0)  # noqa: E731
-        an = shadow_grads(grads(sur(), pooling, {})["W"], V0, Tq, s, "coupled", True, beta)[0]
-        out[f"cls-shaped-ste[V,{pooling}]"] = rel_err(an, numeric(lambda: loss(sur(), pooling, {})[0], V))
-    return out

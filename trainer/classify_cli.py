@@ -35,7 +35,7 @@ def is_classification(a) -> bool:
 
 def factorial(a) -> int:
     """Run the classification factorial for the parsed `factorial` options ``a``."""
-    from cfcbase.artifact import data_path_problem
+    from cfcbase.artifact_rules import data_path_problem
     from cfcbase.labelled import LabelledSpec, default_test_path, label, labelled_task
     from .classify_factorial import ClsSettings, run
     from .factorial import recorded_data_path

@@ -31,6 +31,7 @@ from cfcbase import numerics
 from cfcbase.labelled import CLASSIFY_TASKS, class_names, is_labelled_task, label, labelled_data, n_inputs
 
 from . import classify as C
+from . import classify_search as CS
 from . import gradcheck, stats
 from .configs import SCHEME, SHAPED_BETA, STUDENT_LR, config_name
 from .errors import TrainerError
@@ -104,11 +105,11 @@ def job_students(task, H, seed, teacher_flat, epochs, lr, scheme, pooling):
     for m, (cfg, sh, _) in enumerate(variants):
         runs.append({"config": cfg, "name": config_name(sh, distill[m], H), "seed": seed, "H": H, "shaped": sh,
                      "distill": distill[m], **ev[m], **infos[m], "wall_s": wall / len(variants),
-                     "model": C.frozen(p, m, scheme)})
+                     "model": CS.frozen(p, m, scheme)})
     q = C.ptq(teacher)
-    pm = C.frozen(q, 0)
+    pm = CS.frozen(q, 0)
     runs.append({"config": "ptq", "name": f"ptq+H{H}", "seed": seed, "H": H,
-                 **C.evaluate(C.frozen_eff(pm), task, pooling)[0], "zero_frac": float(np.mean(pm["trits"] == 0)),
+                 **C.evaluate(CS.frozen_eff(pm), task, pooling)[0], "zero_frac": float(np.mean(pm["trits"] == 0)),
                  "wall_s": 0.0, "model": pm})
     _log(f"students H={H} seed={seed} done in {wall:.1f} s: test accuracy "
          + " ".join(f"{r['name']}={r['test_acc']:.3f}" for r in runs))
@@ -116,17 +117,17 @@ def job_students(task, H, seed, teacher_flat, epochs, lr, scheme, pooling):
 
 
 def job_cs(task, seed, tag, run, sweeps, pooling, refit_epochs=0, lr=0.0, teacher_flat=None):
-    m, info = C.coordinate_search(task, run["model"], pooling, max_sweeps=sweeps,
-                                  log=lambda msg: _log(f"{run['name']} seed={seed}: {msg}"))
-    ev = C.evaluate(C.frozen_eff(m), task, pooling)[0]
+    m, info = CS.coordinate_search(task, run["model"], pooling, max_sweeps=sweeps,
+                                   log=lambda msg: _log(f"{run['name']} seed={seed}: {msg}"))
+    ev = C.evaluate(CS.frozen_eff(m), task, pooling)[0]
     out = [{"config": tag, "name": f"cs({run['name']})", "seed": seed, "H": run["H"], "from_config": run["config"],
             **ev, **info, "trit_change_frac": float(np.mean(m["trits"] != run["model"]["trits"])),
             "zero_frac": float(np.mean(m["trits"] == 0)), "model": m}]
     _log(f"coordinate search on {run['name']} seed={seed}: test accuracy {run['test_acc']:.3f} -> "
          f"{ev['test_acc']:.3f}, {info['cs_loss_evals']} loss evals")
     if refit_epochs:
-        m2, _, wall = C.refit(task, _teacher(task, run["H"], teacher_flat), m, pooling, refit_epochs, lr / 3)
-        ev2 = C.evaluate(C.frozen_eff(m2), task, pooling)[0]
+        m2, _, wall = CS.refit(task, _teacher(task, run["H"], teacher_flat), m, pooling, refit_epochs, lr / 3)
+        ev2 = C.evaluate(CS.frozen_eff(m2), task, pooling)[0]
         out.append({"config": "cs_refit", "name": f"cs+refit({run['name']})", "seed": seed, "H": run["H"],
                     "from_config": run["config"], **ev2, "cs_loss_evals": info["cs_loss_evals"],
                     "zero_frac": float(np.mean(m2["trits"] == 0)), "wall_s": info["wall_s"] + wall, "model": m2})
@@ -268,7 +269,7 @@ def assemble(st, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
 
 def weights_bytes(H, I, K) -> dict:
     """The model's constant data on the device without the shared activation tables
-    (codegen.export.footprint, docs/codegen.md): packed trits, per-row scales, biases, lambda and
+    (codegen.footprint.footprint, docs/codegen.md): packed trits, per-row scales, biases, lambda and
     the head (K x H int32 + K int64); the zero regression readout is counted apart."""
     rows, rb = 2 * H, -(-(I + H) // 4)
     parts = {"trits": rows * rb, "scales": rows * 5, "biases": rows * 4, "lambda": H * 2, "head": K * H * 4 + K * 8}
@@ -278,7 +279,8 @@ def weights_bytes(H, I, K) -> dict:
 # ---- outputs ------------------------------------------------------------------------------------
 
 def best_artifact(task, run, teacher_flat, H, metrics, pooling, out="."):
-    from cfcbase.artifact import LABELLED_TASK, Artifact
+    from cfcbase.artifact import Artifact
+    from cfcbase.artifact_classify import LABELLED_TASK
     from .factorial import recorded_data_path
     m = run["model"]
     tp = _teacher(task, H, teacher_flat)

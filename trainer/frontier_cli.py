@@ -14,8 +14,8 @@ def frontier_options(f):
     per = lambda k: ", ".join(f"{t} {TD[t][k]}" for t in TD)  # noqa: E731
     f.add_argument("--task", default="sine-mix", metavar="TASK",
                    help=f"task: one of {', '.join(TASKS)} (default: sine-mix)")
-    from .cli import _data_options
-    _data_options(f)
+    from .data_cli import data_options
+    data_options(f)
     f.add_argument("--seeds", type=int, default=5, metavar="N",
                    help="paired seeds 0..N-1 of every point (default: 5)")
     f.add_argument("--ternary", default=",".join(map(str, TERNARY_WIDTHS)), metavar="H,H,...",
@@ -63,8 +63,8 @@ def frontier(a) -> int:
     if a.data is not None:
         for k in ("cs_sweeps", "refit_epochs"):
             setattr(a, k, None)
-        from .cli import _data_task
-        task, out, command = _data_task(a)
+        from .data_cli import data_task
+        task, out, command = data_task(a)
         out = os.path.join(out, "frontier")
         command = command.replace("python -m trainer factorial", "python -m trainer frontier", 1)
     else:

@@ -203,8 +203,8 @@ def run(log=None, seed=0, H=3, T=7, B=3):
         sur = lambda: si[..., None] * Q0 + (s_var - si)[..., None] * slope                        # noqa: E731
         dW = P.grads(sur(), **kw)["W"]
         out[f"int8-lsq[s,{tag}]"] = _rel_err(int8_grads(dW, u8, Q0)[1], _numeric(lambda: P.loss(sur(), **kw)[0], s_var))
-    # ---- the classification head and its cross-entropy (trainer/classify.py) [classification hook]
-    from .classify import gradcheck_groups
+    # ---- the classification head and its cross-entropy (trainer/classify_gradcheck.py) [classification hook]
+    from .classify_gradcheck import gradcheck_groups
     out.update(gradcheck_groups(_numeric, _rel_err, seed=seed, H=H, T=T, B=B))
     if log:
         worst = max(out, key=out.get)

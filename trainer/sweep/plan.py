@@ -73,7 +73,8 @@ class Plan:
         # a changed file never reuses a job
         self.data = {}
         if tasks.is_data_task(st.task):
-            from cfcbase.series import SeriesError, data_sha256
+            from cfcbase.series import SeriesError
+            from cfcbase.series_file import data_sha256
             try:
                 self.data = {"data_sha256": data_sha256(tasks.data_spec(st.task).path)}
             except SeriesError as e:

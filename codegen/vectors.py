@@ -1,0 +1,73 @@
+"""The kernel and cell test vectors (`python -m codegen vectors`, tests/test_kernels.py): one
+entry per test model (its constant arrays, kernel inputs and accumulators, golden sequences and
+states, a classifier's logits, the code kernel where it fits) and test_vectors.h rendered from them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import golden as G
+from cfcbase.artifact import Artifact
+
+from .cliterals import CText, c_comment_text, c_identifier, c_int, c_string, c_u64_hex
+from .export import _env, _i32s, _ints, code_kernel, format_fields, model_arrays
+from .golden import IntModel, matvec_golden, run_golden
+
+# Test vectors carry code kernels for models up to CODE_VECTORS_MAX_WEIGHTS weights and for the
+# bench's (I, H) up to 32; larger ones (H = 47: 10 kB of code, 64: 18 kB on the M4) would not leave
+# test_kernels, with the classifiers' and the int8 models' vectors, inside the nRF51's and the
+# LM3S6965's 256 kB of flash. The code kernel's generator is the same at every size.
+CODE_VECTORS_MAX_WEIGHTS = 2400
+CODE_VECTORS_BENCH = ((1, 8), (1, 16), (1, 32))
+
+
+def kernel_test_z(m: IntModel, count: int, seed: int) -> np.ndarray:
+    """z vectors for the kernel test: extremes (all +max, all -min, alternating) and random."""
+    rng = np.random.default_rng(seed)
+    z = np.zeros((count, m.cols_padded), np.int16)
+    C = m.C
+    fixed = [np.full(C, 32767), np.full(C, -32768), np.where(np.arange(C) % 2, 32767, -32768)]
+    for k in range(count):
+        if k < len(fixed):
+            z[k, :C] = fixed[k]
+        else:
+            z[k, :C] = rng.integers(-32768, 32768, C)
+    return z
+
+
+
+def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors: int = 6, seed: int = 0,
+                     code_max_weights: int = CODE_VECTORS_MAX_WEIGHTS) -> dict:
+    m = IntModel.from_artifact(art)
+    kz = kernel_test_z(m, kernel_vectors, seed)
+    ka = matvec_golden(m, kz)
+    y, hs = run_golden(m, x_q14, return_states=True)
+    head = None
+    if m.head is not None:                            # a classifier: the logits of each sequence
+        from .classify import POOLING_CODES, run_golden_logits
+        lg, cls = run_golden_logits(m, x_q14)
+        head = dict(K=m.head.K, pooling=POOLING_CODES[m.head.pooling], shift=m.head.shift,
+                    logits=_i32s(lg.ravel()), n_logits=lg.size, classes=_ints(cls, 16))
+    return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"), head=head,
+                m=m, hash=c_u64_hex(m.hash), pre_shift=G.pre_shift(m), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
+                kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
+                kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
+                sequences=x_q14.shape[0], steps=x_q14.shape[1],
+                cell_x=_ints(x_q14.ravel(), 16), cx_len=x_q14.size,
+                cell_y=_ints(y.ravel(), 16), cy_len=y.size,
+                cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size,
+                formats=format_fields(m),
+                code=code_kernel(m) if not m.has_int8 and (2 * m.H * m.C <= code_max_weights
+                                                           or (m.I, m.H) in CODE_VECTORS_BENCH) else None)
+
+
+def render_test_vectors(entries: list) -> dict:
+    env = _env()
+    entries = [dict(e, prefix=c_identifier(f"tv{i}", "array prefix"),
+                    code_fn=c_identifier(f"tv{i}_matvec_code", "kernel name")) for i, e in enumerate(entries)]
+    text = env.get_template("test_vectors.h.j2").render(
+        command=CText("vectors"), models=entries, table_size=G.TABLE_SIZE,
+        sigmoid=_ints(G.sigmoid_table_q15()), tanh=_ints(G.tanh_table_q15()))
+    return {"test_vectors.h": text.encode()}
+
+
