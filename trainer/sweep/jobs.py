@@ -59,7 +59,8 @@ CODE_FUNCTIONS = (schedules, canonical, job_teacher, job_student)
 
 # ---- a classification task [classification block]: the head of trainer/classify.py, the
 # factorial's pooling; the job metrics are its cross-entropy and accuracy (headline: test_ce)
-CLASSIFY_CODE_FILES = ("trainer/classify.py", "trainer/classify_factorial.py", "cfcbase/labelled.py")
+CLASSIFY_CODE_FILES = ("trainer/classify.py", "trainer/classify_factorial.py", "cfcbase/labelled.py",
+                       "cfcbase/labelled_files.py", "trainer/classify_search.py")
 
 
 def _scalars(m: dict) -> dict:
