@@ -10,7 +10,8 @@ import numpy as np
 
 from cfcbase.cell import activations_, decay, head_scale_rows, state_update_
 
-from .classify import ClsParams, _data, ce_and_accuracy, train_students
+from . import train
+from .classify import ClsParams, _data, ce_and_accuracy, train_students, with_head
 from .quant import quantize
 
 
@@ -22,15 +23,9 @@ def frozen(p: ClsParams, m, scheme="coupled"):
 
 
 def from_frozen(models, H):
-    p = ClsParams(H, len(models), models[0]["trits"].shape[1] - H, models[0]["w_c"].shape[0], student=True)
-    for i, m in enumerate(models):
-        p.V[i] = m["s"][:, None] * m["trits"]
-        p.s[i] = m["s"]
-        p.b[i] = m["b"]
-        p.log_tau[i] = np.log(m["tau"])
-        p.w_c[i] = m["w_c"]
-        p.b_c[i] = m["b_c"]
-    return p
+    """A student stack of frozen classifiers: train.from_frozen's cell (V = s * trits), their heads."""
+    cells = train.from_frozen([dict(m, w_o=np.zeros(H), b_o=0.0) for m in models], H)
+    return with_head(cells, [m["w_c"] for m in models], [m["b_c"] for m in models])
 
 
 def frozen_eff(m):
