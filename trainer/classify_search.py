@@ -8,11 +8,12 @@ import time
 
 import numpy as np
 
-from cfcbase.cell import activations_, decay, head_scale_rows, state_update_
+from cfcbase.cell import activations_, decay, state_update_
 
 from . import train
 from .classify import ClsParams, _data, ce_and_accuracy, train_students, with_head
 from .quant import quantize
+from .search import scaled_heads
 
 
 def frozen(p: ClsParams, m, scheme="coupled"):
@@ -44,11 +45,8 @@ def candidate_losses(xT, labels, m, row, cols, new, pooling):
     pre-activation)."""
     T, B, I = xT.shape
     W, b, lam, w_c, b_c = (a[0] for a in frozen_eff(m))
-    R, C = W.shape
-    H = R // 2
+    H, sc, Wh = scaled_heads(W)
     Kc = len(cols)
-    sc = head_scale_rows(H)
-    Wh = W * sc[:, None]
     xa = xT @ Wh[:, :I].T + b * sc
     WfT = np.ascontiguousarray(Wh[:H, I:].T)
     WgT = np.ascontiguousarray(Wh[H:, I:].T)
