@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import HostError
 from .reference import Reference
+from .report import print_footprint_and_wall, print_heading
 
 
 @dataclass
@@ -109,10 +110,7 @@ def summarise_classifier(rec: dict, run: dict, ref: ClassifierReference) -> dict
 def print_classifier_target(r: dict, out) -> None:
     p = lambda s: print(s, file=out)  # noqa: E731
     c = r["classify"]
-    k = r["kernel"]
-    if r.get("expected_kernel") and k != r["expected_kernel"]:
-        k += f" (this target normally runs {r['expected_kernel']})"
-    p(f"== {r['target']}: kernel {k}, model {r['model_hash']}" + (f", {r['firmware']}" if r.get("firmware") else ""))
+    print_heading(p, r)
     p(f"  windows streamed      {c['windows']} x {c['window_steps']} steps ({r['frames_sent']} frames sent: RESET, "
       f"STEPs, LOGITS per window)")
     if c["logit_mismatches"] == 0:
@@ -151,16 +149,5 @@ def print_classifier_target(r: dict, out) -> None:
         p(f"  instructions/window   {c['per_window']:.0f}  ({c['window_steps']} steps and the logits; {b['how']})")
     else:
         p(f"  time/window           {c['per_window'] / 1e3:.1f} us  ({b['how']})")
-    fp = r.get("footprint")
-    if fp and fp.get("flash") is not None:
-        stack = f" incl. {fp['stack']} B stack" if fp.get("stack") else ""
-        cap = (f" of {fp['flash_capacity']} B / " if fp.get("flash_capacity") else None)
-        if cap:
-            p(f"  flash / RAM           {fp['flash']} B of {fp['flash_capacity']} B / {fp['ram']} B of "
-              f"{fp['ram_capacity']} B{stack}  ({fp['how']})")
-        else:
-            p(f"  flash / RAM           {fp['flash']} B / {fp['ram']} B{stack}  ({fp['how']})")
-    else:
-        p(f"  flash / RAM           n/a" + (f" ({fp['how']})" if fp else " (no ELF given)"))
-    p(f"  wall time             {r['wall_s']:.1f} s (build {r.get('build_s', 0):.1f} s, stream {r['stream_s']:.1f} s)")
+    print_footprint_and_wall(p, r, percent=False)
     out.flush()

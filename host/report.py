@@ -20,11 +20,7 @@ def print_target(r: dict, out=None) -> None:
         from .classify_report import print_classifier_target
         return print_classifier_target(r, out)
     p = lambda s: print(s, file=out)  # noqa: E731
-    k = r["kernel"]
-    if r.get("expected_kernel") and k != r["expected_kernel"]:
-        k += f" (this target normally runs {r['expected_kernel']})"
-    p(f"== {r['target']}: kernel {k}, model {r['model_hash']}"
-      + (f", {r['firmware']}" if r.get("firmware") else ""))
+    print_heading(p, r)
     p(f"  steps streamed        {r['steps']} ({r['sequences']} sequences x {r['steps_per_sequence']} steps, "
       f"{r['frames_sent']} frames sent)")
     if r["mismatches"] == 0:
@@ -68,18 +64,34 @@ def print_target(r: dict, out=None) -> None:
         p(f"  instructions/step     {b['per_step']:.0f}  ({b['how']})")
     else:
         p(f"  time/step             {b['per_step']:.0f} ns  ({b['how']})")
+    print_footprint_and_wall(p, r)
+    out.flush()
+
+
+def print_heading(p, r: dict) -> None:
+    """A target's first line: its name, kernel (and the one it normally runs), model and firmware."""
+    k = r["kernel"]
+    if r.get("expected_kernel") and k != r["expected_kernel"]:
+        k += f" (this target normally runs {r['expected_kernel']})"
+    p(f"== {r['target']}: kernel {k}, model {r['model_hash']}"
+      + (f", {r['firmware']}" if r.get("firmware") else ""))
+
+
+def print_footprint_and_wall(p, r: dict, percent=True) -> None:
+    """A target's flash / RAM line (percent: with the share of each capacity) and its wall time."""
     fp = r.get("footprint")
     if fp and fp.get("flash") is not None:
         stack = f" incl. {fp['stack']} B stack" if fp.get("stack") else ""
         if fp.get("flash_capacity"):
-            p(f"  flash / RAM           {fp['flash']} B of {fp['flash_capacity']} B ({100 * fp['flash'] / fp['flash_capacity']:.1f}%) / "
-              f"{fp['ram']} B of {fp['ram_capacity']} B ({100 * fp['ram'] / fp['ram_capacity']:.1f}%){stack}  ({fp['how']})")
+            pf = f" ({100 * fp['flash'] / fp['flash_capacity']:.1f}%)" if percent else ""
+            pr = f" ({100 * fp['ram'] / fp['ram_capacity']:.1f}%)" if percent else ""
+            p(f"  flash / RAM           {fp['flash']} B of {fp['flash_capacity']} B{pf} / "
+              f"{fp['ram']} B of {fp['ram_capacity']} B{pr}{stack}  ({fp['how']})")
         else:
             p(f"  flash / RAM           {fp['flash']} B / {fp['ram']} B{stack}  ({fp['how']})")
     else:
         p(f"  flash / RAM           n/a" + (f" ({fp['how']})" if fp else " (no ELF given)"))
     p(f"  wall time             {r['wall_s']:.1f} s (build {r.get('build_s', 0):.1f} s, stream {r['stream_s']:.1f} s)")
-    out.flush()
 
 
 def write_json_atomic(path, data) -> None:

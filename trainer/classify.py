@@ -25,14 +25,13 @@ import time
 
 import numpy as np
 
-from cfcbase.cell import decay
 from cfcbase.labelled import class_names, load_labelled, n_inputs
 
-from . import cell
+from . import cell, optim, train
 from .configs import SHAPED_BETA
 from .errors import TrainerError
-from .optim import linear, optimize
-from .quant import S_MIN, best_row_scales, quantize, shadow_grads
+from .optim import Params, linear, optimize
+from .quant import S_MIN, quantize, shadow_grads
 
 POOLINGS = ("last", "mean")
 
@@ -40,20 +39,19 @@ POOLINGS = ("last", "mean")
 # ---- parameters ------------------------------------------------------------------------------
 
 def layout(H, I, K, student=False):
-    C = I + H
-    spec = ([("V", (2 * H, C)), ("s", (2 * H,))] if student else [("W", (2 * H, C))])
-    spec += [("b", (2 * H,)), ("log_tau", (H,)), ("w_c", (K, H)), ("b_c", (K,))]
-    out, off = [], 0
-    for name, shape in spec:
-        n = int(np.prod(shape))
-        out.append((name, shape, off, off + n))
-        off += n
-    return out, off
+    """trainer/optim.py's layout up to log_tau (the cell: the same names, shapes and offsets), then
+    the head w_c [K, H], b_c [K] where the regression's readout w_o, b_o stands."""
+    rows, _ = optim.layout(H, I, student)
+    rows = rows[:-2]
+    off = rows[-1][3]
+    rows += [("w_c", (K, H), off, off + K * H), ("b_c", (K,), off + K * H, off + K * H + K)]
+    return rows, off + K * H + K
 
 
 class ClsParams:
     """M classifiers' parameters as one [M, n] array with named views (trainer/optim.Params's
     interface, which optim.optimize uses: flat, M, copy, zeros_like)."""
+    tau, lam = Params.tau, Params.lam            # exp(log_tau) and its decay, as optim.Params'
 
     def __init__(self, H, M, I, K, student=False, flat=None):
         self.H, self.M, self.I, self.K, self.student = H, M, I, K, student
@@ -62,22 +60,38 @@ class ClsParams:
         for name, shape, a, b in self.spec:
             setattr(self, name, self.flat[:, a:b].reshape((M,) + shape))
 
+    def _stack(self, M, flat=None):
+        return ClsParams(self.H, M, self.I, self.K, self.student, flat)
+
     def copy(self):
-        return ClsParams(self.H, self.M, self.I, self.K, self.student, self.flat)
+        return self._stack(self.M, self.flat)
 
     def zeros_like(self):
-        return ClsParams(self.H, self.M, self.I, self.K, self.student)
+        return self._stack(self.M)
 
     def take(self, idx):
-        return ClsParams(self.H, len(idx), self.I, self.K, self.student, self.flat[list(idx)])
+        return self._stack(len(idx), self.flat[list(idx)])
 
     @property
-    def tau(self):
-        return np.exp(self.log_tau)
+    def n_cell(self):
+        """Where the head starts in flat: before it the layout is optim.Params' (the cell)."""
+        return self.spec[-2][2]
 
-    @property
-    def lam(self):
-        return decay(self.tau)
+
+def cell_params(p: ClsParams) -> Params:
+    """p's cell (W, or V and s; b, log_tau) as an optim.Params stack whose readout is zero."""
+    q = Params(p.H, p.M, p.I, p.student)
+    q.flat[:, :p.n_cell] = p.flat[:, :p.n_cell]
+    return q
+
+
+def with_head(q: Params, w_c, b_c) -> ClsParams:
+    """The classifiers of optim.Params q's cell and the head w_c [M, K, H], b_c [M, K] (q's readout dropped)."""
+    p = ClsParams(q.H, q.M, q.I, np.shape(w_c)[1], q.student)
+    p.flat[:, :p.n_cell] = q.flat[:, :p.n_cell]
+    p.w_c[...] = w_c
+    p.b_c[...] = b_c
+    return p
 
 
 def effective(p: ClsParams, scheme="coupled"):
@@ -240,15 +254,14 @@ def _val_ce(eff, xvT, yv, cache, pooling):
 
 
 def init_teachers(H, seeds, I, K):
-    p = ClsParams(H, len(seeds), I, K)
-    C = I + H
+    """train.init_teachers' cell (W, b, log_tau), then per seed w_c drawn from the same generator
+    after W and log_tau; b_c = 0."""
+    w_c = np.zeros((len(seeds), K, H))
     for m, seed in enumerate(seeds):
         rng = np.random.default_rng([seed, H, 1])
-        p.W[m] = rng.normal(0.0, 1.0 / np.sqrt(C), (2 * H, C))
-        p.b[m, :H] = 1.0                                   # gates start mostly open
-        p.log_tau[m] = np.log(rng.uniform(0.3, 3.0, H))
-        p.w_c[m] = rng.normal(0.0, 1.0 / np.sqrt(H), (K, H))
-    return p
+        rng.standard_normal((2 * H, I + H)), rng.random(H)        # past train.init_teachers' draws of W, log_tau
+        w_c[m] = rng.normal(0.0, 1.0 / np.sqrt(H), (K, H))
+    return with_head(train.init_teachers(H, seeds, I), w_c, np.zeros((len(seeds), K)))
 
 
 def train_teachers(task, H, seeds, pooling, epochs=300, lr=1e-2, clip=1.0, eval_every=10, batch=32, log=None):
@@ -285,15 +298,9 @@ def train_teachers(task, H, seeds, pooling, epochs=300, lr=1e-2, clip=1.0, eval_
 
 
 def init_students(teachers: ClsParams, scheme="coupled"):
-    """Students start from their teachers: shadow weights = W, per-row least-squares scales (= PTQ)."""
-    p = ClsParams(teachers.H, teachers.M, teachers.I, teachers.K, student=True)
-    p.V[...] = teachers.W
-    p.s[...] = best_row_scales(teachers.W)
-    if scheme == "twn":
-        p.s[...] = quantize(p.V, p.s, "twn")[1]
-    for k in ("b", "log_tau", "w_c", "b_c"):
-        getattr(p, k)[...] = getattr(teachers, k)
-    return p
+    """Students start from their teachers as train.init_students' do (shadow weights = W, per-row
+    least-squares scales = PTQ), with the teachers' head."""
+    return with_head(train.init_students(cell_params(teachers), scheme), teachers.w_c, teachers.b_c)
 
 
 def ptq(teachers: ClsParams):

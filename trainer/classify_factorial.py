@@ -27,15 +27,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cfcbase import numerics
 from cfcbase.labelled import CLASSIFY_TASKS, class_names, is_labelled_task, label, labelled_data, n_inputs
 
 from . import classify as C
 from . import classify_search as CS
-from . import gradcheck, stats
+from . import stats
 from .configs import SCHEME, SHAPED_BETA, STUDENT_LR, config_name
 from .errors import TrainerError
-from .factorial import _log, check_out_dir
+from .factorial import _log, preflight
 
 FORMAT_VERSION = 1                     # of factorial.json
 WIDTHS = (8, 16)                       # the width factor for classification: both under 1 kB of weights
@@ -170,17 +169,8 @@ def run(st: ClsSettings):
         _log(f"labelled {d.spec.train} / {d.spec.test}: {len(d.channels)} channel(s), {len(d.classes)} classes, "
              f"windows of {d.x['train'].shape[1]} steps; {d.sizes()}")
     out = st.out or os.path.join("results", label(st.task).lower())
-    check_out_dir(out)
-    t0 = time.perf_counter()
+    t0, num, gc = preflight(out)
     seeds = list(range(st.seeds))
-    num = numerics.status()
-    _log(numerics.describe(num))
-    gc = gradcheck.run(log=_log)
-    bad = gradcheck.failures(gc)
-    if bad:
-        k = max(bad, key=bad.get)
-        raise TrainerError(f"gradient check failed: {len(bad)} group(s) above {gradcheck.TOL:g}, worst {k} "
-                           f"relative error {bad[k]:.3g}; not training")
     _log(f"factorial {label(st.task)} (classification, pooling {st.pooling}): {st.seeds} seeds, teacher "
          f"{st.teacher_epochs} epochs, student {st.epochs} epochs, {st.jobs} job(s)")
     T = _pool_map(job_teachers, [(st.task, H, seeds, st.teacher_epochs, st.teacher_lr, st.pooling)

@@ -7,16 +7,12 @@ import io
 import numpy as np
 
 from .configs import config_name
+from .report import _rows, anova_section, effects_png, every_seed_table, pyplot
 
 
 def _configs(result):
     W = result["widths"]
     return {i + 1: (bool(i & 1), bool((i >> 1) & 1), W[(i >> 2) & 1]) for i in range(8)}
-
-
-def _rows(result, config):
-    return sorted([r for r in result["runs"] + result["teachers"] if r["config"] == config],
-                  key=lambda r: (r["H"], r["seed"]))
 
 
 def _gm(rows, k):
@@ -120,32 +116,8 @@ def markdown(result) -> str:
     p("## Factorial (over seeds)\n")
     p(factorial_table(result))
     p("## Every seed: test accuracy %\n")
-    p("| row | " + " | ".join(f"seed {s}" for s in seeds) + " |")
-    p("|---|" + "---|" * len(seeds))
-    cf = _configs(result)
-    labels = [(c, config_name(cf[c][0], "traj" if cf[c][1] else None, cf[c][2])) for c in cf]
-    labels += [("out", "logit distillation"), ("ptq", "PTQ"), ("cs1", "CS on config 1"), ("cs_best", "CS on best"),
-               ("cs_refit", "CS + refit on best"), ("teacher", "float teacher")]
-    for c, lab in labels:
-        rows = _rows(result, c)
-        for H in sorted({r["H"] for r in rows}):
-            by = {r["seed"]: r["test_acc"] for r in rows if r["H"] == H}
-            tag = lab if isinstance(c, int) else f"{lab} H{H}"
-            p(f"| {tag} | " + " | ".join(_pct(by[s]) for s in seeds) + " |")
-    p("")
-    a = result["anova"]
-    p(f"## 2x2x2 ANOVA on {result['anova_metric']} (seeds as blocks)\n")
-    p("Estimate: mean log10 test CE at the high level minus at the low level (negative = the technique lowers "
-      "the error; for interactions the usual +/- product contrast).\n")
-    p("| effect | estimate (Δ log10) | SS | F(1, %d) | p |" % a["df_error"])
-    p("|---|---|---|---|---|")
-    for r in a["effects"]:
-        F = "-" if r["F"] is None else f"{r['F']:.2f}"
-        pv = "-" if r["p"] is None else f"{r['p']:.3g}"
-        p(f"| {r['effect']} | {r['estimate']:+.3f} | {r['ss']:.3f} | {F} | {pv} |")
-    p(f"| seed blocks | | {a['ss_seed_blocks']:.3f} (df {a['df_seed_blocks']}) | | |")
-    p(f"| error | | {a['ss_error']:.3f} (df {a['df_error']}) | | |")
-    p("")
+    every_seed_table(p, result, _configs(result), "logit distillation", "test_acc", _pct)
+    anova_section(p, result["anova"], result["anova_metric"], "test CE")
     b = result["best"]
     p("## Best ternary classifier (selected on validation CE)\n")
     p(best_line(result) + " Written to `best.npz`.\n")
@@ -157,14 +129,8 @@ def markdown(result) -> str:
 def plot(result):
     """factorial.png as bytes (None without matplotlib): test accuracy per row and seed, and
     the 2x2x2 effects on log10 test CE."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        import sys
-        print("factorial: matplotlib is not installed: skipping factorial.png (pip install 'trixcfc[plot]')",
-              file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return None
     cf = _configs(result)
     groups = [(str(c), _rows(result, c)) for c in cf]
@@ -183,17 +149,7 @@ def plot(result):
     ax.set_xticklabels([g[0] for g in groups], rotation=60, fontsize=7)
     ax.set_ylabel("test accuracy %")
     ax.set_title(f"{result['label']}: test accuracy per seed (lines: means)")
-    ax = axes[1]
-    eff = result["anova"]["effects"]
-    ax.bar([e["effect"] for e in eff], [e["estimate"] for e in eff], color="tab:gray")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_ylabel("effect on log10 test CE")
-    ax.set_title("2x2x2 effects (negative = lower error)")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return effects_png(plt, fig, axes[1], result, "effect on log10 test CE")
 
 
 def summary_table(result) -> str:

@@ -8,10 +8,12 @@ import time
 
 import numpy as np
 
-from cfcbase.cell import activations_, decay, head_scale_rows, state_update_
+from cfcbase.cell import activations_, decay, state_update_
 
-from .classify import ClsParams, _data, ce_and_accuracy, train_students
+from . import train
+from .classify import ClsParams, _data, ce_and_accuracy, train_students, with_head
 from .quant import quantize
+from .search import scaled_heads
 
 
 def frozen(p: ClsParams, m, scheme="coupled"):
@@ -22,15 +24,9 @@ def frozen(p: ClsParams, m, scheme="coupled"):
 
 
 def from_frozen(models, H):
-    p = ClsParams(H, len(models), models[0]["trits"].shape[1] - H, models[0]["w_c"].shape[0], student=True)
-    for i, m in enumerate(models):
-        p.V[i] = m["s"][:, None] * m["trits"]
-        p.s[i] = m["s"]
-        p.b[i] = m["b"]
-        p.log_tau[i] = np.log(m["tau"])
-        p.w_c[i] = m["w_c"]
-        p.b_c[i] = m["b_c"]
-    return p
+    """A student stack of frozen classifiers: train.from_frozen's cell (V = s * trits), their heads."""
+    cells = train.from_frozen([dict(m, w_o=np.zeros(H), b_o=0.0) for m in models], H)
+    return with_head(cells, [m["w_c"] for m in models], [m["b_c"] for m in models])
 
 
 def frozen_eff(m):
@@ -49,11 +45,8 @@ def candidate_losses(xT, labels, m, row, cols, new, pooling):
     pre-activation)."""
     T, B, I = xT.shape
     W, b, lam, w_c, b_c = (a[0] for a in frozen_eff(m))
-    R, C = W.shape
-    H = R // 2
+    H, sc, Wh = scaled_heads(W)
     Kc = len(cols)
-    sc = head_scale_rows(H)
-    Wh = W * sc[:, None]
     xa = xT @ Wh[:, :I].T + b * sc
     WfT = np.ascontiguousarray(Wh[:H, I:].T)
     WgT = np.ascontiguousarray(Wh[H:, I:].T)

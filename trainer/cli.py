@@ -199,16 +199,8 @@ COMMANDS = {
 
 
 def _sweep(a):
-    from .sweep import KNOBS, Plan, SweepSettings, run
-    overrides = {}
-    for item in a.set:
-        k, sep, v = item.partition("=")
-        if not sep or k not in KNOBS:
-            raise TrainerError(f"--set {item!r}: expected KNOB=VALUE with KNOB one of {', '.join(KNOBS)}")
-        try:
-            overrides[k] = KNOBS[k].parse(v)
-        except ValueError as e:
-            raise TrainerError(f"--set {item!r}: {e}") from None
+    from .sweep import Plan, SweepSettings, parse_settings, run
+    overrides = parse_settings(a.set, "--set")
     if a.workers < 1:
         raise TrainerError(f"--workers must be positive, got {a.workers}")
     if not (math.isfinite(a.ray_timeout) and a.ray_timeout > 0):

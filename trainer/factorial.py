@@ -143,6 +143,16 @@ def check_out_dir(out):
         raise TrainerError(f"--out {out}: not writable ({e.strerror or e})")
 
 
+def preflight(out):
+    """Before any training (a classification factorial's too): --out writable, the clock started, the
+    numerics' status logged, the gradient check passed. Returns (t0, numerics status, check's errors)."""
+    check_out_dir(out)
+    t0 = time.perf_counter()
+    num = numerics.status()
+    _log(numerics.describe(num))
+    return t0, num, gradcheck.checked(_log)
+
+
 def fill_defaults(st: Settings) -> None:
     """The settings left None take the task's defaults (configs.TASK_DEFAULTS). With --epochs E
     given and --cs-sweeps / --refit-epochs not, those scale with it, never above their
@@ -181,18 +191,8 @@ def run(st: Settings):
              f"{d.spec.horizon} row(s) ahead, windows of {d.spec.seq_len} steps; {d.sizes()}")
         for note in d.notes:
             _log(f"data: {note}")
-    check_out_dir(out)
-    t0 = time.perf_counter()
+    t0, num, gc = preflight(out)
     seeds = list(range(st.seeds))
-
-    num = numerics.status()
-    _log(numerics.describe(num))
-    gc = gradcheck.run(log=_log)
-    bad = gradcheck.failures(gc)
-    if bad:
-        k = max(bad, key=bad.get)
-        raise TrainerError(f"gradient check failed: {len(bad)} group(s) above {gradcheck.TOL:g}, worst {k} "
-                           f"relative error {bad[k]:.3g}; not training")
 
     _log(f"factorial {tasks.label(st.task)}: {st.seeds} seeds, teacher {st.teacher_epochs} epochs, student {st.epochs} epochs, "
          f"scale scheme {st.scheme}, {st.jobs} job(s)")

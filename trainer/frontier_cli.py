@@ -58,7 +58,7 @@ def _widths(name, v):
 def frontier(a) -> int:
     """Run the frontier for the parsed options ``a`` (trainer/frontier.py)."""
     from .frontier import FrontierSettings, run
-    from .sweep import KNOBS
+    from .sweep import parse_settings
     from cfcbase.tasks import TASKS
     if a.data is not None:
         for k in ("cs_sweeps", "refit_epochs"):
@@ -74,15 +74,7 @@ def frontier(a) -> int:
         command = " ".join([f"python -m trainer frontier --task {a.task} --seeds {a.seeds}"]
                            + [f"--{k.replace('_', '-')} {getattr(a, k)}" for k in ("epochs", "teacher_epochs")
                               if getattr(a, k) is not None])
-    ternary_set = {}
-    for item in a.ternary_set or ["ste=shaped"]:
-        k, sep, v = item.partition("=")
-        if not sep or k not in KNOBS:
-            raise TrainerError(f"--ternary-set {item!r}: expected KNOB=VALUE with KNOB one of {', '.join(KNOBS)}")
-        try:
-            ternary_set[k] = KNOBS[k].parse(v)
-        except ValueError as e:
-            raise TrainerError(f"--ternary-set {item!r}: {e}") from None
+    ternary_set = parse_settings(a.ternary_set or ["ste=shaped"], "--ternary-set")
     if a.ternary_set:
         command += "".join(f" --ternary-set {x}" for x in a.ternary_set)
     ternary, int8 = _widths("--ternary", a.ternary), _widths("--int8", a.int8)

@@ -214,3 +214,15 @@ def run(log=None, seed=0, H=3, T=7, B=3):
 
 def failures(result):
     return {k: v for k, v in result.items() if not v < TOL}
+
+
+def checked(log=None):
+    """run(log=log); a group above TOL is a TrainerError (a factorial then trains nothing)."""
+    from .errors import TrainerError
+    gc = run(log=log)
+    bad = failures(gc)
+    if bad:
+        k = max(bad, key=bad.get)
+        raise TrainerError(f"gradient check failed: {len(bad)} group(s) above {TOL:g}, worst {k} "
+                           f"relative error {bad[k]:.3g}; not training")
+    return gc

@@ -186,31 +186,8 @@ def markdown(result):
           f"{_lg(max(b['test_mse_washout'], 1e-300)):+.2f} | - | - | - | - | - |")
     p("")
     p("## Every seed: test washout MSE\n")
-    p("| row | " + " | ".join(f"seed {s}" for s in seeds) + " |")
-    p("|---|" + "---|" * len(seeds))
-    labels = [(c, config_name(CONFIGS[c][0], "traj" if CONFIGS[c][1] else None, CONFIGS[c][2])) for c in CONFIGS]
-    labels += [("out", "out-distill"), ("ptq", "PTQ"), ("cs1", "CS on config 1"), ("cs_best", "CS on best"),
-               ("cs_refit", "CS + refit on best"), ("teacher", "float teacher")]
-    for c, lab in labels:
-        rows = _rows(result, c)
-        for H in sorted({r["H"] for r in rows}):
-            byseed = {r["seed"]: r["test_mse_washout"] for r in rows if r["H"] == H}
-            tag = lab if isinstance(c, int) else f"{lab} H{H}"
-            p(f"| {tag} | " + " | ".join(f"{byseed[s]:.2e}" for s in seeds) + " |")
-    p("")
-    a = result["anova"]
-    p("## 2x2x2 ANOVA on log10 washout test MSE (seeds as blocks)\n")
-    p("Estimate: mean log10 MSE at the high level minus at the low level (negative = the technique "
-      "lowers the error; for interactions the usual +/- product contrast).\n")
-    p("| effect | estimate (Δ log10) | SS | F(1, %d) | p |" % a["df_error"])
-    p("|---|---|---|---|---|")
-    for r in a["effects"]:
-        F = "-" if r["F"] is None else f"{r['F']:.2f}"
-        pv = "-" if r["p"] is None else f"{r['p']:.3g}"
-        p(f"| {r['effect']} | {r['estimate']:+.3f} | {r['ss']:.3f} | {F} | {pv} |")
-    p(f"| seed blocks | | {a['ss_seed_blocks']:.3f} (df {a['df_seed_blocks']}) | | |")
-    p(f"| error | | {a['ss_error']:.3f} (df {a['df_error']}) | | |")
-    p("")
+    every_seed_table(p, result, CONFIGS, "out-distill", "test_mse_washout", lambda v: f"{v:.2e}")
+    anova_section(p, result["anova"], "log10 washout test MSE", "MSE")
     b = result["best"]
     p("## Best ternary student (selected on validation washout MSE)\n")
     p(f"`{b['name']}` seed {b['seed']}: val washout {b['val_mse_washout']:.3e}, test washout "
@@ -222,7 +199,44 @@ def markdown(result):
     return o.getvalue()
 
 
-def plot(path, result, run, teachers, atomic_write):
+def anova_section(p, a, metric, what):
+    """factorial.md's 2x2x2 ANOVA section (a: stats.anova_2x2x2's result) on `metric`, whose
+    estimates are differences of mean log10 `what`."""
+    p(f"## 2x2x2 ANOVA on {metric} (seeds as blocks)\n")
+    p(f"Estimate: mean log10 {what} at the high level minus at the low level (negative = the technique "
+      "lowers the error; for interactions the usual +/- product contrast).\n")
+    p("| effect | estimate (Δ log10) | SS | F(1, %d) | p |" % a["df_error"])
+    p("|---|---|---|---|---|")
+    for r in a["effects"]:
+        F = "-" if r["F"] is None else f"{r['F']:.2f}"
+        pv = "-" if r["p"] is None else f"{r['p']:.3g}"
+        p(f"| {r['effect']} | {r['estimate']:+.3f} | {r['ss']:.3f} | {F} | {pv} |")
+    p(f"| seed blocks | | {a['ss_seed_blocks']:.3f} (df {a['df_seed_blocks']}) | | |")
+    p(f"| error | | {a['ss_error']:.3f} (df {a['df_error']}) | | |")
+    p("")
+
+
+def every_seed_table(p, result, configs, out_label, key, fmt):
+    """factorial.md's table of every seed's `key` (formatted by fmt): a row per config of
+    `configs` ({config: (shaped, traj, H)}) and per width of the other rows (out_label: the
+    output-only distillation's)."""
+    seeds = result["seeds"]
+    p("| row | " + " | ".join(f"seed {s}" for s in seeds) + " |")
+    p("|---|" + "---|" * len(seeds))
+    labels = [(c, config_name(configs[c][0], "traj" if configs[c][1] else None, configs[c][2])) for c in configs]
+    labels += [("out", out_label), ("ptq", "PTQ"), ("cs1", "CS on config 1"), ("cs_best", "CS on best"),
+               ("cs_refit", "CS + refit on best"), ("teacher", "float teacher")]
+    for c, lab in labels:
+        rows = _rows(result, c)
+        for H in sorted({r["H"] for r in rows}):
+            by = {r["seed"]: r[key] for r in rows if r["H"] == H}
+            tag = lab if isinstance(c, int) else f"{lab} H{H}"
+            p(f"| {tag} | " + " | ".join(fmt(by[s]) for s in seeds) + " |")
+    p("")
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, or None (and a line on stderr) without matplotlib."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -230,6 +244,28 @@ def plot(path, result, run, teachers, atomic_write):
     except ImportError:
         print("factorial: matplotlib is not installed: skipping factorial.png "
               "(pip install 'trixcfc[plot]')", file=sys.stderr)
+        return None
+    return plt
+
+
+def effects_png(plt, fig, ax, result, ylabel):
+    """The 2x2x2 effects of result["anova"] as bars on ax (y axis `ylabel`), then the whole
+    figure as PNG bytes (the figure closed)."""
+    eff = result["anova"]["effects"]
+    ax.bar([e["effect"] for e in eff], [e["estimate"] for e in eff], color="tab:gray")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_ylabel(ylabel)
+    ax.set_title("2x2x2 effects (negative = lower error)")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def plot(path, result, run, teachers, atomic_write):
+    plt = pyplot()
+    if plt is None:
         return False
     task, b = result["task"], result["best"]
     x, y = tasks.load_split(task, "test")
@@ -248,17 +284,8 @@ def plot(path, result, run, teachers, atomic_write):
     ax.set_title(f"{tasks.label(task)}: test sequence{'s 0-1' if x.shape[0] > 1 else ' 0'}, predictions vs truth")
     ax.set_xlabel("step t")
     ax.legend(fontsize=8)
-    ax = axes[1]
-    eff = result["anova"]["effects"]
-    ax.bar([e["effect"] for e in eff], [e["estimate"] for e in eff], color="tab:gray")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_ylabel("effect on log10 washout test MSE")
-    ax.set_title("2x2x2 effects (negative = lower error)")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write(path, lambda f: f.write(buf.getvalue()))
+    png = effects_png(plt, fig, axes[1], result, "effect on log10 washout test MSE")
+    atomic_write(path, lambda f: f.write(png))
     return True
 
 

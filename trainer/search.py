@@ -25,6 +25,14 @@ MIN_SWEEP_GAIN = 2e-3
 PRUNE_EVERY = 5
 
 
+def scaled_heads(W):
+    """(H, sc, Wh) of a stacked head matrix W [2H, C]: Wh = W with row r scaled by sc[r]
+    (cfcbase.cell.head_scale_rows), as the candidates' pre-activations are computed."""
+    H = W.shape[0] // 2
+    sc = head_scale_rows(H)
+    return H, sc, W * sc[:, None]
+
+
 def candidate_losses(xT, yT, m, row, cols, new, step_w=None, dtype=np.float64, bound=np.inf):
     """Train MSE (all steps, weighted step_w) of K candidate models that each differ from m in
     one trit of the same row `row` (of the stacked [2H, C] head matrix): candidate k sets
@@ -42,11 +50,8 @@ def candidate_losses(xT, yT, m, row, cols, new, step_w=None, dtype=np.float64, b
     """
     T, B, I = xT.shape
     W, b, lam, w_o, b_o = (a[0] for a in frozen_eff(m))
-    R, C = W.shape
-    H = R // 2
+    H, sc, Wh = scaled_heads(W)
     K = len(cols)
-    sc = head_scale_rows(H)
-    Wh = W * sc[:, None]
     xa = (xT @ Wh[:, :I].T + b * sc).astype(dtype, copy=False)     # [T, B, 2H], shared by all candidates
     xa = np.ascontiguousarray(xa.reshape(T, B, 2, H).transpose(0, 2, 1, 3))[:, :, None]   # [T, 2, 1, B, H]
     WfT = np.ascontiguousarray(Wh[:H, I:].T, dtype=dtype)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .backends import RAY_CONNECT_TIMEOUT, RAY_START_TIMEOUT, LocalBackend, RayBackend, ray_target
 from .grid import (KNOBS, PRESETS, SHAPED_KNOBS, TEACHER_KNOBS, Knob, canonical, cell_id, cells, defaults,
-                   grid_spec, parse_grid, schedules)
+                   grid_spec, parse_grid, parse_settings, schedules)
 from .jobs import CODE_FILES, CODE_FUNCTIONS, SCHEMA, code_fingerprint, job_key, job_student, job_teacher
 from .plan import Plan, SweepSettings, assemble, chunks, run, settings_of
 from .report import markdown, plot, write_reports
@@ -32,5 +32,5 @@ __all__ = ["CODE_FILES", "CODE_FUNCTIONS", "JOB_FORMAT", "KNOBS", "PRESETS", "RA
            "RAY_START_TIMEOUT", "SCHEMA", "SHAPED_KNOBS", "TEACHER_KNOBS", "Knob", "LocalBackend", "Plan",
            "RayBackend", "Store", "SweepSettings", "assemble", "canonical", "cell_id", "cells", "chunks",
            "code_fingerprint", "defaults", "grid_spec", "job_digest", "job_key", "job_student",
-           "job_teacher", "markdown", "parse_grid", "plot", "ray_target", "run", "schedules", "settings_of",
-           "write_reports"]
+           "job_teacher", "markdown", "parse_grid", "parse_settings", "plot", "ray_target", "run", "schedules",
+           "settings_of", "write_reports"]

@@ -116,6 +116,21 @@ def _parse_block(spec: str) -> dict:
     return grid
 
 
+def parse_settings(items, option: str) -> dict:
+    """{knob: value} of KNOB=VALUE items (given by `option`, e.g. --set); a TrainerError naming
+    the item for an unknown knob or a bad value."""
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or k not in KNOBS:
+            raise TrainerError(f"{option} {item!r}: expected KNOB=VALUE with KNOB one of {', '.join(KNOBS)}")
+        try:
+            out[k] = KNOBS[k].parse(v)
+        except ValueError as e:
+            raise TrainerError(f"{option} {item!r}: {e}") from None
+    return out
+
+
 def parse_grid(spec: str) -> list:
     """'alpha=0.3,0.8; alpha_schedule=const,rise | H=8,64' -> [{knob: [values]}, ...]: the
     cells are the union of each block's product."""
