@@ -121,8 +121,10 @@ def test_int8_golden_matvec_and_hash():
     art2.trits_g = art2.trits_g.copy()
     art2.trits_g[0, 0] = art2.trits_g[0, 0] + (1 if art2.trits_g[0, 0] < 127 else -1)
     assert IntModel.from_artifact(art2).hash != m.hash
-    ter = IntModel.from_artifact(load_artifact(REPO / "results" / "sine" / "best.npz"))
-    assert ter.hash_hex == "c3284ae5d2a3c9bc"
+    # a ternary model's hash as the code before int8 heads computed it (a fixed random model, so
+    # that retraining the committed models does not move it)
+    from codegen.testing import random_artifact
+    assert IntModel.from_artifact(random_artifact(2, 9, seed=3)).hash_hex == "db50ad2c478287e0"
 
 
 def test_int8_range_check_counts_127():
