@@ -354,3 +354,26 @@ def test_committed_classifier_and_its_verify_report(d):
     x, y, _ = L.artifact_windows(art, "test")
     _, cls = run_golden_logits(IntModel.from_artifact(art), quantize_input(x))
     assert float(np.mean(cls == y)) == v["targets"][0]["classify"]["accuracy"]
+
+
+def test_a_classifiers_files_are_found_relative_to_its_artifact(tmp_path, monkeypatch):
+    """The TRAIN/TEST paths best.npz records are relative to its directory (as a data model's
+    file): a results directory copied elsewhere with its files, read from any current directory,
+    finds them; a file written before (relative to the current directory) is still found."""
+    from types import SimpleNamespace
+    from cfcbase.labelled import artifact_file
+    from trainer.factorial import recorded_data_path
+    out, data = tmp_path / "results" / "x", tmp_path / "data"
+    out.mkdir(parents=True)
+    data.mkdir()
+    (data / "P_TEST.ts").write_text("")
+    rec = recorded_data_path(data / "P_TEST.ts", out)
+    assert rec == "../../data/P_TEST.ts"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    art = SimpleNamespace(path=str(out / "best.npz"))
+    assert Path(artifact_file(art, rec)).resolve() == (data / "P_TEST.ts").resolve()
+    assert artifact_file(art, "pkg:aeon/x.ts") == "pkg:aeon/x.ts"
+    (elsewhere / "old_TEST.ts").write_text("")                 # recorded relative to the current directory
+    assert artifact_file(art, "old_TEST.ts") == "old_TEST.ts"
