@@ -313,8 +313,10 @@ def wait_for_qemu_child(p, name="qemu-system-arm", timeout=60):
 @pytest.mark.qemu
 def test_qemu_killed_mid_run_is_a_clear_error_within_the_timeout(npz, build_root, all_targets):
     fw = elf(build_root, npz, "cortex-m3")
+    # 5000 sequences: a stream of tens of seconds, so that the kill lands mid-stream however fast
+    # the machine (the default 256 can be done within the second waited below)
     p = start_verify("verify", "--qemu", "--target", "cortex-m3", "--model", npz, "--firmware", fw,
-                     "--timeout", "5")
+                     "--timeout", "5", "--sequences", "5000")
     try:
         q = wait_for_qemu_child(p)
         time.sleep(1.0)                         # streaming by now (HELLO is answered in ms)
