@@ -344,7 +344,7 @@ def test_ctrl_c_stops_qemu(npz, build_root, all_targets, sigint_ignored, two):
         fws = [elf(build_root, npz, t) for t in ("cortex-m4", "cortex-m3")]
     else:
         fws = [elf(build_root, npz, "cortex-m4")]
-        args = ("--target", "cortex-m4", "--firmware", fws[0])
+        args = ("--target", "cortex-m4", "--firmware", fws[0], "--sequences", "5000")   # mid-stream at the Ctrl-C
     p = start_verify("verify", "--qemu", "--model", npz, *args, sigint_ignored=sigint_ignored)
     try:
         qs = [wait_for_qemu_child(p)]
