@@ -30,6 +30,9 @@
 
 static int32_t trix_lut[TRIX_LUT_GROUPS * TRIX_LUT_STRIDE + (256 - TRIX_LUT_STRIDE)];
 
+#define TRIX_S_(x) #x
+#define TRIX_S(x) TRIX_S_(x)
+
 #if TRIX_HAVE_THUMB2
 /*
  * Thumb-2 (every Cortex-M from the M3 on): the same two loops in assembly, because the
@@ -53,8 +56,6 @@ void trix_lut_build_t2(int32_t *t, const int16_t *z, int groups);
 void trix_lut_rows4_t2(const uint8_t *w, int rb, int nbytes, const int32_t *t, int32_t *acc, int add,
                        int blocks);
 
-#define TRIX_S_(x) #x
-#define TRIX_S(x) TRIX_S_(x)
 /* the next table row: r0-r2, r4-r6, r8-r10 += step; store words 0..11; skip `next` bytes */
 #define TRIX_LUT_ROW_T2(step, next) \
     "add    r0, r0, " #step "\n\t" \
@@ -227,6 +228,14 @@ __asm__(
  */
 void trix_lut_build_t1(int32_t *t, const int16_t *z, int groups);
 
+/* ARMv6-M has no PUSH of r8-r11: the callee-saved high registers go through r4-r7. */
+#define TRIX_T1_SAVE \
+    "push   {r4-r7, lr}\n\t" "mov    r4, r8\n\t" "mov    r5, r9\n\t" "mov    r6, r10\n\t" "mov    r7, r11\n\t" \
+    "push   {r4-r7}\n\t"
+#define TRIX_T1_RETURN \
+    "pop    {r4-r7}\n\t" "mov    r8, r4\n\t" "mov    r9, r5\n\t" "mov    r10, r6\n\t" "mov    r11, r7\n\t" \
+    "pop    {r4-r7, pc}\n\t"
+
 #define TRIX_LUT_ROW_T1 \
     "adds   r6, r5, r1\n\t" \
     "subs   r7, r5, r1\n\t" \
@@ -248,12 +257,7 @@ __asm__(
     ".type trix_lut_build_t1, %function\n\t"
     ".thumb_func\n"
     "trix_lut_build_t1:\n\t"
-    "push   {r4-r7, lr}\n\t"
-    "mov    r4, r8\n\t"
-    "mov    r5, r9\n\t"
-    "mov    r6, r10\n\t"
-    "mov    r7, r11\n\t"
-    "push   {r4-r7}\n\t"
+    TRIX_T1_SAVE
     "movs   r7, #172\n\t"
     "lsls   r7, r7, #2\n\t"            /* 688 bytes per table */
     "muls   r7, r2\n\t"
@@ -313,12 +317,7 @@ __asm__(
     "beq    2f\n\t"
     "b      1b\n"
     "2:\n\t"
-    "pop    {r4-r7}\n\t"
-    "mov    r8, r4\n\t"
-    "mov    r9, r5\n\t"
-    "mov    r10, r6\n\t"
-    "mov    r11, r7\n\t"
-    "pop    {r4-r7, pc}\n\t"
+    TRIX_T1_RETURN
     ".size trix_lut_build_t1, .-trix_lut_build_t1\n\t"
     ".syntax divided\n\t"
 );
@@ -338,8 +337,6 @@ __asm__(
  */
 void trix_lut_rows3_t1(const uint8_t *w, int rb, int nbytes, const int32_t *t, int32_t *acc, int add, int blocks);
 
-#define TRIX_S_(x) #x
-#define TRIX_S(x) TRIX_S_(x)
 __asm__(
     ".syntax unified\n\t"
     ".thumb\n\t"
@@ -353,12 +350,7 @@ __asm__(
     ".if " TRIX_S(TRIX_LUT_GROUPS) " > 32\n\t"
     ".error \"trix_lut_rows3_t1: LDRB offsets reach 31 only (TRIX_LUT_GROUPS <= 32 on ARMv6-M)\"\n\t"
     ".endif\n\t"
-    "push   {r4-r7, lr}\n\t"
-    "mov    r4, r8\n\t"
-    "mov    r5, r9\n\t"
-    "mov    r6, r10\n\t"
-    "mov    r7, r11\n\t"
-    "push   {r4-r7}\n\t"
+    TRIX_T1_SAVE
     "sub    sp, #12\n\t"                /* [sp] = entry, [sp + 4] = add, [sp + 8] = nbytes - 1 */
     "ldr    r4, [sp, #52]\n\t"          /* the arguments at sp + 48 */
     "str    r4, [sp, #4]\n\t"
@@ -449,12 +441,7 @@ __asm__(
     "mov    pc, r4\n"                    /* into the groups at byte nbytes - 2 */
     "3:\n\t"
     "add    sp, #12\n\t"
-    "pop    {r4-r7}\n\t"
-    "mov    r8, r4\n\t"
-    "mov    r9, r5\n\t"
-    "mov    r10, r6\n\t"
-    "mov    r11, r7\n\t"
-    "pop    {r4-r7, pc}\n\t"
+    TRIX_T1_RETURN
     ".balign 4\n"
     "7:\n\t"
     ".word  -688\n\t"
