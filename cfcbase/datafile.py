@@ -130,6 +130,13 @@ class Table:
 PKG_PREFIX = "pkg:"
 
 
+def beside_artifact(art, p: str) -> str:
+    """A relative path an artifact records (docs/artifact.md), as a path from the current
+    directory: relative to the artifact's directory (an artifact in memory: the current one)."""
+    base = os.path.dirname(art.path) if art.path != "<memory>" else ""
+    return os.path.normpath(os.path.join(base, p))
+
+
 def resolve_path(path) -> str:
     """The file a path names: as is, or for `pkg:PACKAGE/REL/PATH` inside the installed package."""
     path = os.fspath(path)

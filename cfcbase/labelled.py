@@ -253,7 +253,7 @@ def artifact_file(art, p: str) -> str:
     the current directory)."""
     if p.startswith(datafile.PKG_PREFIX) or art.path == "<memory>":
         return p
-    beside = os.path.normpath(os.path.join(os.path.dirname(art.path), p))
+    beside = datafile.beside_artifact(art, p)
     return beside if os.path.exists(beside) or not os.path.exists(p) else p
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 
-from .datafile import PKG_PREFIX, SeriesError, file_sha256, resolve_path
+from .datafile import PKG_PREFIX, SeriesError, beside_artifact, file_sha256, resolve_path
 
 
 class DataNotFound(SeriesError):
@@ -63,9 +63,8 @@ def locate_data(art, data_path=None) -> tuple:
     if p.startswith(PKG_PREFIX):
         where = [p]
     else:
-        base = os.path.dirname(art.path) if art.path != "<memory>" else ""
-        where = [os.path.normpath(os.path.join(base, p))] + ([] if want or os.path.normpath(p) in
-                                                              [os.path.normpath(os.path.join(base, p))] else [p])
+        beside = beside_artifact(art, p)
+        where = [beside] + ([] if want or os.path.normpath(p) == beside else [p])
     found = next((w for w in where if _exists(w)), None)
     if found is None:
         beside = "" if p.startswith(PKG_PREFIX) else f"; looked for {where[0]}, relative to the model {art.path}"
