@@ -386,8 +386,10 @@ def test_every_worker_process_is_pinned():
     assert len(got) == 2
     for st in got:
         assert st["pinned"], numerics.describe(st)
-        assert st["env"] == {k: v for k, v in numerics.PIN.items()}, st
         assert set(st["source"].values()) <= {"trixcfc", "user"}, st
+        # the trainer's value, or the user's own where the user set one (respected, not replaced)
+        assert st["env"] == {k: os.environ[k] if st["source"][k] == "user" else v
+                             for k, v in numerics.PIN.items()}, st
 
 
 def _artifact_keys():
