@@ -108,17 +108,28 @@ def _openblas_core() -> str | None:
     return None
 
 
+def numpy_avx512_loops(features: dict, dispatch) -> bool:
+    """Whether numpy runs AVX-512 loops: one of the AVX-512 targets its loops were built for
+    (``dispatch``: X86_V4, AVX512_SKX, AVX512_ICL, ... by numpy version) is enabled in
+    ``features``. The raw CPU flags (AVX512F, AVX512BW, ...) stay True in ``features`` when
+    NPY_DISABLE_CPU_FEATURES turns the targets off, so they say nothing about the loops."""
+    targets = [t for t in dispatch if t == "X86_V4" or t.startswith("AVX512")]
+    if not targets:                                     # a numpy that does not list them
+        targets = ["X86_V4", "AVX512_SKX", "AVX512F"]
+    return any(bool(features.get(t)) for t in targets)
+
+
 def status() -> dict:
     """What is in effect in this process (imports numpy): the CPU's level, each variable with
     its value and who set it, numpy's AVX-512 state, OpenBLAS's core, and `pinned`: True when
     this process computes as the reference x86-64-v3 machine does."""
     import numpy as np  # noqa: F401 - loads OpenBLAS
     try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
+        from numpy._core import _multiarray_umath as umath
     except ImportError:                                 # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_features__ as features
+        from numpy.core import _multiarray_umath as umath
     core = _openblas_core()
-    avx512 = bool(features.get("AVX512F") or features.get("X86_V4"))
+    avx512 = numpy_avx512_loops(umath.__cpu_features__, getattr(umath, "__cpu_dispatch__", ()))
     source = _sources(os.environ)
     level = cpu_level()
     pinned = level == REQUIRED_LEVEL and not avx512 and core in (None, PIN["OPENBLAS_CORETYPE"])

@@ -554,3 +554,19 @@ def test_refit_keeps_the_trits_fixed():
     m2 = train.frozen(p, 0)
     np.testing.assert_array_equal(m2["trits"], m["trits"])
     assert not np.allclose(m2["s"], m["s"])
+
+
+def test_numpy_avx512_is_read_from_its_dispatch_targets_not_the_cpu_flags():
+    """numpy 2.3+ names its AVX-512 loops X86_V4, AVX512_ICL, AVX512_SPR; NPY_DISABLE_CPU_FEATURES
+    turns those off while the raw flags (AVX512F, ...) stay True. The status reads the targets:
+    on an AVX-512 CPU the pinned process is pinned, and one with X86_V4 left on is not."""
+    from cfcbase.numerics import numpy_avx512_loops
+    dispatch = ["X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR"]
+    pinned = {"X86_V3": True, "X86_V4": False, "AVX512_ICL": False, "AVX512_SPR": False, "AVX512F": True,
+              "AVX512BW": True, "AVX512_SKX": False}
+    assert not numpy_avx512_loops(pinned, dispatch)
+    assert numpy_avx512_loops(dict(pinned, X86_V4=True), dispatch)
+    assert numpy_avx512_loops(dict(pinned, AVX512_ICL=True), dispatch)
+    # numpy 1.x / 2.0-2.2 name them AVX512F, AVX512_SKX, ...
+    assert numpy_avx512_loops({"AVX2": True, "AVX512F": True, "AVX512_SKX": True}, ["AVX2", "AVX512F", "AVX512_SKX"])
+    assert not numpy_avx512_loops({"AVX2": True, "AVX512F": False, "AVX512_SKX": False}, ["AVX2", "AVX512F", "AVX512_SKX"])
