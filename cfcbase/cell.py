@@ -6,7 +6,7 @@
     h_t    = lam * (1 - gate_t) * h_{t-1} + gate_t * cand_t  =  lam h + gate (cand - lam h)
     y_t    = w_o . h_t + b_o
 
-For the ternary model W = s[:, None] * trits (per-row scales). The trainer's BPTT cell
+For the quantized model W = s[:, None] * values (per-row scales, cfcbase.formats). The trainer's BPTT cell
 (trainer/cell.py), its coordinate search and the float ternary model that codegen and the host
 compare the integer firmware with all use the pieces below, so they compute the same numbers.
 
@@ -18,6 +18,8 @@ e = inf (a far out) gives gate = 0, cand = -1 exactly; callers ignore the overfl
 from __future__ import annotations
 
 import numpy as np
+
+from .heads import Readout
 
 DT = 0.1                                 # seconds per sample (DESIGN: dt = 0.1)
 
@@ -52,9 +54,10 @@ def state_update_(h_out, d_out, tmp, h_prev, gate, cand, lam):
     h_out += tmp
 
 
-def predict(W, b, lam, w_o, b_o, x):
-    """One model: W [2H, C] (gate rows, then candidate rows), b [2H], lam and w_o [H], b_o a
-    scalar; x [N, T, I] from h = 0 -> y [N, T] (float64)."""
+def run(W, b, lam, x, collector):
+    """One model: W [2H, C] (gate rows, then candidate rows), b [2H], lam [H]; windows x [N, T, I]
+    from h = 0, each step's state h [N, H] handed to collector.add(t, h) (a cfcbase.heads collector,
+    which keeps what its head needs); returns collector.outputs()."""
     x = np.asarray(x, np.float64)
     N, T, I = x.shape
     H = W.shape[0] // 2
@@ -64,18 +67,29 @@ def predict(W, b, lam, w_o, b_o, x):
     WhT = np.ascontiguousarray(Ws[:, I:].T)                            # [H, 2H]
     h = np.zeros((N, H))
     d, tmp = np.empty((N, H)), np.empty((N, H))
-    y = np.empty((N, T))
     with np.errstate(over="ignore"):
         for t in range(T):
             a = np.ascontiguousarray((h @ WhT + xa[:, t]).reshape(1, N, 2, H).transpose(2, 0, 1, 3))
             activations_(a)                                           # [2, 1, N, H]
             state_update_(h, d, tmp, h, a[0, 0], a[1, 0], lam)
-            y[:, t] = h @ w_o + b_o
-    return y
+            collector.add(t, h)
+    return collector.outputs()
 
 
-def predict_ternary(art, x):
-    """The float ternary model of an artifact (cfcbase.artifact.Artifact): x [N, T, I] -> y [N, T]."""
-    W = np.concatenate([art.scale_f[:, None] * art.trits_f.astype(np.float64),
-                        art.scale_g[:, None] * art.trits_g.astype(np.float64)])
-    return predict(W, np.concatenate([art.b_f, art.b_g]), decay(art.tau, art.dt), art.w_o, art.b_o, x)
+def predict(W, b, lam, w_o, b_o, x):
+    """A readout model from h = 0: x [N, T, I] -> y [N, T] (float64)."""
+    x = np.asarray(x, np.float64)
+    return run(W, b, lam, x, Readout(w_o, b_o).collector(x.shape[0], x.shape[1]))
+
+
+def float_weights(art):
+    """W [2H, C] = scale[:, None] * values of an artifact's two matrices (any weight format)."""
+    return np.concatenate([s[:, None] * w.astype(np.float64) for _, w, s in art.matrices()])
+
+
+def float_outputs(art, x):
+    """The float model of an artifact (cfcbase.artifact.Artifact) on windows x [N, T, I]: its
+    head's outputs (a readout: y [N, T]; a classifier: logits [N, K])."""
+    x = np.asarray(x, np.float64)
+    return run(float_weights(art), np.concatenate([art.b_f, art.b_g]), decay(art.tau, art.dt), x,
+               art.head.collector(x.shape[0], x.shape[1]))

@@ -1,5 +1,5 @@
 """The CSV reader of cfcbase.datafile.read_table: a header row, then one row per time step, streamed
-line by line within cfcbase.datafile's bounds (read there at call time: datafile.MAX_*); only the
+line by line within cfcbase.datafile's bounds (read there at call time: table.MAX_*); only the
 used columns are converted to numbers, and with ``default=True`` the default input column is found
 on the way (cfcbase.datafile's docstring).
 """
@@ -11,8 +11,8 @@ from array import array
 
 import numpy as np
 
-from . import datafile
-from .datafile import SeriesError, Table, _choose_default, _max_rows, _mib, _q, _rows_limit
+from . import table
+from .table import SeriesError, Table, choose_default, max_rows, mib, quote, rows_limit
 
 
 def _is_number(s: str) -> bool:
@@ -35,17 +35,17 @@ class _Lines:
         return self
 
     def __next__(self):
-        line = self.f.readline(datafile.MAX_LINE + 1)
+        line = self.f.readline(table.MAX_LINE + 1)
         if not line:
             raise StopIteration
         self.n += 1
         self.chars += len(line)
-        if len(line) > datafile.MAX_LINE:
-            raise SeriesError(f"{self.name}: line {self.n} is longer than {datafile.MAX_LINE} characters (at most "
-                              f"{datafile.MAX_COLUMNS} columns of {datafile.MAX_CELL} characters)")
-        if self.chars > datafile.MAX_FILE_BYTES:
-            raise SeriesError(f"{self.name}: more than {_mib(datafile.MAX_FILE_BYTES)} of text; data files of at most "
-                              f"{_mib(datafile.MAX_FILE_BYTES)} are read")
+        if len(line) > table.MAX_LINE:
+            raise SeriesError(f"{self.name}: line {self.n} is longer than {table.MAX_LINE} characters (at most "
+                              f"{table.MAX_COLUMNS} columns of {table.MAX_CELL} characters)")
+        if self.chars > table.MAX_FILE_BYTES:
+            raise SeriesError(f"{self.name}: more than {mib(table.MAX_FILE_BYTES)} of text; data files of at most "
+                              f"{mib(table.MAX_FILE_BYTES)} are read")
         return line
 
 
@@ -53,13 +53,13 @@ def _header(name, r) -> list:
     header = [c.strip() for c in r]
     if all(_is_number(c) for c in header):
         raise SeriesError(f"{name}: the first row is all numbers; a header row naming the columns is required")
-    if len(header) > datafile.MAX_COLUMNS:
-        raise SeriesError(f"{name}: {len(header)} columns; at most {datafile.MAX_COLUMNS} are read")
+    if len(header) > table.MAX_COLUMNS:
+        raise SeriesError(f"{name}: {len(header)} columns; at most {table.MAX_COLUMNS} are read")
     if any(not c for c in header):
         raise SeriesError(f"{name}: column {header.index('') + 1} of the header row has no name")
     if len(set(header)) != len(header):
         dup = next(c for c in header if header.count(c) > 1)
-        raise SeriesError(f"{name}: column name {_q(dup)} appears twice in the header row")
+        raise SeriesError(f"{name}: column name {quote(dup)} appears twice in the header row")
     return header
 
 
@@ -85,7 +85,7 @@ class _Candidates:
                 x = float(v)
             except ValueError:
                 if v.strip():
-                    self.why[j] = f"not numbers (row {line}: {_q(v.strip())})"
+                    self.why[j] = f"not numbers (row {line}: {quote(v.strip())})"
                     self.alive.remove(j)
                     del self.vals[j]
                     continue
@@ -116,7 +116,7 @@ class _Candidates:
                 numeric[name] = np.frombuffer(self.vals[j], np.float64)
             else:
                 break                                 # dropped: an earlier column wins
-        _choose_default(t, numeric)
+        choose_default(t, numeric)
 
 
 def _cell(v, name, line, column) -> float:
@@ -127,14 +127,14 @@ def _cell(v, name, line, column) -> float:
         v = v.strip()
         if not v:
             return math.nan
-        raise SeriesError(f"{name}: row {line}, column {_q(column)}: {_q(v)} is not a number") from None
+        raise SeriesError(f"{name}: row {line}, column {quote(column)}: {quote(v)} is not a number") from None
 
 
-def _read_csv(name, real, pick, default=False) -> Table:
+def read_csv(name, real, pick, default=False) -> Table:
     """Streams the rows: only the used columns are kept, converted to float64 as they are read
     (an unused column may hold any text of at most MAX_CELL characters; an empty used cell is a
     missing value, NaN). A UTF-8 byte-order mark is dropped. ``default``: _Candidates too."""
-    old_limit = csv.field_size_limit(datafile.MAX_CELL)
+    old_limit = csv.field_size_limit(table.MAX_CELL)
     lines = None
     cand = None
     try:
@@ -150,7 +150,7 @@ def _read_csv(name, real, pick, default=False) -> Table:
                     header = _header(name, r)
                     used = list(pick(header))
                     idx = [header.index(c) for c in used]
-                    max_rows = _max_rows(len(used))
+                    row_cap = max_rows(len(used))
                     cols = [array("d") for _ in used]
                     where = array("q")
                     if default:
@@ -159,13 +159,13 @@ def _read_csv(name, real, pick, default=False) -> Table:
                 if len(r) != len(header):
                     raise SeriesError(f"{name}: row {reader.line_num} has {len(r)} fields, the header {len(header)}")
                 n += 1
-                if n > max_rows:
-                    raise SeriesError(f"{name}: more than {max_rows:,} rows; {_rows_limit(len(used))}")
+                if n > row_cap:
+                    raise SeriesError(f"{name}: more than {row_cap:,} rows; {rows_limit(len(used))}")
                 for col, j in zip(cols, idx):
                     col.append(_cell(r[j], name, reader.line_num, header[j]))
                 if cand is not None:
                     try:
-                        cand.row(r, reader.line_num, datafile.MAX_VALUES - n * len(used))
+                        cand.row(r, reader.line_num, table.MAX_VALUES - n * len(used))
                     except SeriesError as e:
                         raise SeriesError(f"{name}: {e}") from None
                 where.append(reader.line_num)
@@ -174,7 +174,7 @@ def _read_csv(name, real, pick, default=False) -> Table:
         raise SeriesError(f"{name}: not a text CSV file (bytes that are not UTF-8{at})") from None
     except csv.Error as e:
         line = lines.n if lines is not None else 0
-        why = (f"a cell longer than {datafile.MAX_CELL} characters" if "field larger than field limit" in str(e)
+        why = (f"a cell longer than {table.MAX_CELL} characters" if "field larger than field limit" in str(e)
                else f"not valid CSV ({e})")
         raise SeriesError(f"{name}: row {line}: {why}") from None
     finally:

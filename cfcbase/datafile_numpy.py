@@ -1,7 +1,7 @@
 """The NumPy readers of cfcbase.datafile.read_table: a .npy of one or two dimensions (columns c0,
 c1, ...) and an .npz of 1-D columns of one length, checked from their headers before anything is
-read or decompressed (no zip bomb, no Python objects) within cfcbase.datafile's bounds (read there
-at call time: datafile.MAX_*).
+read or decompressed (no zip bomb, no Python objects) within cfcbase.table's bounds (read there
+at call time: table.MAX_*).
 """
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import os
 
 import numpy as np
 
-from . import datafile
-from .datafile import SeriesError, Table, _check_rows, _mib, _q
+from . import table
+from .table import SeriesError, Table, check_rows, mib, quote
 
 
-def _numeric(dtype) -> bool:
+def numeric_dtype(dtype) -> bool:
     return (np.issubdtype(dtype, np.number) or dtype == bool) and not np.issubdtype(dtype, np.complexfloating) \
         and not dtype.hasobject
 
 
-def _npy_header(f, name):
+def npy_header(f, name):
     """(shape, fortran_order, dtype) of a .npy stream, read without its data."""
     fmt = np.lib.format
     try:
@@ -33,22 +33,22 @@ def _npy_header(f, name):
 
 
 def _check_dtype(name, what, dtype):
-    if not _numeric(dtype):
+    if not numeric_dtype(dtype):
         kind = "Python objects" if dtype.hasobject else f"dtype {dtype}"
         raise SeriesError(f"{name}: {what} holds {kind}; expected real numbers")
 
 
-def _read_npy(name, real, pick) -> Table:
+def read_npy(name, real, pick) -> Table:
     with open(real, "rb") as f:
-        shape, fortran, dtype = _npy_header(f, name)
+        shape, fortran, dtype = npy_header(f, name)
         offset = f.tell()
     _check_dtype(name, "the array", dtype)
     if len(shape) not in (1, 2):
         raise SeriesError(f"{name}: array of shape {shape}; expected [rows] or [rows, columns]")
     rows, ncols = shape[0], (shape[1] if len(shape) == 2 else 1)
-    _check_rows(name, rows, 1)
-    if ncols > datafile.MAX_COLUMNS:
-        raise SeriesError(f"{name}: {ncols} columns; at most {datafile.MAX_COLUMNS} are read")
+    check_rows(name, rows, 1)
+    if ncols > table.MAX_COLUMNS:
+        raise SeriesError(f"{name}: {ncols} columns; at most {table.MAX_COLUMNS} are read")
     if ncols == 0:
         raise SeriesError(f"{name}: no columns")
     if offset + rows * ncols * dtype.itemsize > os.path.getsize(real):
@@ -57,7 +57,7 @@ def _read_npy(name, real, pick) -> Table:
     a = a.reshape(rows, ncols)
     names = [f"c{j}" for j in range(ncols)]
     used = list(pick(names))
-    _check_rows(name, rows, len(used))
+    check_rows(name, rows, len(used))
     data = {c: np.array(a[:, names.index(c)], np.float64) for c in used}
     del a
 
@@ -67,7 +67,7 @@ def _read_npy(name, real, pick) -> Table:
     return Table(name, names, data, rows, loader=load)
 
 
-def _read_npz(name, real, pick) -> Table:
+def read_npz(name, real, pick) -> Table:
     """Every member's header is checked before any data is decompressed: 1-D real numbers (no
     Python objects), at most MAX_ROWS rows, a declared size within the member and all of them
     within MAX_FILE_BYTES (a zip bomb declares its size)."""
@@ -77,8 +77,8 @@ def _read_npz(name, real, pick) -> Table:
     try:
         with open(real, "rb") as f:
             end = zipfile._EndRecData(f)                    # the entry count, before parsing them all
-        if end is not None and end[zipfile._ECD_ENTRIES_TOTAL] > datafile.MAX_COLUMNS:
-            raise SeriesError(f"{name}: {end[zipfile._ECD_ENTRIES_TOTAL]} arrays; at most {datafile.MAX_COLUMNS} "
+        if end is not None and end[zipfile._ECD_ENTRIES_TOTAL] > table.MAX_COLUMNS:
+            raise SeriesError(f"{name}: {end[zipfile._ECD_ENTRIES_TOTAL]} arrays; at most {table.MAX_COLUMNS} "
                               f"are read")
         with zipfile.ZipFile(real) as z:
             infos = z.infolist()
@@ -88,28 +88,28 @@ def _read_npz(name, real, pick) -> Table:
             keys, heads = [], []
             for info in infos:
                 key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-                what = f"key {_q(key)}"
+                what = f"key {quote(key)}"
                 if not info.filename.endswith(".npy"):
-                    raise SeriesError(f"{name}: member {_q(info.filename)} is not a .npy array")
+                    raise SeriesError(f"{name}: member {quote(info.filename)} is not a .npy array")
                 total += info.file_size
-                if info.file_size > datafile.MAX_FILE_BYTES or total > datafile.MAX_FILE_BYTES:
+                if info.file_size > table.MAX_FILE_BYTES or total > table.MAX_FILE_BYTES:
                     raise SeriesError(f"{name}: {what} declares {info.file_size} bytes uncompressed; at most "
-                                      f"{_mib(datafile.MAX_FILE_BYTES)} in all are read")
+                                      f"{mib(table.MAX_FILE_BYTES)} in all are read")
                 with z.open(info) as f:
-                    shape, fortran, dtype = _npy_header(f, f"{name}: {what}")
+                    shape, fortran, dtype = npy_header(f, f"{name}: {what}")
                     offset = f.tell()
                 _check_dtype(name, what, dtype)
                 if len(shape) != 1:
                     raise SeriesError(f"{name}: {what} has shape {shape}; expected one 1-D column per key")
-                _check_rows(f"{name}: {what}", shape[0], 1)
+                check_rows(f"{name}: {what}", shape[0], 1)
                 if offset + shape[0] * dtype.itemsize > info.file_size:
                     raise SeriesError(f"{name}: {what} declares {shape[0]} values of {dtype}, more than it holds")
                 if heads and shape[0] != heads[0][0][0]:
-                    raise SeriesError(f"{name}: {what} has {shape[0]} rows, key {_q(keys[0])} {heads[0][0][0]}")
+                    raise SeriesError(f"{name}: {what} has {shape[0]} rows, key {quote(keys[0])} {heads[0][0][0]}")
                 keys.append(key)
                 heads.append((shape, info))
             used = list(pick(keys))
-            _check_rows(name, heads[0][0][0], len(used))
+            check_rows(name, heads[0][0][0], len(used))
             data = {c: _npz_member(z, heads[keys.index(c)][1]) for c in used}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, ValueError, EOFError, KeyError,
             NotImplementedError, RuntimeError) as e:          # RuntimeError: an encrypted member

@@ -9,7 +9,7 @@ indices y [N], class and channel names. Two file formats:
 - `.npz`: `X` real numbers [N, T, C], `y` [N] (integer class indices 0..K-1, or the class names
   as text), `classes` [K] the class names (text), optionally `channels` [C] (text).
 
-A file is read within cfcbase.datafile's bounds and the ones below (cases, channels, classes,
+A file is read within cfcbase.table's bounds and the ones below (cases, channels, classes,
 steps); every problem is one SeriesError line naming the file and the line (or case). The
 splits, the scaling and the tasks built on them: cfcbase.labelled.
 """
@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import datafile, datafile_numpy
-from .datafile import SeriesError, _q, resolve_path
+from . import table
+from .datafile_numpy import npy_header, numeric_dtype
+from .table import SeriesError, mib, quote, resolve_path
 
 MAX_CASES = 100_000            # cases (windows) per file
 MAX_CHANNELS = 255             # the artifact's I
@@ -49,7 +50,7 @@ class Labelled:
         return f"line {self.lines[i]}" if self.lines is not None else f"case {i}"
 
 
-def _bad(path, msg):
+def bad_file(path, msg):
     raise SeriesError(f"{path}: {msg}")
 
 
@@ -59,20 +60,20 @@ _BOOL = {"true": True, "false": False}
 
 
 def _lines(f, name):
-    """(line number, text) of a text file, each line at most datafile.MAX_LINE characters and all
-    of them at most datafile.MAX_FILE_BYTES characters."""
+    """(line number, text) of a text file, each line at most table.MAX_LINE characters and all
+    of them at most table.MAX_FILE_BYTES characters."""
     n = chars = 0
     while True:
-        line = f.readline(datafile.MAX_LINE + 1)
+        line = f.readline(table.MAX_LINE + 1)
         if not line:
             return
         n += 1
         chars += len(line)
-        if len(line) > datafile.MAX_LINE:
-            _bad(name, f"line {n} is longer than {datafile.MAX_LINE} characters")
-        if chars > datafile.MAX_FILE_BYTES:
-            _bad(name, f"more than {datafile._mib(datafile.MAX_FILE_BYTES)} of text; files of at most "
-                       f"{datafile._mib(datafile.MAX_FILE_BYTES)} are read")
+        if len(line) > table.MAX_LINE:
+            bad_file(name, f"line {n} is longer than {table.MAX_LINE} characters")
+        if chars > table.MAX_FILE_BYTES:
+            bad_file(name, f"more than {mib(table.MAX_FILE_BYTES)} of text; files of at most "
+                       f"{mib(table.MAX_FILE_BYTES)} are read")
         yield n, line.rstrip("\r\n")
 
 
@@ -83,18 +84,18 @@ def _ts_header(name, key, rest, n, head):
 
     def flag():
         if len(words) != 1 or words[0].lower() not in _BOOL:
-            _bad(name, f"line {n}: @{key} takes true or false, got {rest.strip()!r:.40}")
+            bad_file(name, f"line {n}: @{key} takes true or false, got {rest.strip()!r:.40}")
         return _BOOL[words[0].lower()]
 
     def count(lo, hi):
         if len(words) != 1 or not words[0].isdigit() or not lo <= int(words[0]) <= hi:
-            _bad(name, f"line {n}: @{key} takes an integer in {lo}..{hi}, got {rest.strip()!r:.40}")
+            bad_file(name, f"line {n}: @{key} takes an integer in {lo}..{hi}, got {rest.strip()!r:.40}")
         return int(words[0])
     if k == "problemname":
         head["problem"] = rest.strip()[:64]
     elif k == "timestamps":
         if flag():
-            _bad(name, f"line {n}: @timeStamps true: cases with time stamps are not read (evenly spaced values only)")
+            bad_file(name, f"line {n}: @timeStamps true: cases with time stamps are not read (evenly spaced values only)")
     elif k == "missing":
         head["missing"] = flag()
     elif k == "univariate":
@@ -107,20 +108,20 @@ def _ts_header(name, key, rest, n, head):
         head["series_length"] = count(1, MAX_SERIES_LENGTH)
     elif k == "classlabel":
         if not words or words[0].lower() not in _BOOL:
-            _bad(name, f"line {n}: @classLabel takes true followed by the class labels, or false")
+            bad_file(name, f"line {n}: @classLabel takes true followed by the class labels, or false")
         if not _BOOL[words[0].lower()]:
-            _bad(name, f"line {n}: @classLabel false: the cases carry no class label (not a classification set)")
+            bad_file(name, f"line {n}: @classLabel false: the cases carry no class label (not a classification set)")
         labels = words[1:]
         if len(labels) < MIN_CLASSES:
-            _bad(name, f"line {n}: @classLabel names {len(labels)} class(es); a classifier needs at least {MIN_CLASSES}")
+            bad_file(name, f"line {n}: @classLabel names {len(labels)} class(es); a classifier needs at least {MIN_CLASSES}")
         if len(labels) > MAX_CLASSES:
-            _bad(name, f"line {n}: @classLabel names {len(labels)} classes; at most {MAX_CLASSES} are supported")
+            bad_file(name, f"line {n}: @classLabel names {len(labels)} classes; at most {MAX_CLASSES} are supported")
         if len(set(labels)) != len(labels):
             dup = next(c for c in labels if labels.count(c) > 1)
-            _bad(name, f"line {n}: @classLabel names class {_q(dup)} twice")
+            bad_file(name, f"line {n}: @classLabel names class {quote(dup)} twice")
         head["classes"], head["class_line"] = labels, n
     elif k in ("targetlabel",):
-        _bad(name, f"line {n}: @{key}: a regression set (a target value per case), not a classification set")
+        bad_file(name, f"line {n}: @{key}: a regression set (a target value per case), not a classification set")
     # any other @key (a newer header field) is ignored
 
 
@@ -141,74 +142,74 @@ def read_ts(path) -> Labelled:
                     continue
                 if not data:
                     if not s.startswith("@"):
-                        _bad(shown, f"line {n}: expected a @key header line or @data before the cases")
+                        bad_file(shown, f"line {n}: expected a @key header line or @data before the cases")
                     key, _, rest = s[1:].partition(" ")
                     if key.lower() == "data":
                         if "classes" not in head:
-                            _bad(shown, f"line {n}: @data before @classLabel: the file declares no class labels")
+                            bad_file(shown, f"line {n}: @data before @classLabel: the file declares no class labels")
                         data = True
                     else:
                         _ts_header(shown, key, rest, n, head)
                     continue
                 fields = s.split(":")
                 if len(fields) < 2:
-                    _bad(shown, f"line {n}: a case needs its channels and a label separated by ':'")
+                    bad_file(shown, f"line {n}: a case needs its channels and a label separated by ':'")
                 label = fields[-1].strip()
                 chans = fields[:-1]
                 if dims is None:
                     dims = len(chans)
                     want = head.get("dimensions", 1 if head.get("univariate") else None)
                     if want is not None and dims != want:
-                        _bad(shown, f"line {n}: {dims} channel(s), the header declares {want}")
+                        bad_file(shown, f"line {n}: {dims} channel(s), the header declares {want}")
                     if dims > MAX_CHANNELS:
-                        _bad(shown, f"line {n}: {dims} channels; at most {MAX_CHANNELS} are read")
+                        bad_file(shown, f"line {n}: {dims} channels; at most {MAX_CHANNELS} are read")
                 elif len(chans) != dims:
-                    _bad(shown, f"line {n}: {len(chans)} channel(s), the cases before it {dims}")
+                    bad_file(shown, f"line {n}: {len(chans)} channel(s), the cases before it {dims}")
                 for c, text in enumerate(chans):
                     vals = text.split(",")
                     if length is None:
                         length = len(vals)
                         want = head.get("series_length")
                         if want is not None and length != want:
-                            _bad(shown, f"line {n}: channel {c} has {length} values, @seriesLength declares {want}")
+                            bad_file(shown, f"line {n}: channel {c} has {length} values, @seriesLength declares {want}")
                         if length > MAX_SERIES_LENGTH:
-                            _bad(shown, f"line {n}: {length} values per channel; at most {MAX_SERIES_LENGTH} are read")
+                            bad_file(shown, f"line {n}: {length} values per channel; at most {MAX_SERIES_LENGTH} are read")
                     elif len(vals) != length:
-                        _bad(shown, f"line {n}: channel {c} has {len(vals)} values, the cases before it {length} "
+                        bad_file(shown, f"line {n}: channel {c} has {len(vals)} values, the cases before it {length} "
                                     f"(unequal lengths are not read: cut or resample the cases to one length)")
                     for j, v in enumerate(vals):
                         try:
                             fv = float(v)
                         except ValueError:
                             vs = v.strip()
-                            what = "a missing value" if vs in ("?", "") else f"{_q(vs)} is not a number"
-                            _bad(shown, f"line {n}: channel {c}, value {j}: {what}")
+                            what = "a missing value" if vs in ("?", "") else f"{quote(vs)} is not a number"
+                            bad_file(shown, f"line {n}: channel {c}, value {j}: {what}")
                         if not math.isfinite(fv):
-                            _bad(shown, f"line {n}: channel {c}, value {j}: {v.strip()} (a missing or non-finite "
+                            bad_file(shown, f"line {n}: channel {c}, value {j}: {v.strip()} (a missing or non-finite "
                                         f"value)")
-                        if abs(fv) > datafile.MAX_ABS:
-                            _bad(shown, f"line {n}: channel {c}, value {j}: {fv:g} is outside the accepted magnitude "
-                                        f"|v| <= {datafile.MAX_ABS:g}")
+                        if abs(fv) > table.MAX_ABS:
+                            bad_file(shown, f"line {n}: channel {c}, value {j}: {fv:g} is outside the accepted magnitude "
+                                        f"|v| <= {table.MAX_ABS:g}")
                         flat.append(fv)
-                    if len(flat) > datafile.MAX_VALUES:
-                        _bad(shown, f"line {n}: more than {datafile.MAX_VALUES:,} values; larger files are not read")
+                    if len(flat) > table.MAX_VALUES:
+                        bad_file(shown, f"line {n}: more than {table.MAX_VALUES:,} values; larger files are not read")
                 if label not in head["classes"]:
-                    _bad(shown, f"line {n}: unknown label {_q(label)} (@classLabel on line {head['class_line']} "
+                    bad_file(shown, f"line {n}: unknown label {quote(label)} (@classLabel on line {head['class_line']} "
                                 f"declares: {', '.join(head['classes'])})")
                 if len(labels) >= MAX_CASES:
-                    _bad(shown, f"line {n}: more than {MAX_CASES:,} cases; larger files are not read")
+                    bad_file(shown, f"line {n}: more than {MAX_CASES:,} cases; larger files are not read")
                 labels.append(head["classes"].index(label))
                 lines.append(n)
             if not data:
-                _bad(shown, "no @data line: not a .ts file")
+                bad_file(shown, "no @data line: not a .ts file")
     except UnicodeDecodeError:
-        _bad(shown, "not a text file (bytes that are not UTF-8)")
+        bad_file(shown, "not a text file (bytes that are not UTF-8)")
     except MemoryError:
-        _bad(shown, "out of memory while reading")
+        bad_file(shown, "out of memory while reading")
     except OSError as e:
-        _bad(shown, f"cannot read ({e.strerror or e})")
+        bad_file(shown, f"cannot read ({e.strerror or e})")
     if not labels:
-        _bad(shown, "no cases after @data")
+        bad_file(shown, "no cases after @data")
     x = np.frombuffer(flat, np.float64).reshape(len(labels), dims, length).transpose(0, 2, 1)   # -> [N, T, C]
     return Labelled(shown, np.ascontiguousarray(x), np.asarray(labels, np.int64), list(head["classes"]),
                     [f"dim{c}" for c in range(dims)], lines, head["class_line"], head.get("problem"))
@@ -220,12 +221,12 @@ def _open_checks(path, ext):
     path = os.fspath(path)
     real = resolve_path(path)
     if not os.path.exists(real):
-        _bad(path, "no such file")
+        bad_file(path, "no such file")
     if not os.path.isfile(real):
-        _bad(path, "not a regular file")
+        bad_file(path, "not a regular file")
     size = os.path.getsize(real)
-    if size > datafile.MAX_FILE_BYTES:
-        _bad(path, f"{size} bytes; files of at most {datafile._mib(datafile.MAX_FILE_BYTES)} are read")
+    if size > table.MAX_FILE_BYTES:
+        bad_file(path, f"{size} bytes; files of at most {mib(table.MAX_FILE_BYTES)} are read")
     return path, real
 
 
@@ -238,22 +239,22 @@ def _npz_members(name, real) -> dict:
     with zipfile.ZipFile(real) as z:
         infos = z.infolist()
         if len(infos) > 16:
-            _bad(name, f"{len(infos)} arrays; a labelled .npz has X, y, classes and channels")
+            bad_file(name, f"{len(infos)} arrays; a labelled .npz has X, y, classes and channels")
         for info in infos:
             if not info.filename.endswith(".npy"):
-                _bad(name, f"member {_q(info.filename)} is not a .npy array")
+                bad_file(name, f"member {quote(info.filename)} is not a .npy array")
             key = info.filename[:-4]
             total += info.file_size
-            if info.file_size > datafile.MAX_FILE_BYTES or total > datafile.MAX_FILE_BYTES:
-                _bad(name, f"key {_q(key)} declares {info.file_size} bytes uncompressed; at most "
-                           f"{datafile._mib(datafile.MAX_FILE_BYTES)} in all are read")
+            if info.file_size > table.MAX_FILE_BYTES or total > table.MAX_FILE_BYTES:
+                bad_file(name, f"key {quote(key)} declares {info.file_size} bytes uncompressed; at most "
+                           f"{mib(table.MAX_FILE_BYTES)} in all are read")
             with z.open(info) as f:
-                shape, _, dtype = datafile_numpy._npy_header(f, f"{name}: key {_q(key)}")
+                shape, _, dtype = npy_header(f, f"{name}: key {quote(key)}")
                 offset = f.tell()
             if dtype.hasobject:
-                _bad(name, f"key {_q(key)} holds Python objects; expected numbers or text")
+                bad_file(name, f"key {quote(key)} holds Python objects; expected numbers or text")
             if offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > info.file_size:
-                _bad(name, f"key {_q(key)} declares {shape} values of {dtype}, more than it holds")
+                bad_file(name, f"key {quote(key)} declares {shape} values of {dtype}, more than it holds")
             out[key] = (shape, dtype, info)
     return out
 
@@ -268,24 +269,24 @@ def read_npz(path) -> Labelled:
         mem = _npz_members(shown, real)
         for k in ("X", "y", "classes"):
             if k not in mem:
-                _bad(shown, f"no key {k!r} (a labelled .npz has X [N, T, C], y [N], classes [K])")
+                bad_file(shown, f"no key {k!r} (a labelled .npz has X [N, T, C], y [N], classes [K])")
         (xs, xd, _), (ys, yd, _), (cs, cd, _) = mem["X"], mem["y"], mem["classes"]
-        if len(xs) != 3 or not datafile_numpy._numeric(xd):
-            _bad(shown, f"X: expected real numbers of shape [N, T, C], got {xd} of shape {xs}")
+        if len(xs) != 3 or not numeric_dtype(xd):
+            bad_file(shown, f"X: expected real numbers of shape [N, T, C], got {xd} of shape {xs}")
         N, T, C = xs
         if not (1 <= N <= MAX_CASES and 1 <= T <= MAX_SERIES_LENGTH and 1 <= C <= MAX_CHANNELS):
-            _bad(shown, f"X: shape {xs}; at most {MAX_CASES:,} cases of {MAX_SERIES_LENGTH:,} steps and "
+            bad_file(shown, f"X: shape {xs}; at most {MAX_CASES:,} cases of {MAX_SERIES_LENGTH:,} steps and "
                         f"{MAX_CHANNELS} channels are read")
-        if N * T * C > datafile.MAX_VALUES:
-            _bad(shown, f"X: {N * T * C:,} values; at most {datafile.MAX_VALUES:,} are read")
+        if N * T * C > table.MAX_VALUES:
+            bad_file(shown, f"X: {N * T * C:,} values; at most {table.MAX_VALUES:,} are read")
         if cd.kind != "U" or len(cs) != 1:
-            _bad(shown, f"classes: expected the class names as text [K], got {cd} of shape {cs}")
+            bad_file(shown, f"classes: expected the class names as text [K], got {cd} of shape {cs}")
         if not MIN_CLASSES <= cs[0] <= MAX_CLASSES:
-            _bad(shown, f"classes: {cs[0]} class(es); {MIN_CLASSES}..{MAX_CLASSES} are supported")
+            bad_file(shown, f"classes: {cs[0]} class(es); {MIN_CLASSES}..{MAX_CLASSES} are supported")
         if ys != (N,) or not (yd.kind in "iu" or yd.kind == "U"):
-            _bad(shown, f"y: expected integer class indices or class names of shape ({N},), got {yd} of shape {ys}")
+            bad_file(shown, f"y: expected integer class indices or class names of shape ({N},), got {yd} of shape {ys}")
         if "channels" in mem and (mem["channels"][1].kind != "U" or mem["channels"][0] != (C,)):
-            _bad(shown, f"channels: expected {C} names as text, got {mem['channels'][1]} of shape {mem['channels'][0]}")
+            bad_file(shown, f"channels: expected {C} names as text, got {mem['channels'][1]} of shape {mem['channels'][0]}")
         with zipfile.ZipFile(real) as z:
             def load(k):
                 with z.open(mem[k][2]) as f:
@@ -298,36 +299,36 @@ def read_npz(path) -> Labelled:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, ValueError, EOFError, KeyError,
             NotImplementedError, RuntimeError) as e:
-        _bad(shown, f"not a readable NumPy file ({e})")
+        bad_file(shown, f"not a readable NumPy file ({e})")
     except MemoryError:
-        _bad(shown, "out of memory while reading")
+        bad_file(shown, "out of memory while reading")
     except OSError as e:
-        _bad(shown, f"cannot read ({e.strerror or e})")
+        bad_file(shown, f"cannot read ({e.strerror or e})")
     if len(set(classes)) != len(classes):
         dup = next(c for c in classes if classes.count(c) > 1)
-        _bad(shown, f"classes: class {_q(dup)} named twice")
+        bad_file(shown, f"classes: class {quote(dup)} named twice")
     if y.dtype.kind == "U":
         idx = np.empty(N, np.int64)
         for i, v in enumerate(y):
             if str(v) not in classes:
-                _bad(shown, f"case {i}: unknown label {_q(str(v))} (classes: {', '.join(classes)})")
+                bad_file(shown, f"case {i}: unknown label {quote(str(v))} (classes: {', '.join(classes)})")
             idx[i] = classes.index(str(v))
     else:
         idx = y.astype(np.int64)
         bad = (idx < 0) | (idx >= len(classes))
         if bad.any():
             i = int(np.argmax(bad))
-            _bad(shown, f"case {i}: unknown label {int(y[i])} (class indices 0..{len(classes) - 1})")
+            bad_file(shown, f"case {i}: unknown label {int(y[i])} (class indices 0..{len(classes) - 1})")
     bad = ~np.isfinite(x)
     if bad.any():
         i, t, c = (int(v) for v in np.argwhere(bad)[0])
-        _bad(shown, f"case {i}: X[{i}, {t}, {c}] is {x[i, t, c]} (a missing or non-finite value; "
+        bad_file(shown, f"case {i}: X[{i}, {t}, {c}] is {x[i, t, c]} (a missing or non-finite value; "
                     f"{int(bad.sum())} in the file)")
-    big = np.abs(x) > datafile.MAX_ABS
+    big = np.abs(x) > table.MAX_ABS
     if big.any():
         i, t, c = (int(v) for v in np.argwhere(big)[0])
-        _bad(shown, f"case {i}: X[{i}, {t}, {c}] = {x[i, t, c]:g} is outside the accepted magnitude "
-                    f"|v| <= {datafile.MAX_ABS:g}")
+        bad_file(shown, f"case {i}: X[{i}, {t}, {c}] = {x[i, t, c]:g} is outside the accepted magnitude "
+                    f"|v| <= {table.MAX_ABS:g}")
     return Labelled(shown, np.ascontiguousarray(x), idx, classes, channels)
 
 
@@ -338,15 +339,15 @@ def read_labelled(path) -> Labelled:
     p = os.fspath(path)
     ext = os.path.splitext(p)[1].lower()
     if ext not in EXTENSIONS:
-        _bad(p, f"not a labelled file (.ts, the UCR/UEA format, or .npz with X, y, classes)")
+        bad_file(p, f"not a labelled file (.ts, the UCR/UEA format, or .npz with X, y, classes)")
     lab = read_ts(p) if ext == ".ts" else read_npz(p)
     where = f"@classLabel on line {lab.class_line}" if lab.class_line else "classes"
     for c in lab.classes:
         why = text_problem(c)
         if why:
-            _bad(p, f"{where}: class {_q(c)}: {why}")
+            bad_file(p, f"{where}: class {quote(c)}: {why}")
     for c in lab.channels:
         why = text_problem(c)
         if why:
-            _bad(p, f"channels: {_q(c)}: {why}")
+            bad_file(p, f"channels: {quote(c)}: {why}")
     return lab

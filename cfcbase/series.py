@@ -52,10 +52,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .datafile import SeriesError, Table, _names, _q, read_table  # noqa: F401 - the API
-# cfcbase/tasks.py (part of the sweep's cache key, so left as it is) and trainer/factorial.py import these here
-from .series_file import data_sha256, locate_data  # noqa: F401
-from .series_prep import _difference, _fill_gaps
+from .datafile import read_table
+from .table import SeriesError, Table, choose_default, quote, show_names
+from .metrics import WASHOUT
+from .series_prep import difference_spec, fill_gaps
+from .text import text_problem
 
 RANGE_FILL = 1.0          # training data scaled into [-1, 1]; the device carries |v| < 2 (Q14)
 Q14_LIMIT = 2.0           # |value| the device's int16 Q14 inputs and output can carry
@@ -148,7 +149,7 @@ def _fit_scaling(path, v, block, names, what=None) -> Scaling:
     spread = np.abs(v - offset).max(0)
     for j, s in enumerate(spread):
         if not s > 0:
-            raise SeriesError(f"{path}: column {_q(names[j])}{what or ''} is constant over the training rows "
+            raise SeriesError(f"{path}: column {quote(names[j])}{what or ''} is constant over the training rows "
                               f"{a}-{b - 1}; it carries no signal (drop it)")
     return Scaling(list(names), offset, spread / RANGE_FILL)
 
@@ -159,13 +160,12 @@ def _check_scaled(t: Table, name, v, sc: Scaling, j, row0=0, what="") -> None:
     big = ~(r <= MAX_SCALED)
     if big.any():
         i = int(np.argmax(big))
-        raise SeriesError(f"{t.path}: row {t.row(i + row0)}, column {_q(name)}{what}: {v[i]:g} lies {r[i]:.3g} "
+        raise SeriesError(f"{t.path}: row {t.row(i + row0)}, column {quote(name)}{what}: {v[i]:g} lies {r[i]:.3g} "
                           f"times the training rows' range from their mean (at most {MAX_SCALED:g}; the scaling "
                           f"is fitted on the training rows)")
 
 
 def _check_spec(spec: SeriesSpec) -> tuple:
-    from .tasks import WASHOUT
     if spec.horizon < 1:
         raise SeriesError(f"--horizon must be at least 1, got {spec.horizon}")
     if spec.seq_len is not None and spec.seq_len < WASHOUT + 1:
@@ -252,17 +252,15 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     options raise one SeriesError line. A used column's name must be safe text
     (cfcbase.text: it travels into the artifact, the model header and reports). The returned
     SeriesData.spec has every default resolved; building from it gives the same data."""
-    from .tasks import WASHOUT
-    from .text import text_problem
     fr = _check_spec(spec)
     chosen = {}
     notes = []
     default = not spec.inputs and not spec.target
 
-    def check_names(names, inputs, target):
+    def checkshow_names(names, inputs, target):
         for c, what in [(c, "--inputs") for c in inputs if spec.inputs] + [(target, "--target")]:
             if c not in names:
-                raise SeriesError(f"{spec.path}: no column {_q(c)} for {what} (columns: {_names(names)})")
+                raise SeriesError(f"{spec.path}: no column {quote(c)} for {what} (columns: {show_names(names)})")
         if len(set(inputs)) != len(inputs):
             raise SeriesError(f"{spec.path}: --inputs names a column twice")
         if len(inputs) > MAX_INPUTS:
@@ -271,7 +269,7 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
         for c in used:
             why = text_problem(c)
             if why:
-                raise SeriesError(f"{spec.path}: column {_q(c)} ({'the target' if c == target else 'an input'}): "
+                raise SeriesError(f"{spec.path}: column {quote(c)} ({'the target' if c == target else 'an input'}): "
                                   f"{why}")
         return used
 
@@ -283,29 +281,27 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
         inputs = list(spec.inputs) or [spec.target]
         target = spec.target or inputs[0]
         chosen.update(inputs=inputs, target=target)
-        return check_names(names, inputs, target)
+        return checkshow_names(names, inputs, target)
 
     t = table if table is not None else read_table(spec.path, pick, default=default)
     if table is not None:
         pick(t.names)
     if default:
         if t.default is None:
-            from .datafile import _choose_default
-            numeric = {c: t.column(c) for c in t.names}
-            _choose_default(t, numeric)
-        check_names(t.names, [t.default], t.default)
+            choose_default(t, {c: t.column(c) for c in t.names})
+        checkshow_names(t.names, [t.default], t.default)
         chosen.update(inputs=[t.default], target=t.default)
-        skipped = "; ".join(f"{_q(c)}: {why}" for c, why in t.skipped)
+        skipped = "; ".join(f"{quote(c)}: {why}" for c, why in t.skipped)
         notes.append(f"no --inputs or --target: input and target {t.default}, the first column of numbers that is "
                      f"not a time stamp" + (f" (skipped {skipped})" if skipped else ""))
     inputs, target = chosen["inputs"], chosen["target"]
     used = list(dict.fromkeys(inputs + [target]))
-    cols, row0, max_gap, gaps = _fill_gaps(t, used, spec, notes)
+    cols, row0, max_gap, gaps = fill_gaps(t, used, spec, notes)
     n = len(cols[used[0]])
     blocks = _blocks(n, fr)
     T = _seq_len(t, spec, fr, blocks, n, notes)
     h = spec.horizon
-    diff = _difference(t, spec, inputs, target, cols, blocks, notes)
+    diff = difference_spec(t, spec, inputs, target, cols, blocks, notes)
     spec = replace(spec, inputs=tuple(inputs), target=target, seq_len=T, max_gap=max_gap,
                    difference=diff)
 
@@ -348,7 +344,7 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
         yw = out.y[s][:, WASHOUT:, 0]
         if not (yw.max() > yw.min() and yw.var() > 0):   # the NMSE's denominator
             ab = rows[s]
-            raise SeriesError(f"{t.path}: the target column {_q(target)} does not vary over the {s} windows "
+            raise SeriesError(f"{t.path}: the target column {quote(target)} does not vary over the {s} windows "
                               f"(rows {ab[0]}-{ab[1] - 1}, steps t >= {WASHOUT}); its NMSE is undefined")
     return out
 

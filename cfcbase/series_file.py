@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 
-from .datafile import PKG_PREFIX, SeriesError, beside_artifact, file_sha256, resolve_path
+from .table import PKG_PREFIX, SeriesError, beside, file_sha256, resolve_path
 
 
 class DataNotFound(SeriesError):
@@ -41,14 +41,15 @@ def _exists(p) -> bool:
         return False
 
 
-def locate_data(art, data_path=None) -> tuple:
+def locate_data(record: dict, artifact_path: str, data_path=None) -> tuple:
     """(the path to read, a note or None) of a version-2 artifact's data (docs/artifact.md): its
     `path` as pkg:PACKAGE/PATH or relative to the artifact's directory (an artifact without
     `sha256`, written before paths were relative to it: also the current directory), its
     content checked against `sha256`. ``data_path`` (verify --data FILE) replaces it; a content
     other than the trained file's is then noted, not refused. DataNotFound / DataChanged: one
-    line naming the path and --data FILE."""
-    d = art.data
+    line naming the path and --data FILE. ``record``: the artifact's data_json; ``artifact_path``:
+    where the artifact is."""
+    d = record
     want = d.get("sha256")
     if data_path is not None:
         p = os.fspath(data_path)
@@ -63,18 +64,18 @@ def locate_data(art, data_path=None) -> tuple:
     if p.startswith(PKG_PREFIX):
         where = [p]
     else:
-        beside = beside_artifact(art, p)
-        where = [beside] + ([] if want or os.path.normpath(p) == beside else [p])
+        beside_path = beside(artifact_path, p)
+        where = [beside_path] + ([] if want or os.path.normpath(p) == beside_path else [p])
     found = next((w for w in where if _exists(w)), None)
     if found is None:
-        beside = "" if p.startswith(PKG_PREFIX) else f"; looked for {where[0]}, relative to the model {art.path}"
+        looked = "" if p.startswith(PKG_PREFIX) else f"; looked for {where[0]}, relative to the model {artifact_path}"
         why = "no such file"
         if p.startswith(PKG_PREFIX):
             try:
                 resolve_path(p)
             except SeriesError as e:
                 why = str(e)[len(p) + 2:]
-        raise DataNotFound(f"{p}: {why}{beside}; pass --data FILE to read the data from another copy")
+        raise DataNotFound(f"{p}: {why}{looked}; pass --data FILE to read the data from another copy")
     if want:
         have = data_sha256(found)
         if have != want:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .datafile import SeriesError, Table, _q
+from .table import SeriesError, Table, quote
 
 MAX_GAP_MIN = 3                   # default --max-gap: 3 rows, or MAX_GAP_FRACTION of the rows if more
 MAX_GAP_FRACTION = 0.01
@@ -21,7 +21,7 @@ def _runs(mask) -> list:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def _fill_gaps(t: Table, used, spec, notes) -> tuple:
+def fill_gaps(t: Table, used, spec, notes) -> tuple:
     """The used columns with their gaps filled, trimmed to the rows from the first to the last
     complete one: ({name: float64 [rows]}, first row, max_gap, {name: values filled})."""
     cols = {c: t.column(c) for c in used}
@@ -32,7 +32,7 @@ def _fill_gaps(t: Table, used, spec, notes) -> tuple:
     if spec.gaps == "refuse":
         c = next(c for c in used if miss[c].any())
         i = int(np.argmax(miss[c]))
-        raise SeriesError(f"{t.path}: row {t.row(i)}, column {_q(c)}: missing value ({int(miss[c].sum())} in the "
+        raise SeriesError(f"{t.path}: row {t.row(i)}, column {quote(c)}: missing value ({int(miss[c].sum())} in the "
                           f"column; --gaps refuse; --gaps interpolate fills short gaps)")
     complete = ~np.any(np.stack(list(miss.values())), 0)
     if not complete.any():
@@ -50,7 +50,7 @@ def _fill_gaps(t: Table, used, spec, notes) -> tuple:
         long = [(a, b) for a, b in runs if b - a > max_gap]
         if long:
             a, b = max(long, key=lambda r: r[1] - r[0])
-            raise SeriesError(f"{t.path}: rows {t.row(a + lo)}-{t.row(b - 1 + lo)}, column {_q(c)}: {b - a} "
+            raise SeriesError(f"{t.path}: rows {t.row(a + lo)}-{t.row(b - 1 + lo)}, column {quote(c)}: {b - a} "
                               f"consecutive missing values, more than --max-gap {max_gap} fills "
                               f"({len(long)} such gap(s); --max-gap {b - a} would interpolate them)")
         if runs:
@@ -86,7 +86,7 @@ def trend_reason(v, train, val) -> str | None:
     return None
 
 
-def _difference(t, spec, inputs, target, cols, blocks, notes) -> dict:
+def difference_spec(t, spec, inputs, target, cols, blocks, notes) -> dict:
     d = spec.difference
     if isinstance(d, dict):
         bad = [c for c in d["inputs"] if c not in inputs]

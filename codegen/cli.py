@@ -7,18 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cfcbase.artifact import load_artifact
-from cfcbase.cell import predict_ternary
+from cfcbase.artifact import committed_model, load_artifact
 from cfcbase.errors import ArtifactError
-from cfcbase.series import SeriesError
-
-from cfcbase.artifact import committed_model
-from cfcbase.tasks import TASKS, WASHOUT, artifact_task, label, washout_mse
+from cfcbase.table import SeriesError
+from cfcbase.tasks import FORECAST_TASKS, builtin
+from cfcbase.version import version_line
 
 from .errors import CodegenError
-from .export import KERNELS, export_model, load_test_split, write_outputs
+from .export import KERNELS, export_model, golden_inputs, write_outputs
 from .footprint import code_kernel_text, footprint_text
-from .golden import IntModel, dequantize_output, quantize_input, run_golden
+from .golden import IntModel, quantize_input, run_golden
 from .testing import random_artifact, random_classifier, random_inputs_q14
 from .vectors import render_test_vectors, test_model_entry
 
@@ -40,23 +38,10 @@ RANDOM_INT8_SHAPES = [(1, 4, "int8", "int8"), (1, 8, "int8", "int8"), (1, 16, "i
                       (1, 7, "ternary", "int8"), (2, 17, "int8", "ternary"), (3, 6, "ternary", "int8")]
 
 
-def accuracy_report(art, x, y) -> dict:
-    """Washout MSE (t >= 5) of the float ternary and the golden integer model vs the truth."""
-    y = np.asarray(y, np.float64).reshape(x.shape[0], x.shape[1])
-    yf = predict_ternary(art, x)
-    yg = dequantize_output(run_golden(IntModel.from_artifact(art), quantize_input(x)))
-    mse_f = washout_mse(yf, y)
-    mse_g = washout_mse(yg, y)
-    return {"float_mse_washout": mse_f, "golden_mse_washout": mse_g,
-            "relative": (mse_g - mse_f) / mse_f if mse_f > 0 else float("inf"),
-            "golden_vs_float_mse": washout_mse(yg, yf),
-            "max_abs_diff": float(np.max(np.abs(yg - yf)))}
-
-
 def cmd_export(a) -> int:
     if Path(a.out).exists() and not Path(a.out).is_dir():
         raise CodegenError(f"--out {a.out}: exists and is not a directory")
-    ex = export_model(load_artifact(a.npz), a.prefix, allow_lossy=a.allow_lossy, data_path=a.data, kernel=a.kernel)
+    ex = export_model(with_data(load_artifact(a.npz), a.data), a.prefix, allow_lossy=a.allow_lossy, kernel=a.kernel)
     write_outputs(ex.files, a.out)
     print(footprint_text(ex.model))
     if a.kernel == "code":
@@ -67,24 +52,28 @@ def cmd_export(a) -> int:
     return 0
 
 
+def with_data(art, data):
+    """The artifact with its task reading another copy of its data file (--data FILE), if given."""
+    if data is not None:
+        try:
+            art.task = art.task.with_data(data)
+        except ValueError as e:
+            raise CodegenError(f"--data: {art.path}: {e}") from None
+    return art
+
+
 def cmd_accuracy(a) -> int:
     worst = 0.0
     for path in a.npz:
-        art = load_artifact(path)
-        if art.head is not None:                      # a classifier: accuracy [classification hook]
-            from .classify_data import accuracy_line
-            line, rel = accuracy_line(art, path)
-            print(line)
-            worst = max(worst, rel)
-            continue
-        task = a.task or (artifact_task(art, a.data) if art.data is not None else art)
-        x, y = load_test_split(task, "test")
-        r = accuracy_report(art, x, y)
-        worst = max(worst, abs(r["relative"]))
-        print(f"{path}: task {label(task if isinstance(task, str) else art.task)}, test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: "
-              f"float ternary {r['float_mse_washout']:.4e}, golden integer {r['golden_mse_washout']:.4e}, "
-              f"relative {100 * r['relative']:+.3f}%  (golden vs float MSE {r['golden_vs_float_mse']:.2e}, "
-              f"max |diff| {r['max_abs_diff']:.2e})")
+        art = with_data(load_artifact(path), a.data)
+        if a.task:
+            art.task = builtin(a.task)
+        x, y = art.task.split("test")
+        m = IntModel.from_artifact(art)
+        ys, hs = run_golden(m, quantize_input(x), return_states=True)
+        line, rel = m.head.accuracy(art, np.asarray(x, np.float64), y, ys, hs)
+        worst = max(worst, abs(rel))
+        print(f"{path}: task {art.task.label()}, {line}")
     if worst > a.tolerance:
         print(f"error: relative washout MSE difference {100 * worst:.3f}% exceeds {100 * a.tolerance:.1f}%",
               file=sys.stderr)
@@ -96,11 +85,10 @@ def cmd_vectors(a) -> int:
     entries = []
     models = list(a.model or [])
     if not a.model:
-        models = [p for p in map(committed_model, TASKS) if Path(p).is_file()]
+        models = [p for p in map(committed_model, FORECAST_TASKS) if Path(p).is_file()]
         models += sorted(str(p) for p in Path("results").glob("*/frontier/int8-H16.npz"))
     for path in models:
         art = load_artifact(path)
-        from .export import golden_inputs
         x, _ = golden_inputs(art, 4)
         entries.append(test_model_entry(f"{art.task}:{Path(path).name}", art, x))
     if a.random > len(RANDOM_SHAPES):
@@ -127,7 +115,6 @@ def cmd_vectors(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cfcbase.version import version_line
     ap = argparse.ArgumentParser(prog="python -m codegen",
                                  description="Export a trained ternary CfC (best.npz) to C99 headers.")
     ap.add_argument("--version", action="version", version=version_line(), help="print the version and exit")
@@ -161,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("vectors", help="write test_vectors.h for the firmware kernel/cell tests")
     v.add_argument("--out", required=True)
     v.add_argument("--model", action="append", help="trained best.npz to include (repeatable; default "
-                   f"{', '.join(map(committed_model, TASKS))} and the committed int8 models "
+                   f"{', '.join(map(committed_model, FORECAST_TASKS))} and the committed int8 models "
                    f"results/*/frontier/int8-H16.npz when present)")
     v.add_argument("--random", type=int, default=len(RANDOM_SHAPES),
                    help=f"number of random models (default {len(RANDOM_SHAPES)})")

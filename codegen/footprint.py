@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from . import golden as G
-from .export import code_kernel
+from .codekernel import code_kernel
 from .golden import IntModel
 
 
@@ -30,7 +30,7 @@ def footprint(m: IntModel) -> dict:
         "lam_bytes": m.H * 2,
         "readout_bytes": m.H * 4 + 8,          # int32 weights + int64 bias
         "table_bytes": 2 * G.TABLE_SIZE * 2,
-        **({"head_bytes": m.head.K * (m.H * 4 + 8)} if m.head is not None else {}),   # a classifier: int32 w, int64 b
+        **m.head.footprint(m),
     }
 
 
@@ -38,7 +38,7 @@ def footprint_text(m: IntModel) -> str:
     f = footprint(m)
     total = sum(v for k, v in f.items() if k.endswith("_bytes"))
     padding = f["trit_bytes"] * 8 - f["trit_bits_exact"]
-    if m.has_int8:
+    if m.weights_s8 is not None:
         heads = ", ".join(f"{h} {fmt}" for h, fmt in zip(("gate", "candidate"), m.formats))
         lines = [f"model {m.hash_hex}: I={m.I} H={m.H}, {f['weights']} weights in {2 * m.H} rows x {m.C} columns "
                  f"({heads})"]
@@ -50,7 +50,8 @@ def footprint_text(m: IntModel) -> str:
                   f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
                   f"  biases   {f['bias_bytes']:6d} bytes",
                   f"  lambda   {f['lam_bytes']:6d} bytes",
-                  f"  readout  {f['readout_bytes']:6d} bytes",
+                  f"  readout  {f['readout_bytes']:6d} bytes" + m.head.readout_note,
+                  *m.head.footprint_lines(m),
                   f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
                   f"  total    {total:6d} bytes of constant data"]
         return "\n".join(lines)
@@ -63,10 +64,8 @@ def footprint_text(m: IntModel) -> str:
         f"  scales   {f['scale_bytes']:6d} bytes  (int32 multiplier + int8 shift per row)",
         f"  biases   {f['bias_bytes']:6d} bytes",
         f"  lambda   {f['lam_bytes']:6d} bytes",
-        f"  readout  {f['readout_bytes']:6d} bytes" + ("  (zeros: a classifier has no regression readout)"
-                                                       if m.head is not None else ""),
-        *([f"  head     {f['head_bytes']:6d} bytes  ({m.head.K} classes x {m.H} int32 weights + {m.head.K} int64 "
-           f"biases)"] if m.head is not None else []),
+        f"  readout  {f['readout_bytes']:6d} bytes" + m.head.readout_note,
+        *m.head.footprint_lines(m),
         f"  tables   {f['table_bytes']:6d} bytes  (sigmoid + tanh, 2 x {G.TABLE_SIZE} int16)",
         f"  total    {total:6d} bytes of constant data",
     ])

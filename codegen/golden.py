@@ -15,8 +15,10 @@ import numpy as np
 
 from cfcbase.artifact import Artifact
 from cfcbase.cell import decay
+from cfcbase.formats import INT8, TERNARY
 
 from .errors import CodegenError
+from .heads import int_head
 from .pack import pack_int8_rows, pack_trits, row_bytes_for
 
 # ---- formats (docs/fixed_point.md, section 1) -------------------------------------
@@ -36,10 +38,6 @@ MULTIPLIER_MIN, MULTIPLIER_MAX = 1 << 30, (1 << 31) - 1
 SHIFT_MIN, SHIFT_MAX = 1, 62
 BIAS_LIMIT = 128 << PRE_FRAC       # |bias| <= 128.0
 READOUT_SHIFT_MAX = 40
-# Weight formats per head (docs/fixed_point.md, section 2a): the largest |weight| of a row of each
-INT8_MAX = 127
-FORMAT_WMAX = {"ternary": 1, "int8": INT8_MAX}
-FORMAT_CODE = {"ternary": 0, "int8": 1}   # TRIX_FORMAT_TERNARY, TRIX_FORMAT_INT8 of trix_cell.h
 
 
 def _round_half_up(v: float) -> int:
@@ -93,11 +91,18 @@ def lut_q15(table: np.ndarray, pre_q16) -> np.ndarray:
     return t[i] + (((t[i + 1] - t[i]) * f + (1 << (TABLE_STEP_SHIFT - 1))) >> TABLE_STEP_SHIFT)
 
 
-def differenced(art) -> tuple:
-    """(target differenced, [input i differenced]) of a version-2 artifact (data_json's
-    `difference`; none without it)."""
-    d = (art.data or {}).get("difference") or {"target": False, "inputs": []}
-    return bool(d["target"]), [name in d["inputs"] for name in (art.data or {}).get("inputs", [])]
+def _readout(path, w_o, b_o) -> tuple:
+    """(s, w_o_q int64 [H], b_o_q) of the per-step readout (section 7): s the most fractional bits
+    in [1, READOUT_SHIFT_MAX] that fit int32 weights and the int64 bias."""
+    wmax = float(np.max(np.abs(w_o)))
+    s = READOUT_SHIFT_MAX
+    while s >= 1 and (_round_half_up(wmax * 2.0 ** s) > (1 << 31) - 1
+                      or abs(_round_half_up(b_o * 2.0 ** (STATE_FRAC + s))) >= 1 << 62):
+        s -= 1
+    if s < 1:
+        raise CodegenError(f"{path}: w_o: readout weights/bias outside the fixed-point range "
+                           f"(max |w_o| {wmax!r}, b_o {b_o!r})")
+    return s, np.array([_round_half_up(w * 2.0 ** s) for w in w_o], np.int64), _round_half_up(b_o * 2.0 ** (STATE_FRAC + s))
 
 
 @dataclass
@@ -119,8 +124,8 @@ class IntModel:
     sigmoid_q15: np.ndarray      # int16 [TABLE_SIZE]
     tanh_q15: np.ndarray         # int16 [TABLE_SIZE]
     source_bytes: bytes = b""    # the float parameters the model came from (hashed too)
-    head: object = None          # a classifier's codegen.classify.IntHead (docs/fixed_point.md, 12)
-    formats: tuple = ("ternary", "ternary")   # weight format of the gate and the candidate head
+    head: object = None          # codegen.heads: IntReadout or IntClassifier (docs/fixed_point.md, 12)
+    formats: tuple = (TERNARY, TERNARY)       # cfcbase.formats of the gate's and the candidate's matrix
     weights_s8: np.ndarray | None = None      # int8 [int8 rows, 4 row_bytes]: the int8 heads' rows,
                                               # CMSIS-NN order (pack.pack_int8_rows); None: no int8 head
 
@@ -130,15 +135,15 @@ class IntModel:
 
     @property
     def has_int8(self) -> bool:
-        return "int8" in self.formats
+        return INT8 in self.formats
 
     @property
     def wmax(self) -> int:
         """The largest |weight| any row of the model may hold: 1 (ternary only) or 127."""
-        return max(FORMAT_WMAX[f] for f in self.formats)
+        return max(f.wmax for f in self.formats)
 
     def row_wmax(self, r: int) -> int:
-        return FORMAT_WMAX[self.formats[0 if r < self.H else 1]]
+        return self.formats[0 if r < self.H else 1].wmax
 
     @property
     def cols_padded(self) -> int:
@@ -148,8 +153,8 @@ class IntModel:
     @classmethod
     def from_artifact(cls, art: Artifact) -> "IntModel":
         I, H = art.I, art.H
-        trits = np.concatenate([art.trits_f, art.trits_g]).astype(np.int8)
-        formats = tuple(getattr(art, "formats", ("ternary", "ternary")))
+        values = np.concatenate([art.weights_f, art.weights_g]).astype(np.int8)
+        formats = tuple(art.formats)
         row_bytes = row_bytes_for(I + H)
         scales = np.concatenate([art.scale_f, art.scale_g])
         mult, shift = zip(*(_row_multiplier_shift_at(art, r, s) for r, s in enumerate(scales)))
@@ -158,10 +163,10 @@ class IntModel:
         # is exact iff max|acc15| * 2^L fits int32, with max|acc15| = (C + I) * 32768.
         # With 2s = M * 2^-n, 2^(29 - n) is the scale rounded down to a power of two (up to the
         # rounding of M), so the rule reads (C + I) * max(2^floor(log2 scale), 1/16) < 4096.
-        # An int8 row's |w| <= 127 multiplies max|acc15| by 127 (section 2a): the same rule with
-        # (C + I) * 127 * ... < 4096.
+        # A row whose format holds |w| <= wmax (127 for int8) multiplies max|acc15| by wmax
+        # (section 2a): the same rule with (C + I) * wmax * ... < 4096.
         for r, n in enumerate(shift):
-            wm = FORMAT_WMAX[formats[0 if r < H else 1]]
+            wm = formats[0 if r < H else 1].wmax
             if (I + H + I) * 32768 * wm << max(0, 33 - n) >= 1 << 31:
                 key = "scale_f" if r < H else "scale_g"
                 p2 = 2.0 ** max(29 - n, -4)
@@ -178,39 +183,28 @@ class IntModel:
             raise CodegenError(f"{art.path}: {key}: bias {float(biases[i])!r} outside the fixed-point range |b| <= 128")
         lam = decay(art.tau, art.dt)
         lam_q15 = np.array([min(_round_half_up(v * 32768.0), 32767) for v in lam], np.int64)
-        wmax = float(np.max(np.abs(art.w_o)))
-        s = READOUT_SHIFT_MAX      # the most fractional bits that fit int32 weights and the int64 bias
-        while s >= 1 and (_round_half_up(wmax * 2.0 ** s) > (1 << 31) - 1
-                          or abs(_round_half_up(art.b_o * 2.0 ** (STATE_FRAC + s))) >= 1 << 62):
-            s -= 1
-        if s < 1:
-            raise CodegenError(f"{art.path}: w_o: readout weights/bias outside the fixed-point range "
-                               f"(max |w_o| {wmax!r}, b_o {art.b_o!r})")
-        w_o_q = np.array([_round_half_up(w * 2.0 ** s) for w in art.w_o], np.int64)
-        b_o_q = _round_half_up(art.b_o * 2.0 ** (STATE_FRAC + s))
+        w_o, b_o = art.head.device_readout()
+        s, w_o_q, b_o_q = _readout(art.path, w_o, b_o)
         src = b"".join(np.ascontiguousarray(a, dtype="<f8").tobytes() for a in (
-            art.scale_f, art.scale_g, art.b_f, art.b_g, art.tau, art.w_o, np.float64(art.b_o), np.float64(art.dt)))
-        if art.scaling is not None:      # a version-2 model: its data scaling is part of its identity
-            src += b"".join(np.ascontiguousarray(art.scaling[k], dtype="<f8").tobytes() for k in (
-                "input_offset", "input_scale", "target_offset", "target_scale") if k in art.scaling)
-            dt, dx = differenced(art)
+            art.scale_f, art.scale_g, art.b_f, art.b_g, art.tau, w_o, np.float64(b_o), np.float64(art.dt)))
+        sc = art.task.scaling
+        if sc is not None:               # the input (and target) scaling is part of the model's identity
+            src += b"".join(np.ascontiguousarray(sc[k], dtype="<f8").tobytes() for k in (
+                "input_offset", "input_scale", "target_offset", "target_scale") if k in sc)
+            dt, dx = art.task.differenced
             if dt or any(dx):            # and what its channels mean (nothing added for levels: older hashes stay)
                 src += b"differenced" + bytes([int(dt)] + [int(v) for v in dx])
-        head = None
-        if art.head is not None:         # a classifier [classification hook]
-            from .classify import IntHead
-            head = IntHead.from_artifact(art)
-        tern = np.concatenate([trits[h * H:(h + 1) * H] for h in (0, 1) if formats[h] == "ternary"]) \
-            if "ternary" in formats else np.zeros((0, I + H), np.int8)
-        s8 = np.concatenate([trits[h * H:(h + 1) * H] for h in (0, 1) if formats[h] == "int8"]) \
-            if "int8" in formats else None
-        return cls(I=I, H=H, row_bytes=row_bytes, trits=trits,
+        rows = {f: [values[m * H:(m + 1) * H] for m, g in enumerate(formats) if g is f] for f in (TERNARY, INT8)}
+        tern = np.concatenate(rows[TERNARY]) if rows[TERNARY] else np.zeros((0, I + H), np.int8)
+        return cls(I=I, H=H, row_bytes=row_bytes, trits=values,
                    packed=pack_trits(tern, row_bytes) if len(tern) else np.zeros((0, row_bytes), np.uint8),
-                   formats=formats, weights_s8=None if s8 is None else pack_int8_rows(s8, row_bytes * 4),
+                   formats=formats,
+                   weights_s8=pack_int8_rows(np.concatenate(rows[INT8]), row_bytes * 4) if rows[INT8] else None,
                    row_multiplier=np.array(mult, np.int32), row_shift=np.array(shift, np.int8),
                    bias_q16=bias_q16.astype(np.int32), lam_q15=lam_q15.astype(np.int16),
                    w_o_q=w_o_q.astype(np.int32), readout_shift=s, b_o_q=int(b_o_q),
-                   sigmoid_q15=sigmoid_table_q15(), tanh_q15=tanh_table_q15(), source_bytes=src, head=head)
+                   sigmoid_q15=sigmoid_table_q15(), tanh_q15=tanh_table_q15(), source_bytes=src,
+                   head=int_head(art))
 
     # ---- identity -------------------------------------------------------------------
     def canonical_bytes(self) -> bytes:
@@ -221,12 +215,11 @@ class IntModel:
                       (self.bias_q16, "<i4"), (self.lam_q15, "<i2"), (self.w_o_q, "<i4"),
                       (self.sigmoid_q15, "<i2"), (self.tanh_q15, "<i2")):
             parts.append(np.ascontiguousarray(a, dtype=dt).tobytes())
-        if self.has_int8:     # section 2a: the formats and the int8 rows (a ternary model: as before)
-            parts.append(b"int8-heads" + bytes(FORMAT_CODE[f] for f in self.formats))
+        if self.weights_s8 is not None:   # section 2a: the formats and the int8 rows (a ternary model: as before)
+            parts.append(b"int8-heads" + bytes(f.code for f in self.formats))
             parts.append(np.ascontiguousarray(self.weights_s8, dtype="i1").tobytes())
         parts.append(self.source_bytes)
-        if self.head is not None:        # a classifier: its head too
-            parts.append(self.head.canonical_bytes())
+        parts.append(self.head.canonical_bytes())       # a readout's: nothing (it is in the cell's)
         return b"".join(parts)
 
     @property
@@ -373,6 +366,13 @@ def run_golden(m: IntModel, x_q14, return_states: bool = False):
         h, ys[:, t] = cell_step_q14(m, h, x[:, t, :])
         hs[:, t] = h
     return (ys, hs) if return_states else ys
+
+
+def golden_outputs(m: IntModel, x_q14):
+    """What the device answers for windows x int16 Q14 [N, T, I] from h = 0: a readout's y int16 Q14
+    [N, T]; a classifier's (logits int32 [N, K] Q16, class int64 [N]) (codegen.heads)."""
+    ys, hs = run_golden(m, x_q14, return_states=True)
+    return m.head.outputs(ys, hs)
 
 
 # ---- float side ----------------------------------------------------------------------

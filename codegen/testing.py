@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cfcbase.artifact import Artifact
+from cfcbase.artifact import Artifact, Teacher
+from cfcbase.formats import FORMATS, TERNARY
+from cfcbase.heads import Classifier, Readout
+from cfcbase.tasks import builtin
 
 from .golden import quantize_input
 
@@ -12,9 +15,10 @@ def random_artifact(I: int, H: int, seed: int, zero_fraction: float = 0.4,
                     scale_range=(0.05, 0.8), bias_sd: float = 0.5,
                     tau_range=(0.05, 3.0), w_o_sd: float = 0.5, dt: float = 0.1,
                     task: str = "sine", formats=("ternary", "ternary")) -> Artifact:
-    """A valid artifact with random trits, per-row scales, biases, tau, readout (format 1); with
-    an "int8" in ``formats`` that head gets random int8 weights over the whole range [-127, 127]
-    (rows reaching +-127) and scales 1/64 of scale_range (weights of about the same size; format 3)."""
+    """A valid artifact with random trits, per-row scales, biases, tau, readout (version 1); with
+    "int8" in ``formats`` (names or cfcbase.formats) that matrix gets random int8 weights over the
+    whole range [-127, 127] (rows reaching +-127) and scales 1/64 of scale_range (weights of about
+    the same size; version 4)."""
     rng = np.random.default_rng(seed)
     C = I + H
 
@@ -33,25 +37,25 @@ def random_artifact(I: int, H: int, seed: int, zero_fraction: float = 0.4,
         lo, hi = np.log(scale_range[0]), np.log(scale_range[1])
         return np.exp(rng.uniform(lo, hi, H))
 
+    fmts = tuple(FORMATS[f] if isinstance(f, str) else f for f in formats)
     tf, tg = trits(), trits()
     sf, sg = scales(), scales()
-    if formats[0] == "int8":
+    # an int8 matrix: values over the whole int8 range, scales 1/64 as large (weights of the same size)
+    if fmts[0] is not TERNARY:
         tf, sf = int8s(), sf / 64
-    if formats[1] == "int8":
+    if fmts[1] is not TERNARY:
         tg, sg = int8s(), sg / 64
-    teacher = {"W_f": tf * sf[:, None], "W_g": tg * sg[:, None], "b_f": np.zeros(H), "b_g": np.zeros(H),
-               "tau": np.ones(H), "w_o": np.zeros(H), "b_o": 0.0}
+    b_f, b_g = rng.normal(0, bias_sd, H), rng.normal(0, bias_sd, H)
+    tau = rng.uniform(tau_range[0], tau_range[1], H)
+    head = Readout(rng.normal(0, w_o_sd, H), float(rng.normal(0, 0.1)))
+    teacher = Teacher(tf * sf[:, None], tg * sg[:, None], np.zeros(H), np.zeros(H), np.ones(H), Readout.zeros(H))
     return Artifact(
-        I=I, H=H, dt=dt, trits_f=tf, trits_g=tg, scale_f=sf, scale_g=sg,
-        b_f=rng.normal(0, bias_sd, H), b_g=rng.normal(0, bias_sd, H),
-        tau=rng.uniform(tau_range[0], tau_range[1], H),
-        w_o=rng.normal(0, w_o_sd, H), b_o=float(rng.normal(0, 0.1)),
-        task=task, config=f"random-I{I}-H{H}-seed{seed}" + ("" if formats == ("ternary", "ternary")
-                                                              else f"-{formats[0]}-{formats[1]}"),
-        format_f=formats[0], format_g=formats[1],
+        I=I, H=H, dt=dt, weights_f=tf, weights_g=tg, scale_f=sf, scale_g=sg, b_f=b_f, b_g=b_g, tau=tau,
+        head=head, task=builtin(task), teacher=teacher, formats=fmts,
+        config=f"random-I{I}-H{H}-seed{seed}" + ("" if fmts == (TERNARY, TERNARY) else f"-{fmts[0]}-{fmts[1]}"),
         metrics={"seed": seed, "val_mse_washout": 0.0, "test_mse": 0.0, "test_mse_washout": 0.0,
                  "teacher_test_mse_washout": 0.0},
-        teacher=teacher, path=f"<random I={I} H={H} seed={seed}>")
+        path=f"<random I={I} H={H} seed={seed}>")
 
 
 def random_inputs_q14(I: int, N: int, T: int, seed: int) -> np.ndarray:
@@ -70,14 +74,14 @@ def random_inputs_q14(I: int, N: int, T: int, seed: int) -> np.ndarray:
 
 def random_classifier(I: int, H: int, K: int, seed: int, pooling: str = "mean", w_c_sd: float = 2.0,
                       task: str = "waves3", **kw) -> Artifact:
-    """A valid format-3 classifier (cfcbase.artifact, version 3): random_artifact's cell with a
-    random head of K classes instead of the regression readout."""
-    art = random_artifact(I, H, seed, task=task, **kw)
+    """A valid classifier (cfcbase.artifact, version 3): random_artifact's cell with a random head
+    of K classes instead of the regression readout."""
+    art = random_artifact(I, H, seed, **kw)
     rng = np.random.default_rng([seed, K, 3])
-    art.w_o, art.b_o = np.zeros(H), 0.0
-    art.head = {"classes": [f"class{k}" for k in range(K)], "w_c": rng.normal(0, w_c_sd, (K, H)),
-                "b_c": rng.normal(0, 0.5, K), "pooling": pooling}
-    art.teacher = dict(art.teacher, w_c=np.zeros((K, H)), b_c=np.zeros(K))
+    art.head = Classifier([f"class{k}" for k in range(K)], pooling, rng.normal(0, w_c_sd, (K, H)),
+                          rng.normal(0, 0.5, K))
+    art.teacher.head = art.head.zeros_like()
+    art.task = builtin(task)
     art.config = f"random-I{I}-H{H}-K{K}-{pooling}-seed{seed}"
     art.path = f"<random classifier I={I} H={H} K={K} {pooling} seed={seed}>"
     return art

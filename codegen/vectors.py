@@ -10,7 +10,8 @@ from . import golden as G
 from cfcbase.artifact import Artifact
 
 from .cliterals import CText, c_comment_text, c_identifier, c_int, c_string, c_u64_hex
-from .export import _env, _i32s, _ints, code_kernel, format_fields, model_arrays
+from .codekernel import code_kernel
+from .export import c_i32s, c_ints, format_fields, model_arrays, template_env
 from .golden import IntModel, matvec_golden, run_golden
 
 # Test vectors carry code kernels for models up to CODE_VECTORS_MAX_WEIGHTS weights and for the
@@ -42,32 +43,27 @@ def test_model_entry(name: str, art: Artifact, x_q14: np.ndarray, kernel_vectors
     kz = kernel_test_z(m, kernel_vectors, seed)
     ka = matvec_golden(m, kz)
     y, hs = run_golden(m, x_q14, return_states=True)
-    head = None
-    if m.head is not None:                            # a classifier: the logits of each sequence
-        from .classify import POOLING_CODES, run_golden_logits
-        lg, cls = run_golden_logits(m, x_q14)
-        head = dict(K=m.head.K, pooling=POOLING_CODES[m.head.pooling], shift=m.head.shift,
-                    logits=_i32s(lg.ravel()), n_logits=lg.size, classes=_ints(cls, 16))
+    head = m.head.golden_vectors(m, hs)               # a classifier: the logits of each sequence
     return dict(name=c_comment_text(name, "test model name"), name_c=c_string(name, "test model name"), head=head,
                 m=m, hash=c_u64_hex(m.hash), pre_shift=G.pre_shift(m), b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
-                kernel_vectors=kernel_vectors, kernel_z=_ints(kz.ravel(), 16), kz_len=kz.size,
-                kernel_acc=_i32s(ka.ravel()), ka_len=ka.size,
+                kernel_vectors=kernel_vectors, kernel_z=c_ints(kz.ravel(), 16), kz_len=kz.size,
+                kernel_acc=c_i32s(ka.ravel()), ka_len=ka.size,
                 sequences=x_q14.shape[0], steps=x_q14.shape[1],
-                cell_x=_ints(x_q14.ravel(), 16), cx_len=x_q14.size,
-                cell_y=_ints(y.ravel(), 16), cy_len=y.size,
-                cell_h=_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size,
+                cell_x=c_ints(x_q14.ravel(), 16), cx_len=x_q14.size,
+                cell_y=c_ints(y.ravel(), 16), cy_len=y.size,
+                cell_h=c_ints(hs[:, -1, :].ravel(), 16), ch_len=hs[:, -1, :].size,
                 formats=format_fields(m),
-                code=code_kernel(m) if not m.has_int8 and (2 * m.H * m.C <= code_max_weights
+                code=code_kernel(m) if m.weights_s8 is None and (2 * m.H * m.C <= code_max_weights
                                                            or (m.I, m.H) in CODE_VECTORS_BENCH) else None)
 
 
 def render_test_vectors(entries: list) -> dict:
-    env = _env()
+    env = template_env()
     entries = [dict(e, prefix=c_identifier(f"tv{i}", "array prefix"),
                     code_fn=c_identifier(f"tv{i}_matvec_code", "kernel name")) for i, e in enumerate(entries)]
     text = env.get_template("test_vectors.h.j2").render(
         command=CText("vectors"), models=entries, table_size=G.TABLE_SIZE,
-        sigmoid=_ints(G.sigmoid_table_q15()), tanh=_ints(G.tanh_table_q15()))
+        sigmoid=c_ints(G.sigmoid_table_q15()), tanh=c_ints(G.tanh_table_q15()))
     return {"test_vectors.h": text.encode()}
 
 

@@ -1,21 +1,22 @@
 """The rules every best.npz check shares (docs/artifact.md): the one-line ArtifactError naming the
-file and the key (_fail), the bounds of every float parameter and of a version-2 model's scaling,
-and the rules of a version-2 data reference (data_json: data_path_problem, data_spec_problem).
-cfcbase.artifact validates with them; cfcbase.artifact_classify and cfcbase.artifact_int8 too.
+file and the key (fail), the bounds of every float parameter and of a model's input scaling, and
+the rules of a data reference (a series' data_json, a classifier's labelled_json: data_path_problem,
+data_spec_problem). cfcbase.artifact, cfcbase.heads and the tasks' records validate with them.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 
-from .datafile import PKG_PREFIX                # a file inside an installed package
+from .table import PKG_PREFIX                   # a file inside an installed package
 from .errors import ArtifactError
 from .text import NAME_MAX, PATH_MAX, text_problem
 
 # the fields of a version-2 data_json (docs/artifact.md, "Version 2")
-_DATA_FIELDS = {"path": str, "inputs": list, "target": str, "horizon": int, "seq_len": int, "fractions": list}
+DATA_FIELDS = {"path": str, "inputs": list, "target": str, "horizon": int, "seq_len": int, "fractions": list}
 # fields a version-2 data_json may carry (artifacts written before them lack them: docs/artifact.md)
-_DATA_OPTIONAL = {"sha256": str, "gaps": str, "max_gap": int, "difference": dict}
+DATA_OPTIONAL = {"sha256": str, "gaps": str, "max_gap": int, "difference": dict}
 GAP_POLICIES = ("interpolate", "refuse")
 MAX_GAP_RANGE = (0, 1_000_000)
 
@@ -38,9 +39,57 @@ SCALING_OFFSET_MAX = 1e15
 SCALING_SCALE_RANGE = (1e-15, 1e15)
 
 
-def _fail(path, key, msg):
+# A JSON entry of an artifact (metrics_json, data_json, labelled_json): at most this many
+# characters (the largest written is a few kB), integers of at most this many digits.
+JSON_MAX_CHARS = 1 << 16
+JSON_MAX_DIGITS = 18
+
+
+def fail(path, key, msg):
     where = f"{path}: {key}: " if key else f"{path}: "
     raise ArtifactError(where + msg)
+
+
+def str_scalar(path, raw, k) -> str:
+    a = raw[k]
+    if a.shape != () or a.dtype.kind != "U":
+        fail(path, k, f"expected a unicode scalar, got {a.dtype} of shape {a.shape}")
+    return str(a)
+
+
+def _bounded_int(text):
+    if len(text.lstrip("-")) > JSON_MAX_DIGITS:
+        raise ValueError(f"integer of {len(text.lstrip('-'))} digits (at most {JSON_MAX_DIGITS})")
+    return int(text)
+
+
+def _finite_float(text):
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"number {text[:40]} is beyond a float")
+    return v
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number an artifact may hold")
+
+
+def json_object(path, raw, k) -> dict:
+    """The JSON object of the text entry k: at most JSON_MAX_CHARS characters, finite numbers and
+    integers of at most JSON_MAX_DIGITS digits, nested as deep as the parser goes; else one
+    ArtifactError line naming the key."""
+    text = str_scalar(path, raw, k)
+    if len(text) > JSON_MAX_CHARS:
+        fail(path, k, f"{len(text):,} characters; a JSON entry holds at most {JSON_MAX_CHARS:,}")
+    try:
+        d = json.loads(text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+    except RecursionError:
+        fail(path, k, "not a JSON object (nested too deeply)")
+    except ValueError as e:
+        fail(path, k, f"not a JSON object ({e})")
+    if not isinstance(d, dict):
+        fail(path, k, f"not a JSON object (a JSON {type(d).__name__})")
+    return d
 
 
 def data_path_problem(p, extension: bool = True) -> str | None:
@@ -62,7 +111,7 @@ def data_path_problem(p, extension: bool = True) -> str | None:
 
 
 def data_spec_problem(d: dict) -> str | None:
-    """Why a version-2 data spec (data_json: the fields of _DATA_FIELDS, types already checked)
+    """Why a version-2 data spec (data_json: the fields of DATA_FIELDS, types already checked)
     is refused, naming the field, or None. The rules of docs/artifact.md, "Version 2"."""
     problem = data_path_problem(d["path"])
     if problem:

@@ -1,0 +1,207 @@
+"""What a model computes from its hidden state: its head (docs/model.md, "Heads").
+
+    Readout      a forecast per step:  y_t = w_o . h_t + b_o
+    Classifier   K logits per window:  logits = w_c v + b_c, v the state pooled over the window
+                 (POOLINGS: "last", the state after its last step, or "mean", its mean over the
+                 window's steps); the class is the first largest logit
+
+A head holds its float parameters and answers, for every stage, what depends on its kind: its
+float outputs from the cell's states (the float reference every stage compares with), the
+readout the device runs per step, and its entries in best.npz. The trainer, codegen and the host
+keep their own side of each kind in a table keyed by `kind` (docs/architecture.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .rules import PARAM_MAX, fail
+from .text import NAME_MAX, text_problem
+
+POOLINGS = ("last", "mean")
+K_RANGE = (2, 32)                        # classes (the LOGITS reply: docs/protocol.md)
+
+
+class Head:
+    """The common face of the heads (see the module docstring)."""
+    kind: str = ""
+
+    def collector(self, N: int, T: int):
+        """A float collector of the states of N windows of T steps: .add(t, h [N, H]) per step,
+        then .outputs()."""
+        raise NotImplementedError
+
+    def device_readout(self) -> tuple:
+        """(w_o [H], b_o): the per-step readout the device runs for this head."""
+        raise NotImplementedError
+
+
+# ---- the readout: a forecast per step ------------------------------------------------------
+
+class _ReadoutCollector:
+    def __init__(self, head, N, T):
+        self.w_o, self.b_o = head.w_o, head.b_o
+        self.y = np.empty((N, T))
+
+    def add(self, t, h):
+        self.y[:, t] = h @ self.w_o + self.b_o
+
+    def outputs(self):
+        return self.y
+
+
+@dataclass
+class Readout(Head):
+    """y_t = w_o . h_t + b_o: one output per step (a forecast)."""
+    w_o: np.ndarray                     # float64 [H]
+    b_o: float
+    kind = "readout"
+
+    def collector(self, N, T):
+        return _ReadoutCollector(self, N, T)
+
+    def device_readout(self):
+        return self.w_o, self.b_o
+
+    # best.npz: w_o, b_o after tau; the teacher's teacher_w_o, teacher_b_o after teacher_tau
+    INLINE_KEYS = ("w_o", "b_o")
+
+    def inline_entries(self, prefix=""):
+        return {prefix + "w_o": np.asarray(self.w_o, np.float64), prefix + "b_o": np.float64(self.b_o)}
+
+    def trailing_entries(self, teacher):
+        return {}
+
+    @classmethod
+    def zeros(cls, H):
+        return cls(np.zeros(H), 0.0)
+
+
+# ---- the classifier: K logits per window --------------------------------------------------------
+
+class _ClassifierCollector:
+    def __init__(self, head, N, T):
+        self.head, self.T = head, T
+        self.last = None
+        self.sum = np.zeros((N, len(head.w_c[0]))) if head.pooling == "mean" else None
+
+    def add(self, t, h):
+        self.last = h
+        if self.sum is not None:
+            self.sum += h
+
+    def pooled(self):
+        if self.sum is not None:
+            return self.sum / max(self.T, 1)
+        return self.last
+
+    def outputs(self):
+        return self.pooled() @ np.asarray(self.head.w_c).T + np.asarray(self.head.b_c)
+
+
+@dataclass
+class Classifier(Head):
+    """K logits of the state pooled over a window; the class is the first largest."""
+    classes: list                       # K names
+    pooling: str                        # one of POOLINGS
+    w_c: np.ndarray                     # float64 [K, H]
+    b_c: np.ndarray                     # float64 [K]
+    kind = "classifier"
+
+    @property
+    def K(self) -> int:
+        return len(self.classes)
+
+    def collector(self, N, T):
+        return _ClassifierCollector(self, N, T)
+
+    def device_readout(self):
+        """A classifier has no per-step forecast: the device's readout is zero."""
+        H = np.shape(self.w_c)[1]
+        return np.zeros(H), 0.0
+
+    INLINE_KEYS = ()
+
+    def inline_entries(self, prefix=""):
+        return {}
+
+    def trailing_entries(self, teacher):
+        K, H = np.shape(self.w_c)
+        return {"K": np.int32(self.K), "class_names": np.array(self.classes, dtype=np.str_),
+                "pooling": np.str_(self.pooling), "w_c": np.asarray(self.w_c, np.float64).reshape(K, H),
+                "b_c": np.asarray(self.b_c, np.float64).reshape(K),
+                "teacher_w_c": np.asarray(teacher.w_c, np.float64).reshape(K, H),
+                "teacher_b_c": np.asarray(teacher.b_c, np.float64).reshape(K)}
+
+    def zeros_like(self):
+        return Classifier(list(self.classes), self.pooling, np.zeros(np.shape(self.w_c)),
+                          np.zeros(len(self.classes)))
+
+
+HEAD_KINDS = {"readout": Readout, "classifier": Classifier}
+
+
+# ---- reading a head from best.npz (cfcbase.artifact) ------------------------------------------------
+
+READOUT_KEYS = ("w_o", "b_o", "teacher_w_o", "teacher_b_o")
+CLASSIFIER_KEYS = ("K", "class_names", "pooling", "w_c", "b_c", "teacher_w_c", "teacher_b_c")
+
+
+def is_classifier_file(names) -> bool:
+    """A classifier's npz (its keys ``names``): it carries K."""
+    return "K" in names
+
+
+def _float_array(path, raw, k, shape):
+    v = raw[k]
+    if v.dtype.kind != "f" or v.shape != shape:
+        fail(path, k, f"expected float64 of shape {shape}, got {v.dtype} of shape {v.shape}")
+    v = v.astype(np.float64)
+    bad = ~(np.abs(v) <= PARAM_MAX)
+    if bad.any():
+        i = int(np.argmax(bad.ravel()))
+        where = f" (element {i})" if v.ndim else ""
+        fail(path, k, f"{float(v.ravel()[i])!r}{where} is outside [{-PARAM_MAX:g}, {PARAM_MAX:g}]")
+    return v
+
+
+def read_readout(path, floats) -> tuple:
+    """(the head, the teacher's head) of a readout model from its checked float entries."""
+    return (Readout(floats["w_o"], float(floats["b_o"])),
+            Readout(floats["teacher_w_o"], float(floats["teacher_b_o"])))
+
+
+def read_classifier(path, raw, H) -> tuple:
+    """(the head, the teacher's head) of a classifier's entries (docs/artifact.md, "Version 3"):
+    K, class_names, pooling, w_c, b_c and the teacher's; one ArtifactError line naming the key."""
+    for k in READOUT_KEYS:
+        if k in raw:
+            fail(path, k, "a classifier (key K) carries no regression readout")
+    a = raw["K"]
+    if a.shape != () or not np.issubdtype(a.dtype, np.integer):
+        fail(path, "K", f"expected an integer scalar, got {a.dtype} of shape {a.shape}")
+    K = int(a)
+    if not K_RANGE[0] <= K <= K_RANGE[1]:
+        fail(path, "K", f"classes must be in {K_RANGE[0]}..{K_RANGE[1]}, got {K}")
+    for k in CLASSIFIER_KEYS:
+        if k not in raw:
+            fail(path, k, "missing key (a classifier, format version 3)")
+    names = raw["class_names"]
+    if names.dtype.kind != "U" or names.shape != (K,):
+        fail(path, "class_names", f"expected {K} names as unicode, got {names.dtype} of shape {names.shape}")
+    classes = [str(c) for c in names]
+    for i, c in enumerate(classes):
+        problem = text_problem(c, NAME_MAX) or ("an empty name" if not c.strip() else None)
+        if problem:
+            fail(path, "class_names", f"class {i}: {problem}")
+    if len(set(classes)) != K:
+        dup = next(c for c in classes if classes.count(c) > 1)
+        fail(path, "class_names", f"class {dup!r} named twice")
+    pooling = raw["pooling"]
+    if pooling.shape != () or pooling.dtype.kind != "U" or str(pooling) not in POOLINGS:
+        fail(path, "pooling", f"expected one of {', '.join(POOLINGS)}, got {str(pooling)[:40]!r}")
+    p = {k: _float_array(path, raw, k, (K, H) if k.endswith("w_c") else (K,))
+         for k in ("w_c", "b_c", "teacher_w_c", "teacher_b_c")}
+    return (Classifier(classes, str(pooling), p["w_c"], p["b_c"]),
+            Classifier(list(classes), str(pooling), p["teacher_w_c"], p["teacher_b_c"]))

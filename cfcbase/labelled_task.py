@@ -1,0 +1,197 @@
+"""Labelled windows as a task (cfcbase.task.ClassifyTask; docs/model.md, "Classification").
+
+Two ways in: the trainer resolves a LabelledSpec (LabelledTask.resolve: both files read, split,
+scaled), or a classifier artifact records one (LabelledTask.from_record: its labelled_json and
+input scaling, checked; the files found beside the artifact and read only when asked for). The
+test split of a recorded task is its TEST file alone, scaled with the artifact's scaling, so
+`host verify` needs no TRAIN file; the other splits are rebuilt from both files.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from .labelled import LabelledSpec, build, counts, spec_dict
+from .labelled_files import EXTENSIONS, bad_file, read_labelled
+from .rules import SEQ_LEN_RANGE, data_path_problem, fail, json_object
+from .series_task import read_scaling
+from .table import PKG_PREFIX, beside, recorded_path
+from .task import SPLITS, ClassifyTask
+from .text import NAME_MAX, text_problem
+
+SCALING_KEYS = {"input_offset": ("I",), "input_scale": ("I",)}
+FIELDS = {"train": str, "test": str, "val_fraction": float, "channels": list, "seq_len": int}
+
+
+class LabelledTask(ClassifyTask):
+    """A labelled file's windows (see the module docstring)."""
+    name = "labelled"
+    preset = "labelled"
+    RECORD_KEYS = ("labelled_json",) + tuple(SCALING_KEYS)
+
+    def __init__(self, spec: LabelledSpec, data=None, record: dict | None = None, scaling: dict | None = None,
+                 classes=None, artifact_path: str = "<memory>", test_path=None):
+        super().__init__()
+        self.spec = spec
+        self.data = data                        # cfcbase.labelled.LabelledData, once read
+        self.recorded = record                  # an artifact's labelled_json
+        self._scaling = scaling
+        self.artifact_path = artifact_path
+        self.test_path = test_path              # verify --data FILE: another TEST file
+        if data is not None:
+            self.classes, self.channels = list(data.classes), list(data.channels)
+        else:
+            self.classes, self.channels = list(classes or []), list((record or {}).get("channels", []))
+
+    @classmethod
+    def resolve(cls, spec: LabelledSpec) -> "LabelledTask":
+        return cls(spec, build(spec))
+
+    def with_data(self, path) -> "LabelledTask":
+        """The same classifier's task with another TEST file (verify --data FILE)."""
+        return LabelledTask(self.spec, None, self.recorded, self._scaling, self.classes, self.artifact_path,
+                            os.fspath(path))
+
+    # ---- identity ------------------------------------------------------------------------------
+    def label(self) -> str:
+        """The TRAIN file's problem: its name without _TRAIN."""
+        stem = os.path.splitext(str(self.spec.train).rsplit("/", 1)[-1])[0]
+        return stem[:-6] if stem.upper().endswith("_TRAIN") else stem
+
+    def test_name(self) -> str:
+        return str(self.spec.test)
+
+    def key(self) -> dict:
+        return {"task": self.name, "spec": spec_dict(self.spec), "channels": self.channels, "classes": self.classes}
+
+    # ---- data ------------------------------------------------------------------------------------
+    def _file(self, p: str) -> str:
+        """A file as the artifact records it: pkg:PACKAGE/PATH, or relative to the artifact."""
+        if p.startswith(PKG_PREFIX) or self.artifact_path.startswith("<"):
+            return p
+        return beside(self.artifact_path, p)
+
+    def labelled(self):
+        """The LabelledData of both files (read once)."""
+        if self.data is None:
+            self.data = build(LabelledSpec(self._file(self.spec.train), self._file(self.spec.test),
+                                           self.spec.val_fraction))
+            if self.data.classes != self.classes:
+                bad_file(self.spec.train, f"classes {', '.join(self.data.classes)}; the model's are "
+                                          f"{', '.join(self.classes)}")
+        return self.data
+
+    def _load(self):
+        d = self.labelled()
+        if self._scaling is None:
+            return {s: (d.x[s], d.y[s]) for s in SPLITS}
+        sc = self._scaling                     # a recorded task: the artifact's scaling
+        return {s: ((d.x[s] * d.scale + d.offset - sc["input_offset"]) / sc["input_scale"], d.y[s]) for s in SPLITS}
+
+    def split(self, name):
+        if name != "test" or self.recorded is None:
+            return super().split(name)
+        lab = read_labelled(self.test_path or self._file(self.spec.test))
+        if lab.classes != self.classes:
+            bad_file(lab.path, f"classes {', '.join(lab.classes)}; the model's are {', '.join(self.classes)}")
+        if lab.x.shape[2] != len(self.channels):
+            bad_file(lab.path, f"{lab.x.shape[2]} channel(s), the model I = {len(self.channels)}")
+        sc = self._scaling
+        self._test_source = f"{lab.path} ({len(lab.y)} windows of {lab.x.shape[1]} steps)"
+        return (lab.x - sc["input_offset"]) / sc["input_scale"], lab.y.copy()
+
+    @property
+    def I(self) -> int:
+        return len(self.channels)
+
+    @property
+    def steps(self) -> int:
+        return int(self.recorded["seq_len"]) if self.recorded is not None else self.labelled().x["train"].shape[1]
+
+    @property
+    def scaling(self) -> dict:
+        if self._scaling is not None:
+            return self._scaling
+        d = self.labelled()
+        return {"input_offset": d.offset, "input_scale": d.scale}
+
+    def source(self, split="test") -> str:
+        if split == "test" and getattr(self, "_test_source", None):
+            return self._test_source
+        x, y = self.splits()[split]
+        return f"{self.spec.train} {split} split ({len(y)} windows of {x.shape[1]} steps)"
+
+    # ---- reports -----------------------------------------------------------------------------------
+    def data_lines(self):
+        d = self.labelled()
+        return [f"labelled {d.spec.train} / {d.spec.test}: {len(d.channels)} channel(s), {len(d.classes)} classes, "
+                f"windows of {d.x['train'].shape[1]} steps; {d.sizes()}"]
+
+    def summary(self):
+        d = self.labelled()
+        return {"classes": self.classes, "channels": self.I, "spec": spec_dict(d.spec), "channel_names": d.channels,
+                "problem": d.problem, "steps": int(d.x["train"].shape[1]),
+                "sizes": {s: int(len(d.y[s])) for s in d.y},
+                "per_class": {s: counts(d.y[s], len(d.classes)).tolist() for s in d.y}, "description": d.sizes(),
+                "input_offset": d.offset.tolist(), "input_scale": d.scale.tolist(),
+                "saturation": {s: int((np.abs(d.x[s]) >= 2.0).sum()) for s in d.x}}
+
+    # ---- best.npz ----------------------------------------------------------------------------------
+    def record(self, out="."):
+        if self.recorded is not None:
+            d = self.recorded
+        else:
+            data = self.labelled()
+            d = {"train": recorded_path(self.spec.train, out), "test": recorded_path(self.spec.test, out),
+                 "val_fraction": float(self.spec.val_fraction), "channels": list(data.channels),
+                 "seq_len": int(data.x["train"].shape[1])}
+        sc = self.scaling
+        return {"labelled_json": np.str_(json.dumps(d, sort_keys=True)),
+                **{k: np.asarray(sc[k], np.float64).reshape(self.I) for k in SCALING_KEYS}}
+
+    @classmethod
+    def from_record(cls, path, raw, I, head) -> "LabelledTask":
+        for k in cls.RECORD_KEYS:
+            if k not in raw:
+                fail(path, k, f"missing key (a classifier of task {cls.name!r})")
+        d = json_object(path, raw, "labelled_json")
+        problem = record_problem(d, I)
+        if problem:
+            fail(path, "labelled_json", problem)
+        spec = LabelledSpec(d["train"], d["test"], float(d["val_fraction"]))
+        return cls(spec, record=d, scaling=read_scaling(path, raw, I, SCALING_KEYS), classes=head.classes,
+                   artifact_path=path)
+
+
+def record_problem(d: dict, I: int) -> str | None:
+    """Why a classifier's labelled_json is refused (naming the field), or None."""
+    unknown = sorted(set(d) - set(FIELDS))
+    if unknown:
+        return f"unknown field {unknown[0][:40]!r}"
+    for k, kind in FIELDS.items():
+        v = d.get(k)
+        ok = isinstance(v, kind) or (kind is float and isinstance(v, int))
+        if not ok or isinstance(v, bool):
+            return f"field {k!r} missing or not a {kind.__name__}"
+    for k in ("train", "test"):
+        problem = data_path_problem(d[k], extension=False)
+        if problem:
+            return f"{k} {problem}"
+        if os.path.splitext(d[k])[1].lower() not in EXTENSIONS:
+            return f"{k} {d[k]!r}: not a {', '.join(EXTENSIONS)} file"
+    f = d["val_fraction"]
+    if not (math.isfinite(f) and 0 < f < 1):
+        return f"val_fraction {f!r} must be in (0, 1)"
+    if len(d["channels"]) != I:
+        return f"{len(d['channels'])} channels named, I = {I}"
+    for i, name in enumerate(d["channels"]):
+        problem = text_problem(name, NAME_MAX)
+        if problem:
+            return f"channels[{i}]: {problem}"
+    lo, hi = SEQ_LEN_RANGE
+    if not lo <= d["seq_len"] <= hi:
+        return f"seq_len {d['seq_len']!r} is not an integer in {lo}..{hi}"
+    return None
