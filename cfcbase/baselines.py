@@ -79,8 +79,7 @@ def one_nn(xtr, ytr, x):
     return out
 
 
-def class_baselines(xtr, ytr, x, y, K) -> dict:
-    """{label: {"test_acc"}} of the class baselines fitted on (xtr, ytr) and scored on (x, y)."""
-    ytr, y = np.asarray(ytr, np.int64), np.asarray(y, np.int64)
-    return {"nearest centroid": {"test_acc": float(np.mean(nearest_centroid(xtr, ytr, x, K) == y))},
-            "1-NN": {"test_acc": float(np.mean(one_nn(xtr, ytr, x) == y))}}
+def class_baselines(xtr, ytr, x, K) -> dict:
+    """{label: int64 [N]}: the classes the baselines fitted on (xtr, ytr) give the windows x."""
+    ytr = np.asarray(ytr, np.int64)
+    return {"nearest centroid": nearest_centroid(xtr, ytr, x, K), "1-NN": one_nn(xtr, ytr, x)}

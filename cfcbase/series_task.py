@@ -121,11 +121,11 @@ class SeriesTask(ForecastTask):
         df = self.spec.difference if isinstance(self.spec.difference, dict) else {"target": False, "inputs": []}
         return bool(df["target"]), [name in df["inputs"] for name in self.spec.inputs]
 
-    def source(self) -> str:
-        """Where the data come from, for reports."""
+    def source(self, split="test") -> str:
+        """Where a split comes from, for reports."""
         d = self.series()
-        a, b = d.rows["test"]
-        return f"{d.spec.path} test block, rows {a}-{b - 1} (cfcbase.series)"
+        a, b = d.rows[split]
+        return f"{d.spec.path} {split} block, rows {a}-{b - 1} (cfcbase.series)"
 
     # ---- baselines ------------------------------------------------------------------------------------
     def _ar(self):

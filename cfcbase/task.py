@@ -118,6 +118,10 @@ class ForecastTask(Task):
     def first_step_floor(self) -> dict | None:
         return None
 
+    def units(self) -> dict | None:
+        """A series' target name and scaling (its figures in the target's own units), else None."""
+        return None
+
 
 class ClassifyTask(Task):
     """A class per window, scored by cross-entropy and accuracy (cfcbase.metrics)."""
@@ -140,11 +144,17 @@ class ClassifyTask(Task):
     def metrics(self, logits, y, prefix=""):
         return class_metrics(logits, y, self.K, prefix)
 
-    def baselines(self) -> dict:
-        """Test accuracy of the classic baselines on the same windows (cfcbase.baselines)."""
+    def baseline_predictions(self, split: str = "test") -> dict:
+        """{label: int64 [N]}: the classic baselines' classes of a split's windows (cfcbase.baselines),
+        fitted on the training windows."""
         xtr, ytr = self.split("train")
-        x, y = self.split("test")
-        return class_baselines(xtr, ytr, x, y, self.K)
+        x, _ = self.split(split)
+        return class_baselines(xtr, ytr, x, self.K)
+
+    def baselines(self) -> dict:
+        """The baselines' test accuracy (factorial.json's "baselines")."""
+        _, y = self.split("test")
+        return {k: {"test_acc": float(np.mean(p == y))} for k, p in self.baseline_predictions("test").items()}
 
     def class_counts(self, split: str) -> np.ndarray:
         return np.bincount(np.asarray(self.splits()[split][1], np.int64), minlength=self.K)

@@ -1,7 +1,7 @@
-"""What a verify run streams and checks against: a model's test set (the pinned tasks'
-regenerated split, or a data model's test block read from its file), quantized to Q14, the
-golden integer model's outputs, the float ternary model's, the fixed-point saturation counts
-and, for a data model, the baselines in the target's own units."""
+"""What a verify run streams and checks against: a model's test windows (a built-in task's
+regenerated split, a series' test block or a labelled TEST file, read through the model's task),
+quantized to Q14, the golden integer model's answers to them, the fixed-point saturation counts,
+and what the model's head compares the device's answers with (host.heads: `expected`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,127 +9,67 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cfcbase.series import Q14_LIMIT
-from cfcbase.tasks import (WASHOUT, artifact_task, baseline_predictions, is_data_task, label, load_split,
-                           series_data, washout_mse)
+from cfcbase.table import SeriesError
+from codegen.golden import quantize_input, run_golden
+from codegen.lossy import saturation_counts
 
 from .errors import HostError
+from .heads import HOST_HEADS
 from .model import Model, load_model
 
 
 @dataclass
 class Reference:
     """The test data of a run and the golden model's answers to it (host.verify streams it)."""
-    art: object
+    art: object                       # cfcbase.artifact.Artifact
     model: object                     # codegen.golden.IntModel
     x: np.ndarray                     # float [N, T, I]
     x_q14: np.ndarray                 # int16 [N, T, I]
-    truth: np.ndarray                 # float [N, T]
-    golden_q14: np.ndarray            # int16 [N, T]
-    float_ternary: np.ndarray         # float [N, T]
+    golden_q14: np.ndarray            # int16 [N, T]: the per-step outputs (a classifier's: 0)
+    golden_states: np.ndarray         # int16 [N, T, H]
     data_source: str
     saturation: dict = field(default_factory=dict)
-    units: dict | None = None         # a data model: target name, scale, offset, baselines in its units
-    baselines: dict = field(default_factory=dict)   # label -> mse_pair on the same sequences (model units)
+    head: object = None               # host.heads: ReadoutVerify or ClassifierVerify
+    expected: dict = field(default_factory=dict)   # what the head compares with (host.heads)
 
 
 def load_reference(model, sequences=None, log=None, data=None) -> Reference:
-    """The data a run streams and what it must give back: ``model`` a host.model.Model (or an
-    npz path, loaded here), its test set (a data model: its test block, from ``data`` when given,
-    else the model's own data_path or the artifact's file), cut or cycled to ``sequences``."""
-    from cfcbase.cell import predict_ternary
-    from codegen.golden import quantize_input, run_golden
+    """The windows a run streams and what they must give back: ``model`` a host.model.Model (or
+    an npz path, loaded here with ``data`` as its data file), its task's test split cut or cycled
+    to ``sequences``."""
     if not isinstance(model, Model):
         model = load_model(model, data_path=data, log=log)
-    if model.art.head is not None:           # a classifier: its windows and logits [classification hook]
-        from .classify_report import load_classifier_reference
-        return load_classifier_reference(model, sequences, data)
     art, m = model.art, model.int_model
-    data = data if data is not None else model.data_path
-    task = _task(art, data, log)
-    x, y, source = _test_split(art, task)
+    try:
+        x, y = art.task.split("test")
+        source = art.task.source("test")
+    except SeriesError as e:
+        raise HostError(f"the model's data: {e}") from None
+    note = getattr(art.task, "note", None)
+    if note and log:
+        log(f"verify: note: {note}")
+    x = np.asarray(x, np.float64)
+    if x.ndim != 3 or x.shape[2] != art.I:
+        raise HostError(f"the {art.task.label()} test set has shape {x.shape}, the model I={art.I}")
     pick = np.arange(x.shape[0])
     if sequences is not None:
         if sequences < 1:
             raise HostError("--sequences must be >= 1")
         if sequences > x.shape[0]:      # a soak: the test set again and again
             source += f", cycled to {sequences} sequences"
-            pick = np.arange(sequences) % x.shape[0]
-        pick = pick[:sequences]
+        pick = np.arange(sequences) % x.shape[0]
         x, y = x[pick], y[pick]
     xq = quantize_input(x)
-    gold = run_golden(m, xq)
-    ref = Reference(art, m, x, xq, y, gold, predict_ternary(art, x), source,
-                    saturation=saturations(m, xq, x, y),
-                    baselines={k: mse_pair(p[pick], y) for k, p in baseline_predictions(task).items()})
-    if art.data is not None:
-        ref.units = target_units(art, ref.baselines)
+    ys, hs = run_golden(m, xq, return_states=True)
+    ref = Reference(art, m, x, xq, ys, hs, source, saturation=saturations(m, xq, x), head=HOST_HEADS[art.head.kind])
+    ref.expected = ref.head.expected(ref, y, pick)
     return ref
 
 
-def _task(art, data, log):
-    """The artifact's task; a data model's file found beside the model (or ``data``), its content
-    checked (cfcbase.series_file.locate_data): one HostError line naming --data FILE otherwise."""
-    from cfcbase.series import SeriesError
-    from cfcbase.series_file import locate_data
-    if art.data is None:
-        return artifact_task(art)
-    try:
-        path, note = locate_data(art, data)
-    except SeriesError as e:
-        raise HostError(f"the model's data: {e}") from None
-    if note and log:
-        log(f"verify: note: {note}")
-    return artifact_task(art, path)
-
-
-def _test_split(art, task):
-    """The artifact's task's test set, regenerated by cfcbase.tasks (pinned seeds), or a data
-    model's test block read from its file."""
-    from cfcbase.series import SeriesError
-    try:
-        x, y = load_split(task, "test")
-    except SeriesError as e:
-        raise HostError(f"the model's data: {e}") from None
-    except (KeyError, ValueError) as e:
-        raise HostError(f"cannot regenerate the {label(task)!r} test set: {e}") from e
-    x = np.asarray(x, np.float64)
-    if x.ndim != 3 or x.shape[2] != art.I:
-        raise HostError(f"the {label(task)} test set has shape {x.shape}, the model I={art.I}")
-    y = np.asarray(y, np.float64).reshape(x.shape[0], x.shape[1])
-    if is_data_task(task):
-        d = series_data(task)
-        a, b = d.rows["test"]
-        return x, y, f"{d.spec.path} test block, rows {a}-{b - 1} (cfcbase.series)"
-    return x, y, f"{art.task} test set (cfcbase.tasks.load_split)"
-
-
-def saturations(m, x_q14, x, y) -> dict:
-    """What the fixed-point ranges cut off on this data: input and target values with |v| >= 2
-    (Q14 saturates), and golden pre-activations outside the tables' [-8, 8) (clamped; counted
-    by codegen.lossy.saturation_counts, the export's own check)."""
-    from codegen.lossy import saturation_counts
+def saturations(m, x_q14, x) -> dict:
+    """What the fixed-point ranges cut off on this data: input values with |v| >= 2 (Q14
+    saturates), and golden pre-activations outside the tables' [-8, 8) (clamped; counted by
+    codegen.lossy.saturation_counts, the export's own check)."""
     c = saturation_counts(m, x_q14)
-    clamp = c["gate_table"] + c["cand_table"]
     return {"inputs": int(np.count_nonzero(np.abs(x) >= Q14_LIMIT)), "input_values": int(x.size),
-            "target": int(np.count_nonzero(np.abs(y) >= Q14_LIMIT)), "target_values": int(y.size),
-            "pre_clamped": clamp, "pre_values": int(x_q14.shape[0] * x_q14.shape[1] * 2 * m.H)}
-
-
-def target_units(art, baselines) -> dict:
-    """A data model's target scaling and the baselines (persistence, AR(p) fitted on the training
-    block, level forecasts) on the same test windows, MSE in the target's own units (a
-    differenced model: its change's units, which are the level forecast's)."""
-    k = art.scaling["target_scale"] ** 2
-    return {"target": art.data["target"], "scale": art.scaling["target_scale"],
-            "offset": art.scaling["target_offset"], "mse_factor": k,
-            "differenced": bool((art.data.get("difference") or {}).get("target")),
-            "baselines": {name: {key: (v * k if v is not None else None) for key, v in b.items()}
-                          for name, b in baselines.items()}}
-
-
-def mse_pair(pred, ref) -> dict:
-    """MSE over all steps and over t >= WASHOUT (cfcbase.tasks.washout_mse, as `python -m codegen
-    accuracy` computes it, so equal outputs give bit-identical figures)."""
-    p, r = np.asarray(pred, np.float64), np.asarray(ref, np.float64)
-    wash = washout_mse(p, r) if p.shape[1] > WASHOUT else None
-    return {"all": float(np.mean((p - r) ** 2)), "washout": wash}
+            "pre_clamped": c["gate_table"] + c["cand_table"], "pre_values": int(x_q14.shape[0] * x_q14.shape[1] * 2 * m.H)}

@@ -24,13 +24,15 @@ from .errors import (HostError, LinkError, ModelMismatch, NoReply, ProtocolError
                      TruncatedFrame, VerifyFailed)
 from .model import DEFAULT_MODEL, load_model
 from .qemu import ICOUNT_SHIFT, check_tools, launch, stack_high_water
-from .reference import Reference, load_reference, mse_pair
-from .report import print_target, write_json_atomic
+from .heads import print_target
+from .reference import Reference, load_reference
+from .report import write_json_atomic
 from .targets import DEFAULT_TARGETS as TARGETS
 from .targets import KNOWN_TARGETS, TARGETS as TABLE
 from .transport import open_url
+from cfcbase.metrics import WASHOUT
 from cfcbase.series import Q14_LIMIT
-from cfcbase.tasks import WASHOUT, verdict
+from codegen.golden import Q14_ONE
 
 
 @dataclass
@@ -123,22 +125,17 @@ def _verify_link(link, ref: Reference, opts: Options, where: str, log, window: i
         if done == 1 and probe is not None and soak["stack_start"] is None:
             soak["stack_start"] = probe()
     t0 = time.monotonic()
-    K = len(ref.classes) if getattr(ref, "classes", None) else 0      # a classifier: LOGITS per window
-    y = client.run_sequences(ref.x_q14, progress=progress, expected=ref.golden_q14, classes=K,
-                             expected_logits=ref.golden_logits if K else None)
+    y = client.run_sequences(ref.x_q14, progress=progress, expected=ref.golden_q14, **ref.head.stream(ref))
     stream_s = time.monotonic() - t0
     soak["rss_end"] = host_rss()
     soak["stack_end"] = probe() if probe is not None else None
     for e in client.state_losses:
         log(f"{where}: the device lost its state at sequence {e['sequence']}, step {e['step']} ({e['what']}); "
             f"sequence {e['sequence']} ran again from h = 0, bit-exact")
-    bench_steps = opts.bench_steps or (min(T, P.MAX_BENCH) if K else 1000)
-    bench = client.bench(bench_steps)
-    out = {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench,
-           "state_losses": client.state_losses, "soak": soak}
-    if K:
-        out.update(logits=client.window_logits, classes=client.window_class, window_steps=client.window_steps)
-    return out
+    bench = client.bench(opts.bench_steps or ref.head.bench_steps(T))
+    return {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench,
+            "state_losses": client.state_losses, "soak": soak, "logits": client.window_logits,
+            "classes": client.window_class, "window_steps": client.window_steps}
 
 
 def host_rss() -> int | None:
@@ -154,7 +151,8 @@ def host_rss() -> int | None:
 
 
 def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
-    from codegen.golden import Q14_ONE, dequantize_output
+    """A target's record: what every model's has (the per-step outputs against the golden model's,
+    the kernel, BENCH, the soak figures), then what the model's head adds (host.heads)."""
     h, y = run["hello"], run["y_q14"]
     N, T = y.shape
     bad = np.argwhere(y != ref.golden_q14)
@@ -163,26 +161,18 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
         s, t = (int(v) for v in bad[0])
         first = {"sequence": s, "step": t, "expected": int(ref.golden_q14[s, t]), "got": int(y[s, t]),
                  "expected_float": float(ref.golden_q14[s, t]) / Q14_ONE, "got_float": float(y[s, t]) / Q14_ONE}
-    yf = dequantize_output(y)
-    gf = dequantize_output(ref.golden_q14)
     rec = {
-        "target": target, "firmware_target": h.target, "kernel": h.kernel,
-        # the target table names the kernel of a ternary model; an int8 head runs TRIX_MATVEC_S8
-        "expected_kernel": TABLE[target].kernel if target in TABLE and not ref.model.has_int8 else None,
+        "target": target, "head": ref.head.kind, "firmware_target": h.target, "kernel": h.kernel,
+        # the target table names the kernel of a ternary model; an int8 matrix runs TRIX_MATVEC_S8
+        "expected_kernel": TABLE[target].kernel if target in TABLE and ref.model.weights_s8 is None else None,
         "model_hash": h.hash_hex,
         "sequences": N, "steps_per_sequence": T, "steps": int(N * T), "frames_sent": run["frames"],
         "mismatches": int(len(bad)), "first_mismatch": first, "state_losses": run.get("state_losses", []),
         "soak": _soak_record(run.get("soak")),
-        "mse_vs_truth": mse_pair(yf, ref.truth), "mse_vs_float_ternary": mse_pair(yf, ref.float_ternary),
-        "golden_mse_vs_truth": mse_pair(gf, ref.truth),
-        "golden_mse_vs_float_ternary": mse_pair(gf, ref.float_ternary),
         "bench": instructions(target, run["bench"], emulated),
         "stream_s": round(run["stream_s"], 3),
     }
-    if "logits" in run:                       # a classifier [classification hook]
-        from .classify_report import summarise_classifier
-        rec = summarise_classifier(rec, run, ref)
-    return rec
+    return ref.head.summarise(rec, run, ref)
 
 
 def _soak_record(soak):
@@ -234,18 +224,10 @@ class _Run:
                 pass
 
 
-def _add_figures(rec, fw, fp_target, ref, build_s, t0):
+def _add_figures(rec, fw, fp_target, build_s, t0):
     if fw.elf is not None:
         rec["firmware"] = _shown(fw.elf)
         rec["footprint"] = footprint(fp_target, fw.elf) if fp_target in TABLE else None
-    if ref.units:
-        u = ref.units
-        rec["target_units"] = {"target": u["target"], "baselines": u["baselines"], "differenced": u["differenced"],
-                               "mse_vs_truth": {k: (v * u["mse_factor"] if v is not None else None)
-                                                for k, v in rec["mse_vs_truth"].items()}}
-    if ref.baselines and rec["mse_vs_truth"]["washout"] is not None:
-        rec["baselines"] = ref.baselines
-        rec["verdict"] = verdict(rec["mse_vs_truth"]["washout"], {k: v["washout"] for k, v in ref.baselines.items()})
     rec["build_s"] = round(build_s, 3)
     rec["wall_s"] = round(time.monotonic() - t0, 3)
     return rec
@@ -281,7 +263,7 @@ def verify_target(target, model, ref: Reference, opts: Options, log, state: _Run
                             cancel=lambda: state.check(target))
         finally:
             state.closed(link)
-    return _add_figures(summarise(target, r, ref, emulated=True), fw, target, ref, build_s, t0)
+    return _add_figures(summarise(target, r, ref, emulated=True), fw, target, build_s, t0)
 
 
 def verify_board(model, ref: Reference, opts: Options, log) -> dict:
@@ -291,7 +273,7 @@ def verify_board(model, ref: Reference, opts: Options, log) -> dict:
         r = verify_link(link, ref, opts, opts.port, log, window=opts.window or 1)
     rec = summarise(r["hello"].target, r, ref, emulated=False)
     rec["port"] = opts.port
-    return _add_figures(rec, fw, rec["firmware_target"], ref, 0.0, t0)
+    return _add_figures(rec, fw, rec["firmware_target"], 0.0, t0)
 
 
 def concurrency(n_targets: int) -> int:
@@ -343,13 +325,11 @@ def run(opts: Options, log) -> int:
     model = load_model(opts.model, data_path=opts.data)
     opts.model = model.path
     log(f"verify: model {model.path}: {model.hash_hex} (I={model.int_model.I} H={model.int_model.H}, "
-        f"task {model.art.task}); {model.exported.lossy_text()}")
-    ref = load_reference(model, opts.sequences, log, opts.data)
+        f"task {model.art.task.name}); {model.exported.lossy_text()}")
+    ref = load_reference(model, opts.sequences, log)
     log(f"verify: data: {ref.data_source}, {ref.x.shape[0]} x {ref.x.shape[1]} steps")
     sat = ref.saturation
-    classifier = getattr(ref, "classes", None) is not None
-    targets_sat = "" if classifier else f", targets {sat['target']} of {sat['target_values']}"
-    print(f"saturation: inputs {sat['inputs']} of {sat['input_values']} values{targets_sat} at |v| >= {Q14_LIMIT:g} "
+    print(f"saturation: inputs {sat['inputs']} of {sat['input_values']} values{ref.head.saturation_text(sat)} at |v| >= {Q14_LIMIT:g} "
           f"(Q14); pre-activations {sat['pre_clamped']} of {sat['pre_values']} outside the tables' [-8, 8) "
           f"(golden model)")
     if board:
@@ -359,15 +339,12 @@ def run(opts: Options, log) -> int:
         reports = run_targets(targets, model, ref, opts, log)
     total = time.monotonic() - t_all
     failed = [r for r in reports if r["mismatches"]]
-    what = ""
-    if classifier:
-        accs = sorted({f"{100 * r['classify']['accuracy']:.1f}%" for r in reports})
-        what = f" and their {ref.x.shape[0]} windows' logits; on-device accuracy {', '.join(accs)}"
+    what = ref.head.pass_words(reports, ref)
     print(f"verify: {'FAIL' if failed else 'PASS'}: {len(reports) - len(failed)}/{len(reports)} targets "
           f"bit-exact over {ref.x.shape[0]} x {ref.x.shape[1]} steps{what}; wall time {total:.1f} s")
     if opts.json_path:
         write_json_atomic(opts.json_path, {
-            "format": 1, "model": str(opts.model), "model_hash": model.hash_hex, "task": ref.art.task,
+            "format": 1, "model": str(opts.model), "model_hash": model.hash_hex, "task": ref.art.task.name,
             "data": ref.data_source, "washout": WASHOUT, "passed": not failed, "wall_s": round(total, 3),
             "saturation": ref.saturation,
             "targets": reports})
