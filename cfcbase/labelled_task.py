@@ -50,6 +50,14 @@ class LabelledTask(ClassifyTask):
     def resolve(cls, spec: LabelledSpec) -> "LabelledTask":
         return cls(spec, build(spec))
 
+    @classmethod
+    def from_key(cls, key) -> "LabelledTask":
+        sp = key["spec"]
+        return cls.resolve(LabelledSpec(sp["train"], sp["test"], sp["val_fraction"]))
+
+    def files(self) -> list:
+        return [str(self.spec.train), str(self.spec.test)]
+
     def with_data(self, path) -> "LabelledTask":
         """The same classifier's task with another TEST file (verify --data FILE)."""
         return LabelledTask(self.spec, None, self.recorded, self._scaling, self.classes, self.artifact_path,

@@ -32,6 +32,11 @@ PIN = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
        "OPENBLAS_CORETYPE": "Haswell",
        "MKL_CBWR": "AVX2"}
 PIN_VARS = tuple(PIN)
+# the BLAS / OpenMP thread variables: one thread each in the trainer, its workers and Ray tasks (at
+# these sizes more threads only wait: identical results, 5-10x slower), unless the user set them
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+               "NUMEXPR_NUM_THREADS")
+THREAD_ENV = {k: "1" for k in THREAD_VARS}
 MARK = "TRIXCFC_PINNED"              # which of them trixcfc set (so a child process can tell)
 _V3_FLAGS = ("avx2", "fma", "bmi2")          # /proc/cpuinfo flags the Haswell kernels need
 
@@ -84,6 +89,14 @@ def pin(environ=None) -> dict:
     if environ is None:
         _record.setdefault("numpy_was_loaded", "numpy" in sys.modules)
     return source
+
+
+def single_thread(environ=None) -> None:
+    """One BLAS / OpenMP thread (THREAD_ENV) where the user set none; effective only before numpy is
+    first imported in this process (and in every process started with this environment)."""
+    env = os.environ if environ is None else environ
+    for k, v in THREAD_ENV.items():
+        env.setdefault(k, v)
 
 
 def _openblas_core() -> str | None:

@@ -71,6 +71,14 @@ class SeriesTask(ForecastTask):
         d = build(spec)
         return cls(d.spec, d)
 
+    @classmethod
+    def from_key(cls, key) -> "SeriesTask":
+        """The task of a key() (a sweep.json's): its spec resolved from the file again."""
+        return cls.resolve(spec_of(key["spec"]))
+
+    def files(self) -> list:
+        return [str(self.spec.path)]
+
     def with_data(self, path) -> "SeriesTask":
         """The same model's task on the data of another copy of its file (verify --data FILE)."""
         return SeriesTask(self.spec, None, self.recorded, self._scaling, self.artifact_path, os.fspath(path))

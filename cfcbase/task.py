@@ -46,6 +46,10 @@ class Task:
     def default_out(self) -> str:
         return f"results/{self.label().lower()}"
 
+    def files(self) -> list:
+        """The files the task reads (as given: a path or pkg:PACKAGE/PATH); none for a built-in task."""
+        return []
+
     def with_data(self, path) -> "Task":
         """The same task on the data of another copy of its file (--data FILE)."""
         raise ValueError(f"it was trained on the {self.name} task, not on a data file")
@@ -90,6 +94,10 @@ class Task:
         """What a factorial report records of the data (None for a built-in task)."""
         return None
 
+    def first_step_floor(self) -> dict | None:
+        """The MSE floor of a forecast's ambiguous first step, where it is known (a pinned sine)."""
+        return None
+
     def record(self, out: str = ".") -> dict:
         """best.npz's entries of the task after the head's (docs/artifact.md), for an artifact
         written into ``out`` (file references are relative to it)."""
@@ -114,9 +122,6 @@ class ForecastTask(Task):
     def baselines(self) -> dict:
         """The baselines' figures on the test split (factorial.json's "baselines")."""
         raise NotImplementedError
-
-    def first_step_floor(self) -> dict | None:
-        return None
 
     def units(self) -> dict | None:
         """A series' target name and scaling (its figures in the target's own units), else None."""
@@ -158,3 +163,8 @@ class ClassifyTask(Task):
 
     def class_counts(self, split: str) -> np.ndarray:
         return np.bincount(np.asarray(self.splits()[split][1], np.int64), minlength=self.K)
+
+    def summary(self) -> dict:
+        """What a factorial report records of the windows: the classes and the split sizes."""
+        return {"classes": list(self.classes), "channels": self.I,
+                "sizes": {s: int(len(self.splits()[s][1])) for s in SPLITS}}

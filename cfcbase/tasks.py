@@ -147,6 +147,14 @@ def labelled_task(spec) -> LabelledTask:
     return LabelledTask.resolve(spec)
 
 
+def task_from_key(key: dict) -> Task:
+    """The task of a Task.key() (what a sweep.json records): a built-in one by name, a series or a
+    labelled file rebuilt from its spec (its files read again)."""
+    if key["task"] in BUILTIN:
+        return builtin(key["task"])
+    return RECORDED[key["task"]].from_key(key)
+
+
 # best.npz's `task` -> the kind of task that records itself under that name
 RECORDED = {SeriesTask.name: SeriesTask, LabelledTask.name: LabelledTask}
 

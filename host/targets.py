@@ -124,6 +124,7 @@ TARGETS = {t.name: t for t in TABLE}
 DEFAULT_TARGETS = tuple(t.name for t in TABLE if t.default)      # --target all
 KNOWN_TARGETS = tuple(TARGETS)
 BARE_METAL = tuple(t.name for t in TABLE if t.bare_metal)
+COUNTED = tuple(t.name for t in TABLE if t.count == "instructions")   # where BENCH counts instructions
 
 
 def get(name: str) -> Target:

@@ -1,0 +1,256 @@
+"""The frontier's results (trainer/experiments/frontier.py runs it): the points assembled from its
+jobs' metrics and the measurements (weight bytes, geometric means, Pareto marks, paired comparisons
+at equal bytes and equal width), frontier.md, frontier.png, and the report files written all or none.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from cfcbase.artifact import write_artifact
+from cfcbase.fileio import write_file_set
+
+from .factorial_report import pyplot
+from .stats import t_cdf, t_quantile
+
+FORMAT_VERSION = 1                              # of frontier.json
+
+
+def weight_bytes(fmt: str, I: int, H: int) -> int:
+    """Bytes of weights as the firmware stores them (both heads): ternary 2 bits per trit with rows
+    padded to whole bytes, int8 one byte per weight with rows padded to 4 columns, float32 4."""
+    C = I + H
+    rb = -(-C // 4)
+    return {"ternary": 2 * H * rb, "int8": 2 * H * 4 * rb, "float": 2 * H * C * 4}[fmt]
+
+
+def _summary(vals) -> dict:
+    lg = np.log10(np.asarray(vals, np.float64))
+    return {"geo_mean": float(10 ** lg.mean()), "log10_mean": float(lg.mean()),
+            "log10_sd": float(lg.std(ddof=1)) if len(lg) > 1 else 0.0,
+            "min": float(np.min(vals)), "max": float(np.max(vals))}
+
+
+def pareto(points, x) -> set:
+    """Indices of the points no other point dominates in (x, test washout geo mean), lower better."""
+    out = set()
+    for i, a in enumerate(points):
+        ax, ay = a[x], a["mse"]["geo_mean"]
+        if ax is None:
+            continue
+        if not any(b[x] is not None and b[x] <= ax and b["mse"]["geo_mean"] <= ay
+                   and (b[x] < ax or b["mse"]["geo_mean"] < ay) for j, b in enumerate(points) if j != i):
+            out.add(i)
+    return out
+
+
+def assemble(st, rows: dict, teachers: dict, measured: dict, recipe: dict, settings: dict, wall: float) -> dict:
+    """frontier.json of the settings ``st``: ``rows`` {(format, H): every seed's metrics},
+    ``teachers`` {H: every seed's teacher metrics}, ``measured`` {(format, H): {target: flash, RAM,
+    instructions}}, ``recipe`` and ``settings`` as the report states them."""
+    I = st.task.I
+    seeds = list(range(st.seeds))
+    points = []
+
+    def add(fmt, H, per_seed, extra=None):
+        teach = [t["test_mse_washout"] for t in teachers[H]]
+        mse = [r["test_mse_washout"] for r in per_seed]
+        pt = {"format": fmt, "H": H, "weights": 2 * H * (I + H), "weight_bytes": weight_bytes(fmt, I, H),
+              "seeds": [{"seed": s, "val_mse_washout": r["val_mse_washout"], "test_mse_washout": r["test_mse_washout"],
+                         "teacher_test_mse_washout": t, **(extra(r) if extra else {})}
+                        for s, r, t in zip(seeds, per_seed, teach)],
+              "mse": _summary(mse), "vs_float": float(10 ** np.mean(np.log10(np.array(mse) / np.array(teach)))),
+              "targets": measured.get((fmt, H), {})}
+        points.append(pt)
+
+    for H in sorted(teachers):
+        add("float", H, teachers[H])
+    for H in st.ternary:
+        add("ternary", H, rows["ternary", H])
+    for H in st.int8:
+        add("int8", H, rows["int8", H], lambda r: {"qat": r["qat"], "ptq_test_mse_washout": r["ptq_test_mse_washout"]})
+    deploy = [pt for pt in points if pt["format"] != "float"]
+    for pt in deploy:
+        for t in st.targets:
+            pt.setdefault("targets", {}).setdefault(t, {})
+    on_bytes = pareto(deploy, "weight_bytes")
+    for i, pt in enumerate(deploy):
+        pt["pareto_bytes"] = i in on_bytes
+        for t in st.targets:
+            for q in deploy:
+                q["_x"] = q["targets"].get(t, {}).get("per_step")
+            pt.setdefault("pareto_instructions", {})[t] = i in pareto(deploy, "_x") and pt["_x"] is not None
+    for q in deploy:
+        q.pop("_x", None)
+    # equal bytes: ternary at 2H against int8 at H (about the same bytes: 2 bits against 8 per weight)
+    pairs = []
+    for H in st.int8:
+        if 2 * H in st.ternary:
+            t = next(q for q in deploy if q["format"] == "ternary" and q["H"] == 2 * H)
+            e = next(q for q in deploy if q["format"] == "int8" and q["H"] == H)
+            d = np.log10([a["test_mse_washout"] for a in t["seeds"]]) - np.log10([a["test_mse_washout"]
+                                                                               for a in e["seeds"]])
+            pairs.append({"ternary_H": 2 * H, "int8_H": H, "ternary_bytes": t["weight_bytes"],
+                          "int8_bytes": e["weight_bytes"], "ratio": float(10 ** d.mean()),
+                          **_paired(d), "ternary_wins": bool(d.mean() < 0)})
+    same = []
+    for H in sorted(set(st.ternary) & set(st.int8)):
+        t = next(q for q in deploy if q["format"] == "ternary" and q["H"] == H)
+        e = next(q for q in deploy if q["format"] == "int8" and q["H"] == H)
+        d = np.log10([a["test_mse_washout"] for a in t["seeds"]]) - np.log10([a["test_mse_washout"] for a in e["seeds"]])
+        same.append({"H": H, "ratio": float(10 ** d.mean()), **_paired(d)})
+    extra = {}
+    u = st.task.units()
+    if u is not None:
+        extra["data"] = {"spec": st.task.key()["spec"], "inputs": list(st.task.spec.inputs), "target": u["target"],
+                         "target_scale": float(u["scale"])}
+    return {"format_version": FORMAT_VERSION, "task": st.task.name, "task_key": st.task.key(), "label": st.task.label(),
+            **extra, "seeds": seeds, "command": st.command, "recipe": recipe, "settings": settings,
+            "points": points, "equal_bytes": pairs, "equal_width": same, "wall_s": wall}
+
+
+def _paired(d) -> dict:
+    n = len(d)
+    mean, sd = float(np.mean(d)), float(np.std(d, ddof=1)) if n > 1 else 0.0
+    se = sd / math.sqrt(n) if n > 1 else 0.0
+    if se > 0:
+        t = mean / se
+        pv = 2 * min(t_cdf(t, n - 1), 1 - t_cdf(t, n - 1))
+        q = t_quantile(0.975, n - 1)
+    else:
+        pv, q = (0.0 if mean else 1.0), 0.0
+    return {"mean_log10_diff": mean, "ci95": [mean - q * se, mean + q * se], "p": float(pv)}
+
+
+def markdown(r: dict) -> str:
+    unit = ""
+    k = 1.0
+    if "data" in r:
+        k = r["data"]["target_scale"] ** 2
+        unit = f" (scaled units; x {k:.4g} for {r['data']['target']} units²)"
+    tg = r["settings"]["targets"]
+    lines = [f"# Ternary against int8: `{r['label']}`", "",
+             f"Regenerate: `{r['command']}`. Every number: `frontier.json`; the plot: `frontier.png`.", "",
+             f"Test washout MSE{unit}: geometric mean over {len(r['seeds'])} paired seeds (log10 sd in brackets); "
+             "\"vs float\": the paired ratio to the float teacher of the same width and seed. Weight bytes as the "
+             "firmware stores them (ternary 2 bits per trit, int8 1 byte per weight, rows padded; float: float32, "
+             "the reference, not deployed). Flash and RAM: `trix_fw` with the model; instructions per cell step: "
+             f"BENCH under QEMU (`-icount shift=0`, {r['settings']['bench_steps']} steps). P: Pareto-optimal "
+             "(no other ternary or int8 point has both fewer bytes / instructions and a lower MSE).", "",
+             f"Ternary students: sweep cell `{r['recipe']['ternary']}` (docs/sweep.md). int8: {r['recipe']['int8']}.",
+             ""]
+    head = "| format | H | weights | weight bytes | test washout MSE | vs float | P bytes |"
+    sep = "|---|---|---|---|---|---|---|"
+    for t in tg:
+        head += f" {t} insns/step | P | {t} flash / RAM |"
+        sep += "---|---|---|"
+    lines += [head, sep]
+    order = {"ternary": 0, "int8": 1, "float": 2}
+    for pt in sorted(r["points"], key=lambda q: (order[q["format"]], q["H"])):
+        m = pt["mse"]
+        row = (f"| {pt['format']} | {pt['H']} | {pt['weights']:,} | {pt['weight_bytes']:,} | {m['geo_mean']:.3e} "
+               f"({m['log10_sd']:.2f}) | {pt['vs_float']:.2f}x | {'P' if pt.get('pareto_bytes') else ''} |")
+        for t in tg:
+            mt = pt.get("targets", {}).get(t) or {}
+            ins = f"{mt['per_step']:,.0f}" if mt.get("per_step") is not None else "-"
+            fr = f"{mt['flash']:,} / {mt['ram']:,}" if mt.get("flash") is not None else "-"
+            row += f" {ins} | {'P' if pt.get('pareto_instructions', {}).get(t) else ''} | {fr} |"
+        lines.append(row)
+    if r["equal_bytes"]:
+        lines += ["", "## At equal weight bytes: ternary at 2H against int8 at H", "",
+                  "Mean difference of log10 test washout MSE over the paired seeds (ternary minus int8; negative: "
+                  "ternary lower), its 95% t interval and two-sided p.", "",
+                  "| ternary H (bytes) | int8 H (bytes) | MSE ratio ternary / int8 | log10 diff | 95% CI | p | lower |",
+                  "|---|---|---|---|---|---|---|"]
+        for q in r["equal_bytes"]:
+            lines.append(f"| {q['ternary_H']} ({q['ternary_bytes']:,}) | {q['int8_H']} ({q['int8_bytes']:,}) | "
+                         f"{q['ratio']:.2f}x | {q['mean_log10_diff']:+.3f} | [{q['ci95'][0]:+.3f}, {q['ci95'][1]:+.3f}] | "
+                         f"{q['p']:.2g} | {'ternary' if q['ternary_wins'] else 'int8'} |")
+    if r["equal_width"]:
+        lines += ["", "## At equal width", "", "| H | MSE ratio ternary / int8 | log10 diff | 95% CI | p |",
+                  "|---|---|---|---|---|"]
+        for q in r["equal_width"]:
+            lines.append(f"| {q['H']} | {q['ratio']:.2f}x | {q['mean_log10_diff']:+.3f} | "
+                         f"[{q['ci95'][0]:+.3f}, {q['ci95'][1]:+.3f}] | {q['p']:.2g} |")
+    i8 = [pt for pt in r["points"] if pt["format"] == "int8"]
+    if i8:
+        lines += ["", "int8 post-training quantization against the float teacher (geometric means): "
+                  + ", ".join(f"H = {pt['H']}: PTQ {_gm([s['ptq_test_mse_washout'] for s in pt['seeds']]):.3e}, "
+                              f"QAT on {sum(s['qat'] for s in pt['seeds'])} of {len(pt['seeds'])} seeds"
+                              for pt in i8) + "."]
+    lines += ["", f"Wall time of this run: {r['wall_s']:.0f} s (cached jobs and builds cost nothing)."]
+    return "\n".join(lines) + "\n"
+
+
+def _gm(v):
+    return float(10 ** np.mean(np.log10(v)))
+
+
+def plot(path, r, collect):
+    plt = pyplot("frontier.png")
+    if plt is None:
+        return
+    t0 = r["settings"]["targets"][0] if r["settings"]["targets"] else None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    style = {"ternary": ("tab:blue", "o"), "int8": ("tab:red", "s"), "float": ("0.5", "^")}
+    for ax, x, xl in ((axes[0], "bytes", "weight bytes (both heads, as stored)"),
+                      (axes[1], "insns", f"instructions per cell step ({t0}, QEMU)")):
+        for fmt, (col, mk) in style.items():
+            pts = sorted((q for q in r["points"] if q["format"] == fmt), key=lambda q: q["H"])
+            xs, ys = [], []
+            for q in pts:
+                xv = q["weight_bytes"] if x == "bytes" else (q.get("targets", {}).get(t0) or {}).get("per_step")
+                if xv is None:
+                    continue
+                xs.append(xv)
+                ys.append(q["mse"]["geo_mean"])
+                ax.scatter([xv] * len(q["seeds"]), [s["test_mse_washout"] for s in q["seeds"]], s=8, color=col,
+                           alpha=0.3, marker=mk)
+                on = q.get("pareto_bytes") if x == "bytes" else q.get("pareto_instructions", {}).get(t0)
+                if on:
+                    ax.scatter([xv], [q["mse"]["geo_mean"]], s=140, facecolors="none", edgecolors="k")
+                ax.annotate(f"H{q['H']}", (xv, q["mse"]["geo_mean"]), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+            if xs:
+                ax.plot(xs, ys, marker=mk, color=col, ls="--" if fmt == "float" else "-",
+                        label=fmt + (" (reference, float32)" if fmt == "float" else ""))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xl)
+        ax.set_ylabel("test washout MSE")
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"{r['label']}: ternary against int8 (geometric means over {len(r['seeds'])} seeds; "
+                 "circled: Pareto-optimal)", fontsize=10)
+    fig.tight_layout()
+
+    def write(f):
+        fig.savefig(f, format="png", dpi=110, metadata={"Software": None})
+    collect(path, write)
+    plt.close(fig)
+
+
+def best_int8_seeds(r: dict) -> dict:
+    """{H: the seed} of the int8 model selected on validation at every int8 width."""
+    return {pt["H"]: min(pt["seeds"], key=lambda s: (s["val_mse_washout"], s["seed"]))["seed"]
+            for pt in r["points"] if pt["format"] == "int8"}
+
+
+def write_reports(out, r: dict, int8_models: dict) -> None:
+    """frontier.json, frontier.md, frontier.png and per int8 width the model selected on validation
+    (``int8_models`` {H: artifact}: int8-H<n>.npz, artifact version 4), all or none
+    (cfcbase.fileio.write_file_set)."""
+    writers = {"frontier.json": lambda f: f.write((json.dumps(r, indent=1, sort_keys=True) + "\n").encode()),
+               "frontier.md": lambda f: f.write(markdown(r).encode()), "frontier.png": None}
+    for H, art in int8_models.items():
+        name = f"int8-H{H}.npz"
+        writers[name] = lambda f, a=art, n=name: write_artifact(a, f, os.path.join(out, n))
+
+    def collect(path, write):
+        writers[os.path.basename(path)] = write
+    plot(os.path.join(out, "frontier.png"), r, collect)
+    write_file_set(out, writers)
