@@ -77,10 +77,12 @@ class LabelledTask(ClassifyTask):
 
     # ---- data ------------------------------------------------------------------------------------
     def _file(self, p: str) -> str:
-        """A file as the artifact records it: pkg:PACKAGE/PATH, or relative to the artifact."""
+        """A file as the artifact records it: pkg:PACKAGE/PATH, or relative to the artifact (a file
+        recorded before paths were relative to it: relative to the current directory)."""
         if p.startswith(PKG_PREFIX) or self.artifact_path.startswith("<"):
             return p
-        return beside(self.artifact_path, p)
+        near = beside(self.artifact_path, p)
+        return near if os.path.exists(near) or not os.path.exists(p) else p
 
     def labelled(self):
         """The LabelledData of both files (read once)."""
@@ -158,7 +160,7 @@ class LabelledTask(ClassifyTask):
                  "seq_len": int(data.x["train"].shape[1])}
         sc = self.scaling
         return {"labelled_json": np.str_(json.dumps(d, sort_keys=True)),
-                **{k: np.asarray(sc[k], np.float64).reshape(self.I) for k in SCALING_KEYS}}
+                **{k: np.asarray(sc[k], np.float64).reshape(-1) for k in SCALING_KEYS}}
 
     @classmethod
     def from_record(cls, path, raw, I, head) -> "LabelledTask":

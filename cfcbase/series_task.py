@@ -191,7 +191,7 @@ class SeriesTask(ForecastTask):
         sc = self.scaling
         entries = {"data_json": np.str_(json.dumps(d, sort_keys=True))}
         for k, spec in SCALING_KEYS.items():
-            entries[k] = np.asarray(sc[k], np.float64).reshape(tuple(self.I for _ in spec))
+            entries[k] = np.asarray(sc[k], np.float64).reshape(tuple(-1 for _ in spec))  # checked against I on write
         return entries
 
     @classmethod

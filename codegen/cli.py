@@ -90,7 +90,7 @@ def cmd_vectors(a) -> int:
     for path in models:
         art = load_artifact(path)
         x, _ = golden_inputs(art, 4)
-        entries.append(test_model_entry(f"{art.task}:{Path(path).name}", art, x))
+        entries.append(test_model_entry(f"{art.task.name}:{Path(path).name}", art, x))
     if a.random > len(RANDOM_SHAPES):
         raise CodegenError(f"--random {a.random}: at most {len(RANDOM_SHAPES)} random shapes")
     for k, (I, H) in enumerate(RANDOM_SHAPES[: a.random]):

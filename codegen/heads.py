@@ -118,17 +118,25 @@ class IntReadout:
     readout_note = ""
 
     @staticmethod
-    def accuracy(art, x, y, ys, hs) -> tuple:
-        """(the line `codegen accuracy` prints, the relative difference it is judged by): washout MSE
-        (t >= WASHOUT) of the float and the golden integer model against the truth y [N, T(, 1)]."""
+    def accuracy_report(art, x, y, ys) -> dict:
+        """Washout MSE (t >= WASHOUT) of the float and the golden integer model (outputs ys) against
+        the truth y [N, T(, 1)], and between them."""
         y = np.asarray(y, np.float64).reshape(x.shape[0], x.shape[1])
         yf = float_outputs(art, x)
         yg = np.asarray(ys, np.float64) / Q14_ONE
         mse_f, mse_g = washout_mse(yf, y), washout_mse(yg, y)
-        rel = (mse_g - mse_f) / mse_f if mse_f > 0 else float("inf")
-        return (f"test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: float ternary {mse_f:.4e}, golden "
-                f"integer {mse_g:.4e}, relative {100 * rel:+.3f}%  (golden vs float MSE {washout_mse(yg, yf):.2e}, "
-                f"max |diff| {float(np.max(np.abs(yg - yf))):.2e})"), rel
+        return {"float_mse_washout": mse_f, "golden_mse_washout": mse_g,
+                "relative": (mse_g - mse_f) / mse_f if mse_f > 0 else float("inf"),
+                "golden_vs_float_mse": washout_mse(yg, yf), "max_abs_diff": float(np.max(np.abs(yg - yf)))}
+
+    @classmethod
+    def accuracy(cls, art, x, y, ys, hs) -> tuple:
+        """(the line `codegen accuracy` prints, the relative difference it is judged by)."""
+        r = cls.accuracy_report(art, x, y, ys)
+        return (f"test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: float ternary "
+                f"{r['float_mse_washout']:.4e}, golden integer {r['golden_mse_washout']:.4e}, relative "
+                f"{100 * r['relative']:+.3f}%  (golden vs float MSE {r['golden_vs_float_mse']:.2e}, max |diff| "
+                f"{r['max_abs_diff']:.2e})"), r["relative"]
 
     # ---- the export's check (docs/fixed_point.md, "Lossy models") ----
     def check_report(self, art, x, ys, hs, sat) -> dict:

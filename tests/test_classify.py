@@ -14,9 +14,13 @@ import pytest
 
 from cfcbase import labelled as L
 from cfcbase.artifact import load_artifact, save_artifact
-from cfcbase.datafile import SeriesError
-from trainer import classify, gradcheck
+from cfcbase.cell import float_outputs
+from cfcbase.table import SeriesError, beside, recorded_path
+from cfcbase.tasks import builtin
+from codegen.heads import dequantize_logits
 from trainer.cli import main as trainer_main
+from trainer.model import gradcheck
+from trainer.model.heads import ClassifierHead
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--seeds", "2", "--epochs", "8", "--teacher-epochs", "12", "--cs-sweeps", "1", "--refit-epochs", "3"]
@@ -161,21 +165,21 @@ def test_bad_labels_one_line_through_the_cli(kind, tmp_path, capsys):
 def test_gradcheck_covers_the_head_and_its_loss():
     r = gradcheck.run(H=2, T=4, B=2)
     groups = [k for k in r if k.startswith("cls")]
-    for g in ("cls[W,last,ce]", "cls[w_c,mean,ce]", "cls[b_c,mean,out]", "cls[log_tau,last,traj]",
-              "cls-student[s,mean]", "cls-shaped-ste[V,last]"):
+    for g in ("cls-last[W,task]", "cls-mean[w_c,task]", "cls-mean[b_c,out]", "cls-last[log_tau,traj]",
+              "cls-mean-student-eff[s,task]", "cls-last-shaped-ste[V]"):
         assert g in groups, groups
-    assert len(groups) == 36 and gradcheck.failures(r) == {}, r
+    assert len(groups) == 50 and gradcheck.failures(r) == {}, r
 
 
 def _broken_head_backward(orig):
     def wrong(*a, **k):
-        dW, db, dlt, dwc, dbc = orig(*a, **k)
-        return dW, db, dlt, dwc * 1.01, dbc             # a 1% error in the head's weight gradient
+        d = orig(*a, **k)
+        return dict(d, w_c=d["w_c"] * 1.01)            # a 1% error in the head's weight gradient
     return wrong
 
 
 def test_an_error_in_the_head_gradient_aborts_the_factorial(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(classify, "backward", _broken_head_backward(classify.backward))
+    monkeypatch.setattr(ClassifierHead, "backward", _broken_head_backward(ClassifierHead.backward))
     bad = gradcheck.failures(gradcheck.run(H=2, T=4, B=2))
     assert bad and all(k.startswith("cls") and "w_c" in k for k in bad), bad
     rc = trainer_main(["factorial", "--task", "waves3", "--out", str(tmp_path), "--jobs", "1"] + TINY)
@@ -192,13 +196,14 @@ def test_version_3_round_trip_and_hash(tmp_path):
     art = random_classifier(2, 8, 4, seed=3)
     save_artifact(art, tmp_path / "c.npz")
     back = load_artifact(tmp_path / "c.npz")
-    assert back.format_version == 3 and back.head["classes"] == art.head["classes"]
-    assert np.array_equal(back.head["w_c"], art.head["w_c"]) and back.head["pooling"] == "mean"
-    assert not np.any(back.w_o) and back.b_o == 0.0
+    assert back.format_version == 3 and back.head.classes == art.head.classes
+    assert np.array_equal(back.head.w_c, art.head.w_c) and back.head.pooling == "mean"
+    w_o, b_o = back.head.device_readout()
+    assert not np.any(w_o) and b_o == 0.0
     with np.load(tmp_path / "c.npz") as z:
         assert "w_o" not in z.files and int(z["format_version"]) == 3
     h = IntModel.from_artifact(back).hash
-    back.head["w_c"][1, 2] += 1e-9                               # any head parameter is part of the identity
+    back.head.w_c[1, 2] += 1e-9                                  # any head parameter is part of the identity
     assert IntModel.from_artifact(back).hash != h
 
 
@@ -209,7 +214,7 @@ def test_version_3_round_trip_and_hash(tmp_path):
     ({"w_c": np.zeros((3, 5))}, "w_c: expected float64 of shape (3, 6)"),
     ({"w_o": np.zeros(6)}, "w_o: a classifier (key K) carries no regression readout"),
     ({"format_version": np.int32(2)}, "format_version: a classifier (key K) is a format version 3 file"),
-    ({"task": np.str_("sine")}, "task: unknown classification task 'sine'"),
+    ({"task": np.str_("sine")}, "task: task 'sine' trains a readout; this file carries a classifier (key K)"),
 ])
 def test_bad_version_3_refused_in_one_line(change, why, tmp_path, capsys):
     from codegen.cli import main as codegen_main
@@ -252,29 +257,26 @@ def _section_12(head, hs):
 
 @pytest.mark.parametrize("pooling", ["last", "mean"])
 def test_golden_logits_are_section_12(pooling):
-    from codegen.classify import run_golden_logits
-    from codegen.golden import IntModel, run_golden
+    from codegen.golden import IntModel, golden_outputs, run_golden
     from codegen.testing import random_classifier, random_inputs_q14
     for seed, (I, H, K) in enumerate([(1, 5, 3), (3, 16, 7), (6, 8, 32)]):
         m = IntModel.from_artifact(random_classifier(I, H, K, seed=seed, pooling=pooling, w_c_sd=3.0))
         x = random_inputs_q14(I, 12, 17, seed=seed)
-        lg, cls = run_golden_logits(m, x)
+        lg, cls = golden_outputs(m, x)
         want, want_cls = _section_12(m.head, run_golden(m, x, return_states=True)[1])
         assert np.array_equal(lg, want) and np.array_equal(cls, want_cls)
     # rounding of the mean: ties go up, negative sums floor first
-    from codegen.classify import pooled_q15
     hs = np.array([[[-3], [-2]], [[3], [2]], [[-1], [0]], [[-32768], [-32768]]], np.int16)
-    assert pooled_q15(m.head, hs).ravel().tolist() == ([-2, 3, 0, -32768] if pooling == "mean" else [-2, 2, 0, -32768])
+    assert m.head.pooled(hs).ravel().tolist() == ([-2, 3, 0, -32768] if pooling == "mean" else [-2, 2, 0, -32768])
 
 
 def test_integer_logits_follow_the_float_ternary_ones():
-    from codegen.classify import dequantize_logits, float_ternary_logits, run_golden_logits
-    from codegen.golden import IntModel, quantize_input
+    from codegen.golden import IntModel, golden_outputs, quantize_input
     from codegen.testing import random_classifier
     art = random_classifier(1, 16, 3, seed=4)
-    x, _ = L.load_labelled("waves3", "val")
-    lg, _ = run_golden_logits(IntModel.from_artifact(art), quantize_input(x))
-    assert np.max(np.abs(dequantize_logits(lg) - float_ternary_logits(art, x))) < 5e-3
+    x, _ = builtin("waves3").split("val")
+    lg, _ = golden_outputs(IntModel.from_artifact(art), quantize_input(x))
+    assert np.max(np.abs(dequantize_logits(lg) - float_outputs(art, x))) < 5e-3
 
 
 # ---- the 3-class synthetic task end to end ---------------------------------------------------------
@@ -284,10 +286,10 @@ def test_three_class_task_trains_exports_and_verifies_bit_exact_on_native(tmp_pa
     assert trainer_main(["factorial", "--task", "waves3", "--out", str(out), "--jobs", "1"] + TINY) == 0
     assert "best ternary classifier" in capsys.readouterr().out
     r = json.loads((out / "factorial.json").read_text())
-    assert r["kind"] == "classify" and r["data"]["classes"] == ["slow", "fast", "saw"]
+    assert r["head"] == "classifier" and r["data"]["classes"] == ["slow", "fast", "saw"]
     assert len(r["runs"]) == 2 * (2 * 6) + 2 * 3 and r["anova_metric"] == "log10 test cross-entropy"
     art = load_artifact(out / "best.npz")
-    assert art.format_version == 3 and art.head["pooling"] == "mean" and art.metrics["selected_on"] == "val_ce"
+    assert art.format_version == 3 and art.head.pooling == "mean" and art.metrics["selected_on"] == "val_ce"
     assert art.metrics["test_acc"] == r["best"]["test_acc"]
     md = (out / "factorial.md").read_text()
     for needle in ("## Factorial (over seeds)", "ANOVA on log10 test cross-entropy", "logit distillation", "PTQ",
@@ -318,6 +320,7 @@ def test_classification_factorial_is_deterministic_and_independent_of_jobs(tmp_p
     a, b = (json.loads((o / "factorial.json").read_text()) for o in outs)
     for r in (a, b):
         r.pop("wall_s")
+        r.pop("command")                                   # names its own --out
         for row in r["runs"] + r["teachers"]:
             row.pop("wall_s", None)
     assert a == b
@@ -325,7 +328,7 @@ def test_classification_factorial_is_deterministic_and_independent_of_jobs(tmp_p
 
 
 CLASSIFIERS = [d for d in sorted((REPO / "results").iterdir())
-               if (d / "factorial.json").is_file() and '"kind": "classify"' in (d / "factorial.json").read_text()]
+               if (d / "factorial.json").is_file() and '"head": "classifier"' in (d / "factorial.json").read_text()]
 
 
 @pytest.mark.parametrize("d", CLASSIFIERS, ids=lambda d: d.name)
@@ -347,12 +350,9 @@ def test_committed_classifier_and_its_verify_report(d):
         c = t["classify"]
         assert t["mismatches"] == 0 and c["logit_mismatches"] == 0 and c["class_mismatches"] == 0, t["target"]
         assert c["accuracy"] == c["golden_accuracy"] == pytest.approx(b["test_acc"]), t["target"]
-    if art.labelled is not None and art.labelled["test"].startswith("pkg:aeon/"):
-        pytest.importorskip("aeon")
-    from codegen.classify import run_golden_logits
-    from codegen.golden import quantize_input
-    x, y, _ = L.artifact_windows(art, "test")
-    _, cls = run_golden_logits(IntModel.from_artifact(art), quantize_input(x))
+    from codegen.golden import golden_outputs, quantize_input
+    x, y = art.task.split("test")
+    _, cls = golden_outputs(IntModel.from_artifact(art), quantize_input(x))
     assert float(np.mean(cls == y)) == v["targets"][0]["classify"]["accuracy"]
 
 
@@ -360,20 +360,19 @@ def test_a_classifiers_files_are_found_relative_to_its_artifact(tmp_path, monkey
     """The TRAIN/TEST paths best.npz records are relative to its directory (as a data model's
     file): a results directory copied elsewhere with its files, read from any current directory,
     finds them; a file written before (relative to the current directory) is still found."""
-    from types import SimpleNamespace
-    from cfcbase.labelled import artifact_file
-    from trainer.factorial import recorded_data_path
+    from cfcbase.labelled_task import LabelledTask
     out, data = tmp_path / "results" / "x", tmp_path / "data"
     out.mkdir(parents=True)
     data.mkdir()
     (data / "P_TEST.ts").write_text("")
-    rec = recorded_data_path(data / "P_TEST.ts", out)
+    rec = recorded_path(data / "P_TEST.ts", out)
     assert rec == "../../data/P_TEST.ts"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    art = SimpleNamespace(path=str(out / "best.npz"))
-    assert Path(artifact_file(art, rec)).resolve() == (data / "P_TEST.ts").resolve()
-    assert artifact_file(art, "pkg:aeon/x.ts") == "pkg:aeon/x.ts"
+    task = LabelledTask(L.LabelledSpec(rec, rec), record={}, scaling={}, artifact_path=str(out / "best.npz"))
+    assert Path(task._file(rec)).resolve() == (data / "P_TEST.ts").resolve()
+    assert Path(beside(str(out / "best.npz"), rec)).resolve() == (data / "P_TEST.ts").resolve()
+    assert task._file("pkg:aeon/x.ts") == "pkg:aeon/x.ts"
     (elsewhere / "old_TEST.ts").write_text("")                 # recorded relative to the current directory
-    assert artifact_file(art, "old_TEST.ts") == "old_TEST.ts"
+    assert task._file("old_TEST.ts") == "old_TEST.ts"

@@ -63,18 +63,18 @@ def _hash(art):
     return IntModel.from_artifact(art).hash
 
 
-@pytest.mark.parametrize("field", ["trits_f", "trits_g", "scale_f", "scale_g", "b_f", "b_g", "tau", "w_o", "b_o"])
+@pytest.mark.parametrize("field", ["weights_f", "weights_g", "scale_f", "scale_g", "b_f", "b_g", "tau", "w_o", "b_o"])
 def test_any_single_change_changes_hash(field):
     base = random_artifact(2, 9, seed=11)
     h0 = _hash(base)
     for idx in (0, 4, 8):
         art = random_artifact(2, 9, seed=11)
-        a = getattr(art, field)
-        if field.startswith("trits"):
+        a = getattr(art.head if field in ("w_o", "b_o") else art, field)
+        if field.startswith("weights"):
             r, c = idx, (idx * 3) % art.C
             a[r, c] = 1 if a[r, c] != 1 else -1
         elif field == "b_o":
-            art.b_o = art.b_o + 1e-3
+            art.head.b_o = art.head.b_o + 1e-3
         else:
             a[idx] = a[idx] * 1.0001 + 1e-6
         assert _hash(art) != h0, (field, idx)
@@ -323,7 +323,7 @@ def test_code_kernel_computes_the_golden_matvec(tmp_path, capsys, I, H, zero_fra
     the firmware, its function gives matvec_golden on full-scale and random z (index, expected, got
     on a mismatch), and writes nothing past its rows. Shapes: one row pair, a model with no
     non-zero trit, a dense one, odd sizes, H = 32."""
-    from codegen.export import code_kernel
+    from codegen.codekernel import code_kernel
     from codegen.golden import matvec_golden
     art = _code_model(I, H, 7, zero_fraction)
     p = tmp_path / "m.npz"
@@ -358,7 +358,7 @@ def test_code_kernel_is_only_numbers_and_deterministic(npz, tmp_path, capsys):
     """The generated kernel holds no text from the artifact (its fields are ints: the jinja
     finalize refuses anything else) and re-exports byte for byte; the default export writes no
     kernel and leaves TRIX_MODEL_MATVEC_CODE undefined."""
-    from codegen.export import code_kernel
+    from codegen.codekernel import code_kernel
     assert export(npz, tmp_path / "a", "--kernel", "code") == 0
     assert export(npz, tmp_path / "b", "--kernel", "code") == 0
     for f in ("trix_model.h", "trix_golden.h", "trix_matvec_code.h"):
@@ -416,9 +416,13 @@ def _export_err(art, tmp_path, capsys, *extra):
 
 
 def test_export_refuses_an_unknown_task(tmp_path, capsys):
-    rc, cap, p = _export_err(random_artifact(1, 8, seed=5, task="cosine"), tmp_path, capsys)
-    err = cap.err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and err[0] == f"error: {p}: task: unknown task 'cosine' (known: sine, sine-mix)"
+    a = artifact_arrays(random_artifact(1, 8, seed=5))
+    a["task"] = np.str_("cosine")
+    p = _write(tmp_path, a)
+    assert export(p, tmp_path / "o") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0] == (f"error: {p}: task: unknown task 'cosine' (known: sine, sine-mix, waves3, or "
+                                        f"'data', 'labelled' with their entries)"), err
     assert not (tmp_path / "o").exists()
 
 
@@ -488,13 +492,12 @@ def test_one_output_far_off_is_refused_though_the_mse_is_small(sign, tmp_path, c
     """The sine model with b_o moved so that its largest (smallest) output is 2.05 (-2.05): a
     few outputs clamp at the readout's [-2, 2), the washout MSE stays far under LOSSY_BOUND, the
     largest single difference (0.05) is over MAX_ABS_BOUND and is what the refusal names."""
-    from cfcbase.cell import predict_ternary
-    from cfcbase.tasks import load_split
-    from codegen.lossy import LOSSY_BOUND, MAX_ABS_BOUND
+    from cfcbase.cell import float_outputs
+    from codegen.heads import LOSSY_BOUND, MAX_ABS_BOUND
     art = load_artifact(REPO / "results" / "sine" / "best.npz")
-    x, _ = load_split("sine", "val")
-    y = predict_ternary(art, x)
-    art.b_o += (2.05 - y.max()) if sign > 0 else (-2.05 - y.min())
+    x, _ = art.task.split("val")
+    y = float_outputs(art, x)
+    art.head.b_o += (2.05 - y.max()) if sign > 0 else (-2.05 - y.min())
     rc, cap, p = _export_err(art, tmp_path, capsys)
     err = cap.err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and not (tmp_path / "o").exists()
@@ -509,9 +512,10 @@ def test_one_output_far_off_is_refused_though_the_mse_is_small(sign, tmp_path, c
 
 
 def _daphnet_without_its_data(w_o_factor=1.0):
+    from codegen.testing import series_model
     art = load_artifact(REPO / "results" / "daphnet" / "best.npz")
-    art.data = dict(art.data, path="no/such/dir/S06R02E0.csv")
-    art.w_o = art.w_o * w_o_factor
+    series_model(art, dict(art.task.recorded, path="no/such/dir/S06R02E0.csv"), art.task.scaling)
+    art.head.w_o = art.head.w_o * w_o_factor
     return art
 
 
@@ -543,7 +547,7 @@ def test_a_lossy_data_model_without_its_file_is_still_refused(tmp_path, capsys):
 
 
 def test_synthetic_inputs_fill_the_scaled_training_range():
-    from codegen.lossy import synthetic_inputs
+    from codegen.synthetic import synthetic_inputs
     x = synthetic_inputs(3, 50)
     assert x.shape == (64, 50, 3) and np.array_equal(x, synthetic_inputs(3, 50))
     assert x.min() == -1.0 and x.max() == 1.0                     # clipped at both ends
@@ -555,15 +559,14 @@ def test_saturation_counts_each_clamp(what):
     """Each clamp counted where it happens, and only there."""
     from codegen.lossy import saturation_counts
     from codegen.golden import quantize_input
-    from cfcbase.tasks import load_split
     art = load_artifact(REPO / "results" / "sine" / "best.npz")
     if what == "scale":
         art.scale_g = art.scale_g * 0 + 30.0
     elif what == "bias":
         art.b_f = art.b_f * 0 - 9.0
     else:
-        art.b_o = 2.5
-    x, _ = load_split("sine", "val")
+        art.head.b_o = 2.5
+    x, _ = art.task.split("val")
     c = saturation_counts(IntModel.from_artifact(art), quantize_input(x))
     if what == "scale":      # the state it drives also moves the gates and y
         assert c["cand_table"] > 0
@@ -578,13 +581,10 @@ def test_saturation_counts_each_clamp(what):
 PAYLOAD = '*/ __attribute__((constructor)) static void p(void){system("touch %s");} /*'
 
 
-def _v2(art):
-    art.task = "data"
-    art.data = {"path": "x.csv", "inputs": [f"c{i}" for i in range(art.I)], "target": "c0", "horizon": 1,
-                "seq_len": 20, "fractions": [0.7, 0.15, 0.15]}
-    art.scaling = {"input_offset": np.zeros(art.I), "input_scale": np.ones(art.I), "target_offset": 0.0,
-                   "target_scale": 1.0}
-    return art
+def _v2(art, **record):
+    from codegen.testing import series_model
+    return series_model(art, dict({"path": "x.csv", "inputs": [f"c{i}" for i in range(art.I)], "target": "c0",
+                                   "horizon": 1, "seq_len": 20, "fractions": [0.7, 0.15, 0.15]}, **record))
 
 
 def _crafted(tmp_path, where):
@@ -599,7 +599,7 @@ def _crafted(tmp_path, where):
     if where in ("config", "task"):
         a[where] = np.str_(payload)
     else:
-        d = dict(art.data)
+        d = dict(art.task.recorded)
         if where == "data_json: path":
             d["path"] = payload
         else:
@@ -647,14 +647,13 @@ def test_codegen_checks_the_text_again(where):
     is refused by the C-text helper, naming the key."""
     from codegen.errors import CodegenError
     from codegen.export import render_model_files
-    art = _v2(random_artifact(2, 8, seed=5))
     payload = PAYLOAD[:40]                       # within the length limit: refused for its "*"
-    if where in ("config", "task"):
-        setattr(art, where, payload)
-    elif where == "inputs":
-        art.data["inputs"] = ["c0", payload]
-    else:
-        art.data[where] = payload
+    art = _v2(random_artifact(2, 8, seed=5), **({"inputs": ["c0", payload]} if where == "inputs" else
+                                                {where: payload} if where in ("path", "target") else {}))
+    if where == "config":
+        art.config = payload
+    elif where == "task":
+        art.task.name = payload
     key = {"config": "config", "task": "task", "path": "data_json: path", "inputs": "data_json: inputs[1]",
            "target": "data_json: target"}[where]
     with pytest.raises(CodegenError, match=r"^" + re.escape(f"{art.path}: {key}: character '*' (U+002A) at position 0")):
@@ -665,8 +664,8 @@ def test_codegen_checks_the_text_again(where):
 def test_a_template_field_that_skips_the_helpers_is_refused(value):
     from codegen.cliterals import CText
     from codegen.errors import CodegenError
-    from codegen.export import _env
-    env = _env()
+    from codegen.export import template_env
+    env = template_env()
     with pytest.raises(CodegenError, match="is not C text"):
         env.from_string("int x = {{ v }};").render(v=value)
     assert env.from_string("int x = {{ v }}; /* {{ n }} */").render(v=CText("0x1f"), n=7) == "int x = 0x1f; /* 7 */"
@@ -689,11 +688,11 @@ def _constant_preactivation_model(b_f, b_g, b_o=0.0, w_o=0.0):
     """All trits 0: every pre-activation is exactly its bias, whatever x and h (acc = 0)."""
     H = len(b_f)
     art = random_artifact(1, H, seed=7)
-    art.trits_f = np.zeros_like(art.trits_f)
-    art.trits_g = np.zeros_like(art.trits_g)
+    art.weights_f = np.zeros_like(art.weights_f)
+    art.weights_g = np.zeros_like(art.weights_g)
     art.b_f, art.b_g = np.array(b_f, np.float64), np.array(b_g, np.float64)
-    art.w_o = np.full(H, float(w_o))
-    art.b_o = float(b_o)
+    art.head.w_o = np.full(H, float(w_o))
+    art.head.b_o = float(b_o)
     return IntModel.from_artifact(art)
 
 

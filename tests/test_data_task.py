@@ -13,9 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfcbase import datafile, tasks
+from cfcbase import table
 from cfcbase.artifact import load_artifact, save_artifact, write_artifact
+from cfcbase.errors import ArtifactError
+from cfcbase.metrics import washout_mse
 from cfcbase.series import SeriesError, SeriesSpec, read_table
+from cfcbase.series_task import AR_ORDER
+from cfcbase.tasks import series_task
 from trainer.cli import main as trainer_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,41 +49,37 @@ def two_input_csv(path, n=600):
 @pytest.mark.parametrize("npz", TRAINED, ids=lambda p: p.parent.name)
 def test_version_1_artifacts_load_unchanged(npz, tmp_path):
     art = load_artifact(npz)
-    assert art.format_version == 1 and art.data is None and art.scaling is None
+    assert art.format_version == 1 and art.task.name in ("sine", "sine-mix") and art.task.scaling is None
     with open(tmp_path / "again.npz", "wb") as f:
-        write_artifact(art, f)                   # no data spec: written as version 1, byte for byte
+        write_artifact(art, f, tmp_path / "again.npz")   # a built-in task: written as version 1, byte for byte
     assert (tmp_path / "again.npz").read_bytes() == npz.read_bytes()
 
 
 def data_artifact(I=2, H=8, seed=3, data=None, **scaling):
-    from codegen.testing import random_artifact
-    art = random_artifact(I, H, seed=seed)
-    art.task = "data"
-    art.data = data or {"path": "x.csv", "inputs": [f"c{i}" for i in range(I)], "target": "c0", "horizon": 1,
-                        "seq_len": 20, "fractions": [0.7, 0.15, 0.15]}
-    art.scaling = {"input_offset": np.arange(I) + 0.5, "input_scale": np.arange(I) + 2.0, "target_offset": -1.25,
-                   "target_scale": 3.5, **scaling}
-    return art
+    from codegen.testing import random_artifact, series_model
+    return series_model(random_artifact(I, H, seed=seed), data, {
+        "input_offset": np.arange(I) + 0.5, "input_scale": np.arange(I) + 2.0, "target_offset": -1.25,
+        "target_scale": 3.5, **scaling})
 
 
 def test_version_2_round_trip_and_identity(tmp_path):
     art = data_artifact()
     save_artifact(art, tmp_path / "m.npz")
     back = load_artifact(tmp_path / "m.npz")
-    assert back.format_version == 2 and back.data == art.data
+    assert back.format_version == 2 and back.task.recorded == art.task.recorded
     for k in ("input_offset", "input_scale"):
-        np.testing.assert_array_equal(back.scaling[k], art.scaling[k])
-    assert (back.scaling["target_offset"], back.scaling["target_scale"]) == (-1.25, 3.5)
+        np.testing.assert_array_equal(back.task.scaling[k], art.task.scaling[k])
+    assert (back.task.scaling["target_offset"], back.task.scaling["target_scale"]) == (-1.25, 3.5)
     # the scaling is part of the model's identity (hash), not of its arithmetic
     from codegen.golden import IntModel
     other = data_artifact(target_scale=3.6)
     a, b = IntModel.from_artifact(art), IntModel.from_artifact(other)
     assert a.hash != b.hash and np.array_equal(a.w_o_q, b.w_o_q)
-    # a version-2 file whose data spec does not match I is refused with one line
-    art.data = dict(art.data, inputs=["c0"])
-    save_artifact(art, tmp_path / "bad.npz")
-    with pytest.raises(Exception, match=r"bad.npz: data_json: 1 inputs named, I = 2"):
-        load_artifact(tmp_path / "bad.npz")
+    # a version-2 model whose data spec does not match I is refused with one line, as it is written
+    art = data_artifact(data=dict(art.task.recorded, inputs=["c0"]))
+    with pytest.raises(ArtifactError, match=r"bad.npz: data_json: 1 inputs named, I = 2"):
+        save_artifact(art, tmp_path / "bad.npz")
+    assert not (tmp_path / "bad.npz").exists()
 
 
 def test_model_header_carries_the_scaling(tmp_path):
@@ -102,7 +102,7 @@ def v2_npz(tmp_path, task=None, name="m.npz", **changes):
     from cfcbase.artifact import artifact_arrays
     art = data_artifact()
     a = artifact_arrays(art)
-    d = dict(art.data)
+    d = dict(art.task.recorded)
     for k, v in changes.items():
         if k in d or k in ("sha256", "gaps", "max_gap", "difference", "unknown"):
             d[k] = v
@@ -129,7 +129,7 @@ BAD_V2 = {   # the five kinds a hostile or broken file had passed with, through 
                    "input_scale: 1e+300 (element 0) must be in [1e-15, 1e+15]: beyond it the Q14 quantization of "
                    "(v - offset) / scale overflows or loses every bit"),
     "version-2-sine": (dict(task="sine"),
-                       "task: format version 2 is a model of a data file: task must be 'data', got 'sine'"),
+                       "data_json: task 'sine' is a pinned task: it has no data file or scaling"),
 }
 
 
@@ -162,7 +162,7 @@ def test_bad_version_2_refused_by_verify(case, tmp_path, host_cli):
     (dict(seq_len=100001), "data_json: seq_len 100001 is not an integer in 2..100000"),
     (dict(fractions=[0.5, 0.5]), "data_json: fractions [0.5, 0.5] must be three"),
     (dict(fractions=[0.5, 0.5, 0.0]), "data_json: fractions [0.5, 0.5, 0.0] must be three"),
-    (dict(fractions=[0.7, 0.15, float("nan")]), "data_json: fractions [0.7, 0.15, nan] must be three"),
+    (dict(fractions=[0.7, 0.15, float("nan")]), "data_json: not a JSON object (NaN is not a number an artifact may hold)"),
     (dict(fractions=[0.7, 0.15, 0.15 + 2e-9]), "data_json: fractions"),
     (dict(fractions=[0.7, 0.15, True]), "data_json: fractions [0.7, 0.15, True] must be three"),
     (dict(inputs=[]), "data_json: inputs: no input column named"),
@@ -207,21 +207,25 @@ def test_version_2_bounds_are_inclusive(tmp_path):
                inputs=["a b", "c_d-e.f,g:h;i+j=k(l)[m]/n@o%p#q"], input_offset=[1e15, -1e15],
                input_scale=[1e-15, 1e15], tau=np.full(8, 1e6), b_o=1e6)
     art = load_artifact(p)
-    assert art.data["horizon"] == 10000 and art.scaling["input_scale"][0] == 1e-15
+    assert art.task.recorded["horizon"] == 10000 and art.task.scaling["input_scale"][0] == 1e-15
 
 
 # ---- tasks and baselines ------------------------------------------------------------------
 
-def test_data_task_name_rebuilds_the_task(tmp_path):
+def test_a_series_task_crosses_to_a_worker_with_its_data(tmp_path):
+    """The task is read once, where the command starts, and crosses to a spawned worker (pickled)
+    with its data: the worker computes on the same windows without the file."""
+    import pickle
     path = two_input_csv(tmp_path / "s.csv")
-    task = tasks.data_task(SeriesSpec(str(path), ("a", "b"), "b", 2, 20))
-    assert tasks.is_data_task(task) and tasks.n_inputs(task) == 2 and tasks.label(task) == "s.csv"
-    x, y = tasks.load_split(task, "val")
+    task = series_task(SeriesSpec(str(path), ("a", "b"), "b", 2, 20))
+    assert task.I == 2 and task.label() == "s.csv"
+    x, y = task.split("val")
     assert x.shape == (4, 20, 2) and y.shape == (4, 20, 1)
-    # a spawned worker has nothing but the name
-    code = ("import sys, numpy as np; from cfcbase import tasks; x, y = tasks.load_split(sys.argv[1], 'val'); "
+    (tmp_path / "task.pickle").write_bytes(pickle.dumps(task))
+    path.unlink()
+    code = ("import pickle, sys, numpy as np; t = pickle.load(open(sys.argv[1], 'rb')); x, y = t.split('val'); "
             "print(float(np.sum(x)), float(np.sum(y)))")
-    r = run([sys.executable, "-c", code, task])
+    r = run([sys.executable, "-c", code, tmp_path / "task.pickle"])
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [repr(float(np.sum(x))), repr(float(np.sum(y)))]
 
@@ -230,15 +234,15 @@ def test_baselines_of_a_data_task(tmp_path):
     n = 800
     v = np.sin(2 * np.pi * np.arange(n) / 31)        # a linear recurrence: AR(p >= 2) is exact
     path = write_csv(tmp_path / "s.csv", ["v"], zip(v))
-    task = tasks.data_task(SeriesSpec(str(path), ("v",), "v", 3, 25))
-    b = tasks.baselines(task)
-    assert b["ar"]["p"] == tasks.AR_ORDER and b["ar"]["test_mse_washout"] < 1e-20
+    task = series_task(SeriesSpec(str(path), ("v",), "v", 3, 25))
+    b = task.baselines()
+    assert b["ar"]["p"] == AR_ORDER and b["ar"]["test_mse_washout"] < 1e-20
     # persistence: the target's value at the input's row, 3 rows behind the target
-    d = tasks.series_data(task)
+    d = task.series()
     a0 = d.rows["test"][0]
     np.testing.assert_allclose(d.unscale_y(d.now["test"][0]), v[a0:a0 + 25], atol=1e-12)
     y = d.y["test"][:, :, 0]
-    assert b["persistence"]["test_mse_washout"] == pytest.approx(tasks.washout_mse(d.now["test"], y))
+    assert b["persistence"]["test_mse_washout"] == pytest.approx(washout_mse(d.now["test"], y))
     assert b["persistence"]["test_mse_washout"] > 0.01
 
 
@@ -450,7 +454,7 @@ def _one_line_error(rc, cap, out):
 def test_the_documented_bounds_are_enforced(bound, value, expect, tmp_path, capsys, monkeypatch):
     """The bounds of docs/model.md, lowered here so that a small file crosses them."""
     import re
-    monkeypatch.setattr(datafile, bound, value)
+    monkeypatch.setattr(table, bound, value)
     path, opts = _ab_csv(tmp_path)
     out = tmp_path / "out"
     rc = trainer_main(["factorial", "--data", str(path), *opts, "--seq-len", "20", "--out", str(out), "--jobs", "1"])
@@ -508,14 +512,14 @@ def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli,
     assert rc == 0, cap.err
     assert "train rows 0-419 (20 windows), val rows 420-509 (4 windows), test rows 510-599 (4 windows)" in cap.err
     art = load_artifact(out / "best.npz")
-    assert art.format_version == 2 and art.I == 2 and art.task == "data"
-    assert art.data == {"path": rel, "inputs": ["a", "b"], "target": "b", "horizon": 2, "seq_len": 20,
+    assert art.format_version == 2 and art.I == 2 and art.task.name == "data"
+    assert art.task.recorded == {"path": rel, "inputs": ["a", "b"], "target": "b", "horizon": 2, "seq_len": 20,
                         "fractions": [0.7, 0.15, 0.15], "gaps": "interpolate", "max_gap": 6,
                         "difference": {"target": False, "inputs": []},
                         "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     raw = np.loadtxt(path, delimiter=",", skiprows=1)[:420]
-    np.testing.assert_allclose(art.scaling["input_offset"], raw[:, 1:].mean(0))
-    assert art.scaling["target_offset"] == pytest.approx(raw[:, 2].mean())
+    np.testing.assert_allclose(art.task.scaling["input_offset"], raw[:, 1:].mean(0))
+    assert art.task.scaling["target_offset"] == pytest.approx(raw[:, 2].mean())
     report = json.loads((out / "factorial.json").read_text())
     assert report["data"]["saturation"]["train"] == {"inputs": 0, "target": 0}
     md = (out / "factorial.md").read_text()
@@ -537,7 +541,7 @@ def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli,
     t = v["targets"][0]
     assert t["mismatches"] == 0 and t["steps"] == 80
     u = t["target_units"]
-    k = art.scaling["target_scale"] ** 2
+    k = art.task.scaling["target_scale"] ** 2
     assert u["mse_vs_truth"]["washout"] == pytest.approx(t["mse_vs_truth"]["washout"] * k)
     assert set(u["baselines"]) == {"persistence", "AR(6)"}
     assert "MSE in target units" in r.stdout and "baseline AR(6)" in r.stdout
@@ -567,7 +571,8 @@ def test_verify_counts_saturations(tmp_path, monkeypatch):
     write_csv(tmp_path / "saturations.csv", ["v", "w"], zip(v, np.cos(np.arange(n) / 5)))
     spec = {"path": "saturations.csv", "inputs": ["v", "w"], "target": "v", "horizon": 1, "seq_len": 10,
             "fractions": [0.7, 0.15, 0.15]}
-    d = tasks.series_data(tasks.data_task(spec))
+    from cfcbase.series_task import spec_of
+    d = series_task(spec_of(spec)).series()
     sc = {"input_offset": d.x_scaling.offset, "input_scale": d.x_scaling.scale,
           "target_offset": float(d.y_scaling.offset[0]), "target_scale": float(d.y_scaling.scale[0])}
     art = data_artifact(I=2, H=8, data=spec, **sc)
@@ -591,8 +596,8 @@ def test_committed_daphnet_model(tmp_path):
     """The README's worked example: a version-2 artifact naming a file inside the aeon wheel."""
     import importlib.util
     art = load_artifact(REPO / "results" / "daphnet" / "best.npz")
-    assert art.format_version == 2 and art.I == 3 and art.data["target"] == "ankle_vert"
-    assert art.data["path"] == "pkg:aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
+    assert art.format_version == 2 and art.I == 3 and art.task.spec.target == "ankle_vert"
+    assert art.task.spec.path == "pkg:aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
     if importlib.util.find_spec("aeon") is None:
         pytest.skip("aeon is not installed (pip install --no-deps aeon)")
     r = run([sys.executable, "-m", "codegen", "accuracy", REPO / "results" / "daphnet" / "best.npz"], cwd=tmp_path)

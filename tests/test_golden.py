@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from cfcbase.artifact import load_artifact
-from cfcbase.cell import decay, predict_ternary
-from cfcbase.tasks import load_split
+from cfcbase.cell import decay, float_outputs
+from cfcbase.tasks import builtin
 from codegen import golden as G
-from codegen.cli import accuracy_report
+from codegen.heads import IntReadout
 from codegen.golden import IntModel, dequantize_output, quantize_input, run_golden
 from codegen.testing import random_artifact, random_inputs_q14
 
@@ -146,15 +146,19 @@ def test_each_sequence_starts_from_zero_state():
 # ---- golden vs float ternary (fixed-point loss) --------------------------------------
 
 def _load_split(task):
-    return load_split(task, "test")
+    return builtin(task).split("test")
+
+
+def accuracy_report(art, x, y):
+    return IntReadout.accuracy_report(art, x, y, run_golden(IntModel.from_artifact(art), quantize_input(x)))
 
 
 def _fit_readout(art, x, y):
     """Make a random model 'trained enough': ridge readout on its own float states,
     so the MSE is small and a fixed-point error would show up as a relative difference."""
     N, T, _ = x.shape
-    Wf = art.scale_f[:, None] * art.trits_f
-    Wg = art.scale_g[:, None] * art.trits_g
+    Wf = art.scale_f[:, None] * art.weights_f
+    Wg = art.scale_g[:, None] * art.weights_g
     lam = decay(art.tau, art.dt)
     h = np.zeros((N, art.H))
     hs = []
@@ -169,7 +173,7 @@ def _fit_readout(art, x, y):
     # washout MSE (~3e-6 on sine) stays below 1e-5 (the trained sine models reach ~1e-6: docs/results.md)
     b = y[:, 5:, 0].reshape(-1)
     coef = np.linalg.solve(A.T @ A / len(A) + 1e-7 * np.eye(art.H + 1), A.T @ b / len(A))
-    art.w_o, art.b_o = coef[:-1], float(coef[-1])
+    art.head.w_o, art.head.b_o = coef[:-1], float(coef[-1])
     return art
 
 
@@ -200,14 +204,14 @@ def test_trained_artifact_present_and_exact_enough(task):
 def test_float_ternary_matches_docs_formula():
     art = random_artifact(2, 3, 0)
     x = np.random.default_rng(0).normal(size=(1, 4, 2))
-    y = predict_ternary(art, x)
+    y = float_outputs(art, x)
     h = np.zeros(3)
     for t in range(4):
         z = np.concatenate([x[0, t], h])
-        g = 1 / (1 + np.exp(-(art.scale_f * (art.trits_f @ z) + art.b_f)))
-        c = np.tanh(art.scale_g * (art.trits_g @ z) + art.b_g)
+        g = 1 / (1 + np.exp(-(art.scale_f * (art.weights_f @ z) + art.b_f)))
+        c = np.tanh(art.scale_g * (art.weights_g @ z) + art.b_g)
         h = math.e ** (-art.dt / art.tau) * (1 - g) * h + g * c
-        assert abs(y[0, t] - (art.w_o @ h + art.b_o)) < 1e-12
+        assert abs(y[0, t] - (art.head.w_o @ h + art.head.b_o)) < 1e-12
 
 
 def test_accuracy_command(tmp_path, capsys):

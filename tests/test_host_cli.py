@@ -443,8 +443,11 @@ def fake_verify(fw, N=6, T=50, window=16):
     from host import verify
     x = (100 * np.arange(N)[:, None] + np.arange(T)[None, :]).astype(np.int16)[:, :, None]
     gold = (2 * x[:, :, 0].astype(int) + np.arange(T)[None, :]).astype(np.int16)
-    model = types.SimpleNamespace(hash=0xABCD, hash_hex=f"{0xABCD:016x}", I=1, H=16)
-    ref = verify.Reference(None, model, x / 16384.0, x, gold / 16384.0, gold, gold / 16384.0, "fake")
+    from host.heads import ReadoutVerify
+    model = types.SimpleNamespace(hash=0xABCD, hash_hex=f"{0xABCD:016x}", I=1, H=16, weights_s8=None)
+    ref = verify.Reference(None, model, x / 16384.0, x, gold, np.zeros(gold.shape + (16,), np.int16), "fake",
+                           head=ReadoutVerify, expected={"truth": gold / 16384.0, "float": gold / 16384.0,
+                                                         "baselines": {}, "units": None})
     log = []
     run = verify.verify_link(fw, ref, verify.Options(timeout=0.3, bench_steps=10), "fake", log.append, window)
     rec = verify.summarise("fake", run, ref, emulated=True)

@@ -81,14 +81,14 @@ def test_verify_all_targets_bit_exact_with_golden_mse(all_targets, npz):
     assert r.returncode == 0, r.stdout + r.stderr
     rep = json.loads(Path(j).read_text())
     ref = reference(npz)
-    N, T = ref.truth.shape
+    N, T = ref.expected["truth"].shape
     # the golden model's MSE as codegen reports it (`python -m codegen accuracy`), and all-step
     # MSE computed here, both independently of host.verify
-    from codegen.cli import accuracy_report
+    from codegen.heads import IntReadout
     art = load_artifact(npz)
-    golden_wash = accuracy_report(art, ref.x, ref.truth)["golden_mse_washout"]
+    golden_wash = IntReadout.accuracy_report(art, ref.x, ref.expected["truth"], ref.golden_q14)["golden_mse_washout"]
     g = dequantize_output(run_golden(IntModel.from_artifact(art), quantize_input(ref.x)))
-    golden_all = float(np.mean((g - ref.truth) ** 2))
+    golden_all = float(np.mean((g - ref.expected["truth"]) ** 2))
     assert [t["target"] for t in rep["targets"]] == ALL
     for t in rep["targets"]:
         assert t["mismatches"] == 0 and t["first_mismatch"] is None, t
@@ -122,11 +122,11 @@ def test_verify_all_targets_bit_exact_with_golden_mse(all_targets, npz):
 def test_codegen_runs_once_per_model(npz, build_root, all_targets, monkeypatch, capsys):
     """verify loads and exports the model once (host.model) and builds every target from it: no
     `python -m codegen` per target, one codegen.export.export_model for the whole run."""
-    import codegen.export as E
+    import host.model
     from host import verify
     calls = []
-    real = E.export_model
-    monkeypatch.setattr(E, "export_model", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = host.model.export_model
+    monkeypatch.setattr(host.model, "export_model", lambda *a, **k: calls.append(a) or real(*a, **k))
     spawned = []
     real_popen = subprocess.Popen.__init__
 
@@ -207,10 +207,10 @@ def test_firmware_with_one_trit_flipped_is_caught(host_cli, npz, build_root, tmp
 
 def flipped_artifact(npz, path):
     art = load_artifact(npz)
-    tf = art.trits_f.copy()
+    tf = art.weights_f.copy()
     i = np.flatnonzero(tf)[0]
     tf.flat[i] = -tf.flat[i]
-    save_artifact(dataclasses.replace(art, trits_f=tf), path)
+    save_artifact(dataclasses.replace(art, weights_f=tf), path)
     return path
 
 
@@ -439,7 +439,7 @@ def test_board_path_through_a_pty(host_cli, npz, build_root, tmp_path):
         (t,) = rep["targets"]
         ref = reference(npz)
         assert t["port"] == dev and t["firmware_target"] == "native"
-        assert t["mismatches"] == 0 and t["steps"] == ref.truth.size
+        assert t["mismatches"] == 0 and t["steps"] == ref.expected["truth"].size
         assert t["mse_vs_truth"] == json.loads(json.dumps(t["golden_mse_vs_truth"]))
         assert "verify: PASS: 1/1" in r.stdout
     finally:
@@ -497,13 +497,15 @@ def _two_sequence_reference(npz, n):
     """Test sequences joined in pairs: T = 100, so each sequence takes two STEP requests (64 + 36
     steps) and a reset before the second one lands in the middle of a sequence."""
     from host.verify import Reference
-    from cfcbase.cell import predict_ternary
+    from cfcbase.cell import float_outputs
     ref = reference(npz)
     x = np.concatenate([ref.x[0:2 * n:2], ref.x[1:2 * n:2]], axis=1)
-    truth = np.concatenate([ref.truth[0:2 * n:2], ref.truth[1:2 * n:2]], axis=1)
+    t = ref.expected["truth"]
+    truth = np.concatenate([t[0:2 * n:2], t[1:2 * n:2]], axis=1)
     xq = quantize_input(x)
-    return Reference(ref.art, ref.model, x, xq, truth, run_golden(ref.model, xq),
-                     predict_ternary(ref.art, x), "joined test sequences")
+    ys, hs = run_golden(ref.model, xq, return_states=True)
+    return Reference(ref.art, ref.model, x, xq, ys, hs, "joined test sequences", saturation=dict(ref.saturation),
+                     head=ref.head, expected=dict(ref.expected, truth=truth, float=float_outputs(ref.art, x), baselines={}))
 
 
 class _Interrupting:

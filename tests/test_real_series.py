@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfcbase import tasks
+from cfcbase.metrics import verdict
 from cfcbase.artifact import load_artifact
 from trainer.cli import main as trainer_main
 
@@ -69,7 +69,7 @@ def test_a_date_column_is_skipped_by_default_and_refused_when_named(tmp_path, ca
             "(skipped 'date': not numbers (row 2: '2020-01-01'); 'label': not numbers (row 2: 'walk'); 'year': never "
             "decreases: taken for a time stamp)") in err
     art = load_artifact(tmp_path / "res" / "best.npz")
-    assert art.data["inputs"] == ["value"] and art.data["target"] == "value"
+    assert art.task.recorded["inputs"] == ["value"] and art.task.recorded["target"] == "value"
     for opts, where in ((["--inputs", "date,value"], "date"), (["--inputs", "value", "--target", "label"], "label")):
         rc, _, err = factorial(["--data", path, *opts], tmp_path / "no", capsys)
         line = one_line_error(rc, err, tmp_path / "no")
@@ -96,9 +96,9 @@ def test_gaps_are_filled_trimmed_or_refused_as_documented(tmp_path, capsys):
     assert ("gaps: filled 2 missing value(s) of v by linear interpolation (1 gap(s), the longest 2 row(s) at rows "
             "102-103; at most --max-gap 4 are filled)") in err
     art = load_artifact(tmp_path / "res" / "best.npz")
-    assert (art.data["gaps"], art.data["max_gap"]) == ("interpolate", 4)
+    assert (art.task.recorded["gaps"], art.task.recorded["max_gap"]) == ("interpolate", 4)
     # what export and verify read (the artifact's task, its file found beside it) is the filled series
-    d = tasks.series_data(tasks.artifact_task(art))
+    d = art.task.series()
     assert d.rows["train"][0] == 2                              # file rows, after the two dropped
     filled = v[99] + (v[102] - v[99]) * np.array([1, 2]) / 3
     x = d.x["train"] * d.x_scaling.scale + d.x_scaling.offset    # windows back to back from row 2
@@ -110,7 +110,7 @@ def test_gaps_are_filled_trimmed_or_refused_as_documented(tmp_path, capsys):
         "long.csv: rows 102-107, column 'v': 6 consecutive missing values, more than --max-gap 4 fills (1 such "
         "gap(s); --max-gap 6 would interpolate them)")
     rc, _, err = factorial(["--data", long_path, "--inputs", "v,w", "--max-gap", "6"], tmp_path / "res6", capsys)
-    assert rc == 0 and load_artifact(tmp_path / "res6" / "best.npz").data["max_gap"] == 6, err
+    assert rc == 0 and load_artifact(tmp_path / "res6" / "best.npz").task.recorded["max_gap"] == 6, err
     rc, _, err = factorial(["--data", path, "--inputs", "v,w", "--gaps", "refuse"], tmp_path / "no", capsys)
     assert one_line_error(rc, err, tmp_path / "no").endswith(
         "g.csv: row 2, column 'v': missing value (5 in the column; --gaps refuse; --gaps interpolate fills short gaps)")
@@ -125,7 +125,7 @@ def test_a_short_series_gets_a_window_length_that_fits(n, seq_len, windows, how,
     rc, _, err = factorial(["--data", path], tmp_path / "res", capsys)
     assert rc == 0, err
     assert f"seq-len {seq_len} (no --seq-len: {how}" in err and f"windows {windows}" in err
-    assert load_artifact(tmp_path / "res" / "best.npz").data["seq_len"] == seq_len
+    assert load_artifact(tmp_path / "res" / "best.npz").task.recorded["seq_len"] == seq_len
     rc, _, err = factorial(["--data", path, "--seq-len", "50"], tmp_path / "no", capsys)
     largest = {203: 29, 309: 45}[n]
     assert f"or --seq-len {largest} at most (without --seq-len the length is chosen from the series)" in \
@@ -143,7 +143,7 @@ def test_every_seq_len_the_check_accepts_trains(tmp_path, capsys):
     for T in (15, 16, 17):
         rc, out, err = factorial(["--data", path, "--seq-len", T], tmp_path / f"res{T}", capsys)
         assert rc == 0, err
-        assert load_artifact(tmp_path / f"res{T}" / "best.npz").data["seq_len"] == T
+        assert load_artifact(tmp_path / f"res{T}" / "best.npz").task.recorded["seq_len"] == T
 
 
 def test_without_target_the_first_input_is_recorded_and_export_and_verify_accept_it(tmp_path, capsys):
@@ -152,12 +152,12 @@ def test_without_target_the_first_input_is_recorded_and_export_and_verify_accept
     rc, _, err = factorial(["--data", path, "--inputs", "b,a"], tmp_path / "res", capsys)
     assert rc == 0, err
     art = load_artifact(tmp_path / "res" / "best.npz")
-    assert art.data["inputs"] == ["b", "a"] and art.data["target"] == "b"
+    assert art.task.recorded["inputs"] == ["b", "a"] and art.task.recorded["target"] == "b"
     r = run([sys.executable, "-m", "codegen", "export", tmp_path / "res" / "best.npz", "--out", tmp_path / "gen"],
             cwd=REPO)
     assert r.returncode == 0 and "on the validation set" in r.stdout, r.stdout + r.stderr
     ref = load_reference(str(tmp_path / "res" / "best.npz"))
-    assert ref.units["target"] == "b" and ref.x.shape[2] == 2
+    assert ref.art.task.units()["target"] == "b" and ref.x.shape[2] == 2
 
 
 # ---- trending series: differencing and the verdict ------------------------------------------
@@ -169,7 +169,7 @@ def test_a_trending_series_is_differenced_and_a_losing_model_says_so(tmp_path, c
     assert re.search(r"difference \(auto\): modelling the changes of target level \(a straight line explains \d+% "
                      r"of its variance over the training rows\), input level \(the target\)", err), err
     art = load_artifact(tmp_path / "diff" / "best.npz")
-    assert art.data["difference"] == {"target": True, "inputs": ["level"]}
+    assert art.task.recorded["difference"] == {"target": True, "inputs": ["level"]}
     assert "on the same test windows it is " in out[-1]
 
     rc, out, err = factorial(["--data", path, "--difference", "none"], tmp_path / "levels", capsys)
@@ -214,7 +214,7 @@ def test_export_and_verify_from_another_directory_and_a_copied_artifact(tmp_path
     monkeypatch.chdir(a)
     rc, _, err = factorial(["--data", "data/s.csv"], "res", capsys)
     assert rc == 0, err
-    assert load_artifact(a / "res" / "best.npz").data["path"] == "../data/s.csv"
+    assert load_artifact(a / "res" / "best.npz").task.recorded["path"] == "../data/s.csv"
 
     def export(model, *more):
         return run([sys.executable, "-m", "codegen", "export", model, "--out", b / "gen", *more], cwd=b)
@@ -298,21 +298,23 @@ def test_every_trainer_command_explains_its_options(argv, capsys):
 
 
 def test_quick_runs_scale_the_search_and_the_refit():
-    from trainer.configs import task_defaults
-    from trainer.factorial import Settings, fill_defaults
-    d = task_defaults("sine-mix")
-    st = Settings(task="sine-mix", epochs=30)
+    from cfcbase.tasks import builtin
+    from trainer.experiments.configs import task_defaults
+    from trainer.experiments.factorial import Settings, fill_defaults
+    SINE_MIX = builtin("sine-mix")
+    d = task_defaults(SINE_MIX)
+    st = Settings(task=SINE_MIX, epochs=30)
     fill_defaults(st)
     assert (st.cs_sweeps, st.refit_epochs) == (max(1, round(d["cs_sweeps"] * 30 / d["epochs"])),
                                                max(1, round(d["refit_epochs"] * 30 / d["epochs"])))
     assert (st.cs_sweeps, st.refit_epochs) == (1, 5)
-    st = Settings(task="sine-mix", epochs=30, cs_sweeps=2)
+    st = Settings(task=SINE_MIX, epochs=30, cs_sweeps=2)
     fill_defaults(st)
     assert (st.cs_sweeps, st.refit_epochs) == (2, 5)
-    st = Settings(task="sine-mix", epochs=10 * d["epochs"])
+    st = Settings(task=SINE_MIX, epochs=10 * d["epochs"])
     fill_defaults(st)
     assert (st.cs_sweeps, st.refit_epochs) == (d["cs_sweeps"], d["refit_epochs"])      # never above the defaults
-    st = Settings(task="sine-mix")
+    st = Settings(task=SINE_MIX)
     fill_defaults(st)
     assert (st.cs_sweeps, st.refit_epochs) == (d["cs_sweeps"], d["refit_epochs"])
 
@@ -328,12 +330,12 @@ def test_the_summary_lists_factorial_png_only_when_drawn(tmp_path, capsys, monke
 
 
 def test_the_verdict_in_words():
-    assert tasks.verdict(1.0, {"persistence": 4.0, "AR(6)": 2.0}) == \
+    assert verdict(1.0, {"persistence": 4.0, "AR(6)": 2.0}) == \
         "better than persistence (0.25x its MSE) and AR(6) (0.50x its MSE)"
-    assert tasks.verdict(4.6, {"persistence": 1.0, "AR(6)": 4.6 / 5.6}) == \
+    assert verdict(4.6, {"persistence": 1.0, "AR(6)": 4.6 / 5.6}) == \
         "WORSE than persistence (4.60 times its MSE) and AR(6) (5.60 times its MSE)"
-    assert tasks.verdict(1.3, {"persistence": 2.0, "AR(2)": 1.0}) == \
+    assert verdict(1.3, {"persistence": 2.0, "AR(2)": 1.0}) == \
         "better than persistence (0.65x its MSE) but WORSE than AR(2) (1.30 times its MSE)"
     # a baseline exact up to rounding (AR(2) on the noise-free sine) is named so, not as a 1e24 ratio
-    assert tasks.verdict(1e-6, {"AR(2)": 1.4e-30}) == "WORSE than AR(2) (exact here up to rounding: MSE 1.4e-30)"
-    assert tasks.verdict(1e-6, {"AR(2)": 1e-19}) == "WORSE than AR(2) (1.00e+13 times its MSE)"
+    assert verdict(1e-6, {"AR(2)": 1.4e-30}) == "WORSE than AR(2) (exact here up to rounding: MSE 1.4e-30)"
+    assert verdict(1e-6, {"AR(2)": 1e-19}) == "WORSE than AR(2) (1.00e+13 times its MSE)"

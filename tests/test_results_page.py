@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from trainer import results_page
+from trainer.reports import results_page
 from trainer.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from cfcbase import table
 from cfcbase.series import (RANGE_FILL, SeriesError, SeriesSpec, build, read_table,
                             values_past_q14)
 
@@ -214,6 +215,6 @@ def test_numpy_headers_are_checked_before_the_data_is_read(tmp_path, monkeypatch
     np.savez(tmp_path / "c.npz", a=np.ones(300, complex))
     expect(r"c.npz: key 'a' holds dtype complex128; expected real numbers", lambda: read_table(tmp_path / "c.npz"))
     np.savez_compressed(tmp_path / "ok.npz", a=np.zeros(300), b=np.zeros(300))   # small on disk
-    monkeypatch.setattr(datafile, "MAX_FILE_BYTES", 4000)
+    monkeypatch.setattr(table, "MAX_FILE_BYTES", 4000)
     expect(r"ok.npz: key 'b' declares 2528 bytes uncompressed; at most 4000 bytes in all are read",
            lambda: read_table(tmp_path / "ok.npz"))

@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 
 from cfcbase import numerics
-from trainer import stats, sweep
+from cfcbase.tasks import builtin
+from trainer.experiments import sweep
+from trainer.reports import stats
 from trainer.errors import TrainerError
 
 TINY = ["--set", "epochs=15", "--set", "teacher_epochs=30"]
+SINE = builtin("sine")
 
 
 def run_cli(*args, timeout=600, env=None):
@@ -35,12 +38,12 @@ def numbers(path):
 def test_grid_parsing_and_errors():
     g = sweep.parse_grid("distill=traj; alpha=0.3,0.8; alpha_schedule=const,rise,fall; H=8,64")
     assert g == [{"distill": ["traj"], "alpha": [0.3, 0.8], "alpha_schedule": ["const", "rise", "fall"], "H": [8, 64]}]
-    assert len(sweep.cells("sine", g)) == 12
+    assert len(sweep.cells(SINE, g)) == 12
     # without distillation alpha means nothing: those cells collapse into one per H
-    assert len(sweep.cells("sine", sweep.parse_grid("distill=none; alpha=0.3,0.8; H=8,64"))) == 2
+    assert len(sweep.cells(SINE, sweep.parse_grid("distill=none; alpha=0.3,0.8; H=8,64"))) == 2
     # a union of blocks, without repeats; cells named by what differs from the defaults
-    u = sweep.cells("sine", sweep.parse_grid("H=16,32 | ste=vanilla,shaped; beta=5,20"))
-    dflt = sweep.defaults("sine")
+    u = sweep.cells(SINE, sweep.parse_grid("H=16,32 | ste=vanilla,shaped; beta=5,20"))
+    dflt = sweep.defaults(SINE)
     assert [sweep.cell_id(c, dflt) for c in u] == ["default", "H=32", "ste=shaped,beta=5", "ste=shaped"]
     for bad, msg in [("alpha=2", r"alpha='2': must be in \[0, 1\]"), ("gamma=1", "unknown knob 'gamma'"),
                      ("H=16,16", "repeats a value"), ("alpha", "is not KNOB=V1,V2"), ("", "--grid is empty"),
@@ -105,13 +108,13 @@ def test_a_killed_sweep_reruns_only_the_missing_jobs(tmp_path):
 def test_a_change_of_the_training_code_changes_every_key(tmp_path):
     import shutil
     from pathlib import Path
-    root = Path(sweep.__file__).resolve().parents[2]
+    root = Path(sweep.__file__).resolve().parents[3]
     for name in sweep.CODE_FILES:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / name, tmp_path / name)
     fp = sweep.code_fingerprint(tmp_path)
     assert fp == sweep.code_fingerprint()
-    with open(tmp_path / "trainer" / "cell.py", "a") as f:
+    with open(tmp_path / "trainer" / "model" / "cell.py", "a") as f:
         f.write("# a comment\n")
     assert sweep.code_fingerprint(tmp_path) != fp
     assert sweep.job_key("student", {"seed": 0}, fp) != sweep.job_key("student", {"seed": 0}, sweep.code_fingerprint(tmp_path))
@@ -131,7 +134,7 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_the_factorial_preset_reproduces_the_factorials_rows(tmp_path):
     """The same students through both paths: the factorial stacks configs and seeds, the sweep
     trains one model per job, so the sums differ only in rounding."""
-    from trainer.factorial import CONFIGS
+    from trainer.experiments.configs import CONFIGS
     fac = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--task", "sine", "--seeds", "2",
                           "--epochs", "15", "--teacher-epochs", "30", "--cs-sweeps", "1", "--refit-epochs", "1",
                           "--out", str(tmp_path / "fac")], capture_output=True, text=True, timeout=600)
@@ -214,7 +217,7 @@ def test_dry_run_counts_and_writes_nothing(tmp_path):
 # ---- the cache trusts only what it wrote ------------------------------------------------------
 
 def tiny_settings(out):
-    return sweep.SweepSettings(task="sine", grid="distill=none,traj", seeds=2, out=str(out), workers=1,
+    return sweep.SweepSettings(task=SINE, grid="distill=none,traj", seeds=2, out=str(out), workers=1,
                                overrides={"epochs": 15, "teacher_epochs": 30})
 
 
@@ -298,8 +301,8 @@ def test_a_truncated_teacher_is_recomputed(clean_sweep, tmp_path, capsys):
 def test_the_docs_knob_table_is_knobs():
     """docs/sweep.md lists every knob of KNOBS, in order, with its default: a number or word, or
     the factorial's per-task figures (configs.TASK_DEFAULTS) for a knob whose default is None."""
-    from trainer.configs import TASK_DEFAULTS
-    from trainer.sweep.grid import fmt
+    from trainer.experiments.configs import TASK_DEFAULTS
+    from trainer.experiments.sweep.grid import fmt
     rows = [line.split("|")[1:5] for line in (ROOT / "docs" / "sweep.md").read_text().splitlines()
             if line.startswith("| `")]
     assert [r[0].strip().strip("`") for r in rows] == list(sweep.KNOBS)

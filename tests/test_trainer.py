@@ -9,10 +9,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfcbase import tasks
+from types import SimpleNamespace
+
 from cfcbase.cell import decay
-from trainer import cell, gradcheck, optim, quant, search, stats, train
+from cfcbase.metrics import forecast_metrics
+from cfcbase.tasks import FORECAST_TASKS, SIZES, builtin
 from trainer.cli import main
+from trainer.model import cell, gradcheck, optim, quant, search, train
+from trainer.model.heads import ReadoutHead, tm
+from trainer.reports import stats
+
+
+def head(task="sine"):
+    return ReadoutHead(builtin(task))
+
+
+def predict(xT, W, b, lam, w_o, b_o):
+    """y [T, M, B] and the states of a readout model stack (as the trainer computes them)."""
+    return train.outputs(head(), xT, (W, b, lam, SimpleNamespace(w_o=w_o, b_o=np.asarray(b_o)[:, None])))
+
+
+def search_loss(yT, sw, B):
+    return head().search_loss(yT, B, sw)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--seeds", "2", "--epochs", "8", "--teacher-epochs", "12", "--cs-sweeps", "1", "--refit-epochs", "3"]
@@ -20,22 +38,22 @@ TINY = ["--seeds", "2", "--epochs", "8", "--teacher-epochs", "12", "--cs-sweeps"
 
 # ---- tasks --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("task", tasks.TASKS)
+@pytest.mark.parametrize("task", FORECAST_TASKS)
 def test_splits_shapes_sizes_and_determinism(task):
-    for split, n in tasks.SIZES[task].items():
-        x, y = tasks.load_split(task, split)
+    for split, n in SIZES[task].items():
+        x, y = builtin(task).split(split)
         assert x.shape == (n, 50, 1) and y.shape == (n, 50, 1)
         assert x.dtype == np.float64 and y.dtype == np.float64
-        x2, y2 = tasks.load_split(task, split)
+        x2, y2 = builtin(task).split(split)
         np.testing.assert_array_equal(x, x2)
         np.testing.assert_array_equal(y, y2)
-    xa, _ = tasks.load_split(task, "train")
-    xb, _ = tasks.load_split(task, "val")
+    xa, _ = builtin(task).split("train")
+    xb, _ = builtin(task).split("val")
     assert not np.allclose(xa[:5, :5], xb[:5, :5])          # each split from its own seed
 
 
 def test_sine_is_the_pinned_sine():
-    x, y = tasks.load_split("sine", "test")
+    x, y = builtin("sine").split("test")
     w = 2 * np.pi / 25
     phi = np.arcsin(np.clip(x[:, 0, 0], -1, 1))
     # target is the next sample: y_t = x_{t+1}, and sin(w t + phi) satisfies the AR(2) identity
@@ -45,7 +63,7 @@ def test_sine_is_the_pinned_sine():
 
 
 def test_sine_mix_inputs_noisy_targets_clean():
-    x, y = tasks.load_split("sine-mix", "train")
+    x, y = builtin("sine-mix").split("train")
     noise = x[:, 1:, 0] - y[:, :-1, 0]
     assert 0.015 < noise.std() < 0.025
     assert np.abs(y).max() <= 1.0
@@ -53,19 +71,19 @@ def test_sine_mix_inputs_noisy_targets_clean():
 
 def test_unknown_task_names_it():
     with pytest.raises(ValueError, match="'sawtooth'"):
-        tasks.load_split("sawtooth", "train")
+        builtin("sawtooth")
     with pytest.raises(ValueError, match="'sine'"):
-        tasks.load_split("sine", "holdout")
+        builtin("sine").split("holdout")
 
 
 def test_first_step_floor_and_baselines():
-    f = tasks.first_step_floor("sine")
+    f = builtin("sine").first_step_floor()
     assert f["step0_mse"] == pytest.approx(np.sin(2 * np.pi / 25) ** 2 / 2)
     assert f["all_step_floor"] == pytest.approx(f["step0_mse"] / 50)
-    b = tasks.baselines("sine")
+    b = builtin("sine").baselines()
     assert b["ar2"]["test_mse_washout"] < 1e-20                     # sine is an exact AR(2)
     assert b["persistence"]["test_mse_washout"] > 1e-2
-    fm = tasks.first_step_floor("sine-mix", n=50_000, bins=100)
+    fm = builtin("sine-mix").first_step_floor(n=50_000, bins=100)
     assert 0 < fm["step0_mse"] < 0.2
 
 
@@ -79,7 +97,7 @@ def test_stacked_models_match_single_model_runs():
     b, tau = rng.normal(size=(M, 2 * H)), rng.uniform(0.1, 1, (M, H))
     w_o, b_o = rng.normal(size=(M, H)), rng.normal(size=M)
     lam = decay(tau)
-    y, hs = cell.predict(xT, W, b, lam, w_o, b_o)
+    y, hs = predict(xT, W, b, lam, w_o, b_o)
     for m in range(M):
         h = np.zeros((B, H))
         for t in range(T):
@@ -93,7 +111,7 @@ def test_stacked_models_match_single_model_runs():
 def test_coordinate_search_candidates_match_the_cell_forward():
     """The batched candidate losses of the coordinate search (one trit changed per candidate,
     inputs and hidden columns, both heads) equal the step-weighted train MSE of each changed
-    model run through cell.predict."""
+    model run through the cell's forward."""
     rng = np.random.default_rng(3)
     T, B, I, H = 12, 5, 1, 4
     xT = rng.normal(size=(T, B, I))
@@ -106,17 +124,17 @@ def test_coordinate_search_candidates_match_the_cell_forward():
         cols = np.repeat(np.arange(I + H), 2)
         old = m["trits"][row].astype(np.int64)
         alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)
-        L = search.candidate_losses(xT, yT, m, row, cols, alt.astype(np.float64), sw)
+        L = search.candidate_losses(search_loss(yT, sw, B), xT, m, row, cols, alt.astype(np.float64))
         for k in range(len(cols)):
             mk = dict(m, trits=m["trits"].copy())
             mk["trits"][row, cols[k]] = alt[k]
-            y, _ = cell.predict(xT, *train.frozen_eff(mk))
+            y, _ = train.outputs(head(), xT, train.frozen_eff(head(), mk))
             ref = np.mean(sw[:, None] * (y[:, 0] - yT) ** 2)
             assert L[k] == pytest.approx(ref, rel=1e-12), (row, k)
 
 
 def test_the_cell_forward_is_the_float_reference_bit_for_bit():
-    """trainer.cell (the training forward, one step per call on preallocated views) and
+    """trainer.model.cell (the training forward, one step per call on preallocated views) and
     cfcbase.cell.predict (the float model that codegen and the host compare with) compute the
     same bits."""
     from cfcbase.cell import predict as reference
@@ -126,20 +144,20 @@ def test_the_cell_forward_is_the_float_reference_bit_for_bit():
     W = rng.normal(size=(1, 2 * H, 1 + H)) * 1.5
     b, lam = rng.normal(size=(1, 2 * H)), decay(rng.uniform(0.1, 2, (1, H)))
     w_o, b_o = rng.normal(size=(1, H)), rng.normal(size=1)
-    y, _ = cell.predict(xT, W, b, lam, w_o, b_o)
+    y, _ = predict(xT, W, b, lam, w_o, b_o)
     np.testing.assert_array_equal(y[:, 0, :].T, reference(W[0], b[0], lam[0], w_o[0], b_o[0], xT.transpose(1, 0, 2)))
 
 
 def test_a_model_trained_alone_is_the_same_model_in_a_stack():
     """Teachers and students: every model of a stack has the bits it has when trained alone
     (the factorial trains a teacher per seed, the sweep stacks them), minibatches included."""
-    tp, tinfo = train.train_teachers("sine-mix", 4, [0, 1, 2], epochs=3)
-    sp, sinfo, _ = train.train_students("sine", tp.take([0, 1, 2]), [False, True, False], [None, None, "traj"],
+    tp, tinfo = train.train_teachers(head("sine-mix"), 4, [0, 1, 2], epochs=3)
+    sp, sinfo, _ = train.train_students(head(), tp.take([0, 1, 2]), [False, True, False], [None, None, "traj"],
                                         epochs=12, lr=1e-2, transient_w=0.0)
     for m, seed in enumerate([0, 1, 2]):
-        t1, i1 = train.train_teachers("sine-mix", 4, [seed], epochs=3)
+        t1, i1 = train.train_teachers(head("sine-mix"), 4, [seed], epochs=3)
         assert np.array_equal(t1.flat[0], tp.flat[m]) and i1["val_mse_washout_sel"][0] == tinfo["val_mse_washout_sel"][m]
-        s1, j1, _ = train.train_students("sine", tp.take([m]), [m == 1], [[None, None, "traj"][m]], epochs=12, lr=1e-2,
+        s1, j1, _ = train.train_students(head(), tp.take([m]), [m == 1], [[None, None, "traj"][m]], epochs=12, lr=1e-2,
                                          transient_w=0.0)
         assert np.array_equal(s1.flat[0], sp.flat[m]) and j1[0] == sinfo[m]
 
@@ -157,37 +175,37 @@ def test_candidate_losses_bound_and_float32_screen():
     T, B, I, H = 30, 6, 2, 5
     xT = rng.normal(size=(T, B, I))
     m = _small_model(rng, H, I)
-    y, _ = cell.predict(xT, *train.frozen_eff(m))
+    y, _ = train.outputs(head(), xT, train.frozen_eff(head(), m))
     yT = y[:, 0] + rng.normal(size=(T, B)) * 1e-3         # the model's own output: losses far apart
     sw = train.step_weights(T, 0.0)
     cols = np.repeat(np.arange(I + H), 2)
     old = m["trits"][3].astype(np.int64)
     alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1).astype(np.float64)
-    full = search.candidate_losses(xT, yT, m, 3, cols, alt, sw)
+    full = search.candidate_losses(search_loss(yT, sw, B), xT, m, 3, cols, alt)
     bound = np.median(full)
-    partial = search.candidate_losses(xT[:10], yT[:10], m, 3, cols, alt, sw[:10]) * 10 / T
+    partial = search.candidate_losses(search_loss(yT[:10], sw[:10], B), xT[:10], m, 3, cols, alt) * 10 / T
     assert np.any(partial > bound)                        # some leave the batch at step 10, others stay
-    cut = search.candidate_losses(xT, yT, m, 3, cols, alt, sw, bound=bound)
+    cut = search.candidate_losses(search_loss(yT, sw, B), xT, m, 3, cols, alt, bound=bound)
     assert 0 < np.sum(np.isfinite(cut)) < len(cols)
     np.testing.assert_array_equal(cut, np.where(full > bound, np.inf, full))
-    f32 = search.candidate_losses(xT, yT, m, 3, cols, alt, sw, dtype=np.float32)
+    f32 = search.candidate_losses(search_loss(yT, sw, B), xT, m, 3, cols, alt, dtype=np.float32)
     assert np.max(np.abs(f32 - full) / full) < 1e-5
 
 
 def _exhaustive_search(m, sweeps, min_gain):
     """The greedy search without the screen: every alternative of a row in float64."""
-    xT, yT, _, _ = train._data("sine")
+    xT, yT, _, _ = train._data(head())
     m = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
-    sw = train.step_weights(xT.shape[0], 0.0)
+    loss = search_loss(yT, train.step_weights(xT.shape[0], 0.0), xT.shape[1])
     C = m["trits"].shape[1]
     cols = np.repeat(np.arange(C), 2)
-    cur = float(search.candidate_losses(xT, yT, m, 0, cols[:1], m["trits"][0, :1].astype(np.float64), sw)[0])
+    cur = float(search.candidate_losses(loss, xT, m, 0, cols[:1], m["trits"][0, :1].astype(np.float64))[0])
     for _ in range(sweeps):
         before = cur
         for r in range(len(m["trits"])):
             old = m["trits"][r].astype(np.int64)
             alt = np.stack([(old + 2) % 3 - 1, (old + 3) % 3 - 1], 1).reshape(-1)
-            L = search.candidate_losses(xT, yT, m, r, cols, alt.astype(np.float64), sw)
+            L = search.candidate_losses(loss, xT, m, r, cols, alt.astype(np.float64))
             k = int(np.argmin(L))
             if L[k] < cur * (1 - 1e-9):
                 m["trits"][r, cols[k]], cur = alt[k], float(L[k])
@@ -200,9 +218,9 @@ def test_coordinate_search_screen_keeps_the_exhaustive_choices_and_stops_by_its_
     """The float32 screen changes which candidates are evaluated in float64, not which change
     is made: the same trits as the exhaustive greedy search; and the sweeps stop at the first
     one that gains less than min_gain."""
-    t, _ = train.train_teachers("sine", 4, [0], epochs=30)
-    m0 = train.frozen(train.ptq(t), 0)
-    m, info = search.coordinate_search("sine", m0, max_sweeps=6, transient_w=0.0, min_gain=0.02)
+    t, _ = train.train_teachers(head(), 4, [0], epochs=30)
+    m0 = train.frozen(head(), train.ptq(t), 0)
+    m, info = search.coordinate_search(head(), m0, max_sweeps=6, transient_w=0.0, min_gain=0.02)
     trits, cur = _exhaustive_search(m0, 6, 0.02)
     np.testing.assert_array_equal(m["trits"], trits)
     assert info["cs_train_mse_after"] == cur and info["cs_changes"] > 5
@@ -229,7 +247,7 @@ def test_quantizer_threshold_and_window():
 def test_gradcheck_small_sizes_every_group():
     r = gradcheck.run(H=2, T=4, B=2)
     assert len(r) >= 30
-    for group in ("teacher[W,task]", "teacher[log_tau,traj]", "student-eff[s,traj]", "ste[V,task]",
+    for group in ("teacher[W,task]", "teacher[log_tau,traj]", "teacher-student-eff[s,traj]", "ste[V,task]",
                   "shaped-ste[V,traj]", "lsq-scale[s,task]"):
         assert group in r
     assert gradcheck.failures(r) == {}, r
@@ -305,7 +323,7 @@ def test_divergence_to_nan_is_one_error_line(tmp_path, capsys):
 def test_training_error_types_are_trainer_errors():
     from trainer.errors import TrainerError
     with pytest.raises(TrainerError):
-        train.train_teachers("sine", 4, [0], epochs=0)
+        train.train_teachers(head(), 4, [0], epochs=0)
     g = np.array([[np.nan, 1.0]])
     with pytest.raises(TrainerError, match="NaN"):
         optim.clip_(g, 1.0)
@@ -362,7 +380,7 @@ def test_tiny_factorial_is_deterministic_and_independent_of_jobs_and_cpu_dispatc
         assert "numerics: pinned to x86-64-v3" in rb.stderr
     md = (a / "factorial.md").read_text()
     for needle in ("## Factorial (mean over seeds)", "ANOVA", "PTQ", "CS on config 1", "loss evals", "CS + refit",
-                   "First-step floor", "| seed 0 | seed 1 |", "vs float", "vs baseline", "persistence", "ar2"):
+                   "First-step floor", "| seed 0 | seed 1 |", "vs float", "vs baseline", "persistence", "AR(2)"):
         assert needle in md, needle
     assert len(ja["runs"]) == 2 * (2 * 6) + 2 * 3          # 2 seeds x 2 widths x (4 QAT + out + PTQ) + 3 CS rows
     for r in ja["runs"]:
@@ -378,7 +396,7 @@ def test_every_worker_process_is_pinned():
     """Spawned workers (workers.run_jobs) compute with the pinned dispatch: their environment
     carries the variables, marked as the trainer's own (cfcbase.numerics)."""
     from cfcbase import numerics
-    from trainer import workers
+    from trainer.experiments import workers
     if numerics.cpu_level() != numerics.REQUIRED_LEVEL:
         pytest.skip(f"this CPU is {numerics.cpu_level()}: nothing is pinned below {numerics.REQUIRED_LEVEL}")
     got = []
@@ -409,11 +427,15 @@ def test_best_npz_schema_round_trip(tiny_out):
     path = tiny_out / "best.npz"
     with np.load(path, allow_pickle=False) as z:
         files = set(z.files)
-        from cfcbase.artifact import CLASSIFIER_KEYS, INT8_KEYS, LABELLED_KEYS, V2_KEYS
+        from cfcbase.artifact import FORMAT_KEYS
+        from cfcbase.heads import CLASSIFIER_KEYS
+        from cfcbase.labelled_task import LabelledTask
+        from cfcbase.series_task import SeriesTask
+        V2_KEYS = SeriesTask.RECORD_KEYS
         documented = _artifact_keys()
         assert set(V2_KEYS) <= documented                   # the version-2 keys are documented too
-        v3 = set(CLASSIFIER_KEYS + LABELLED_KEYS)           # and a classifier's (version 3)
-        v4 = set(INT8_KEYS) | {"weights_f", "weights_g"}    # and int8 heads' (version 4)
+        v3 = set(CLASSIFIER_KEYS + LabelledTask.RECORD_KEYS)   # and a classifier's (version 3)
+        v4 = set(FORMAT_KEYS) | {"weights_f", "weights_g"}  # and int8 matrices' (version 4)
         assert v3 <= documented and v4 <= documented, (v3 | v4) - documented
         assert documented - set(V2_KEYS) - v3 - v4 <= files, documented - set(V2_KEYS) - v3 - v4 - files
         assert not (set(V2_KEYS) | v4) & files               # a sine model is a version-1 file
@@ -425,27 +447,27 @@ def test_best_npz_schema_round_trip(tiny_out):
         m = json.loads(str(z["metrics_json"]))
         assert {"seed", "val_mse_washout", "test_mse", "test_mse_washout", "teacher_test_mse_washout"} <= set(m)
         # the stored model reproduces its recorded test washout MSE
-        x, y = tasks.load_split(str(z["task"]), "test")
+        x, y = builtin(str(z["task"])).split("test")
         mm = {"trits": np.concatenate([z["trits_f"], z["trits_g"]]), "s": np.concatenate([z["scale_f"], z["scale_g"]]),
               "b": np.concatenate([z["b_f"], z["b_g"]]), "tau": z["tau"], "w_o": z["w_o"], "b_o": float(z["b_o"])}
-        yp, _ = cell.predict(train._tm(x), *train.frozen_eff(mm))
-        assert tasks.metrics(yp[:, 0].T, y)["mse_washout"] == pytest.approx(m["test_mse_washout"], rel=1e-12)
+        yp, _ = train.outputs(head(), tm(x), train.frozen_eff(head(), mm))
+        assert forecast_metrics(yp[:, 0].T, y)["mse_washout"] == pytest.approx(m["test_mse_washout"], rel=1e-12)
     from cfcbase.artifact import load_artifact
     art = load_artifact(path)
-    assert art.H == H and art.task == "sine"
+    assert art.H == H and art.task.name == "sine"
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """One tiny factorial; what it handed to write_factorial, and the files it wrote."""
-    from trainer import factorial
+    from trainer.experiments import factorial
     out = tmp_path_factory.mktemp("written")
     seen = {}
     orig = factorial.write_factorial
 
-    def spy(o, result, runs, teachers):
-        seen.update(result=result, runs=runs, teachers=teachers)
-        return orig(o, result, runs, teachers)
+    def spy(o, hd, result, runs, teachers):
+        seen.update(head=hd, result=result, runs=runs, teachers=teachers)
+        return orig(o, hd, result, runs, teachers)
     factorial.write_factorial = spy
     try:
         assert main(["factorial", "--out", str(out), "--jobs", "1"] + TINY) == 0
@@ -463,7 +485,8 @@ def _snapshot(d):
 
 def test_outputs_are_all_or_nothing(written, tmp_path, monkeypatch):
     import shutil
-    from trainer import factorial
+    from trainer.experiments import factorial
+    from trainer.reports import factorial_report
     src, seen = written
     assert set(_snapshot(src)) == set(OUTPUTS)
     out = tmp_path / "out"
@@ -477,14 +500,14 @@ def test_outputs_are_all_or_nothing(written, tmp_path, monkeypatch):
     from cfcbase import artifact
     monkeypatch.setattr(artifact, "write_npz", exploding_write)
     with pytest.raises(OSError, match="disk full"):
-        factorial.write_factorial(str(out), result, seen["runs"], seen["teachers"])
+        factorial.write_factorial(str(out), seen["head"], result, seen["runs"], seen["teachers"])
     assert _snapshot(out) == before                        # not one file changed, none left over
     assert sorted(os.listdir(out)) == sorted(os.listdir(src))
     monkeypatch.undo()
 
     # a reused --out where this run draws no plot: the old plot goes with the old tables
-    monkeypatch.setattr(factorial, "plot", lambda *a, **k: False)
-    factorial.write_factorial(str(out), result, seen["runs"], seen["teachers"])
+    monkeypatch.setattr(factorial_report, "plot", lambda *a, **k: None)
+    factorial.write_factorial(str(out), seen["head"], result, seen["runs"], seen["teachers"])
     after = _snapshot(out)
     assert "factorial.png" not in after
     assert after["factorial.json"] != before["factorial.json"] and b"a new run" in after["factorial.json"]
@@ -546,12 +569,12 @@ def test_anova_recovers_a_planted_effect():
 def test_refit_keeps_the_trits_fixed():
     """The refit after coordinate search trains scales/biases/tau/readout only, even with a
     large LR that moves the scales a lot (u = V / s must stay on the trits)."""
-    t, _ = train.train_teachers("sine", 4, [0], epochs=5)
-    m = train.frozen(train.ptq(t), 0)
+    t, _ = train.train_teachers(head(), 4, [0], epochs=5)
+    m = train.frozen(head(), train.ptq(t), 0)
     m["s"] = m["s"] * 0.05                           # small scales: an LR of 0.1 could double them
-    p, _, _ = train.train_students("sine", t, [False], [None], epochs=20, lr=0.1, freeze_trits=True,
-                                   start=train.from_frozen([m], 4))
-    m2 = train.frozen(p, 0)
+    p, _, _ = train.train_students(head(), t, [False], [None], epochs=20, lr=0.1, freeze_trits=True,
+                                   start=train.from_frozen(head(), [m], 4))
+    m2 = train.frozen(head(), p, 0)
     np.testing.assert_array_equal(m2["trits"], m["trits"])
     assert not np.allclose(m2["s"], m["s"])
 

@@ -6,13 +6,14 @@ import re
 import numpy as np
 import pytest
 
-from trainer import bench, workers
+from cfcbase import numerics
+from trainer.experiments import bench
 from trainer.cli import main
 
 @pytest.fixture(autouse=True)
 def _restore_thread_env(monkeypatch):
     """The bench CLI pins the BLAS/OpenMP thread variables; undo that after each test."""
-    for k in workers.THREAD_VARS:
+    for k in numerics.THREAD_VARS:
         monkeypatch.setenv(k, "1")
 
 
@@ -64,10 +65,13 @@ def test_bench_bad_options(capsys):
 
 
 def test_the_bench_pins_blas_threads_before_numpy_is_loaded():
-    """`python -m trainer bench` sets one BLAS thread before numpy (and OpenBLAS) load: nothing
-    the CLI and the bench module import at load time imports numpy."""
+    """`python -m trainer bench` runs on one BLAS thread: importing the trainer package sets the
+    thread variables (cfcbase.numerics.single_thread) before anything has imported numpy."""
+    import os
     import subprocess
     import sys
-    r = subprocess.run([sys.executable, "-c", "import sys, trainer.cli, trainer.bench; print('numpy' in sys.modules)"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr
+    env = {k: v for k, v in os.environ.items() if k not in numerics.THREAD_VARS}
+    code = ("import sys, trainer; loaded = 'numpy' in sys.modules; import os, trainer.experiments.bench; "
+            "print(loaded, os.environ.get('OPENBLAS_NUM_THREADS'))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0 and r.stdout.split() == ["False", "1"], r.stdout + r.stderr

@@ -70,7 +70,7 @@ def _graph(n_workers):
     """A graph whose jobs make jobs: each (a, b) -> a * b; a product below 100 makes two more.
     Returns the results by key and the order on_done saw the keys in."""
     import operator
-    from trainer import workers
+    from trainer.experiments import workers
     results, order = {}, []
 
     def on_done(key, res):
@@ -95,7 +95,7 @@ def test_run_graph_same_results_any_workers_and_priority_order():
 
 def test_run_graph_raises_the_first_failure():
     import operator
-    from trainer import workers
+    from trainer.experiments import workers
     for n in (1, 2):
         with pytest.raises(ZeroDivisionError):
             workers.run_graph([(0, "ok", operator.mul, (2, 3)), (0, "bad", operator.truediv, (1, 0))], n,

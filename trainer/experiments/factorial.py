@@ -328,7 +328,7 @@ def assemble(st, head, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
             "gradcheck_max_rel_err": max(gc.values()), "first_step_floor": floor, "baselines": task.baselines(),
             "teachers": teacher_rows, "runs": clean, "best_config_on_val": best_cfg,
             f"val_log10_{task.headline}_mean": {str(k): v for k, v in val_mean.items()},
-            "anova_metric": f"log10 {key.replace('_', ' ')}", "anova": anova, "best": b, "wall_s": wall}
+            "anova_metric": factorial_report.REPORTS[head.kind].ANOVA_METRIC, "anova": anova, "best": b, "wall_s": wall}
 
 
 def weights_bytes(H, I, head) -> dict:

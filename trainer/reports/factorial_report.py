@@ -156,6 +156,7 @@ def _header(p, result, title):
 class ForecastReport:
     """The report of a readout's factorial (see the module docstring)."""
     TITLE = ""
+    ANOVA_METRIC = "log10 washout test MSE"
     BEST_KEYS = ("val_mse_washout", "test_mse", "test_mse_washout")
     TEACHER_KEYS = ("test_mse_washout",)
     ARTIFACT_KEYS = ("val_mse_washout", "test_mse", "test_mse_washout", "teacher_test_mse_washout")
@@ -425,6 +426,7 @@ def _pct(x):
 class ClassifierReport:
     """The report of a classifier's factorial (see the module docstring)."""
     TITLE = " (classification)"
+    ANOVA_METRIC = "log10 test cross-entropy"
     BEST_KEYS = ("val_ce", "val_acc", "test_ce", "test_acc", "test_confusion")
     TEACHER_KEYS = ("test_acc", "test_ce")
     ARTIFACT_KEYS = ("val_ce", "val_acc", "test_ce", "test_acc", "teacher_test_acc")

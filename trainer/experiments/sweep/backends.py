@@ -12,7 +12,7 @@ from cfcbase import numerics
 
 from .. import workers
 from ...errors import TrainerError
-from ..workers import THREAD_ENV
+from cfcbase.numerics import THREAD_ENV
 
 
 class LocalBackend:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...model import train
 from ...model.params import Params
-from ..workers import THREAD_ENV
+from cfcbase.numerics import THREAD_ENV
 from .grid import canonical, schedules
 
 SCHEMA = 2
