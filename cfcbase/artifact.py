@@ -12,7 +12,7 @@ On disk a model is written as the lowest format version that carries it, so file
 before keep their bytes: 1 a built-in forecast task; 2 a series (data_json, scaling); 3 a
 classifier (K logits instead of the readout); 4 an int8 matrix (format_f, format_g; the int8
 weights under weights_<m>). Each part of a model names the version it needs (Task.version,
-HEAD_VERSION, the formats'); the file's version is the largest. The int8 files of version 3
+the heads', the formats'); the file's version is the largest. The int8 files of version 3
 written before the classifier took that number (format keys, no K) are read as version 4.
 
 Everything from the file is checked before it is used: each entry's size from its header before
@@ -32,8 +32,8 @@ import numpy as np
 
 from .errors import ArtifactError
 from .fileio import atomic_write, write_npz
-from .formats import FORMATS, INT8, MATRICES, TERNARY, WeightFormat
-from .heads import CLASSIFIER_KEYS, READOUT_KEYS, Head, is_classifier_file, read_classifier, read_readout
+from .formats import FORMATS, MATRICES, TERNARY, WeightFormat
+from .heads import HEAD_TYPES, Head, head_type_of
 from .rules import PARAM_MAX, TAU_RANGE, fail, json_object, str_scalar
 from .task import Task
 from .tasks import RECORDED, task_from_record
@@ -41,7 +41,6 @@ from .text import NAME_MAX, text_problem
 
 FORMAT_VERSION = 4                      # the newest version written and read
 READ_VERSIONS = (1, 2, 3, 4)
-HEAD_VERSION = {"readout": 1, "classifier": 3}
 FORMATS_VERSION = 4                     # a file with a matrix in another format than ternary
 # Every entry of a best.npz, at most (its header's shape x item size, checked before it is read):
 # the largest legitimate one is a teacher matrix of H = 1024, C = 1279 (10.5 MB).
@@ -55,7 +54,6 @@ _INT_SCALARS = ("format_version", "I", "H")
 _CELL_FLOATS = {"dt": (), "scale_f": ("H",), "scale_g": ("H",), "b_f": ("H",), "b_g": ("H",), "tau": ("H",)}
 _TEACHER_FLOATS = {"teacher_W_f": ("H", "C"), "teacher_W_g": ("H", "C"), "teacher_b_f": ("H",),
                    "teacher_b_g": ("H",), "teacher_tau": ("H",)}
-_READOUT_FLOATS = {"w_o": ("H",), "b_o": (), "teacher_w_o": ("H",), "teacher_b_o": ()}
 FORMAT_KEYS = ("format_f", "format_g")
 
 
@@ -101,17 +99,13 @@ class Artifact:
     def C(self) -> int:
         return self.I + self.H
 
-    @property
-    def has_int8(self) -> bool:
-        return INT8 in self.formats
-
     def matrices(self):
         """[(weight format, values int8 [H, C], scales [H])] of the gate and the candidate matrix."""
         return [(self.formats[0], self.weights_f, self.scale_f), (self.formats[1], self.weights_g, self.scale_g)]
 
     def version(self) -> int:
         """The lowest format version that carries this model."""
-        return max(self.task.version, HEAD_VERSION[self.head.kind],
+        return max(self.task.version, self.head.version,
                    FORMATS_VERSION if any(f is not TERNARY for f in self.formats) else 1)
 
 
@@ -299,22 +293,22 @@ def _check_version(path, raw, version, art: Artifact) -> None:
     need = art.version()
     if version == need:
         return
-    classifier = art.head.kind == "classifier"
     int8 = any(f is not TERNARY for f in art.formats)
     if version < need:
         if int8 and version < FORMATS_VERSION:
             k = next(k for k in FORMAT_KEYS if k in raw)
             fail(path, k, f"a weight format needs format version {FORMATS_VERSION}, the file is version {version}")
-        if classifier and version < HEAD_VERSION["classifier"]:
-            fail(path, "format_version", f"a classifier (key K) is a format version {HEAD_VERSION['classifier']} "
-                                         f"file, this one says {version}")
+        if version < art.head.version:
+            fail(path, "format_version", f"a {art.head.kind} ({art.head.MARK}) is a format version "
+                                         f"{art.head.version} file, this one says {version}")
         fail(path, "format_version", f"a model of task {art.task.name!r} is a format version {need} file, "
                                      f"this one says {version}")
     # version > need: the entries that version stands for are missing
     if version >= FORMATS_VERSION and not int8:
         fail(path, "format_f", f"missing key (format version {FORMATS_VERSION})")
-    if version == HEAD_VERSION["classifier"] and not classifier:
-        fail(path, "K", f"missing key (format version {version} is a classifier)")
+    other = next((h for h in HEAD_TYPES if h.version == version and not isinstance(art.head, h)), None)
+    if other is not None:
+        fail(path, other.FILE_KEYS[0], f"missing key (format version {version} is a {other.kind})")
     missing = next((k for kind in RECORDED.values() if kind.version == version for k in kind.RECORD_KEYS
                     if k not in raw), "task")
     fail(path, missing, f"missing key (format version {version})")
@@ -329,8 +323,8 @@ def validate(path, raw) -> Artifact:
     if version not in READ_VERSIONS:
         fail(path, "format_version", f"unknown format version {version} (this version reads "
                                      f"{', '.join(map(str, READ_VERSIONS))})")
-    classifier = is_classifier_file(raw)
-    if version == 3 and not classifier and any(k in raw for k in FORMAT_KEYS):
+    head_type = head_type_of(raw)
+    if version == 3 and head_type.version < 3 and any(k in raw for k in FORMAT_KEYS):
         version = FORMATS_VERSION        # an int8 file of the numbering before the classifier took 3
     formats = _formats(path, raw, version)
     I, H = _int_scalar(path, raw, "I"), _int_scalar(path, raw, "H")
@@ -339,22 +333,21 @@ def validate(path, raw) -> Artifact:
     if not 1 <= H <= 1024:
         fail(path, "H", f"hidden units must be in 1..1024, got {H}")
     dims = {"H": H, "C": I + H}
-    readout = {} if classifier else _READOUT_FLOATS
-    floats = _floats(path, raw, {**_CELL_FLOATS, **_TEACHER_FLOATS, **readout}, dims)
+    floats = _floats(path, raw, {**_CELL_FLOATS, **_TEACHER_FLOATS, **head_type.FLOATS}, dims)
     weights = [_weights(path, raw, fmt, m, H, I + H) for fmt, m in zip(formats, MATRICES)]
     task_name, config = str_scalar(path, raw, "task"), str_scalar(path, raw, "config")
     for k, v in (("task", task_name), ("config", config)):
         problem = text_problem(v, NAME_MAX)
         if problem:
             fail(path, k, problem)
-    head, teacher_head = read_classifier(path, raw, H) if classifier else read_readout(path, floats)
+    head, teacher_head = head_type.read(path, raw, floats, H)
     task = task_from_record(path, raw, I, task_name, head)
     if task.head_kind != head.kind:
         fail(path, "task", f"task {task_name!r} trains a {task.head_kind}; this file carries a {head.kind}"
-                           + (" (key K)" if classifier else " (keys w_o, b_o)"))
+                           + f" ({head.MARK})")
     metrics = json_object(path, raw, "metrics_json")
     known = set(_INT_SCALARS + ("task", "config", "metrics_json") + FORMAT_KEYS) | set(floats) | \
-        {f.key_prefix + m for f in FORMATS.values() for m in MATRICES} | set(CLASSIFIER_KEYS) | set(READOUT_KEYS) | \
+        {f.key_prefix + m for f in FORMATS.values() for m in MATRICES} | {k for h in HEAD_TYPES for k in h.FILE_KEYS} | \
         {k for kind in RECORDED.values() for k in kind.RECORD_KEYS}
     unknown = sorted(set(raw) - known)
     if unknown:

@@ -6,6 +6,9 @@ at call time: table.MAX_*).
 from __future__ import annotations
 
 import os
+import struct
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -71,9 +74,6 @@ def read_npz(name, real, pick) -> Table:
     """Every member's header is checked before any data is decompressed: 1-D real numbers (no
     Python objects), at most MAX_ROWS rows, a declared size within the member and all of them
     within MAX_FILE_BYTES (a zip bomb declares its size)."""
-    import struct
-    import zipfile
-    import zlib
     try:
         with open(real, "rb") as f:
             end = zipfile._EndRecData(f)                    # the entry count, before parsing them all
@@ -118,7 +118,6 @@ def read_npz(name, real, pick) -> Table:
         raise SeriesError(f"{name}: not a readable NumPy file ({e})") from None
 
     def load(c):
-        import zipfile
         with zipfile.ZipFile(real) as z:
             return _npz_member(z, heads[keys.index(c)][1])
     return Table(name, keys, data, heads[0][0][0], loader=load)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import zipfile
+
+import numpy as np
 
 
 def atomic_write(path, write) -> None:
@@ -36,7 +39,6 @@ def write_npz(f, arrays) -> None:
     fixed timestamp and no zip64 records. np.savez forces zip64 local headers, which Python
     patch releases write differently (3.11.2 and 3.11.7 give different files for the same
     arrays); np.load reads both."""
-    import numpy as np
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
         for name, value in arrays.items():
             buf = io.BytesIO()
@@ -50,7 +52,6 @@ def write_file_set(directory, writers) -> None:
     copy is removed so that it cannot be taken for part of the new set). Every file is
     rendered into a staging directory beside them first; only when all succeeded are the old
     ones replaced, in quick succession. On any error the directory is left as it was."""
-    import shutil
     directory = os.path.abspath(directory)
     staging = tempfile.mkdtemp(dir=directory, prefix=".staging-")
     try:

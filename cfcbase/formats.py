@@ -24,6 +24,7 @@ class WeightFormat:
     key_prefix: str       # npz key of a matrix in this format: prefix + "f" (gate) / "g" (candidate)
     value_word: str       # what one value is called in a message
     bits: int             # bits per weight as the device stores it
+    as_code: bool         # `codegen export --kernel code` can write its rows as instructions
 
     @property
     def range_text(self) -> str:
@@ -43,8 +44,8 @@ class WeightFormat:
     __repr__ = __str__
 
 
-TERNARY = WeightFormat("ternary", 0, 1, "trits_", "trit", 2)
-INT8 = WeightFormat("int8", 1, 127, "weights_", "int8 weight", 8)
+TERNARY = WeightFormat("ternary", 0, 1, "trits_", "trit", 2, True)
+INT8 = WeightFormat("int8", 1, 127, "weights_", "int8 weight", 8, False)
 FORMATS = {f.name: f for f in (TERNARY, INT8)}
 MATRICES = ("f", "g")                  # the cell's two matrices: the gate's, the candidate's
 

@@ -2,7 +2,7 @@
 
     Readout      a forecast per step:  y_t = w_o . h_t + b_o
     Classifier   K logits per window:  logits = w_c v + b_c, v the state pooled over the window
-                 (POOLINGS: "last", the state after its last step, or "mean", its mean over the
+                 (a Pooling: "last", the state after its last step, or "mean", its mean over the
                  window's steps); the class is the first largest logit
 
 A head holds its float parameters and answers, for every stage, what depends on its kind: its
@@ -19,8 +19,89 @@ import numpy as np
 from .rules import PARAM_MAX, fail
 from .text import NAME_MAX, text_problem
 
-POOLINGS = ("last", "mean")
 K_RANGE = (2, 32)                        # classes (the LOGITS reply: docs/protocol.md)
+# The longest window a classifier pools: the LOGITS reply counts its steps in a u16, and a mean's
+# sum of 65,535 Q15 states fits the device's int32 (docs/fixed_point.md, section 12). Training
+# refuses longer windows; past it the golden model and the device both keep the window as it was
+# after its 65,535th step (the device leaves its state alone).
+MAX_WINDOW = 65535
+
+
+class Pooling:
+    """How a classifier pools a window's states into one vector v. Each stage uses its side:
+    the float model (pool, or add/result step by step), the trainer's backward (pool_backward)
+    and the golden model's integers (int_pool)."""
+    name: str = ""
+    code: int = -1                       # TRIX_POOL_* of firmware/core/trix_cell.h
+    text: str = ""                       # what v is, in words (the model header's comment)
+
+    def __str__(self):
+        return self.name
+
+    __repr__ = __str__
+
+
+class LastPooling(Pooling):
+    """v = h_T, the state after the window's last step."""
+    name, code, text = "last", 0, "state after the window's last step"
+
+    @staticmethod
+    def pool(hs):
+        """hs [T, ...] (the states after each step) -> v."""
+        return hs[-1]
+
+    @staticmethod
+    def pool_backward(dhs, dv, T):
+        """dL/dh_t += dL/dv dv/dh_t, into dhs [T, ...]."""
+        dhs[-1] += dv
+
+    @staticmethod
+    def add(acc, h):
+        """The running pool after one more state (acc None before the first)."""
+        return h
+
+    @staticmethod
+    def result(acc, T):
+        return acc
+
+    @staticmethod
+    def int_pool(h, n):
+        """Q15 states int64 [N, T, H], n = min(T, MAX_WINDOW) -> v int64 [N, H]."""
+        return h[:, n - 1]
+
+
+class MeanPooling(Pooling):
+    """v = (1/T) sum_t h_t, the mean state over the window's steps."""
+    name, code, text = "mean", 1, "mean state over the window's steps"
+
+    @staticmethod
+    def pool(hs):
+        return hs.mean(axis=0)
+
+    @staticmethod
+    def pool_backward(dhs, dv, T):
+        dhs += dv / T
+
+    @staticmethod
+    def add(acc, h):
+        return np.array(h, np.float64) if acc is None else acc + h      # a copy: callers step h in place
+
+    @staticmethod
+    def result(acc, T):
+        return acc / T
+
+    @staticmethod
+    def int_pool(h, n):
+        S = h[:, :n].sum(axis=1)                      # |S| <= 65535 * 32768 < 2^31: int32 on the device
+        return (2 * S + n) // (2 * n)                  # floor(S / n) + (2 (S mod n) >= n)
+
+
+POOLINGS = {p.name: p for p in (LastPooling(), MeanPooling())}
+
+
+def pooling_of(p) -> Pooling:
+    """A Pooling from itself or its name (KeyError for an unknown name: callers name it)."""
+    return p if isinstance(p, Pooling) else POOLINGS[p]
 
 
 class Head:
@@ -64,8 +145,23 @@ class Readout(Head):
     def device_readout(self):
         return self.w_o, self.b_o
 
-    # best.npz: w_o, b_o after tau; the teacher's teacher_w_o, teacher_b_o after teacher_tau
+    # best.npz (format version 1 on): w_o, b_o after tau; the teacher's teacher_w_o, teacher_b_o
+    # after teacher_tau, checked among the cell's floats (FLOATS)
+    version = 1
+    FILE_KEYS = ("w_o", "b_o", "teacher_w_o", "teacher_b_o")
+    FLOATS = {"w_o": ("H",), "b_o": (), "teacher_w_o": ("H",), "teacher_b_o": ()}
+    MARK = "keys w_o, b_o"
     INLINE_KEYS = ("w_o", "b_o")
+
+    @staticmethod
+    def in_file(names) -> bool:
+        """Every model file that is not another head's carries a readout."""
+        return True
+
+    @classmethod
+    def read(cls, path, raw, floats, H) -> tuple:
+        """(the head, the teacher's head) from the checked float entries."""
+        return (cls(floats["w_o"], float(floats["b_o"])), cls(floats["teacher_w_o"], float(floats["teacher_b_o"])))
 
     def inline_entries(self, prefix=""):
         return {prefix + "w_o": np.asarray(self.w_o, np.float64), prefix + "b_o": np.float64(self.b_o)}
@@ -83,31 +179,27 @@ class Readout(Head):
 class _ClassifierCollector:
     def __init__(self, head, N, T):
         self.head, self.T = head, T
-        self.last = None
-        self.sum = np.zeros((N, len(head.w_c[0]))) if head.pooling == "mean" else None
+        self.acc = None
 
     def add(self, t, h):
-        self.last = h
-        if self.sum is not None:
-            self.sum += h
-
-    def pooled(self):
-        if self.sum is not None:
-            return self.sum / max(self.T, 1)
-        return self.last
+        self.acc = self.head.pooling.add(self.acc, h)
 
     def outputs(self):
-        return self.pooled() @ np.asarray(self.head.w_c).T + np.asarray(self.head.b_c)
+        v = self.head.pooling.result(self.acc, self.T)
+        return v @ np.asarray(self.head.w_c).T + np.asarray(self.head.b_c)
 
 
 @dataclass
 class Classifier(Head):
     """K logits of the state pooled over a window; the class is the first largest."""
     classes: list                       # K names
-    pooling: str                        # one of POOLINGS
+    pooling: Pooling                    # one of POOLINGS (or its name, turned into it)
     w_c: np.ndarray                     # float64 [K, H]
     b_c: np.ndarray                     # float64 [K]
     kind = "classifier"
+
+    def __post_init__(self):
+        self.pooling = pooling_of(self.pooling)
 
     @property
     def K(self) -> int:
@@ -121,7 +213,22 @@ class Classifier(Head):
         H = np.shape(self.w_c)[1]
         return np.zeros(H), 0.0
 
+    # best.npz (format version 3 on): K, class_names, pooling, w_c, b_c and the teacher's, after
+    # every other entry
+    version = 3
+    FILE_KEYS = ("K", "class_names", "pooling", "w_c", "b_c", "teacher_w_c", "teacher_b_c")
+    FLOATS = {}
+    MARK = "key K"
     INLINE_KEYS = ()
+
+    @staticmethod
+    def in_file(names) -> bool:
+        """A classifier's file carries K."""
+        return "K" in names
+
+    @classmethod
+    def read(cls, path, raw, floats, H) -> tuple:
+        return read_classifier(path, raw, H)
 
     def inline_entries(self, prefix=""):
         return {}
@@ -129,7 +236,7 @@ class Classifier(Head):
     def trailing_entries(self, teacher):
         K, H = np.shape(self.w_c)
         return {"K": np.int32(self.K), "class_names": np.array(self.classes, dtype=np.str_),
-                "pooling": np.str_(self.pooling), "w_c": np.asarray(self.w_c, np.float64).reshape(K, H),
+                "pooling": np.str_(self.pooling.name), "w_c": np.asarray(self.w_c, np.float64).reshape(K, H),
                 "b_c": np.asarray(self.b_c, np.float64).reshape(K),
                 "teacher_w_c": np.asarray(teacher.w_c, np.float64).reshape(K, H),
                 "teacher_b_c": np.asarray(teacher.b_c, np.float64).reshape(K)}
@@ -140,17 +247,15 @@ class Classifier(Head):
 
 
 HEAD_KINDS = {"readout": Readout, "classifier": Classifier}
+HEAD_TYPES = (Classifier, Readout)       # a file's head: the first whose in_file() holds
 
 
-# ---- reading a head from best.npz (cfcbase.artifact) ------------------------------------------------
+def head_type_of(names) -> type:
+    """The head class of a best.npz with the keys ``names``."""
+    return next(h for h in HEAD_TYPES if h.in_file(names))
 
-READOUT_KEYS = ("w_o", "b_o", "teacher_w_o", "teacher_b_o")
-CLASSIFIER_KEYS = ("K", "class_names", "pooling", "w_c", "b_c", "teacher_w_c", "teacher_b_c")
 
-
-def is_classifier_file(names) -> bool:
-    """A classifier's npz (its keys ``names``): it carries K."""
-    return "K" in names
+# ---- reading a classifier from best.npz (cfcbase.artifact) ------------------------------------------
 
 
 def _float_array(path, raw, k, shape):
@@ -166,16 +271,10 @@ def _float_array(path, raw, k, shape):
     return v
 
 
-def read_readout(path, floats) -> tuple:
-    """(the head, the teacher's head) of a readout model from its checked float entries."""
-    return (Readout(floats["w_o"], float(floats["b_o"])),
-            Readout(floats["teacher_w_o"], float(floats["teacher_b_o"])))
-
-
 def read_classifier(path, raw, H) -> tuple:
     """(the head, the teacher's head) of a classifier's entries (docs/artifact.md, "Version 3"):
     K, class_names, pooling, w_c, b_c and the teacher's; one ArtifactError line naming the key."""
-    for k in READOUT_KEYS:
+    for k in Readout.FILE_KEYS:
         if k in raw:
             fail(path, k, "a classifier (key K) carries no regression readout")
     a = raw["K"]
@@ -184,7 +283,7 @@ def read_classifier(path, raw, H) -> tuple:
     K = int(a)
     if not K_RANGE[0] <= K <= K_RANGE[1]:
         fail(path, "K", f"classes must be in {K_RANGE[0]}..{K_RANGE[1]}, got {K}")
-    for k in CLASSIFIER_KEYS:
+    for k in Classifier.FILE_KEYS:
         if k not in raw:
             fail(path, k, "missing key (a classifier, format version 3)")
     names = raw["class_names"]

@@ -17,19 +17,24 @@ from __future__ import annotations
 
 import math
 import os
+import struct
+import zipfile
+import zlib
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import table
+from .heads import K_RANGE, MAX_WINDOW
 from .datafile_numpy import npy_header, numeric_dtype
 from .table import SeriesError, mib, quote, resolve_path
+from .text import text_problem
 
 MAX_CASES = 100_000            # cases (windows) per file
 MAX_CHANNELS = 255             # the artifact's I
-MAX_CLASSES = 32               # the artifact's K (the LOGITS reply carries up to 32 int32 logits)
-MIN_CLASSES = 2
-MAX_SERIES_LENGTH = 100_000    # steps per case (the artifact's seq_len bound)
+MIN_CLASSES, MAX_CLASSES = K_RANGE   # the artifact's K (the LOGITS reply carries up to 32 int32 logits)
+MAX_SERIES_LENGTH = MAX_WINDOW   # steps per case: the longest window a classifier pools (cfcbase.heads)
 EXTENSIONS = (".ts", ".npz")
 
 
@@ -87,9 +92,9 @@ def _ts_header(name, key, rest, n, head):
             bad_file(name, f"line {n}: @{key} takes true or false, got {rest.strip()!r:.40}")
         return _BOOL[words[0].lower()]
 
-    def count(lo, hi):
+    def count(lo, hi, why=""):
         if len(words) != 1 or not words[0].isdigit() or not lo <= int(words[0]) <= hi:
-            bad_file(name, f"line {n}: @{key} takes an integer in {lo}..{hi}, got {rest.strip()!r:.40}")
+            bad_file(name, f"line {n}: @{key} takes an integer in {lo}..{hi}{why}, got {rest.strip()!r:.40}")
         return int(words[0])
     if k == "problemname":
         head["problem"] = rest.strip()[:64]
@@ -105,7 +110,7 @@ def _ts_header(name, key, rest, n, head):
     elif k == "equallength":
         head["equal_length"] = flag()
     elif k == "serieslength":
-        head["series_length"] = count(1, MAX_SERIES_LENGTH)
+        head["series_length"] = count(1, MAX_SERIES_LENGTH, " (the longest window a classifier pools)")
     elif k == "classlabel":
         if not words or words[0].lower() not in _BOOL:
             bad_file(name, f"line {n}: @classLabel takes true followed by the class labels, or false")
@@ -127,7 +132,6 @@ def _ts_header(name, key, rest, n, head):
 
 def read_ts(path) -> Labelled:
     """A UCR/UEA .ts file (see the module docstring), within the bounds."""
-    from array import array
     shown, real = _open_checks(path, ".ts")
     head = {}
     flat = array("d")                 # every value, case after case ([C][T] each): 8 bytes a value
@@ -173,7 +177,8 @@ def read_ts(path) -> Labelled:
                         if want is not None and length != want:
                             bad_file(shown, f"line {n}: channel {c} has {length} values, @seriesLength declares {want}")
                         if length > MAX_SERIES_LENGTH:
-                            bad_file(shown, f"line {n}: {length} values per channel; at most {MAX_SERIES_LENGTH} are read")
+                            bad_file(shown, f"line {n}: {length} values per channel; at most {MAX_SERIES_LENGTH:,} are read "
+                                              "(the longest window a classifier pools)")
                     elif len(vals) != length:
                         bad_file(shown, f"line {n}: channel {c} has {len(vals)} values, the cases before it {length} "
                                     f"(unequal lengths are not read: cut or resample the cases to one length)")
@@ -233,7 +238,6 @@ def _open_checks(path, ext):
 def _npz_members(name, real) -> dict:
     """key -> (shape, dtype, ZipInfo) of every member, from the headers alone (nothing is
     decompressed before the declared sizes are within the bounds; no Python objects)."""
-    import zipfile
     out = {}
     total = 0
     with zipfile.ZipFile(real) as z:
@@ -261,9 +265,6 @@ def _npz_members(name, real) -> dict:
 
 def read_npz(path) -> Labelled:
     """An .npz of X [N, T, C] real numbers, y [N] and classes [K] (see the module docstring)."""
-    import struct
-    import zipfile
-    import zlib
     shown, real = _open_checks(path, ".npz")
     try:
         mem = _npz_members(shown, real)
@@ -275,8 +276,8 @@ def read_npz(path) -> Labelled:
             bad_file(shown, f"X: expected real numbers of shape [N, T, C], got {xd} of shape {xs}")
         N, T, C = xs
         if not (1 <= N <= MAX_CASES and 1 <= T <= MAX_SERIES_LENGTH and 1 <= C <= MAX_CHANNELS):
-            bad_file(shown, f"X: shape {xs}; at most {MAX_CASES:,} cases of {MAX_SERIES_LENGTH:,} steps and "
-                        f"{MAX_CHANNELS} channels are read")
+            bad_file(shown, f"X: shape {xs}; at most {MAX_CASES:,} cases of {MAX_SERIES_LENGTH:,} steps (the longest "
+                        f"window a classifier pools) and {MAX_CHANNELS} channels are read")
         if N * T * C > table.MAX_VALUES:
             bad_file(shown, f"X: {N * T * C:,} values; at most {table.MAX_VALUES:,} are read")
         if cd.kind != "U" or len(cs) != 1:
@@ -335,11 +336,10 @@ def read_npz(path) -> Labelled:
 def read_labelled(path) -> Labelled:
     """A labelled file (.ts or .npz) within the bounds; the class and channel names must be the
     safe text of cfcbase.text (they go into the artifact, the model header and reports)."""
-    from .text import text_problem
     p = os.fspath(path)
     ext = os.path.splitext(p)[1].lower()
     if ext not in EXTENSIONS:
-        bad_file(p, f"not a labelled file (.ts, the UCR/UEA format, or .npz with X, y, classes)")
+        bad_file(p, "not a labelled file (.ts, the UCR/UEA format, or .npz with X, y, classes)")
     lab = read_ts(p) if ext == ".ts" else read_npz(p)
     where = f"@classLabel on line {lab.class_line}" if lab.class_line else "classes"
     for c in lab.classes:

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from .heads import MAX_WINDOW
 from .labelled import LabelledSpec, build, counts, spec_dict
 from .labelled_files import EXTENSIONS, bad_file, read_labelled
 from .rules import SEQ_LEN_RANGE, data_path_problem, fail, json_object
@@ -201,7 +202,7 @@ def record_problem(d: dict, I: int) -> str | None:
         problem = text_problem(name, NAME_MAX)
         if problem:
             return f"channels[{i}]: {problem}"
-    lo, hi = SEQ_LEN_RANGE
+    lo, hi = SEQ_LEN_RANGE[0], MAX_WINDOW
     if not lo <= d["seq_len"] <= hi:
         return f"seq_len {d['seq_len']!r} is not an integer in {lo}..{hi}"
     return None

@@ -23,6 +23,7 @@ through their runtime environment (PIN_VARS). `status()` reads back what is in e
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import sys
@@ -101,7 +102,6 @@ def single_thread(environ=None) -> None:
 
 def _openblas_core() -> str | None:
     """OpenBLAS's kernel set in this process (numpy's bundled scipy-openblas), or None."""
-    import ctypes
     try:
         with open("/proc/self/maps") as f:
             libs = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ln.split()[-1].startswith("/")})
@@ -136,10 +136,11 @@ def status() -> dict:
     """What is in effect in this process (imports numpy): the CPU's level, each variable with
     its value and who set it, numpy's AVX-512 state, OpenBLAS's core, and `pinned`: True when
     this process computes as the reference x86-64-v3 machine does."""
-    import numpy as np  # noqa: F401 - loads OpenBLAS
-    try:
+    # numpy only here: pin() must run before numpy is first imported, so this module imports it late
+    import numpy as np  # noqa: F401 - loads OpenBLAS, whose core is read below
+    try:                # numpy's private module of CPU features (numpy 2; numpy < 2 below)
         from numpy._core import _multiarray_umath as umath
-    except ImportError:                                 # numpy < 2
+    except ImportError:  # numpy < 2
         from numpy.core import _multiarray_umath as umath
     core = _openblas_core()
     avx512 = numpy_avx512_loops(umath.__cpu_features__, getattr(umath, "__cpu_dispatch__", ()))

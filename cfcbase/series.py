@@ -253,11 +253,32 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     (cfcbase.text: it travels into the artifact, the model header and reports). The returned
     SeriesData.spec has every default resolved; building from it gives the same data."""
     fr = _check_spec(spec)
-    chosen = {}
     notes = []
+    t, inputs, target = _columns(spec, table, notes)
+    used = list(dict.fromkeys(inputs + [target]))
+    cols, row0, max_gap, gaps = fill_gaps(t, used, spec, notes)
+    n = len(cols[used[0]])
+    blocks = _blocks(n, fr)
+    T = _seq_len(t, spec, fr, blocks, n, notes)
+    h = spec.horizon
+    diff = difference_spec(t, spec, inputs, target, cols, blocks, notes)
+    spec = replace(spec, inputs=tuple(inputs), target=target, seq_len=T, max_gap=max_gap,
+                   difference=diff)
+    X, Y, D, xs, ys, dys = _scaled(t, inputs, target, cols, blocks, diff, h, row0)
+    rows = {s: (a + row0, b + row0) for s, (a, b) in blocks.items()}
+    out = SeriesData(spec, inputs, target, xs, dys, rows, level_scaling=ys, notes=notes, gaps=gaps)
+    for s, (a, b) in blocks.items():
+        _cut_windows(out, s, a, b, X, Y, D, t.path)
+    return out
+
+
+def _columns(spec: SeriesSpec, table: Table | None, notes: list) -> tuple:
+    """(the table, the input columns, the target column): the spec's, or without --inputs and
+    --target the first column of numbers that is not a time stamp (a note says which)."""
+    chosen = {}
     default = not spec.inputs and not spec.target
 
-    def checkshow_names(names, inputs, target):
+    def checked_names(names, inputs, target):
         for c, what in [(c, "--inputs") for c in inputs if spec.inputs] + [(target, "--target")]:
             if c not in names:
                 raise SeriesError(f"{spec.path}: no column {quote(c)} for {what} (columns: {show_names(names)})")
@@ -281,7 +302,7 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
         inputs = list(spec.inputs) or [spec.target]
         target = spec.target or inputs[0]
         chosen.update(inputs=inputs, target=target)
-        return checkshow_names(names, inputs, target)
+        return checked_names(names, inputs, target)
 
     t = table if table is not None else read_table(spec.path, pick, default=default)
     if table is not None:
@@ -289,24 +310,21 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     if default:
         if t.default is None:
             choose_default(t, {c: t.column(c) for c in t.names})
-        checkshow_names(t.names, [t.default], t.default)
+        checked_names(t.names, [t.default], t.default)
         chosen.update(inputs=[t.default], target=t.default)
         skipped = "; ".join(f"{quote(c)}: {why}" for c, why in t.skipped)
         notes.append(f"no --inputs or --target: input and target {t.default}, the first column of numbers that is "
                      f"not a time stamp" + (f" (skipped {skipped})" if skipped else ""))
-    inputs, target = chosen["inputs"], chosen["target"]
-    used = list(dict.fromkeys(inputs + [target]))
-    cols, row0, max_gap, gaps = fill_gaps(t, used, spec, notes)
-    n = len(cols[used[0]])
-    blocks = _blocks(n, fr)
-    T = _seq_len(t, spec, fr, blocks, n, notes)
-    h = spec.horizon
-    diff = difference_spec(t, spec, inputs, target, cols, blocks, notes)
-    spec = replace(spec, inputs=tuple(inputs), target=target, seq_len=T, max_gap=max_gap,
-                   difference=diff)
+    return t, chosen["inputs"], chosen["target"]
 
+
+def _scaled(t, inputs, target, cols, blocks, diff, h, row0) -> tuple:
+    """The inputs X [n, I] (differenced where diff says), the target's levels Y [n, 1] and its
+    changes over the horizon D (None: not differenced), and the scalings fitted on the training
+    block (inputs, levels, the target the model learns); every scaled value checked."""
     X = np.stack([cols[c] for c in inputs], 1)
     Y = cols[target][:, None]                              # the target's levels [n, 1]
+    n = len(Y)
     ys = _fit_scaling(t.path, Y, blocks["train"], [target])      # of the levels
     dx = [j for j, c in enumerate(inputs) if c in diff["inputs"]]
     if dx:
@@ -316,6 +334,7 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     a, b = blocks["train"]
     xs = _fit_scaling(t.path, X, (max(a, 1), b) if dx else blocks["train"], inputs,
                       " (its changes from row to row)" if dx else None)
+    D = None
     if diff["target"]:
         D = np.full((n, 1), np.nan)
         D[:n - h] = Y[h:] - Y[:-h]                          # the change over the horizon, at the input's row
@@ -325,28 +344,31 @@ def build(spec: SeriesSpec, table: Table | None = None) -> SeriesData:
     _check_scaled(t, target, Y[:, 0], ys, 0, row0)
     for j, c in enumerate(inputs):
         _check_scaled(t, c, X[:, j], xs, j, row0, " (its change from the row before)" if j in dx else "")
-    if diff["target"]:
+    if D is not None:
         _check_scaled(t, target, D[:n - h, 0], dys, 0, row0, " (its change)")
-    rows = {s: (a + row0, b + row0) for s, (a, b) in blocks.items()}
-    out = SeriesData(spec, inputs, target, xs, dys, rows, level_scaling=ys, notes=notes, gaps=gaps)
-    for s, (a, b) in blocks.items():
-        need = T + h                                        # rows one window uses
-        starts = np.arange(a, b - need + 1, T)
-        out.windows[s] = len(starts)
-        if len(starts) > MAX_WINDOWS:                     # evenly spaced over the block
-            starts = starts[np.linspace(0, len(starts) - 1, MAX_WINDOWS).round().astype(np.int64)]
-        idx = starts[:, None] + np.arange(T)[None, :]
-        out.x[s] = (X[idx] - xs.offset) / xs.scale
-        out.ylev[s] = (Y[idx + h] - ys.offset) / ys.scale
-        out.y[s] = (D[idx] - dys.offset) / dys.scale if diff["target"] else out.ylev[s]
-        out.now[s] = (Y[idx, 0] - ys.offset[0]) / ys.scale[0]
-        out.ylev[s] = out.ylev[s][:, :, 0]
-        yw = out.y[s][:, WASHOUT:, 0]
-        if not (yw.max() > yw.min() and yw.var() > 0):   # the NMSE's denominator
-            ab = rows[s]
-            raise SeriesError(f"{t.path}: the target column {quote(target)} does not vary over the {s} windows "
-                              f"(rows {ab[0]}-{ab[1] - 1}, steps t >= {WASHOUT}); its NMSE is undefined")
-    return out
+    return X, Y, D, xs, ys, dys
+
+
+def _cut_windows(out: SeriesData, s, a, b, X, Y, D, path) -> None:
+    """Split s (rows a..b-1 of the scaled series) as windows of T steps, back to back, into out."""
+    T, h = out.spec.seq_len, out.spec.horizon
+    xs, ys, dys = out.x_scaling, out.level_scaling, out.y_scaling
+    need = T + h                                        # rows one window uses
+    starts = np.arange(a, b - need + 1, T)
+    out.windows[s] = len(starts)
+    if len(starts) > MAX_WINDOWS:                     # evenly spaced over the block
+        starts = starts[np.linspace(0, len(starts) - 1, MAX_WINDOWS).round().astype(np.int64)]
+    idx = starts[:, None] + np.arange(T)[None, :]
+    out.x[s] = (X[idx] - xs.offset) / xs.scale
+    out.ylev[s] = (Y[idx + h] - ys.offset) / ys.scale
+    out.y[s] = (D[idx] - dys.offset) / dys.scale if D is not None else out.ylev[s]
+    out.now[s] = (Y[idx, 0] - ys.offset[0]) / ys.scale[0]
+    out.ylev[s] = out.ylev[s][:, :, 0]
+    yw = out.y[s][:, WASHOUT:, 0]
+    if not (yw.max() > yw.min() and yw.var() > 0):   # the NMSE's denominator
+        ab = out.rows[s]
+        raise SeriesError(f"{path}: the target column {quote(out.target)} does not vary over the {s} windows "
+                          f"(rows {ab[0]}-{ab[1] - 1}, steps t >= {WASHOUT}); its NMSE is undefined")
 
 
 def values_past_q14(data: SeriesData) -> dict:

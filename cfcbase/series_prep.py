@@ -36,7 +36,7 @@ def fill_gaps(t: Table, used, spec, notes) -> tuple:
                           f"column; --gaps refuse; --gaps interpolate fills short gaps)")
     complete = ~np.any(np.stack(list(miss.values())), 0)
     if not complete.any():
-        raise SeriesError(f"{t.path}: no row has a value in every used column ({', '.join(map(_q, used))})")
+        raise SeriesError(f"{t.path}: no row has a value in every used column ({', '.join(map(quote, used))})")
     lo, hi = int(np.argmax(complete)), t.rows - int(np.argmax(complete[::-1]))
     if lo or hi < t.rows:
         parts = ([f"{lo} at the start (rows {t.row(0)}-{t.row(lo - 1)})"] if lo else []) + \

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 
@@ -9,12 +10,8 @@ def package_version() -> str:
     """trixcfc's version: the installed distribution's (importlib.metadata), else pyproject.toml's
     (a checkout that was never installed), else 'unknown'."""
     try:
-        from importlib.metadata import PackageNotFoundError, version
-        try:
-            return version("trixcfc")
-        except PackageNotFoundError:
-            pass
-    except ImportError:      # pragma: no cover
+        return version("trixcfc")
+    except PackageNotFoundError:
         pass
     try:
         text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()

@@ -42,8 +42,9 @@ def code_kernel(m: IntModel, block: int = CODE_BLOCK) -> dict:
     of `block` rows (register accumulators chosen by the compiler), and the Thumb-2 body in blocks
     of 11 rows (accumulators r3-r12, lr; one LDRSH per input and block, one STM per block), which
     the header uses on Thumb-2 cores (when the inputs' byte offsets fit LDRSH's 12 bits)."""
-    if m.has_int8:
-        raise CodegenError("--kernel code: weights as code is for ternary models; this model has an int8 head "
+    other = next((f for f in m.formats if not f.as_code), None)
+    if other is not None:
+        raise CodegenError(f"--kernel code: weights as code is for ternary models; this model has an {other} head "
                            "(export it with --kernel packed)")
     T = m.trits.astype(np.int64)
     R, C = T.shape

@@ -134,10 +134,6 @@ class IntModel:
         return self.I + self.H
 
     @property
-    def has_int8(self) -> bool:
-        return INT8 in self.formats
-
-    @property
     def wmax(self) -> int:
         """The largest |weight| any row of the model may hold: 1 (ternary only) or 127."""
         return max(f.wmax for f in self.formats)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cfcbase.cell import float_outputs
+from cfcbase.heads import MAX_WINDOW, Pooling
 from cfcbase.metrics import WASHOUT, washout_mse
 from cfcbase.text import PATH_MAX
 
@@ -178,8 +179,6 @@ class IntReadout:
 
 LOGIT_FRAC = 16                      # logits: int32 Q16
 HEAD_SHIFT_MIN, HEAD_SHIFT_MAX = 2, 40
-MAX_WINDOW = 65535                   # steps a window pools (the LOGITS reply's u16 step count)
-POOLING_CODES = {"last": 0, "mean": 1}
 # Refusal bound on the largest |integer - float| logit (natural units: Q16 / 2^16) on the
 # validation windows: beyond it a softmax probability ratio between two classes moves by more than
 # 10 % (e^0.1). Measured (`python -m codegen export` prints it; docs/fixed_point.md, section 12):
@@ -196,7 +195,7 @@ def dequantize_logits(lg) -> np.ndarray:
 class IntClassifier:
     """The integer head of a classifier (what codegen writes into the model header)."""
     K: int
-    pooling: str                 # "last" | "mean"
+    pooling: Pooling             # cfcbase.heads: LastPooling or MeanPooling
     w_q: np.ndarray              # int32 [K, H], Q(shift)
     b_q: np.ndarray              # int64 [K], Q(15 + shift)
     shift: int                   # s in [2, 40]
@@ -239,7 +238,7 @@ class IntClassifier:
 
     def canonical_bytes(self) -> bytes:
         """What the model hash covers of the head (docs/fixed_point.md, section 8)."""
-        return (b"trixcfc-head-v1" + struct.pack("<iii", self.K, POOLING_CODES[self.pooling], self.shift)
+        return (b"trixcfc-head-v1" + struct.pack("<iii", self.K, self.pooling.code, self.shift)
                 + np.ascontiguousarray(self.w_q, dtype="<i4").tobytes()
                 + np.ascontiguousarray(self.b_q, dtype="<i8").tobytes() + self.source_bytes)
 
@@ -251,10 +250,7 @@ class IntClassifier:
         if T == 0:
             return np.zeros((N, H), np.int64)
         n = min(T, MAX_WINDOW)
-        if self.pooling == "last":
-            return h[:, n - 1]
-        S = h[:, :n].sum(axis=1)                      # |S| <= 65535 * 32768 < 2^31: int32 on the device
-        return (2 * S + n) // (2 * n)                  # floor(S / n) + (2 (S mod n) >= n)
+        return self.pooling.int_pool(h, n)
 
     def logits(self, v) -> np.ndarray:
         """int32 [N, K] logits (Q16) of pooled states v [N, H] (Q15)."""
@@ -281,9 +277,8 @@ class IntClassifier:
         """The model header's classifier block (templates/classifier.j2)."""
         where = f"{art.path}: class_names"
         return [("classifier.j2", {
-            "K": self.K, "shift": self.shift, "pooling": POOLING_CODES[self.pooling],
-            "pooling_text": CText("state after the window's last step" if self.pooling == "last"
-                                  else "mean state over the window's steps"),
+            "K": self.K, "shift": self.shift, "pooling": self.pooling.code,
+            "pooling_text": CText(self.pooling.text),
             "names": c_join(c_comment_text(c, f"{where}[{i}]") for i, c in enumerate(self.classes)),
             "names_c": c_join(c_string(c, f"{where}[{i}]") for i, c in enumerate(self.classes))})]
 
@@ -292,7 +287,7 @@ class IntClassifier:
         lg, cls = self.outputs(None, hs)
         return {"K": self.K, "logits": c_array_body(lg.astype(np.int64).ravel(), 8, fmt=lambda v: c_int(v, 32)),
                 "classes": c_array_body(cls.astype(np.int64).ravel(), 16), "n_logits": int(lg.size),
-                "pooling": POOLING_CODES[self.pooling], "shift": self.shift, "lg": lg, "cls": cls}
+                "pooling": self.pooling.code, "shift": self.shift, "lg": lg, "cls": cls}
 
     def footprint(self, m) -> dict:
         return {"head_bytes": self.K * (m.H * 4 + 8)}                   # int32 w, int64 b

@@ -6,6 +6,7 @@ import numpy as np
 from cfcbase.artifact import Artifact, Teacher
 from cfcbase.formats import FORMATS, TERNARY
 from cfcbase.heads import Classifier, Readout
+from cfcbase.series_task import SeriesTask, spec_of
 from cfcbase.tasks import builtin
 
 from .golden import quantize_input
@@ -90,7 +91,6 @@ def random_classifier(I: int, H: int, K: int, seed: int, pooling: str = "mean", 
 def series_model(art, record=None, scaling=None) -> Artifact:
     """``art`` as a model of a user's series (artifact version 2): its task the series ``record``
     (data_json: default a 20-step window of columns c0.. of x.csv) with ``scaling`` (default: none)."""
-    from cfcbase.series_task import SeriesTask, spec_of
     record = record or {"path": "x.csv", "inputs": [f"c{i}" for i in range(art.I)], "target": "c0", "horizon": 1,
                         "seq_len": 20, "fractions": [0.7, 0.15, 0.15]}
     scaling = scaling or {"input_offset": np.zeros(art.I), "input_scale": np.ones(art.I), "target_offset": 0.0,

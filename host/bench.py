@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 from cfcbase.stats import fit_exponent
@@ -100,8 +102,6 @@ def parse(text: str, hidden, sizes=None) -> tuple[list, dict]:
 
 def function_sizes(elf) -> dict:
     """{symbol: bytes} of the functions in an ELF (arm-none-eabi-nm -S): the code kernels' flash."""
-    import shutil
-    import subprocess
     nm = shutil.which("arm-none-eabi-nm")
     if not nm:
         return {}

@@ -10,7 +10,15 @@ import signal
 import subprocess
 import sys
 
+import serial
+
+from cfcbase.errors import ArtifactError
+from cfcbase.version import version_line
+from codegen.errors import CodegenError
+
+from . import bench, verify
 from .errors import HostError
+from .flash import flash
 from .model import DEFAULT_MODEL
 from .targets import BARE_METAL, DEFAULT_TARGETS as TARGETS, KNOWN_TARGETS, TARGETS as TABLE
 
@@ -58,13 +66,18 @@ def _hidden_list(value: str) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cfcbase.version import version_line
     p = argparse.ArgumentParser(prog="python -m host",
                                 description="Build the trixcfc firmware, run it under QEMU or on a board, and "
                                             "check its outputs bit for bit against the golden model.")
     p.add_argument("--version", action="version", version=version_line(), help="print the version and exit")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="{verify,bench,flash}")
+    verify_options(sub)
+    bench_options(sub)
+    flash_options(sub)
+    return p
 
+
+def verify_options(sub) -> None:
     v = sub.add_parser("verify", help="stream the test set through the firmware and check it",
                        description="Stream the model's test set (default: all 256 sine sequences x 50 steps) "
                                    "through the firmware and compare every output with the golden integer model; "
@@ -114,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cell steps timed by BENCH (1..4096, default 1000; a classifier: one test window, its steps "
                         "and the logits)")
 
+
+def bench_options(sub) -> None:
     b = sub.add_parser("bench", help="instructions per matvec / cell step: ternary ref, lut, dsp, code vs dense "
                                      "int8 SMLAD",
                        description="Build the bench image (firmware/tests/bench_kernels, not trix_fw) for a "
@@ -138,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--build-dir", dest="build_root", default=None, metavar="DIR",
                    help="where the build trees go (default: build/)")
 
+
+def flash_options(sub) -> None:
     f = sub.add_parser("flash", help="write the Cortex-M image to a board through pyOCD (optional extra)",
                        description="Build trix_fw for a bare-metal target and program it with pyOCD "
                                    "(pip install 'trixcfc[flash]'). The image uses the memory map of the "
@@ -158,11 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--probe", default=None, metavar="UID", help="debug probe unique ID (default: the only one)")
     f.add_argument("--build-dir", dest="build_root", default=None, metavar="DIR",
                    help="where the build trees go (default: build/)")
-    return p
 
 
 def cmd_verify(a) -> int:
-    from . import verify
     if a.bench_steps is not None and not 1 <= a.bench_steps <= 4096:
         raise HostError("--bench-steps must be in 1..4096")
     opts = verify.Options(targets=a.target, model=a.model, sequences=a.sequences, json_path=a.json_path,
@@ -173,12 +188,10 @@ def cmd_verify(a) -> int:
 
 
 def cmd_bench(a) -> int:
-    from . import bench
     return bench.run(a.target, a.model, a.hidden, a.build_root, log=_log)
 
 
 def cmd_flash(a) -> int:
-    from .flash import flash
     return flash(a, _log)
 
 
@@ -208,16 +221,9 @@ def main(argv=None) -> int:
 
 
 def _other_error(e: Exception) -> int:
-    from cfcbase.errors import ArtifactError
-    from codegen.errors import CodegenError
-    try:
-        import serial
-        serial_errors = (serial.SerialException,)
-    except ImportError:   # pragma: no cover
-        serial_errors = ()
     if isinstance(e, (CodegenError, ArtifactError)):
         print(f"error: {e}", file=sys.stderr)
-    elif serial_errors and isinstance(e, serial_errors):
+    elif isinstance(e, serial.SerialException):
         print(f"error: serial link: {e}", file=sys.stderr)
     elif isinstance(e, subprocess.TimeoutExpired):
         print(f"error: {' '.join(map(str, e.cmd))} timed out after {e.timeout} s", file=sys.stderr)

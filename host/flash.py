@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 
+from .build import build
 from .errors import HostError, SetupError
+from .model import load_model
 from .targets import get as get_target
 
 
 def _pyocd():
-    try:
+    try:                # pyOCD is an optional dependency (trixcfc[flash]): imported when a board is flashed
         from pyocd.core.helpers import ConnectHelper
         from pyocd.flash.file_programmer import FileProgrammer
     except ImportError as e:
@@ -31,8 +33,6 @@ def flash(a, log) -> int:
         if not os.path.isfile(elf):
             raise HostError(f"firmware {elf} not found")
     else:
-        from .build import build
-        from .model import load_model
         model = load_model(a.model)
         a.model = model.path
         elf = str(build(a.target, model, build_root=getattr(a, "build_root", None), log=log).elf)

@@ -19,11 +19,12 @@ import sys
 import numpy as np
 
 from cfcbase.cell import float_outputs
+from cfcbase.heads import MAX_WINDOW
 from cfcbase.metrics import WASHOUT, class_verdict, confusion, verdict, washout_mse
 from cfcbase.series import Q14_LIMIT
 from cfcbase.table import SeriesError
-from codegen.golden import Q14_ONE, dequantize_output
-from codegen.heads import MAX_WINDOW, dequantize_logits
+from codegen.golden import dequantize_output
+from codegen.heads import dequantize_logits
 
 from .protocol import MAX_BENCH
 from .report import print_footprint_and_wall, print_heading

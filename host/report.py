@@ -30,7 +30,7 @@ def print_footprint_and_wall(p, r: dict, percent=True) -> None:
         else:
             p(f"  flash / RAM           {fp['flash']} B / {fp['ram']} B{stack}  ({fp['how']})")
     else:
-        p(f"  flash / RAM           n/a" + (f" ({fp['how']})" if fp else " (no ELF given)"))
+        p("  flash / RAM           n/a" + (f" ({fp['how']})" if fp else " (no ELF given)"))
     p(f"  wall time             {r['wall_s']:.1f} s (build {r.get('build_s', 0):.1f} s, stream {r['stream_s']:.1f} s)")
 
 

@@ -12,9 +12,12 @@ CMakeLists.txt and CMakePresets.json (docs/porting.md, "Step by step: a new boar
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import BuildError, HostError
 
 REPO = Path(__file__).resolve().parents[1]
 CMAKE_DIR = REPO / "cmake"
@@ -128,7 +131,6 @@ COUNTED = tuple(t.name for t in TABLE if t.count == "instructions")   # where BE
 
 
 def get(name: str) -> Target:
-    from .errors import HostError
     try:
         return TARGETS[name]
     except KeyError:
@@ -208,7 +210,6 @@ def check_project() -> list:
     if sorted(listed) != sorted(KNOWN_TARGETS):
         problems.append(f"CMakeLists.txt TRIX_KNOWN_TARGETS {' '.join(listed)}; the target table "
                         f"{' '.join(KNOWN_TARGETS)}")
-    import json
     presets = json.loads((REPO / "CMakePresets.json").read_text())
     by_target = {}
     for p in presets["configurePresets"]:
@@ -231,7 +232,6 @@ def check_project() -> list:
 
 def check_fits(t: Target, flash: int | None, ram: int | None, what: str = "trix_fw") -> None:
     """BuildError with the figures when an image needs more flash or RAM than the chip has."""
-    from .errors import BuildError
     over = []
     if t.flash_bytes is not None and flash is not None and flash > t.flash_bytes:
         over.append(f"flash {flash} B > {t.flash_bytes} B")

@@ -16,18 +16,12 @@ import os
 import termios
 import tty
 
-from .errors import HostError, LinkClosed
+import serial
+
+from .errors import LinkClosed
 from .process import Child
 
 POLL_S = 0.02       # pyserial read timeout: how often a waiting reader checks the clock / process
-
-
-def _serial():
-    try:
-        import serial  # noqa: PLC0415 - imported only when a link is opened
-    except ImportError as e:   # pragma: no cover - pyserial is a dependency
-        raise HostError("pyserial is not installed: pip install pyserial (or scripts/setup.sh)") from e
-    return serial
 
 
 class Link:
@@ -40,7 +34,6 @@ class Link:
         self._closed = False
 
     def read(self, n: int) -> bytes:
-        serial = _serial()
         try:
             waiting = self.port.in_waiting
             data = self.port.read(min(n, waiting) if waiting else 1)
@@ -50,7 +43,6 @@ class Link:
         return data
 
     def write(self, data: bytes) -> None:
-        serial = _serial()
         try:
             self.port.write(data)
         except (serial.SerialException, OSError) as e:
@@ -98,7 +90,6 @@ class Link:
 
 def open_url(url: str, baud: int = 115200, description: str | None = None, child: Child | None = None) -> Link:
     """A device path or a pyserial URL (socket://host:port, ...)."""
-    serial = _serial()
     try:
         port = serial.serial_for_url(url, baudrate=baud, timeout=POLL_S, write_timeout=10)
     except (serial.SerialException, OSError, ValueError) as e:

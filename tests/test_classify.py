@@ -197,7 +197,7 @@ def test_version_3_round_trip_and_hash(tmp_path):
     save_artifact(art, tmp_path / "c.npz")
     back = load_artifact(tmp_path / "c.npz")
     assert back.format_version == 3 and back.head.classes == art.head.classes
-    assert np.array_equal(back.head.w_c, art.head.w_c) and back.head.pooling == "mean"
+    assert np.array_equal(back.head.w_c, art.head.w_c) and back.head.pooling.name == "mean"
     w_o, b_o = back.head.device_readout()
     assert not np.any(w_o) and b_o == 0.0
     with np.load(tmp_path / "c.npz") as z:
@@ -237,7 +237,7 @@ def _section_12(head, hs):
     N, T, H = hs.shape
     logits, classes = [], []
     for n in range(N):
-        if head.pooling == "last":
+        if head.pooling.name == "last":
             v = [int(hs[n, T - 1, i]) for i in range(H)]
         else:
             v = []
@@ -289,7 +289,7 @@ def test_three_class_task_trains_exports_and_verifies_bit_exact_on_native(tmp_pa
     assert r["head"] == "classifier" and r["data"]["classes"] == ["slow", "fast", "saw"]
     assert len(r["runs"]) == 2 * (2 * 6) + 2 * 3 and r["anova_metric"] == "log10 test cross-entropy"
     art = load_artifact(out / "best.npz")
-    assert art.format_version == 3 and art.head.pooling == "mean" and art.metrics["selected_on"] == "val_ce"
+    assert art.format_version == 3 and art.head.pooling.name == "mean" and art.metrics["selected_on"] == "val_ce"
     assert art.metrics["test_acc"] == r["best"]["test_acc"]
     md = (out / "factorial.md").read_text()
     for needle in ("## Factorial (over seeds)", "ANOVA on log10 test cross-entropy", "logit distillation", "PTQ",
@@ -376,3 +376,62 @@ def test_a_classifiers_files_are_found_relative_to_its_artifact(tmp_path, monkey
     assert task._file("pkg:aeon/x.ts") == "pkg:aeon/x.ts"
     (elsewhere / "old_TEST.ts").write_text("")                 # recorded relative to the current directory
     assert task._file("old_TEST.ts") == "old_TEST.ts"
+
+
+# ---- the window limit: MAX_WINDOW steps, the same on the device and in the golden model ----------
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("target", ["native", "cortex-m3"])
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_a_window_past_the_limit_gives_the_golden_logits_on_the_device(target, pooling, tmp_path):
+    """A window of MAX_WINDOW + 465 steps (66,000): the device keeps the window as it was after
+    its MAX_WINDOW-th step, as the golden model pools it; its logits and class are the golden
+    model's bit for bit (the live state after 66,000 steps gives other logits: checked too, so
+    the window is long enough to tell)."""
+    from cfcbase.heads import MAX_WINDOW
+    from codegen.golden import golden_outputs, run_golden
+    from codegen.testing import random_classifier
+    from host.build import build
+    from host.client import Client
+    from host.model import model_of
+    from host.qemu import launch
+    art = random_classifier(1, 8, 3, seed=7, pooling=pooling, w_c_sd=3.0)
+    model = model_of(art)
+    T = MAX_WINDOW + 465
+    rng = np.random.default_rng(5)
+    x = np.round(8000 * np.sin(np.arange(T) / 40.0 + rng.normal(0, 0.3, T))).astype(np.int16)[None, :, None]
+    lg, cls = golden_outputs(model.int_model, x)
+    hs = run_golden(model.int_model, x, return_states=True)[1]
+    live = model.int_model.head.logits(hs[:, -1] if pooling == "last" else model.int_model.head.pooled(hs))
+    if pooling == "last":
+        assert not np.array_equal(live, lg)           # the state at step 66,000 is not the one pooled
+    fw = build(target, model, tmp_path / "build")
+    with launch(target, fw.elf) as link:
+        c = Client(link, timeout=60, window=16)
+        c.sync()
+        c.hello()
+        c.run_sequences(x, classes=3)
+    assert c.window_steps.tolist() == [MAX_WINDOW]
+    assert c.window_logits[0].tolist() == lg[0].tolist(), (c.window_logits[0], lg[0])
+    assert int(c.window_class[0]) == int(cls[0])
+
+
+def test_training_refuses_windows_longer_than_the_device_pools(tmp_path):
+    """A labelled file of 70,000-step cases is refused in one line before training."""
+    from cfcbase.heads import MAX_WINDOW
+    T = MAX_WINDOW + 1
+    rng = np.random.default_rng(0)
+    cases = [(c, [list(np.round(rng.normal(size=T), 3))]) for c in "abab"]
+    (tmp_path / "long_TRAIN.ts").write_text(ts_text(cases, classes=("a", "b"), dims=1, length=T))
+    r = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--labelled", str(tmp_path / "long_TRAIN.ts"),
+                        "--out", str(tmp_path / "out")] + TINY, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"@seriesLength takes an integer in 1..65535 (the longest window a classifier pools), got '{T}'" in r.stderr
+    # a file that does not declare its length: the case itself
+    (tmp_path / "long_TRAIN.ts").write_text(ts_text(cases, classes=("a", "b"), dims=1, length=T).replace(
+        "@equalLength true\n@seriesLength 65536\n", "@equalLength true\n"))
+    r = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--labelled", str(tmp_path / "long_TRAIN.ts"),
+                        "--out", str(tmp_path / "out")] + TINY, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"{T} values per channel; at most 65,535 are read (the longest window a classifier pools)" in r.stderr
+    assert not (tmp_path / "out").exists()

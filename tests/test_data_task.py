@@ -500,7 +500,6 @@ def test_verify_refuses_bad_data_in_one_line(tmp_path, host_cli):
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_two_input_csv_trains_exports_and_verifies_bit_exact(tmp_path, host_cli, capsys, monkeypatch):
-    import os
     monkeypatch.chdir(REPO)                  # where host_cli runs
     path = two_input_csv(tmp_path / "sensor.csv")
     rel = "../sensor.csv"                    # recorded relative to the artifact's directory

@@ -308,6 +308,18 @@ def test_the_protocol_constants_are_the_firmwares():
     assert (c["TRIX_Q14_ONE"], 1 << c["TRIX_Q_FORMAT"]) == (Q14_ONE, Q14_ONE) and IO_FRAC == P.Q_FORMAT
 
 
+def test_the_classifier_limits_are_stated_once():
+    """The class count, the window length and the pooling codes of cfcbase.heads are the
+    firmware's (trix_proto.h, trix_cell.h) and the protocol's, and the labelled files' bounds."""
+    from cfcbase import labelled_files
+    from cfcbase.heads import K_RANGE, MAX_WINDOW, POOLINGS
+    c = c_constants("firmware/app/trix_proto.h", "firmware/core/trix_cell.h")
+    assert c["TRIX_MAX_CLASSES"] == P.MAX_CLASSES == K_RANGE[1] == labelled_files.MAX_CLASSES
+    assert K_RANGE[0] == labelled_files.MIN_CLASSES == 2
+    assert c["TRIX_MAX_WINDOW"] == MAX_WINDOW == labelled_files.MAX_SERIES_LENGTH == (1 << 16) - 1   # a u16 count
+    assert {p.code: p.name for p in POOLINGS.values()} == {c["TRIX_POOL_LAST"]: "last", c["TRIX_POOL_MEAN"]: "mean"}
+
+
 def test_the_exit_marker_is_what_the_firmware_prints():
     src = (REPO / "firmware/platform/cortex-m/startup.c").read_text()
     printed = re.search(r'put_str\("(\\r\\n\*\*\* trixcfc: exit )"\)', src)[1]

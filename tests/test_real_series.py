@@ -5,7 +5,6 @@ no --target, export and verify from another directory, the verdict against the b
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess

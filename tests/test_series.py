@@ -194,7 +194,6 @@ def test_windows_beyond_the_cap_are_evenly_spaced_over_the_block(tmp_path, monke
 def test_numpy_headers_are_checked_before_the_data_is_read(tmp_path, monkeypatch):
     import io
     import zipfile
-    import cfcbase.datafile as datafile
     # a .npy whose header declares more rows than the file holds
     a = np.arange(600.0).reshape(300, 2)
     np.save(tmp_path / "s.npy", a)

@@ -428,13 +428,13 @@ def test_best_npz_schema_round_trip(tiny_out):
     with np.load(path, allow_pickle=False) as z:
         files = set(z.files)
         from cfcbase.artifact import FORMAT_KEYS
-        from cfcbase.heads import CLASSIFIER_KEYS
+        from cfcbase.heads import Classifier
         from cfcbase.labelled_task import LabelledTask
         from cfcbase.series_task import SeriesTask
         V2_KEYS = SeriesTask.RECORD_KEYS
         documented = _artifact_keys()
         assert set(V2_KEYS) <= documented                   # the version-2 keys are documented too
-        v3 = set(CLASSIFIER_KEYS + LabelledTask.RECORD_KEYS)   # and a classifier's (version 3)
+        v3 = set(Classifier.FILE_KEYS + LabelledTask.RECORD_KEYS)   # and a classifier's (version 3)
         v4 = set(FORMAT_KEYS) | {"weights_f", "weights_g"}  # and int8 matrices' (version 4)
         assert v3 <= documented and v4 <= documented, (v3 | v4) - documented
         assert documented - set(V2_KEYS) - v3 - v4 <= files, documented - set(V2_KEYS) - v3 - v4 - files

@@ -83,7 +83,7 @@ int64_t trix_update_state(const int32_t *acc, int hidden, int16_t *h, const int1
 /* ---- the classification head (docs/fixed_point.md, section 12) ---- */
 #define TRIX_POOL_LAST 0             /* the state after the window's last step */
 #define TRIX_POOL_MEAN 1             /* the mean state over the window's steps */
-#define TRIX_MAX_WINDOW 65535        /* steps a window pools (more are run, not pooled) */
+#define TRIX_MAX_WINDOW 65535        /* steps a window pools; a full window ignores further steps */
 
 typedef struct {
     int classes;                     /* K */

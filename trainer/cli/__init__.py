@@ -14,7 +14,7 @@ import sys
 from cfcbase.version import version_line
 
 from ..errors import TrainerError
-from ..experiments import bench, examples, factorial, frontier
+from ..experiments import bench, examples, factorial
 from ..experiments import sweep as sweep_
 from ..experiments.configs import TASK_DEFAULTS, WIDTHS
 from ..model import gradcheck

@@ -5,6 +5,8 @@ The files are read there, once: the task carries its data to every worker.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cfcbase.labelled import VAL_FRACTION, VAL_SEED, LabelledSpec, default_test_path
 from cfcbase.rules import data_path_problem
 from cfcbase.series import AUTO_SEQ_LEN, DEFAULT_FRACTIONS, DIFFERENCE, GAPS, MIN_WINDOWS, SeriesSpec
@@ -74,10 +76,6 @@ def task_options(f, default="sine", what="factorial"):
                    f"state after the window's last step, or its mean over the window; default: {POOLING})")
 
 
-SERIES_OPTIONS = ("inputs", "target", "seq_len", "max_gap")          # default None: given or not
-LABELLED_OPTIONS = ("labelled_test",)
-
-
 def _series(a):
     try:
         fr = tuple(float(v) for v in a.fractions.split(","))
@@ -103,8 +101,26 @@ def _labelled(a):
     if not (0 < a.val_fraction < 1):
         raise TrainerError(f"--val-fraction must be in (0, 1), got {a.val_fraction}")
     task = labelled_task(LabelledSpec(a.labelled, test, a.val_fraction))
-    return task, (["--labelled", a.labelled] + ([f"--labelled-test {a.labelled_test}"] if a.labelled_test else [])
-                  + ([f"--val-fraction {a.val_fraction:g}"] if a.val_fraction != VAL_FRACTION else []))
+    given = [("--labelled-test", a.labelled_test), ("--val-fraction", f"{a.val_fraction:g}" if a.val_fraction != VAL_FRACTION else None)]
+    return task, ["--labelled", a.labelled] + [f"{k} {v}" for k, v in given if v is not None]
+
+
+@dataclass(frozen=True)
+class Source:
+    """An option that names a user's data instead of --task, its own options (default None: given
+    or not) and how they make the task."""
+    dest: str
+    what: str
+    options: tuple
+    make: object                  # (parsed options) -> (task, argv)
+
+    @property
+    def flag(self):
+        return "--" + self.dest.replace("_", "-")
+
+
+SOURCES = (Source("data", "a series to forecast", ("inputs", "target", "seq_len", "max_gap"), _series),
+           Source("labelled", "windows to classify", ("labelled_test",), _labelled))
 
 
 def task_of(a, sub: str = ""):
@@ -112,19 +128,15 @@ def task_of(a, sub: str = ""):
     parsed options ``a``; ``sub``: a subdirectory of the task's results (sweep, frontier). The files
     are read here (SeriesError: one TrainerError line, before anything is written); what the
     artifact will record of them is checked now rather than after the training."""
-    if a.data is not None and a.labelled is not None:
-        raise TrainerError("--data (a series to forecast) and --labelled (windows to classify) exclude each other")
-    for opt in SERIES_OPTIONS if a.data is None else ():
-        if getattr(a, opt, None) is not None:
-            raise TrainerError(f"--{opt.replace('_', '-')} is an option of --data (a series to forecast)")
-    if a.labelled is None and a.labelled_test is not None:
-        raise TrainerError("--labelled-test needs --labelled (the TRAIN file)")
-    source = a.data if a.data is not None else a.labelled
+    given = [src for src in SOURCES if getattr(a, src.dest) is not None]
+    if len(given) > 1:
+        raise TrainerError(" and ".join(f"{src.flag} ({src.what})" for src in given) + " exclude each other")
+    for src in SOURCES:
+        stray = [o for o in src.options if getattr(a, o, None) is not None] if src not in given else []
+        if stray:
+            raise TrainerError(f"--{stray[0].replace('_', '-')} is an option of {src.flag} ({src.what})")
     try:
-        if source is None:
-            task, argv = builtin(a.task), ["--task", a.task]
-        else:
-            task, argv = (_series if a.data is not None else _labelled)(a)
+        task, argv = given[0].make(a) if given else (builtin(a.task), ["--task", a.task])
     except ValueError as e:                 # SeriesError, or an unknown built-in task
         raise TrainerError(str(e)) from None
     out = a.out or (task.default_out() + (f"/{sub}" if sub else ""))
@@ -135,4 +147,3 @@ def task_of(a, sub: str = ""):
     if a.pooling is not None:
         argv.append(f"--pooling {a.pooling}")
     return task, out, argv
-

@@ -245,6 +245,11 @@ def ternary_shape_artifact(p: Plan, H: int, seed: int = 0) -> Artifact:
     return train.artifact_of(p.head, fz, tflat, H, f"ptq+H{H}", {"seed": seed}, (TERNARY, TERNARY))
 
 
+def int8_shape_artifact(p: Plan, H: int) -> Artifact:
+    """An int8 model of width H for the measurements: seed 0's."""
+    return int8_artifact(p, H, 0)
+
+
 def _teacher_flat(p, H, seed):
     part = next(c for c in p.parts if seed in c)
     return p.store.get("teacher", p.teacher(H, part)[1])["flat"][part.index(seed)]
@@ -275,10 +280,11 @@ def run(st: FrontierSettings) -> dict:
     train_all(p)
     measured = {}
     if st.qemu:
-        shapes = [("ternary", H) for H in st.ternary] + [("int8", H) for H in st.int8]
+        shapes = [("ternary", H, ternary_shape_artifact) for H in st.ternary] + \
+                 [("int8", H, int8_shape_artifact) for H in st.int8]
         prog = Progress(len(shapes) * len(st.targets))
-        for fmt, H in shapes:
-            art = ternary_shape_artifact(p, H) if fmt == "ternary" else int8_artifact(p, H, 0)
+        for fmt, H, shape_artifact in shapes:
+            art = shape_artifact(p, H)
             for t in st.targets:
                 mt = measure(art, t, st.build_root, BENCH_STEPS)
                 measured.setdefault((fmt, H), {})[t] = mt

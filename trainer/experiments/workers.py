@@ -9,11 +9,15 @@ parent keeps the tracker from warning about semaphores a killed run could not re
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import ctypes
 import ctypes.util
+import multiprocessing as mp
 import os
 import signal
 import sys
+
+import numpy as np
 
 from cfcbase.numerics import THREAD_ENV
 
@@ -37,7 +41,6 @@ def die_with_parent(parent_pid: int) -> bool:
 
 def pool_initializer(parent_pid: int) -> None:
     die_with_parent(parent_pid)
-    import numpy as np  # noqa: PLC0415
     np.seterr(all="ignore")      # divergence is detected explicitly (one TrainerError line)
 
 
@@ -70,14 +73,11 @@ def run_graph(jobs, n_workers: int, on_done) -> None:
             ready.insert(i, j)
     add(jobs)
     if n_workers <= 1:
-        import numpy as np  # noqa: PLC0415
         with np.errstate(all="ignore"):
             while ready:
                 _, key, fn, args = ready.pop(0)
                 add(on_done(key, fn(*args)))
         return
-    import concurrent.futures as cf   # noqa: PLC0415
-    import multiprocessing as mp      # noqa: PLC0415
     single_threaded_blas()
     quiet_resource_tracker()
     with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"),
@@ -104,13 +104,10 @@ def run_jobs(fn, argslist, n_workers: int, on_done) -> None:
     processes (nothing inherited but the arguments; one-thread BLAS; they die with this one).
     The first job that raises cancels the ones not yet started and raises here."""
     if n_workers <= 1 or len(argslist) <= 1:
-        import numpy as np  # noqa: PLC0415
         with np.errstate(all="ignore"):
             for i, a in enumerate(argslist):
                 on_done(i, fn(*a))
         return
-    import concurrent.futures as cf   # noqa: PLC0415
-    import multiprocessing as mp      # noqa: PLC0415
     single_threaded_blas()
     quiet_resource_tracker()
     with cf.ProcessPoolExecutor(min(n_workers, len(argslist)), mp_context=mp.get_context("spawn"),

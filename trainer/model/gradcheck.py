@@ -148,66 +148,87 @@ def run(log=None, seed=0, H=3, T=7, B=3):
     problems = [(prefix, _Problem(head, seed=seed, H=H, T=T, B=B)) for prefix, head in gradcheck_heads()]
     for prefix, P in problems:
         out.update(_head_groups(prefix, P, seed))
-    # ---- the quantizers' chain rules, on the forecast's problem (they do not depend on the head)
+    # the quantizers' chain rules, on the forecast's problem (they do not depend on the head)
     P = problems[0][1]
     rng = np.random.default_rng(seed + 1)
     M, R, C = P.W.shape
     s = rng.uniform(0.3, 1.5, (M, R))
-    # ---- STE chain rules on their surrogates (trits T0 from V0; scales fixed)
     V0 = s[..., None] * rng.uniform(-1.3, 1.3, (M, R, C))
-    T0 = np.sign(V0) * (np.abs(V0 / s[..., None]) > 0.5)
+    T0 = np.sign(V0) * (np.abs(V0 / s[..., None]) > 0.5)       # trits T0 from V0; scales fixed
     beta = 2.5
     for tag, kw in (("task", {}), ("traj", {"alpha": 0.4})):
-        V = V0.copy()
-        sur = lambda: s[..., None] * T0 + (V - V0)                                   # noqa: E731
-        dW = P.grads(sur(), **kw)["W"]
-        an = shadow_grads(dW, V0, T0, s, "coupled", False, beta)[0]
-        out[f"ste[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
-        phi0 = window_antiderivative(V0 / s[..., None], beta)
-        sur = lambda: s[..., None] * (T0 + window_antiderivative(V / s[..., None], beta) - phi0)  # noqa: E731
-        dW = P.grads(sur(), **kw)["W"]
-        an = shadow_grads(dW, V0, T0, s, "coupled", True, beta)[0]
-        out[f"shaped-ste[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
-        # with the zero-boundary window: Phi + Phi0
-        beta0 = 1.5
-        phi00 = window_zero_antiderivative(V0 / s[..., None], beta0)
-        sur = lambda: s[..., None] * (T0 + window_antiderivative(V / s[..., None], beta) - phi0  # noqa: E731
-                                       + window_zero_antiderivative(V / s[..., None], beta0) - phi00)
-        dW = P.grads(sur(), **kw)["W"]
-        an = shadow_grads(dW, V0, T0, s, "coupled", True, beta, beta0)[0]
-        out[f"shaped-ste+zero[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
-        # LSQ scale gradient: dW/ds = T0 - u0 inside |u0| <= 1.5
-        s_var = s.copy()
-        u0 = V0 / s[..., None]
-        slope = np.where(np.abs(u0) <= 1.5, T0 - u0, T0)
-        sur = lambda: s[..., None] * T0 + (s_var - s)[..., None] * slope              # noqa: E731
-        dW = P.grads(sur(), **kw)["W"]
-        an = shadow_grads(dW, V0, T0, s, "lsq", False, beta)[1]
-        out[f"lsq-scale[s,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], s_var))
-        # learned threshold d (per row): W(d) = s T0 + s sign(u0) (S(t(d)) - S(t(d0))) / beta
-        d0 = rng.uniform(0.3, 0.8, (M, R))
-        d = d0.copy()
-        T0d = np.sign(u0) * (np.abs(u0) > d0[..., None])
+        out.update(_ternary_groups(P, rng, s, V0, T0, beta, tag, kw))
+    out.update(_technique_groups(P, rng, s, V0, T0))
+    out.update(_int8_groups(P, rng, s))
+    for prefix, Pc in problems[1:]:
+        out.update(_classifier_ste_groups(prefix, Pc, rng, s, beta))
+    if log:
+        worst = max(out, key=out.get)
+        log(f"gradcheck: {len(out)} groups, max relative error {out[worst]:.2e} ({worst}), tolerance {TOL:g}")
+    return out
 
-        def smooth(dd):
-            t = np.clip(THR_BETA * (np.abs(u0) - dd[..., None]) + 0.5, 0.0, 1.0)
-            return 3 * t * t - 2 * t ** 3
-        sur = lambda: s[..., None] * (T0d + np.sign(u0) * (smooth(d) - smooth(d0)) / THR_BETA)   # noqa: E731
-        dW = P.grads(sur(), **kw)["W"]
-        an = threshold_grads(dW, u0, s, d0)
-        out[f"thr[d,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], d))
-        # the shaped STE with its window centred on the learned threshold
-        V = V0.copy()
-        phid = window_antiderivative(V0 / s[..., None], beta, d0[..., None])
-        sur = lambda: s[..., None] * (T0d + window_antiderivative(V / s[..., None], beta, d0[..., None]) - phid)  # noqa: E731
-        dW = P.grads(sur(), **kw)["W"]
-        an = dW * window(V0 / s[..., None], beta, d0[..., None])
-        out[f"thr-shaped[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
-    # oscillation dampening: the term's own gradient (it does not pass through the cell)
+
+def _ternary_groups(P, rng, s, V0, T0, beta, tag, kw) -> dict:
+    """The ternary STEs on their surrogates: identity, shaped, shaped with the zero-boundary
+    window, the LSQ scale, the learned threshold and the shaped STE centred on it."""
+    out = {}
+    M, R, C = P.W.shape
+    V = V0.copy()
+    sur = lambda: s[..., None] * T0 + (V - V0)                                   # noqa: E731
+    dW = P.grads(sur(), **kw)["W"]
+    an = shadow_grads(dW, V0, T0, s, "coupled", False, beta)[0]
+    out[f"ste[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
+    phi0 = window_antiderivative(V0 / s[..., None], beta)
+    sur = lambda: s[..., None] * (T0 + window_antiderivative(V / s[..., None], beta) - phi0)  # noqa: E731
+    dW = P.grads(sur(), **kw)["W"]
+    an = shadow_grads(dW, V0, T0, s, "coupled", True, beta)[0]
+    out[f"shaped-ste[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
+    # with the zero-boundary window: Phi + Phi0
+    beta0 = 1.5
+    phi00 = window_zero_antiderivative(V0 / s[..., None], beta0)
+    sur = lambda: s[..., None] * (T0 + window_antiderivative(V / s[..., None], beta) - phi0  # noqa: E731
+                                   + window_zero_antiderivative(V / s[..., None], beta0) - phi00)
+    dW = P.grads(sur(), **kw)["W"]
+    an = shadow_grads(dW, V0, T0, s, "coupled", True, beta, beta0)[0]
+    out[f"shaped-ste+zero[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
+    # LSQ scale gradient: dW/ds = T0 - u0 inside |u0| <= 1.5
+    s_var = s.copy()
+    u0 = V0 / s[..., None]
+    slope = np.where(np.abs(u0) <= 1.5, T0 - u0, T0)
+    sur = lambda: s[..., None] * T0 + (s_var - s)[..., None] * slope              # noqa: E731
+    dW = P.grads(sur(), **kw)["W"]
+    an = shadow_grads(dW, V0, T0, s, "lsq", False, beta)[1]
+    out[f"lsq-scale[s,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], s_var))
+    # learned threshold d (per row): W(d) = s T0 + s sign(u0) (S(t(d)) - S(t(d0))) / beta
+    d0 = rng.uniform(0.3, 0.8, (M, R))
+    d = d0.copy()
+    T0d = np.sign(u0) * (np.abs(u0) > d0[..., None])
+
+    def smooth(dd):
+        t = np.clip(THR_BETA * (np.abs(u0) - dd[..., None]) + 0.5, 0.0, 1.0)
+        return 3 * t * t - 2 * t ** 3
+    sur = lambda: s[..., None] * (T0d + np.sign(u0) * (smooth(d) - smooth(d0)) / THR_BETA)   # noqa: E731
+    dW = P.grads(sur(), **kw)["W"]
+    an = threshold_grads(dW, u0, s, d0)
+    out[f"thr[d,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], d))
+    # the shaped STE with its window centred on the learned threshold
+    V = V0.copy()
+    phid = window_antiderivative(V0 / s[..., None], beta, d0[..., None])
+    sur = lambda: s[..., None] * (T0d + window_antiderivative(V / s[..., None], beta, d0[..., None]) - phid)  # noqa: E731
+    dW = P.grads(sur(), **kw)["W"]
+    an = dW * window(V0 / s[..., None], beta, d0[..., None])
+    out[f"thr-shaped[V,{tag}]"] = _rel_err(an, _numeric(lambda: P.loss(sur(), **kw)[0], V))
+    return out
+
+
+def _technique_groups(P, rng, s, V0, T0) -> dict:
+    """Oscillation dampening (its own term: it does not pass through the cell) and incremental
+    quantization, W = where(mask, s T, V): exact, no surrogate."""
+    out = {}
+    M, R, C = P.W.shape
     V = V0.copy()
     an = dampening(V0, s, T0, 0.3)[1]
     out["damp[V]"] = _rel_err(an, _numeric(lambda: float(np.sum(dampening(V, s, T0, 0.3)[0])), V))
-    # incremental quantization: W = where(mask, s T, V), exact (no surrogate)
     mask = rng.random((M, R, C)) < 0.6
     for tag, kw in (("task", {}), ("traj", {"alpha": 0.4})):
         V, s_var = V0.copy(), s.copy()
@@ -216,7 +237,13 @@ def run(log=None, seed=0, H=3, T=7, B=3):
         dV, ds = inq_grads(dW, mask, T0)
         out[f"inq[V,{tag}]"] = _rel_err(dV, _numeric(lambda: P.loss(f(), **kw)[0], V))
         out[f"inq[s,{tag}]"] = _rel_err(ds, _numeric(lambda: P.loss(f(), **kw)[0], s_var))
-    # int8 (trainer/int8.py): straight-through inside |u| <= 127.5, LSQ scale gradient
+    return out
+
+
+def _int8_groups(P, rng, s) -> dict:
+    """int8 (trainer.model.int8): straight-through inside |u| <= 127.5, the LSQ scale gradient."""
+    out = {}
+    M, R, C = P.W.shape
     si = s / 60.0
     V8 = si[..., None] * rng.uniform(-140.0, 140.0, (M, R, C))      # some beyond the range
     u8 = V8 / si[..., None]
@@ -232,19 +259,19 @@ def run(log=None, seed=0, H=3, T=7, B=3):
         sur = lambda: si[..., None] * Q0 + (s_var - si)[..., None] * slope                        # noqa: E731
         dW = P.grads(sur(), **kw)["W"]
         out[f"int8-lsq[s,{tag}]"] = _rel_err(int8_grads(dW, u8, Q0)[1], _numeric(lambda: P.loss(sur(), **kw)[0], s_var))
-    # ---- the shaped STE's chain rule through each classifier's loss
-    for prefix, Pc in problems[1:]:
-        V0c = s[..., None] * rng.uniform(-1.3, 1.3, (M, R, C))
-        Tq = np.sign(V0c) * (np.abs(V0c / s[..., None]) > 0.5)
-        V = V0c.copy()
-        phi0 = window_antiderivative(V0c / s[..., None], beta)
-        sur = lambda: s[..., None] * (Tq + window_antiderivative(V / s[..., None], beta) - phi0)  # noqa: E731
-        an = shadow_grads(Pc.grads(sur())["W"], V0c, Tq, s, "coupled", True, beta)[0]
-        out[f"{prefix}-shaped-ste[V]"] = _rel_err(an, _numeric(lambda: Pc.loss(sur())[0], V))
-    if log:
-        worst = max(out, key=out.get)
-        log(f"gradcheck: {len(out)} groups, max relative error {out[worst]:.2e} ({worst}), tolerance {TOL:g}")
     return out
+
+
+def _classifier_ste_groups(prefix, Pc, rng, s, beta) -> dict:
+    """The shaped STE's chain rule through a classifier's loss."""
+    M, R, C = Pc.W.shape
+    V0c = s[..., None] * rng.uniform(-1.3, 1.3, (M, R, C))
+    Tq = np.sign(V0c) * (np.abs(V0c / s[..., None]) > 0.5)
+    V = V0c.copy()
+    phi0 = window_antiderivative(V0c / s[..., None], beta)
+    sur = lambda: s[..., None] * (Tq + window_antiderivative(V / s[..., None], beta) - phi0)  # noqa: E731
+    an = shadow_grads(Pc.grads(sur())["W"], V0c, Tq, s, "coupled", True, beta)[0]
+    return {f"{prefix}-shaped-ste[V]": _rel_err(an, _numeric(lambda: Pc.loss(sur())[0], V))}
 
 
 def failures(result):

@@ -243,10 +243,10 @@ class ClassifierHead:
         pooling = pooling or POOLING
         if pooling not in POOLINGS:
             raise TrainerError(f"unknown pooling {pooling!r} (known: {', '.join(POOLINGS)})")
-        self.task, self.pooling, self.K = task, pooling, task.K
+        self.task, self.pooling, self.K = task, POOLINGS[pooling], task.K
 
     def options(self) -> dict:
-        return {"pooling": self.pooling}
+        return {"pooling": self.pooling.name}
 
     def device_bytes(self, H) -> tuple:
         """The K x H int32 weights and K int64 biases; the zero readout (int32 [H] + int64) apart."""
@@ -275,7 +275,7 @@ class ClassifierHead:
     # ---- forward ----------------------------------------------------------------------------------
     def pool(self, h):
         """h [T + 1, M, B, H] (h[0] = 0) -> the pooled state [M, B, H]."""
-        return h[-1] if self.pooling == "last" else h[1:].mean(axis=0)
+        return self.pooling.pool(h[1:])
 
     def forward(self, cache, p):
         """logits [M, B, K] of the pooled states (kept in cache.pooled for backward)."""
@@ -326,10 +326,7 @@ class ClassifierHead:
             dh[...] = 0.0
         else:
             np.copyto(dh, dh_traj)
-        if self.pooling == "last":
-            dh[-1] += dhp
-        else:
-            dh += dhp / cache.T
+        self.pooling.pool_backward(dh, dhp, cache.T)
         return {"w_c": np.einsum("mbk,mbh->mkh", dlogits, cache.pooled), "b_c": dlogits.sum(axis=1)}
 
     # ---- validation and metrics -------------------------------------------------------------------------
@@ -381,22 +378,20 @@ class _PooledCE:
 
     def start(self, model, dtype, K):
         self.w_c, self.b_c = model["w_c"], model["b_c"]
-        self.sum = None
-        self.last = None
+        self.acc = None
+        self.K = K
 
     def step(self, t, h, k):
-        self.last = h
-        if self.head.pooling == "mean":
-            self.sum = h.astype(np.float64) if self.sum is None else self.sum + h
+        self.acc = self.head.pooling.add(self.acc, h)
 
     def running(self):
-        return np.zeros(len(self.last) if self.last is not None else 0)
+        return np.zeros(self.K)
 
     def keep(self, sel):
         pass
 
     def losses(self, T):
-        hp = self.last if self.head.pooling == "last" else self.sum / T
+        hp = self.head.pooling.result(self.acc, T)
         logits = np.asarray(hp, np.float64) @ self.w_c.T + self.b_c                  # [K, B, classes]
         return ce_and_accuracy(logits, self.labels)[0]
 

@@ -11,8 +11,6 @@ sum_c dL/dW (q - u) inside the range and q outside (int8_grads; gradcheck group 
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .quant import INT8_SCHEME, quantize_int8
 from .train import frozen, train_students
 

@@ -195,6 +195,93 @@ def step_weights(T, transient_w):
     return w
 
 
+class _StudentRule:
+    """How a student stack's float shadow weights V (and row scales s) give the forward weights of
+    an optimizer step, and how dL/dW returns to them: the straight-through estimator (shaped or
+    identity per model) and the techniques (docs/training.md, "Techniques"): a learned ternary
+    threshold per row (thr_learn), oscillation dampening (damp), incremental quantization in K
+    stages (inq), frozen trits (the refit after coordinate search). It counts the trit flips."""
+
+    def __init__(self, p, scheme, shaped, beta, beta_zero, thr_learn, damp, inq, freeze_trits):
+        self.p, self.scheme, self.shaped = p, scheme, np.asarray(shaped, bool)
+        self.beta, self.beta_zero = beta, beta_zero
+        self.thr_learn, self.damp, self.inq, self.freeze_trits = thr_learn, damp, inq, freeze_trits
+        self.trits0 = quantize(p.V, p.s, scheme, _thr(p))[0]
+        self.prev = self.trits0                          # the trits of the previous step
+        self.flips = np.zeros(p.M)
+        if inq:
+            self.mask = np.zeros(p.V.shape, bool)         # the quantized (frozen) weights
+            self.T = np.zeros(p.V.shape)
+            self.stage = -1
+
+    def weights(self, step, nsteps):
+        """(W [M, 2H, C], trits, s_thr) of this step; an incremental quantization's new stage
+        quantizes and freezes more weights first."""
+        p = self.p
+        if self.inq:
+            stage = min(self.inq - 1, step * self.inq // nsteps)
+            if stage != self.stage:                       # a new stage: more weights quantized and frozen
+                new = inq_mask(p.V, p.s, self.mask, inq_fraction(stage, self.inq))
+                self.T = np.where(self.mask, self.T, ternarize(p.V / p.s[..., None]))
+                self.mask, self.stage = new, stage
+                np.copyto(p.V, p.s[..., None] * self.T, where=new)
+        trits, s_eff, s_thr = quantize(p.V, p.s, self.scheme, _thr(p))
+        self.flips[...] += np.count_nonzero(trits != self.prev, axis=(1, 2))
+        self.prev = trits
+        W = s_eff[..., None] * trits if not self.inq else np.where(self.mask, p.s[..., None] * self.T, p.V)
+        return W, trits, s_thr
+
+    def backward(self, g, dW, trits, s_thr, step, nsteps):
+        """dL/dV, dL/ds (and dL/d of the thresholds) from dL/dW, into g."""
+        p = self.p
+        bt = linear(self.beta[0], self.beta[1], step, nsteps)
+        if self.inq:
+            dV, ds = inq_grads(dW, self.mask, self.T)
+        elif self.thr_learn:
+            u = p.V / s_thr[..., None]
+            dV = dW * np.where(self.shaped[:, None, None], window(u, bt, p.d[..., None]), 1.0)
+            ds = (dW * trits).sum(axis=-1)
+            g.d[...] = threshold_grads(dW, u, s_thr, p.d)
+        else:
+            dV, ds = shadow_grads(dW, p.V, trits, s_thr, self.scheme, self.shaped, bt, self.beta_zero)
+        if self.damp:
+            dV += dampening(p.V, s_thr, trits, self.damp)[1]
+        if self.freeze_trits:
+            dV[...] = 0.0
+        g.s[...] = ds
+        return dV
+
+    def after_step(self):
+        p = self.p
+        np.maximum(p.s, S_MIN, out=p.s)
+        if self.thr_learn:
+            np.clip(p.d, *THR_RANGE, out=p.d)
+        if self.inq:                                      # the quantized weights stay exactly on their trits
+            np.copyto(p.V, p.s[..., None] * self.T, where=self.mask)
+        if self.freeze_trits:                             # keep u = V / s exactly on the trits
+            np.multiply(p.s[..., None], self.trits0, out=p.V)
+
+    def checkpoints(self) -> bool:
+        """Whether the model is quantized yet (an incremental quantization: its last stage)."""
+        return not self.inq or self.stage >= self.inq - 1
+
+    def info(self, best, head, nsteps) -> list:
+        """Per model: its validation score, the flip rate, the trits changed since the start and the zeros."""
+        final = quantize(best.p.V, best.p.s, self.scheme, _thr(best.p))[0]
+        n = self.trits0[0].size
+        return [{f"{head.selection}_sel": float(best.val[m]), "flip_rate": float(self.flips[m] / (n * nsteps)),
+                 "trit_change_frac": float(np.mean(final[m] != self.trits0[m])),
+                 "zero_frac": float(np.mean(final[m] == 0))} for m in range(len(final))]
+
+
+def _with_thresholds(p: Params) -> Params:
+    """The same student stack with learned thresholds d = 0.5, last in the layout."""
+    q = p.like(thr=True)
+    q.flat[:, :p.flat.shape[1]] = p.flat
+    q.d[...] = 0.5
+    return q
+
+
 def train_students(head, teachers: Params, shaped, distill, epochs=1000, lr=3e-3,
                    scheme="coupled", clip=1.0, beta=SHAPED_BETA, alpha=(0.3, 0.8), beta_zero=0.0,
                    transient_w=1.0, freeze_trits=False, start=None, eval_every=10, batch=32,
@@ -213,18 +300,17 @@ def train_students(head, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     start: a student Params stack to start from instead of the teachers (init_students).
     Minibatches of `batch` windows as for the teachers; beta, alpha and the LR follow the
     optimizer step; validation every eval_every steps.
-    Techniques (docs/training.md, "Techniques"; the sweep's knobs): thr_learn, a learned ternary
-    threshold per row (init 0.5; the shaped STE's window is centred on it); damp > 0, oscillation
-    dampening of that weight (quant.dampening) added to the loss; inq = K > 0, incremental
-    quantization in K stages (quant.inq_mask: 1/2, 3/4, ... of each row's weights quantized and
-    frozen, the others float, all in the last stage; checkpoints from the last stage only).
+    Techniques (_StudentRule; the sweep's knobs): thr_learn, a learned ternary threshold per row
+    (init 0.5; the shaped STE's window is centred on it); damp > 0, oscillation dampening of that
+    weight (quant.dampening) added to the loss; inq = K > 0, incremental quantization in K stages
+    (quant.inq_mask: 1/2, 3/4, ... of each row's weights quantized and frozen, the others float,
+    all in the last stage; checkpoints from the last stage only).
     """
     if epochs < 1:
         raise TrainerError(f"student epochs must be positive, got {epochs}")
     xT, yT, xvT, yvT = _data(head)
     T, N, I = xT.shape
     H, M = teachers.H, teachers.M
-    shaped = np.asarray(shaped, bool)
     traj = np.array([d == "traj" for d in distill], np.float64)
     outd = np.array([d == "out" for d in distill], np.float64)
     W0, b0, lam0, hp0 = effective(teachers)
@@ -233,80 +319,32 @@ def train_students(head, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     t_out, h_t = head.teacher_outputs(tcache, hp0), tcache.h[1:].copy()    # what distillation matches
     sw = None if transient_w == 1.0 else step_weights(T, transient_w)
     p = init_students(teachers, scheme) if start is None else start.copy()
-    if thr_learn:                                   # the same student with thresholds d = 0.5, last in the layout
-        q = p.like(thr=True)
-        q.flat[:, :p.flat.shape[1]] = p.flat
-        q.d[...] = 0.5
-        p = q
+    if thr_learn:
+        p = _with_thresholds(p)
+    rule = _StudentRule(p, scheme, shaped, beta, beta_zero, thr_learn, damp, inq, freeze_trits)
     caches, vcache = _Caches(), cell.Cache(xvT.shape[0], M, xvT.shape[1], I, H)
-    trits0 = quantize(p.V, p.s, scheme, _thr(p))[0]
-    flips = np.zeros(M)
-    cur = {"trits": trits0}                          # the trits of the previous step
-    if inq:
-        cur["mask"] = np.zeros(p.V.shape, bool)      # the quantized (frozen) weights
-        cur["T"] = np.zeros(p.V.shape)
-        cur["stage"] = -1
 
     def grad_(g, idx, step, nsteps):
         full = len(idx) == N
         xb, yb = (xT, yT) if full else (np.ascontiguousarray(xT[:, idx]), head.take(yT, idx))
         hb, tb = (h_t, t_out) if full else (h_t[:, :, idx], head.take_teacher(t_out, idx))
-        bt = linear(beta[0], beta[1], step, nsteps)
         al = linear(alpha[0], alpha[1], step, nsteps)
-        if inq:
-            stage = min(inq - 1, step * inq // nsteps)
-            if stage != cur["stage"]:                 # a new stage: more weights quantized and frozen
-                new = inq_mask(p.V, p.s, cur["mask"], inq_fraction(stage, inq))
-                cur["T"] = np.where(cur["mask"], cur["T"], ternarize(p.V / p.s[..., None]))
-                cur["mask"], cur["stage"] = new, stage
-                np.copyto(p.V, p.s[..., None] * cur["T"], where=new)
-        trits, s_eff, s_thr = quantize(p.V, p.s, scheme, _thr(p))
-        flips[...] += np.count_nonzero(trits != cur["trits"], axis=(1, 2))
-        cur["trits"] = trits
-        W = s_eff[..., None] * trits if not inq else np.where(cur["mask"], p.s[..., None] * cur["T"], p.V)
+        W, trits, s_thr = rule.weights(step, nsteps)
         a_traj, a_out = al * traj, al * outd
         dW, db, dlt, dhead = _step(head, caches.get(T, M, len(idx), I, H), xb, W, p, p.lam, p.tau, yb,
                                    1.0 - a_traj - a_out, a_traj, a_out, tb, hb, sw)
-        if inq:
-            dV, ds = inq_grads(dW, cur["mask"], cur["T"])
-        elif thr_learn:
-            u = p.V / s_thr[..., None]
-            dV = dW * np.where(shaped[:, None, None], window(u, bt, p.d[..., None]), 1.0)
-            ds = (dW * trits).sum(axis=-1)
-            g.d[...] = threshold_grads(dW, u, s_thr, p.d)
-        else:
-            dV, ds = shadow_grads(dW, p.V, trits, s_thr, scheme, shaped, bt, beta_zero)
-        if damp:
-            dV += dampening(p.V, s_thr, trits, damp)[1]
-        if freeze_trits:
-            dV[...] = 0.0
-        g.s[...] = ds
+        dV = rule.backward(g, dW, trits, s_thr, step, nsteps)
         _set(g, "V", dV, db, dlt, dhead)
 
-    def after_step():
-        np.maximum(p.s, S_MIN, out=p.s)
-        if thr_learn:
-            np.clip(p.d, *THR_RANGE, out=p.d)
-        if inq:                                       # the quantized weights stay exactly on their trits
-            np.copyto(p.V, p.s[..., None] * cur["T"], where=cur["mask"])
-        if freeze_trits:                              # keep u = V / s exactly on the trits
-            np.multiply(p.s[..., None], trits0, out=p.V)
-
-    t0 = time.perf_counter()
-
     def validate(q):
-        if inq and cur["stage"] < inq - 1:            # not a quantized model yet: no checkpoint
+        if not rule.checkpoints():                    # not a quantized model yet: no checkpoint
             return np.full(M, 1e300)
         return _validation(head, effective(q, scheme), xvT, yvT, vcache)
 
+    t0 = time.perf_counter()
     best, nsteps = optimize(p, grad_, N, epochs, lr, clip, batch, [H, 8, N],   # same order for every seed and config
-                            validate, f"student H={H}", eval_every, after_step=after_step)
-    final = quantize(best.p.V, best.p.s, scheme, _thr(best.p))[0]
-    n = trits0[0].size
-    info = [{f"{head.selection}_sel": float(best.val[m]), "flip_rate": float(flips[m] / (n * nsteps)),
-             "trit_change_frac": float(np.mean(final[m] != trits0[m])),
-             "zero_frac": float(np.mean(final[m] == 0))} for m in range(M)]
-    return best.p, info, time.perf_counter() - t0
+                            validate, f"student H={H}", eval_every, after_step=rule.after_step)
+    return best.p, rule.info(best, head, nsteps), time.perf_counter() - t0
 
 
 # ---- frozen models: a trained student as the values the artifact stores ------------------------------

@@ -3,16 +3,20 @@ a cluster or a Ray instance of the sweep's own (RayBackend). Both call on_done(i
 jobs finish; the numbers do not depend on the backend."""
 from __future__ import annotations
 
+import logging
 import os
 import re
+import socket
 import sys
+import tempfile
+import threading
 import time
 
 from cfcbase import numerics
+from cfcbase.numerics import THREAD_ENV
 
 from .. import workers
 from ...errors import TrainerError
-from cfcbase.numerics import THREAD_ENV
 
 
 class LocalBackend:
@@ -41,7 +45,8 @@ def ray_target(address: str) -> tuple:
         address = os.environ.get("RAY_ADDRESS") or ""
         if not address:
             try:
-                from ray._private.utils import read_ray_address  # noqa: PLC0415
+                # Ray is an optional dependency (trixcfc[ray]); its helper that reads `ray start`'s address
+                from ray._private.utils import read_ray_address
                 address = read_ray_address() or ""
             except Exception:  # noqa: BLE001 - a private helper: without it, auto finds nothing
                 address = ""
@@ -70,10 +75,9 @@ class RayBackend:
 
     def __init__(self, address: str | None, workers: int | None = None, timeout: float | None = None):
         try:
-            import ray  # noqa: PLC0415
+            import ray  # an optional dependency (trixcfc[ray]): imported when --ray is given
         except ImportError:
             raise TrainerError("--ray needs Ray: pip install 'trixcfc[ray]' (or pip install ray)") from None
-        import logging  # noqa: PLC0415
         self.ray = ray
         local = address in (None, "local")
         # the workers compute with the pinned numerics too (cfcbase.numerics), one BLAS thread each
@@ -101,9 +105,6 @@ class RayBackend:
         with the thread that started them. A watchdog thread ends the process with one line
         when the deadline passes or the cluster refuses this client's token, since a
         connecting ray.init cannot be interrupted (it retries for tens of seconds)."""
-        import socket  # noqa: PLC0415
-        import tempfile  # noqa: PLC0415
-        import threading  # noqa: PLC0415
         fd, log = tempfile.mkstemp(prefix="trixcfc-ray-", suffix=".log")
         where = f"{target[0]}:{target[1]}" if target else "this machine"
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,6 @@ class Store:
                 raise _BadJob(f"{p.stat().st_size} bytes, larger than any job file")
             flat = None
             if kind in _WITH_PARAMS:
-                import zipfile  # noqa: PLC0415
                 with zipfile.ZipFile(p) as z:
                     names = sorted(i.filename for i in z.infolist())
                     if names != ["flat.npy", "meta.npy"]:
