@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 
 import numpy as np
 
@@ -18,13 +19,15 @@ from .heads import MAX_WINDOW
 from .labelled import LabelledSpec, build, counts, spec_dict
 from .labelled_files import EXTENSIONS, bad_file, read_labelled
 from .rules import SEQ_LEN_RANGE, data_path_problem, fail, json_object
+from .series_file import data_sha256, locate_file
 from .series_task import read_scaling
-from .table import PKG_PREFIX, beside, recorded_path
+from .table import recorded_path
 from .task import SPLITS, ClassifyTask
 from .text import NAME_MAX, text_problem
 
 SCALING_KEYS = {"input_offset": ("I",), "input_scale": ("I",)}
 FIELDS = {"train": str, "test": str, "val_fraction": float, "channels": list, "seq_len": int}
+HASH_FIELDS = ("train_sha256", "test_sha256")      # the files' contents (absent in files written before)
 
 
 class LabelledTask(ClassifyTask):
@@ -77,19 +80,20 @@ class LabelledTask(ClassifyTask):
         return {"task": self.name, "spec": spec_dict(self.spec), "channels": self.channels, "classes": self.classes}
 
     # ---- data ------------------------------------------------------------------------------------
-    def _file(self, p: str) -> str:
-        """A file as the artifact records it: pkg:PACKAGE/PATH, or relative to the artifact (a file
-        recorded before paths were relative to it: relative to the current directory)."""
-        if p.startswith(PKG_PREFIX) or self.artifact_path.startswith("<"):
+    def _file(self, which: str) -> str:
+        """The TRAIN or TEST file (``which``: "train" / "test") of a recorded task where the artifact
+        says (cfcbase.series_file.locate_file: its sha256 checked, or inside the artifact's or the
+        current directory); a task being trained: as given."""
+        p = str(getattr(self.spec, which))
+        if self.recorded is None or self.artifact_path.startswith("<"):
             return p
-        near = beside(self.artifact_path, p)
-        return near if os.path.exists(near) or not os.path.exists(p) else p
+        return locate_file(p, self.artifact_path, self.recorded.get(f"{which}_sha256"),
+                           how="pass --data FILE (a TEST file)" if which == "test" else "put the TRAIN file there")[0]
 
     def labelled(self):
         """The LabelledData of both files (read once)."""
         if self.data is None:
-            self.data = build(LabelledSpec(self._file(self.spec.train), self._file(self.spec.test),
-                                           self.spec.val_fraction))
+            self.data = build(LabelledSpec(self._file("train"), self._file("test"), self.spec.val_fraction))
             if self.data.classes != self.classes:
                 bad_file(self.spec.train, f"classes {', '.join(self.data.classes)}; the model's are "
                                           f"{', '.join(self.classes)}")
@@ -105,7 +109,7 @@ class LabelledTask(ClassifyTask):
     def split(self, name):
         if name != "test" or self.recorded is None:
             return super().split(name)
-        lab = read_labelled(self.test_path or self._file(self.spec.test))
+        lab = read_labelled(self.test_path or self._file("test"))
         if lab.classes != self.classes:
             bad_file(lab.path, f"classes {', '.join(lab.classes)}; the model's are {', '.join(self.classes)}")
         if lab.x.shape[2] != len(self.channels):
@@ -158,7 +162,8 @@ class LabelledTask(ClassifyTask):
             data = self.labelled()
             d = {"train": recorded_path(self.spec.train, out), "test": recorded_path(self.spec.test, out),
                  "val_fraction": float(self.spec.val_fraction), "channels": list(data.channels),
-                 "seq_len": int(data.x["train"].shape[1])}
+                 "seq_len": int(data.x["train"].shape[1]),
+                 "train_sha256": data_sha256(self.spec.train), "test_sha256": data_sha256(self.spec.test)}
         sc = self.scaling
         return {"labelled_json": np.str_(json.dumps(d, sort_keys=True)),
                 **{k: np.asarray(sc[k], np.float64).reshape(-1) for k in SCALING_KEYS}}
@@ -179,9 +184,12 @@ class LabelledTask(ClassifyTask):
 
 def record_problem(d: dict, I: int) -> str | None:
     """Why a classifier's labelled_json is refused (naming the field), or None."""
-    unknown = sorted(set(d) - set(FIELDS))
+    unknown = sorted(set(d) - set(FIELDS) - set(HASH_FIELDS))
     if unknown:
         return f"unknown field {unknown[0][:40]!r}"
+    for k in HASH_FIELDS:
+        if k in d and not (isinstance(d[k], str) and re.fullmatch(r"[0-9a-f]{64}", d[k])):
+            return f"{k}: expected 64 lowercase hex digits, got {str(d[k])[:70]!r}"
     for k, kind in FIELDS.items():
         v = d.get(k)
         ok = isinstance(v, kind) or (kind is float and isinstance(v, int))

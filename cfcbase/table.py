@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -136,8 +137,14 @@ def resolve_path(path) -> str:
         spec = importlib.util.find_spec(pkg) if pkg.isidentifier() else None
     except (ImportError, ValueError):
         spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise SeriesError(f"{path}: Python package {pkg!r} is not installed (pip install --no-deps {pkg})")
+    if pkg in sys.stdlib_module_names:
+        raise SeriesError(f"{path}: {pkg!r} is a module of Python's standard library, which holds no data files; "
+                          f"pkg:PACKAGE/PATH names a file inside an installed package such as aeon or statsmodels")
+    if spec is None:
+        hint = f" (pip install --no-deps {pkg})" if pkg.isidentifier() else ""
+        raise SeriesError(f"{path}: Python package {pkg!r} is not installed{hint}")
+    if not spec.submodule_search_locations:
+        raise SeriesError(f"{path}: {pkg!r} is a module, not a package with data files")
     for root in spec.submodule_search_locations:
         full = os.path.join(root, rel)
         if os.path.isfile(full):

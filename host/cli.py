@@ -13,6 +13,7 @@ import sys
 import serial
 
 from cfcbase.errors import ArtifactError
+from cfcbase.table import SeriesError
 from cfcbase.version import version_line
 from codegen.errors import CodegenError
 
@@ -221,7 +222,7 @@ def main(argv=None) -> int:
 
 
 def _other_error(e: Exception) -> int:
-    if isinstance(e, (CodegenError, ArtifactError)):
+    if isinstance(e, (CodegenError, ArtifactError, SeriesError)):
         print(f"error: {e}", file=sys.stderr)
     elif isinstance(e, serial.SerialException):
         print(f"error: serial link: {e}", file=sys.stderr)

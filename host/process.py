@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,23 @@ def _child_setup():            # runs in the child between fork and exec
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except Exception:       # noqa: BLE001 - best effort; stop() still runs
             pass
+
+
+CAUSE = re.compile(r"fatal|error|abort|assert|panic|lockup|fault|exception|killed", re.I)
+
+
+def exit_words(stderr: str) -> str:
+    """What a dead child said, for one line: the lines that name a cause first (QEMU prints
+    "qemu: fatal: Lockup: ..." before a register dump of a dozen lines), then how much more
+    there was; QEMU's "info: QEMU waiting for connection on: ..." is not news."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and ": info: " not in ln]
+    if not lines:
+        return ""
+    cause = [ln for ln in lines if CAUSE.search(ln)][:3]
+    shown = cause or lines[-3:]
+    more = len(lines) - len(shown)
+    text = "; ".join(ln[:300] for ln in shown)
+    return f": {text}" + (f" (and {more} more line{'s' if more != 1 else ''} on its stderr)" if more else "")
 
 
 class Child:
@@ -63,9 +81,7 @@ class Child:
     def describe_exit(self) -> str:
         rc = self.proc.returncode
         how = f"was killed by signal {-rc}" if rc is not None and rc < 0 else f"exited with status {rc}"
-        # QEMU's "info: QEMU waiting for connection on: ..." is not news
-        tail = "\n".join(ln for ln in self.stderr_tail(2000).splitlines() if ": info: " not in ln).strip()[-600:]
-        return f"{self.name} (pid {self.pid}) {how}" + (f": {tail}" if tail else "")
+        return f"{self.name} (pid {self.pid}) {how}" + exit_words(self.stderr_tail(8000))
 
     def stop(self, grace: float = 2.0) -> None:
         """Terminate (then kill) and reap; safe to call more than once."""

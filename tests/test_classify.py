@@ -380,6 +380,39 @@ def test_a_classifiers_files_are_found_relative_to_its_artifact(tmp_path, monkey
 
 # ---- the window limit: MAX_WINDOW steps, the same on the device and in the golden model ----------
 
+def device_windows(target, model, x, tmp_path):
+    """The host.client.Client that streamed the windows x (int16 [N, T, I]) through the firmware
+    of ``model`` (host.model.Model) on ``target``: its window_logits, window_class, window_steps."""
+    from host.build import build
+    from host.client import Client
+    from host.qemu import launch
+    fw = build(target, model, tmp_path / "build")
+    with launch(target, fw.elf) as link:
+        c = Client(link, timeout=60, window=16)
+        c.sync()
+        c.hello()
+        c.run_sequences(x, classes=model.int_model.head.K)
+    return c
+
+
+@pytest.mark.qemu
+def test_a_tie_between_logits_goes_to_the_first_class_on_the_device(tmp_path):
+    """Classes 0 and 1 with the same weights and bias (the largest): their logits tie on every
+    window; the class is the first, 0, as section 12 and the golden model say."""
+    from codegen.golden import golden_outputs
+    from codegen.testing import random_classifier, random_inputs_q14
+    from host.model import model_of
+    art = random_classifier(1, 8, 3, seed=2)
+    art.head.w_c[1] = art.head.w_c[0]
+    art.head.b_c[:2] = 3.0
+    model = model_of(art)
+    x = random_inputs_q14(1, 6, 30, seed=3)
+    lg, cls = golden_outputs(model.int_model, x)
+    assert np.all(lg[:, 0] == lg[:, 1]) and np.all(lg[:, 0] > lg[:, 2]) and cls.tolist() == [0] * 6
+    c = device_windows("native", model, x, tmp_path)
+    assert c.window_class.tolist() == [0] * 6 and np.array_equal(c.window_logits, lg)
+
+
 @pytest.mark.qemu
 @pytest.mark.parametrize("target", ["native", "cortex-m3"])
 @pytest.mark.parametrize("pooling", ["last", "mean"])
@@ -391,10 +424,7 @@ def test_a_window_past_the_limit_gives_the_golden_logits_on_the_device(target, p
     from cfcbase.heads import MAX_WINDOW
     from codegen.golden import golden_outputs, run_golden
     from codegen.testing import random_classifier
-    from host.build import build
-    from host.client import Client
     from host.model import model_of
-    from host.qemu import launch
     art = random_classifier(1, 8, 3, seed=7, pooling=pooling, w_c_sd=3.0)
     model = model_of(art)
     T = MAX_WINDOW + 465
@@ -405,12 +435,7 @@ def test_a_window_past_the_limit_gives_the_golden_logits_on_the_device(target, p
     live = model.int_model.head.logits(hs[:, -1] if pooling == "last" else model.int_model.head.pooled(hs))
     if pooling == "last":
         assert not np.array_equal(live, lg)           # the state at step 66,000 is not the one pooled
-    fw = build(target, model, tmp_path / "build")
-    with launch(target, fw.elf) as link:
-        c = Client(link, timeout=60, window=16)
-        c.sync()
-        c.hello()
-        c.run_sequences(x, classes=3)
+    c = device_windows(target, model, x, tmp_path)
     assert c.window_steps.tolist() == [MAX_WINDOW]
     assert c.window_logits[0].tolist() == lg[0].tolist(), (c.window_logits[0], lg[0])
     assert int(c.window_class[0]) == int(cls[0])
@@ -435,3 +460,68 @@ def test_training_refuses_windows_longer_than_the_device_pools(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert f"{T} values per channel; at most 65,535 are read (the longest window a classifier pools)" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ---- the labelled .npz reader's bounds, at their edges --------------------------------------------
+
+def _npz_with(path, members):
+    """An .npz whose members are (name, dtype, shape, zero-filled): written streaming, so a member
+    of hundreds of MB costs a small file (zeros compress) and no memory."""
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, dtype, shape, data in members:
+            with z.open(name + ".npy", "w", force_zip64=True) as m:
+                np.lib.format.write_array_header_1_0(m, {"descr": np.dtype(dtype).str, "fortran_order": False,
+                                                         "shape": shape})
+                if data is not None:
+                    m.write(np.ascontiguousarray(data).tobytes())
+                else:
+                    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+                    block = bytes(1 << 20)
+                    for _ in range(n >> 20):
+                        m.write(block)
+                    m.write(bytes(n - (n >> 20 << 20)))
+    return path
+
+
+@pytest.mark.parametrize("T, itemsize, why", [
+    (62746, 2, "X: 16,000,230 values; at most 16,000,000 are read"),               # past the value bound, 32 MB
+    (62745, 2, None),                                                               # within it: read
+])
+def test_the_labelled_npz_value_bound_is_exact(T, itemsize, why, tmp_path):
+    from cfcbase.table import MAX_VALUES
+    assert (T - 1) * 255 <= MAX_VALUES < T * 255 or why is None
+    p = _npz_with(tmp_path / "v_TRAIN.npz", [("X", f"<f{itemsize}", (1, T, 255), None),
+                                             ("y", "<i8", (1,), np.zeros(1, np.int64)),
+                                             ("classes", "<U1", (2,), np.array(["a", "b"]))])
+    if why is None:
+        assert L.read_labelled(p).x.shape == (1, T, 255)
+        return
+    r = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--labelled", str(p), "--labelled-test", str(p),
+                        "--out", str(tmp_path / "o")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and why in r.stderr, r.stderr
+
+
+def test_the_labelled_npz_zip_bomb_bound_is_its_declared_size(tmp_path):
+    """A member declaring 300 MB uncompressed (a 0.3 MB file) is refused from its zip header, before
+    anything is decompressed: the bound is MAX_FILE_BYTES of arrays in all."""
+    from cfcbase.table import MAX_FILE_BYTES
+    n = 300 * 2 ** 20
+    assert MAX_FILE_BYTES < n + 128 < 8 * MAX_FILE_BYTES
+    p = _npz_with(tmp_path / "b_TRAIN.npz", [("X", "<u1", (1, 65535, 4800), None)])
+    assert p.stat().st_size < 2_000_000
+    r = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--labelled", str(p), "--labelled-test", str(p),
+                        "--out", str(tmp_path / "o")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"key 'X' declares {65535 * 4800 + 128:,}".replace(",", "") in r.stderr.replace(",", "") and \
+        "at most 256 MiB in all are read" in r.stderr, r.stderr
+
+
+def test_a_model_of_33_classes_is_not_written(tmp_path):
+    """What export would refuse is refused on write (cfcbase.artifact validates before it writes)."""
+    from cfcbase.errors import ArtifactError
+    from codegen.testing import random_classifier
+    with pytest.raises(ArtifactError, match=r"K: classes must be in 2\.\.32, got 33"):
+        save_artifact(random_classifier(1, 4, 33, seed=0), tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+    save_artifact(random_classifier(1, 4, 32, seed=0), tmp_path / "m.npz")

@@ -249,11 +249,17 @@ def test_hello_is_sent_again_until_the_firmware_answers(lost, attempts):
 
 
 def test_hello_that_is_never_answered_names_the_attempts():
+    """The attempts wait 0.25, 0.5, ... s, and all of them together no longer than --timeout: the
+    waits the client asks the reader for add up to at most the timeout (the last one cut short)."""
     t0 = time.monotonic()
     c = Client(FakeFirmware(drop_after=0), timeout=1.0)
+    waits = []
+    read_frame = c.reader.read_frame
+    c.reader.read_frame = lambda t: waits.append(t) or read_frame(t)
     with pytest.raises(NoReply) as e:
         c.hello()
-    assert time.monotonic() - t0 < 60      # bounded by the 1 s timeout (3 attempts); 60: a hang guard on a loaded machine
+    assert time.monotonic() - t0 < 60      # a hang guard on a loaded machine, not a speed limit
+    assert len(waits) == 3 and sum(waits) <= 1.0 and waits[0] == pytest.approx(0.25, abs=0.05), waits
     msg = str(e.value)
     assert "no reply to HELLO" in msg and "within 1 s" in msg and "3 HELLO attempts" in msg, msg
 

@@ -271,6 +271,24 @@ def test_an_edited_metric_is_recomputed(clean_sweep, tmp_path, capsys):
     assert "its content does not match its digest (edited or damaged); recomputing" in err
 
 
+@pytest.mark.parametrize("name, value, why", [
+    ("test_mse_washout", float("nan"), "seed 0: test_mse_washout = nan, not a finite positive number"),
+    ("val_mse_washout", -1.0, "seed 0: val_mse_washout = -1.0, not a finite positive number"),
+    ("flip_rate", float("inf"), "seed 0: flip_rate = inf, not a finite number"),
+])
+def test_a_job_whose_metrics_are_not_finite_is_recomputed(clean_sweep, tmp_path, capsys, name, value, why):
+    """A record consistent in itself (its digest recomputed) with a metric that is NaN, infinite
+    or (a headline MSE) not positive is no result: recomputed."""
+    def plant(plan, jobs):
+        p = student_files(plan)[0]
+        rec = json.loads(p.read_text())
+        rec["metrics"][0][name] = value
+        rec["digest"] = sweep.job_digest("student", rec["key"], rec["metrics"])
+        p.write_text(json.dumps(rec))
+    err = tampered_rerun(clean_sweep, tmp_path, capsys, plant)
+    assert f"{why}; recomputing" in err, err
+
+
 def test_swapped_job_files_are_both_recomputed(clean_sweep, tmp_path, capsys):
     def swap(plan, jobs):
         a, b = student_files(plan)
