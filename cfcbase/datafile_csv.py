@@ -55,12 +55,13 @@ def _header(name, r) -> list:
         raise SeriesError(f"{name}: the first row is all numbers; a header row naming the columns is required")
     if len(header) > table.MAX_COLUMNS:
         raise SeriesError(f"{name}: {len(header)} columns; at most {table.MAX_COLUMNS} are read")
-    if any(not c for c in header):
-        raise SeriesError(f"{name}: column {header.index('') + 1} of the header row has no name")
-    if len(set(header)) != len(header):
-        dup = next(c for c in header if header.count(c) > 1)
+    named = [c for c in header if c]
+    if not named:
+        raise SeriesError(f"{name}: the header row names no column")
+    if len(set(named)) != len(named):
+        dup = next(c for c in named if named.count(c) > 1)
         raise SeriesError(f"{name}: column name {quote(dup)} appears twice in the header row")
-    return header
+    return header        # a column without a name (pandas writes its index so) is read only if asked for: never
 
 
 class _Candidates:
@@ -71,11 +72,12 @@ class _Candidates:
 
     def __init__(self, header, taken):
         self.header = header
-        self.alive = [j for j in range(len(header)) if header[j] not in taken]
+        self.alive = [j for j in range(len(header)) if header[j] and header[j] not in taken]
         self.vals = {j: array("d") for j in self.alive}
         self.last = {j: math.nan for j in self.alive}
         self.down = set()
-        self.why = {}                               # column -> why it is not numbers
+        # column -> why it is not numbers (or cannot be named: an index column pandas wrote)
+        self.why = {j: "no name in the header row" for j in range(len(header)) if not header[j]}
         self.taken = taken
 
     def row(self, r, line, max_values):

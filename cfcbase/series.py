@@ -216,6 +216,17 @@ def _rows_needed(need, fr) -> int:
     return n
 
 
+def _fractions_hint(n, need, fr) -> str:
+    """What to do with n rows too few for these fractions: the split with the largest training
+    block that gives the validation and test blocks `need` rows each (one window), if any."""
+    for f in (0.15, 0.2, 0.25, 0.3):
+        other = (round(1 - 2 * f, 2), f, f)
+        if other != tuple(fr) and min(b - a for a, b in _blocks(n, other).values()) >= need:
+            return (f", or --fractions {','.join(f'{v:g}' for v in other)} fits these {n} rows (one validation and "
+                    f"one test window: figures on that few steps are rough)")
+    return f"; {n} rows hold no three blocks of one {need}-row window each"
+
+
 def _seq_len(t, spec, fr, blocks, n, notes) -> int:
     h = spec.horizon
     shortest = min(blocks.values(), key=lambda ab: ab[1] - ab[0])
@@ -227,7 +238,8 @@ def _seq_len(t, spec, fr, blocks, n, notes) -> int:
             s = next(k for k, v in blocks.items() if v == shortest)
             raise SeriesError(f"{t.path}: {n} rows are too few: the {s} block has {shortest[1] - shortest[0]} rows, "
                               f"and the shortest window that trains ({lo} steps + horizon {h}) needs {lo + h}; "
-                              f"need at least {_rows_needed(lo + h, fr)} rows")
+                              f"need at least {_rows_needed(lo + h, fr)} rows with --fractions "
+                              f"{','.join(f'{v:g}' for v in fr)}{_fractions_hint(n, lo + h, fr)}")
         T, need = got
         counts = [windows_in(b - a, T, h) for a, b in blocks.values()]
         how = (f"the largest of {AUTO_SEQ_LEN[0]}..{AUTO_SEQ_LEN[1]} giving at least {MIN_WINDOWS[0]} training, "
@@ -312,7 +324,8 @@ def _columns(spec: SeriesSpec, table: Table | None, notes: list) -> tuple:
             choose_default(t, {c: t.column(c) for c in t.names})
         checked_names(t.names, [t.default], t.default)
         chosen.update(inputs=[t.default], target=t.default)
-        skipped = "; ".join(f"{quote(c)}: {why}" for c, why in t.skipped)
+        skipped = "; ".join(f"{quote(c)}: {why}" if c else f"column {t.names.index(c) + 1}: {why}"
+                            for c, why in dict.fromkeys(t.skipped))
         notes.append(f"no --inputs or --target: input and target {t.default}, the first column of numbers that is "
                      f"not a time stamp" + (f" (skipped {skipped})" if skipped else ""))
     return t, chosen["inputs"], chosen["target"]

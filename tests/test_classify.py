@@ -525,3 +525,51 @@ def test_a_model_of_33_classes_is_not_written(tmp_path):
         save_artifact(random_classifier(1, 4, 33, seed=0), tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
     save_artifact(random_classifier(1, 4, 32, seed=0), tmp_path / "m.npz")
+
+
+# ---- what the factorial hands on ------------------------------------------------------------------
+
+def test_the_factorial_hands_on_the_best_model_that_exports(tmp_path, monkeypatch, capsys):
+    """The best model on validation is refused by export's lossy gate (simulated): the factorial
+    saves the next best, says which it passed over and why, and best.npz exports; when every
+    model is refused, it stops with the reason and writes nothing."""
+    from codegen.errors import CodegenError
+    from trainer.experiments import factorial
+    real = factorial.export_model
+    calls = []
+
+    def first_refused(art, **kw):
+        calls.append(art.config)
+        if len(calls) == 1:
+            raise CodegenError("<memory>: the integer model is far from the float ternary model: simulated")
+        return real(art, **kw)
+    monkeypatch.setattr(factorial, "export_model", first_refused)
+    out = tmp_path / "w3"
+    assert trainer_main(["factorial", "--task", "waves3", "--out", str(out), "--jobs", "1"] + TINY) == 0
+    err = capsys.readouterr().err
+    r = json.loads((out / "factorial.json").read_text())
+    [p] = r["passed_over"]
+    assert p["name"] == calls[0] and p["why"] == "the integer model is far from the float ternary model: simulated"
+    assert r["best"]["name"] == calls[1] != calls[0] and "export refuses it: the integer model is far" in err
+    assert "Passed over as the model to hand on" in (out / "factorial.md").read_text()
+    assert subprocess.run([sys.executable, "-m", "codegen", "export", str(out / "best.npz"), "--out",
+                           str(tmp_path / "gen")], cwd=REPO, capture_output=True).returncode == 0
+
+    def all_refused(art, **kw):
+        raise CodegenError("<memory>: the integer model is far from the float ternary model: simulated")
+    monkeypatch.setattr(factorial, "export_model", all_refused)
+    assert trainer_main(["factorial", "--task", "waves3", "--out", str(tmp_path / "none"), "--jobs", "1"] + TINY) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: no trained model exports; the best on validation, ") and "simulated" in err[-1]
+    assert not (tmp_path / "none" / "best.npz").exists()
+
+
+def test_a_teacher_that_learned_nothing_is_reported_in_words():
+    task = builtin("waves3")
+    conf = [[3, 0, 0], [4, 0, 0], [5, 0, 0]]
+    why = task.collapse({"test_confusion": conf, "test_ce": 1.0986})
+    assert why == ("it gives one class, 'slow', for every test window (test cross-entropy 1.099; ln K = 1.099 is "
+                   "what guessing scores)")
+    assert task.collapse({"test_confusion": [[3, 0, 0], [0, 4, 0], [5, 0, 0]], "test_ce": 0.9}) is None
+    assert builtin("sine").collapse({"test_nmse_washout": 1.02}).startswith("its test washout NMSE is 1.020")
+    assert builtin("sine").collapse({"test_nmse_washout": 0.3}) is None

@@ -726,3 +726,16 @@ def test_readout_clamps_of_both_signs_are_counted(b_o, clamped):
     assert np.all(y == (32767 if b_o > 0 else -32768))
     c = saturation_counts(m, x)
     assert (c["readout"], c["gate_table"], c["cand_table"]) == ((4 * 6 if clamped else 0), 0, 0)
+
+
+def test_verify_knows_the_allow_lossy_that_the_refusal_names(tmp_path, host_cli):
+    """The lossy gate's message says "pass --allow-lossy": host verify has that option too, and with
+    it streams the model (bit-exact with the golden model, the gate's figures still printed)."""
+    p = tmp_path / "lossy.npz"
+    save_artifact(_lossy_biases(), p)
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", p, "--sequences", "4",
+                 "--build-dir", tmp_path / "b")
+    assert r.returncode == 2 and "pass --allow-lossy" in r.stderr.strip().splitlines()[-1], r.stderr
+    r = host_cli("verify", "--qemu", "--target", "native", "--model", p, "--sequences", "4", "--allow-lossy",
+                 "--build-dir", tmp_path / "b")
+    assert r.returncode == 0 and "verify: PASS: 1/1" in r.stdout and "(bound 1e-05)" in r.stderr, r.stdout + r.stderr

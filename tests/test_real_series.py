@@ -338,3 +338,30 @@ def test_the_verdict_in_words():
     # a baseline exact up to rounding (AR(2) on the noise-free sine) is named so, not as a 1e24 ratio
     assert verdict(1e-6, {"AR(2)": 1.4e-30}) == "WORSE than AR(2) (exact here up to rounding: MSE 1.4e-30)"
     assert verdict(1e-6, {"AR(2)": 1e-19}) == "WORSE than AR(2) (1.00e+13 times its MSE)"
+
+
+def test_a_column_without_a_name_is_passed_over_not_refused(tmp_path, capsys):
+    """pandas' to_csv writes its index as a column with an empty header cell: a column nobody can
+    name, so never an input; the file trains, with --inputs and with the default input."""
+    path = tmp_path / "p.csv"
+    path.write_text(",value,other\n" + "".join(f"{i},{v:.5f},{i % 3}\n" for i, v in enumerate(wave(400))))
+    rc, _, err = factorial(["--data", str(path), "--inputs", "value"], tmp_path / "r1", capsys)
+    assert rc == 0, err
+    rc, _, err = factorial(["--data", str(path)], tmp_path / "r2", capsys)
+    assert rc == 0, err
+    assert "input and target value, the first column of numbers that is not a time stamp (skipped column 1: no name " \
+           "in the header row)" in err
+
+
+def test_a_series_too_short_for_the_fractions_is_told_the_fractions_that_fit(tmp_path, capsys):
+    """100 rows: the default 15 % blocks hold no 16-row window; the message names the split that
+    does, and that split trains. 40 rows: no three blocks of one window; it says so."""
+    path = write_csv(tmp_path / "s.csv", ["v"], ((v,) for v in wave(100)))
+    rc, _, err = factorial(["--data", path], tmp_path / "r", capsys)
+    assert rc == 2 and "100 rows are too few" in err and "need at least 107 rows with --fractions 0.7,0.15,0.15, or " \
+        "--fractions 0.6,0.2,0.2 fits these 100 rows" in err, err
+    rc, _, err = factorial(["--data", path, "--fractions", "0.6,0.2,0.2"], tmp_path / "r", capsys)
+    assert rc == 0, err
+    path = write_csv(tmp_path / "t.csv", ["v"], ((v,) for v in wave(40)))
+    rc, _, err = factorial(["--data", path], tmp_path / "r2", capsys)
+    assert rc == 2 and "40 rows hold no three blocks of one 16-row window each" in err, err

@@ -48,7 +48,8 @@ def test_setup_rejects_unknown_arguments():
 def test_setup_recreates_a_broken_venv(tmp_path):
     venv = tmp_path / "venv"
     make_broken_venv(venv)
-    env = dict(os.environ, TRIX_VENV=str(venv), TRIX_EXTRAS="test")   # the lighter extras: the recreation is the point
+    env = dict(os.environ, TRIX_VENV=str(venv), TRIX_EXTRAS="test",   # the lighter extras: the recreation is the point
+               TRIX_DATA_WHEELS="")
     r = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "has no working pip" in r.stderr and "recreating" in r.stderr

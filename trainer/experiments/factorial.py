@@ -30,7 +30,10 @@ import numpy as np
 
 from cfcbase import numerics
 from cfcbase.artifact import write_artifact
+from cfcbase.errors import ArtifactError
 from cfcbase.fileio import write_file_set
+from codegen.errors import CodegenError
+from codegen.export import export_model
 
 from ..errors import TrainerError
 from ..model import gradcheck, search, train
@@ -204,8 +207,10 @@ def run(st: Settings):
     seeds = list(range(st.seeds))
     log(f"factorial {task.label()} ({head.kind}): {st.seeds} seeds, teacher {st.teacher_epochs} epochs, student "
         f"{st.epochs} epochs, scale scheme {st.scheme}, {st.jobs} job(s)")
-    teachers, runs, best_cfg, val_mean = run_graph(st, head, seeds)
-    result = assemble(st, head, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0)
+    teachers, runs, best_cfg, val_mean, collapsed = run_graph(st, head, seeds)
+    best, passed = exported_best(head, runs, teachers)
+    result = assemble(st, head, seeds, teachers, runs, best_cfg, val_mean, gc, time.perf_counter() - t0, best)
+    result.update(passed_over=passed, collapsed_teachers=collapsed)
     result["numerics"] = num
     wrote = write_factorial(out, head, result, runs, teachers)
     log(f"factorial {task.label()} done in {time.perf_counter() - t0:.1f} s; wrote {out}/{wrote[0]}, "
@@ -250,6 +255,11 @@ def run_graph(st, head, seeds):
         if kind == "teacher":
             _, H, s = key
             tch[H, s] = res
+            why = head.task.collapse(res["metrics"][0])
+            if why:
+                state.setdefault("collapsed", []).append({"H": H, "seed": s, "why": why})
+                log(f"warning: the float teacher H={H} seed {s} learned nothing: {why}. Its students learn from it; "
+                    f"try more --teacher-epochs, another --teacher-lr, or more training windows")
             new.append((PRIORITY["students"] + H / 100, ("students", H, s), job_students,
                         (head, H, s, res["flat"][0], st.epochs, st.lr, st.scheme, st.transient_weight)))
         elif kind == "students":
@@ -286,10 +296,37 @@ def run_graph(st, head, seeds):
     for s in seeds:                                    # the rows in the order of the reports
         runs += [dict(cs["cs1", s], config="cs_best") if best == 1 else cs["cs_best", s], cs["refit", s]]
     runs += [cs["cs1", s] for s in seeds]
-    return teachers, runs, best, state["val_mean"]
+    return teachers, runs, best, state["val_mean"], state.get("collapsed", [])
 
 
-def assemble(st, head, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
+def selection_order(head, runs) -> list:
+    """The quantized models, best first: the lowest validation score over every row and seed (never
+    the test set), ties by config and seed."""
+    cand = [r for r in runs if r["config"] != "teacher"]
+    return sorted(cand, key=lambda r: (*head.selection_key(r), str(r["config"]), r["seed"]))
+
+
+def exported_best(head, runs, teachers) -> tuple:
+    """(the best model that `codegen export` accepts, the better ones it refuses with why): the
+    factorial never hands on a model the next command refuses (its lossy gate: docs/codegen.md).
+    TrainerError when none exports."""
+    passed = []
+    for r in selection_order(head, runs):
+        art = train.artifact_of(head, r["model"], teachers[r["H"]]["flat"][r["seed"]], r["H"], r["name"], {})
+        try:
+            export_model(art)
+        except (CodegenError, ArtifactError) as e:
+            why = str(e).replace("<memory>: ", "")
+            passed.append({"config": r["config"], "name": r["name"], "seed": r["seed"], "H": r["H"], "why": why})
+            log(f"passed over {r['name']} seed {r['seed']} (the best on validation after {len(passed) - 1} others): "
+                f"export refuses it: {why}")
+            continue
+        return r, passed
+    raise TrainerError(f"no trained model exports; the best on validation, {passed[0]['name']} seed "
+                       f"{passed[0]['seed']}: {passed[0]['why']}")
+
+
+def assemble(st, head, seeds, teachers, runs, best_cfg, val_mean, gc, wall, best=None):
     """factorial.json (docs/training.md, "The factorial's report"): every row of every seed against its
     own teacher, the 2x2x2 ANOVA on the log10 test headline (a forecast's washout MSE, a
     classifier's cross-entropy), the best model on validation and the baselines."""
@@ -315,9 +352,7 @@ def assemble(st, head, seeds, teachers, runs, best_cfg, val_mean, gc, wall):
     y = np.array([[np.log10(max(next(r for r in clean if r["config"] == c and r["seed"] == s)[key], 1e-300))
                    for c in configs(W)] for s in seeds])
     anova = stats.anova_2x2x2(y)
-    # the best quantized model: the lowest validation score over every row and seed (never the test set)
-    cand = [r for r in runs if r["config"] != "teacher"]
-    best = min(cand, key=lambda r: (*head.selection_key(r), str(r["config"]), r["seed"]))
+    best = best or selection_order(head, runs)[0]      # the best that exports (exported_best)
     b = dict(factorial_report.best_record(head, best, tw[best["H"], best["seed"]]),
              weights_bytes=weights_bytes(best["H"], task.I, head))
     return {"format_version": FORMAT_VERSION, "head": head.kind, "task": task.name, "label": task.label(),

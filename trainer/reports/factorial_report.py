@@ -149,6 +149,11 @@ def _header(p, result, title):
       f"{st['epochs']} epochs at LR {st['lr']:g}, scale scheme `{st['scheme']}`, {st['cs_sweeps']} coordinate-search "
       f"sweeps, refit {st['refit_epochs']} epochs{', pooling `' + st['pooling'] + '`' if 'pooling' in st else ''}; "
       f"wall {result['wall_s']:.0f} s on the machine that wrote this).\n")
+    for c in result.get("collapsed_teachers", []):
+        p(f"**Warning:** the float teacher H={c['H']} seed {c['seed']} learned nothing: {c['why']}.\n")
+    for r in result.get("passed_over", []):
+        p(f"Passed over as the model to hand on: {r['name']} seed {r['seed']}, better on validation, which "
+          f"`codegen export` refuses: {r['why']}.\n")
 
 
 # ---- a forecast ---------------------------------------------------------------------------------
