@@ -359,8 +359,11 @@ def test_committed_classifier_and_its_verify_report(d):
 def test_a_classifiers_files_are_found_relative_to_its_artifact(tmp_path, monkeypatch):
     """The TRAIN/TEST paths best.npz records are relative to its directory (as a data model's
     file): a results directory copied elsewhere with its files, read from any current directory,
-    finds them; a file written before (relative to the current directory) is still found."""
+    finds them by their sha256; a file recorded without one (written before) is read only inside
+    the model's or the current directory, where a file written before (relative to the current
+    directory) is still found."""
     from cfcbase.labelled_task import LabelledTask
+    from cfcbase.table import file_sha256
     out, data = tmp_path / "results" / "x", tmp_path / "data"
     out.mkdir(parents=True)
     data.mkdir()
@@ -370,12 +373,16 @@ def test_a_classifiers_files_are_found_relative_to_its_artifact(tmp_path, monkey
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    task = LabelledTask(L.LabelledSpec(rec, rec), record={}, scaling={}, artifact_path=str(out / "best.npz"))
-    assert Path(task._file(rec)).resolve() == (data / "P_TEST.ts").resolve()
+
+    def task(path, **record):
+        return LabelledTask(L.LabelledSpec(path, path), record=record, scaling={}, artifact_path=str(out / "best.npz"))
+    found = task(rec, test_sha256=file_sha256(data / "P_TEST.ts"))._file("test")
+    assert Path(found).resolve() == (data / "P_TEST.ts").resolve()
     assert Path(beside(str(out / "best.npz"), rec)).resolve() == (data / "P_TEST.ts").resolve()
-    assert task._file("pkg:aeon/x.ts") == "pkg:aeon/x.ts"
+    with pytest.raises(SeriesError, match="lies outside the model's directory and the current directory"):
+        task(rec)._file("test")
     (elsewhere / "old_TEST.ts").write_text("")                 # recorded relative to the current directory
-    assert task._file("old_TEST.ts") == "old_TEST.ts"
+    assert task("old_TEST.ts")._file("test") == "old_TEST.ts"
 
 
 # ---- the window limit: MAX_WINDOW steps, the same on the device and in the golden model ----------
