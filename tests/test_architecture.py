@@ -195,3 +195,46 @@ def test_the_manual_states_the_target_count_of_the_table():
                 if int(n) != len(DEFAULT_TARGETS):
                     bad.append(f"{p.relative_to(REPO)}:{i}: {n} targets (the table has {len(DEFAULT_TARGETS)})")
     assert bad == []
+
+
+# The manual names modules, files and functions: each must exist. A path ending in .py/.c/.h/.j2
+# is a file of the checkout; a dotted name of the four packages resolves to a module or an
+# attribute of one.
+REF = re.compile(r"(?<![\w/.-])((?:cfcbase|codegen|host|trainer|firmware|tests|scripts)(?:[/.][A-Za-z_][\w-]*)+)")
+
+
+def manual_references(root=REPO):
+    out = []
+    for p in [root / "README.md"] + sorted((root / "docs").glob("*.md")):
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            for m in REF.finditer(line):
+                if not line[m.end():].startswith(("*", "<")):     # a glob or a placeholder (x_<name>.c) names no one file
+                    out.append((f"{p.relative_to(root)}:{i}", m[1].rstrip(".")))
+    return out
+
+
+def _resolves(ref, root=REPO) -> bool:
+    import importlib
+    if "/" in ref:
+        return (root / ref).exists() or (root / (ref + ".py")).exists()
+    if ref.endswith((".py", ".md", ".c", ".h", ".j2", ".json", ".sh")):
+        return (root / ref.replace(".", "/", ref.count(".") - 1)).exists()
+    parts = ref.split(".")
+    if parts[0] not in LAYERS:
+        return (root / parts[0]).exists()
+    for k in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:k]))
+        except ImportError:
+            continue
+        for name in parts[k:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_the_manual_names_only_modules_files_and_functions_that_exist():
+    bad = [f"{where}: {ref}" for where, ref in manual_references() if not _resolves(ref)]
+    assert bad == [], "\n".join(bad)
