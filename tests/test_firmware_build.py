@@ -123,13 +123,17 @@ def test_instructions_per_step_cortex_m4_ref_and_dsp(fw):
 
 @pytest.mark.qemu
 def test_lut_min_rows_option_cortex_m4(fw, tmp_path_factory):
-    """-DTRIX_LUT_MIN_ROWS=0: SMLAD only, the table-lookup scratch (TRIX_LUT_GROUPS x 688 + 336 B)
-    leaves trix_fw's RAM; with a low threshold the H=16 model (32 rows) runs the lookup kernel and
-    keeps it. Bad values stop the configure step with a message naming the option."""
+    """-DTRIX_LUT_MIN_ROWS=0: SMLAD only, the table-lookup scratch leaves trix_fw's RAM; with a
+    low threshold the H=16 model (32 rows) runs the lookup kernel and keeps it, sized for the
+    model's rows: min(9, ROW_BYTES) tables of 688 B + 336 B (-DTRIX_LUT_GROUPS overrides it). Bad
+    values stop the configure step with a message naming the option."""
+    model_dir, art = fw.model()
+    row_bytes = -(-(art.I + art.H) // 4)
     low = footprint(fw, fw.build("cortex-m4", "-DTRIX_LUT_MIN_ROWS=2"))
     off = footprint(fw, fw.build("cortex-m4", "-DTRIX_LUT_MIN_ROWS=0"))
-    assert low["ram"] - off["ram"] == 9 * 688 + 336, (low["ram"], off["ram"])
-    model_dir, _ = fw.model()
+    nine = footprint(fw, fw.build("cortex-m4", "-DTRIX_LUT_MIN_ROWS=2", "-DTRIX_LUT_GROUPS=9"))
+    assert row_bytes < 9 and low["ram"] - off["ram"] == row_bytes * 688 + 336, (low["ram"], off["ram"], row_bytes)
+    assert nine["ram"] - off["ram"] == 9 * 688 + 336, (nine["ram"], off["ram"])
     for bad in ("-DTRIX_LUT_MIN_ROWS=x", "-DTRIX_LUT_GROUPS=0"):
         r = fw.run(["cmake", "-S", REPO, "-B", tmp_path_factory.mktemp("fw-bad"), "-DTRIX_TARGET=cortex-m4",
                  f"-DTRIX_MODEL_DIR={model_dir}", f"-DPython3_EXECUTABLE={sys.executable}", bad])
