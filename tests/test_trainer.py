@@ -593,3 +593,44 @@ def test_numpy_avx512_is_read_from_its_dispatch_targets_not_the_cpu_flags():
     # numpy 1.x / 2.0-2.2 name them AVX512F, AVX512_SKX, ...
     assert numpy_avx512_loops({"AVX2": True, "AVX512F": True, "AVX512_SKX": True}, ["AVX2", "AVX512F", "AVX512_SKX"])
     assert not numpy_avx512_loops({"AVX2": True, "AVX512F": False, "AVX512_SKX": False}, ["AVX2", "AVX512F", "AVX512_SKX"])
+
+
+CHUNKS_PROBE = """
+import sys
+import trainer  # first: it pins numpy's dispatch before numpy loads
+import numpy as np
+from cfcbase import numerics
+from cfcbase.tasks import builtin
+from trainer.model import train
+from trainer.model.heads import tm, train_head
+assert numerics.status()["pinned"]
+hd = train_head(builtin(sys.argv[1]))
+p = train.init_teachers(hd, 8, [0, 1], hd.task.I)
+x, y = hd.task.split("train")
+xT, eff = tm(x), train.effective(p)
+yv = hd.targets(y) if hd.kind == "classifier" else tm(y)[..., 0]
+teach = lambda h_, c, q: h_.teacher_outputs(c, q)
+assert train.FORWARD_CHUNK % 8 == 0
+runs = []
+for chunk in (train.FORWARD_CHUNK, 8, 24, 40):
+    train.FORWARD_CHUNK = chunk
+    o, h = train.chunked(hd, xT, eff, states=True)
+    runs.append((o, h, train.chunked(hd, xT, eff, out=teach), hd.val_score(o, yv)))
+N = xT.shape[1]
+assert N > 24 and (N % 24 or N % 40)    # a partial last pass too
+print(all(np.array_equal(a, b) for r in runs[1:] for a, b in zip(runs[0], r)))
+"""
+
+
+@pytest.mark.parametrize("task", ["sine", "waves3"])
+def test_forward_passes_in_chunks_give_the_same_bits(task):
+    """Validation, evaluation and the distillation targets run the cell forward in passes of at
+    most FORWARD_CHUNK windows (so training's memory is bounded per window): on the pinned
+    numerics (cfcbase.numerics; a fresh process, since the test process loaded numpy first) and
+    with passes of a multiple of 8 windows (the matrix products then tile as in one pass) the
+    outputs, the states and the validation score are the bits of one pass over every window."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", CHUNKS_PROBE, task], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stdout + r.stderr

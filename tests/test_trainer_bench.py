@@ -75,3 +75,14 @@ def test_the_bench_pins_blas_threads_before_numpy_is_loaded():
             "print(loaded, os.environ.get('OPENBLAS_NUM_THREADS'))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0 and r.stdout.split() == ["False", "1"], r.stdout + r.stderr
+
+
+def test_bench_memory_prints_the_peak_per_size_and_the_growth(capsys):
+    """`bench --memory` trains a job pair per size in a fresh process and prints its peak and the
+    growth per window beside the stated rate (no figure is asserted: a benchmark, not a test)."""
+    assert main(["bench", "--memory", "40,80"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^N=40 .*: peak +[\d.]+ MiB \(a teacher, then 5 students\)$", out, re.M), out
+    assert re.search(r"^peak memory grows by -?[\d.]+ KiB per training window .* the stated rate 4 x 8 T C \+ "
+                     r"8 T M H = 116\.0 KiB \(T = 128, C = 9, M = 5 students, H = 16\)$", out, re.M), out
+    assert main(["bench", "--memory", "40,x"]) == 2 and main(["bench", "--memory", "10"]) == 2

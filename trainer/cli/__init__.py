@@ -14,7 +14,7 @@ import sys
 from cfcbase.version import version_line
 
 from ..errors import TrainerError
-from ..experiments import bench, examples, factorial
+from ..experiments import bench, bench_memory, examples, factorial
 from ..experiments import sweep as sweep_
 from ..experiments.configs import TASK_DEFAULTS, WIDTHS
 from ..model import gradcheck
@@ -127,6 +127,10 @@ def _bench_options(bn):
                     help="epochs timed per repeat (default: 50)")
     bn.add_argument("--student", action="store_true",
                     help="the ternary student step (coupled scales, identity STE) instead of the teacher")
+    bn.add_argument("--memory", default=None, metavar="N,N,...",
+                    help="instead of the timing: the peak memory of training one factorial job pair (a teacher, "
+                         "then its students, H = 16) on N labelled windows of 128 steps x 9 channels, per N in a "
+                         "fresh process, and its growth per window beside the rate docs/training.md states")
 
 
 def _examples_options(ex):
@@ -205,6 +209,15 @@ def cmd_gradcheck(a):
 
 
 def cmd_bench(a):
+    if a.memory is not None:
+        try:
+            sizes = [int(n) for n in a.memory.split(",")]
+        except ValueError:
+            raise TrainerError(f"--memory: comma-separated integers expected, got {a.memory!r}") from None
+        if min(sizes) < 20:
+            raise TrainerError("--memory: at least 20 windows each (a tenth are held out for validation)")
+        bench_memory.run(sizes, log=print)
+        return 0
     try:
         hidden = [int(h) for h in a.hidden.split(",")]
     except ValueError:

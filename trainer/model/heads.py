@@ -159,10 +159,14 @@ class ReadoutHead:
         return {"w_o": np.einsum("tmbh,tmb->mh", cache.h[1:], dy), "b_o": sum_tb(dy)[:, None]}
 
     # ---- validation and metrics -------------------------------------------------------------------
-    def val_score(self, cache, p, yv):
-        """Per-model validation washout MSE [M] (yv time-major [T, B]): cfcbase.metrics.washout_mse
-        with the sum over (t, b) in an order that does not depend on M (cell.sum_tb)."""
-        e = self.forward(cache, p)[WASHOUT:] - yv[WASHOUT:, None, :]
+    BATCH_AXIS = 2                         # of the outputs y [T, M, B]
+
+    @staticmethod
+    def val_score(y, yv):
+        """Per-model validation washout MSE [M] of outputs y [T, M, B] (yv time-major [T, B]):
+        cfcbase.metrics.washout_mse with the sum over (t, b) in an order that does not depend on M
+        (cell.sum_tb)."""
+        e = y[WASHOUT:] - yv[WASHOUT:, None, :]
         return sum_tb(e * e) / (e.shape[0] * e.shape[2])
 
     def metrics(self, out, y, m, prefix):
@@ -330,8 +334,11 @@ class ClassifierHead:
         return {"w_c": np.einsum("mbk,mbh->mkh", dlogits, cache.pooled), "b_c": dlogits.sum(axis=1)}
 
     # ---- validation and metrics -------------------------------------------------------------------------
-    def val_score(self, cache, p, yv):
-        return ce_and_accuracy(self.forward(cache, p), yv)[0]
+    BATCH_AXIS = 1                         # of the logits [M, B, K]
+
+    @staticmethod
+    def val_score(logits, yv):
+        return ce_and_accuracy(logits, yv)[0]
 
     def metrics(self, out, y, m, prefix):
         return self.task.metrics(out[m], y, prefix)

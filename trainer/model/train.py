@@ -44,14 +44,54 @@ def _thr(p):
     return p.d if getattr(p, "thr", False) else None
 
 
+# Windows per forward pass outside the minibatches (validation, evaluation, the teachers'
+# targets for distillation): a pass's caches hold about 48 T M B H bytes, so with B bounded the
+# memory of training grows with the data only by the states kept per window, 8 T M H bytes
+# (docs/training.md, "Memory"). A multiple of 8 windows: each pass's matrix products then tile
+# as one pass over every window would, and give its bits (the pinned OpenBLAS kernels round the
+# edge rows of a tile differently); the head's outputs are computed once from the states of
+# every window, as one pass would.
+FORWARD_CHUNK = 256
+
+
+class _States:
+    """The states of all N windows, as a head's forward reads them from a cache."""
+
+    def __init__(self, T, M, N, H):
+        self.T, self.M, self.B, self.H = T, M, N, H
+        self.h = np.zeros((T + 1, M, N, H))          # h[0] = 0, as cell.Cache
+        self.y = np.empty((T, M, N, 1))
+        self.pooled = None
+
+
+def chunked(head, xT, eff, caches=None, out=None, states=False):
+    """The head's outputs (``out``: a function of (head, cache, head parameters); default the
+    head's forward) of all N windows of xT [T, N, I], running the cell forward in passes of at
+    most FORWARD_CHUNK windows; with ``states`` also the states h [T, M, N, H]."""
+    W, b, lam, hp = eff
+    T, N, I = xT.shape
+    M, H = W.shape[0], W.shape[2] - I
+    caches = caches if caches is not None else _Caches()
+    out = out or (lambda hd, cache, q: hd.forward(cache, q))
+    if N <= FORWARD_CHUNK:
+        cache = caches.get(T, M, N, I, H)
+        cell.forward(cache, xT, W, b, lam)
+        o = out(head, cache, hp).copy()
+        return (o, cache.h[1:].copy()) if states else o
+    full = _States(T, M, N, H)
+    for a in range(0, N, FORWARD_CHUNK):
+        xc = np.ascontiguousarray(xT[:, a:a + FORWARD_CHUNK])
+        cache = caches.get(T, M, xc.shape[1], I, H)
+        cell.forward(cache, xc, W, b, lam)
+        full.h[1:, :, a:a + xc.shape[1]] = cache.h[1:]
+    o = out(head, full, hp).copy()
+    return (o, full.h[1:]) if states else o
+
+
 def outputs(head, xT, eff):
     """The head's outputs and the states [T, M, B, H] of inputs xT [T, B, I] (a readout: y
     [T, M, B]; a classifier: logits [M, B, K])."""
-    W, b, lam, hp = eff
-    T, B, I = xT.shape
-    cache = cell.Cache(T, W.shape[0], B, I, W.shape[2] - I)
-    cell.forward(cache, xT, W, b, lam)
-    return head.forward(cache, hp), cache.h[1:]
+    return chunked(head, xT, eff, states=True)
 
 
 def evaluate(head, eff, splits=("train", "val", "test")):
@@ -60,16 +100,14 @@ def evaluate(head, eff, splits=("train", "val", "test")):
     out = [dict() for _ in range(M)]
     for sp in splits:
         x, y = head.task.split(sp)
-        o, _ = outputs(head, tm(x), eff)
+        o = chunked(head, tm(x), eff)
         for m in range(M):
             out[m].update(head.metrics(o, y, m, sp + "_"))
     return out
 
 
-def _validation(head, eff, xvT, yv, cache):
-    W, b, lam, hp = eff
-    cell.forward(cache, xvT, W, b, lam)
-    return head.val_score(cache, hp, yv)
+def _validation(head, eff, xvT, yv, caches):
+    return head.val_score(chunked(head, xvT, eff, caches), yv)
 
 
 class _Caches(dict):
@@ -137,7 +175,7 @@ def train_teachers(head, H, seeds, epochs=2000, lr=1e-2, clip=1.0, eval_every=10
     p = init_teachers(head, H, seeds, I)
     M = p.M
     ones = np.ones(M)
-    caches, vcache = _Caches(), cell.Cache(xvT.shape[0], M, xvT.shape[1], I, H)
+    caches, vcaches = _Caches(), _Caches()
     crops = head.teacher_crops(xT, yT) if crop_weight else None
 
     def grad_(g, idx, step, nsteps):
@@ -164,7 +202,7 @@ def train_teachers(head, H, seeds, epochs=2000, lr=1e-2, clip=1.0, eval_every=10
 
     t0 = time.perf_counter()
     best, _ = optimize(p, grad_, N, epochs, lr, clip, batch, [H, 7, N],   # the same batch order for every seed
-                       lambda q: _validation(head, effective(q), xvT, yvT, vcache), f"teacher H={H}",
+                       lambda q: _validation(head, effective(q), xvT, yvT, vcaches), f"teacher H={H}",
                        eval_every, on_eval=on_eval)
     return best.p, {f"{head.selection}_sel": best.val.tolist(), "wall_s": time.perf_counter() - t0}
 
@@ -313,16 +351,14 @@ def train_students(head, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     H, M = teachers.H, teachers.M
     traj = np.array([d == "traj" for d in distill], np.float64)
     outd = np.array([d == "out" for d in distill], np.float64)
-    W0, b0, lam0, hp0 = effective(teachers)
-    tcache = cell.Cache(T, M, N, I, H)
-    cell.forward(tcache, xT, W0, b0, lam0)
-    t_out, h_t = head.teacher_outputs(tcache, hp0), tcache.h[1:].copy()    # what distillation matches
+    # what distillation matches: the teachers' outputs and states on every training window
+    t_out, h_t = chunked(head, xT, effective(teachers), out=lambda hd, c, q: hd.teacher_outputs(c, q), states=True)
     sw = None if transient_w == 1.0 else step_weights(T, transient_w)
     p = init_students(teachers, scheme) if start is None else start.copy()
     if thr_learn:
         p = _with_thresholds(p)
     rule = _StudentRule(p, scheme, shaped, beta, beta_zero, thr_learn, damp, inq, freeze_trits)
-    caches, vcache = _Caches(), cell.Cache(xvT.shape[0], M, xvT.shape[1], I, H)
+    caches, vcaches = _Caches(), _Caches()
 
     def grad_(g, idx, step, nsteps):
         full = len(idx) == N
@@ -339,7 +375,7 @@ def train_students(head, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     def validate(q):
         if not rule.checkpoints():                    # not a quantized model yet: no checkpoint
             return np.full(M, 1e300)
-        return _validation(head, effective(q, scheme), xvT, yvT, vcache)
+        return _validation(head, effective(q, scheme), xvT, yvT, vcaches)
 
     t0 = time.perf_counter()
     best, nsteps = optimize(p, grad_, N, epochs, lr, clip, batch, [H, 8, N],   # same order for every seed and config
