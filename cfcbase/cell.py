@@ -87,9 +87,10 @@ def float_weights(art):
     return np.concatenate([s[:, None] * w.astype(np.float64) for _, w, s in art.matrices()])
 
 
-def float_outputs(art, x):
-    """The float model of an artifact (cfcbase.artifact.Artifact) on windows x [N, T, I]: its
-    head's outputs (a readout: y [N, T]; a classifier: logits [N, K])."""
+def float_outputs(art, x, n=None):
+    """The float model of an artifact (cfcbase.artifact.Artifact) on windows x [N, T, I] (``n``:
+    each window's steps, None: all T): its head's outputs (a readout: y [N, T]; a classifier:
+    logits [N, K])."""
     x = np.asarray(x, np.float64)
     return run(float_weights(art), np.concatenate([art.b_f, art.b_g]), decay(art.tau, art.dt), x,
-               art.head.collector(x.shape[0], x.shape[1]))
+               art.head.collector(x.shape[0], x.shape[1], n))

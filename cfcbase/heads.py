@@ -30,7 +30,8 @@ MAX_WINDOW = 65535
 class Pooling:
     """How a classifier pools a window's states into one vector v. Each stage uses its side:
     the float model (pool, or add/result step by step), the trainer's backward (pool_backward)
-    and the golden model's integers (int_pool)."""
+    and the golden model's integers (int_pool). ``n``: each window's steps, int [B] (None: every
+    window has all T; a window's states past its length are not pooled)."""
     name: str = ""
     code: int = -1                       # TRIX_POOL_* of firmware/core/trix_cell.h
     text: str = ""                       # what v is, in words (the model header's comment)
@@ -41,59 +42,80 @@ class Pooling:
     __repr__ = __str__
 
 
+def _mask(T, n):
+    """[T, 1, B, 1]: step t of window b is one of its steps."""
+    return (np.arange(T)[:, None] < np.asarray(n)[None, :])[:, None, :, None]
+
+
 class LastPooling(Pooling):
-    """v = h_T, the state after the window's last step."""
+    """v = h_{n-1}, the state after the window's last step."""
     name, code, text = "last", 0, "state after the window's last step"
 
     @staticmethod
-    def pool(hs):
-        """hs [T, ...] (the states after each step) -> v."""
-        return hs[-1]
+    def pool(hs, n=None):
+        """hs [T, M, B, H] (the states after each step) -> v [M, B, H]."""
+        if n is None:
+            return hs[-1]
+        return hs[np.asarray(n) - 1, :, np.arange(hs.shape[2])].transpose(1, 0, 2)
 
     @staticmethod
-    def pool_backward(dhs, dv, T):
-        """dL/dh_t += dL/dv dv/dh_t, into dhs [T, ...]."""
-        dhs[-1] += dv
+    def pool_backward(dhs, dv, T, n=None):
+        """dL/dh_t += dL/dv dv/dh_t, into dhs [T, M, B, H]."""
+        if n is None:
+            dhs[-1] += dv
+        else:
+            dhs[np.asarray(n) - 1, :, np.arange(dhs.shape[2])] += dv.transpose(1, 0, 2)
 
     @staticmethod
-    def add(acc, h):
-        """The running pool after one more state (acc None before the first)."""
-        return h
+    def add(acc, h, t=None, n=None):
+        """The running pool after the states h [..., B, H] of step t (acc None before the first)."""
+        if n is None:
+            return h
+        last = (np.asarray(n) == t + 1)[:, None]
+        return np.where(last, h, 0.0 if acc is None else acc)
 
     @staticmethod
-    def result(acc, T):
+    def result(acc, T, n=None):
         return acc
 
     @staticmethod
     def int_pool(h, n):
-        """Q15 states int64 [N, T, H], n = min(T, MAX_WINDOW) -> v int64 [N, H]."""
-        return h[:, n - 1]
+        """Q15 states int64 [N, T, H], n int [N] (each window's steps, at most MAX_WINDOW) -> v int64 [N, H]."""
+        return h[np.arange(h.shape[0]), np.asarray(n) - 1]
 
 
 class MeanPooling(Pooling):
-    """v = (1/T) sum_t h_t, the mean state over the window's steps."""
+    """v = (1/n) sum_{t < n} h_t, the mean state over the window's steps."""
     name, code, text = "mean", 1, "mean state over the window's steps"
 
     @staticmethod
-    def pool(hs):
-        return hs.mean(axis=0)
+    def pool(hs, n=None):
+        if n is None:
+            return hs.mean(axis=0)
+        return (hs * _mask(hs.shape[0], n)).sum(axis=0) / np.asarray(n)[None, :, None]
 
     @staticmethod
-    def pool_backward(dhs, dv, T):
-        dhs += dv / T
+    def pool_backward(dhs, dv, T, n=None):
+        if n is None:
+            dhs += dv / T
+        else:
+            dhs += _mask(T, n) * (dv / np.asarray(n)[None, :, None])[None]
 
     @staticmethod
-    def add(acc, h):
+    def add(acc, h, t=None, n=None):
+        if n is not None:
+            h = h * (t < np.asarray(n))[:, None]
         return np.array(h, np.float64) if acc is None else acc + h      # a copy: callers step h in place
 
     @staticmethod
-    def result(acc, T):
-        return acc / T
+    def result(acc, T, n=None):
+        return acc / T if n is None else acc / np.asarray(n)[:, None]
 
     @staticmethod
     def int_pool(h, n):
-        S = h[:, :n].sum(axis=1)                      # |S| <= 65535 * 32768 < 2^31: int32 on the device
-        return (2 * S + n) // (2 * n)                  # floor(S / n) + (2 (S mod n) >= n)
+        n = np.asarray(n, np.int64)
+        S = (h * (np.arange(h.shape[1])[None, :] < n[:, None])[:, :, None]).sum(axis=1)  # |S| < 2^31: int32 on the device
+        return (2 * S + n[:, None]) // (2 * n[:, None])                    # floor(S / n) + (2 (S mod n) >= n)
 
 
 POOLINGS = {p.name: p for p in (LastPooling(), MeanPooling())}
@@ -108,9 +130,9 @@ class Head:
     """The common face of the heads (see the module docstring)."""
     kind: str = ""
 
-    def collector(self, N: int, T: int):
-        """A float collector of the states of N windows of T steps: .add(t, h [N, H]) per step,
-        then .outputs()."""
+    def collector(self, N: int, T: int, n=None):
+        """A float collector of the states of N windows of T steps (``n``: each window's own steps,
+        None: all T): .add(t, h [N, H]) per step, then .outputs()."""
         raise NotImplementedError
 
     def device_readout(self) -> tuple:
@@ -139,7 +161,7 @@ class Readout(Head):
     b_o: float
     kind = "readout"
 
-    def collector(self, N, T):
+    def collector(self, N, T, n=None):
         return _ReadoutCollector(self, N, T)
 
     def device_readout(self):
@@ -177,15 +199,15 @@ class Readout(Head):
 # ---- the classifier: K logits per window --------------------------------------------------------
 
 class _ClassifierCollector:
-    def __init__(self, head, N, T):
-        self.head, self.T = head, T
+    def __init__(self, head, N, T, n=None):
+        self.head, self.T, self.n = head, T, n
         self.acc = None
 
     def add(self, t, h):
-        self.acc = self.head.pooling.add(self.acc, h)
+        self.acc = self.head.pooling.add(self.acc, h, t, self.n)
 
     def outputs(self):
-        v = self.head.pooling.result(self.acc, self.T)
+        v = self.head.pooling.result(self.acc, self.T, self.n)
         return v @ np.asarray(self.head.w_c).T + np.asarray(self.head.b_c)
 
 
@@ -205,8 +227,8 @@ class Classifier(Head):
     def K(self) -> int:
         return len(self.classes)
 
-    def collector(self, N, T):
-        return _ClassifierCollector(self, N, T)
+    def collector(self, N, T, n=None):
+        return _ClassifierCollector(self, N, T, n)
 
     def device_readout(self):
         """A classifier has no per-step forecast: the device's readout is zero."""

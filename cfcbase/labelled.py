@@ -55,8 +55,9 @@ class LabelledData:
     channels: list
     offset: np.ndarray                           # per channel, fitted on the training part
     scale: np.ndarray
-    x: dict = field(default_factory=dict)        # split -> float64 [N, T, C], scaled
+    x: dict = field(default_factory=dict)        # split -> float64 [N, T, C], scaled (0 past a case's length)
     y: dict = field(default_factory=dict)        # split -> int64 [N]
+    lengths: dict = field(default_factory=dict)  # split -> int64 [N]: each window's steps
     problem: str | None = None
 
     def sizes(self) -> str:
@@ -110,9 +111,6 @@ def build(spec: LabelledSpec) -> LabelledData:
                       f"{', '.join(tr.classes)} (the same names in the same order)")
     if te.x.shape[2] != tr.x.shape[2]:
         bad_file(te.path, f"{te.where(0)}: {te.x.shape[2]} channel(s), the TRAIN file {tr.x.shape[2]}")
-    if te.x.shape[1] != tr.x.shape[1]:
-        bad_file(te.path, f"{te.where(0)}: cases of {te.x.shape[1]} steps, the TRAIN file's {tr.x.shape[1]} "
-                      f"(unequal lengths are not read)")
     K = len(tr.classes)
     n = counts(tr.y, K)
     for k in range(K):
@@ -121,23 +119,27 @@ def build(spec: LabelledSpec) -> LabelledData:
             bad_file(tr.path, f"{where}: class {quote(tr.classes[k])} has no case in the file (every class needs "
                           f"training cases)")
     a, b = stratified_split(tr.y, K, spec.val_fraction)
-    xtr = tr.x[a]
-    offset = xtr.reshape(-1, xtr.shape[2]).mean(0)
-    spread = np.abs(xtr - offset).reshape(-1, xtr.shape[2]).max(0)
+    valid = np.arange(tr.x.shape[1])[None, :] < tr.lengths[a][:, None]     # the training cases' own steps
+    xtr = tr.x[a][valid]                                                     # [steps, C]
+    offset = xtr.mean(0)
+    spread = np.abs(xtr - offset).max(0)
     for j, s in enumerate(spread):
         if not s > 0:
             bad_file(tr.path, f"channel {quote(tr.channels[j])} is constant over the training cases; it carries no "
                           f"signal (drop it)")
     out = LabelledData(spec, list(tr.classes), list(tr.channels), offset, spread, problem=tr.problem)
     for s, (src, idx) in {"train": (tr, a), "val": (tr, b), "test": (te, np.arange(len(te.y)))}.items():
+        n = src.lengths[idx]
+        past = np.arange(src.x.shape[1])[None, :] >= n[:, None]
         x = (src.x[idx] - offset) / spread
+        x[past] = 0.0                                  # padding stays 0 (not data: never read as a step)
         far = ~(np.abs(x) <= MAX_SCALED)
         if far.any():
             i, t, c = (int(v) for v in np.argwhere(far)[0])
             bad_file(src.path, f"{src.where(int(idx[i]))}: channel {c}, value {t}: {src.x[idx[i], t, c]:g} lies "
                            f"{abs(x[i, t, c]):.3g} times the training cases' range from their mean (at most "
                            f"{MAX_SCALED:g}; the scaling is fitted on the training cases)")
-        out.x[s], out.y[s] = np.ascontiguousarray(x), src.y[idx].copy()
+        out.x[s], out.y[s], out.lengths[s] = np.ascontiguousarray(x), src.y[idx].copy(), n.copy()
     if len(out.y["val"]) == 0:
         bad_file(tr.path, "no class has two cases: nothing for the validation split")
     return out

@@ -40,8 +40,9 @@ EXTENSIONS = (".ts", ".npz")
 
 @dataclass
 class Labelled:
-    """One file's cases: x float64 [N, T, C], y int64 [N] (indices into classes), where each case
-    is in the file (`lines`: its line for a .ts, None for an .npz: cases named by index)."""
+    """One file's cases: x float64 [N, T, C] (T the longest case; a shorter case's steps past its
+    length are 0), y int64 [N] (indices into classes), lengths int64 [N] (each case's steps), where
+    each case is in the file (`lines`: its line for a .ts, None for an .npz: cases named by index)."""
     path: str
     x: np.ndarray
     y: np.ndarray
@@ -50,6 +51,11 @@ class Labelled:
     lines: list | None = None
     class_line: int | None = None      # the .ts line declaring the classes
     problem: str | None = None         # @problemName
+    lengths: np.ndarray | None = None  # None: every case has T steps
+
+    def __post_init__(self):
+        if self.lengths is None:
+            self.lengths = np.full(len(self.y), self.x.shape[1], np.int64)
 
     def where(self, i) -> str:
         return f"line {self.lines[i]}" if self.lines is not None else f"case {i}"
@@ -135,7 +141,7 @@ def read_ts(path) -> Labelled:
     shown, real = _open_checks(path, ".ts")
     head = {}
     flat = array("d")                 # every value, case after case ([C][T] each): 8 bytes a value
-    labels, lines = [], []
+    labels, lines, lengths = [], [], []
     dims = length = None
     try:
         with open(real, encoding="utf-8-sig") as f:
@@ -169,19 +175,24 @@ def read_ts(path) -> Labelled:
                         bad_file(shown, f"line {n}: {dims} channels; at most {MAX_CHANNELS} are read")
                 elif len(chans) != dims:
                     bad_file(shown, f"line {n}: {len(chans)} channel(s), the cases before it {dims}")
+                case_len = None
                 for c, text in enumerate(chans):
                     vals = text.split(",")
-                    if length is None:
-                        length = len(vals)
+                    if case_len is None:
+                        case_len = len(vals)
                         want = head.get("series_length")
-                        if want is not None and length != want:
-                            bad_file(shown, f"line {n}: channel {c} has {length} values, @seriesLength declares {want}")
-                        if length > MAX_SERIES_LENGTH:
-                            bad_file(shown, f"line {n}: {length} values per channel; at most {MAX_SERIES_LENGTH:,} are read "
-                                              "(the longest window a classifier pools)")
-                    elif len(vals) != length:
-                        bad_file(shown, f"line {n}: channel {c} has {len(vals)} values, the cases before it {length} "
-                                    f"(unequal lengths are not read: cut or resample the cases to one length)")
+                        if want is not None and case_len != want:
+                            bad_file(shown, f"line {n}: channel {c} has {case_len} values, @seriesLength declares {want}")
+                        if case_len > MAX_SERIES_LENGTH:
+                            bad_file(shown, f"line {n}: {case_len} values per channel; at most {MAX_SERIES_LENGTH:,} "
+                                              "are read (the longest window a classifier pools)")
+                        if length is not None and case_len != length and head.get("equal_length", True):
+                            bad_file(shown, f"line {n}: channel {c} has {case_len} values, the cases before it {length} "
+                                        f"(the header does not declare @equalLength false)")
+                        length = case_len if length is None else length
+                    elif len(vals) != case_len:
+                        bad_file(shown, f"line {n}: channel {c} has {len(vals)} values, channel 0 of the case "
+                                    f"{case_len} (the channels of a case have one length)")
                     for j, v in enumerate(vals):
                         try:
                             fv = float(v)
@@ -205,6 +216,7 @@ def read_ts(path) -> Labelled:
                     bad_file(shown, f"line {n}: more than {MAX_CASES:,} cases; larger files are not read")
                 labels.append(head["classes"].index(label))
                 lines.append(n)
+                lengths.append(case_len)
             if not data:
                 bad_file(shown, "no @data line: not a .ts file")
     except UnicodeDecodeError:
@@ -215,9 +227,17 @@ def read_ts(path) -> Labelled:
         bad_file(shown, f"cannot read ({e.strerror or e})")
     if not labels:
         bad_file(shown, "no cases after @data")
-    x = np.frombuffer(flat, np.float64).reshape(len(labels), dims, length).transpose(0, 2, 1)   # -> [N, T, C]
+    n = np.asarray(lengths, np.int64)
+    values = np.frombuffer(flat, np.float64)
+    if (n == n[0]).all():
+        x = values.reshape(len(labels), dims, int(n[0])).transpose(0, 2, 1)     # -> [N, T, C]
+    else:                                   # cases of their own lengths: padded with 0 to the longest
+        x = np.zeros((len(labels), int(n.max()), dims))
+        start = np.concatenate([[0], np.cumsum(n * dims)])
+        for i, k in enumerate(n):
+            x[i, :k] = values[start[i]:start[i + 1]].reshape(dims, k).T
     return Labelled(shown, np.ascontiguousarray(x), np.asarray(labels, np.int64), list(head["classes"]),
-                    [f"dim{c}" for c in range(dims)], lines, head["class_line"], head.get("problem"))
+                    [f"dim{c}" for c in range(dims)], lines, head["class_line"], head.get("problem"), n)
 
 
 # ---- .npz ----------------------------------------------------------------------------------
@@ -286,6 +306,9 @@ def read_npz(path) -> Labelled:
             bad_file(shown, f"classes: {cs[0]} class(es); {MIN_CLASSES}..{MAX_CLASSES} are supported")
         if ys != (N,) or not (yd.kind in "iu" or yd.kind == "U"):
             bad_file(shown, f"y: expected integer class indices or class names of shape ({N},), got {yd} of shape {ys}")
+        if "lengths" in mem and (mem["lengths"][1].kind not in "iu" or mem["lengths"][0] != (N,)):
+            bad_file(shown, f"lengths: expected each case's steps as {N} integers, got {mem['lengths'][1]} of shape "
+                        f"{mem['lengths'][0]}")
         if "channels" in mem and (mem["channels"][1].kind != "U" or mem["channels"][0] != (C,)):
             bad_file(shown, f"channels: expected {C} names as text, got {mem['channels'][1]} of shape {mem['channels'][0]}")
         with zipfile.ZipFile(real) as z:
@@ -296,6 +319,7 @@ def read_npz(path) -> Labelled:
             y = load("y")
             channels = [str(c) for c in load("channels")] if "channels" in mem else [f"c{j}" for j in range(C)]
             x = np.asarray(load("X"), np.float64)
+            lengths = load("lengths").astype(np.int64) if "lengths" in mem else np.full(N, T, np.int64)
     except SeriesError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, ValueError, EOFError, KeyError,
@@ -320,6 +344,12 @@ def read_npz(path) -> Labelled:
         if bad.any():
             i = int(np.argmax(bad))
             bad_file(shown, f"case {i}: unknown label {int(y[i])} (class indices 0..{len(classes) - 1})")
+    short = np.flatnonzero((lengths < 1) | (lengths > T))
+    if len(short):
+        i = int(short[0])
+        bad_file(shown, f"case {i}: lengths[{i}] = {int(lengths[i])} steps; a case has 1..{T} (X's steps)")
+    past = np.arange(T)[None, :] >= lengths[:, None]
+    x[past] = 0.0                                  # a case's steps past its length are not data
     bad = ~np.isfinite(x)
     if bad.any():
         i, t, c = (int(v) for v in np.argwhere(bad)[0])
@@ -330,7 +360,7 @@ def read_npz(path) -> Labelled:
         i, t, c = (int(v) for v in np.argwhere(big)[0])
         bad_file(shown, f"case {i}: X[{i}, {t}, {c}] = {x[i, t, c]:g} is outside the accepted magnitude "
                     f"|v| <= {table.MAX_ABS:g}")
-    return Labelled(shown, np.ascontiguousarray(x), idx, classes, channels)
+    return Labelled(shown, np.ascontiguousarray(x), idx, classes, channels, lengths=lengths)
 
 
 def read_labelled(path) -> Labelled:

@@ -104,19 +104,37 @@ class LabelledTask(ClassifyTask):
         if self._scaling is None:
             return {s: (d.x[s], d.y[s]) for s in SPLITS}
         sc = self._scaling                     # a recorded task: the artifact's scaling
-        return {s: ((d.x[s] * d.scale + d.offset - sc["input_offset"]) / sc["input_scale"], d.y[s]) for s in SPLITS}
+        return {s: (zero_past((d.x[s] * d.scale + d.offset - sc["input_offset"]) / sc["input_scale"], d.lengths[s]),
+                    d.y[s]) for s in SPLITS}
+
+    def lengths(self, name):
+        """Each window's steps (cfcbase.task.Task.lengths), None when every window of the split
+        has its T steps."""
+        if name == "test" and self.recorded is not None:
+            x, _, n = self._test_file()
+        else:
+            x, n = self.splits()[name][0], self.labelled().lengths[name]
+        return None if (n == x.shape[1]).all() else n.copy()
+
+    def _test_file(self):
+        """(x scaled, y, lengths) of a recorded task's TEST file (the artifact's or verify --data's),
+        read once."""
+        if getattr(self, "_test", None) is None:
+            lab = read_labelled(self.test_path or self._file("test"))
+            if lab.classes != self.classes:
+                bad_file(lab.path, f"classes {', '.join(lab.classes)}; the model's are {', '.join(self.classes)}")
+            if lab.x.shape[2] != len(self.channels):
+                bad_file(lab.path, f"{lab.x.shape[2]} channel(s), the model I = {len(self.channels)}")
+            sc = self._scaling
+            self._test_source = f"{lab.path} ({len(lab.y)} windows of {_steps(lab.lengths)})"
+            self._test = (zero_past((lab.x - sc["input_offset"]) / sc["input_scale"], lab.lengths), lab.y, lab.lengths)
+        return self._test
 
     def split(self, name):
         if name != "test" or self.recorded is None:
             return super().split(name)
-        lab = read_labelled(self.test_path or self._file("test"))
-        if lab.classes != self.classes:
-            bad_file(lab.path, f"classes {', '.join(lab.classes)}; the model's are {', '.join(self.classes)}")
-        if lab.x.shape[2] != len(self.channels):
-            bad_file(lab.path, f"{lab.x.shape[2]} channel(s), the model I = {len(self.channels)}")
-        sc = self._scaling
-        self._test_source = f"{lab.path} ({len(lab.y)} windows of {lab.x.shape[1]} steps)"
-        return (lab.x - sc["input_offset"]) / sc["input_scale"], lab.y.copy()
+        x, y, _ = self._test_file()
+        return x.copy(), y.copy()
 
     @property
     def I(self) -> int:
@@ -137,18 +155,20 @@ class LabelledTask(ClassifyTask):
         if split == "test" and getattr(self, "_test_source", None):
             return self._test_source
         x, y = self.splits()[split]
-        return f"{self.spec.train} {split} split ({len(y)} windows of {x.shape[1]} steps)"
+        return f"{self.spec.train} {split} split ({len(y)} windows of {_steps(self.labelled().lengths[split])})"
 
     # ---- reports -----------------------------------------------------------------------------------
     def data_lines(self):
         d = self.labelled()
+        n = np.concatenate([d.lengths[s] for s in SPLITS])
         return [f"labelled {d.spec.train} / {d.spec.test}: {len(d.channels)} channel(s), {len(d.classes)} classes, "
-                f"windows of {d.x['train'].shape[1]} steps; {d.sizes()}"]
+                f"windows of {_steps(n)}; {d.sizes()}"]
 
     def summary(self):
         d = self.labelled()
         return {"classes": self.classes, "channels": self.I, "spec": spec_dict(d.spec), "channel_names": d.channels,
                 "problem": d.problem, "steps": int(d.x["train"].shape[1]),
+                "window_steps": {s: [int(d.lengths[s].min()), int(d.lengths[s].max())] for s in d.lengths},
                 "sizes": {s: int(len(d.y[s])) for s in d.y},
                 "per_class": {s: counts(d.y[s], len(d.classes)).tolist() for s in d.y}, "description": d.sizes(),
                 "input_offset": d.offset.tolist(), "input_scale": d.scale.tolist(),
@@ -180,6 +200,20 @@ class LabelledTask(ClassifyTask):
         spec = LabelledSpec(d["train"], d["test"], float(d["val_fraction"]))
         return cls(spec, record=d, scaling=read_scaling(path, raw, I, SCALING_KEYS), classes=head.classes,
                    artifact_path=path)
+
+
+def _steps(n) -> str:
+    """Windows' steps in words: "100 steps", or "5..14 steps" when they differ."""
+    lo, hi = int(np.min(n)), int(np.max(n))
+    return f"{hi} steps" if lo == hi else f"{lo}..{hi} steps"
+
+
+def zero_past(x, n):
+    """x [N, T, C] with each window's steps past its length n [N] set to 0 (not data)."""
+    past = np.arange(x.shape[1])[None, :] >= np.asarray(n)[:, None]
+    if past.any():
+        x[past] = 0.0
+    return x
 
 
 def record_problem(d: dict, I: int) -> str | None:

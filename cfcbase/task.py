@@ -75,6 +75,11 @@ class Task:
         x, y = self.splits()[name]
         return x.copy(), y.copy()
 
+    def lengths(self, name: str):
+        """Each window's steps of a split, int64 [N], or None when every window has the split's T
+        steps (a shorter window's inputs past its length are 0 and are not steps)."""
+        return None
+
     @property
     def I(self) -> int:
         """Inputs per step."""

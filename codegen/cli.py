@@ -71,7 +71,7 @@ def cmd_accuracy(a) -> int:
         x, y = art.task.split("test")
         m = IntModel.from_artifact(art)
         ys, hs = run_golden(m, quantize_input(x), return_states=True)
-        line, rel = m.head.accuracy(art, np.asarray(x, np.float64), y, ys, hs)
+        line, rel = m.head.accuracy(art, np.asarray(x, np.float64), y, ys, hs, art.task.lengths("test"))
         worst = max(worst, abs(rel))
         print(f"{path}: task {art.task.label()}, {line}")
     if worst > a.tolerance:

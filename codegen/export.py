@@ -86,7 +86,11 @@ def golden_inputs(art: Artifact, n: int = GOLDEN_SEQUENCES):
     head = INT_HEADS[art.head.kind]
     x, _ = _split(art, "test")
     if x is not None:
-        return quantize_input(x[:n]), CText(head.golden_source(art, min(n, len(x))))
+        lengths = art.task.lengths("test")
+        k = min(n, len(x))
+        T = x.shape[1] if lengths is None else int(lengths[:k].min())   # windows of their own lengths: their
+        cut = "" if T == x.shape[1] else f", their first {T} steps (a window's first steps are a window too)"
+        return quantize_input(x[:k, :T]), CText(head.golden_source(art, k) + cut)
     x, text = head.stand_in(art, n)
     return quantize_input(x), CText(text)
 
@@ -220,7 +224,7 @@ def export_model(art: Artifact, prefix: str = "trix", allow_lossy: bool = False,
     golden_x, source = golden_inputs(art)
     files = render_model_files(art, prefix, golden_x=golden_x, source=source, kernel=kernel, model=m)
     x, where, note = lossy_inputs(art)
-    report = check_report(art, m, x)
+    report = check_report(art, m, x, art.task.lengths("val") if where == INT_HEADS[art.head.kind].VAL_WORDS else None)
     check_lossy(m, report, art.path, where, allow_lossy)
     return Exported(art, m, files, report, where, note)
 

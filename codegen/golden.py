@@ -364,11 +364,12 @@ def run_golden(m: IntModel, x_q14, return_states: bool = False):
     return (ys, hs) if return_states else ys
 
 
-def golden_outputs(m: IntModel, x_q14):
-    """What the device answers for windows x int16 Q14 [N, T, I] from h = 0: a readout's y int16 Q14
-    [N, T]; a classifier's (logits int32 [N, K] Q16, class int64 [N]) (codegen.heads)."""
+def golden_outputs(m: IntModel, x_q14, n=None):
+    """What the device answers for windows x int16 Q14 [N, T, I] from h = 0 (``n``: each window's
+    steps, None: all T; a classifier's window ends there): a readout's y int16 Q14 [N, T]; a
+    classifier's (logits int32 [N, K] Q16, class int64 [N]) (codegen.heads)."""
     ys, hs = run_golden(m, x_q14, return_states=True)
-    return m.head.outputs(ys, hs)
+    return m.head.outputs(ys, hs, n)
 
 
 # ---- float side ----------------------------------------------------------------------

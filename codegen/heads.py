@@ -106,7 +106,7 @@ class IntReadout:
     def golden_vectors(self, m, hs) -> dict | None:
         return None
 
-    def outputs(self, ys, hs):
+    def outputs(self, ys, hs, n=None):
         """The golden outputs: the per-step y (Q14 int16 [N, T])."""
         return ys
 
@@ -131,7 +131,7 @@ class IntReadout:
                 "golden_vs_float_mse": washout_mse(yg, yf), "max_abs_diff": float(np.max(np.abs(yg - yf)))}
 
     @classmethod
-    def accuracy(cls, art, x, y, ys, hs) -> tuple:
+    def accuracy(cls, art, x, y, ys, hs, n=None) -> tuple:
         """(the line `codegen accuracy` prints, the relative difference it is judged by)."""
         r = cls.accuracy_report(art, x, y, ys)
         return (f"test set {x.shape[0]}x{x.shape[1]}, washout (t >= {WASHOUT}) MSE: float ternary "
@@ -140,7 +140,7 @@ class IntReadout:
                 f"{r['max_abs_diff']:.2e})"), r["relative"]
 
     # ---- the export's check (docs/fixed_point.md, "Lossy models") ----
-    def check_report(self, art, x, ys, hs, sat) -> dict:
+    def check_report(self, art, x, ys, hs, sat, n=None) -> dict:
         """Integer vs float washout MSE and largest |difference| on float inputs x [N, T, I] whose
         golden outputs are ys (sat: codegen.lossy.saturation_counts)."""
         yg = np.asarray(ys, np.float64) / Q14_ONE
@@ -243,14 +243,16 @@ class IntClassifier:
                 + np.ascontiguousarray(self.b_q, dtype="<i8").tobytes() + self.source_bytes)
 
     # ---- the golden model (section 12) ----
-    def pooled(self, h_q15) -> np.ndarray:
-        """The pooled state of windows: h_q15 int16 [N, T, H] (the states after each step) -> v int64 [N, H]."""
+    def pooled(self, h_q15, lengths=None) -> np.ndarray:
+        """The pooled state of windows: h_q15 int16 [N, T, H] (the states after each step), each
+        window's steps ``lengths`` int [N] (None: all T) -> v int64 [N, H]; a window pools at most
+        its first MAX_WINDOW steps."""
         h = np.asarray(h_q15, np.int64)
         N, T, H = h.shape
         if T == 0:
             return np.zeros((N, H), np.int64)
-        n = min(T, MAX_WINDOW)
-        return self.pooling.int_pool(h, n)
+        n = np.full(N, T, np.int64) if lengths is None else np.asarray(lengths, np.int64)
+        return self.pooling.int_pool(h, np.minimum(n, MAX_WINDOW))
 
     def logits(self, v) -> np.ndarray:
         """int32 [N, K] logits (Q16) of pooled states v [N, H] (Q15)."""
@@ -258,9 +260,10 @@ class IntClassifier:
         s = self.shift
         return np.clip((acc + (1 << (s - 2))) >> (s - 1), INT32_MIN, INT32_MAX).astype(np.int32)
 
-    def outputs(self, ys, hs):
-        """(logits int32 [N, K] Q16, class int64 [N]) of windows from their golden states hs [N, T, H]."""
-        lg = self.logits(self.pooled(hs))
+    def outputs(self, ys, hs, n=None):
+        """(logits int32 [N, K] Q16, class int64 [N]) of windows from their golden states hs [N, T, H]
+        (``n``: each window's steps, None: all T)."""
+        lg = self.logits(self.pooled(hs, n))
         return lg, np.argmax(lg, axis=1)
 
     # ---- what the headers carry ----
@@ -296,20 +299,20 @@ class IntClassifier:
         return [f"  head     {self.footprint(m)['head_bytes']:6d} bytes  ({self.K} classes x {m.H} int32 weights + "
                 f"{self.K} int64 biases)"]
 
-    def accuracy(self, art, x, y, ys, hs) -> tuple:
+    def accuracy(self, art, x, y, ys, hs, n=None) -> tuple:
         """(the line `codegen accuracy` prints, the relative difference it is judged by): test accuracy
         of the float and of the golden integer classifier, and their relative difference in error rate."""
-        _, cls = self.outputs(ys, hs)
-        af = float(np.mean(np.argmax(float_outputs(art, x), 1) == y))
+        _, cls = self.outputs(ys, hs, n)
+        af = float(np.mean(np.argmax(float_outputs(art, x, n), 1) == y))
         ag = float(np.mean(cls == y))
         rel = abs(ag - af) / max(1.0 - af, 1.0 / len(y))
         return (f"classifier, test windows {x.shape[0]}x{x.shape[1]}: accuracy float ternary {100 * af:.2f}%, golden "
                 f"integer {100 * ag:.2f}% (error rate relative difference {100 * rel:+.1f}%)"), rel
 
     # ---- the export's check: integer vs float logits ----
-    def check_report(self, art, x, ys, hs, sat) -> dict:
-        lg, cls = self.outputs(ys, hs)
-        lf = float_outputs(art, x)
+    def check_report(self, art, x, ys, hs, sat, n=None) -> dict:
+        lg, cls = self.outputs(ys, hs, n)
+        lf = float_outputs(art, x, n)
         d = np.abs(dequantize_logits(lg) - lf)
         r = {"max_abs_logit_diff": float(d.max()), "mean_abs_logit_diff": float(d.mean()),
              "argmax_disagree": int(np.count_nonzero(cls != np.argmax(lf, axis=1))),

@@ -45,12 +45,12 @@ def float_model_name(m: IntModel) -> str:
     return "float " + "/".join(names)
 
 
-def check_report(art, m: IntModel, x) -> dict:
-    """The head's check (codegen.heads: integer vs float outputs) on float inputs x [N, T, I],
-    with the clamp counts."""
+def check_report(art, m: IntModel, x, n=None) -> dict:
+    """The head's check (codegen.heads: integer vs float outputs) on float inputs x [N, T, I]
+    (``n``: each window's steps, None: all T), with the clamp counts."""
     xq = quantize_input(x)
     ys, hs = run_golden(m, xq, return_states=True)
-    return m.head.check_report(art, np.asarray(x, np.float64), ys, hs, saturation_counts(m, xq))
+    return m.head.check_report(art, np.asarray(x, np.float64), ys, hs, saturation_counts(m, xq), n)
 
 
 def check_text(m: IntModel, r: dict, where: str, note: str = "") -> str:

@@ -139,12 +139,13 @@ class Client:
         return P.parse_logits(self.request(P.LOGITS))
 
     def run_sequences(self, x_q14, progress=None, expected=None, max_state_losses: int = 8,
-                      classes: int = 0, expected_logits=None) -> np.ndarray:
+                      classes: int = 0, expected_logits=None, lengths=None) -> np.ndarray:
         """x int16 [N, T, I] -> y int16 [N, T]: per sequence RESET, then STEPs of up to
         max_steps steps, `window` requests in flight. With `classes` K > 0 (a classifier) each
         sequence is a window: a LOGITS request follows its STEPs, and the replies are kept in
         self.window_logits (int32 [N, K]), self.window_class and self.window_steps ([N]);
         `expected_logits` (the golden logits [N, K]) then notices a lost state as `expected` does.
+        `lengths` (int [N]): each sequence's own steps, the first of its T (the rest of y stays 0).
 
         With `expected` (the golden outputs [N, T]) a device that loses its state mid-stream (a
         reset: brown-out, watchdog, the reset button) is noticed and the run resumes: a reply
@@ -169,6 +170,7 @@ class Client:
         self._expected_logits = expected_logits
         self.state_losses = []
         self._mismatch_is_loss = expected is not None
+        self._lengths = None if lengths is None else np.asarray(lengths, np.int64)
         first = 0
         while first < N:
             try:
@@ -211,12 +213,13 @@ class Client:
         chunk = max(1, min(P.MAX_STEPS, h.max_steps, P.MAX_PAYLOAD // (2 * I)))
         requests = []          # (type, payload, where the reply goes)
         for s in range(first, N):
+            Ts = T if self._lengths is None else int(self._lengths[s])
             requests.append((P.RESET, b"", (s, 0, 0)))
-            for t0 in range(0, T, chunk):
-                t1 = min(T, t0 + chunk)
+            for t0 in range(0, Ts, chunk):
+                t1 = min(Ts, t0 + chunk)
                 requests.append((P.STEP, x[s, t0:t1].astype("<i2").tobytes(), (s, t0, t1)))
             if self.classes:
-                requests.append((P.LOGITS, b"", (s, T, T)))
+                requests.append((P.LOGITS, b"", (s, Ts, Ts)))
         inflight = deque()
         done_seq = -1
         i = 0
@@ -238,7 +241,7 @@ class Client:
                 try:
                     lg = P.parse_logits(payload)
                 except ProtocolError as e:
-                    raise _Lost(s, T, f"LOGITS: {e}", cause=e) from e
+                    raise _Lost(s, t0, f"LOGITS: {e}", cause=e) from e
                 if len(lg.logits) != self.classes:
                     raise ProtocolError(f"LOGITS reply with {len(lg.logits)} logits; the model has "
                                         f"{self.classes} classes")
@@ -248,7 +251,7 @@ class Client:
                 if want is not None and expected is not None and self._mismatch_is_loss \
                         and not np.array_equal(self.window_logits[s], want[s]):
                     k = int(np.argmax(self.window_logits[s] != want[s]))
-                    raise _Lost(s, T, f"logit {k} {int(self.window_logits[s, k])} where the golden model gives "
+                    raise _Lost(s, t0, f"logit {k} {int(self.window_logits[s, k])} where the golden model gives "
                                       f"{int(want[s, k])}")
                 if progress and s != done_seq:
                     done_seq = s

@@ -159,19 +159,20 @@ class ClassifierVerify:
     @staticmethod
     def expected(ref, y, pick) -> dict:
         """The labels, the golden logits and classes, the float model's logits, the baselines."""
-        lg, cls = ref.model.head.outputs(None, ref.golden_states)
+        lg, cls = ref.model.head.outputs(None, ref.golden_states, ref.lengths)
         labels = np.asarray(y, np.int64)
         try:                               # they need the training windows: a TRAIN file that is not there has none
             base = {k: float(np.mean(p[pick] == labels)) for k, p in ref.art.task.baseline_predictions("test").items()}
         except SeriesError:
             base = {}
         return {"labels": labels, "classes": list(ref.art.head.classes),
-                "logits": lg.astype(np.int64), "class": cls, "float_logits": float_outputs(ref.art, ref.x),
+                "logits": lg.astype(np.int64), "class": cls, "float_logits": float_outputs(ref.art, ref.x, ref.lengths),
                 "baselines": base}
 
     @staticmethod
     def stream(ref) -> dict:
-        return {"classes": len(ref.expected["classes"]), "expected_logits": ref.expected["logits"]}
+        return {"classes": len(ref.expected["classes"]), "expected_logits": ref.expected["logits"],
+                "lengths": ref.lengths}
 
     @staticmethod
     def bench_steps(T) -> int:
@@ -197,13 +198,15 @@ class ClassifierVerify:
                      "got": int(got[s, k]), "expected_float": float(dequantize_logits(want[s, k])),
                      "got_float": float(dequantize_logits(got[s, k]))}
         class_bad = int(np.count_nonzero(cls != e["class"]))
-        steps_bad = int(np.count_nonzero(steps != min(T, MAX_WINDOW)))
+        n = np.full(N, T) if ref.lengths is None else ref.lengths
+        steps_bad = int(np.count_nonzero(steps != np.minimum(n, MAX_WINDOW)))
         conf = confusion(cls, e["labels"], K).tolist()
         acc = float(np.mean(cls == e["labels"]))
         b = rec["bench"]
         per_window = None if b["per_step"] is None else b["per_step"] * T     # BENCH ran one window (T <= 4096)
         rec["classify"] = {
-            "classes": e["classes"], "windows": N, "window_steps": T, "logits": int(got.size),
+            "classes": e["classes"], "windows": N, "window_steps": T, "shortest_window": int(np.min(n)),
+            "logits": int(got.size),
             "logit_mismatches": int(len(bad)), "first_logit_mismatch": first, "class_mismatches": class_bad,
             "window_step_mismatches": steps_bad,
             "accuracy": acc, "correct": int(np.sum(cls == e["labels"])),
@@ -224,7 +227,10 @@ class ClassifierVerify:
     @staticmethod
     def print(r, p) -> None:
         c = r["classify"]
-        p(f"  windows streamed      {c['windows']} x {c['window_steps']} steps ({r['frames_sent']} frames sent: RESET, "
+        shape = (f"{c['windows']} x {c['window_steps']} steps" if c.get("shortest_window", c["window_steps"]) ==
+                 c["window_steps"] else f"{c['windows']} windows of {c['shortest_window']}..{c['window_steps']} steps, "
+                 f"{r['steps']} in all")
+        p(f"  windows streamed      {shape} ({r['frames_sent']} frames sent: RESET, "
           f"STEPs, LOGITS per window)")
         if c["logit_mismatches"] == 0:
             p(f"  logits                0 mismatches of {c['logits']} (bit-exact with the golden model); classes "

@@ -31,6 +31,7 @@ class Reference:
     saturation: dict = field(default_factory=dict)
     head: object = None               # host.heads: ReadoutVerify or ClassifierVerify
     expected: dict = field(default_factory=dict)   # what the head compares with (host.heads)
+    lengths: np.ndarray | None = None  # each window's steps (None: all T): a classifier's windows of their own lengths
 
 
 def load_reference(model, sequences=None, log=None, data=None) -> Reference:
@@ -51,6 +52,7 @@ def load_reference(model, sequences=None, log=None, data=None) -> Reference:
     x = np.asarray(x, np.float64)
     if x.ndim != 3 or x.shape[2] != art.I:
         raise HostError(f"the {art.task.label()} test set has shape {x.shape}, the model I={art.I}")
+    n = art.task.lengths("test")
     pick = np.arange(x.shape[0])
     if sequences is not None:
         if sequences < 1:
@@ -61,7 +63,8 @@ def load_reference(model, sequences=None, log=None, data=None) -> Reference:
         x, y = x[pick], y[pick]
     xq = quantize_input(x)
     ys, hs = run_golden(m, xq, return_states=True)
-    ref = Reference(art, m, x, xq, ys, hs, source, saturation=saturations(m, xq, x), head=HOST_HEADS[art.head.kind])
+    ref = Reference(art, m, x, xq, ys, hs, source, saturation=saturations(m, xq, x), head=HOST_HEADS[art.head.kind],
+                    lengths=None if n is None else n[pick])
     ref.expected = ref.head.expected(ref, y, pick)
     return ref
 

@@ -167,7 +167,8 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
         # the target table names the kernel of a ternary model; an int8 matrix runs TRIX_MATVEC_S8
         "expected_kernel": TABLE[target].kernel if target in TABLE and ref.model.weights_s8 is None else None,
         "model_hash": h.hash_hex,
-        "sequences": N, "steps_per_sequence": T, "steps": int(N * T), "frames_sent": run["frames"],
+        "sequences": N, "steps_per_sequence": T, "frames_sent": run["frames"],
+        "steps": int(N * T) if ref.lengths is None else int(np.sum(ref.lengths)),
         "mismatches": int(len(bad)), "first_mismatch": first, "state_losses": run.get("state_losses", []),
         "soak": _soak_record(run.get("soak")),
         "bench": instructions(target, run["bench"], emulated),

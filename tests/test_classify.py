@@ -102,7 +102,7 @@ def _bad_ts(tmp_path, kind):
     cases = tiny_cases()
     if kind == "unequal":
         cases[5] = (cases[5][0], [ch[:5] for ch in cases[5][1]])
-        return write_pair(tmp_path, cases), "Tiny_TRAIN.ts: line 16: channel 0 has 5 values, the cases before it 6"
+        return write_pair(tmp_path, cases), "Tiny_TRAIN.ts: line 16: channel 0 has 5 values, @seriesLength declares 6"
     if kind == "unknown-label":
         cases[3] = ("z", cases[3][1])
         return write_pair(tmp_path, cases), "Tiny_TRAIN.ts: line 14: unknown label 'z' (@classLabel on line 9"
@@ -124,7 +124,7 @@ def _bad_ts(tmp_path, kind):
     if kind == "test-unequal":
         test = tiny_cases(seed=1)
         test[2] = (test[2][0], [ch + [0.5] for ch in test[2][1]])
-        return write_pair(tmp_path, cases, test), "Tiny_TEST.ts: line 13: channel 0 has 7 values, the cases before it 6"
+        return write_pair(tmp_path, cases, test), "Tiny_TEST.ts: line 13: channel 0 has 7 values, @seriesLength declares 6"
     if kind == "npz-label":
         ts = L.read_labelled(write_pair(tmp_path, cases))
         y = ts.y.copy()
@@ -167,9 +167,10 @@ def test_gradcheck_covers_the_head_and_its_loss():
     r = gradcheck.run(H=2, T=4, B=2)
     groups = [k for k in r if k.startswith("cls")]
     for g in ("cls-last[W,task]", "cls-mean[w_c,task]", "cls-mean[b_c,out]", "cls-last[log_tau,traj]",
-              "cls-mean-student-eff[s,task]", "cls-last-shaped-ste[V]"):
+              "cls-mean-student-eff[s,task]", "cls-last-shaped-ste[V]", "cls-last-ragged[W,traj]",
+              "cls-mean-ragged[w_c,out]", "cls-mean-ragged-shaped-ste[V]"):
         assert g in groups, groups
-    assert len(groups) == 50 and gradcheck.failures(r) == {}, r
+    assert len(groups) == 100 and gradcheck.failures(r) == {}, r
 
 
 def _broken_head_backward(orig):
@@ -588,3 +589,100 @@ def test_a_teacher_that_learned_nothing_is_reported_in_words():
     assert task.collapse({"test_confusion": [[3, 0, 0], [0, 4, 0], [5, 0, 0]], "test_ce": 0.9}) is None
     assert builtin("sine").collapse({"test_nmse_washout": 1.02}).startswith("its test washout NMSE is 1.020")
     assert builtin("sine").collapse({"test_nmse_washout": 0.3}) is None
+
+
+# ---- windows of their own lengths -------------------------------------------------------------
+
+def ragged_cases(n_per=6, classes=("a", "b", "c"), dims=2, seed=0, lo=5, hi=14):
+    """Cases of lengths lo..hi, the same kinds of signal as tiny_cases."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n_per * len(classes)):
+        k = i % len(classes)
+        T = int(rng.integers(lo, hi + 1))
+        chans = (np.sin(np.arange(T) * (k + 1) / 2.0)[None, :] * (1 + rng.random((dims, 1)))
+                 + 0.1 * rng.normal(size=(dims, T)) + 3 * k)
+        out.append((classes[k], np.round(chans, 4).tolist()))
+    return out
+
+
+def ragged_ts(cases, classes=("a", "b", "c"), dims=2):
+    head = ["@problemName Ragged", "@timeStamps false", "@missing false", "@univariate false",
+            f"@dimensions {dims}", "@equalLength false", "@classLabel true " + " ".join(classes), "@data"]
+    lines = [":".join(",".join(str(v) for v in ch) for ch in chans) + ":" + lab for lab, chans in cases]
+    return "\n".join(head + lines) + "\n"
+
+
+def test_windows_of_their_own_lengths_are_read_padded_and_scaled_on_their_steps(tmp_path):
+    train, test = ragged_cases(seed=0), ragged_cases(seed=1, lo=4, hi=16)
+    (tmp_path / "R_TRAIN.ts").write_text(ragged_ts(train))
+    (tmp_path / "R_TEST.ts").write_text(ragged_ts(test))
+    lab = L.read_labelled(tmp_path / "R_TRAIN.ts")
+    n = [len(c[1][0]) for c in train]
+    assert lab.lengths.tolist() == n and lab.x.shape == (len(train), max(n), 2)
+    for i, (_, chans) in enumerate(train):
+        assert np.array_equal(lab.x[i, :n[i]].T, np.array(chans)) and not lab.x[i, n[i]:].any()
+    # the same cases as an .npz with lengths, NaN past them
+    x = np.full((len(train), max(n), 2), np.nan)
+    for i, (_, chans) in enumerate(train):
+        x[i, :n[i]] = np.array(chans).T
+    np.savez(tmp_path / "r.npz", X=x, y=np.array(lab.classes)[lab.y], classes=np.array(lab.classes),
+             lengths=np.array(n))
+    nz = L.read_labelled(tmp_path / "r.npz")
+    assert np.array_equal(nz.x, lab.x) and nz.lengths.tolist() == n
+    d = L.build(L.LabelledSpec(str(tmp_path / "R_TRAIN.ts"), str(tmp_path / "R_TEST.ts")))
+    steps = np.concatenate([d.x["train"][i, :k] for i, k in enumerate(d.lengths["train"])])
+    np.testing.assert_allclose(steps.mean(0), 0, atol=1e-12)                 # scaled on the windows' own steps
+    np.testing.assert_allclose(np.abs(steps).max(0), 1.0)
+    assert d.x["test"].shape[1] == max(len(c[1][0]) for c in test) and all(not d.x[s][i, k:].any() for s in L.SPLITS
+                                              for i, k in enumerate(d.lengths[s]))
+    # lengths past X's steps, and a file that says its cases are equal, are refused
+    np.savez(tmp_path / "bad.npz", X=x, y=lab.y, classes=np.array(lab.classes), lengths=np.array(n) + 20)
+    with pytest.raises(SeriesError, match=r"bad.npz: case 0: lengths\[0\] = \d+ steps; a case has 1..14"):
+        L.read_labelled(tmp_path / "bad.npz")
+    (tmp_path / "E_TRAIN.ts").write_text(ragged_ts(train).replace("@equalLength false", "@equalLength true"))
+    with pytest.raises(SeriesError, match=r"E_TRAIN.ts: line \d+: channel 0 has \d+ values, the cases before it \d+ "
+                                          r"\(the header does not declare @equalLength false\)"):
+        L.read_labelled(tmp_path / "E_TRAIN.ts")
+
+
+def test_the_golden_logits_of_a_window_are_those_of_its_own_steps():
+    """golden_outputs with lengths n: each window's logits are those of its first n steps run
+    alone (the padding after them changes nothing), for both poolings."""
+    from codegen.golden import IntModel, golden_outputs
+    from codegen.testing import random_classifier, random_inputs_q14
+    rng = np.random.default_rng(3)
+    for pooling in ("last", "mean"):
+        m = IntModel.from_artifact(random_classifier(2, 8, 4, seed=5, pooling=pooling, w_c_sd=3.0))
+        x = random_inputs_q14(2, 6, 20, seed=4)
+        n = rng.integers(1, 21, 6)
+        lg, cls = golden_outputs(m, x, n)
+        for i in range(6):
+            alone, c1 = golden_outputs(m, x[i:i + 1, :n[i]])
+            assert np.array_equal(lg[i], alone[0]) and cls[i] == c1[0], (pooling, i)
+
+
+@pytest.mark.qemu
+def test_windows_of_their_own_lengths_train_export_and_verify_bit_exact_on_every_target(tmp_path, host_cli):
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "R_TRAIN.ts").write_text(ragged_ts(ragged_cases(seed=0)))
+    (d / "R_TEST.ts").write_text(ragged_ts(ragged_cases(n_per=4, seed=1, lo=4, hi=16)))
+    out = tmp_path / "r"
+    r = subprocess.run([sys.executable, "-m", "trainer", "factorial", "--labelled", str(d / "R_TRAIN.ts"), "--out",
+                        str(out), "--jobs", "1"] + TINY, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    art = load_artifact(out / "best.npz")
+    x, y = art.task.split("test")
+    n = art.task.lengths("test")
+    assert n is not None and x.shape[1] == n.max() > n.min()
+    assert f"windows of {min(n.min(), 5)}..{max(n.max(), 14)} steps" in r.stderr, r.stderr[-3000:]
+    r = host_cli("verify", "--qemu", "--target", "all", "--model", out / "best.npz", "--json", tmp_path / "v.json",
+                 "--build-dir", tmp_path / "b", timeout=900)
+    assert r.returncode == 0 and "verify: PASS: 9/9 targets" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    v = json.loads((tmp_path / "v.json").read_text())
+    for t in v["targets"]:
+        c = t["classify"]
+        assert (t["mismatches"], c["logit_mismatches"], c["class_mismatches"], c["window_step_mismatches"]) == (0,) * 4
+        assert t["steps"] == int(n.sum()) and c["shortest_window"] == int(n.min())
+    assert f"windows of {int(n.min())}..{int(n.max())} steps" in r.stdout, r.stdout

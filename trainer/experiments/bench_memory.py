@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
+
+from cfcbase.labelled import LabelledSpec
+from cfcbase.tasks import labelled_task
+
+from ..model.heads import train_head
+from .configs import SCHEME, STUDENT_LR
+from .factorial import job_students, job_teachers
 
 EPOCHS = 1                                # each job's epochs: memory, not accuracy, is measured
 
@@ -29,16 +37,8 @@ def stated_rate(T: int, C: int, H: int, M: int) -> int:
 
 
 def _child(path, H, out):
-    """Runs in the child process: the two jobs on the labelled file ``path``; writes its peak RSS."""
-    import resource
-
-    import trainer  # noqa: F401 - pins the numerics and the threads before numpy's first use here
-    from cfcbase.labelled import LabelledSpec
-    from cfcbase.tasks import labelled_task
-
-    from ..model.heads import train_head
-    from .configs import SCHEME, STUDENT_LR
-    from .factorial import job_students, job_teachers
+    """Runs in the child process (`python -c`, importing this module through the trainer package,
+    which pins the numerics first): the two jobs on the labelled file ``path``; writes its peak RSS."""
     head = train_head(labelled_task(LabelledSpec(path, path.replace("_TRAIN", "_TEST"), 0.1)))
     t = job_teachers(head, H, (0,), EPOCHS, 3e-2)
     s = job_students(head, H, 0, t["flat"][0], EPOCHS, STUDENT_LR, SCHEME, 1.0)

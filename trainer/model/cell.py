@@ -53,6 +53,7 @@ class Cache:
         self.steps = [(self.h[t + 1], self.act[t], self.act[t, 0], self.act[t, 1], self.d[t], self.xa[t],
                        self.h[t]) for t in range(T)]
         self._bwd = None
+        self.lengths = None                      # each window's steps (a classifier's head reads them); None: all T
 
     def dh(self):
         """dL/dh_t [T, M, B, H]: a head fills it before backward()."""
@@ -216,11 +217,15 @@ def states(xT, W, b, lam):
 
 # ---- trajectory distillation ----------------------------------------------------------------
 
-def trajectory_term(h, h_teacher, alpha, B):
+def trajectory_term(h, h_teacher, alpha, B, lengths=None):
     """alpha * mean_{t,b} ||h - h_teacher||^2 per model [M] and its gradient dL/dh [T, M, B, H]
     (docs/training.md, "Trajectory distillation"): the gradient enters BPTT additively per step,
-    before the step's backward. alpha: per model [M]; B: the batch."""
+    before the step's backward. alpha: per model [M]; B: the batch; lengths: each window's steps
+    (the mean over each window's own steps; None: all T)."""
     T, M = h.shape[:2]
     n = T * B
     dhh = h - h_teacher
+    if lengths is not None:
+        dhh = dhh * (np.arange(T)[:, None] < np.asarray(lengths)[None, :])[:, None, :, None]
+        n = int(np.sum(lengths))
     return alpha * sum_tb(np.einsum("tmbh,tmbh->tmb", dhh, dhh)) / n, (2.0 * alpha / n)[:, None, None] * dhh

@@ -71,12 +71,12 @@ class _Problem:
     """A small random problem for a head: data, targets, a teacher trajectory and outputs,
     per-model parameters (the cell's and the head's, in a Params stack)."""
 
-    def __init__(self, head, seed=0, M=2, T=7, B=3, I=1, H=3):
+    def __init__(self, head, seed=0, M=2, T=7, B=3, I=1, H=3, ragged=False):
         rng = np.random.default_rng([seed, 77, len(head.rows(H))])
         self.head, self.M, self.T, self.B, self.I, self.H = head, M, T, B, I, H
         C = I + H
         self.xT = rng.normal(size=(T, B, I))
-        self.target = head.random_targets(rng, T, B)
+        self.target = head.random_targets(rng, T, B, ragged) if ragged else head.random_targets(rng, T, B)
         self.h_t = rng.normal(size=(T, M, B, H)) * 0.3
         self.teacher = head.random_teacher(rng, T, M, B)
         self.p = Params(H, M, I, head.rows(H))
@@ -92,11 +92,12 @@ class _Problem:
         p, M = self.p, self.M
         alpha, alpha_out = np.full(M, float(alpha)), np.full(M, float(alpha_out))
         cell.forward(self.cache, self.xT, W, p.b, p.lam)
+        self.cache.lengths = self.head.lengths(self.target)
         out = self.head.forward(self.cache, p)
         L, dout = self.head.loss(out, self.target, 1.0 - alpha - alpha_out, alpha_out, self.teacher, step_w)
         dh = None
         if alpha.any():
-            Lt, dh = cell.trajectory_term(self.cache.h[1:], self.h_t, alpha, self.B)
+            Lt, dh = cell.trajectory_term(self.cache.h[1:], self.h_t, alpha, self.B, self.cache.lengths)
             L = L + Lt
         return float(np.sum(L)), dout, dh
 
@@ -113,7 +114,8 @@ LOSSES = (("task", {}), ("traj", {"alpha": 0.4}), ("out", {"alpha_out": 0.3}))
 def gradcheck_heads():
     """The heads the check covers, each on a small random problem of its own: (group prefix, head)."""
     stub = SimpleNamespace(K=3, classes=["a", "b", "c"], steps=50)     # a task as the heads see it
-    return [("teacher", ReadoutHead(stub))] + [(f"cls-{pool}", ClassifierHead(stub, pool)) for pool in POOLINGS]
+    return [("teacher", ReadoutHead(stub))] + [(f"cls-{pool}", ClassifierHead(stub, pool)) for pool in POOLINGS] + \
+        [(f"cls-{pool}-ragged", ClassifierHead(stub, pool)) for pool in POOLINGS]
 
 
 def _head_groups(prefix, P, seed):
@@ -145,7 +147,8 @@ def _head_groups(prefix, P, seed):
 def run(log=None, seed=0, H=3, T=7, B=3):
     """Return {group: max relative error}; every value must be < TOL."""
     out = {}
-    problems = [(prefix, _Problem(head, seed=seed, H=H, T=T, B=B)) for prefix, head in gradcheck_heads()]
+    problems = [(prefix, _Problem(head, seed=seed, H=H, T=T, B=B, ragged=prefix.endswith("-ragged")))
+                for prefix, head in gradcheck_heads()]
     for prefix, P in problems:
         out.update(_head_groups(prefix, P, seed))
     # the quantizers' chain rules, on the forecast's problem (they do not depend on the head)

@@ -86,13 +86,18 @@ class ReadoutHead:
         p.w_o[m] = rng.normal(0.0, 0.3 / np.sqrt(H), H)
 
     # ---- data -----------------------------------------------------------------------------------
-    def targets(self, y):
-        """A split's targets as training reads them: y [N, T, 1] -> [T, N]."""
+    def targets(self, y, n=None):
+        """A split's targets as training reads them: y [N, T, 1] -> [T, N] (a forecast's windows
+        have all T steps: n is None)."""
         return tm(y)[:, :, 0]
 
     @staticmethod
     def take(targets, idx):
         return targets[:, idx]
+
+    @staticmethod
+    def lengths(targets):
+        return None
 
     @staticmethod
     def take_teacher(out, idx):
@@ -265,25 +270,33 @@ class ClassifierHead:
 
     # ---- data -----------------------------------------------------------------------------------
     @staticmethod
-    def targets(y):
-        return np.asarray(y, np.int64)
+    def targets(y, n=None):
+        """The windows' labels and their steps (``n`` int [N]; None: every window has all T)."""
+        return Labels(np.asarray(y, np.int64), None if n is None else np.asarray(n, np.int64))
 
     @staticmethod
     def take(targets, idx):
         return targets[idx]
 
     @staticmethod
+    def lengths(targets):
+        """Each window's steps of a batch's targets, or None (all T)."""
+        return targets.n
+
+    @staticmethod
     def take_teacher(out, idx):
         return out[:, idx]
 
     # ---- forward ----------------------------------------------------------------------------------
-    def pool(self, h):
-        """h [T + 1, M, B, H] (h[0] = 0) -> the pooled state [M, B, H]."""
-        return self.pooling.pool(h[1:])
+    def pool(self, h, n=None):
+        """h [T + 1, M, B, H] (h[0] = 0) -> the pooled state [M, B, H] of each window's own steps
+        (``n`` int [B]; None: all T)."""
+        return self.pooling.pool(h[1:], n)
 
     def forward(self, cache, p):
-        """logits [M, B, K] of the pooled states (kept in cache.pooled for backward)."""
-        cache.pooled = self.pool(cache.h)
+        """logits [M, B, K] of the pooled states (kept in cache.pooled for backward); the windows'
+        steps are cache.lengths (set from the batch's targets; None: all T)."""
+        cache.pooled = self.pool(cache.h, cache.lengths)
         return np.matmul(cache.pooled, p.w_c.transpose(0, 2, 1)) + p.b_c[:, None, :]
 
     def teacher_outputs(self, cache, p):
@@ -295,9 +308,14 @@ class ClassifierHead:
         """A window's class needs the whole window: no crops."""
         return None
 
-    def random_targets(self, rng, T, B):
-        """A gradient check's labels [B] (trainer.model.gradcheck)."""
-        return rng.integers(0, self.K, B)
+    def random_targets(self, rng, T, B, ragged=False):
+        """A gradient check's labels [B] (trainer.model.gradcheck); ``ragged``: windows of their own
+        lengths in 1..T, one of them all T."""
+        n = None
+        if ragged:
+            n = rng.integers(1, T + 1, B)
+            n[0] = T
+        return Labels(rng.integers(0, self.K, B), n)
 
     def random_teacher(self, rng, T, M, B):
         return np.exp(log_softmax(rng.normal(size=(M, B, self.K))))
@@ -308,6 +326,7 @@ class ClassifierHead:
 
         L = w_task * mean_b -log p[label]  +  alpha_out * mean_b sum_k -p_teacher[k] log p[k]"""
         M, B, K = logits.shape
+        labels = labels.y
         logp = log_softmax(logits)
         pr = np.exp(logp)
         rows = np.arange(B)
@@ -330,7 +349,7 @@ class ClassifierHead:
             dh[...] = 0.0
         else:
             np.copyto(dh, dh_traj)
-        self.pooling.pool_backward(dh, dhp, cache.T)
+        self.pooling.pool_backward(dh, dhp, cache.T, cache.lengths)
         return {"w_c": np.einsum("mbk,mbh->mkh", dlogits, cache.pooled), "b_c": dlogits.sum(axis=1)}
 
     # ---- validation and metrics -------------------------------------------------------------------------
@@ -338,7 +357,7 @@ class ClassifierHead:
 
     @staticmethod
     def val_score(logits, yv):
-        return ce_and_accuracy(logits, yv)[0]
+        return ce_and_accuracy(logits, yv.y)[0]
 
     def metrics(self, out, y, m, prefix):
         return self.task.metrics(out[m], y, prefix)
@@ -375,13 +394,27 @@ class ClassifierHead:
         return _PooledCE(self, targets, B)
 
 
+class Labels:
+    """A classifier's targets: each window's class y int64 [N] and its steps n int64 [N] (None:
+    every window has all T); indexing takes windows."""
+
+    def __init__(self, y, n=None):
+        self.y, self.n = y, n
+
+    def __getitem__(self, idx):
+        return Labels(self.y[idx], None if self.n is None else self.n[idx])
+
+    def __len__(self):
+        return len(self.y)
+
+
 class _PooledCE:
     """The pooled state of K candidates, step by step; the loss: the training cross-entropy of
     their logits (known only at the end: no candidate leaves early)."""
     prunable = False
 
-    def __init__(self, head, labels, B):
-        self.head, self.labels, self.B = head, labels, B
+    def __init__(self, head, targets, B):
+        self.head, self.labels, self.n, self.B = head, targets.y, targets.n, B
 
     def start(self, model, dtype, K):
         self.w_c, self.b_c = model["w_c"], model["b_c"]
@@ -389,7 +422,7 @@ class _PooledCE:
         self.K = K
 
     def step(self, t, h, k):
-        self.acc = self.head.pooling.add(self.acc, h)
+        self.acc = self.head.pooling.add(self.acc, h, t, self.n)
 
     def running(self):
         return np.zeros(self.K)
@@ -398,7 +431,7 @@ class _PooledCE:
         pass
 
     def losses(self, T):
-        hp = self.head.pooling.result(self.acc, T)
+        hp = self.head.pooling.result(self.acc, T, self.n)
         logits = np.asarray(hp, np.float64) @ self.w_c.T + self.b_c                  # [K, B, classes]
         return ce_and_accuracy(logits, self.labels)[0]
 

@@ -131,7 +131,7 @@ def coordinate_search(head, m, max_sweeps=10, transient_w=1.0, log=None, min_gai
     """
     x, y = head.task.split("train")
     xT = tm(x)
-    loss = head.search_loss(head.targets(y), xT.shape[1], step_weights(xT.shape[0], transient_w))
+    loss = head.search_loss(head.targets(y, head.task.lengths("train")), xT.shape[1], step_weights(xT.shape[0], transient_w))
     m = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
     R, C = m["trits"].shape
     cur = float(candidate_losses(loss, xT, m, 0, np.array([0]), m["trits"][0, :1].astype(np.float64))[0])

@@ -62,12 +62,14 @@ class _States:
         self.h = np.zeros((T + 1, M, N, H))          # h[0] = 0, as cell.Cache
         self.y = np.empty((T, M, N, 1))
         self.pooled = None
+        self.lengths = None
 
 
-def chunked(head, xT, eff, caches=None, out=None, states=False):
+def chunked(head, xT, eff, caches=None, out=None, states=False, n=None):
     """The head's outputs (``out``: a function of (head, cache, head parameters); default the
-    head's forward) of all N windows of xT [T, N, I], running the cell forward in passes of at
-    most FORWARD_CHUNK windows; with ``states`` also the states h [T, M, N, H]."""
+    head's forward) of all N windows of xT [T, N, I] (``n``: each window's steps, None: all T),
+    running the cell forward in passes of at most FORWARD_CHUNK windows; with ``states`` also the
+    states h [T, M, N, H]."""
     W, b, lam, hp = eff
     T, N, I = xT.shape
     M, H = W.shape[0], W.shape[2] - I
@@ -76,9 +78,11 @@ def chunked(head, xT, eff, caches=None, out=None, states=False):
     if N <= FORWARD_CHUNK:
         cache = caches.get(T, M, N, I, H)
         cell.forward(cache, xT, W, b, lam)
+        cache.lengths = n
         o = out(head, cache, hp).copy()
         return (o, cache.h[1:].copy()) if states else o
     full = _States(T, M, N, H)
+    full.lengths = n
     for a in range(0, N, FORWARD_CHUNK):
         xc = np.ascontiguousarray(xT[:, a:a + FORWARD_CHUNK])
         cache = caches.get(T, M, xc.shape[1], I, H)
@@ -100,14 +104,14 @@ def evaluate(head, eff, splits=("train", "val", "test")):
     out = [dict() for _ in range(M)]
     for sp in splits:
         x, y = head.task.split(sp)
-        o = chunked(head, tm(x), eff)
+        o = chunked(head, tm(x), eff, n=head.task.lengths(sp))
         for m in range(M):
             out[m].update(head.metrics(o, y, m, sp + "_"))
     return out
 
 
 def _validation(head, eff, xvT, yv, caches):
-    return head.val_score(chunked(head, xvT, eff, caches), yv)
+    return head.val_score(chunked(head, xvT, eff, caches, n=head.lengths(yv)), yv)
 
 
 class _Caches(dict):
@@ -122,18 +126,19 @@ def _data(head):
     """(xT, targets, xvT, validation targets) of the task's training and validation splits."""
     x, y = head.task.split("train")
     xv, yv = head.task.split("val")
-    return tm(x), head.targets(y), tm(xv), head.targets(yv)
+    return tm(x), head.targets(y, head.task.lengths("train")), tm(xv), head.targets(yv, head.task.lengths("val"))
 
 
 def _step(head, cache, xb, W, p, lam, tau, target, w_task, alpha=None, alpha_out=None, teacher=None, h_teacher=None,
           step_w=None):
     """One forward and backward pass of a batch: (dW, db, dlog_tau, the head's gradients)."""
     cell.forward(cache, xb, W, p.b, lam)
+    cache.lengths = head.lengths(target)
     out = head.forward(cache, p)
     _, dout = head.loss(out, target, w_task, alpha_out, teacher, step_w)
     dh = None
     if alpha is not None and alpha.any():
-        dh = cell.trajectory_term(cache.h[1:], h_teacher, alpha, xb.shape[1])[1]
+        dh = cell.trajectory_term(cache.h[1:], h_teacher, alpha, xb.shape[1], cache.lengths)[1]
     dhead = head.backward(cache, p, dout, dh)
     return (*cell.backward(cache, xb, W, lam, tau), dhead)
 
@@ -352,7 +357,8 @@ def train_students(head, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
     traj = np.array([d == "traj" for d in distill], np.float64)
     outd = np.array([d == "out" for d in distill], np.float64)
     # what distillation matches: the teachers' outputs and states on every training window
-    t_out, h_t = chunked(head, xT, effective(teachers), out=lambda hd, c, q: hd.teacher_outputs(c, q), states=True)
+    t_out, h_t = chunked(head, xT, effective(teachers), out=lambda hd, c, q: hd.teacher_outputs(c, q), states=True,
+                         n=head.lengths(yT))
     sw = None if transient_w == 1.0 else step_weights(T, transient_w)
     p = init_students(teachers, scheme) if start is None else start.copy()
     if thr_learn:
