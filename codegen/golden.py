@@ -16,6 +16,7 @@ import numpy as np
 from cfcbase.artifact import Artifact
 from cfcbase.cell import decay
 from cfcbase.formats import INT8, TERNARY
+from cfcbase.heads import MAX_WINDOW
 
 from .errors import CodegenError
 from .heads import int_head
@@ -370,6 +371,22 @@ def golden_outputs(m: IntModel, x_q14, n=None):
     classifier's (logits int32 [N, K] Q16, class int64 [N]) (codegen.heads)."""
     ys, hs = run_golden(m, x_q14, return_states=True)
     return m.head.outputs(ys, hs, n)
+
+
+def golden_stream(m: IntModel, x_q14, every: int):
+    """What a classifier decides on a continuous stream (docs/fixed_point.md, section 12, "A stream"):
+    x int16 Q14 [T, I] stepped from h = 0 once, never reset, with a decision (DECIDE, trix_decide)
+    after every ``every`` steps that pools the steps since the previous decision ->
+    (logits int32 [D, K] Q16, class int64 [D]) of the D = T // every decisions, in order."""
+    if m.head.K == 0:
+        raise CodegenError("a stream's decisions need a classifier; this model has a regression readout")
+    if not 1 <= every <= MAX_WINDOW:
+        raise CodegenError(f"a decision every {every} steps: expected 1 .. {MAX_WINDOW} (the longest window)")
+    x = np.asarray(x_q14, np.int16)
+    D = x.shape[0] // every
+    _, hs = run_golden(m, x[None, : D * every], return_states=True)
+    # the states after each step, cut into the decisions' windows; the state itself runs on
+    return m.head.outputs(None, hs[0].reshape(D, every, m.H))
 
 
 # ---- float side ----------------------------------------------------------------------

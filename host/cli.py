@@ -113,6 +113,11 @@ def verify_options(sub) -> None:
     v.add_argument("--sequences", type=int, default=None, metavar="N",
                    help="stream only the first N test sequences (default: all); more than the test set has "
                         "repeats it from the start (a soak: e.g. --sequences 20000 = 1,000,000 steps of sine)")
+    v.add_argument("--stream", type=int, default=None, metavar="K",
+                   help="a classifier: also stream the test windows end to end as one continuous signal (one "
+                        "RESET, the state carried on) with a decision (DECIDE) every K steps over the steps since "
+                        "the previous one; every decision is checked bit for bit against the golden model, with "
+                        "its accuracy and the detection latency in steps (K: 1..65535)")
     v.add_argument("--json", dest="json_path", metavar="FILE",
                    help="also write the full report as JSON (atomically: temp file + rename)")
     v.add_argument("--baud", type=int, default=115200, metavar="N",
@@ -188,7 +193,7 @@ def cmd_verify(a) -> int:
     opts = verify.Options(targets=a.target, model=a.model, sequences=a.sequences, json_path=a.json_path,
                           port=a.port, baud=a.baud, firmware=a.firmware, qemu_port=a.qemu_port,
                           build_root=a.build_root, timeout=a.timeout, window=a.window, bench_steps=a.bench_steps,
-                          data=a.data, allow_lossy=a.allow_lossy)
+                          data=a.data, allow_lossy=a.allow_lossy, stream=a.stream)
     return verify.run(opts, _log)
 
 

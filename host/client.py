@@ -1,4 +1,4 @@
-"""The protocol client: HELLO, RESET, STEP (batched, optionally pipelined), BENCH, LOGITS."""
+"""The protocol client: HELLO, RESET, STEP (batched, optionally pipelined), BENCH, LOGITS, DECIDE."""
 from __future__ import annotations
 
 import time
@@ -137,6 +137,45 @@ class Client:
     def logits(self) -> P.Logits:
         """LOGITS: the logits and class of the window since the last RESET (a classifier)."""
         return P.parse_logits(self.request(P.LOGITS))
+
+    def run_stream(self, x_q14, every: int, classes: int, progress=None):
+        """A continuous stream x int16 [T, I] (a classifier): one RESET, then STEPs and a DECIDE after
+        every ``every`` steps, pipelined; the state is never reset. -> (logits int64 [D, K], class
+        int64 [D], the steps each decision pooled int64 [D]) for D = T // every (steps after the
+        last decision are not sent). A device that loses its state here is not re-run: its
+        decisions simply differ from the golden model's."""
+        x = np.asarray(x_q14, dtype=np.int16)
+        T, I = x.shape
+        h = self.hello_info or self.hello()
+        if I != h.inputs:
+            raise ProtocolError(f"inputs have I={I}, the firmware I={h.inputs}")
+        chunk = max(1, min(P.MAX_STEPS, h.max_steps, P.MAX_PAYLOAD // (2 * I)))
+        D = T // every
+        requests = [(P.RESET, b"", None)]
+        for d in range(D):
+            for t0 in range(d * every, (d + 1) * every, chunk):
+                t1 = min((d + 1) * every, t0 + chunk)
+                requests.append((P.STEP, x[t0:t1].astype("<i2").tobytes(), None))
+            requests.append((P.DECIDE, b"", d))
+        logits = np.zeros((D, classes), np.int64)
+        cls, steps = np.full(D, -1, np.int64), np.zeros(D, np.int64)
+        inflight = deque()
+        i = 0
+        while i < len(requests) or inflight:
+            while i < len(requests) and len(inflight) < self.window:
+                rtype, payload, d = requests[i]
+                inflight.append((rtype, self._send(rtype, payload), d))
+                i += 1
+            rtype, seq, d = inflight.popleft()
+            payload = self._recv(rtype, seq)
+            if rtype == P.DECIDE:
+                lg = P.parse_logits(payload)
+                if len(lg.logits) != classes:
+                    raise ProtocolError(f"DECIDE reply with {len(lg.logits)} logits; the model has {classes} classes")
+                logits[d], cls[d], steps[d] = lg.logits, lg.cls, lg.steps
+                if progress:
+                    progress(d + 1, D)
+        return logits, cls, steps
 
     def run_sequences(self, x_q14, progress=None, expected=None, max_state_losses: int = 8,
                       classes: int = 0, expected_logits=None, lengths=None) -> np.ndarray:

@@ -23,9 +23,10 @@ from cfcbase.heads import MAX_WINDOW
 from cfcbase.metrics import WASHOUT, class_verdict, confusion, verdict, washout_mse
 from cfcbase.series import Q14_LIMIT
 from cfcbase.table import SeriesError
-from codegen.golden import dequantize_output
+from codegen.golden import dequantize_output, golden_stream
 from codegen.heads import dequantize_logits
 
+from .errors import HostError
 from .protocol import MAX_BENCH
 from .report import print_footprint_and_wall, print_heading
 
@@ -67,6 +68,11 @@ class ReadoutVerify:
     @staticmethod
     def stream(ref) -> dict:
         return {}
+
+    @staticmethod
+    def stream_expected(ref, every) -> dict:
+        raise HostError(f"--stream decides classes on a continuous signal; {ref.art.path} is a regression "
+                        f"model (its per-step outputs are checked without it)")
 
     @staticmethod
     def bench_steps(T) -> int:
@@ -175,6 +181,56 @@ class ClassifierVerify:
                 "lengths": ref.lengths}
 
     @staticmethod
+    def stream_expected(ref, every) -> dict:
+        """The test windows end to end as one continuous signal (each case its own steps, in test
+        order), the case each step belongs to, and the golden decisions after every ``every`` steps
+        (codegen.golden.golden_stream): the state runs on across cases and decisions."""
+        N, T, _ = ref.x_q14.shape
+        n = np.full(N, T, np.int64) if ref.lengths is None else np.asarray(ref.lengths, np.int64)
+        x = np.concatenate([ref.x_q14[i, : n[i]] for i in range(N)])
+        if not 1 <= every <= min(MAX_WINDOW, len(x)):
+            raise HostError(f"--stream {every}: expected 1 .. {min(MAX_WINDOW, len(x))} steps between decisions "
+                            f"(the stream has {len(x)} steps; a window pools at most {MAX_WINDOW})")
+        starts = np.concatenate([[0], np.cumsum(n)[:-1]])
+        case = np.repeat(np.arange(N), n)
+        lg, cls = golden_stream(ref.model, x, every)
+        ends = (np.arange(len(cls)) + 1) * every - 1            # the last step each decision pooled
+        return {"x": x, "every": every, "starts": starts, "lengths": n, "case": case, "logits": lg.astype(np.int64),
+                "class": cls, "labels": ref.expected["labels"][case[ends]], "decision_case": case[ends]}
+
+    @staticmethod
+    def stream_summary(ref, run) -> dict:
+        """A stream's decisions against the golden model's (bit for bit), their accuracy against the
+        case each ends in, and the detection latency: per case, the steps from its first step to the
+        end of the first decision inside it that names its class."""
+        e, (got, cls, steps) = ref.stream_expected, run["stream"]
+        want, every = e["logits"], e["every"]
+        bad = np.argwhere(got != want)
+        first = None
+        if len(bad):
+            d, k = (int(v) for v in bad[0])
+            first = {"decision": d, "step": int((d + 1) * every - 1), "class": k, "expected": int(want[d, k]),
+                     "got": int(got[d, k])}
+        labels = ref.expected["labels"]
+        latency, missed = [], 0
+        for i, (s0, ni) in enumerate(zip(e["starts"], e["lengths"])):
+            hit = np.flatnonzero((e["decision_case"] == i) & (cls == labels[i]))
+            if len(hit):
+                latency.append(int((hit[0] + 1) * every - s0))
+            else:
+                missed += 1
+        lat = np.asarray(latency, np.int64)
+        return {"every": every, "steps": int(len(e["x"])), "cases": int(len(e["starts"])), "decisions": int(len(cls)),
+                "logits": int(got.size), "logit_mismatches": int(len(bad)), "first_logit_mismatch": first,
+                "class_mismatches": int(np.count_nonzero(cls != e["class"])),
+                "step_mismatches": int(np.count_nonzero(steps != every)),
+                "accuracy": float(np.mean(cls == e["labels"])) if len(cls) else None,
+                "golden_accuracy": float(np.mean(e["class"] == e["labels"])) if len(cls) else None,
+                "latency_median": float(np.median(lat)) if len(lat) else None,
+                "latency_max": int(lat.max()) if len(lat) else None,
+                "latency_min": int(lat.min()) if len(lat) else None, "cases_never_named": missed}
+
+    @staticmethod
     def bench_steps(T) -> int:
         return min(T, MAX_BENCH)
 
@@ -220,6 +276,11 @@ class ClassifierVerify:
             rec["baselines"] = e["baselines"]
             rec["verdict"] = class_verdict(acc, e["baselines"])
         rec["mismatches"] += int(len(bad)) + class_bad + steps_bad
+        if "stream" in run:
+            st = rec["stream"] = ClassifierVerify.stream_summary(ref, run)
+            rec["mismatches"] += st["logit_mismatches"] + st["class_mismatches"] + st["step_mismatches"]
+            if rec["first_mismatch"] is None:
+                rec["first_mismatch"] = st["first_logit_mismatch"]
         if first is not None and rec["first_mismatch"] is None:
             rec["first_mismatch"] = first
         return rec
@@ -241,7 +302,7 @@ class ClassifierVerify:
               f"{f['sequence']}, class {f['class']} ({f['class_name']}): expected {f['expected']} "
               f"({f['expected_float']:+.6f}), got {f['got']} ({f['got_float']:+.6f}); classes {c['class_mismatches']} "
               f"mismatches of {c['windows']}")
-        if r["first_mismatch"] and "step" in r["first_mismatch"]:
+        if r["first_mismatch"] and "step" in r["first_mismatch"] and "decision" not in r["first_mismatch"]:
             f = r["first_mismatch"]
             p(f"  per-step outputs      mismatch at sequence {f['sequence']}, step {f['step']}: expected {f['expected']}, "
               f"got {f['got']}")
@@ -264,6 +325,9 @@ class ClassifierVerify:
         p(" " * 24 + " " * (w + 1) + " ".join(f"{n:>{w}s}" for n in c["classes"]))
         for name, row in zip(c["classes"], c["confusion"]):
             p(" " * 24 + f"{name:>{w}s} " + " ".join(f"{v:>{w}d}" for v in row))
+        st = r.get("stream")
+        if st:
+            ClassifierVerify.print_stream(st, c, p)
         b = r["bench"]
         if c["per_window"] is None:
             p(f"  per window            n/a ({b['how']})")
@@ -274,9 +338,38 @@ class ClassifierVerify:
         print_footprint_and_wall(p, r, percent=False)
 
     @staticmethod
+    def print_stream(st, c, p) -> None:
+        p(f"  stream                {st['steps']} steps of the {st['cases']} windows end to end, one RESET, a DECIDE "
+          f"every {st['every']} steps: {st['decisions']} decisions")
+        if st["logit_mismatches"] == 0:
+            p(f"    logits              0 mismatches of {st['logits']} (bit-exact with the golden model, state carried "
+              f"across decisions); classes {st['class_mismatches']} mismatches")
+        else:
+            f = st["first_logit_mismatch"]
+            p(f"    logits              {st['logit_mismatches']} mismatches of {st['logits']}; first: decision "
+              f"{f['decision']} (step {f['step']}), class {f['class']}: expected {f['expected']}, got {f['got']}")
+        if st["step_mismatches"]:
+            p(f"    window steps        {st['step_mismatches']} decisions report another step count than {st['every']}")
+        if st["accuracy"] is not None:
+            p(f"    accuracy            {100 * st['accuracy']:.1f}% of the decisions name the case they end in "
+              f"(each window from RESET: {100 * c['accuracy']:.1f}%)")
+        if st["latency_median"] is not None:
+            p(f"    detection latency   median {st['latency_median']:.0f}, min {st['latency_min']}, max "
+              f"{st['latency_max']} steps from a case's first step to the first decision naming it; "
+              f"{st['cases_never_named']} of {st['cases']} cases never named")
+        else:
+            p(f"    detection latency   n/a: none of the {st['cases']} cases was named by a decision inside it")
+
+    @staticmethod
     def pass_words(reports, ref) -> str:
         accs = sorted({f"{100 * r['classify']['accuracy']:.1f}%" for r in reports})
-        return f" and their {ref.x.shape[0]} windows' logits; on-device accuracy {', '.join(accs)}"
+        words = f" and their {ref.x.shape[0]} windows' logits; on-device accuracy {', '.join(accs)}"
+        st = ref.stream_expected
+        if st is not None:
+            sa = sorted({f"{100 * r['stream']['accuracy']:.1f}%" for r in reports if r['stream']['accuracy'] is not None})
+            words += (f"; as one stream, {len(st['class'])} decisions every {st['every']} steps"
+                      + (f", accuracy {', '.join(sa)}" if sa else ""))
+        return words
 
 
 HOST_HEADS = {"readout": ReadoutVerify, "classifier": ClassifierVerify}

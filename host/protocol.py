@@ -24,7 +24,7 @@ from typing import NamedTuple
 from .errors import (BadCobs, BadCrc, DeviceError, BadFrameLength, FirmwareExited, LinkClosed, NoReply,
                      ProtocolError, TruncatedFrame, Unframed)
 
-PROTO_VERSION = 2
+PROTO_VERSION = 3
 MAX_PAYLOAD = 512
 MAX_FRAME = MAX_PAYLOAD + 4          # type, seq, payload, crc16 (decoded)
 # The longest legal frame on the wire before its 0x00: COBS adds one code byte per 254 data
@@ -36,10 +36,10 @@ Q_FORMAT = 14
 MAX_CLASSES = 32                     # logits in one LOGITS reply
 LOGIT_FRAC = 16                      # the logits are int32 Q16
 
-HELLO, RESET, STEP, BENCH, LOGITS = 0x01, 0x02, 0x03, 0x04, 0x05
+HELLO, RESET, STEP, BENCH, LOGITS, DECIDE = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 REPLY_FLAG = 0x80
 ERROR = 0x7F
-REQUEST_NAMES = {HELLO: "HELLO", RESET: "RESET", STEP: "STEP", BENCH: "BENCH", LOGITS: "LOGITS"}
+REQUEST_NAMES = {HELLO: "HELLO", RESET: "RESET", STEP: "STEP", BENCH: "BENCH", LOGITS: "LOGITS", DECIDE: "DECIDE"}
 
 ERROR_NAMES = {1: "BAD_CRC", 2: "BAD_COBS", 3: "TOO_SHORT", 4: "OVERSIZE", 5: "UNKNOWN_TYPE",
                6: "BAD_LENGTH", 7: "NO_CLASSES"}
@@ -319,7 +319,7 @@ def parse_bench(p: bytes) -> Bench:
 
 
 class Logits(NamedTuple):
-    """The LOGITS reply: the window's step count, its class (argmax) and K int32 logits (Q16)."""
+    """The LOGITS (and DECIDE) reply: the window's step count, its class (argmax) and K int32 logits (Q16)."""
     steps: int
     cls: int
     logits: tuple

@@ -32,6 +32,7 @@ class Reference:
     head: object = None               # host.heads: ReadoutVerify or ClassifierVerify
     expected: dict = field(default_factory=dict)   # what the head compares with (host.heads)
     lengths: np.ndarray | None = None  # each window's steps (None: all T): a classifier's windows of their own lengths
+    stream_expected: dict | None = None  # verify --stream: the windows as one stream and its decisions (host.heads)
 
 
 def load_reference(model, sequences=None, log=None, data=None) -> Reference:

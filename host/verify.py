@@ -51,6 +51,7 @@ class Options:
     bench_steps: int | None = None    # default 1000; a classifier: one window
     data: str | None = None           # a model trained on a user's series: its file (default: the artifact's)
     allow_lossy: bool = False         # stream a model the lossy gate refuses (as codegen export --allow-lossy)
+    stream: int | None = None         # a classifier: also the windows as one stream, a DECIDE every N steps
 
 
 # ---- one target -----------------------------------------------------------------------------
@@ -133,10 +134,24 @@ def _verify_link(link, ref: Reference, opts: Options, where: str, log, window: i
     for e in client.state_losses:
         log(f"{where}: the device lost its state at sequence {e['sequence']}, step {e['step']} ({e['what']}); "
             f"sequence {e['sequence']} ran again from h = 0, bit-exact")
+    out = {}
+    st = ref.stream_expected
+    if st is not None:
+        D = len(st["class"])
+        log(f"{where}: streaming the {N} windows as one signal of {len(st['x'])} steps, a DECIDE every "
+            f"{st['every']} steps ({D} decisions)")
+        every = max(1, D // 4)
+
+        def stream_progress(done, total):
+            if cancel is not None:
+                cancel()
+            if done % every == 0 or done == total:
+                log(f"{where}: {done}/{total} decisions")
+        out["stream"] = client.run_stream(st["x"], st["every"], st["logits"].shape[1], progress=stream_progress)
     bench = client.bench(opts.bench_steps or ref.head.bench_steps(T))
     return {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench,
             "state_losses": client.state_losses, "soak": soak, "logits": client.window_logits,
-            "classes": client.window_class, "window_steps": client.window_steps}
+            "classes": client.window_class, "window_steps": client.window_steps, **out}
 
 
 def host_rss() -> int | None:
@@ -330,6 +345,8 @@ def run(opts: Options, log) -> int:
         f"task {model.art.task.name}); {model.exported.lossy_text()}")
     ref = load_reference(model, opts.sequences, log)
     log(f"verify: data: {ref.data_source}, {ref.x.shape[0]} x {ref.x.shape[1]} steps")
+    if opts.stream is not None:
+        ref.stream_expected = ref.head.stream_expected(ref, opts.stream)
     sat = ref.saturation
     print(f"saturation: inputs {sat['inputs']} of {sat['input_values']} values{ref.head.saturation_text(sat)} at |v| >= {Q14_LIMIT:g} "
           f"(Q14); pre-activations {sat['pre_clamped']} of {sat['pre_values']} outside the tables' [-8, 8) "
@@ -342,8 +359,11 @@ def run(opts: Options, log) -> int:
     total = time.monotonic() - t_all
     failed = [r for r in reports if r["mismatches"]]
     what = ref.head.pass_words(reports, ref)
+    n = ref.lengths
+    shape = (f"{ref.x.shape[0]} x {ref.x.shape[1]} steps" if n is None else
+             f"{ref.x.shape[0]} windows of {int(n.min())}..{int(n.max())} steps ({int(n.sum())} in all)")
     print(f"verify: {'FAIL' if failed else 'PASS'}: {len(reports) - len(failed)}/{len(reports)} targets "
-          f"bit-exact over {ref.x.shape[0]} x {ref.x.shape[1]} steps{what}; wall time {total:.1f} s")
+          f"bit-exact over {shape}{what}; wall time {total:.1f} s")
     if opts.json_path:
         write_json_atomic(opts.json_path, {
             "format": 1, "model": str(opts.model), "model_hash": model.hash_hex, "task": ref.art.task.name,
@@ -354,8 +374,9 @@ def run(opts: Options, log) -> int:
     if failed:
         f = failed[0]
         m = f["first_mismatch"] or {"sequence": "?", "step": "?", "expected": "?", "got": "?"}
-        at = f"logit {m['class']}" if "class" in m else f"step {m['step']}"
+        where = (f"sequence {m['sequence']}, " + (f"logit {m['class']}" if "class" in m else f"step {m['step']}")
+                 if "decision" not in m else f"stream decision {m['decision']} (step {m['step']}), logit {m['class']}")
         raise VerifyFailed(f"{sum(r['mismatches'] for r in failed)} outputs differ from the golden model on "
-                           f"{', '.join(r['target'] for r in failed)} (first: {f['target']} sequence "
-                           f"{m['sequence']}, {at}: expected {m['expected']}, got {m['got']})")
+                           f"{', '.join(r['target'] for r in failed)} (first: {f['target']} {where}: "
+                           f"expected {m['expected']}, got {m['got']})")
     return 0

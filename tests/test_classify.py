@@ -664,6 +664,8 @@ def test_the_golden_logits_of_a_window_are_those_of_its_own_steps():
 
 @pytest.mark.qemu
 def test_windows_of_their_own_lengths_train_export_and_verify_bit_exact_on_every_target(tmp_path, host_cli):
+    """Unequal windows through the CLI: trained, exported and verified on all 9 targets, each window
+    from RESET and all of them as one stream decided every 9 steps (the state carried on)."""
     d = tmp_path / "data"
     d.mkdir()
     (d / "R_TRAIN.ts").write_text(ragged_ts(ragged_cases(seed=0)))
@@ -677,12 +679,19 @@ def test_windows_of_their_own_lengths_train_export_and_verify_bit_exact_on_every
     n = art.task.lengths("test")
     assert n is not None and x.shape[1] == n.max() > n.min()
     assert f"windows of {min(n.min(), 5)}..{max(n.max(), 14)} steps" in r.stderr, r.stderr[-3000:]
+    # as windows, and as one stream of all of them (one RESET) with a decision every 9 steps
     r = host_cli("verify", "--qemu", "--target", "all", "--model", out / "best.npz", "--json", tmp_path / "v.json",
-                 "--build-dir", tmp_path / "b", timeout=900)
+                 "--build-dir", tmp_path / "b", "--stream", "9", timeout=900)
     assert r.returncode == 0 and "verify: PASS: 9/9 targets" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
     v = json.loads((tmp_path / "v.json").read_text())
     for t in v["targets"]:
         c = t["classify"]
         assert (t["mismatches"], c["logit_mismatches"], c["class_mismatches"], c["window_step_mismatches"]) == (0,) * 4
         assert t["steps"] == int(n.sum()) and c["shortest_window"] == int(n.min())
-    assert f"windows of {int(n.min())}..{int(n.max())} steps" in r.stdout, r.stdout
+        st = t["stream"]
+        assert (st["logit_mismatches"], st["class_mismatches"], st["step_mismatches"]) == (0, 0, 0), st
+        assert (st["steps"], st["decisions"], st["logits"]) == (int(n.sum()), int(n.sum()) // 9,
+                                                                int(n.sum()) // 9 * len(art.head.classes))
+    assert f"as one stream, {int(n.sum()) // 9} decisions every 9 steps, accuracy" in r.stdout, r.stdout
+    assert (f"verify: PASS: 9/9 targets bit-exact over {len(n)} windows of {int(n.min())}..{int(n.max())} steps "
+            f"({int(n.sum())} in all)") in r.stdout, r.stdout

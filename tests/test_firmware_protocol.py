@@ -27,7 +27,7 @@ from host.protocol import encode_frame as frame
 from host.protocol import parse_hello as host_parse_hello
 
 MAX_PAYLOAD = 512
-HELLO, RESET, STEP, BENCH, LOGITS, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x7F
+HELLO, RESET, STEP, BENCH, LOGITS, DECIDE, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x7F
 BAD_CRC, BAD_COBS, TOO_SHORT, OVERSIZE, UNKNOWN_TYPE, BAD_LENGTH, NO_CLASSES = 1, 2, 3, 4, 5, 6, 7
 
 
@@ -54,7 +54,7 @@ def oracle(segment: bytes, inputs: int, max_steps: int, classes: int = 0):
     """The reply the spec names for the bytes between two 0x00: None (empty frame: ignored),
     ('error', code, type, seq) or ('valid', type, seq, payload). type/seq of an error are the
     first decoded bytes where there are any (docs/protocol.md). `classes`: the model's K (0: a
-    regression model, whose LOGITS is NO_CLASSES)."""
+    regression model, whose LOGITS and DECIDE are NO_CLASSES)."""
     if not segment:
         return None
     dec, ok = cobs_decode(segment)
@@ -69,14 +69,14 @@ def oracle(segment: bytes, inputs: int, max_steps: int, classes: int = 0):
     if crc16(dec[:-2]) != dec[-2] | dec[-1] << 8:
         return ("error", BAD_CRC, t, s)
     p = dec[2:-2]
-    if t not in (HELLO, RESET, STEP, BENCH, LOGITS):
+    if t not in (HELLO, RESET, STEP, BENCH, LOGITS, DECIDE):
         return ("error", UNKNOWN_TYPE, t, s)
     good = {HELLO: len(p) == 0, RESET: len(p) == 0,
             STEP: len(p) > 0 and len(p) % (2 * inputs) == 0 and len(p) // (2 * inputs) <= max_steps,
-            BENCH: len(p) == 2 and 1 <= (p[0] | p[1] << 8) <= 4096, LOGITS: len(p) == 0}[t]
+            BENCH: len(p) == 2 and 1 <= (p[0] | p[1] << 8) <= 4096, LOGITS: len(p) == 0, DECIDE: len(p) == 0}[t]
     if not good:
         return ("error", BAD_LENGTH, t, s)
-    if t == LOGITS and not classes:
+    if t in (LOGITS, DECIDE) and not classes:
         return ("error", NO_CLASSES, t, s)
     return ("valid", t, s, p)
 
@@ -178,7 +178,7 @@ def test_hello_step_bench_bit_exact(fw, target, options):
         t, s, p = link.request(HELLO, 1)
         assert (t, s) == (0x81, 1)
         h = parse_hello(p)
-        assert h == dict(version=2, I=art.I, H=art.H, q=14, max_steps=min(64, MAX_PAYLOAD // (2 * art.I)),
+        assert h == dict(version=3, I=art.I, H=art.H, q=14, max_steps=min(64, MAX_PAYLOAD // (2 * art.I)),
                          hash=h["hash"], target=target, kernel=h["kernel"])
         assert h["kernel"] in fw.EXPECTED_KERNEL[target], h
         model_h = (Path(fw.model()[0]) / "trix_model.h").read_text()
@@ -261,11 +261,11 @@ def bad_frames(rng: random.Random, inputs: int, count: int):
             body = bytes([STEP, rng.randrange(256)]) + rng.randbytes(rng.randint(MAX_PAYLOAD - 1, 1996))
             data = wire(body)
         elif kind == 5:  # valid CRC, unknown type
-            t = rng.choice([0x00, 0x06, 0x7F, 0x81, 0x85, 0xFF, rng.randrange(6, 256)])
+            t = rng.choice([0x00, 0x07, 0x7F, 0x81, 0x86, 0xFF, rng.randrange(7, 256)])
             data = wire(bytes([t, rng.randrange(256)]) + rng.randbytes(rng.randint(0, 20)))
-        elif kind == 6:  # valid CRC, bad length for the request (or LOGITS to a regression model)
-            t = rng.choice([HELLO, RESET, STEP, BENCH, LOGITS])
-            if t == LOGITS:
+        elif kind == 6:  # valid CRC, bad length for the request (or LOGITS / DECIDE to a regression model)
+            t = rng.choice([HELLO, RESET, STEP, BENCH, LOGITS, DECIDE])
+            if t in (LOGITS, DECIDE):
                 p = b"" if rng.random() < 0.8 else rng.randbytes(rng.randint(1, 10))
             elif t in (HELLO, RESET):
                 p = rng.randbytes(rng.randint(1, 10))
@@ -351,3 +351,5 @@ def test_oracle_helpers():
     assert oracle(frame(LOGITS, 4)[:-1], 1, 64) == ("error", NO_CLASSES, LOGITS, 4)
     assert oracle(frame(LOGITS, 4)[:-1], 1, 64, classes=3) == ("valid", LOGITS, 4, b"")
     assert oracle(frame(LOGITS, 4, b"\x01")[:-1], 1, 64, classes=3) == ("error", BAD_LENGTH, LOGITS, 4)
+    assert oracle(frame(DECIDE, 4)[:-1], 1, 64) == ("error", NO_CLASSES, DECIDE, 4)
+    assert oracle(frame(DECIDE, 4)[:-1], 1, 64, classes=3) == ("valid", DECIDE, 4, b"")

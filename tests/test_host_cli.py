@@ -171,7 +171,7 @@ def test_a_firmware_on_another_protocol_version_is_refused_in_one_line():
     with pytest.raises(ProtocolError) as e:
         Client(FakeFirmware(version=1), timeout=0.2).hello()
     msg = str(e.value)
-    assert "\n" not in msg and msg.startswith("the firmware speaks protocol version 1; this host speaks 2: rebuild")
+    assert "\n" not in msg and msg.startswith("the firmware speaks protocol version 1; this host speaks 3: rebuild")
 
 
 @pytest.mark.parametrize("window", [1, 16])

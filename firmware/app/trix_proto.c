@@ -1,4 +1,4 @@
-/* Serial protocol v2 (docs/protocol.md): framing, CRC and dispatch. */
+/* Serial protocol v3 (docs/protocol.md): framing, CRC and dispatch. */
 #include "trix_proto.h"
 
 #include "trix_cfc.h"
@@ -165,23 +165,24 @@ static void do_bench(uint8_t seq, uint32_t n)
     send_reply(TRIX_REQ_BENCH | TRIX_REPLY_FLAG, seq, 12);
 }
 
-/* LOGITS: u16 steps of the window, u8 K, u8 class, K int32 logits (Q16). */
-static void do_logits(uint8_t seq)
+/* LOGITS and DECIDE: u16 steps of the window, u8 K, u8 class, K int32 logits (Q16). DECIDE then
+ * starts the next window (trix_decide): the state carries on. */
+static void do_logits(uint8_t type, uint8_t seq)
 {
     int32_t logits[TRIX_MAX_CLASSES];
     uint8_t *p = tx_frame + 2;
     const int K = trix_classes();
     int k, cls;
     if (K < 1 || K > TRIX_MAX_CLASSES) {
-        send_error(TRIX_ERR_NO_CLASSES, TRIX_REQ_LOGITS, seq);
+        send_error(TRIX_ERR_NO_CLASSES, type, seq);
         return;
     }
-    cls = trix_logits(logits);
     put_u16(p, (uint32_t)trix_window_steps());
+    cls = type == TRIX_REQ_DECIDE ? trix_decide(logits) : trix_logits(logits);
     p[2] = (uint8_t)K;
     p[3] = (uint8_t)cls;
     for (k = 0; k < K; k++) put_u32(p + 4 + 4 * k, (uint32_t)logits[k]);
-    send_reply(TRIX_REQ_LOGITS | TRIX_REPLY_FLAG, seq, (size_t)(4 + 4 * K));
+    send_reply((uint8_t)(type | TRIX_REPLY_FLAG), seq, (size_t)(4 + 4 * K));
 }
 
 /* One complete, correctly COBS-decoded frame. */
@@ -227,8 +228,9 @@ static void handle_frame(const uint8_t *f, size_t len)
         return;
     }
     case TRIX_REQ_LOGITS:
+    case TRIX_REQ_DECIDE:
         if (plen != 0) break;
-        do_logits(seq);
+        do_logits(type, seq);
         return;
     default:
         send_error(TRIX_ERR_UNKNOWN_TYPE, type, seq);

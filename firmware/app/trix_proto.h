@@ -1,6 +1,6 @@
 /*
- * Serial protocol v2 (docs/protocol.md), firmware side: CRC-16/CCITT-FALSE, COBS, an
- * incremental frame receiver and the request dispatch (HELLO, RESET, STEP, BENCH, LOGITS, errors).
+ * Serial protocol v3 (docs/protocol.md), firmware side: CRC-16/CCITT-FALSE, COBS, an
+ * incremental frame receiver and the request dispatch (HELLO, RESET, STEP, BENCH, LOGITS, DECIDE, errors).
  * Static storage only: no heap. Replies go out through the receiver's write function.
  */
 #ifndef TRIX_PROTO_H
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRIX_PROTO_VERSION 2
+#define TRIX_PROTO_VERSION 3
 #define TRIX_MAX_PAYLOAD   512
 #define TRIX_MAX_FRAME     (TRIX_MAX_PAYLOAD + 4)     /* type, seq, payload, crc16 */
 #define TRIX_MAX_STEPS     64
@@ -21,7 +21,7 @@
 
 enum {
     TRIX_REQ_HELLO = 0x01, TRIX_REQ_RESET = 0x02, TRIX_REQ_STEP = 0x03, TRIX_REQ_BENCH = 0x04,
-    TRIX_REQ_LOGITS = 0x05,
+    TRIX_REQ_LOGITS = 0x05, TRIX_REQ_DECIDE = 0x06,
     TRIX_REPLY_FLAG = 0x80, TRIX_REPLY_ERROR = 0x7F
 };
 

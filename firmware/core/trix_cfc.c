@@ -101,8 +101,19 @@ int trix_logits(int32_t *logits)
                     trix_pool_sum, trix_pool_steps, v);
     return trix_head_logits(&trix_default_head, TRIX_HIDDEN, v, logits);
 }
+
+int trix_decide(int32_t *logits)
+{
+    const int cls = trix_logits(logits);
+    int i;
+    /* the next window: an empty pool; trix_z_words (the state) is left as it is */
+    for (i = 0; i < TRIX_HIDDEN; i++) trix_pool_sum[i] = 0;
+    trix_pool_steps = 0;
+    return cls;
+}
 #else
 int trix_classes(void) { return 0; }
 int trix_window_steps(void) { return 0; }
 int trix_logits(int32_t *logits) { (void)logits; return -1; }
+int trix_decide(int32_t *logits) { (void)logits; return -1; }
 #endif

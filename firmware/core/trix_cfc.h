@@ -12,6 +12,9 @@
  * TRIX_TARGET_SCALE to convert from and to your units (docs/fixed_point.md, section 11).
  * In a firmware: trix_reset() at the start of each sequence, then per sample trix_step(); a
  * classifier's class at the end of a window: trix_logits() (its y is 0: no regression readout).
+ * A classifier on a continuous signal: trix_reset() once, trix_step() per sample and every k
+ * samples trix_decide(), which pools the steps since the last decision and starts the next
+ * window while the cell state carries on (examples/stream_classify).
  * trix_model_hash() identifies the compiled-in model (what `python -m codegen export` printed).
  */
 #ifndef TRIX_CFC_H
@@ -36,6 +39,11 @@ int16_t     trix_step(const int16_t *x_q14);   /* one cell step on I inputs (Q14
 int         trix_classes(void);                /* K, or 0 */
 int         trix_window_steps(void);           /* steps since trix_reset(), at most 65535 */
 int         trix_logits(int32_t *logits);      /* the window's K logits; returns the class (argmax) */
+/* A decision on a stream: the logits and class of the window of steps since the last trix_reset()
+ * or trix_decide() (as trix_logits()), then the next window starts empty; the hidden state is kept.
+ * Returns the class (-1 without classes). Decide at least every 65535 steps: a full window ignores
+ * further steps, as trix_step() does. */
+int         trix_decide(int32_t *logits);
 
 #define TRIX_Q14_ONE 16384                     /* 1.0 in the Q14 of inputs and output */
 

@@ -3,8 +3,8 @@
  * CRC-16/CCITT-FALSE check value, COBS encode/decode round trips at block boundaries, every
  * error reply of docs/protocol.md, byte-at-a-time delivery, and that errors leave the state
  * alone. The fake core below replaces trix_cfc.h's functions (y = x + number of steps since
- * reset; a classifier of 3 classes whose logits are steps, -steps and 7, or none), so the test
- * needs no model.
+ * reset; a classifier of 3 classes whose logits are the window's steps, -steps and 7, or none; a
+ * window is the steps since reset or the last decision), so the test needs no model.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,22 +13,28 @@
 #include "trix_proto.h"
 
 /* ---- fake core ---- */
-static int fake_steps;
+static int fake_steps, fake_window;
 int trix_inputs(void) { return 2; }
 int trix_hidden(void) { return 5; }
 uint64_t trix_model_hash(void) { return UINT64_C(0x0123456789abcdef); }
 const char *trix_kernel_name(void) { return "fake"; }
-void trix_reset(void) { fake_steps = 0; }
-int16_t trix_step(const int16_t *x) { fake_steps++; return (int16_t)(x[0] + x[1] + fake_steps); }
+void trix_reset(void) { fake_steps = fake_window = 0; }
+int16_t trix_step(const int16_t *x) { fake_steps++; fake_window++; return (int16_t)(x[0] + x[1] + fake_steps); }
 static int fake_classes = 3;
 int trix_classes(void) { return fake_classes; }
-int trix_window_steps(void) { return fake_steps; }
+int trix_window_steps(void) { return fake_window; }
 int trix_logits(int32_t *logits)
 {
-    logits[0] = fake_steps;
-    logits[1] = -fake_steps;
+    logits[0] = fake_window;
+    logits[1] = -fake_window;
     logits[2] = 7;
-    return fake_steps > 7 ? 0 : 2;
+    return fake_window > 7 ? 0 : 2;
+}
+int trix_decide(int32_t *logits)
+{
+    const int cls = trix_logits(logits);
+    fake_window = 0;
+    return cls;
 }
 
 /* ---- captured replies ---- */
@@ -123,7 +129,7 @@ int main(void)
     n = make_wire(TRIX_REQ_HELLO, 7, NULL, 0);
     p = feed_one(wire, n, 1);
     CHECK(p == 15 + 1 + (int)strlen(TRIX_TARGET_NAME) + 1 + 4 && reply[0] == 0x81 && reply[1] == 7, "hello reply %d", p);
-    CHECK(reply[2] == TRIX_PROTO_VERSION && TRIX_PROTO_VERSION == 2 && reply[3] == 2 && reply[4] == 5 && reply[5] == 0 && reply[6] == 14 && reply[7] == 64
+    CHECK(reply[2] == TRIX_PROTO_VERSION && TRIX_PROTO_VERSION == 3 && reply[3] == 2 && reply[4] == 5 && reply[5] == 0 && reply[6] == 14 && reply[7] == 64
           && reply[8] == 0 && reply[9] == 0xef && reply[16] == 0x01, "hello fields");
     CHECK(reply[17] == strlen(TRIX_TARGET_NAME) && memcmp(reply + 18, TRIX_TARGET_NAME, reply[17]) == 0, "hello target");
     CHECK(reply[18 + reply[17]] == 4 && memcmp(reply + 19 + reply[17], "fake", 4) == 0, "hello kernel");
@@ -156,6 +162,28 @@ int main(void)
     n = make_wire(TRIX_REQ_LOGITS, 5, NULL, 0);
     expect_error("logits without classes", wire, n, TRIX_ERR_NO_CLASSES, TRIX_REQ_LOGITS, 5);
     fake_classes = 3;
+
+    /* DECIDE: the reply of LOGITS, then an empty window; the state (y) carries on */
+    n = make_wire(TRIX_REQ_DECIDE, 6, NULL, 0);
+    p = feed_one(wire, n, 2);
+    CHECK(p == 4 + 12 && reply[0] == 0x86 && reply[1] == 6 && reply[2] == 3 && reply[5] == 2 && reply[6] == 3
+          && reply[10] == 0xfd, "decide reply %d [%02x %02x %02x %02x]", p, reply[0], reply[2], reply[5], reply[6]);
+    CHECK(fake_steps == 3 && fake_window == 0, "decide: state steps %d (want 3), window %d (want 0)", fake_steps,
+          fake_window);
+    {
+        const uint8_t xs[4] = { 0, 0, 0, 0 };
+        n = make_wire(TRIX_REQ_STEP, 7, xs, 4);
+        p = feed_one(wire, n, 3);
+        CHECK(p == 2 && reply[2] == 4 && reply[3] == 0, "step after decide: y %d (want 4: the state carried on)",
+              reply[2]);
+    }
+    n = make_wire(TRIX_REQ_DECIDE, 8, payload, 1);
+    expect_error("decide payload", wire, n, TRIX_ERR_BAD_LENGTH, TRIX_REQ_DECIDE, 8);
+    fake_classes = 0;
+    n = make_wire(TRIX_REQ_DECIDE, 8, NULL, 0);
+    expect_error("decide without classes", wire, n, TRIX_ERR_NO_CLASSES, TRIX_REQ_DECIDE, 8);
+    fake_classes = 3;
+    CHECK(fake_window == 1, "a refused DECIDE changed the window: %d steps", fake_window);
 
     /* Errors: none of them runs a step or resets. */
     n = make_wire(TRIX_REQ_STEP, 9, payload, 3);                     /* not a multiple of 2*I */
@@ -206,7 +234,7 @@ int main(void)
     wire[0] = 0; wire[1] = 0;
     trix_proto_feed(&rx, wire, 2);
     CHECK(out_len == 0, "empty frames answered (%d bytes)", out_len);
-    CHECK(fake_steps == 3, "errors changed the state: steps %d", fake_steps);
+    CHECK(fake_steps == 4, "errors changed the state: steps %d (want 4)", fake_steps);
 
     /* BENCH resets the state afterwards and reports n */
     payload[0] = 10; payload[1] = 0;

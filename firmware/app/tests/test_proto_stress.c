@@ -28,6 +28,7 @@ int16_t trix_step(const int16_t *x) { steps++; return x[0]; }
 int trix_classes(void) { return 2; }
 int trix_window_steps(void) { return (int)(steps & 0xFFFF); }
 int trix_logits(int32_t *logits) { logits[0] = 1; logits[1] = 2; return 1; }
+int trix_decide(int32_t *logits) { return trix_logits(logits); }
 
 static uint32_t rng_state = 12345u;
 static uint32_t rnd(void)   /* xorshift32 */
@@ -55,14 +56,14 @@ static void check_reply(const uint8_t *enc, int n)
         if (code != 0xFF && i < n) dec[o++] = 0;
     }
     if (o < 4 || trix_crc16(dec, (size_t)o - 2) != (uint16_t)(dec[o - 2] | (dec[o - 1] << 8))
-        || !(dec[0] == TRIX_REPLY_ERROR || (dec[0] >= 0x81 && dec[0] <= 0x85))) {
+        || !(dec[0] == TRIX_REPLY_ERROR || (dec[0] >= 0x81 && dec[0] <= 0x86))) {
         bad_replies++;
         return;
     }
     if (dec[0] == TRIX_REPLY_ERROR) return;
     ok_replies++;
     if (dec[0] == 0x83) replied_steps += (o - 4) / 2;                       /* STEP: n outputs */
-    if (dec[0] == 0x85 && o != 4 + 4 + 4 * 2) bad_replies++;                /* LOGITS: 2 classes */
+    if ((dec[0] == 0x85 || dec[0] == 0x86) && o != 4 + 4 + 4 * 2) bad_replies++;   /* LOGITS, DECIDE: 2 classes */
     if (dec[0] == 0x84 && o == 16) replied_steps += dec[10] | (dec[11] << 8); /* BENCH: n */
 }
 
@@ -102,7 +103,7 @@ int main(void)
         } else {                             /* a request, then damaged or not */
             int plen = kind == 2 ? 2 * (1 + (int)(rnd() % 70)) : (int)(rnd() % 4);
             uint16_t crc;
-            frame[0] = (uint8_t)(1 + rnd() % 5);
+            frame[0] = (uint8_t)(1 + rnd() % 6);
             frame[1] = (uint8_t)rnd();
             for (i = 0; i < plen; i++) frame[2 + i] = (uint8_t)rnd();
             if (frame[0] == TRIX_REQ_BENCH && plen == 2) frame[3] &= 0x0F;   /* n <= 4095 */
