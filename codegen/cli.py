@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="packed (default): the trits packed 2 bits each, run by the target's kernels; code: "
                         "also <prefix>_matvec_code.h, the model's mat-vec as generated C (its non-zero trits as "
                         "adds and subtracts, rows in blocks of register accumulators), which the firmware then "
-                        "runs instead (more flash, fewer instructions: `python -m host bench` prints both)")
+                        "runs instead (more flash, fewer instructions: `python -m host bench` prints both); ref: "
+                        "packed trits run by the portable reference kernel on every target, which needs no lookup "
+                        "table (the least RAM, more instructions: `python -m host verify --kernel ref` prints both)")
     e.add_argument("--allow-lossy", action="store_true",
                    help="export even when the integer model is far from the float ternary model on the "
                         "task's validation set (or, without the data file, on synthetic inputs): washout MSE or "

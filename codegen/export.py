@@ -35,7 +35,9 @@ from .task_blocks import task_blocks
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 GOLDEN_SEQUENCES = 8
-KERNELS = ("packed", "code")          # export --kernel: packed trits (the runtime kernels) or weights as code
+# export --kernel: packed trits run by the target's kernel (the target table's), weights as code, or
+# packed trits run by the portable reference on every target (no lookup table: the least RAM)
+KERNELS = ("packed", "code", "ref")
 
 
 def _finalize(value):
@@ -160,7 +162,8 @@ def format_fields(m: IntModel):
 def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, source: str = "",
                        kernel: str = "packed", model: IntModel | None = None) -> dict:
     """{file name: bytes} for <prefix>_model.h and <prefix>_golden.h, and with kernel "code"
-    <prefix>_matvec_code.h (the weights-as-code kernel, <prefix>_matvec_code). ``model``: the
+    <prefix>_matvec_code.h (the weights-as-code kernel, <prefix>_matvec_code); kernel "ref" makes
+    the model header ask for the reference kernel. ``model``: the
     artifact's IntModel, when the caller has it already."""
     if kernel not in KERNELS:
         raise CodegenError(f"--kernel {kernel!r}: expected one of {', '.join(KERNELS)}")
@@ -176,7 +179,7 @@ def render_model_files(art: Artifact, prefix: str = "trix", golden_x=None, sourc
     model_h = env.get_template("model.h.j2").render(
         **common, b_o=c_int(m.b_o_q, 64), arrays=model_arrays(m),
         blocks=[dict(template=t, **ctx) for t, ctx in m.head.blocks(art, m) + task_blocks(art)],
-        sigmoid=c_ints(m.sigmoid_q15), tanh=c_ints(m.tanh_q15), code=kernel == "code")
+        sigmoid=c_ints(m.sigmoid_q15), tanh=c_ints(m.tanh_q15), code=kernel == "code", ref=kernel == "ref")
     files = {}
     if kernel == "code":
         files[f"{p}_matvec_code.h"] = env.get_template("matvec_code.h.j2").render(

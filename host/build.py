@@ -117,7 +117,7 @@ def build(target: str, model, build_root: Path | None = None, log=None,
     check_tools([target], build=True, run=False)
     cmake = cmake_program()
     build_root = Path(build_root) if build_root else default_build_root()
-    bdir = build_root / f"{target}-{model.hash_hex}"
+    bdir = build_root / f"{target}-{model.tree_name}"
     bdir.mkdir(parents=True, exist_ok=True)
     with open(bdir / ".host-lock", "w") as lock:
         try:                          # two verify runs on the same tree take turns

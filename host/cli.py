@@ -16,6 +16,7 @@ from cfcbase.errors import ArtifactError
 from cfcbase.table import SeriesError
 from cfcbase.version import version_line
 from codegen.errors import CodegenError
+from codegen.export import KERNELS
 
 from . import bench, verify
 from .errors import HostError
@@ -113,6 +114,10 @@ def verify_options(sub) -> None:
     v.add_argument("--sequences", type=int, default=None, metavar="N",
                    help="stream only the first N test sequences (default: all); more than the test set has "
                         "repeats it from the start (a soak: e.g. --sequences 20000 = 1,000,000 steps of sine)")
+    v.add_argument("--kernel", choices=KERNELS, default="packed",
+                   help="the export's kernel (codegen export --kernel): packed (default: the target table's kernel), "
+                        "code (the weights as code) or ref (the portable reference on every target: no lookup table, "
+                        "the least RAM); the report names the kernel that ran, its instructions and RAM")
     v.add_argument("--stream", type=int, default=None, metavar="K",
                    help="a classifier: also stream the test windows end to end as one continuous signal (one "
                         "RESET, the state carried on) with a decision (DECIDE) every K steps over the steps since "
@@ -193,7 +198,7 @@ def cmd_verify(a) -> int:
     opts = verify.Options(targets=a.target, model=a.model, sequences=a.sequences, json_path=a.json_path,
                           port=a.port, baud=a.baud, firmware=a.firmware, qemu_port=a.qemu_port,
                           build_root=a.build_root, timeout=a.timeout, window=a.window, bench_steps=a.bench_steps,
-                          data=a.data, allow_lossy=a.allow_lossy, stream=a.stream)
+                          data=a.data, allow_lossy=a.allow_lossy, stream=a.stream, kernel=a.kernel)
     return verify.run(opts, _log)
 
 

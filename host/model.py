@@ -35,6 +35,7 @@ class Model:
     and the lossy gate's figures: codegen.export.Exported, plus where it came from."""
     path: str
     exported: object               # codegen.export.Exported
+    kernel: str = "packed"         # codegen.export.KERNELS: the export's --kernel
 
     @property
     def art(self):
@@ -52,17 +53,23 @@ class Model:
     def hash_hex(self) -> str:
         return self.exported.hash_hex
 
+    @property
+    def tree_name(self) -> str:
+        """What names its build trees besides the target: the hash, and a kernel other than packed
+        (the same model with another kernel is another image)."""
+        return self.hash_hex if self.kernel == "packed" else f"{self.hash_hex}-{self.kernel}"
 
-def model_of(art, log=None, allow_lossy=False) -> Model:
+
+def model_of(art, log=None, allow_lossy=False, kernel="packed") -> Model:
     """The Model of an artifact in memory (CodegenError: one line naming the key; the lossy gate as
-    `codegen export` applies it, unless allow_lossy)."""
-    ex = export_model(art, allow_lossy=allow_lossy)
+    `codegen export` applies it, unless allow_lossy), exported with ``kernel``."""
+    ex = export_model(art, allow_lossy=allow_lossy, kernel=kernel)
     if log:
         log(f"model {art.path}: {ex.hash_hex} (I={ex.model.I} H={ex.model.H}); {ex.lossy_text()}")
-    return Model(art.path, ex)
+    return Model(art.path, ex, kernel)
 
 
-def load_model(model_path=DEFAULT_MODEL, data_path=None, log=None, allow_lossy=False) -> Model:
+def load_model(model_path=DEFAULT_MODEL, data_path=None, log=None, allow_lossy=False, kernel="packed") -> Model:
     """Resolve and load `model_path` (ArtifactError: one line naming the file and key), with its
     task reading ``data_path`` instead of its own data file, then model_of."""
     art = load_artifact(resolve_model(model_path))
@@ -71,4 +78,4 @@ def load_model(model_path=DEFAULT_MODEL, data_path=None, log=None, allow_lossy=F
             art.task = art.task.with_data(data_path)
         except ValueError as e:
             raise HostError(f"--data: {model_path}: {e}") from None
-    return model_of(art, log, allow_lossy)
+    return model_of(art, log, allow_lossy, kernel)

@@ -52,6 +52,7 @@ class Options:
     data: str | None = None           # a model trained on a user's series: its file (default: the artifact's)
     allow_lossy: bool = False         # stream a model the lossy gate refuses (as codegen export --allow-lossy)
     stream: int | None = None         # a classifier: also the windows as one stream, a DECIDE every N steps
+    kernel: str = "packed"            # codegen export --kernel: packed (the target's), code or ref
 
 
 # ---- one target -----------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def _verify_link(link, ref: Reference, opts: Options, where: str, log, window: i
     bench = client.bench(opts.bench_steps or ref.head.bench_steps(T))
     return {"hello": h, "y_q14": y, "stream_s": stream_s, "frames": client.frames_sent, "bench": bench,
             "state_losses": client.state_losses, "soak": soak, "logits": client.window_logits,
-            "classes": client.window_class, "window_steps": client.window_steps, **out}
+            "classes": client.window_class, "window_steps": client.window_steps, "export_kernel": opts.kernel, **out}
 
 
 def host_rss() -> int | None:
@@ -179,8 +180,11 @@ def summarise(target: str, run: dict, ref: Reference, emulated: bool) -> dict:
                  "expected_float": float(ref.golden_q14[s, t]) / Q14_ONE, "got_float": float(y[s, t]) / Q14_ONE}
     rec = {
         "target": target, "head": ref.head.kind, "firmware_target": h.target, "kernel": h.kernel,
-        # the target table names the kernel of a ternary model; an int8 matrix runs TRIX_MATVEC_S8
-        "expected_kernel": TABLE[target].kernel if target in TABLE and ref.model.weights_s8 is None else None,
+        # the target table names the kernel of a packed ternary model, an export's own kernel (code, ref) runs
+        # as itself; an int8 matrix runs TRIX_MATVEC_S8
+        "expected_kernel": (None if ref.model.weights_s8 is not None or target not in TABLE else
+                            TABLE[target].kernel if run["export_kernel"] == "packed" else run["export_kernel"]),
+        "export_kernel": run["export_kernel"],
         "model_hash": h.hash_hex,
         "sequences": N, "steps_per_sequence": T, "frames_sent": run["frames"],
         "steps": int(N * T) if ref.lengths is None else int(np.sum(ref.lengths)),
@@ -339,7 +343,7 @@ def run(opts: Options, log) -> int:
         if opts.firmware and len(targets) != 1:
             raise HostError("--firmware needs exactly one --target")
         check_tools(targets, build=opts.firmware is None, run=True)
-    model = load_model(opts.model, data_path=opts.data, allow_lossy=opts.allow_lossy)
+    model = load_model(opts.model, data_path=opts.data, allow_lossy=opts.allow_lossy, kernel=opts.kernel)
     opts.model = model.path
     log(f"verify: model {model.path}: {model.hash_hex} (I={model.int_model.I} H={model.int_model.H}, "
         f"task {model.art.task.name}); {model.exported.lossy_text()}")

@@ -209,9 +209,14 @@ def test_frontier_tiny_run_is_resumable_and_writes_its_reports(tmp_path, capsys)
                                                              ("ternary", 8), ("int8", 4)}
     assert r["equal_bytes"][0]["ternary_H"] == 8 and r["equal_bytes"][0]["int8_H"] == 4
     assert any(p.get("pareto_bytes") for p in r["points"])
+    # each ternary width once per kernel; the bytes' Pareto marks only on the packed models
+    assert sorted(p["kernel"] for p in r["points"] if p["format"] == "ternary" and p["H"] == 8) == ["code", "packed",
+                                                                                                    "ref"]
+    assert not any(p.get("pareto_bytes") for p in r["points"] if p.get("kernel") in ("code", "ref"))
     assert tuple(map(str, load_artifact(out / "int8-H4.npz").formats)) == ("int8", "int8")
     md = (out / "frontier.md").read_text()
     assert "At equal weight bytes" in md and "| ternary | 8 | 144 | 48 |" in md
+    assert "| ternary, ref kernel | 8 | 144 | 48 |" in md and "| ternary, code kernel | 4 |" in md
     capsys.readouterr()
     assert main(argv) == 0
     err = capsys.readouterr().err

@@ -275,3 +275,23 @@ def test_lut_kernel_in_two_byte_chunks(generated, tmp_path, target):
     need("arm-none-eabi-gcc", "qemu-system-arm")
     r = _build_with_platform(target, generated, tmp_path, "-DTRIX_LUT_GROUPS=2")
     assert "(ref lut s8-ref s8-c), runtime kernel lut" in check_output(r, ["ref", "lut"])
+
+
+@pytest.mark.qemu
+def test_an_export_kernel_chosen_for_ram_runs_bit_exact_and_needs_no_lookup_table(tmp_path, host_cli):
+    """verify --kernel ref and --kernel code (codegen export's) on the nRF51 and the Cortex-M4, the
+    committed sine model: bit-exact, HELLO names the kernel that ran, and neither links the lookup
+    tables, so each needs less RAM than the target table's lut kernels (the sizes are printed)."""
+    import json
+    ram = {}
+    for kernel in ("packed", "ref", "code"):
+        js = tmp_path / f"{kernel}.json"
+        r = host_cli("verify", "--qemu", "--target", "nrf51,cortex-m4", "--kernel", kernel, "--json", js,
+                     "--build-dir", tmp_path / "b", timeout=600)
+        assert r.returncode == 0 and "verify: PASS: 2/2 targets" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+        for t in json.loads(js.read_text())["targets"]:
+            assert t["mismatches"] == 0 and t["export_kernel"] == kernel
+            assert t["kernel"] == {"packed": t["expected_kernel"], "ref": "ref", "code": "code"}[kernel], t
+            ram[t["target"], kernel] = t["footprint"]["ram"]
+    for target in ("nrf51", "cortex-m4"):
+        assert ram[target, "ref"] < ram[target, "packed"] and ram[target, "code"] < ram[target, "packed"], ram

@@ -31,7 +31,9 @@
  *
  * Every available kernel is compiled (so the tests can check each one against the golden
  * model); TRIX_MATVEC is the one trix_step() uses. Defining TRIX_FORCE_REF (CMake option
- * -DTRIX_FORCE_REF=ON) makes the reference the runtime kernel on any target.
+ * -DTRIX_FORCE_REF=ON), or a model exported with `python -m codegen export --kernel ref`
+ * (trix_model.h defines TRIX_MODEL_MATVEC_REF), makes the reference the runtime kernel on any
+ * target: it needs no lookup table, so the least RAM (the lut kernels' tables are not linked).
  */
 #ifndef TRIX_ARCH_H
 #define TRIX_ARCH_H
@@ -60,7 +62,7 @@
 #define TRIX_HAVE_MVE 0
 #endif
 
-#if defined(TRIX_FORCE_REF)
+#if defined(TRIX_FORCE_REF) || defined(TRIX_MODEL_MATVEC_REF)
 #define TRIX_MATVEC      trix_matvec_ref
 #define TRIX_KERNEL_NAME "ref"
 #elif defined(TRIX_MODEL_MATVEC_CODE)

@@ -1,5 +1,5 @@
 /* Public API (trix_cfc.h) on the compiled-in model from TRIX_MODEL_DIR/trix_model.h. */
-#include "trix_model.h"   /* first: TRIX_MODEL_MATVEC_CODE (an export with --kernel code) for trix_arch.h */
+#include "trix_model.h"   /* first: TRIX_MODEL_MATVEC_CODE / _REF (export --kernel code / ref) for trix_arch.h */
 #include "trix_cfc.h"
 #include "trix_cell.h"
 #if defined(TRIX_USE_MATVEC_CODE)

@@ -44,7 +44,7 @@ from ..model import int8 as I8
 from ..model import train
 from ..model.heads import train_head
 from ..model.params import Params
-from ..reports.frontier_report import assemble, best_int8_seeds, write_reports
+from ..reports.frontier_report import TERNARY_KERNELS, assemble, best_int8_seeds, write_reports
 from .factorial import check_out_dir
 from .sweep import jobs as sjobs
 from .sweep.backends import LocalBackend
@@ -280,16 +280,16 @@ def run(st: FrontierSettings) -> dict:
     train_all(p)
     measured = {}
     if st.qemu:
-        shapes = [("ternary", H, ternary_shape_artifact) for H in st.ternary] + \
-                 [("int8", H, int8_shape_artifact) for H in st.int8]
+        shapes = [("ternary", H, k, ternary_shape_artifact) for H in st.ternary for k in TERNARY_KERNELS] + \
+                 [("int8", H, "packed", int8_shape_artifact) for H in st.int8]
         prog = Progress(len(shapes) * len(st.targets))
-        for fmt, H, shape_artifact in shapes:
+        for fmt, H, kernel, shape_artifact in shapes:
             art = shape_artifact(p, H)
             for t in st.targets:
-                mt = measure(art, t, st.build_root, BENCH_STEPS)
-                measured.setdefault((fmt, H), {})[t] = mt
-                prog.tick(f"{t} {fmt} H={H}: {mt['per_step']:,.0f} instructions per step, flash {mt['flash']:,} B, "
-                          f"RAM {mt['ram']:,} B (kernel {mt['kernel']})")
+                mt = measure(art, t, st.build_root, BENCH_STEPS, kernel=kernel)
+                measured.setdefault((fmt, H, kernel), {})[t] = mt
+                prog.tick(f"{t} {fmt} H={H} ({kernel}): {mt['per_step']:,.0f} instructions per step, flash "
+                          f"{mt['flash']:,} B, RAM {mt['ram']:,} B (kernel {mt['kernel']})")
     seeds = range(st.seeds)
     rows = {("ternary", H): [m for part in p.parts for m in p.store.get("student", p.student(H, part)[2])["metrics"]]
             for H in st.ternary}

@@ -12,6 +12,7 @@ import numpy as np
 
 from cfcbase.artifact import write_artifact
 from cfcbase.fileio import write_file_set
+from codegen.export import KERNELS as TERNARY_KERNELS   # packed (the target table's kernel), code, ref
 
 from .factorial_report import pyplot
 from .stats import t_cdf, t_quantile
@@ -49,13 +50,14 @@ def pareto(points, x) -> set:
 
 def assemble(st, rows: dict, teachers: dict, measured: dict, recipe: dict, settings: dict, wall: float) -> dict:
     """frontier.json of the settings ``st``: ``rows`` {(format, H): every seed's metrics},
-    ``teachers`` {H: every seed's teacher metrics}, ``measured`` {(format, H): {target: flash, RAM,
-    instructions}}, ``recipe`` and ``settings`` as the report states them."""
+    ``teachers`` {H: every seed's teacher metrics}, ``measured`` {(format, H, kernel): {target: flash,
+    RAM, instructions}} (kernel: codegen export's, TERNARY_KERNELS for ternary, packed for int8),
+    ``recipe`` and ``settings`` as the report states them. A ternary width is a point per kernel."""
     I = st.task.I
     seeds = list(range(st.seeds))
     points = []
 
-    def add(fmt, H, per_seed, extra=None):
+    def add(fmt, H, per_seed, extra=None, kernel=None):
         teach = [t["test_mse_washout"] for t in teachers[H]]
         mse = [r["test_mse_washout"] for r in per_seed]
         pt = {"format": fmt, "H": H, "weights": 2 * H * (I + H), "weight_bytes": weight_bytes(fmt, I, H),
@@ -63,28 +65,38 @@ def assemble(st, rows: dict, teachers: dict, measured: dict, recipe: dict, setti
                          "teacher_test_mse_washout": t, **(extra(r) if extra else {})}
                         for s, r, t in zip(seeds, per_seed, teach)],
               "mse": _summary(mse), "vs_float": float(10 ** np.mean(np.log10(np.array(mse) / np.array(teach)))),
-              "targets": measured.get((fmt, H), {})}
+              "targets": measured.get((fmt, H, kernel or "packed"), {})}
+        if kernel is not None:
+            pt["kernel"] = kernel
         points.append(pt)
 
     for H in sorted(teachers):
         add("float", H, teachers[H])
     for H in st.ternary:
-        add("ternary", H, rows["ternary", H])
+        for k in TERNARY_KERNELS:       # the same model, bit for bit, run by each kernel
+            add("ternary", H, rows["ternary", H], kernel=k)
     for H in st.int8:
-        add("int8", H, rows["int8", H], lambda r: {"qat": r["qat"], "ptq_test_mse_washout": r["ptq_test_mse_washout"]})
+        add("int8", H, rows["int8", H], lambda r: {"qat": r["qat"], "ptq_test_mse_washout": r["ptq_test_mse_washout"]},
+            kernel="packed")
     deploy = [pt for pt in points if pt["format"] != "float"]
     for pt in deploy:
         for t in st.targets:
             pt.setdefault("targets", {}).setdefault(t, {})
-    on_bytes = pareto(deploy, "weight_bytes")
-    for i, pt in enumerate(deploy):
+    # bytes: the packed models (another kernel stores the same weights); RAM and instructions: every kernel
+    packed = [pt for pt in deploy if pt.get("kernel") == "packed"]
+    on_bytes = pareto(packed, "weight_bytes")
+    for i, pt in enumerate(packed):
         pt["pareto_bytes"] = i in on_bytes
+    for i, pt in enumerate(deploy):
+        pt.setdefault("pareto_bytes", False)
         for t in st.targets:
-            for q in deploy:
-                q["_x"] = q["targets"].get(t, {}).get("per_step")
-            pt.setdefault("pareto_instructions", {})[t] = i in pareto(deploy, "_x") and pt["_x"] is not None
+            for key, field in (("pareto_instructions", "per_step"), ("pareto_ram", "ram")):
+                for q in deploy:
+                    q["_x"] = q["targets"].get(t, {}).get(field)
+                pt.setdefault(key, {})[t] = i in pareto(deploy, "_x") and pt["_x"] is not None
     for q in deploy:
         q.pop("_x", None)
+    deploy = packed
     # equal bytes: ternary at 2H against int8 at H (about the same bytes: 2 bits against 8 per weight)
     pairs = []
     for H in st.int8:
@@ -139,25 +151,29 @@ def markdown(r: dict) -> str:
              "firmware stores them (ternary 2 bits per trit, int8 1 byte per weight, rows padded; float: float32, "
              "the reference, not deployed). Flash and RAM: `trix_fw` with the model; instructions per cell step: "
              f"BENCH under QEMU (`-icount shift=0`, {r['settings']['bench_steps']} steps). P: Pareto-optimal "
-             "(no other ternary or int8 point has both fewer bytes / instructions and a lower MSE).", "",
+             "(no other ternary or int8 point has both fewer bytes / instructions / bytes of RAM and a lower MSE). "
+             "Each ternary width is one model run by three kernels (`codegen export --kernel`, bit-identical "
+             "outputs): the target table's (packed trits, a lookup table in RAM), `code` (the weights compiled "
+             "into adds and subtracts) and `ref` (the portable reference, no table).", "",
              f"Ternary students: sweep cell `{r['recipe']['ternary']}` (docs/sweep.md). int8: {r['recipe']['int8']}.",
              ""]
     head = "| format | H | weights | weight bytes | test washout MSE | vs float | P bytes |"
     sep = "|---|---|---|---|---|---|---|"
     for t in tg:
-        head += f" {t} insns/step | P | {t} flash / RAM |"
-        sep += "---|---|---|"
+        head += f" {t} insns/step | P | {t} flash / RAM | P RAM |"
+        sep += "---|---|---|---|"
     lines += [head, sep]
     order = {"ternary": 0, "int8": 1, "float": 2}
-    for pt in sorted(r["points"], key=lambda q: (order[q["format"]], q["H"])):
+    for pt in sorted(r["points"], key=lambda q: (order[q["format"]], q["H"], kernel_order(q))):
         m = pt["mse"]
-        row = (f"| {pt['format']} | {pt['H']} | {pt['weights']:,} | {pt['weight_bytes']:,} | {m['geo_mean']:.3e} "
+        row = (f"| {point_label(pt)} | {pt['H']} | {pt['weights']:,} | {pt['weight_bytes']:,} | {m['geo_mean']:.3e} "
                f"({m['log10_sd']:.2f}) | {pt['vs_float']:.2f}x | {'P' if pt.get('pareto_bytes') else ''} |")
         for t in tg:
             mt = pt.get("targets", {}).get(t) or {}
             ins = f"{mt['per_step']:,.0f}" if mt.get("per_step") is not None else "-"
             fr = f"{mt['flash']:,} / {mt['ram']:,}" if mt.get("flash") is not None else "-"
-            row += f" {ins} | {'P' if pt.get('pareto_instructions', {}).get(t) else ''} | {fr} |"
+            row += (f" {ins} | {'P' if pt.get('pareto_instructions', {}).get(t) else ''} | {fr} | "
+                    f"{'P' if pt.get('pareto_ram', {}).get(t) else ''} |")
         lines.append(row)
     if r["equal_bytes"]:
         lines += ["", "## At equal weight bytes: ternary at 2H against int8 at H", "",
@@ -185,6 +201,17 @@ def markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def kernel_order(pt) -> int:
+    k = pt.get("kernel", "packed")
+    return TERNARY_KERNELS.index(k) if k in TERNARY_KERNELS else 0
+
+
+def point_label(pt) -> str:
+    """A point's format, and for a ternary model run by another kernel than the target table's, the kernel."""
+    k = pt.get("kernel", "packed")
+    return pt["format"] if k == "packed" else f"{pt['format']}, {k} kernel"
+
+
 def _gm(v):
     return float(10 ** np.mean(np.log10(v)))
 
@@ -199,7 +226,8 @@ def plot(path, r, collect):
     for ax, x, xl in ((axes[0], "bytes", "weight bytes (both heads, as stored)"),
                       (axes[1], "insns", f"instructions per cell step ({t0}, QEMU)")):
         for fmt, (col, mk) in style.items():
-            pts = sorted((q for q in r["points"] if q["format"] == fmt), key=lambda q: q["H"])
+            pts = sorted((q for q in r["points"] if q["format"] == fmt and q.get("kernel", "packed") == "packed"),
+                         key=lambda q: q["H"])
             xs, ys = [], []
             for q in pts:
                 xv = q["weight_bytes"] if x == "bytes" else (q.get("targets", {}).get(t0) or {}).get("per_step")

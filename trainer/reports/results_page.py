@@ -14,6 +14,7 @@ from cfcbase.metrics import WASHOUT, verdict
 
 from ..experiments.examples import EXAMPLES, VERIFY_TARGETS, factorial_argv, verify_argv
 from .factorial_report import REPORTS
+from .frontier_report import kernel_order, point_label
 
 REPO = Path(__file__).resolve().parents[2]
 ORDER = ("sine", "sine-mix", "daphnet")          # the pinned tasks first, then the rest by name
@@ -49,25 +50,28 @@ def frontier_section(name: str, fr: dict) -> str:
     lines = [f"### Ternary against int8 on `{name}`", "",
              f"`results/{name}/frontier/frontier.md` (regenerate: `{fr['command']}`): test washout MSE{unit}, "
              f"geometric mean over {len(fr['seeds'])} paired seeds; weight bytes as stored; instructions per cell "
-             "step under QEMU; P: Pareto-optimal against bytes / instructions (ternary and int8 points). Ternary: "
+             "step under QEMU; P: Pareto-optimal against bytes / instructions / RAM (ternary and int8 points; each "
+             "ternary width also run by the `code` and `ref` kernels, which need no lookup table). Ternary: "
              f"sweep cell `{fr['recipe']['ternary']}`; int8: {fr['recipe']['int8']}.", ""]
     head = "| format | H | weight bytes | test washout MSE | vs float |"
     sep = "|---|---|---|---|---|"
     for t in tg:
-        head += f" {t} insns/step |"
-        sep += "---|"
-    lines += [head + " P (bytes, insns) |", sep + "---|"]
+        head += f" {t} insns/step | {t} RAM |"
+        sep += "---|---|"
+    lines += [head + " P (bytes, insns, RAM) |", sep + "---|"]
     order = {"ternary": 0, "int8": 1, "float": 2}
-    for pt in sorted(fr["points"], key=lambda q: (order[q["format"]], q["H"])):
-        row = (f"| {pt['format']} | {pt['H']} | {pt['weight_bytes']:,} | {pt['mse']['geo_mean']:.2e} | "
+    for pt in sorted(fr["points"], key=lambda q: (order[q["format"]], q["H"], kernel_order(q))):
+        row = (f"| {point_label(pt)} | {pt['H']} | {pt['weight_bytes']:,} | {pt['mse']['geo_mean']:.2e} | "
                f"{pt['vs_float']:.2f}x |")
         for t in tg:
-            v = (pt.get("targets", {}).get(t) or {}).get("per_step")
-            row += f" {v:,.0f} |" if v is not None else " - |"
+            mt = pt.get("targets", {}).get(t) or {}
+            v, ram = mt.get("per_step"), mt.get("ram")
+            row += (f" {v:,.0f} |" if v is not None else " - |") + (f" {ram:,} |" if ram is not None else " - |")
         if pt["format"] == "float":
             row += " (reference) |"
         else:
-            marks = ["bytes" if pt.get("pareto_bytes") else ""] + [t for t in tg if pt.get("pareto_instructions", {}).get(t)]
+            marks = (["bytes" if pt.get("pareto_bytes") else ""] + [t for t in tg if pt.get("pareto_instructions", {}).get(t)]
+                     + [f"{t} RAM" for t in tg if pt.get("pareto_ram", {}).get(t)])
             row += f" {', '.join(m for m in marks if m) or '-'} |"
         lines.append(row)
     if fr["equal_bytes"]:
