@@ -634,3 +634,49 @@ def test_forward_passes_in_chunks_give_the_same_bits(task):
     r = subprocess.run([sys.executable, "-c", CHUNKS_PROBE, task], capture_output=True, text=True, timeout=120,
                        cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0 and r.stdout.strip() == "True", r.stdout + r.stderr
+
+
+def test_validation_and_epochs_follow_the_size_of_the_data():
+    """Validation at most once per validation split's worth of training windows (the committed
+    tasks, n_val <= 320, keep every 10 steps); the default epochs shrink above REF_WINDOWS training
+    windows so a run sees as many windows, and epochs given as options are kept."""
+    from types import SimpleNamespace
+
+    from trainer.experiments.configs import REF_WINDOWS, TASK_DEFAULTS, epochs_for
+    from trainer.experiments.factorial import Settings, fill_defaults
+    from trainer.model.train import validation_cadence
+    assert [validation_cadence(10, n, 32) for n in (8, 320, 321, 3200)] == [10, 10, 11, 100]
+    assert REF_WINDOWS == 500 and epochs_for(600, 500) == 600 and epochs_for(600, 501) == 599
+    assert epochs_for(600, 9000) == 33 and epochs_for(3, 10 ** 6) == 1
+
+    def task(n):
+        return SimpleNamespace(preset="labelled", split=lambda s: (np.zeros((n, 4, 1)), np.zeros(n)))
+    d = TASK_DEFAULTS["labelled"]
+    st = Settings(task=task(400))
+    fill_defaults(st)
+    assert (st.teacher_epochs, st.epochs, st.refit_epochs) == (d["teacher_epochs"], d["epochs"], d["refit_epochs"])
+    st = Settings(task=task(9000))
+    fill_defaults(st)
+    assert (st.teacher_epochs, st.epochs, st.refit_epochs) == (33, 17, 6)
+    st = Settings(task=task(9000), epochs=40)
+    fill_defaults(st)
+    assert (st.teacher_epochs, st.epochs) == (33, 40)
+
+
+def test_the_full_budget_multiplies_the_default_epochs_and_keeps_given_ones():
+    from types import SimpleNamespace
+
+    from trainer.experiments.configs import BUDGETS, TASK_DEFAULTS
+    from trainer.experiments.factorial import Settings, fill_defaults
+    from trainer.experiments.sweep.grid import defaults
+    task = SimpleNamespace(preset="sine-mix", split=lambda s: (np.zeros((128, 4, 1)), np.zeros(128)))
+    d, f = TASK_DEFAULTS["sine-mix"], BUDGETS["full"]
+    assert BUDGETS["quick"] == 1 and f > 1
+    st = Settings(task=task, budget="full")
+    fill_defaults(st)
+    assert (st.teacher_epochs, st.epochs, st.refit_epochs, st.cs_sweeps) == (
+        d["teacher_epochs"] * f, d["epochs"] * f, d["refit_epochs"] * f, d["cs_sweeps"])
+    st = Settings(task=task, budget="full", epochs=7)
+    fill_defaults(st)
+    assert (st.teacher_epochs, st.epochs) == (d["teacher_epochs"] * f, 7)
+    assert defaults(task, "full")["epochs"] == d["epochs"] * f and defaults(task)["epochs"] == d["epochs"]

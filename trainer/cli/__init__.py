@@ -16,7 +16,7 @@ from cfcbase.version import version_line
 from ..errors import TrainerError
 from ..experiments import bench, bench_memory, examples, factorial
 from ..experiments import sweep as sweep_
-from ..experiments.configs import TASK_DEFAULTS, WIDTHS
+from ..experiments.configs import BUDGETS, REF_WINDOWS, TASK_DEFAULTS, WIDTHS
 from ..model import gradcheck
 from ..model.quant import SCHEMES
 from ..reports import results_page
@@ -55,9 +55,14 @@ def _factorial_options(f):
                    f"config (default: {d.seeds})")
     f.add_argument("--epochs", type=int, default=None, metavar="N",
                    help=f"student (QAT) epochs per config; an epoch is one pass over the training set in "
-                   f"minibatches of 32 windows (default: {_per_task('epochs')})")
+                   f"minibatches of 32 windows (default: {_per_task('epochs')}; with more than {REF_WINDOWS} "
+                   f"training windows N, times {REF_WINDOWS}/N: as many windows seen)")
     f.add_argument("--teacher-epochs", type=int, default=None, metavar="N",
-                   help=f"float teacher epochs (default: {_per_task('teacher_epochs')})")
+                   help=f"float teacher epochs (default: {_per_task('teacher_epochs')}; scaled as --epochs)")
+    f.add_argument("--budget", choices=tuple(BUDGETS), default="quick",
+                   help="training budget: the default epochs (teacher, student, refit) times "
+                        + ", ".join(f"{k} {v}" for k, v in BUDGETS.items())
+                        + " (default: quick; epochs given as options are kept)")
     f.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes for independent jobs; results do not depend on it "
                    "(default: os.cpu_count())")
@@ -131,6 +136,10 @@ def _bench_options(bn):
                     help="instead of the timing: the peak memory of training one factorial job pair (a teacher, "
                          "then its students, H = 16) on N labelled windows of 128 steps x 9 channels, per N in a "
                          "fresh process, and its growth per window beside the rate docs/training.md states")
+    bn.add_argument("--scale", default=None, metavar="N,N,...",
+                    help="instead of the timing: the wall time of one factorial job pair (a teacher, then its "
+                         "students, H = 16, one core) at the default epochs for N labelled windows of 128 steps x 9 "
+                         "channels (fewer epochs above 500 windows: docs/training.md), and its seconds per epoch")
 
 
 def _examples_options(ex):
@@ -163,12 +172,14 @@ def cmd_factorial(a):
     task, out, argv = task_of(a)
     given = [f"--{k.replace('_', '-')} {getattr(a, k)}" for k in ("epochs", "teacher_epochs", "cs_sweeps",
                                                                    "refit_epochs") if getattr(a, k) is not None]
+    if a.budget != "quick":
+        given.append(f"--budget {a.budget}")
     command = " ".join(["python -m trainer factorial"] + argv + given + [f"--seeds {a.seeds}"]
                        + ([f"--out {a.out}"] if a.out else []))
     st = factorial.Settings(task=task, command=command, seeds=a.seeds, epochs=a.epochs, teacher_epochs=a.teacher_epochs,
                             lr=a.lr, teacher_lr=a.teacher_lr, scheme=a.scheme, cs_sweeps=a.cs_sweeps, jobs=a.jobs,
                             transient_weight=a.transient_weight, refit_epochs=a.refit_epochs, pooling=a.pooling,
-                            out=out)
+                            budget=a.budget, out=out)
     r = factorial.run(st)
     print(summary_line(r, st.out))
     return 0
@@ -208,15 +219,22 @@ def cmd_gradcheck(a):
     return 1 if bad else 0
 
 
+def _sizes(option, text):
+    try:
+        sizes = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise TrainerError(f"{option}: comma-separated integers expected, got {text!r}") from None
+    if min(sizes) < 20:
+        raise TrainerError(f"{option}: at least 20 windows each (a tenth are held out for validation)")
+    return sizes
+
+
 def cmd_bench(a):
     if a.memory is not None:
-        try:
-            sizes = [int(n) for n in a.memory.split(",")]
-        except ValueError:
-            raise TrainerError(f"--memory: comma-separated integers expected, got {a.memory!r}") from None
-        if min(sizes) < 20:
-            raise TrainerError("--memory: at least 20 windows each (a tenth are held out for validation)")
-        bench_memory.run(sizes, log=print)
+        bench_memory.run(_sizes("--memory", a.memory), log=print)
+        return 0
+    if a.scale is not None:
+        bench_memory.run_time(_sizes("--scale", a.scale), log=print)
         return 0
     try:
         hidden = [int(h) for h in a.hidden.split(",")]

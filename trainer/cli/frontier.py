@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..errors import TrainerError
+from ..experiments.configs import BUDGETS
 from ..experiments.configs import TASK_DEFAULTS as TD
 from ..experiments.frontier import (INT8_WIDTHS, TARGETS, TERNARY_SET, TERNARY_WIDTHS, FrontierSettings,
                                     run)
@@ -27,6 +28,9 @@ def frontier_options(f):
                    help=f"ternary student and int8 QAT epochs (default: the factorial's, {per('epochs')})")
     f.add_argument("--teacher-epochs", type=int, default=None, metavar="N",
                    help=f"float teacher epochs (default: the factorial's, {per('teacher_epochs')})")
+    f.add_argument("--budget", choices=tuple(BUDGETS), default="quick",
+                   help="training budget of both formats: the default epochs times "
+                        + ", ".join(f"{k} {v}" for k, v in BUDGETS.items()) + " (default: quick)")
     f.add_argument("--teacher-lr", type=float, default=None, metavar="X",
                    help=f"teacher Adam LR (default: the factorial's, {per('teacher_lr')})")
     f.add_argument("--ternary-set", action="append", default=None, metavar="KNOB=V",
@@ -61,6 +65,8 @@ def run_frontier(a) -> int:
     command = " ".join(["python -m trainer frontier"] + argv + [f"--seeds {a.seeds}"]
                        + [f"--{k.replace('_', '-')} {getattr(a, k)}" for k in ("epochs", "teacher_epochs")
                           if getattr(a, k) is not None])
+    if a.budget != "quick":
+        command += f" --budget {a.budget}"
     ternary_set = parse_settings(a.ternary_set or ["ste=shaped"], "--ternary-set")
     if a.ternary_set:
         command += "".join(f" --ternary-set {x}" for x in a.ternary_set)
@@ -74,7 +80,7 @@ def run_frontier(a) -> int:
     for k in ("epochs", "teacher_epochs"):
         if getattr(a, k) is not None and getattr(a, k) < 1:
             raise TrainerError(f"--{k.replace('_', '-')} must be positive, got {getattr(a, k)}")
-    st = FrontierSettings(task=task, seeds=a.seeds, ternary=ternary, int8=int8, epochs=a.epochs,
+    st = FrontierSettings(task=task, seeds=a.seeds, ternary=ternary, int8=int8, epochs=a.epochs, budget=a.budget,
                           teacher_epochs=a.teacher_epochs, teacher_lr=a.teacher_lr, ternary_set=ternary_set,
                           targets=tuple(t for t in a.targets.split(",") if t), qemu=not a.no_qemu,
                           out=out, workers=a.workers, stack=a.stack, command=command,

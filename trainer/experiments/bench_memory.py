@@ -1,5 +1,7 @@
 """``python -m trainer bench --memory N,N,...``: the peak memory of training against the number of
-windows, and the rate per window docs/training.md ("Memory") states.
+windows, and the rate per window docs/training.md ("Memory") states. ``--scale N,N,...``: the time
+of one job pair at the factorial's default epochs for N windows (configs.epochs_for), and its
+seconds per epoch.
 
 For each N, a fresh process trains what one factorial job pair trains (the float teacher of one
 width and seed, then that seed's stack of students of that width, trainer.experiments.factorial's
@@ -23,7 +25,7 @@ from cfcbase.labelled import LabelledSpec
 from cfcbase.tasks import labelled_task
 
 from ..model.heads import train_head
-from .configs import SCHEME, STUDENT_LR
+from .configs import SCHEME, STUDENT_LR, TASK_DEFAULTS, epochs_for
 from .factorial import job_students, job_teachers
 
 EPOCHS = 1                                # each job's epochs: memory, not accuracy, is measured
@@ -44,6 +46,49 @@ def _child(path, H, out):
     s = job_students(head, H, 0, t["flat"][0], EPOCHS, STUDENT_LR, SCHEME, 1.0)
     with open(out, "w") as f:
         json.dump({"peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "M": len(s) - 1}, f)   # - PTQ
+
+
+def _child_time(path, H, out):
+    """Runs in the child process: the job pair at the classifier defaults for this N; writes the
+    epochs and wall seconds of each job."""
+    import time
+    head = train_head(labelled_task(LabelledSpec(path, path.replace("_TRAIN", "_TEST"), 0.1)))
+    n = len(head.task.split("train")[0])
+    d = TASK_DEFAULTS["labelled"]
+    te, se = epochs_for(d["teacher_epochs"], n), epochs_for(d["epochs"], n)
+    t0 = time.perf_counter()
+    t = job_teachers(head, H, (0,), te, d["teacher_lr"])
+    t1 = time.perf_counter()
+    s = job_students(head, H, 0, t["flat"][0], se, STUDENT_LR, SCHEME, 1.0)
+    t2 = time.perf_counter()
+    with open(out, "w") as f:
+        json.dump({"n_train": n, "teacher_epochs": te, "teacher_s": t1 - t0, "student_epochs": se,
+                   "student_s": t2 - t1, "M": len(s) - 1}, f)
+
+
+def run_time(sizes, T=128, C=9, H=16, log=print) -> list:
+    """Per N: one job pair (a teacher, then its stack of students) at the factorial's default epochs
+    for a classifier of N windows (a tenth held out for validation), each in a fresh process on
+    one core; the wall time of each job and its seconds per epoch."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="trix-scale-") as d:
+        for N in sizes:
+            train = os.path.join(d, f"s{N}_TRAIN.npz")
+            _write(train, N, T, C, 0)
+            _write(train.replace("_TRAIN", "_TEST"), max(2, N // 10), T, C, 1)
+            out = os.path.join(d, f"s{N}.json")
+            r = subprocess.run([sys.executable, "-c", f"from trainer.experiments.bench_memory import _child_time; "
+                                f"_child_time({train!r}, {H}, {out!r})"], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"N = {N}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+            with open(out) as f:
+                g = json.load(f)
+            rows.append((N, g))
+            log(f"N={N:<6d} ({g['n_train']} training windows of {T} steps x {C} channels, H={H}): teacher "
+                f"{g['teacher_epochs']} epochs {g['teacher_s']:7.1f} s ({g['teacher_s'] / g['teacher_epochs']:.2f} "
+                f"s/epoch), {g['M']} students {g['student_epochs']} epochs {g['student_s']:7.1f} s "
+                f"({g['student_s'] / g['student_epochs']:.2f} s/epoch); the pair {g['teacher_s'] + g['student_s']:.1f} s")
+    return rows
 
 
 def _write(path, N, T, C, seed):

@@ -32,9 +32,33 @@ WIDTHS = TASK_DEFAULTS["sine"]["widths"]        # the pinned forecasts' widths (
 TRAINING_KEYS = ("teacher_epochs", "epochs", "cs_sweeps", "refit_epochs", "teacher_lr")
 
 
-def task_defaults(task) -> dict:
-    """The factorial's epochs, coordinate-search sweeps and teacher LR for a task (cfcbase.task.Task)."""
-    return {k: v for k, v in TASK_DEFAULTS[task.preset].items() if k in TRAINING_KEYS}
+# The default epochs are sized for training sets of up to REF_WINDOWS windows (every committed
+# task has 32 .. 216). A larger set keeps the number of windows a run sees: its default epochs are
+# E x REF_WINDOWS / N (at least 1). A classifier's teacher then sees 300,000 windows (9,400
+# optimizer steps of 32), more steps than any committed classifier's (JapaneseVowels: 4,200), and
+# one job pair takes the same time at any N above REF_WINDOWS (`python -m trainer bench --scale`,
+# docs/training.md "Time and memory"). Epochs given on the command line are kept.
+REF_WINDOWS = 500
+EPOCH_KEYS = ("teacher_epochs", "epochs", "refit_epochs")
+
+
+def epochs_for(epochs: int, n_train: int) -> int:
+    """A default epoch count for a training set of n_train windows (REF_WINDOWS above)."""
+    return epochs if n_train <= REF_WINDOWS else max(1, round(epochs * REF_WINDOWS / n_train))
+
+
+# Training budgets (factorial and frontier --budget): a factor on the task's default epochs (teacher,
+# student, refit). quick, the default, is what the README's pipeline runs; full trains longer, where
+# the measured gap between ternary students and their float teachers narrows (docs/training.md,
+# "Training length").
+BUDGETS = {"quick": 1, "full": 4}
+
+
+def task_defaults(task, budget: str = "quick") -> dict:
+    """The factorial's epochs, coordinate-search sweeps and teacher LR for a task (cfcbase.task.Task),
+    the epochs times the budget's factor (BUDGETS)."""
+    f = BUDGETS[budget]
+    return {k: v * f if k in EPOCH_KEYS else v for k, v in TASK_DEFAULTS[task.preset].items() if k in TRAINING_KEYS}
 
 
 def widths(task) -> tuple:

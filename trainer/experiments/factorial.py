@@ -41,7 +41,8 @@ from ..model.heads import train_head
 from ..model.params import Params
 from ..reports import factorial_report, stats
 from . import workers
-from .configs import SCHEME, STUDENT_LR, TRANSIENT_WEIGHT, config_name, configs, task_defaults, widths
+from .configs import (EPOCH_KEYS, REF_WINDOWS, SCHEME, STUDENT_LR, TRANSIENT_WEIGHT, config_name, configs, epochs_for,
+                      task_defaults, widths)
 
 FORMAT_VERSION = 1                       # of factorial.json
 
@@ -59,6 +60,7 @@ class Settings:
     cs_sweeps: int | None = None
     refit_epochs: int | None = None       # after CS on the best config: float parameters, trits fixed
     pooling: str | None = None            # a classifier's (None: trainer.model.heads.POOLING)
+    budget: str = "quick"                 # configs.BUDGETS: a factor on the default epochs
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     out: str = ""
     command: str = ""                     # how to regenerate (default: from task and seeds)
@@ -169,11 +171,18 @@ def preflight(out):
 
 
 def fill_defaults(st: Settings) -> None:
-    """The settings left None take the task's defaults (configs.TASK_DEFAULTS). With --epochs E
+    """The settings left None take the task's defaults (configs.TASK_DEFAULTS), their epochs scaled
+    down for a training set of more than configs.REF_WINDOWS windows (configs.epochs_for). With --epochs E
     given and --cs-sweeps / --refit-epochs not, those scale with it, never above their
     defaults: sweeps max(1, round(S x E / E0)), refit epochs max(1, round(R x E / E0)) for the
     defaults E0 epochs, S sweeps, R refit epochs (a quick run is quick throughout)."""
-    d = task_defaults(st.task)
+    d = task_defaults(st.task, st.budget)
+    n_train = len(st.task.split("train")[0])
+    if n_train > REF_WINDOWS:
+        d.update({k: epochs_for(d[k], n_train) for k in EPOCH_KEYS})
+        log(f"{n_train:,} training windows: default epochs scaled by {REF_WINDOWS:,}/{n_train:,} to see as many "
+            f"windows as {REF_WINDOWS:,} would (teacher {d['teacher_epochs']}, student {d['epochs']}, refit "
+            f"{d['refit_epochs']}; epochs given as options are kept)")
     if st.epochs is not None and st.epochs > 0:
         for k in ("cs_sweeps", "refit_epochs"):
             if getattr(st, k) is None:
@@ -358,7 +367,8 @@ def assemble(st, head, seeds, teachers, runs, best_cfg, val_mean, gc, wall, best
     return {"format_version": FORMAT_VERSION, "head": head.kind, "task": task.name, "label": task.label(),
             "task_key": task.key(), "seeds": seeds, "widths": list(W), "data": task.summary(),
             "settings": {k: getattr(st, k) for k in ("epochs", "teacher_epochs", "lr", "teacher_lr", "scheme",
-                                                     "cs_sweeps", "transient_weight", "refit_epochs")} | head.options(),
+                                                     "cs_sweeps", "transient_weight", "refit_epochs", "budget")}
+            | head.options(),
             "command": st.command or f"python -m trainer factorial --task {task.name} --seeds {st.seeds}",
             "gradcheck_max_rel_err": max(gc.values()), "first_step_floor": floor, "baselines": task.baselines(),
             "teachers": teacher_rows, "runs": clean, "best_config_on_val": best_cfg,

@@ -68,6 +68,7 @@ class FrontierSettings:
     epochs: int | None = None                   # students and int8 QAT (None: the factorial's)
     teacher_epochs: int | None = None
     teacher_lr: float | None = None
+    budget: str = "quick"                       # configs.BUDGETS: the default epochs' factor, both formats
     ternary_set: dict = field(default_factory=lambda: dict(TERNARY_SET))
     targets: tuple = TARGETS
     qemu: bool = True
@@ -126,7 +127,7 @@ class Plan:
         self.st = st
         self.head = train_head(st.task)
         self.task_key = st.task.key()
-        d = dict(defaults(st.task))
+        d = dict(defaults(st.task, st.budget))
         for k, v in (("epochs", st.epochs), ("teacher_epochs", st.teacher_epochs), ("teacher_lr", st.teacher_lr)):
             if v is not None:
                 d[k] = v
@@ -300,7 +301,7 @@ def run(st: FrontierSettings) -> dict:
                                             f"{100 * I8.PTQ_TOLERANCE:.0f}% of the validation score")}
     settings = {"teacher_epochs": p.dflt["teacher_epochs"], "teacher_lr": p.dflt["teacher_lr"],
                 "epochs": p.dflt["epochs"], "lr": p.dflt["lr"], "stack": st.stack, "targets": list(st.targets),
-                "bench_steps": BENCH_STEPS}
+                "bench_steps": BENCH_STEPS, "budget": st.budget}
     r = assemble(st, rows, {H: [_teacher_metrics(p, H, s) for s in seeds] for H in p.widths}, measured, recipe,
                  settings, time.perf_counter() - t0)
     write_reports(p.out, r, {H: int8_artifact(p, H, s) for H, s in best_int8_seeds(r).items()})

@@ -122,6 +122,15 @@ class _Caches(dict):
         return self[k]
 
 
+def validation_cadence(eval_every: int, n_val: int, batch: int) -> int:
+    """Optimizer steps between validations: ``eval_every``, or as many steps as the validation
+    split has batches when that is more. A validation is a forward pass over n_val windows; at
+    most one per n_val training windows (each a forward and a backward pass) keeps it a bounded
+    share of the training time at any N, where a fixed cadence made an epoch's cost grow with N
+    squared. The same cadence as before for n_val <= 10 batches (every committed task)."""
+    return max(eval_every, -(-n_val // batch))
+
+
 def _data(head):
     """(xT, targets, xvT, validation targets) of the task's training and validation splits."""
     x, y = head.task.split("train")
@@ -208,7 +217,7 @@ def train_teachers(head, H, seeds, epochs=2000, lr=1e-2, clip=1.0, eval_every=10
     t0 = time.perf_counter()
     best, _ = optimize(p, grad_, N, epochs, lr, clip, batch, [H, 7, N],   # the same batch order for every seed
                        lambda q: _validation(head, effective(q), xvT, yvT, vcaches), f"teacher H={H}",
-                       eval_every, on_eval=on_eval)
+                       validation_cadence(eval_every, xvT.shape[1], batch), on_eval=on_eval)
     return best.p, {f"{head.selection}_sel": best.val.tolist(), "wall_s": time.perf_counter() - t0}
 
 
@@ -385,7 +394,8 @@ def train_students(head, teachers: Params, shaped, distill, epochs=1000, lr=3e-3
 
     t0 = time.perf_counter()
     best, nsteps = optimize(p, grad_, N, epochs, lr, clip, batch, [H, 8, N],   # same order for every seed and config
-                            validate, f"student H={H}", eval_every, after_step=rule.after_step)
+                            validate, f"student H={H}", validation_cadence(eval_every, xvT.shape[1], batch),
+                            after_step=rule.after_step)
     return best.p, rule.info(best, head, nsteps), time.perf_counter() - t0
 
 

@@ -143,9 +143,10 @@ def grid_spec(blocks: list) -> str:
     return " | ".join("; ".join(f"{k}=" + ",".join(fmt(v) for v in vs) for k, vs in b.items()) for b in blocks)
 
 
-def defaults(task: str) -> dict:
-    """Every knob's default for a task: KNOBS', the task's from configs.task_defaults where None."""
-    d = task_defaults(task)
+def defaults(task: str, budget: str = "quick") -> dict:
+    """Every knob's default for a task: KNOBS', the task's from configs.task_defaults (of the
+    training budget) where None."""
+    d = task_defaults(task, budget)
     return {k: (d[k] if kn.default is None else kn.default) for k, kn in KNOBS.items()}
 
 
