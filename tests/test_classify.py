@@ -337,25 +337,36 @@ CLASSIFIERS = [d for d in sorted((REPO / "results").iterdir())
 def test_committed_classifier_and_its_verify_report(d):
     """results/<name>/ of a classification task: best.npz is the factorial's selected model, and
     verify.json (python -m host verify --qemu --target all ... --json) found it bit-exact on
-    every target with the accuracy the golden model gives on its test windows."""
+    every target with the accuracy the golden model gives on its test windows (each its own
+    steps). The integer model's class differs from the float ternary model's (whose accuracy the
+    factorial reports) only on windows whose two largest float logits lie within twice the largest
+    |integer - float| logit difference verify measured: the only place a difference can flip it."""
     from codegen.golden import IntModel
     from host.targets import DEFAULT_TARGETS
     r = json.loads((d / "factorial.json").read_text())
     art = load_artifact(d / "best.npz")
     b = r["best"]
     assert art.format_version == 3 and art.config == b["name"] and art.metrics["test_acc"] == b["test_acc"]
-    assert b["weights_bytes"]["total"] < 1024
+    assert b["weights_bytes"]["total"] <= 2048        # the widths 8 and 16 keep every committed set under 2 kB
     v = json.loads((d / "verify.json").read_text())
     assert v["passed"] and v["model_hash"] == IntModel.from_artifact(art).hash_hex
     assert [t["target"] for t in v["targets"]] == list(DEFAULT_TARGETS)
     for t in v["targets"]:
         c = t["classify"]
         assert t["mismatches"] == 0 and c["logit_mismatches"] == 0 and c["class_mismatches"] == 0, t["target"]
-        assert c["accuracy"] == c["golden_accuracy"] == pytest.approx(b["test_acc"]), t["target"]
+        assert c["accuracy"] == c["golden_accuracy"], t["target"]
+    from cfcbase.cell import float_outputs
     from codegen.golden import golden_outputs, quantize_input
     x, y = art.task.split("test")
-    _, cls = golden_outputs(IntModel.from_artifact(art), quantize_input(x))
+    n = art.task.lengths("test")
+    _, cls = golden_outputs(IntModel.from_artifact(art), quantize_input(x), n)
     assert float(np.mean(cls == y)) == v["targets"][0]["classify"]["accuracy"]
+    fl = float_outputs(art, x, n)
+    assert float(np.mean(np.argmax(fl, 1) == y)) == pytest.approx(b["test_acc"])
+    top2 = np.sort(fl, 1)[:, -2:]
+    d = v["targets"][0]["classify"]["max_abs_logit_diff_vs_float"]
+    flipped = np.flatnonzero(np.argmax(fl, 1) != cls)
+    assert np.all(top2[flipped, 1] - top2[flipped, 0] <= 2 * d + 1e-12), (flipped, d)
 
 
 def test_a_classifiers_files_are_found_relative_to_its_artifact(tmp_path, monkeypatch):

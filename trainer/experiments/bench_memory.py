@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -51,7 +52,6 @@ def _child(path, H, out):
 def _child_time(path, H, out):
     """Runs in the child process: the job pair at the classifier defaults for this N; writes the
     epochs and wall seconds of each job."""
-    import time
     head = train_head(labelled_task(LabelledSpec(path, path.replace("_TRAIN", "_TEST"), 0.1)))
     n = len(head.task.split("train")[0])
     d = TASK_DEFAULTS["labelled"]
