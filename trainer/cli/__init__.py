@@ -60,7 +60,7 @@ def _factorial_options(f):
     f.add_argument("--teacher-epochs", type=int, default=None, metavar="N",
                    help=f"float teacher epochs (default: {_per_task('teacher_epochs')}; scaled as --epochs)")
     f.add_argument("--budget", choices=tuple(BUDGETS), default="quick",
-                   help="training budget: the default epochs (teacher, student, refit) times "
+                   help="training budget: the default student and refit epochs (not the teachers') times "
                         + ", ".join(f"{k} {v}" for k, v in BUDGETS.items())
                         + " (default: quick; epochs given as options are kept)")
     f.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",

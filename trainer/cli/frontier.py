@@ -29,7 +29,7 @@ def frontier_options(f):
     f.add_argument("--teacher-epochs", type=int, default=None, metavar="N",
                    help=f"float teacher epochs (default: the factorial's, {per('teacher_epochs')})")
     f.add_argument("--budget", choices=tuple(BUDGETS), default="quick",
-                   help="training budget of both formats: the default epochs times "
+                   help="training budget of both formats: the default student epochs (ternary, int8 QAT) times "
                         + ", ".join(f"{k} {v}" for k, v in BUDGETS.items()) + " (default: quick)")
     f.add_argument("--teacher-lr", type=float, default=None, metavar="X",
                    help=f"teacher Adam LR (default: the factorial's, {per('teacher_lr')})")
