@@ -156,7 +156,8 @@ def test_the_factorial_preset_reproduces_the_factorials_rows(tmp_path):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("task,sub", [("sine", "sweep"), ("sine-mix", "sweep"), ("sine-mix", "sweep-techniques")])
+@pytest.mark.parametrize("task,sub", [("sine", "sweep"), ("sine-mix", "sweep"), ("sine-mix", "sweep-techniques"),
+                                      ("sine-mix", "sweep-length")])
 def test_the_committed_sweep_is_this_codes_and_the_docs_command(task, sub, tmp_path):
     """results/<task>/<sub>/ (the knob sweep, the technique sweep) was computed by this training
     code: its settings, rerun, find every job in the committed cache and write the same sweep.json

@@ -86,3 +86,15 @@ def test_bench_memory_prints_the_peak_per_size_and_the_growth(capsys):
     assert re.search(r"^peak memory grows by -?[\d.]+ KiB per training window .* the stated rate 4 x 8 T C \+ "
                      r"8 T M H = 116\.0 KiB \(T = 128, C = 9, M = 5 students, H = 16\)$", out, re.M), out
     assert main(["bench", "--memory", "40,x"]) == 2 and main(["bench", "--memory", "10"]) == 2
+
+
+def test_bench_scale_prints_each_jobs_time_and_epochs_at_the_default_epochs(capsys):
+    """`bench --scale` trains one job pair per size at the factorial's default epochs (36 training
+    windows: the classifier's 600 and 300) and prints each job's time per epoch (no figure asserted
+    but the epochs: a benchmark, not a test)."""
+    assert main(["bench", "--scale", "40"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^N=40 +\(36 training windows of 128 steps x 9 channels, H=16\): teacher 600 epochs +[\d.]+ s "
+                     r"\([\d.]+ s/epoch\), 5 students 300 epochs +[\d.]+ s \([\d.]+ s/epoch\); the pair [\d.]+ s$",
+                     out, re.M), out
+    assert main(["bench", "--scale", "40,x"]) == 2 and main(["bench", "--scale", "10"]) == 2

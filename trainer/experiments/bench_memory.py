@@ -73,22 +73,29 @@ def run_time(sizes, T=128, C=9, H=16, log=print) -> list:
     rows = []
     with tempfile.TemporaryDirectory(prefix="trix-scale-") as d:
         for N in sizes:
-            train = os.path.join(d, f"s{N}_TRAIN.npz")
-            _write(train, N, T, C, 0)
-            _write(train.replace("_TRAIN", "_TEST"), max(2, N // 10), T, C, 1)
-            out = os.path.join(d, f"s{N}.json")
-            r = subprocess.run([sys.executable, "-c", f"from trainer.experiments.bench_memory import _child_time; "
-                                f"_child_time({train!r}, {H}, {out!r})"], capture_output=True, text=True)
-            if r.returncode != 0:
-                raise RuntimeError(f"N = {N}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
-            with open(out) as f:
-                g = json.load(f)
+            g = _in_fresh_process("_child_time", d, N, T, C, H)
             rows.append((N, g))
             log(f"N={N:<6d} ({g['n_train']} training windows of {T} steps x {C} channels, H={H}): teacher "
                 f"{g['teacher_epochs']} epochs {g['teacher_s']:7.1f} s ({g['teacher_s'] / g['teacher_epochs']:.2f} "
                 f"s/epoch), {g['M']} students {g['student_epochs']} epochs {g['student_s']:7.1f} s "
                 f"({g['student_s'] / g['student_epochs']:.2f} s/epoch); the pair {g['teacher_s'] + g['student_s']:.1f} s")
     return rows
+
+
+def _in_fresh_process(child: str, d: str, N: int, T: int, C: int, H: int) -> dict:
+    """Writes N labelled windows (and a test file of a tenth as many) into d, runs the function
+    ``child`` of this module on them in a fresh interpreter (the trainer package pins the numerics
+    first) and returns what it wrote."""
+    train = os.path.join(d, f"{child}{N}_TRAIN.npz")
+    _write(train, N, T, C, 0)
+    _write(train.replace("_TRAIN", "_TEST"), max(2, N // 10), T, C, 1)
+    out = os.path.join(d, f"{child}{N}.json")
+    r = subprocess.run([sys.executable, "-c", f"from trainer.experiments.bench_memory import {child}; "
+                        f"{child}({train!r}, {H}, {out!r})"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"N = {N}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+    with open(out) as f:
+        return json.load(f)
 
 
 def _write(path, N, T, C, seed):
@@ -102,16 +109,7 @@ def run(sizes, T=128, C=9, H=16, log=print) -> list:
     rows = []
     with tempfile.TemporaryDirectory(prefix="trix-memory-") as d:
         for N in sizes:
-            train = os.path.join(d, f"m{N}_TRAIN.npz")
-            _write(train, N, T, C, 0)
-            _write(train.replace("_TRAIN", "_TEST"), max(2, N // 10), T, C, 1)
-            out = os.path.join(d, f"m{N}.json")
-            r = subprocess.run([sys.executable, "-c", f"from trainer.experiments.bench_memory import _child; "
-                                f"_child({train!r}, {H}, {out!r})"], capture_output=True, text=True)
-            if r.returncode != 0:
-                raise RuntimeError(f"N = {N}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
-            with open(out) as f:
-                got = json.load(f)
+            got = _in_fresh_process("_child", d, N, T, C, H)
             rows.append((N, got["peak_kib"] * 1024, got["M"]))
             log(f"N={N:<6d} windows of {T} steps x {C} channels, H={H}: peak {got['peak_kib'] / 1024:8.1f} MiB "
                 f"(a teacher, then {got['M']} students)")
