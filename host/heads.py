@@ -195,7 +195,7 @@ class ClassifierVerify:
         case = np.repeat(np.arange(N), n)
         lg, cls = golden_stream(ref.model, x, every)
         ends = (np.arange(len(cls)) + 1) * every - 1            # the last step each decision pooled
-        return {"x": x, "every": every, "starts": starts, "lengths": n, "case": case, "logits": lg.astype(np.int64),
+        return {"x": x, "every": every, "starts": starts, "logits": lg.astype(np.int64),
                 "class": cls, "labels": ref.expected["labels"][case[ends]], "decision_case": case[ends]}
 
     @staticmethod
@@ -213,7 +213,7 @@ class ClassifierVerify:
                      "got": int(got[d, k])}
         labels = ref.expected["labels"]
         latency, missed = [], 0
-        for i, (s0, ni) in enumerate(zip(e["starts"], e["lengths"])):
+        for i, s0 in enumerate(e["starts"]):
             hit = np.flatnonzero((e["decision_case"] == i) & (cls == labels[i]))
             if len(hit):
                 latency.append(int((hit[0] + 1) * every - s0))
