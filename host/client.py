@@ -159,22 +159,18 @@ class Client:
             requests.append((P.DECIDE, b"", d))
         logits = np.zeros((D, classes), np.int64)
         cls, steps = np.full(D, -1, np.int64), np.zeros(D, np.int64)
-        inflight = deque()
-        i = 0
-        while i < len(requests) or inflight:
-            while i < len(requests) and len(inflight) < self.window:
-                rtype, payload, d = requests[i]
-                inflight.append((rtype, self._send(rtype, payload), d))
-                i += 1
-            rtype, seq, d = inflight.popleft()
-            payload = self._recv(rtype, seq)
-            if rtype == P.DECIDE:
-                lg = P.parse_logits(payload)
-                if len(lg.logits) != classes:
-                    raise ProtocolError(f"DECIDE reply with {len(lg.logits)} logits; the model has {classes} classes")
-                logits[d], cls[d], steps[d] = lg.logits, lg.cls, lg.steps
-                if progress:
-                    progress(d + 1, D)
+        try:
+            for rtype, d, payload in self._pipelined(requests):
+                if rtype == P.DECIDE:
+                    lg = P.parse_logits(payload)
+                    if len(lg.logits) != classes:
+                        raise ProtocolError(f"DECIDE reply with {len(lg.logits)} logits; the model has {classes} "
+                                            "classes")
+                    logits[d], cls[d], steps[d] = lg.logits, lg.cls, lg.steps
+                    if progress:
+                        progress(d + 1, D)
+        except _RequestFailed as f:
+            raise f.error
         return logits, cls, steps
 
     def run_sequences(self, x_q14, progress=None, expected=None, max_state_losses: int = 8,
@@ -244,6 +240,27 @@ class Client:
                 first = s + 1
         return y
 
+    def _pipelined(self, requests):
+        """The replies to ``requests`` [(type, payload, tag)] in their order, with up to `window`
+        requests in flight: yields (type, tag, reply payload). A request that cannot be sent or
+        whose reply is lost or malformed raises _RequestFailed with its type and tag."""
+        inflight = deque()
+        i = 0
+        while i < len(requests) or inflight:
+            while i < len(requests) and len(inflight) < self.window:
+                rtype, payload, tag = requests[i]
+                try:
+                    inflight.append((rtype, self._send(rtype, payload), tag))
+                except LinkError as e:
+                    raise _RequestFailed(rtype, tag, e) from e
+                i += 1
+            rtype, seq, tag = inflight.popleft()
+            try:
+                reply = self._recv(rtype, seq)
+            except (LinkError, ProtocolError) as e:
+                raise _RequestFailed(rtype, tag, e) from e
+            yield rtype, tag, reply
+
     def _stream(self, x, y, first, expected, progress):
         """Sequences first..N-1 of x into y, pipelined; _Lost(sequence, step, why) on a sign
         that the device's state is not the one the host assumes."""
@@ -259,23 +276,15 @@ class Client:
                 requests.append((P.STEP, x[s, t0:t1].astype("<i2").tobytes(), (s, t0, t1)))
             if self.classes:
                 requests.append((P.LOGITS, b"", (s, Ts, Ts)))
-        inflight = deque()
         done_seq = -1
-        i = 0
-        while i < len(requests) or inflight:
-            while i < len(requests) and len(inflight) < self.window:
-                rtype, payload, where = requests[i]
-                try:
-                    inflight.append((rtype, self._send(rtype, payload), where))
-                except LinkError as e:
-                    raise _Lost(where[0], where[1], f"{P.REQUEST_NAMES[rtype]}: {e}", cause=e) from e
-                i += 1
-            rtype, seq, where = inflight.popleft()
-            s, t0, t1 = where
+        replies = self._pipelined(requests)
+        while True:
             try:
-                payload = self._recv(rtype, seq)
-            except (LinkError, ProtocolError) as e:
-                raise _Lost(s, t0, f"{P.REQUEST_NAMES[rtype]}: {e}", cause=e) from e
+                rtype, (s, t0, t1), payload = next(replies)
+            except StopIteration:
+                break
+            except _RequestFailed as f:
+                raise _Lost(f.tag[0], f.tag[1], f"{P.REQUEST_NAMES[f.rtype]}: {f.error}", cause=f.error) from f.error
             if rtype == P.LOGITS:
                 try:
                     lg = P.parse_logits(payload)
@@ -306,6 +315,12 @@ class Client:
                 if t1 == T and progress and s != done_seq and not self.classes:
                     done_seq = s
                     progress(s + 1, N)
+
+
+class _RequestFailed(Exception):
+    def __init__(self, rtype, tag, error):
+        super().__init__(rtype, tag, error)
+        self.rtype, self.tag, self.error = rtype, tag, error
 
 
 class _Lost(Exception):
