@@ -629,10 +629,15 @@ def test_forward_passes_in_chunks_give_the_same_bits(task):
     numerics (cfcbase.numerics; a fresh process, since the test process loaded numpy first) and
     with passes of a multiple of 8 windows (the matrix products then tile as in one pass) the
     outputs, the states and the validation score are the bits of one pass over every window."""
+    import os
     import subprocess
     import sys
+
+    from cfcbase.numerics import MARK, PIN_VARS
+    # the probe runs pinned even where the user overrides the dispatch (an override wins by design)
+    env = {k: v for k, v in os.environ.items() if k not in PIN_VARS and k != MARK}
     r = subprocess.run([sys.executable, "-c", CHUNKS_PROBE, task], capture_output=True, text=True, timeout=120,
-                       cwd=Path(__file__).resolve().parents[1])
+                       cwd=Path(__file__).resolve().parents[1], env=env)
     assert r.returncode == 0 and r.stdout.strip() == "True", r.stdout + r.stderr
 
 
