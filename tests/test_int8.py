@@ -235,3 +235,35 @@ def test_frontier_refuses_bad_options_in_one_line(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and why in err, err
+
+
+def test_a_classifier_frontier_scores_accuracy(tmp_path, capsys):
+    """The frontier of a classification task: accuracy per point (mean over seeds, higher better),
+    the equal-bytes comparison in points, the int8 model selected on the validation cross-entropy."""
+    from trainer.cli import main
+    from trainer.reports.frontier_report import best_int8_seeds, pareto, score_of
+    out = tmp_path / "fr"
+    argv = ["frontier", "--task", "waves3", "--seeds", "2", "--ternary", "4,8", "--int8", "4", "--epochs", "2",
+            "--teacher-epochs", "3", "--no-qemu", "--workers", "1", "--out", str(out)]
+    assert main(argv) == 0
+    assert "test accuracy ternary - int8" in capsys.readouterr().out
+    r = json.loads((out / "frontier.json").read_text())
+    assert (r["head"], r["selected_on"]) == ("classifier", "ce")
+    sc = score_of(r)
+    for p in r["points"]:
+        accs = [s["test_acc"] for s in p["seeds"]]
+        assert p["acc"]["mean"] == pytest.approx(np.mean(accs)) and "mse" not in p
+        assert all(0.0 <= a <= 1.0 for a in accs) and all("val_ce" in s for s in p["seeds"])
+    q = r["equal_bytes"][0]
+    t8 = next(p for p in r["points"] if p["format"] == "ternary" and p["H"] == 8 and p["kernel"] == "packed")
+    i4 = next(p for p in r["points"] if p["format"] == "int8")
+    assert q["mean_diff_points"] == pytest.approx(100 * (t8["acc"]["mean"] - i4["acc"]["mean"]))
+    assert q["ternary_wins"] == (q["mean_diff_points"] > 0)
+    # higher is better: the more accurate of two points of equal bytes is the Pareto one
+    a, b = dict(t8, acc={"mean": 0.9}), dict(t8, acc={"mean": 0.5})
+    assert pareto([a, b], "weight_bytes", sc) == {0}
+    assert best_int8_seeds(r) == {4: min(i4["seeds"], key=lambda s: (s["val_ce"], s["seed"]))["seed"]}
+    art = load_artifact(out / "int8-H4.npz")
+    assert art.metrics["selected_on"] == "val_ce" and "test_acc" in art.metrics
+    md = (out / "frontier.md").read_text()
+    assert "| test accuracy | vs float |" in md and "accuracy ternary - int8" in md and " % (" in md

@@ -10,6 +10,7 @@ from ..experiments.configs import TASK_DEFAULTS as TD
 from ..experiments.frontier import (INT8_WIDTHS, TARGETS, TERNARY_SET, TERNARY_WIDTHS, FrontierSettings,
                                     run)
 from ..experiments.sweep import parse_settings
+from ..reports.frontier_report import score_of
 from .task_options import task_of, task_options
 
 
@@ -88,6 +89,6 @@ def run_frontier(a) -> int:
     r = run(st)
     for q in r["equal_bytes"]:
         print(f"{r['label']}: ternary H={q['ternary_H']} ({q['ternary_bytes']} B) / int8 H={q['int8_H']} "
-              f"({q['int8_bytes']} B): test washout MSE ratio {q['ratio']:.2f}x (p {q['p']:.2g})")
+              f"({q['int8_bytes']} B): {score_of(r).comparison(q)}")
     print(f"report in {st.out}/frontier.md")
     return 0

@@ -44,7 +44,7 @@ from ..model import int8 as I8
 from ..model import train
 from ..model.heads import train_head
 from ..model.params import Params
-from ..reports.frontier_report import TERNARY_KERNELS, assemble, best_int8_seeds, write_reports
+from ..reports.frontier_report import SCORES, TERNARY_KERNELS, assemble, best_int8_seeds, write_reports
 from .factorial import check_out_dir
 from .sweep import jobs as sjobs
 from .sweep.backends import LocalBackend
@@ -182,13 +182,14 @@ def train_all(p: Plan) -> None:
         f"{', '.join(map(str, st.int8))}, float teachers H = {', '.join(map(str, p.widths))}; {st.seeds} seeds in "
         f"stacks of {st.stack}; {n_jobs} jobs, {todo} to run ({n_jobs - todo} cached in {p.store.dir})")
     prog = Progress(todo)
+    sc = SCORES[st.task.head_kind]
 
     def t_done(i, res):
         H, part = todo_t[i]
         ts, k = p.teacher(H, part)
         p.store.put("teacher", k, ts, res)
-        prog.tick(f"teachers H={H} seeds {part[0]}-{part[-1]}: test washout "
-                  + " ".join(f"{m['test_mse_washout']:.1e}" for m in res["metrics"]))
+        prog.tick(f"teachers H={H} seeds {part[0]}-{part[-1]}: {sc.title}: "
+                  + " ".join(sc.brief(sc.test(m)) for m in res["metrics"]))
     _run_jobs(sjobs.job_teacher, [(p.head, H, p.dflt["teacher_epochs"], p.dflt["teacher_lr"], part)
                                   for H, part in todo_t], st.workers, t_done)
 
@@ -199,15 +200,15 @@ def train_all(p: Plan) -> None:
         H, part = todo_s[i]
         _, ss, k = p.student(H, part)
         p.store.put("student", k, ss, res)
-        prog.tick(f"ternary H={H} seeds {part[0]}-{part[-1]}: test washout "
-                  + " ".join(f"{m['test_mse_washout']:.1e}" for m in res["metrics"]))
+        prog.tick(f"ternary H={H} seeds {part[0]}-{part[-1]}: {sc.title}: "
+                  + " ".join(sc.brief(sc.test(m)) for m in res["metrics"]))
 
     def i_done(i, res):
         H, part = todo_8[i - len(todo_s)]
         s8, k = p.int8(H, part)
         p.store.put("int8", k, s8, res)
-        prog.tick(f"int8 H={H} seeds {part[0]}-{part[-1]}: test washout "
-                  + " ".join(f"{m['test_mse_washout']:.1e}{'*' if m['qat'] else ''}" for m in res["metrics"]))
+        prog.tick(f"int8 H={H} seeds {part[0]}-{part[-1]}: {sc.title}: "
+                  + " ".join(f"{sc.brief(sc.test(m))}{'*' if m['qat'] else ''}" for m in res["metrics"]))
 
     args = [(sjobs.job_student, (p.head, p.student(H, part)[0], part, tflat(H, part))) for H, part in todo_s]
     args += [(job_int8, (p.head, H, part, tflat(H, part), p.dflt["epochs"], p.dflt["lr"])) for H, part in todo_8]
@@ -230,10 +231,10 @@ def int8_artifact(p: Plan, H: int, seed: int) -> Artifact:
     fz = I8.frozen_int8(p.head, q, m)
     met = res["metrics"][m]
     how = "qat" if met["qat"] else "ptq"
-    metrics = {"seed": seed, "config": f"int8-{how}+H{H}", "val_mse_washout": met["val_mse_washout"],
-               "test_mse": met["test_mse"], "test_mse_washout": met["test_mse_washout"],
-               "teacher_test_mse_washout": _teacher_metrics(p, H, seed)["test_mse_washout"],
-               "selected_on": "val_mse_washout"}
+    sc = SCORES[p.st.task.head_kind]
+    metrics = {"seed": seed, "config": f"int8-{how}+H{H}", **{k: met[k] for k in sc.artifact_keys},
+               f"teacher_test_{sc.metric}": _teacher_metrics(p, H, seed)[f"test_{sc.metric}"],
+               "selected_on": f"val_{p.st.task.headline}"}
     return train.artifact_of(p.head, fz, _teacher_flat(p, H, seed), H, f"int8-{how}+H{H}", metrics, (INT8, INT8))
 
 

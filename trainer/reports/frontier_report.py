@@ -20,6 +20,176 @@ from .stats import t_cdf, t_quantile
 FORMAT_VERSION = 1                              # of frontier.json
 
 
+class Score:
+    """What a frontier scores a model by, for one kind of head: a test metric per seed, a summary
+    over the seeds, the paired difference of two points (ternary minus int8) and its words."""
+    metric = ""             # per-seed keys val_<metric>, test_<metric>, teacher_test_<metric>
+    summary_key = ""        # the point's summary over the seeds
+    title = ""              # in tables and plots
+    lower_better = True
+    artifact_keys: tuple = ()   # an int8 model's metrics as its artifact records them
+
+    def summarize(self, vals) -> dict:
+        raise NotImplementedError
+
+    def center(self, pt) -> float:
+        """The point's figure (the summary's centre)."""
+        raise NotImplementedError
+
+    def diffs(self, a, b) -> np.ndarray:
+        """Per seed, a's figure against b's (a minus b, on the comparison's scale)."""
+        raise NotImplementedError
+
+    def better(self, x: float, y: float) -> bool:
+        """x strictly better than y."""
+        return x < y if self.lower_better else x > y
+
+    def test(self, seed_rec) -> float:
+        return seed_rec[f"test_{self.metric}"]
+
+    def verdict(self, q) -> str:
+        """An equal-bytes comparison in words: who is better at p < 0.05, else tied."""
+        if q["p"] >= 0.05:
+            return "tied"
+        return f"ternary {self.better_col}" if q["ternary_wins"] else f"int8 {self.better_col}"
+
+
+class MseScore(Score):
+    """A forecaster: test washout MSE, geometric mean; compared as log10 ratios."""
+    metric, summary_key, title, lower_better = "mse_washout", "mse", "test washout MSE", True
+    artifact_keys = ("val_mse_washout", "test_mse", "test_mse_washout")
+
+    def summarize(self, vals) -> dict:
+        return _summary(vals)
+
+    def center(self, pt) -> float:
+        return pt["mse"]["geo_mean"]
+
+    def diffs(self, a, b):
+        return np.log10([self.test(s) for s in a["seeds"]]) - np.log10([self.test(s) for s in b["seeds"]])
+
+    def spread(self, pt) -> str:
+        return f"{pt['mse']['geo_mean']:.3e} ({pt['mse']['log10_sd']:.2f})"
+
+    def vs_float(self, vals, teach) -> float:
+        return float(10 ** np.mean(np.log10(np.array(vals) / np.array(teach))))
+
+    def vs_float_text(self, v) -> str:
+        return f"{v:.2f}x"
+
+    def mean_fields(self, mean) -> dict:
+        return {"mean_log10_diff": mean, "ratio": float(10 ** mean)}
+
+    def comparison(self, q) -> str:
+        return f"test washout MSE ratio {q['ratio']:.2f}x (p {q['p']:.2g})"
+
+    def table_figure(self, pt) -> str:
+        return f"{pt['mse']['geo_mean']:.2e}"
+
+    pair_words = "log10 difference"
+
+    def pair_text(self, q) -> str:
+        return (f"{q['ratio']:.2f}x ({q['mean_log10_diff']:+.3f} [{q['ci95'][0]:+.3f}, {q['ci95'][1]:+.3f}], "
+                f"p {q['p']:.2g})")
+
+    def brief_pair(self, q) -> str:
+        return f"{q['ratio']:.2f}x"
+
+    def units(self, task):
+        """A series' target units (its MSE in the target's own units), or None."""
+        return task.units()
+
+    def diff_text(self, q) -> str:
+        """A comparison in a table: ratio | log10 diff | CI."""
+        return (f"{q['ratio']:.2f}x | {q['mean_log10_diff']:+.3f} | [{q['ci95'][0]:+.3f}, {q['ci95'][1]:+.3f}]")
+
+    def ptq_of(self, vals) -> str:
+        return f"{_gm(vals):.3e}"
+
+    def brief(self, v) -> str:
+        return f"{v:.1e}"
+
+    diff_head = "MSE ratio ternary / int8 | log10 diff | 95% CI"
+    better_col, better_phrase, ptq_words, plot_scale = "lower", "a lower MSE", "geometric means", "log"
+    center_words = "geometric means"
+    summary_words = ("geometric mean over {n} paired seeds (log10 sd in brackets); \"vs float\": the paired ratio "
+                     "to the float teacher of the same width and seed")
+    diff_words = ("Mean difference of log10 test washout MSE over the paired seeds (ternary minus int8; negative: "
+                  "ternary lower), its 95% t interval and two-sided p.")
+
+
+class AccuracyScore(Score):
+    """A classifier: test accuracy, mean over the seeds; compared as differences in points."""
+    metric, summary_key, title, lower_better = "acc", "acc", "test accuracy", False
+    artifact_keys = ("val_ce", "val_acc", "test_ce", "test_acc")
+
+    def summarize(self, vals) -> dict:
+        v = np.asarray(vals, np.float64)
+        return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                "min": float(v.min()), "max": float(v.max())}
+
+    def center(self, pt) -> float:
+        return pt["acc"]["mean"]
+
+    def diffs(self, a, b):
+        return 100.0 * (np.array([self.test(s) for s in a["seeds"]]) - np.array([self.test(s) for s in b["seeds"]]))
+
+    def spread(self, pt) -> str:
+        return f"{100 * pt['acc']['mean']:.1f} % ({100 * pt['acc']['sd']:.1f})"
+
+    def vs_float(self, vals, teach) -> float:
+        return float(100.0 * np.mean(np.array(vals) - np.array(teach)))
+
+    def vs_float_text(self, v) -> str:
+        return f"{v + 0.0:+.1f} pts"
+
+    def mean_fields(self, mean) -> dict:
+        return {"mean_diff_points": mean}
+
+    def comparison(self, q) -> str:
+        return f"test accuracy ternary - int8 {q['mean_diff_points'] + 0.0:+.1f} points (p {q['p']:.2g})"
+
+    def table_figure(self, pt) -> str:
+        return f"{100 * pt['acc']['mean']:.1f} %"
+
+    pair_words = "difference in points"
+
+    def pair_text(self, q) -> str:
+        return (f"{q['mean_diff_points'] + 0.0:+.1f} points ([{q['ci95'][0]:+.1f}, {q['ci95'][1]:+.1f}], "
+                f"p {q['p']:.2g})")
+
+    def brief_pair(self, q) -> str:
+        return f"{q['mean_diff_points'] + 0.0:+.1f} pts"
+
+    def units(self, task):
+        return None             # an accuracy has no units
+
+    def diff_text(self, q) -> str:
+        return f"{q['mean_diff_points'] + 0.0:+.1f} pts | [{q['ci95'][0]:+.1f}, {q['ci95'][1]:+.1f}]"
+
+    def ptq_of(self, vals) -> str:
+        return f"{np.mean(vals):.3f}"
+
+    def brief(self, v) -> str:
+        return f"{100 * v:.0f}%"
+
+    diff_head = "accuracy ternary - int8 | 95% CI"
+    better_col, better_phrase, ptq_words, plot_scale = "more accurate", "a higher accuracy", "mean test cross-entropy", "linear"
+    center_words = "means"
+    summary_words = ("mean over {n} paired seeds (sd in brackets); \"vs float\": the mean difference in points "
+                     "to the float teacher of the same width and seed")
+    diff_words = ("Mean difference of test accuracy over the paired seeds in percentage points (ternary minus int8; "
+                  "positive: ternary more accurate), its 95% t interval and two-sided p.")
+
+
+SCORES = {"readout": MseScore(), "classifier": AccuracyScore()}     # by cfcbase task.head_kind
+
+
+def score_of(r: dict) -> Score:
+    """The Score of a frontier.json (a forecaster's when it names none: the first format)."""
+    return SCORES[r.get("head", "readout")]
+
+
 def weight_bytes(fmt: str, I: int, H: int) -> int:
     """Bytes of weights as the firmware stores them (both heads): ternary 2 bits per trit with rows
     padded to whole bytes, int8 one byte per weight with rows padded to 4 columns, float32 4."""
@@ -35,15 +205,15 @@ def _summary(vals) -> dict:
             "min": float(np.min(vals)), "max": float(np.max(vals))}
 
 
-def pareto(points, x) -> set:
-    """Indices of the points no other point dominates in (x, test washout geo mean), lower better."""
+def pareto(points, x, score: Score) -> set:
+    """Indices of the points no other point dominates in (x, lower better; the score)."""
     out = set()
     for i, a in enumerate(points):
-        ax, ay = a[x], a["mse"]["geo_mean"]
+        ax, ay = a[x], score.center(a)
         if ax is None:
             continue
-        if not any(b[x] is not None and b[x] <= ax and b["mse"]["geo_mean"] <= ay
-                   and (b[x] < ax or b["mse"]["geo_mean"] < ay) for j, b in enumerate(points) if j != i):
+        if not any(b[x] is not None and b[x] <= ax and not score.better(ay, score.center(b))
+                   and (b[x] < ax or score.better(score.center(b), ay)) for j, b in enumerate(points) if j != i):
             out.add(i)
     return out
 
@@ -56,15 +226,17 @@ def assemble(st, rows: dict, teachers: dict, measured: dict, recipe: dict, setti
     I = st.task.I
     seeds = list(range(st.seeds))
     points = []
+    sc = SCORES[st.task.head_kind]
+    m, sel = sc.metric, st.task.headline      # the score; the metric models are selected on
 
     def add(fmt, H, per_seed, extra=None, kernel=None):
-        teach = [t["test_mse_washout"] for t in teachers[H]]
-        mse = [r["test_mse_washout"] for r in per_seed]
+        teach = [t[f"test_{m}"] for t in teachers[H]]
+        vals = [r[f"test_{m}"] for r in per_seed]
         pt = {"format": fmt, "H": H, "weights": 2 * H * (I + H), "weight_bytes": weight_bytes(fmt, I, H),
-              "seeds": [{"seed": s, "val_mse_washout": r["val_mse_washout"], "test_mse_washout": r["test_mse_washout"],
-                         "teacher_test_mse_washout": t, **(extra(r) if extra else {})}
+              "seeds": [{"seed": s, **{f"val_{k}": r[f"val_{k}"] for k in dict.fromkeys((sel, m))},
+                         f"test_{m}": r[f"test_{m}"], f"teacher_test_{m}": t, **(extra(r) if extra else {})}
                         for s, r, t in zip(seeds, per_seed, teach)],
-              "mse": _summary(mse), "vs_float": float(10 ** np.mean(np.log10(np.array(mse) / np.array(teach)))),
+              sc.summary_key: sc.summarize(vals), "vs_float": sc.vs_float(vals, teach),
               "targets": measured.get((fmt, H, kernel or "packed"), {})}
         if kernel is not None:
             pt["kernel"] = kernel
@@ -76,7 +248,7 @@ def assemble(st, rows: dict, teachers: dict, measured: dict, recipe: dict, setti
         for k in TERNARY_KERNELS:       # the same model, bit for bit, run by each kernel
             add("ternary", H, rows["ternary", H], kernel=k)
     for H in st.int8:
-        add("int8", H, rows["int8", H], lambda r: {"qat": r["qat"], "ptq_test_mse_washout": r["ptq_test_mse_washout"]},
+        add("int8", H, rows["int8", H], lambda r: {"qat": r["qat"], f"ptq_test_{sel}": r[f"ptq_test_{sel}"]},
             kernel="packed")
     deploy = [pt for pt in points if pt["format"] != "float"]
     for pt in deploy:
@@ -84,7 +256,7 @@ def assemble(st, rows: dict, teachers: dict, measured: dict, recipe: dict, setti
             pt.setdefault("targets", {}).setdefault(t, {})
     # bytes: the packed models (another kernel stores the same weights); RAM and instructions: every kernel
     packed = [pt for pt in deploy if pt.get("kernel") == "packed"]
-    on_bytes = pareto(packed, "weight_bytes")
+    on_bytes = pareto(packed, "weight_bytes", sc)
     for i, pt in enumerate(packed):
         pt["pareto_bytes"] = i in on_bytes
     for i, pt in enumerate(deploy):
@@ -93,7 +265,7 @@ def assemble(st, rows: dict, teachers: dict, measured: dict, recipe: dict, setti
             for key, field in (("pareto_instructions", "per_step"), ("pareto_ram", "ram")):
                 for q in deploy:
                     q["_x"] = q["targets"].get(t, {}).get(field)
-                pt.setdefault(key, {})[t] = i in pareto(deploy, "_x") and pt["_x"] is not None
+                pt.setdefault(key, {})[t] = i in pareto(deploy, "_x", sc) and pt["_x"] is not None
     for q in deploy:
         q.pop("_x", None)
     deploy = packed
@@ -103,28 +275,30 @@ def assemble(st, rows: dict, teachers: dict, measured: dict, recipe: dict, setti
         if 2 * H in st.ternary:
             t = next(q for q in deploy if q["format"] == "ternary" and q["H"] == 2 * H)
             e = next(q for q in deploy if q["format"] == "int8" and q["H"] == H)
-            d = np.log10([a["test_mse_washout"] for a in t["seeds"]]) - np.log10([a["test_mse_washout"]
-                                                                               for a in e["seeds"]])
+            d = sc.diffs(t, e)
             pairs.append({"ternary_H": 2 * H, "int8_H": H, "ternary_bytes": t["weight_bytes"],
-                          "int8_bytes": e["weight_bytes"], "ratio": float(10 ** d.mean()),
-                          **_paired(d), "ternary_wins": bool(d.mean() < 0)})
+                          "int8_bytes": e["weight_bytes"], **_paired(d, sc),
+                          "ternary_wins": bool(sc.better(d.mean(), 0.0))})
     same = []
     for H in sorted(set(st.ternary) & set(st.int8)):
         t = next(q for q in deploy if q["format"] == "ternary" and q["H"] == H)
         e = next(q for q in deploy if q["format"] == "int8" and q["H"] == H)
-        d = np.log10([a["test_mse_washout"] for a in t["seeds"]]) - np.log10([a["test_mse_washout"] for a in e["seeds"]])
-        same.append({"H": H, "ratio": float(10 ** d.mean()), **_paired(d)})
+        same.append({"H": H, **_paired(sc.diffs(t, e), sc)})
     extra = {}
-    u = st.task.units()
+    u = sc.units(st.task)
     if u is not None:
         extra["data"] = {"spec": st.task.key()["spec"], "inputs": list(st.task.spec.inputs), "target": u["target"],
                          "target_scale": float(u["scale"])}
+    if st.task.head_kind != "readout":         # a forecaster's record reads as before
+        extra.update(head=st.task.head_kind, selected_on=sel)
     return {"format_version": FORMAT_VERSION, "task": st.task.name, "task_key": st.task.key(), "label": st.task.label(),
             **extra, "seeds": seeds, "command": st.command, "recipe": recipe, "settings": settings,
             "points": points, "equal_bytes": pairs, "equal_width": same, "wall_s": wall}
 
 
-def _paired(d) -> dict:
+def _paired(d, sc: Score) -> dict:
+    """The paired comparison of the per-seed differences d: a forecaster's as the mean log10
+    difference and its ratio, a classifier's as the mean difference in points."""
     n = len(d)
     mean, sd = float(np.mean(d)), float(np.std(d, ddof=1)) if n > 1 else 0.0
     se = sd / math.sqrt(n) if n > 1 else 0.0
@@ -134,30 +308,32 @@ def _paired(d) -> dict:
         q = t_quantile(0.975, n - 1)
     else:
         pv, q = (0.0 if mean else 1.0), 0.0
-    return {"mean_log10_diff": mean, "ci95": [mean - q * se, mean + q * se], "p": float(pv)}
+    return {**sc.mean_fields(mean), "ci95": [mean - q * se, mean + q * se], "p": float(pv)}
 
 
 def markdown(r: dict) -> str:
+    sc = score_of(r)
     unit = ""
     k = 1.0
     if "data" in r:
         k = r["data"]["target_scale"] ** 2
         unit = f" (scaled units; x {k:.4g} for {r['data']['target']} units²)"
     tg = r["settings"]["targets"]
+    what = sc.summary_words.format(n=len(r["seeds"]))
     lines = [f"# Ternary against int8: `{r['label']}`", "",
              f"Regenerate: `{r['command']}`. Every number: `frontier.json`; the plot: `frontier.png`.", "",
-             f"Test washout MSE{unit}: geometric mean over {len(r['seeds'])} paired seeds (log10 sd in brackets); "
-             "\"vs float\": the paired ratio to the float teacher of the same width and seed. Weight bytes as the "
+             f"{sc.title[0].upper() + sc.title[1:]}{unit}: {what}. Weight bytes as the "
              "firmware stores them (ternary 2 bits per trit, int8 1 byte per weight, rows padded; float: float32, "
              "the reference, not deployed). Flash and RAM: `trix_fw` with the model; instructions per cell step: "
              f"BENCH under QEMU (`-icount shift=0`, {r['settings']['bench_steps']} steps). P: Pareto-optimal "
-             "(no other ternary or int8 point has both fewer bytes / instructions / bytes of RAM and a lower MSE). "
+             "(no other ternary or int8 point has both fewer bytes / instructions / bytes of RAM and "
+             f"{sc.better_phrase}). "
              "Each ternary width is one model run by three kernels (`codegen export --kernel`, bit-identical "
              "outputs): the target table's (packed trits, a lookup table in RAM), `code` (the weights compiled "
              "into adds and subtracts) and `ref` (the portable reference, no table).", "",
              f"Ternary students: sweep cell `{r['recipe']['ternary']}` (docs/sweep.md). int8: {r['recipe']['int8']}.",
              ""]
-    head = "| format | H | weights | weight bytes | test washout MSE | vs float | P bytes |"
+    head = f"| format | H | weights | weight bytes | {sc.title} | vs float | P bytes |"
     sep = "|---|---|---|---|---|---|---|"
     for t in tg:
         head += f" {t} insns/step | P | {t} flash / RAM | P RAM |"
@@ -165,9 +341,8 @@ def markdown(r: dict) -> str:
     lines += [head, sep]
     order = {"ternary": 0, "int8": 1, "float": 2}
     for pt in sorted(r["points"], key=lambda q: (order[q["format"]], q["H"], kernel_order(q))):
-        m = pt["mse"]
-        row = (f"| {point_label(pt)} | {pt['H']} | {pt['weights']:,} | {pt['weight_bytes']:,} | {m['geo_mean']:.3e} "
-               f"({m['log10_sd']:.2f}) | {pt['vs_float']:.2f}x | {'P' if pt.get('pareto_bytes') else ''} |")
+        row = (f"| {point_label(pt)} | {pt['H']} | {pt['weights']:,} | {pt['weight_bytes']:,} | {sc.spread(pt)} "
+               f"| {sc.vs_float_text(pt['vs_float'])} | {'P' if pt.get('pareto_bytes') else ''} |")
         for t in tg:
             mt = pt.get("targets", {}).get(t) or {}
             ins = f"{mt['per_step']:,.0f}" if mt.get("per_step") is not None else "-"
@@ -176,27 +351,23 @@ def markdown(r: dict) -> str:
                     f"{'P' if pt.get('pareto_ram', {}).get(t) else ''} |")
         lines.append(row)
     if r["equal_bytes"]:
-        lines += ["", "## At equal weight bytes: ternary at 2H against int8 at H", "",
-                  "Mean difference of log10 test washout MSE over the paired seeds (ternary minus int8; negative: "
-                  "ternary lower), its 95% t interval and two-sided p.", "",
-                  "| ternary H (bytes) | int8 H (bytes) | MSE ratio ternary / int8 | log10 diff | 95% CI | p | lower |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["", "## At equal weight bytes: ternary at 2H against int8 at H", "", sc.diff_words, "",
+                  f"| ternary H (bytes) | int8 H (bytes) | {sc.diff_head} | p | {sc.better_col} |",
+                  "|---|---|" + "---|" * (sc.diff_head.count("|") + 1) + "---|---|"]
         for q in r["equal_bytes"]:
             lines.append(f"| {q['ternary_H']} ({q['ternary_bytes']:,}) | {q['int8_H']} ({q['int8_bytes']:,}) | "
-                         f"{q['ratio']:.2f}x | {q['mean_log10_diff']:+.3f} | [{q['ci95'][0]:+.3f}, {q['ci95'][1]:+.3f}] | "
-                         f"{q['p']:.2g} | {'ternary' if q['ternary_wins'] else 'int8'} |")
+                         f"{sc.diff_text(q)} | {q['p']:.2g} | {'ternary' if q['ternary_wins'] else 'int8'} |")
     if r["equal_width"]:
-        lines += ["", "## At equal width", "", "| H | MSE ratio ternary / int8 | log10 diff | 95% CI | p |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "## At equal width", "", f"| H | {sc.diff_head} | p |",
+                  "|---|" + "---|" * (sc.diff_head.count("|") + 1) + "---|"]
         for q in r["equal_width"]:
-            lines.append(f"| {q['H']} | {q['ratio']:.2f}x | {q['mean_log10_diff']:+.3f} | "
-                         f"[{q['ci95'][0]:+.3f}, {q['ci95'][1]:+.3f}] | {q['p']:.2g} |")
+            lines.append(f"| {q['H']} | {sc.diff_text(q)} | {q['p']:.2g} |")
     i8 = [pt for pt in r["points"] if pt["format"] == "int8"]
     if i8:
-        lines += ["", "int8 post-training quantization against the float teacher (geometric means): "
-                  + ", ".join(f"H = {pt['H']}: PTQ {_gm([s['ptq_test_mse_washout'] for s in pt['seeds']]):.3e}, "
-                              f"QAT on {sum(s['qat'] for s in pt['seeds'])} of {len(pt['seeds'])} seeds"
-                              for pt in i8) + "."]
+        m = r.get("selected_on", sc.metric)     # job_int8 records PTQ by the metric models are selected on
+        lines += ["", f"int8 post-training quantization against the float teacher ({sc.ptq_words}): " + ", ".join(f"H = {pt['H']}: PTQ {sc.ptq_of([s[f'ptq_test_{m}'] for s in pt['seeds']])}, "
+                                          f"QAT on {sum(s['qat'] for s in pt['seeds'])} of {len(pt['seeds'])} seeds"
+                                          for pt in i8) + "."]
     lines += ["", f"Wall time of this run: {r['wall_s']:.0f} s (cached jobs and builds cost nothing)."]
     return "\n".join(lines) + "\n"
 
@@ -220,6 +391,7 @@ def plot(path, r, collect):
     plt = pyplot("frontier.png")
     if plt is None:
         return
+    sc = score_of(r)
     t0 = r["settings"]["targets"][0] if r["settings"]["targets"] else None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     style = {"ternary": ("tab:blue", "o"), "int8": ("tab:red", "s"), "float": ("0.5", "^")}
@@ -234,25 +406,25 @@ def plot(path, r, collect):
                 if xv is None:
                     continue
                 xs.append(xv)
-                ys.append(q["mse"]["geo_mean"])
-                ax.scatter([xv] * len(q["seeds"]), [s["test_mse_washout"] for s in q["seeds"]], s=8, color=col,
+                ys.append(sc.center(q))
+                ax.scatter([xv] * len(q["seeds"]), [sc.test(s) for s in q["seeds"]], s=8, color=col,
                            alpha=0.3, marker=mk)
                 on = q.get("pareto_bytes") if x == "bytes" else q.get("pareto_instructions", {}).get(t0)
                 if on:
-                    ax.scatter([xv], [q["mse"]["geo_mean"]], s=140, facecolors="none", edgecolors="k")
-                ax.annotate(f"H{q['H']}", (xv, q["mse"]["geo_mean"]), fontsize=7, xytext=(3, 3),
+                    ax.scatter([xv], [sc.center(q)], s=140, facecolors="none", edgecolors="k")
+                ax.annotate(f"H{q['H']}", (xv, sc.center(q)), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
             if xs:
                 ax.plot(xs, ys, marker=mk, color=col, ls="--" if fmt == "float" else "-",
                         label=fmt + (" (reference, float32)" if fmt == "float" else ""))
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        ax.set_yscale(sc.plot_scale)
         ax.set_xlabel(xl)
-        ax.set_ylabel("test washout MSE")
+        ax.set_ylabel(sc.title)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    fig.suptitle(f"{r['label']}: ternary against int8 (geometric means over {len(r['seeds'])} seeds; "
+    fig.suptitle(f"{r['label']}: ternary against int8 ({sc.center_words} over {len(r['seeds'])} seeds; "
                  "circled: Pareto-optimal)", fontsize=10)
     fig.tight_layout()
 
@@ -264,7 +436,8 @@ def plot(path, r, collect):
 
 def best_int8_seeds(r: dict) -> dict:
     """{H: the seed} of the int8 model selected on validation at every int8 width."""
-    return {pt["H"]: min(pt["seeds"], key=lambda s: (s["val_mse_washout"], s["seed"]))["seed"]
+    sel = f"val_{r.get('selected_on', 'mse_washout')}"
+    return {pt["H"]: min(pt["seeds"], key=lambda s: (s[sel], s["seed"]))["seed"]
             for pt in r["points"] if pt["format"] == "int8"}
 
 

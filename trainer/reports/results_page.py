@@ -14,7 +14,7 @@ from cfcbase.metrics import WASHOUT, verdict
 
 from ..experiments.examples import EXAMPLES, VERIFY_TARGETS, factorial_argv, verify_argv
 from .factorial_report import REPORTS
-from .frontier_report import kernel_order, point_label
+from .frontier_report import kernel_order, point_label, score_of
 
 REPO = Path(__file__).resolve().parents[2]
 ORDER = ("sine", "sine-mix", "daphnet")          # the pinned tasks first, then the rest by name
@@ -43,17 +43,18 @@ def _sweep_section(name: str, sweep: dict, sub: str = "sweep", title: str = "Swe
 def frontier_section(name: str, fr: dict) -> str:
     """The committed frontier of a task (results/<task>/frontier/frontier.json, `python -m trainer
     frontier`): every point and the equal-bytes comparisons."""
+    sc = score_of(fr)
     tg = fr["settings"]["targets"]
     unit = ""
     if "data" in fr:
         unit = f" (scaled units; x {fr['data']['target_scale'] ** 2:.4g} for {fr['data']['target']} units²)"
     lines = [f"### Ternary against int8 on `{name}`", "",
-             f"`results/{name}/frontier/frontier.md` (regenerate: `{fr['command']}`): test washout MSE{unit}, "
-             f"geometric mean over {len(fr['seeds'])} paired seeds; weight bytes as stored; instructions per cell "
-             "step under QEMU; P: Pareto-optimal against bytes / instructions / RAM (ternary and int8 points; each "
-             "ternary width also run by the `code` and `ref` kernels, which need no lookup table). Ternary: "
-             f"sweep cell `{fr['recipe']['ternary']}`; int8: {fr['recipe']['int8']}.", ""]
-    head = "| format | H | weight bytes | test washout MSE | vs float |"
+             f"`results/{name}/frontier/frontier.md` (regenerate: `{fr['command']}`): {sc.title}{unit}, "
+             f"{sc.summary_words.split(' (')[0].format(n=len(fr['seeds']))}; weight bytes as stored; instructions "
+             "per cell step under QEMU; P: Pareto-optimal against bytes / instructions / RAM (ternary and int8 "
+             "points; each ternary width also run by the `code` and `ref` kernels, which need no lookup table). "
+             f"Ternary: sweep cell `{fr['recipe']['ternary']}`; int8: {fr['recipe']['int8']}.", ""]
+    head = f"| format | H | weight bytes | {sc.title} | vs float |"
     sep = "|---|---|---|---|---|"
     for t in tg:
         head += f" {t} insns/step | {t} RAM |"
@@ -61,8 +62,8 @@ def frontier_section(name: str, fr: dict) -> str:
     lines += [head + " P (bytes, insns, RAM) |", sep + "---|"]
     order = {"ternary": 0, "int8": 1, "float": 2}
     for pt in sorted(fr["points"], key=lambda q: (order[q["format"]], q["H"], kernel_order(q))):
-        row = (f"| {point_label(pt)} | {pt['H']} | {pt['weight_bytes']:,} | {pt['mse']['geo_mean']:.2e} | "
-               f"{pt['vs_float']:.2f}x |")
+        row = (f"| {point_label(pt)} | {pt['H']} | {pt['weight_bytes']:,} | {sc.table_figure(pt)} | "
+               f"{sc.vs_float_text(pt['vs_float'])} |")
         for t in tg:
             mt = pt.get("targets", {}).get(t) or {}
             v, ram = mt.get("per_step"), mt.get("ram")
@@ -75,12 +76,11 @@ def frontier_section(name: str, fr: dict) -> str:
             row += f" {', '.join(m for m in marks if m) or '-'} |"
         lines.append(row)
     if fr["equal_bytes"]:
-        lines += ["", "At equal weight bytes (ternary at 2H against int8 at H; paired seeds, log10 difference, 95% CI, "
-                  "p):", ""]
+        lines += ["", f"At equal weight bytes (ternary at 2H against int8 at H; paired seeds, {sc.pair_words}, "
+                  "95% CI, p):", ""]
         for q in fr["equal_bytes"]:
             lines.append(f"- ternary H = {q['ternary_H']} ({q['ternary_bytes']:,} B) / int8 H = {q['int8_H']} "
-                         f"({q['int8_bytes']:,} B): {q['ratio']:.2f}x ({q['mean_log10_diff']:+.3f} [{q['ci95'][0]:+.3f}, "
-                         f"{q['ci95'][1]:+.3f}], p {q['p']:.2g}): {'ternary' if q['ternary_wins'] else 'int8'} lower")
+                         f"({q['int8_bytes']:,} B): {sc.pair_text(q)}: {sc.verdict(q)}")
     return "\n".join(lines) + "\n"
 
 
@@ -92,13 +92,16 @@ def frontier_line(root: Path = REPO) -> str | None:
         if not f.is_file():
             continue
         fr = json.loads(f.read_text())
-        wins = [q for q in fr["equal_bytes"] if q["ternary_wins"]]
-        parts.append(f"`{d.name}` ternary lower at {len(wins)} of {len(fr['equal_bytes'])} sizes ("
-                     + ", ".join(f"{q['ternary_bytes']:,} / {q['int8_bytes']:,} B: {q['ratio']:.2f}x"
-                                 for q in fr["equal_bytes"]) + ")")
+        sc = score_of(fr)
+        eb = fr["equal_bytes"]
+        won = sum(q["ternary_wins"] and q["p"] < 0.05 for q in eb)
+        lost = sum(not q["ternary_wins"] and q["p"] < 0.05 for q in eb)
+        parts.append(f"`{d.name}` ({sc.title}) ternary better at {won}, tied at {len(eb) - won - lost}, int8 better "
+                     f"at {lost} of {len(eb)} sizes (" + ", ".join(f"{q['ternary_bytes']:,} / {q['int8_bytes']:,} B: "
+                                                            f"{sc.brief_pair(q)}" for q in eb) + ")")
     if not parts:
         return None
-    return ("Ternary against int8 at equal weight bytes (test washout MSE ratio ternary / int8, "
+    return ("Ternary against int8 at equal weight bytes (paired seeds; better or worse at p < 0.05, else tied; "
             "`results/<task>/frontier/`, `docs/results.md`): " + "; ".join(parts) + ".")
 
 
