@@ -87,3 +87,65 @@ def class_baselines(xtr, ytr, x, K) -> dict:
     T = max(xtr.shape[1], x.shape[1])
     xtr, x = (np.pad(a, ((0, 0), (0, T - a.shape[1]), (0, 0))) for a in (xtr, x))
     return {"nearest centroid": nearest_centroid(xtr, ytr, x, K), "1-NN": one_nn(xtr, ytr, x)}
+
+
+# ---- 1-NN under dynamic time warping (the classic baseline of time-series classification) ------
+
+DTW_BLOCK = 1 << 21                     # pairs x steps of one diagonal block (memory: ~10 such arrays)
+
+
+def dtw_distances(a, la, b, lb) -> np.ndarray:
+    """[Na, Nb] DTW distances between the windows a [Na, Ta, I] (lengths la) and b [Nb, Tb, I]
+    (lengths lb): the least sum of squared Euclidean step distances over the monotone alignments
+    of a window's own steps (full window, no band; multivariate: the dependent DTW, one warping
+    path for all channels).
+
+        D[i, j] = |a_i - b_j|^2 + min(D[i-1, j], D[i, j-1], D[i-1, j-1]),  D[-1, -1] = 0
+
+    Every pair is computed side by side, one anti-diagonal i + j = k of the table at a time (each
+    needs only the two before it); a pair's distance is read at its own last steps
+    (la - 1, lb - 1), which the padded steps after them cannot reach."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    la, lb = np.asarray(la, np.int64), np.asarray(lb, np.int64)
+    Na, Ta, _ = a.shape
+    Nb, Tb, _ = b.shape
+    out = np.full((Na, Nb), np.inf)
+    step = max(1, DTW_BLOCK // max(1, Nb * Ta))
+    rows = np.arange(Ta)
+    bb = (b * b).sum(-1)                                         # [Nb, Tb]
+    for s in range(0, Na, step):
+        ac, lc = a[s:s + step], la[s:s + step]
+        n = len(ac)
+        aa = (ac * ac).sum(-1)                                   # [n, Ta]
+        ends = lc[:, None] + lb[None, :] - 2                     # the diagonal of each pair's end
+        prev2 = np.full((n, Nb, Ta), np.inf)                     # diagonal k - 2, by row i
+        prev1 = np.full((n, Nb, Ta), np.inf)                     # diagonal k - 1
+        for k in range(int(ends.max()) + 1):
+            lo, hi = max(0, k - Tb + 1), min(k, Ta - 1) + 1      # the rows i with 0 <= k - i < Tb
+            r = rows[lo:hi]
+            j = k - r
+            cost = aa[:, None, lo:hi] - 2 * np.einsum("nti,mti->nmt", ac[:, lo:hi], b[:, j]) + bb[None, :, j]
+            cost = np.maximum(cost, 0.0)
+            if k == 0:
+                best = np.zeros((n, Nb, 1))
+            else:
+                # (i-1, j) and (i-1, j-1) sit one row up on diagonals k-1 and k-2; (i, j-1) on k-1
+                up = prev1[:, :, lo - 1:hi - 1] if lo > 0 else np.concatenate(
+                    [np.full((n, Nb, 1), np.inf), prev1[:, :, :hi - 1]], 2)
+                diag = prev2[:, :, lo - 1:hi - 1] if lo > 0 else np.concatenate(
+                    [np.full((n, Nb, 1), np.inf), prev2[:, :, :hi - 1]], 2)
+                best = np.minimum(np.minimum(up, prev1[:, :, lo:hi]), diag)
+            cur = np.full((n, Nb, Ta), np.inf)
+            cur[:, :, lo:hi] = cost + best
+            hit = np.nonzero(ends == k)
+            if len(hit[0]):
+                out[s + hit[0], hit[1]] = cur[hit[0], hit[1], lc[hit[0]] - 1]
+            prev2, prev1 = prev1, cur
+    return out
+
+
+def one_nn_dtw(xtr, ytr, ltr, x, lx) -> np.ndarray:
+    """The class of each window x (lengths lx) whose nearest training window under DTW
+    (dtw_distances) is of that class (the first on a tie)."""
+    d = dtw_distances(x, lx, xtr, ltr)
+    return np.asarray(ytr, np.int64)[np.argmin(d, axis=1)]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m trainer {factorial,gradcheck,bench,sweep,frontier,examples,results} ...``
+"""Command line: ``python -m trainer {factorial,gradcheck,bench,sweep,frontier,examples,baselines,results} ...``
 (esptool style: main(argv) over the Python API; every failure one `error:` line on stderr).
 
 The options that name a task (--task, --data, --labelled and theirs) are the same for every
@@ -150,6 +150,12 @@ def _examples_options(ex):
                     help=f"host verify's --target (default: {examples.VERIFY_TARGETS})")
 
 
+def _baselines_options(bl):
+    task_options(bl, default="waves3")
+    bl.add_argument("--out", default=None, metavar="DIR",
+                    help="where baselines.json goes (default: the task's results directory, results/<set>)")
+
+
 def _results_options(rs):
     rs.add_argument("--check", action="store_true",
                     help="write nothing; exit 1 when either file is not what the results give")
@@ -255,6 +261,16 @@ def cmd_examples(a):
     return 0
 
 
+def cmd_baselines(a):
+    from ..experiments import class_baselines  # noqa: PLC0415  (only this command needs it)
+    task, out, argv = task_of(a)
+    command = " ".join(["python -m trainer baselines"] + argv + ([f"--out {a.out}"] if a.out else []))
+    rec = class_baselines.run(task, out, command, progress=lambda m: print(m, file=sys.stderr))
+    print("\n".join(class_baselines.lines(rec)))
+    print(f"wrote {out}/baselines.json")
+    return 0
+
+
 def cmd_results(a):
     return results_page.main(a.check)
 
@@ -303,6 +319,14 @@ COMMANDS = {
                  "native,stm32f405,nrf51 --model results/<name>/best.npz --json results/<name>/verify.json`, then "
                  "`python -m trainer results` (the worked-examples table of docs/results.md). Minutes per example.",
                  _examples_options, cmd_examples),
+    "baselines": ("a labelled task's classic baselines: nearest centroid, 1-NN, 1-NN DTW",
+                  "Classifies the test windows of a labelled task (--labelled FILE, or --task waves3) by the "
+                  "nearest class centroid, the nearest training window (Euclidean) and the nearest training window "
+                  "under dynamic time warping (full window; one warping path for all channels; windows of their own "
+                  "lengths on their own steps), fitted on the factorial's training split, and the DTW also on the "
+                  "training and validation windows together. Prints the test accuracies and writes baselines.json "
+                  "(docs/model.md, 'The baselines'); `python -m trainer results` shows the DTW beside the committed "
+                  "classifiers.", _baselines_options, cmd_baselines),
     "results": ("write docs/results.md and the README's results block from results/",
                 "Renders docs/results.md (every task's factorial summary, main effects, baselines and sweep "
                 "comparisons) and the README's headline table from the committed results/*/factorial.json and "

@@ -202,9 +202,19 @@ def render_page(root: Path = REPO) -> str:
     if ex:
         out.append(ex)
     for d in result_dirs(root):
-        result = json.loads((d / "factorial.json").read_text())
+        result = with_dtw(d, json.loads((d / "factorial.json").read_text()))
         out.append(_section(d, result))
     return "\n".join(out).rstrip() + "\n"
+
+
+def with_dtw(d: Path, result: dict) -> dict:
+    """A classifier's factorial record with the 1-NN DTW of its training split beside its own
+    baselines, where `python -m trainer baselines` wrote it (results/<set>/baselines.json)."""
+    f = d / "baselines.json"
+    if not f.is_file():                  # only a classifier's directory has one
+        return result
+    dtw = json.loads(f.read_text())["baselines"]["1-NN DTW"]
+    return {**result, "baselines": {**result["baselines"], "1-NN DTW": dtw}}
 
 
 def render_headline(root: Path = REPO) -> str:
@@ -213,7 +223,7 @@ def render_headline(root: Path = REPO) -> str:
     lines = [HEADLINE_BEGIN]
     by_kind = {}
     for d in result_dirs(root):
-        r = json.loads((d / "factorial.json").read_text())
+        r = with_dtw(d, json.loads((d / "factorial.json").read_text()))
         by_kind.setdefault(r["head"], []).append((d, r))
     for kind, report in REPORTS.items():
         if kind in by_kind:
