@@ -1,4 +1,4 @@
-"""Command line: ``python -m trainer {factorial,gradcheck,bench,sweep,frontier,examples,baselines,results} ...``
+"""Command line: ``python -m trainer {factorial,gradcheck,bench,sweep,frontier,peers,examples,baselines,results} ...``
 (esptool style: main(argv) over the Python API; every failure one `error:` line on stderr).
 
 The options that name a task (--task, --data, --labelled and theirs) are the same for every
@@ -22,6 +22,7 @@ from ..model.quant import SCHEMES
 from ..reports import results_page
 from ..reports.factorial_report import summary_line
 from .frontier import frontier_options, run_frontier
+from .peers import peers_options, run_peers
 from .task_options import task_of, task_options
 
 
@@ -311,6 +312,14 @@ COMMANDS = {
                  "Pareto-optimal points marked) and the int8 models selected on validation (int8-H<n>.npz) to "
                  "--out; finished jobs are cached in --out/jobs. Progress goes to stderr.", frontier_options,
                  run_frontier),
+    "peers": ("the TFLM peer of a frontier: a Keras GRU, int8 and 2-bit, in the TFLM interpreter (benchmark)",
+              "Trains, for each ternary size of a committed frontier (DIR/frontier.json), a Keras GRU of at most "
+              "those weight bytes on the same splits and seeds, converts one cell step to a fully int8 TFLite "
+              "model (and a 2-bit LUT-compressed one) and runs it step by step in the TFLM interpreter: test "
+              "washout MSE, flatbuffer bytes, the smallest arena. Writes DIR/peers.json and DIR/peers.md, the "
+              "comparison with trixcfc's points in words; finished jobs are cached in DIR/peers-jobs. Needs "
+              "pip install tensorflow==2.21.0 tflite-micro (not a dependency of the project).",
+              peers_options, run_peers),
     "examples": ("train and verify the worked examples: public series from a PyPI wheel",
                  "Runs, one after the other, for each worked example of docs/model.md (weekly CO2, yearly sunspots, "
                  "quarterly US macro data, shipped inside the statsmodels wheel: pip install --no-deps statsmodels) "

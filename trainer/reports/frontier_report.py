@@ -95,6 +95,33 @@ class MseScore(Score):
     def brief_pair(self, q) -> str:
         return f"{q['ratio']:.2f}x"
 
+    # two models of different families (the TFLM peer): their figures' ratio, Welch's t on log10
+    contrast_key = "ratio"
+
+    def center_of(self, vals) -> float:
+        return _gm(vals)
+
+    def contrast(self, a: float, b: float) -> float:
+        return a / b
+
+    def contrast_better(self, c: float) -> bool:
+        return c < 1.0
+
+    def scaled(self, vals):
+        return np.log10(np.asarray(vals, np.float64))
+
+    def figure(self, v: float) -> str:
+        return f"{v:.3e}"
+
+    def contrast_text(self, c: float) -> str:
+        return f"{c:.2f}x"
+
+    contrast_words = ("the ratio of geometric-mean test washout MSEs (below 1: trixcfc lower) and Welch's "
+                      "two-sided p on log10 MSE")
+
+    def contrast_phrase(self, c: float, other: str) -> str:
+        return f"{c:.2f}x {other}'s MSE"
+
     def units(self, task):
         """A series' target units (its MSE in the target's own units), or None."""
         return task.units()
@@ -160,6 +187,32 @@ class AccuracyScore(Score):
 
     def brief_pair(self, q) -> str:
         return f"{q['mean_diff_points'] + 0.0:+.1f} pts"
+
+    contrast_key = "diff"
+
+    def center_of(self, vals) -> float:
+        return float(np.mean(vals))
+
+    def contrast(self, a: float, b: float) -> float:
+        return 100.0 * (a - b)
+
+    def contrast_better(self, c: float) -> bool:
+        return c > 0.0
+
+    def scaled(self, vals):
+        return 100.0 * np.asarray(vals, np.float64)
+
+    def figure(self, v: float) -> str:
+        return f"{100 * v:.1f} %"
+
+    def contrast_text(self, c: float) -> str:
+        return f"{c + 0.0:+.1f} pts"
+
+    contrast_words = ("the difference of mean test accuracies in points (above 0: trixcfc more accurate) and "
+                      "Welch's two-sided p on the accuracies")
+
+    def contrast_phrase(self, c: float, other: str) -> str:
+        return f"{c + 0.0:+.1f} points against {other}"
 
     def units(self, task):
         return None             # an accuracy has no units

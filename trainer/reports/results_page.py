@@ -15,6 +15,7 @@ from cfcbase.metrics import WASHOUT, verdict
 from ..experiments.examples import EXAMPLES, VERIFY_TARGETS, factorial_argv, verify_argv
 from .factorial_report import REPORTS
 from .frontier_report import kernel_order, point_label, score_of
+from .peers_report import in_words
 
 REPO = Path(__file__).resolve().parents[2]
 ORDER = ("sine", "sine-mix", "daphnet")          # the pinned tasks first, then the rest by name
@@ -84,6 +85,27 @@ def frontier_section(name: str, fr: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def peers_section(name: str, pe: dict) -> str:
+    """The TFLM peer of a task's frontier (results/<task>/frontier/peers.json, `python -m trainer peers`)."""
+    sc = score_of(pe)
+    key, ck = sc.summary_key, sc.contrast_key
+    v = pe["versions"]
+    lines = [f"### trixcfc against TFLM on `{name}`", "",
+             f"`results/{name}/frontier/peers.md` (regenerate: `python -m trainer peers results/{name}/frontier`; "
+             f"tensorflow {v['tensorflow']}, tflite-micro {v['tflite-micro']}): a Keras GRU of at most each ternary "
+             f"point's weight bytes, one int8 cell step in the TFLM interpreter; {sc.title}, "
+             f"{sc.center_words[:-1]} over {pe['seeds']} seeds; TFLM's flatbuffer and smallest arena.", "",
+             f"| ternary H (bytes) | ternary | GRU H | TFLM int8 | {ck} (p) | TFLM flatbuffer / arena | "
+             "TFLM 2-bit | flatbuffer / arena |", "|---|---|---|---|---|---|---|---|"]
+    for r in pe["rows"]:
+        lines.append(f"| {r['ternary_H']} ({r['ternary_bytes']:,}) | {sc.figure(r[f'ternary_{key}'])} | {r['gru_H']} | "
+                     f"{sc.figure(r[f'gru_int8_{key}'])} | {sc.contrast_text(r[f'{ck}_int8'])} ({r['p_int8']:.2g}) | "
+                     f"{r['gru_int8_flatbuffer']:,} / {r['gru_int8_arena']:,} | {sc.figure(r[f'gru_lut2_{key}'])} | "
+                     f"{r['gru_lut2_flatbuffer']:,} / {r['gru_lut2_arena']:,} |")
+    lines += ["", "In words: " + in_words(pe)]
+    return "\n".join(lines) + "\n"
+
+
 def frontier_line(root: Path = REPO) -> str | None:
     """The README's line on the committed frontiers: ternary against int8 at equal weight bytes."""
     parts = []
@@ -101,8 +123,27 @@ def frontier_line(root: Path = REPO) -> str | None:
                                                             f"{sc.brief_pair(q)}" for q in eb) + ")")
     if not parts:
         return None
-    return ("Ternary against int8 at equal weight bytes (paired seeds; better or worse at p < 0.05, else tied; "
+    line = ("Ternary against int8 at equal weight bytes (paired seeds; better or worse at p < 0.05, else tied; "
             "`results/<task>/frontier/`, `docs/results.md`): " + "; ".join(parts) + ".")
+    peers = []
+    for d in result_dirs(root):
+        f = d / "frontier" / "peers.json"
+        if f.is_file():
+            pe = json.loads(f.read_text())
+            sc = score_of(pe)
+            ck = sc.contrast_key
+            rows = pe["rows"]
+            won = sum(sc.contrast_better(r[f"{ck}_int8"]) and r["p_int8"] < 0.05 for r in rows)
+            lost = sum(not sc.contrast_better(r[f"{ck}_int8"]) and r["p_int8"] < 0.05 for r in rows)
+            peers.append(f"`{d.name}` ternary better at {won}, tied at {len(rows) - won - lost}, TFLM better at "
+                         f"{lost} of {len(rows)} sizes ({sc.title}, " + ", ".join(
+                             f"{r['ternary_bytes']:,} B: {sc.contrast_text(r[f'{ck}_int8'])}" for r in rows)
+                         + f"; TFLM arena {min(r['gru_int8_arena'] for r in rows):,}-"
+                         f"{max(r['gru_int8_arena'] for r in rows):,} B)")
+    if peers:
+        line += (" Against TFLM, a Keras GRU of at most the same weight bytes run int8 in the TFLM interpreter "
+                 "(`python -m trainer peers`, `results/<task>/frontier/peers.md`): " + "; ".join(peers) + ".")
+    return line
 
 
 def _section(d: Path, result: dict) -> str:
@@ -122,6 +163,9 @@ def _section(d: Path, result: dict) -> str:
     frontier = d / "frontier" / "frontier.json"
     if frontier.is_file():
         lines += [frontier_section(name, json.loads(frontier.read_text()))]
+    peers = d / "frontier" / "peers.json"
+    if peers.is_file():
+        lines += [peers_section(name, json.loads(peers.read_text()))]
     return "\n".join(lines)
 
 
