@@ -2,7 +2,8 @@
 instead of trixcfc, measured on the same splits (benchmark only; needs tensorflow and tflite-micro,
 which are not dependencies of the project: `pip install tensorflow==2.21.0 tflite-micro`).
 
-The peer is a Keras GRU (reset_after, the Keras default) with a Dense readout, trained in float
+The peer is a Keras GRU (reset_after, the Keras default) with a Dense readout (of every step's
+state for a forecast; of the window's last state for a classifier: PEER_HEADS), trained in float
 on the frontier's task and seeds for the frontier's student epochs, at the widths whose int8 weight
 bytes come closest to the frontier's ternary points from below. It is deployed the way a
 microcontroller runs a recurrent model step by step, which is also how trixcfc's firmware runs:
@@ -15,7 +16,8 @@ one cell step as a TFLite graph
 converted to a fully int8 TFLite model (post-training quantization calibrated on training states)
 and run in the TFLM interpreter (`tflite_micro.runtime`) once per step, the state output
 requantized to the state input's scale between steps (one multiply per element on a device).
-Reported per width: the test washout MSE of the float GRU and of TFLM int8, the flatbuffer bytes,
+Reported per width: the frontier's test score (washout MSE, or accuracy) of the float GRU and of
+TFLM int8, the flatbuffer bytes,
 the smallest arena TFLM accepts, and the same model with TFLM's 2-bit LUT compression: each weight
 row clustered to 4 values (1-D k-means) and fine-tuned with the clusters held, then compressed
 (`tflite_micro.tensorflow.lite.micro.compression`, DECODE operators in the graph).
@@ -46,7 +48,6 @@ from ..reports.frontier_report import SCORES
 from ..reports.peers_report import markdown
 from ..reports.stats import t_cdf
 
-PEER_FILES = ("peers.json", "peers.md")
 BATCH = 32
 LR = 1e-2
 EVAL_EVERY = 10                 # epochs between validation checks (the best one is kept)
