@@ -685,3 +685,37 @@ def test_the_full_budget_multiplies_the_students_default_epochs_and_keeps_given_
     fill_defaults(st)
     assert (st.teacher_epochs, st.epochs) == (d["teacher_epochs"], 7)
     assert defaults(task, "full")["epochs"] == d["epochs"] * f and defaults(task)["epochs"] == d["epochs"]
+
+
+def test_the_batch_option_reaches_every_training_and_is_recorded(tmp_path, monkeypatch, capsys):
+    """--batch B: the teachers, the students and the refit train in minibatches of B windows;
+    factorial.json records it and the command to regenerate names it (the default is not
+    recorded, so the committed runs read as before); a batch below 1 is one line."""
+    from trainer.cli import main
+    from trainer.experiments.configs import BATCH
+    from trainer.model import train
+    seen = []
+    for name in ("train_teachers", "train_students"):
+        real = getattr(train, name)
+
+        def spy(*a, _real=real, _name=name, **k):
+            seen.append((_name, k.get("batch"), k.get("freeze_trits", False)))
+            return _real(*a, **k)
+        monkeypatch.setattr(train, name, spy)
+    out = tmp_path / "f"
+    assert main(["factorial", "--task", "sine", *TINY, "--batch", "8", "--jobs", "1", "--out", str(out)]) == 0
+    assert {b for _, b, _ in seen} == {8}
+    assert {(n, f) for n, _, f in seen} == {("train_teachers", False), ("train_students", False),
+                                           ("train_students", True)}            # the refit trains with trits fixed
+    r = json.loads((out / "factorial.json").read_text())
+    assert r["settings"]["batch"] == 8 and " --batch 8 " in r["command"] + " "
+    seen.clear()
+    out2 = tmp_path / "g"
+    assert main(["factorial", "--task", "sine", *TINY, "--jobs", "1", "--out", str(out2)]) == 0
+    assert {b for _, b, _ in seen} == {BATCH}
+    r2 = json.loads((out2 / "factorial.json").read_text())
+    assert "batch" not in r2["settings"] and "--batch" not in r2["command"]
+    capsys.readouterr()
+    assert main(["factorial", "--task", "sine", *TINY, "--batch", "0", "--out", str(tmp_path / "h")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --batch must be positive, got 0" and not (tmp_path / "h").exists()

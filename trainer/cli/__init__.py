@@ -56,7 +56,7 @@ def _factorial_options(f):
                    f"config (default: {d.seeds})")
     f.add_argument("--epochs", type=int, default=None, metavar="N",
                    help=f"student (QAT) epochs per config; an epoch is one pass over the training set in "
-                   f"minibatches of 32 windows (default: {_per_task('epochs')}; with more than {REF_WINDOWS} "
+                   f"minibatches of --batch windows (default: {_per_task('epochs')}; with more than {REF_WINDOWS} "
                    f"training windows N, times {REF_WINDOWS}/N: as many windows seen)")
     f.add_argument("--teacher-epochs", type=int, default=None, metavar="N",
                    help=f"float teacher epochs (default: {_per_task('teacher_epochs')}; scaled as --epochs)")
@@ -64,6 +64,10 @@ def _factorial_options(f):
                    help="training budget: the default student and refit epochs (not the teachers') times "
                         + ", ".join(f"{k} {v}" for k, v in BUDGETS.items())
                         + " (default: quick; epochs given as options are kept)")
+    f.add_argument("--batch", type=int, default=d.batch, metavar="B",
+                   help=f"windows per minibatch of every training, teachers, students and refit (default: "
+                   f"{d.batch}, measured against 128 and 512: docs/training.md, 'Time'; the default epochs are "
+                   "sized for it)")
     f.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes for independent jobs; results do not depend on it "
                    "(default: os.cpu_count())")
@@ -175,10 +179,12 @@ def _positive(a, names):
 def cmd_factorial(a):
     if a.scheme not in SCHEMES:
         raise TrainerError(f"unknown scale scheme {a.scheme!r} (known: {', '.join(SCHEMES)})")
-    _positive(a, ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps", "refit_epochs"))
+    _positive(a, ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps", "refit_epochs", "batch"))
     task, out, argv = task_of(a)
     given = [f"--{k.replace('_', '-')} {getattr(a, k)}" for k in ("epochs", "teacher_epochs", "cs_sweeps",
                                                                    "refit_epochs") if getattr(a, k) is not None]
+    if a.batch != factorial.Settings.batch:
+        given.append(f"--batch {a.batch}")
     if a.budget != "quick":
         given.append(f"--budget {a.budget}")
     command = " ".join(["python -m trainer factorial"] + argv + given + [f"--seeds {a.seeds}"]
@@ -186,7 +192,7 @@ def cmd_factorial(a):
     st = factorial.Settings(task=task, command=command, seeds=a.seeds, epochs=a.epochs, teacher_epochs=a.teacher_epochs,
                             lr=a.lr, teacher_lr=a.teacher_lr, scheme=a.scheme, cs_sweeps=a.cs_sweeps, jobs=a.jobs,
                             transient_weight=a.transient_weight, refit_epochs=a.refit_epochs, pooling=a.pooling,
-                            budget=a.budget, out=out)
+                            budget=a.budget, batch=a.batch, out=out)
     r = factorial.run(st)
     print(summary_line(r, st.out))
     return 0

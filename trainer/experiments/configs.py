@@ -7,6 +7,9 @@ from __future__ import annotations
 STUDENT_LR = 1e-2          # the students' Adam learning rate (factorial --lr, sweep knob lr)
 SCHEME = "coupled"         # per-row scale scheme of the students (trainer/model/quant.py)
 TRANSIENT_WEIGHT = 0.0     # student/CS task-loss weight of a forecast's steps t < WASHOUT
+# Windows per minibatch (factorial --batch): 32, measured at N = 2,000 labelled windows against 128
+# and 512 (docs/training.md, "Time"); the epoch counts below are sized for it.
+BATCH = 32
 
 # Per-task defaults (by the task's preset: cfcbase.task.Task.preset), sized for the < 5 minute
 # budget on 2 cores. An epoch is one pass over the training set in minibatches of 32 windows:

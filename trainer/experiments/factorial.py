@@ -41,8 +41,8 @@ from ..model.heads import train_head
 from ..model.params import Params
 from ..reports import factorial_report, stats
 from . import workers
-from .configs import (EPOCH_KEYS, REF_WINDOWS, SCHEME, STUDENT_LR, TRANSIENT_WEIGHT, config_name, configs, epochs_for,
-                      task_defaults, widths)
+from .configs import (BATCH, EPOCH_KEYS, REF_WINDOWS, SCHEME, STUDENT_LR, TRANSIENT_WEIGHT, config_name, configs,
+                      epochs_for, task_defaults, widths)
 
 FORMAT_VERSION = 1                       # of factorial.json
 
@@ -61,6 +61,7 @@ class Settings:
     refit_epochs: int | None = None       # after CS on the best config: float parameters, trits fixed
     pooling: str | None = None            # a classifier's (None: trainer.model.heads.POOLING)
     budget: str = "quick"                 # configs.BUDGETS: a factor on the default epochs
+    batch: int = BATCH                    # windows per minibatch of every training (teachers, students, refit)
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     out: str = ""
     command: str = ""                     # how to regenerate (default: from task and seeds)
@@ -76,8 +77,8 @@ def _scores(head, ev, key="test"):
     return " ".join(f"{m[f'{key}_{head.task.headline}']:.3g}" for m in ev)
 
 
-def job_teachers(head, H, seeds, epochs, lr):
-    p, info = train.train_teachers(head, H, list(seeds), epochs=epochs, lr=lr)
+def job_teachers(head, H, seeds, epochs, lr, batch=BATCH):
+    p, info = train.train_teachers(head, H, list(seeds), epochs=epochs, lr=lr, batch=batch)
     ev = train.evaluate(head, train.effective(p))
     log(f"teacher{'s' * (len(seeds) > 1)} H={H} seed={','.join(map(str, seeds))} done in {info['wall_s']:.1f} s: "
         f"test {head.task.headline} {_scores(head, ev)}")
@@ -88,7 +89,7 @@ def teacher_params(head, H, flat, M=1):
     return Params(H, M, head.task.I, head.rows(H), flat=flat)
 
 
-def job_students(head, H, seed, teacher_flat, epochs, lr, scheme, tw):
+def job_students(head, H, seed, teacher_flat, epochs, lr, scheme, tw, batch=BATCH):
     teacher = teacher_params(head, H, teacher_flat)
     variants = [(c, sh, tr) for c, (sh, tr, w) in configs(widths(head.task)).items() if w == H]
     variants.append(("out", False, "out"))              # extra row: output distillation
@@ -96,7 +97,7 @@ def job_students(head, H, seed, teacher_flat, epochs, lr, scheme, tw):
     distill = [("traj" if v[2] is True else (None if v[2] is False else v[2])) for v in variants]
     stack = teacher.take([0] * len(variants))
     p, infos, wall = train.train_students(head, stack, shaped, distill, epochs=epochs, lr=lr, scheme=scheme,
-                                          transient_w=tw)
+                                          transient_w=tw, batch=batch)
     ev = train.evaluate(head, train.effective(p, scheme))
     runs = []
     for m, (cfg, sh, _) in enumerate(variants):
@@ -128,13 +129,14 @@ def job_cs(head, seed, tag, run, sweeps, tw):
             "zero_frac": float(np.mean(m["trits"] == 0)), "model": m}
 
 
-def job_refit(head, seed, cs_row, refit_epochs, lr, tw, teacher_flat):
+def job_refit(head, seed, cs_row, refit_epochs, lr, tw, teacher_flat, batch=BATCH):
     """The refit after coordinate search (its row `cs_row`): scales, biases, tau and the head
     trained with the trits fixed (LR lr / 3)."""
     m, H = cs_row["model"], cs_row["H"]
     teacher = teacher_params(head, H, teacher_flat)
     p, infos, wall = train.train_students(head, teacher, [False], [None], epochs=refit_epochs, lr=lr / 3,
-                                          transient_w=tw, freeze_trits=True, start=train.from_frozen(head, [m], H))
+                                          transient_w=tw, freeze_trits=True, start=train.from_frozen(head, [m], H),
+                                          batch=batch)
     m2 = train.frozen(head, p, 0)
     if not np.array_equal(m2["trits"], m["trits"]):
         raise TrainerError("the refit after coordinate search changed a trit (it trains with the trits fixed)")
@@ -194,7 +196,7 @@ def fill_defaults(st: Settings) -> None:
 
 def check_settings(st: Settings) -> None:
     fill_defaults(st)
-    for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps", "refit_epochs"):
+    for name in ("seeds", "epochs", "teacher_epochs", "jobs", "cs_sweeps", "refit_epochs", "batch"):
         if getattr(st, name) < 1:
             raise TrainerError(f"--{name.replace('_', '-')} must be positive, got {getattr(st, name)}")
     if not (0.0 <= st.transient_weight <= 1.0):
@@ -247,7 +249,7 @@ def run_graph(st, head, seeds):
 
     def teacher_job(H, s):
         return (PRIORITY["teacher"] + H / 100, ("teacher", H, s), job_teachers,
-                (head, H, (s,), st.teacher_epochs, st.teacher_lr))
+                (head, H, (s,), st.teacher_epochs, st.teacher_lr, st.batch))
 
     def cs_job(tag, s, c):
         return (PRIORITY[tag], (tag, s), job_cs, (head, s, tag, state["by"][c, s] if tag == "cs_best"
@@ -257,7 +259,7 @@ def run_graph(st, head, seeds):
     def refit_job(s, row):
         H = row["H"]
         return (PRIORITY["refit"], ("refit", s), job_refit, (head, s, row, st.refit_epochs, st.lr,
-                                                             st.transient_weight, tch[H, s]["flat"][0]))
+                                                             st.transient_weight, tch[H, s]["flat"][0], st.batch))
 
     def on_done(key, res):
         kind, new = key[0], []
@@ -270,7 +272,8 @@ def run_graph(st, head, seeds):
                 log(f"warning: the float teacher H={H} seed {s} learned nothing: {why}. Its students learn from it; "
                     f"try more --teacher-epochs, another --teacher-lr, or more training windows")
             new.append((PRIORITY["students"] + H / 100, ("students", H, s), job_students,
-                        (head, H, s, res["flat"][0], st.epochs, st.lr, st.scheme, st.transient_weight)))
+                        (head, H, s, res["flat"][0], st.epochs, st.lr, st.scheme, st.transient_weight,
+                         st.batch)))
         elif kind == "students":
             _, H, s = key
             stu[H, s] = res
@@ -368,6 +371,7 @@ def assemble(st, head, seeds, teachers, runs, best_cfg, val_mean, gc, wall, best
             "task_key": task.key(), "seeds": seeds, "widths": list(W), "data": task.summary(),
             "settings": {k: getattr(st, k) for k in ("epochs", "teacher_epochs", "lr", "teacher_lr", "scheme",
                                                      "cs_sweeps", "transient_weight", "refit_epochs", "budget")}
+            | ({"batch": st.batch} if st.batch != BATCH else {})    # recorded when not the default
             | head.options(),
             "command": st.command or f"python -m trainer factorial --task {task.name} --seeds {st.seeds}",
             "gradcheck_max_rel_err": max(gc.values()), "first_step_floor": floor, "baselines": task.baselines(),
