@@ -79,13 +79,18 @@ def one_nn(xtr, ytr, x):
     return out
 
 
+def pad_steps(a, T):
+    """Windows a [N, t, I] zero-padded to T >= t steps."""
+    return np.pad(a, ((0, 0), (0, T - a.shape[1]), (0, 0)))
+
+
 def class_baselines(xtr, ytr, x, K) -> dict:
     """{label: int64 [N]}: the classes the baselines fitted on (xtr, ytr) give the windows x.
     Windows of other lengths are compared as they are stored, zero after their last step, padded
     with zeros to the longest of both sets."""
     ytr = np.asarray(ytr, np.int64)
     T = max(xtr.shape[1], x.shape[1])
-    xtr, x = (np.pad(a, ((0, 0), (0, T - a.shape[1]), (0, 0))) for a in (xtr, x))
+    xtr, x = (pad_steps(a, T) for a in (xtr, x))
     return {"nearest centroid": nearest_centroid(xtr, ytr, x, K), "1-NN": one_nn(xtr, ytr, x)}
 
 

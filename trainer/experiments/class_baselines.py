@@ -19,20 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from cfcbase.baselines import one_nn_dtw
+from cfcbase.baselines import one_nn_dtw, pad_steps
 from cfcbase.fileio import atomic_write
 
 from ..errors import TrainerError
 
 
-def _lengths(task, split):
+def window_steps(task, split) -> np.ndarray:
+    """Each window's own steps, int64 [N] (every window's T where the task has one length)."""
     x, _ = task.split(split)
     n = task.lengths(split)
     return np.full(len(x), x.shape[1], np.int64) if n is None else np.asarray(n, np.int64)
-
-
-def _pad(a, T):
-    return np.pad(a, ((0, 0), (0, T - a.shape[1]), (0, 0)))
 
 
 def run(task, out: str, command: str, progress=print) -> dict:
@@ -49,7 +46,7 @@ def run_classifier(task, out: str, command: str, progress=print) -> dict:
     xtr, ytr = task.split("train")
     xva, yva = task.split("val")
     x, y = task.split("test")
-    ltr, lva, lx = _lengths(task, "train"), _lengths(task, "val"), _lengths(task, "test")
+    ltr, lva, lx = (window_steps(task, s) for s in ("train", "val", "test"))
     res = {k: {"test_acc": v["test_acc"], "fit_on": "train"} for k, v in task.baselines().items()}
     t0 = time.perf_counter()
     progress(f"baselines: 1-NN DTW of {len(x)} test windows against {len(xtr)} training windows "
@@ -59,7 +56,7 @@ def run_classifier(task, out: str, command: str, progress=print) -> dict:
                        "seconds": round(time.perf_counter() - t0, 1)}
     t0 = time.perf_counter()
     T = max(xtr.shape[1], xva.shape[1])
-    xall = np.concatenate([_pad(xtr, T), _pad(xva, T)])
+    xall = np.concatenate([pad_steps(xtr, T), pad_steps(xva, T)])
     pred = one_nn_dtw(xall, np.concatenate([ytr, yva]), np.concatenate([ltr, lva]), x, lx)
     res["1-NN DTW, train + val"] = {"test_acc": float(np.mean(pred == y)), "fit_on": "train+val",
                                     "seconds": round(time.perf_counter() - t0, 1)}

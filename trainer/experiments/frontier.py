@@ -184,12 +184,16 @@ def train_all(p: Plan) -> None:
     prog = Progress(todo)
     sc = SCORES[st.task.head_kind]
 
+    def said(what, H, part, res):
+        """A finished job in the progress line: each seed's test figure (* where int8 ran QAT)."""
+        prog.tick(f"{what} H={H} seeds {part[0]}-{part[-1]}: {sc.title}: "
+                  + " ".join(sc.brief(sc.test(m)) + ("*" if m.get("qat") else "") for m in res["metrics"]))
+
     def t_done(i, res):
         H, part = todo_t[i]
         ts, k = p.teacher(H, part)
         p.store.put("teacher", k, ts, res)
-        prog.tick(f"teachers H={H} seeds {part[0]}-{part[-1]}: {sc.title}: "
-                  + " ".join(sc.brief(sc.test(m)) for m in res["metrics"]))
+        said("teachers", H, part, res)
     _run_jobs(sjobs.job_teacher, [(p.head, H, p.dflt["teacher_epochs"], p.dflt["teacher_lr"], part)
                                   for H, part in todo_t], st.workers, t_done)
 
@@ -200,15 +204,13 @@ def train_all(p: Plan) -> None:
         H, part = todo_s[i]
         _, ss, k = p.student(H, part)
         p.store.put("student", k, ss, res)
-        prog.tick(f"ternary H={H} seeds {part[0]}-{part[-1]}: {sc.title}: "
-                  + " ".join(sc.brief(sc.test(m)) for m in res["metrics"]))
+        said("ternary", H, part, res)
 
     def i_done(i, res):
         H, part = todo_8[i - len(todo_s)]
         s8, k = p.int8(H, part)
         p.store.put("int8", k, s8, res)
-        prog.tick(f"int8 H={H} seeds {part[0]}-{part[-1]}: {sc.title}: "
-                  + " ".join(f"{sc.brief(sc.test(m))}{'*' if m['qat'] else ''}" for m in res["metrics"]))
+        said("int8", H, part, res)
 
     args = [(sjobs.job_student, (p.head, p.student(H, part)[0], part, tflat(H, part))) for H, part in todo_s]
     args += [(job_int8, (p.head, H, part, tflat(H, part), p.dflt["epochs"], p.dflt["lr"])) for H, part in todo_8]

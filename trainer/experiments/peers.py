@@ -47,6 +47,7 @@ from ..errors import TrainerError
 from ..reports.frontier_report import SCORES
 from ..reports.peers_report import markdown
 from ..reports.stats import t_cdf
+from .class_baselines import window_steps
 
 BATCH = 32
 LR = 1e-2
@@ -162,9 +163,7 @@ def _data(task, head):
     out = {}
     for s in ("train", "val", "test"):
         x, y = task.split(s)
-        lengths = task.lengths(s)
-        last = np.full(len(x), x.shape[1] - 1) if lengths is None else np.asarray(lengths) - 1
-        out[s] = (_f32(x), head.targets(y), last.astype(np.int32))
+        out[s] = (_f32(x), head.targets(y), (window_steps(task, s) - 1).astype(np.int32))
     return out
 
 

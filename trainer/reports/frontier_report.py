@@ -20,12 +20,33 @@ from .stats import t_cdf, t_quantile
 FORMAT_VERSION = 1                              # of frontier.json
 
 
+SIGNIFICANT = 0.05          # a comparison names a winner below this p, else it is a tie
+
+
+def verdict(better: bool, p: float, winner: str, loser: str) -> str:
+    """A comparison in words: the winner's words (``winner`` if the first side is better, else
+    ``loser``) when p < SIGNIFICANT, else "tied"."""
+    if p >= SIGNIFICANT:
+        return "tied"
+    return winner if better else loser
+
+
+def tally(outcomes) -> tuple:
+    """(won, tied, lost) of comparisons given as (the first side better, p)."""
+    outcomes = list(outcomes)
+    won = sum(b and p < SIGNIFICANT for b, p in outcomes)
+    lost = sum(not b and p < SIGNIFICANT for b, p in outcomes)
+    return won, len(outcomes) - won - lost, lost
+
+
 class Score:
     """What a frontier scores a model by, for one kind of head: a test metric per seed, a summary
     over the seeds, the paired difference of two points (ternary minus int8) and its words."""
     metric = ""             # per-seed keys val_<metric>, test_<metric>, teacher_test_<metric>
     summary_key = ""        # the point's summary over the seeds
     title = ""              # in tables and plots
+    center_field = ""       # the summary's centre: the point's figure
+    pair_key = ""           # an equal-bytes comparison's figure (its mean over the seeds)
     lower_better = True
     artifact_keys: tuple = ()   # an int8 model's metrics as its artifact records them
 
@@ -34,7 +55,11 @@ class Score:
 
     def center(self, pt) -> float:
         """The point's figure (the summary's centre)."""
-        raise NotImplementedError
+        return pt[self.summary_key][self.center_field]
+
+    def brief_pair(self, q) -> str:
+        """An equal-bytes comparison's figure in a few characters."""
+        return self.contrast_text(q[self.pair_key])
 
     def diffs(self, a, b) -> np.ndarray:
         """Per seed, a's figure against b's (a minus b, on the comparison's scale)."""
@@ -49,21 +74,17 @@ class Score:
 
     def verdict(self, q) -> str:
         """An equal-bytes comparison in words: who is better at p < 0.05, else tied."""
-        if q["p"] >= 0.05:
-            return "tied"
-        return f"ternary {self.better_col}" if q["ternary_wins"] else f"int8 {self.better_col}"
+        return verdict(q["ternary_wins"], q["p"], f"ternary {self.better_col}", f"int8 {self.better_col}")
 
 
 class MseScore(Score):
     """A forecaster: test washout MSE, geometric mean; compared as log10 ratios."""
     metric, summary_key, title, lower_better = "mse_washout", "mse", "test washout MSE", True
+    center_field, pair_key = "geo_mean", "ratio"
     artifact_keys = ("val_mse_washout", "test_mse", "test_mse_washout")
 
     def summarize(self, vals) -> dict:
         return _summary(vals)
-
-    def center(self, pt) -> float:
-        return pt["mse"]["geo_mean"]
 
     def diffs(self, a, b):
         return np.log10([self.test(s) for s in a["seeds"]]) - np.log10([self.test(s) for s in b["seeds"]])
@@ -73,9 +94,6 @@ class MseScore(Score):
 
     def vs_float(self, vals, teach) -> float:
         return float(10 ** np.mean(np.log10(np.array(vals) / np.array(teach))))
-
-    def vs_float_text(self, v) -> str:
-        return f"{v:.2f}x"
 
     def mean_fields(self, mean) -> dict:
         return {"mean_log10_diff": mean, "ratio": float(10 ** mean)}
@@ -91,9 +109,6 @@ class MseScore(Score):
     def pair_text(self, q) -> str:
         return (f"{q['ratio']:.2f}x ({q['mean_log10_diff']:+.3f} [{q['ci95'][0]:+.3f}, {q['ci95'][1]:+.3f}], "
                 f"p {q['p']:.2g})")
-
-    def brief_pair(self, q) -> str:
-        return f"{q['ratio']:.2f}x"
 
     # two models of different families (the TFLM peer): their figures' ratio, Welch's t on log10
     contrast_key = "ratio"
@@ -148,15 +163,13 @@ class MseScore(Score):
 class AccuracyScore(Score):
     """A classifier: test accuracy, mean over the seeds; compared as differences in points."""
     metric, summary_key, title, lower_better = "acc", "acc", "test accuracy", False
+    center_field, pair_key = "mean", "mean_diff_points"
     artifact_keys = ("val_ce", "val_acc", "test_ce", "test_acc")
 
     def summarize(self, vals) -> dict:
         v = np.asarray(vals, np.float64)
         return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
                 "min": float(v.min()), "max": float(v.max())}
-
-    def center(self, pt) -> float:
-        return pt["acc"]["mean"]
 
     def diffs(self, a, b):
         return 100.0 * (np.array([self.test(s) for s in a["seeds"]]) - np.array([self.test(s) for s in b["seeds"]]))
@@ -166,9 +179,6 @@ class AccuracyScore(Score):
 
     def vs_float(self, vals, teach) -> float:
         return float(100.0 * np.mean(np.array(vals) - np.array(teach)))
-
-    def vs_float_text(self, v) -> str:
-        return f"{v + 0.0:+.1f} pts"
 
     def mean_fields(self, mean) -> dict:
         return {"mean_diff_points": mean}
@@ -184,9 +194,6 @@ class AccuracyScore(Score):
     def pair_text(self, q) -> str:
         return (f"{q['mean_diff_points'] + 0.0:+.1f} points ([{q['ci95'][0]:+.1f}, {q['ci95'][1]:+.1f}], "
                 f"p {q['p']:.2g})")
-
-    def brief_pair(self, q) -> str:
-        return f"{q['mean_diff_points'] + 0.0:+.1f} pts"
 
     contrast_key = "diff"
 
@@ -395,7 +402,7 @@ def markdown(r: dict) -> str:
     order = {"ternary": 0, "int8": 1, "float": 2}
     for pt in sorted(r["points"], key=lambda q: (order[q["format"]], q["H"], kernel_order(q))):
         row = (f"| {point_label(pt)} | {pt['H']} | {pt['weights']:,} | {pt['weight_bytes']:,} | {sc.spread(pt)} "
-               f"| {sc.vs_float_text(pt['vs_float'])} | {'P' if pt.get('pareto_bytes') else ''} |")
+               f"| {sc.contrast_text(pt['vs_float'])} | {'P' if pt.get('pareto_bytes') else ''} |")
         for t in tg:
             mt = pt.get("targets", {}).get(t) or {}
             ins = f"{mt['per_step']:,.0f}" if mt.get("per_step") is not None else "-"

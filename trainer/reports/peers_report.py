@@ -3,7 +3,7 @@ The figures are the frontier's (frontier_report.SCORES by the head: a forecaster
 MSE, a classifier's test accuracy)."""
 from __future__ import annotations
 
-from .frontier_report import SCORES
+from .frontier_report import SCORES, verdict
 
 
 def _n(v: int) -> str:
@@ -11,9 +11,7 @@ def _n(v: int) -> str:
 
 
 def _verdict(sc, c: float, p: float) -> str:
-    if p >= 0.05:
-        return "tied"
-    return "trixcfc better" if sc.contrast_better(c) else "TFLM better"
+    return verdict(sc.contrast_better(c), p, "trixcfc better", "TFLM better")
 
 
 def _score(out):

@@ -14,7 +14,7 @@ from cfcbase.metrics import WASHOUT, verdict
 
 from ..experiments.examples import EXAMPLES, VERIFY_TARGETS, factorial_argv, verify_argv
 from .factorial_report import REPORTS
-from .frontier_report import kernel_order, point_label, score_of
+from .frontier_report import kernel_order, point_label, score_of, tally
 from .peers_report import in_words
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def frontier_section(name: str, fr: dict) -> str:
     order = {"ternary": 0, "int8": 1, "float": 2}
     for pt in sorted(fr["points"], key=lambda q: (order[q["format"]], q["H"], kernel_order(q))):
         row = (f"| {point_label(pt)} | {pt['H']} | {pt['weight_bytes']:,} | {sc.table_figure(pt)} | "
-               f"{sc.vs_float_text(pt['vs_float'])} |")
+               f"{sc.contrast_text(pt['vs_float'])} |")
         for t in tg:
             mt = pt.get("targets", {}).get(t) or {}
             v, ram = mt.get("per_step"), mt.get("ram")
@@ -116,9 +116,8 @@ def frontier_line(root: Path = REPO) -> str | None:
         fr = json.loads(f.read_text())
         sc = score_of(fr)
         eb = fr["equal_bytes"]
-        won = sum(q["ternary_wins"] and q["p"] < 0.05 for q in eb)
-        lost = sum(not q["ternary_wins"] and q["p"] < 0.05 for q in eb)
-        parts.append(f"`{d.name}` ({sc.title}) ternary better at {won}, tied at {len(eb) - won - lost}, int8 better "
+        won, tied, lost = tally((q["ternary_wins"], q["p"]) for q in eb)
+        parts.append(f"`{d.name}` ({sc.title}) ternary better at {won}, tied at {tied}, int8 better "
                      f"at {lost} of {len(eb)} sizes (" + ", ".join(f"{q['ternary_bytes']:,} / {q['int8_bytes']:,} B: "
                                                             f"{sc.brief_pair(q)}" for q in eb) + ")")
     if not parts:
@@ -133,9 +132,8 @@ def frontier_line(root: Path = REPO) -> str | None:
             sc = score_of(pe)
             ck = sc.contrast_key
             rows = pe["rows"]
-            won = sum(sc.contrast_better(r[f"{ck}_int8"]) and r["p_int8"] < 0.05 for r in rows)
-            lost = sum(not sc.contrast_better(r[f"{ck}_int8"]) and r["p_int8"] < 0.05 for r in rows)
-            peers.append(f"`{d.name}` ternary better at {won}, tied at {len(rows) - won - lost}, TFLM better at "
+            won, tied, lost = tally((sc.contrast_better(r[f"{ck}_int8"]), r["p_int8"]) for r in rows)
+            peers.append(f"`{d.name}` ternary better at {won}, tied at {tied}, TFLM better at "
                          f"{lost} of {len(rows)} sizes ({sc.title}, " + ", ".join(
                              f"{r['ternary_bytes']:,} B: {sc.contrast_text(r[f'{ck}_int8'])}" for r in rows)
                          + f"; TFLM arena {min(r['gru_int8_arena'] for r in rows):,}-"
